@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Everything else is a step they depend on.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export BYOK_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: run test setup migrate bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.runtime
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+
+## make run: set up, migrate, seed the demo and start the web server, worker, beat and provider simulator.
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python -m byok_project.stack
+
+## make test: set up and run the whole suite (BYOK_REQUIRE_SERVICES=1 turns missing services into failures).
+test: $(VENV)/.dev
+	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/bench $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles

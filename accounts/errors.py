@@ -1,0 +1,28 @@
+from byok_project.errors import DomainError
+
+
+class OwnershipTransferRequired(DomainError):
+    """The owner's membership cannot be removed or demoted; ownership must be transferred first."""
+
+    code = "ownership_transfer_required"
+    status = 409
+
+
+class AlreadyMember(DomainError):
+    code = "already_member"
+    status = 409
+
+
+class NotAMember(DomainError):
+    code = "not_a_member"
+    status = 404
+
+
+class UnknownPlan(DomainError):
+    code = "unknown_plan"
+    status = 400
+
+
+class SlugTaken(DomainError):
+    code = "slug_taken"
+    status = 409

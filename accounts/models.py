@@ -1,0 +1,68 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+FREE_PLAN_CODE = "free"
+
+
+class Plan(models.Model):
+    """A subscription. A workspace's BYOK rights come from its owner's plan."""
+
+    code = models.SlugField(max_length=32, unique=True, help_text="Stable identifier, e.g. business.")
+    name = models.CharField(max_length=64)
+    byok_allowed = models.BooleanField(default=False, help_text="Owners on this plan may bring their own keys.")
+    monthly_platform_credits = models.PositiveIntegerField(
+        default=0, help_text="Platform-credential usage included per month, in credits (1 credit = 1,000 tokens)."
+    )
+    ordering = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["ordering", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    # The plan is referenced by its code so that the default needs no query.
+    plan = models.ForeignKey(
+        Plan, to_field="code", on_delete=models.PROTECT, default=FREE_PLAN_CODE, related_name="users"
+    )
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=64, unique=True)
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_workspaces")
+    members = models.ManyToManyField(User, through="Membership", related_name="workspaces")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workspace", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_per_workspace_user"),
+            models.UniqueConstraint(
+                fields=["workspace"], condition=Q(role="owner"), name="membership_one_owner_per_workspace"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"

@@ -1,0 +1,3 @@
+from .audit import AuditAction, AuditEvent
+
+__all__ = ["AuditAction", "AuditEvent"]

@@ -1,0 +1,15 @@
+class DomainError(Exception):
+    """A rule of the product was broken. Services raise these; the API and the admin map them once.
+
+    `code` is stable and machine-readable; `status` is the HTTP status the API answers with; the message
+    is written for a person and never contains a secret.
+    """
+
+    code = "domain_error"
+    status = 400
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.details = details or {}

@@ -1,0 +1,49 @@
+"""Who and where a request came from, available to logging and the audit trail without passing it around."""
+
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str
+    ip: str | None = None
+    user_agent: str = ""
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("byok_request_context", default=None)
+_REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def current_request_context() -> RequestContext | None:
+    return _current.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (or keeps a well-formed incoming `X-Request-ID`) and echoes it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_SHAPE.match(incoming) else new_request_id()
+        context = RequestContext(
+            request_id=request_id,
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.headers.get("User-Agent", "")[:512],
+        )
+        request.request_id = request_id
+        token = _current.set(context)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response["X-Request-ID"] = request_id
+        return response

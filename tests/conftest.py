@@ -1,0 +1,66 @@
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+REQUIRE_SERVICES = os.environ.get("BYOK_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(name: str, available: bool) -> None:
+    """Skip when a real service is missing, except in CI where its absence is a failure."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{name} is required (BYOK_REQUIRE_SERVICES=1) but is not configured or not answering.")
+    pytest.skip(f"{name} not configured; CI runs this with the real service.")
+
+
+@pytest.fixture
+def postgres(db):
+    require_service("PostgreSQL", connection.vendor == "postgresql")
+
+
+@pytest.fixture
+def redis_broker():
+    url = settings.CELERY_BROKER_URL
+    require_service("Redis broker", url.startswith("redis://"))
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(api_client):
+    """An API client authenticated as the given user by token, as real clients are."""
+    from rest_framework.authtoken.models import Token
+
+    def login(user):
+        token, _ = Token.objects.get_or_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return login
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (a thread consuming from the configured broker), not eager execution."""
+    import celery.contrib.testing.tasks  # noqa: F401  (registers celery.ping, used to wait until the worker is up)
+    from celery.contrib.testing.worker import start_worker
+
+    from byok_project.celery import app
+
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=10, loglevel="WARNING") as worker:
+        yield worker
