@@ -278,5 +278,12 @@ LOGGING = {
 }
 
 # --- byok -------------------------------------------------------------------------------------------------
+# Fernet keys, comma-separated: the first encrypts, all decrypt. Independent of SECRET_KEY. In production they
+# must be given (the system check byok.E001 stops start-up otherwise); in development one is generated into ./var/.
+BYOK_ENCRYPTION_KEYS = (
+    env_list("BYOK_ENCRYPTION_KEYS")
+    if PRODUCTION
+    else [k.strip() for k in development_secret("BYOK_ENCRYPTION_KEYS", "encryption_keys", generate_fernet_key).split(",")]
+)
 BYOK_DEMO_PASSWORD = os.environ.get("BYOK_DEMO_PASSWORD", "byok-demo-2026")
 BYOK_REQUIRE_SERVICES = env_bool("BYOK_REQUIRE_SERVICES", False)

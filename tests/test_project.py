@@ -26,14 +26,8 @@ def test_readyz_reports_database_and_broker(client):
 
 @pytest.mark.django_db
 def test_readyz_names_the_broker_when_it_is_down(client, settings):
-    from byok_project.celery import app
-
-    previous = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = client.get("/readyz")
-    finally:
-        app.conf.broker_url = previous
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
 

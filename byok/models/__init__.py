@@ -1,3 +1,4 @@
 from .audit import AuditAction, AuditEvent
+from .keys import ProviderKey
 
-__all__ = ["AuditAction", "AuditEvent"]
+__all__ = ["AuditAction", "AuditEvent", "ProviderKey"]

@@ -1,0 +1,184 @@
+"""Owner API for provider keys. Thin: serializers check shapes, services do the work, secrets are write-only."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..models import ProviderKey
+from ..providers.catalog import PROVIDER_CHOICES, PROVIDERS
+from ..selectors import provider_keys_visible_to, workspaces_owned_by
+from ..services.keys import (
+    byok_revert_to_platform,
+    provider_key_create,
+    provider_key_delete,
+    provider_key_disable,
+    provider_key_enable,
+    provider_key_rotate,
+    provider_key_update,
+)
+
+class CredentialsField(serializers.DictField):
+    """Credential values by field name; write-only, validated by the provider plug-in."""
+
+    def __init__(self, **kwargs):
+        child = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=8192)
+        super().__init__(child=child, write_only=True, **kwargs)
+
+
+class RegionalCredentialsField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.DictField(), write_only=True, max_length=32, **kwargs)
+
+
+class OwnedWorkspacesField(serializers.SlugRelatedField):
+    """Workspace slugs, resolved among the caller's own workspaces only (others look unknown)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", many=False, **kwargs)
+
+    def get_queryset(self):
+        return workspaces_owned_by(self.context["request"].user)
+
+
+class ProviderKeyOutput(serializers.ModelSerializer):
+    workspaces = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    status = serializers.SerializerMethodField()
+    last_test = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProviderKey
+        fields = [
+            "id", "provider", "name", "key_hint", "credential_type", "inference_profile", "regions", "enabled",
+            "fallback_mode", "scope", "workspaces", "status", "expires_at", "session_token_expires_at",
+            "failure_reason", "created_at", "updated_at", "rotated_at", "last_used_at", "last_test", "version",
+        ]
+
+    def get_status(self, key) -> str:
+        return key.status
+
+    def get_last_test(self, key) -> dict | None:
+        if not key.last_tested_at:
+            return None
+        return {"status": key.last_test_status, "tested_at": key.last_tested_at, "summary": key.last_test_summary}
+
+
+def _key_or_404(request, pk) -> ProviderKey:
+    return get_object_or_404(provider_keys_visible_to(request.user), pk=pk)
+
+
+class ProviderKeyListApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
+        name = serializers.CharField(max_length=100)
+        credentials = CredentialsField()
+        inference_profile = serializers.CharField(required=False, allow_blank=True, default="", max_length=16)
+        regional_credentials = RegionalCredentialsField(required=False)
+        fallback_mode = serializers.ChoiceField(choices=ProviderKey.FallbackMode.choices, required=False)
+        scope = serializers.ChoiceField(choices=ProviderKey.Scope.choices, required=False)
+        workspaces = serializers.ListField(child=OwnedWorkspacesField(), required=False, max_length=500)
+        skip_test = serializers.BooleanField(default=False)
+
+    @extend_schema(responses=ProviderKeyOutput(many=True), summary="Your provider keys")
+    def get(self, request):
+        keys = provider_keys_visible_to(request.user)
+        return Response(ProviderKeyOutput(keys, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: ProviderKeyOutput},
+                   summary="Add a provider key (tested before it is saved unless skip_test)")
+    def post(self, request):
+        data = self.InputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        key = provider_key_create(owner=request.user, actor=request.user, **data.validated_data)
+        return Response(ProviderKeyOutput(key).data, status=status.HTTP_201_CREATED)
+
+
+class ProviderKeyDetailApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100, required=False)
+        credentials = CredentialsField(required=False)
+        inference_profile = serializers.CharField(required=False, allow_blank=True, max_length=16)
+        regional_credentials = RegionalCredentialsField(required=False)
+        fallback_mode = serializers.ChoiceField(choices=ProviderKey.FallbackMode.choices, required=False)
+        scope = serializers.ChoiceField(choices=ProviderKey.Scope.choices, required=False)
+        workspaces = serializers.ListField(child=OwnedWorkspacesField(), required=False, max_length=500)
+        skip_test = serializers.BooleanField(default=False)
+
+    @extend_schema(responses=ProviderKeyOutput, summary="One of your provider keys")
+    def get(self, request, pk):
+        return Response(ProviderKeyOutput(_key_or_404(request, pk)).data)
+
+    @extend_schema(request=InputSerializer, responses=ProviderKeyOutput,
+                   summary="Change a key's settings; blank credential fields keep the stored secret")
+    def patch(self, request, pk):
+        key = _key_or_404(request, pk)
+        data = self.InputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        key = provider_key_update(key=key, actor=request.user, **data.validated_data)
+        return Response(ProviderKeyOutput(key).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a key (its secret is destroyed)")
+    def delete(self, request, pk):
+        provider_key_delete(key=_key_or_404(request, pk), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderKeyRotateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        credentials = CredentialsField()
+        regional_credentials = RegionalCredentialsField(required=False)
+        skip_test = serializers.BooleanField(default=False)
+
+    @extend_schema(request=InputSerializer, responses=ProviderKeyOutput,
+                   summary="Replace the secret (tested first); the old secret is destroyed")
+    def post(self, request, pk):
+        key = _key_or_404(request, pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = provider_key_rotate(key=key, actor=request.user, **data.validated_data)
+        return Response(ProviderKeyOutput(key).data)
+
+
+class ProviderKeyEnableApi(APIView):
+    @extend_schema(request=None, responses=ProviderKeyOutput, summary="Use this key again")
+    def post(self, request, pk):
+        key = provider_key_enable(key=_key_or_404(request, pk), actor=request.user)
+        return Response(ProviderKeyOutput(key).data)
+
+
+class ProviderKeyDisableApi(APIView):
+    @extend_schema(request=None, responses=ProviderKeyOutput, summary="Stop using this key (the secret is kept)")
+    def post(self, request, pk):
+        key = provider_key_disable(key=_key_or_404(request, pk), actor=request.user)
+        return Response(ProviderKeyOutput(key).data)
+
+
+class ByokRevertApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        confirm = serializers.BooleanField(default=False)
+
+    class OutputSerializer(serializers.Serializer):
+        deleted_keys = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer,
+                   summary="Revert to platform keys: deletes all your stored credentials")
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deleted = byok_revert_to_platform(owner=request.user, actor=request.user, confirm=data.validated_data["confirm"])
+        return Response({"deleted_keys": deleted})
+
+
+class ProviderCatalogApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        name = serializers.CharField()
+        family = serializers.CharField()
+        docs_url = serializers.CharField()
+        credential_fields = serializers.ListField(child=serializers.DictField())
+        models = serializers.DictField(child=serializers.CharField())
+
+    @extend_schema(responses=OutputSerializer(many=True), summary="Providers and their credential fields, for forms")
+    def get(self, request):
+        return Response([provider.describe() for provider in PROVIDERS.values()])

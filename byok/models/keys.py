@@ -1,0 +1,132 @@
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from ..crypto import EncryptedField, EncryptedFieldsQuerySet, keyring
+from ..providers.base import Credentials
+from ..providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
+from ..providers.catalog import PROVIDER_CHOICES, get_provider
+
+
+class ProviderKey(models.Model):
+    """An owner's credentials for one provider. The secret is one encrypted value; everything else is plain."""
+
+    class CredentialType(models.TextChoices):
+        LONG_TERM = "long_term", "Long-term"
+        TEMPORARY = "temporary", "Temporary"
+        API_KEY = "api_key", "API key"
+
+    class FallbackMode(models.TextChoices):
+        PLATFORM = "platform", "Fall back to platform credentials"
+        NONE = "none", "Exclusive: never fall back"
+
+    class Scope(models.TextChoices):
+        ALL_WORKSPACES = "all_workspaces", "All my workspaces"
+        SELECTED = "selected", "Selected workspaces"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+        EXPIRED = "expired", "Expired"
+        FAILING = "failing", "Failing"
+        PLAN_INACTIVE = "plan_inactive", "Plan inactive"
+
+    class TestStatus(models.TextChoices):
+        OK = "ok", "Passed"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys")
+    provider = models.CharField(max_length=32, choices=PROVIDER_CHOICES)
+    family = models.CharField(max_length=32, editable=False, help_text="Provider family (bedrock covers both kinds).")
+    name = models.CharField(max_length=100, help_text='A label, e.g. "Production key".')
+    secret = EncryptedField(help_text="All credential fields, encrypted together.")
+    key_hint = models.CharField(max_length=64)
+    credential_type = models.CharField(max_length=16, choices=CredentialType.choices)
+    inference_profile = models.CharField(
+        max_length=16, blank=True, choices=[(p.id, p.name) for p in INFERENCE_PROFILES.values()],
+        help_text="Bedrock only.",
+    )
+    regions = models.JSONField(default=list, blank=True, help_text="Regions with their own credential set.")
+    enabled = models.BooleanField(default=True)
+    fallback_mode = models.CharField(max_length=16, choices=FallbackMode.choices, default=FallbackMode.PLATFORM)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL_WORKSPACES)
+    workspaces = models.ManyToManyField("accounts.Workspace", blank=True, related_name="provider_keys")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every change that alters what a call would use: caches key on (id, version).
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_test_status = models.CharField(max_length=8, choices=TestStatus.choices, blank=True)
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_test_summary = models.JSONField(default=dict, blank=True)
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set while the provider rejects these credentials (refresh or calls)."
+    )
+    failure_reason = models.CharField(max_length=255, blank=True)
+    session_secret = EncryptedField(null=True, blank=True, help_text="STS session credentials, encrypted.")
+    session_token_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EncryptedFieldsQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["owner_id", "provider", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="providerkey_unique_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["owner", "family"],
+                condition=Q(scope="all_workspaces"),
+                name="providerkey_one_owner_wide_key_per_family",
+            ),
+        ]
+        indexes = [models.Index(fields=["session_token_expires_at"], name="providerkey_session_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_hint})"
+
+    def __repr__(self) -> str:
+        return f"<ProviderKey {self.pk} {self.provider} {self.key_hint}>"
+
+    @property
+    def provider_spec(self):
+        return get_provider(self.provider)
+
+    @property
+    def profile(self):
+        return INFERENCE_PROFILES.get(self.inference_profile or DEFAULT_PROFILE)
+
+    @sensitive_variables("credentials")
+    def set_credentials(self, credentials: Credentials) -> None:
+        self.secret = keyring().encrypt_json(credentials.to_json())
+
+    def get_credentials(self) -> Credentials:
+        return Credentials(self.provider, keyring().decrypt_json(self.secret))
+
+    def set_session(self, session: dict | None, expires_at: datetime | None) -> None:
+        self.session_secret = keyring().encrypt_json(session) if session else None
+        self.session_token_expires_at = expires_at
+
+    def get_session(self) -> dict | None:
+        return keyring().decrypt_json(self.session_secret) if self.session_secret else None
+
+    def status_for(self, *, byok_allowed: bool, now: datetime | None = None) -> str:
+        """Derived status; `byok_allowed` is the owner's plan right (passed in so lists need no extra query)."""
+        now = now or timezone.now()
+        if not self.enabled:
+            return self.Status.DISABLED
+        if not byok_allowed:
+            return self.Status.PLAN_INACTIVE
+        if self.expires_at and self.expires_at <= now:
+            return self.Status.EXPIRED
+        if self.failing_since:
+            return self.Status.FAILING
+        return self.Status.ACTIVE
+
+    @property
+    def status(self) -> str:
+        return self.status_for(byok_allowed=self.owner.plan.byok_allowed)

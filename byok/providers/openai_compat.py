@@ -1,0 +1,72 @@
+"""OpenAI and the providers that speak its protocol on their official base URLs (no user-supplied URL)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import CredentialField, Provider, Validator, hint, pattern_validator
+
+
+class OpenAICompatibleProvider(Provider):
+    def __init__(self, *, id: str, name: str, base_url: str, models: dict[str, str], key_validator: Validator,
+                 docs_url: str = ""):
+        self.id = self.family = id
+        self.name = name
+        self.base_url = base_url
+        self.models = models
+        self.docs_url = docs_url
+        self.credential_fields = (CredentialField("api_key", "API key", secret=True, validate=key_validator),)
+
+    def hint(self, credentials: Mapping[str, Any]) -> str:
+        key = credentials["api_key"]
+        prefix = next((p for p in ("sk-proj-", "sk-svcacct-", "sk-", "xai-") if key.startswith(p)), "")
+        return hint(key, prefix=len(prefix) or 4)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "base_url": self.base_url}
+
+
+_openai_key_shape = pattern_validator(
+    label="API key", regex=r"sk-[A-Za-z0-9_-]{20,300}", prefixes=("sk-",),
+    expectation="an OpenAI key looks like sk-proj-… or sk-… (from platform.openai.com).",
+)
+
+
+def _openai_key(value: str) -> str:
+    if value.startswith("sk-admin-"):
+        raise ValueError("This is an OpenAI admin key (sk-admin-…), which cannot make model calls; use a project key.")
+    return _openai_key_shape(value)
+
+
+OPENAI = OpenAICompatibleProvider(
+    id="openai", name="OpenAI", base_url="https://api.openai.com/v1",
+    models={"standard": "gpt-5-mini", "complex": "gpt-5"}, key_validator=_openai_key,
+    docs_url="https://platform.openai.com/docs/api-reference",
+)
+MISTRAL = OpenAICompatibleProvider(
+    id="mistral", name="Mistral AI", base_url="https://api.mistral.ai/v1",
+    models={"standard": "mistral-medium-latest", "complex": "mistral-large-latest"},
+    key_validator=pattern_validator(label="API key", regex=r"[A-Za-z0-9]{32}",
+                                    expectation="a Mistral key is 32 letters and digits."),
+    docs_url="https://docs.mistral.ai/api/",
+)
+DEEPSEEK = OpenAICompatibleProvider(
+    id="deepseek", name="DeepSeek", base_url="https://api.deepseek.com/v1",
+    models={"standard": "deepseek-chat", "complex": "deepseek-reasoner"},
+    key_validator=pattern_validator(label="API key", regex=r"sk-[A-Za-z0-9]{32,64}", prefixes=("sk-",),
+                                    expectation="a DeepSeek key looks like sk- followed by 32 letters or digits."),
+    docs_url="https://api-docs.deepseek.com/",
+)
+XAI = OpenAICompatibleProvider(
+    id="xai", name="xAI", base_url="https://api.x.ai/v1",
+    models={"standard": "grok-4-fast", "complex": "grok-4"},
+    key_validator=pattern_validator(label="API key", regex=r"xai-[A-Za-z0-9]{20,200}", prefixes=("xai-",),
+                                    expectation="an xAI key looks like xai-…"),
+    docs_url="https://docs.x.ai/docs/api-reference",
+)
+ZAI = OpenAICompatibleProvider(
+    id="zai", name="Z.ai", base_url="https://api.z.ai/api/paas/v4",
+    models={"standard": "glm-4.5-air", "complex": "glm-4.6"},
+    key_validator=pattern_validator(label="API key", regex=r"[A-Za-z0-9]{20,64}\.[A-Za-z0-9]{8,64}",
+                                    expectation="a Z.ai key looks like <id>.<secret>."),
+    docs_url="https://docs.z.ai/api-reference/introduction",
+)

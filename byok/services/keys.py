@@ -1,0 +1,284 @@
+"""The provider-key lifecycle: create, update, rotate, enable, disable, delete, revert to platform keys.
+
+Every write validates everything first (nothing is stored when anything is invalid), tests the credentials
+before saving unless told not to, and saves with its audit event in one transaction.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import User, Workspace
+
+from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyInvalid, PlanRequired
+from ..models import AuditAction, ProviderKey
+from ..providers.base import CleanedKey, Credentials
+from ..providers.bedrock import DEFAULT_PROFILE
+from ..providers.catalog import get_provider
+from .audit import audit_record
+from .connection import connection_test
+
+_UNSET: Any = object()
+BEDROCK_FAMILY = "bedrock"
+
+
+def _require_byok_plan(owner: User) -> None:
+    if not owner.plan.byok_allowed:
+        raise PlanRequired(
+            f"Your plan ({owner.plan.name}) does not include bring-your-own-key; upgrade to Business or Enterprise.",
+            details={"plan": owner.plan.code, "plans_with_byok": ["business", "enterprise"]},
+        )
+
+
+def _owned_workspaces(owner: User, workspaces: Iterable[Workspace]) -> list[Workspace]:
+    workspaces = list(workspaces)
+    foreign = [w.slug for w in workspaces if w.owner_id != owner.pk]
+    if foreign:
+        raise KeyInvalid("A key can only serve workspaces its owner owns.",
+                         fields={"workspaces": [f"Not your workspace: {', '.join(foreign)}."]})
+    return workspaces
+
+
+def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace]) -> None:
+    if scope == ProviderKey.Scope.SELECTED and not workspaces:
+        raise KeyInvalid("Choose the workspaces this key serves.",
+                         fields={"workspaces": ["Select at least one workspace, or use scope all_workspaces."]})
+    if scope == ProviderKey.Scope.ALL_WORKSPACES and workspaces:
+        raise KeyInvalid("An owner-wide key serves every workspace.",
+                         fields={"workspaces": ["Leave empty when the scope is all_workspaces."]})
+    others = ProviderKey.objects.filter(owner_id=key.owner_id, family=key.family).exclude(pk=key.pk)
+    if scope == ProviderKey.Scope.ALL_WORKSPACES and others.filter(scope=scope).exists():
+        raise KeyInvalid("You already have an owner-wide key for this provider.", fields={
+            "scope": [f"An owner-wide {key.family} key exists; rotate it, or scope this key to selected workspaces."]})
+    if scope == ProviderKey.Scope.SELECTED:
+        clash = sorted(set(others.filter(scope=scope, workspaces__in=workspaces).values_list("workspaces__slug", flat=True))
+                       & {w.slug for w in workspaces})
+        if clash:
+            raise KeyInvalid("Another key already serves these workspaces.", fields={
+                "workspaces": [f"Already served by another {key.family} key: {', '.join(clash)}."]})
+
+
+def _check_name(*, key: ProviderKey, name: str) -> None:
+    if not name.strip():
+        raise KeyInvalid("The key needs a name.", fields={"name": ["Give the key a name, e.g. Production key."]})
+    if len(name) > 100:
+        raise KeyInvalid("Name too long.", fields={"name": ["At most 100 characters."]})
+    if ProviderKey.objects.filter(owner_id=key.owner_id, name=name.strip()).exclude(pk=key.pk).exists():
+        raise KeyInvalid("Name already used.", fields={"name": ["You already have a key with this name."]})
+
+
+def _profile_for(provider_id: str, inference_profile: str) -> str:
+    if get_provider(provider_id).family != BEDROCK_FAMILY:
+        if inference_profile:
+            raise KeyInvalid("Only Bedrock keys have an inference profile.",
+                             fields={"inference_profile": ["Leave empty for this provider."]})
+        return ""
+    return inference_profile or DEFAULT_PROFILE
+
+
+def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str) -> None:
+    result = connection_test(provider=provider, credentials=cleaned.credentials, inference_profile=inference_profile)
+    if not result.ok:
+        raise ConnectionTestFailed(
+            f"The connection test failed ({result.category}); nothing was saved. {result.hint}".strip(),
+            details={"test": result.as_dict()},
+        )
+
+
+def _apply(key: ProviderKey, cleaned: CleanedKey) -> None:
+    key.set_credentials(cleaned.credentials)
+    key.key_hint = cleaned.key_hint
+    key.credential_type = cleaned.credential_type
+    key.expires_at = cleaned.expires_at
+    key.regions = cleaned.regions
+    key.failing_since = None
+    key.failure_reason = ""
+
+
+@sensitive_variables("credentials", "regional_credentials", "cleaned")
+def provider_key_create(
+    *,
+    owner: User,
+    provider: str,
+    name: str,
+    credentials: Mapping[str, Any],
+    inference_profile: str = "",
+    regional_credentials: list | None = None,
+    fallback_mode: str = ProviderKey.FallbackMode.PLATFORM,
+    scope: str = ProviderKey.Scope.ALL_WORKSPACES,
+    workspaces: Iterable[Workspace] = (),
+    skip_test: bool = False,
+    actor: User | None = None,
+) -> ProviderKey:
+    """Store a new key for `owner`, tested first unless `skip_test`."""
+    _require_byok_plan(owner)
+    spec = get_provider(provider)
+    profile = _profile_for(provider, inference_profile)
+    cleaned = spec.clean(credentials, inference_profile=profile, regional_credentials=regional_credentials)
+    key = ProviderKey(owner=owner, provider=provider, family=spec.family, name=name.strip(),
+                      inference_profile=profile, fallback_mode=fallback_mode, scope=scope)
+    workspaces = _owned_workspaces(owner, workspaces)
+    _check_name(key=key, name=name)
+    _check_scope(key=key, scope=scope, workspaces=workspaces)
+    if not skip_test:
+        _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile)
+    _apply(key, cleaned)
+    key.full_clean(exclude=["secret", "session_secret", "workspaces"])
+    with transaction.atomic():
+        key.save()
+        key.workspaces.set(workspaces)
+        audit_record(action=AuditAction.KEY_CREATED, actor=actor or owner, owner=owner, target=key,
+                     details={"provider": provider, "name": key.name, "scope": scope,
+                              "inference_profile": profile, "skip_test": skip_test})
+    return key
+
+
+_EDITABLE = ("name", "inference_profile", "fallback_mode", "scope")
+
+
+@sensitive_variables("credentials", "regional_credentials", "cleaned", "current", "replacement")
+def provider_key_update(
+    *,
+    key: ProviderKey,
+    actor: User,
+    name: str = _UNSET,
+    inference_profile: str = _UNSET,
+    fallback_mode: str = _UNSET,
+    scope: str = _UNSET,
+    workspaces: Iterable[Workspace] = _UNSET,
+    credentials: Mapping[str, Any] | None = None,
+    regional_credentials: list | None = None,
+    skip_test: bool = False,
+) -> ProviderKey:
+    """Change settings; credential fields left blank keep the stored secret."""
+    requested = {"name": name, "inference_profile": inference_profile, "fallback_mode": fallback_mode, "scope": scope}
+    changes = {f: v for f, v in requested.items() if v is not _UNSET and v != getattr(key, f)}
+    if "name" in changes:
+        _check_name(key=key, name=changes["name"])
+        changes["name"] = changes["name"].strip()
+    if "inference_profile" in changes:
+        changes["inference_profile"] = _profile_for(key.provider, changes["inference_profile"])
+    new_scope = changes.get("scope", key.scope)
+    current_workspaces = list(key.workspaces.all())
+    new_workspaces = _owned_workspaces(key.owner, current_workspaces if workspaces is _UNSET else workspaces)
+    if new_scope == ProviderKey.Scope.ALL_WORKSPACES and workspaces is _UNSET:
+        new_workspaces = []
+    _check_scope(key=key, scope=new_scope, workspaces=new_workspaces)
+
+    secrets_given = any(str(v).strip() for v in (credentials or {}).values()) or regional_credentials is not None
+    profile = changes.get("inference_profile", key.inference_profile)
+    replacement = None
+    if secrets_given or "inference_profile" in changes:
+        # A new profile re-validates regions, and both re-run the test: the models differ per profile.
+        current = key.get_credentials()
+        cleaned = key.provider_spec.clean(credentials or {}, keep=current, inference_profile=profile,
+                                          regional_credentials=regional_credentials)
+        if cleaned.credentials.to_json() != current.to_json():
+            replacement = cleaned
+        if not skip_test and (replacement or "inference_profile" in changes):
+            _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=profile)
+    details = {f: {"from": getattr(key, f), "to": v} for f, v in changes.items()}
+    previous_slugs = sorted(w.slug for w in current_workspaces)
+    new_slugs = sorted(w.slug for w in new_workspaces)
+    if new_slugs != previous_slugs:
+        details["workspaces"] = {"from": previous_slugs, "to": new_slugs}
+    if replacement is not None:
+        details["credentials"] = "credentials changed"
+    if not details:
+        return key
+    with transaction.atomic():
+        for field_name, value in changes.items():
+            setattr(key, field_name, value)
+        if replacement is not None:
+            _apply(key, replacement)
+            key.set_session(None, None)
+        key.version = F("version") + 1
+        key.save()
+        key.refresh_from_db(fields=["version"])
+        key.workspaces.set(new_workspaces)
+        audit_record(action=AuditAction.KEY_UPDATED, actor=actor, owner=key.owner, target=key, details=details)
+    return key
+
+
+@sensitive_variables("credentials", "regional_credentials", "cleaned")
+def provider_key_rotate(
+    *, key: ProviderKey, credentials: Mapping[str, Any], actor: User,
+    regional_credentials: list | None = None, skip_test: bool = False,
+) -> ProviderKey:
+    """Replace the stored secret after testing the new one; the old secret is gone when this returns."""
+    secret_names = {f.name for f in key.provider_spec.credential_fields if f.secret}
+    if not any(str(credentials.get(n) or "").strip() for n in secret_names):
+        raise KeyInvalid("Rotation needs the new secret.", fields={
+            "credentials": [f"Enter the new {' / '.join(sorted(secret_names))}."]})
+    cleaned = key.provider_spec.clean(credentials, keep=_non_secret(key), inference_profile=key.inference_profile,
+                                      regional_credentials=regional_credentials)
+    if not skip_test:
+        _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=key.inference_profile)
+    previous_hint = key.key_hint
+    with transaction.atomic():
+        _apply(key, cleaned)
+        key.set_session(None, None)
+        key.rotated_at = timezone.now()
+        key.version = F("version") + 1
+        key.save()
+        key.refresh_from_db(fields=["version"])
+        audit_record(action=AuditAction.KEY_ROTATED, actor=actor, owner=key.owner, target=key,
+                     details={"credentials": "credentials changed", "hint": {"from": previous_hint, "to": key.key_hint},
+                              "skip_test": skip_test})
+    return key
+
+
+def _non_secret(key: ProviderKey) -> Credentials:
+    """What a rotation may keep from the old credentials: the non-secret fields (region, expiry), never a secret."""
+    secret_names = {f.name for f in key.provider_spec.credential_fields if f.secret}
+    current = key.get_credentials()
+    return Credentials(key.provider, {k: v for k, v in current.items()
+                                      if k not in secret_names and k not in ("access_key_id", "regional")})
+
+
+def _set_enabled(*, key: ProviderKey, enabled: bool, actor: User) -> ProviderKey:
+    if key.enabled == enabled:
+        return key
+    with transaction.atomic():
+        key.enabled = enabled
+        key.version = F("version") + 1
+        key.save(update_fields=["enabled", "version", "updated_at"])
+        key.refresh_from_db(fields=["version"])
+        audit_record(action=AuditAction.KEY_ENABLED if enabled else AuditAction.KEY_DISABLED,
+                     actor=actor, owner=key.owner, target=key)
+    return key
+
+
+def provider_key_enable(*, key: ProviderKey, actor: User) -> ProviderKey:
+    return _set_enabled(key=key, enabled=True, actor=actor)
+
+
+def provider_key_disable(*, key: ProviderKey, actor: User) -> ProviderKey:
+    """Stop using the key at once; the secret is kept for re-enabling."""
+    return _set_enabled(key=key, enabled=False, actor=actor)
+
+
+def provider_key_delete(*, key: ProviderKey, actor: User) -> None:
+    with transaction.atomic():
+        audit_record(action=AuditAction.KEY_DELETED, actor=actor, owner=key.owner, target=key,
+                     details={"provider": key.provider, "name": key.name})
+        key.delete()
+
+
+def byok_revert_to_platform(*, owner: User, actor: User, confirm: bool) -> int:
+    """Destroy all of the owner's credential material; every workspace goes back to platform keys."""
+    if confirm is not True:
+        raise ConfirmationRequired(
+            "Reverting deletes all your stored credentials; confirm to proceed.",
+            fields={"confirm": ["Set to true to confirm: this deletes your stored credentials."]},
+        )
+    with transaction.atomic():
+        keys = list(ProviderKey.objects.select_for_update().filter(owner=owner))
+        audit_record(action=AuditAction.BYOK_REVERTED, actor=actor, owner=owner,
+                     details={"deleted_keys": [{"id": k.pk, "hint": k.key_hint, "provider": k.provider} for k in keys]})
+        ProviderKey.objects.filter(pk__in=[k.pk for k in keys]).delete()
+    return len(keys)

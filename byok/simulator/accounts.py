@@ -1,0 +1,241 @@
+"""Simulated provider accounts: their credentials, the models they may use and how they behave.
+
+Everything the simulator does differently from one caller to the next comes from this data, so a test or a person
+trying the product describes a situation ("an account without Opus", "a throttled key") instead of coding it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
+
+AWS_PROVIDERS = frozenset({"bedrock"})
+BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai"})
+OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai")
+PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS
+BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable"})
+
+# Geographic / global cross-region inference profiles put one of these before the base model id.
+BEDROCK_PROFILE_PREFIXES = ("global", "us", "us-gov", "eu", "apac", "jp", "au", "ca")
+
+# Models the simulated providers know, whatever an account may use: a model outside this catalog (and outside every
+# account's list) is "unknown" (400/404), one inside it but not in the account's list is "no access" (403).
+MODEL_CATALOG: dict[str, tuple[str, ...]] = {
+    "bedrock": (
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-opus-4-5-20251101-v1:0",
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+    ),
+    "anthropic": ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "claude-haiku-4-5-20251001"),
+    "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"),
+    "mistral": ("mistral-large-latest", "mistral-small-latest"),
+    "deepseek": ("deepseek-chat", "deepseek-reasoner"),
+    "xai": ("grok-4", "grok-3-mini"),
+    "zai": ("glm-4.6", "glm-4.5-air"),
+}
+# Bedrock API keys call the same Bedrock models as SigV4 credentials.
+MODEL_FAMILY = {provider: provider for provider in MODEL_CATALOG} | {"bedrock_api_key": "bedrock"}
+
+_ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
+_ALPHANUMERIC_UPPER = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "/+"
+
+
+class AccountsError(ValueError):
+    """The accounts data is malformed; the message names the account and the field."""
+
+
+def secret_hint(value: str) -> str:
+    """What may appear in logs and stats instead of a secret: its first and last four characters."""
+    if len(value) <= 12:
+        return "…"
+    return f"{value[:4]}…{value[-4:]}"
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    provider: str
+    models: tuple[str, ...]
+    behaviour: str = "ok"
+    latency_ms: int = 0
+    # AWS (provider "bedrock")
+    account_id: str = "111122223333"
+    user_name: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+    sts_get_session_token: bool = True
+    # Bearer-key providers
+    api_key: str = field(default="", repr=False)
+    region: str = "us-east-1"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user/{self.user_name or self.name}"
+
+    @property
+    def user_id(self) -> str:
+        """A stable IAM unique id (AIDA…) derived from the access key, as GetCallerIdentity reports it."""
+        return "AIDA" + self.access_key_id[4:].rjust(17, "X")[:17]
+
+    @property
+    def credential_hint(self) -> str:
+        return self.access_key_id or secret_hint(self.api_key)
+
+    def may_use(self, model: str) -> bool:
+        return model in self.models
+
+
+@dataclass(frozen=True)
+class SessionCredentials:
+    """Temporary credentials issued by GetSessionToken; they act for `account` until `expires_at`."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expires_at: float
+    account: Account
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+
+def bedrock_base_model_id(model_id: str) -> str:
+    """`global.anthropic.claude…`, `us.anthropic.claude…`, an inference-profile ARN or the bare id → the bare id."""
+    if model_id.startswith("arn:"):
+        model_id = model_id.rsplit("/", 1)[-1]
+    prefix, dot, rest = model_id.partition(".")
+    if dot and prefix in BEDROCK_PROFILE_PREFIXES:
+        return rest
+    return model_id
+
+
+def account_from_dict(data: dict[str, Any]) -> Account:
+    name = str(data.get("name") or "")
+    if not name:
+        raise AccountsError(f"An account has no name: {sorted(data)}")
+    provider = data.get("provider")
+    if provider not in PROVIDERS:
+        raise AccountsError(f"{name}: provider must be one of {sorted(PROVIDERS)} (got {provider!r}).")
+    behaviour = data.get("behaviour", "ok")
+    if behaviour not in BEHAVIOURS:
+        raise AccountsError(f"{name}: behaviour must be one of {sorted(BEHAVIOURS)} (got {behaviour!r}).")
+    models = data.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(model, str) for model in models):
+        raise AccountsError(f"{name}: models must be a list of model ids.")
+    account = Account(
+        name=name,
+        provider=provider,
+        models=tuple(bedrock_base_model_id(m) if provider in ("bedrock", "bedrock_api_key") else m for m in models),
+        behaviour=behaviour,
+        latency_ms=int(data.get("latency_ms", 0)),
+        account_id=str(data.get("account_id", "111122223333")),
+        user_name=str(data.get("user_name", "")),
+        access_key_id=str(data.get("access_key_id", "")),
+        secret_access_key=str(data.get("secret_access_key", "")),
+        session_token=str(data.get("session_token", "")),
+        sts_get_session_token=bool(data.get("sts_get_session_token", True)),
+        api_key=str(data.get("api_key", "")),
+        region=str(data.get("region", "us-east-1")),
+    )
+    _validate_credentials(account)
+    return account
+
+
+def _validate_credentials(account: Account) -> None:
+    if account.provider in AWS_PROVIDERS:
+        if not _ACCESS_KEY_ID.match(account.access_key_id):
+            raise AccountsError(f"{account.name}: access_key_id must be AKIA/ASIA + 16 upper-case alphanumerics.")
+        if len(account.secret_access_key) != 40:
+            raise AccountsError(f"{account.name}: secret_access_key must be exactly 40 characters.")
+        if account.access_key_id.startswith("ASIA") != bool(account.session_token):
+            raise AccountsError(f"{account.name}: an ASIA (temporary) key needs a session_token, an AKIA key none.")
+    elif not account.api_key:
+        raise AccountsError(f"{account.name}: provider {account.provider} needs an api_key.")
+
+
+def accounts_from_json(data: dict[str, Any] | list[dict[str, Any]]) -> list[Account]:
+    """Accept `{"accounts": [...]}` (the file format) or a bare list of account objects."""
+    items = data.get("accounts") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise AccountsError('Expected {"accounts": [...]} or a list of accounts.')
+    return [account_from_dict(item) for item in items]
+
+
+def load_accounts(path: str | Path = DEMO_ACCOUNTS_PATH) -> list[Account]:
+    with open(path, encoding="utf-8") as accounts_file:
+        return accounts_from_json(json.load(accounts_file))
+
+
+class AccountRegistry:
+    """Thread-safe lookup of accounts by credential, plus the session credentials STS has issued."""
+
+    def __init__(self, accounts: list[Account] = ()) -> None:
+        self._lock = threading.Lock()
+        self._by_name: dict[str, Account] = {}
+        self._by_access_key: dict[str, Account] = {}
+        self._by_api_key: dict[tuple[str, str], Account] = {}
+        self._sessions: dict[str, SessionCredentials] = {}
+        self.add(accounts)
+
+    def add(self, accounts: list[Account]) -> None:
+        """Add accounts; one with an existing name replaces the old one (and its credentials)."""
+        with self._lock:
+            for account in accounts:
+                previous = self._by_name.pop(account.name, None)
+                if previous is not None:
+                    self._by_access_key.pop(previous.access_key_id, None)
+                    self._by_api_key.pop((previous.provider, previous.api_key), None)
+                self._by_name[account.name] = account
+                if account.access_key_id:
+                    self._by_access_key[account.access_key_id] = account
+                if account.api_key:
+                    self._by_api_key[(account.provider, account.api_key)] = account
+
+    def all(self) -> list[Account]:
+        with self._lock:
+            return list(self._by_name.values())
+
+    def by_name(self, name: str) -> Account | None:
+        with self._lock:
+            return self._by_name.get(name)
+
+    def by_access_key(self, access_key_id: str) -> Account | SessionCredentials | None:
+        with self._lock:
+            return self._sessions.get(access_key_id) or self._by_access_key.get(access_key_id)
+
+    def by_api_key(self, provider: str, api_key: str) -> Account | None:
+        with self._lock:
+            return self._by_api_key.get((provider, api_key))
+
+    def knows_model(self, provider: str, model: str) -> bool:
+        family = MODEL_FAMILY[provider]
+        if model in MODEL_CATALOG[family]:
+            return True
+        with self._lock:
+            return any(
+                model in account.models for account in self._by_name.values() if MODEL_FAMILY[account.provider] == family
+            )
+
+    def issue_session(self, account: Account, duration_seconds: int) -> SessionCredentials:
+        session = SessionCredentials(
+            access_key_id="ASIA" + "".join(secrets.choice(_ALPHANUMERIC_UPPER) for _ in range(16)),
+            secret_access_key="".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)),
+            session_token="IQoJb3JpZ2luX2VjE" + secrets.token_urlsafe(96),
+            expires_at=time.time() + duration_seconds,
+            account=account,
+        )
+        with self._lock:
+            self._sessions[session.access_key_id] = session
+        return session

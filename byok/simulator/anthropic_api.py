@@ -1,0 +1,175 @@
+"""The Anthropic Messages API (`/v1/messages`, `/v1/models`) as the `anthropic` SDK speaks it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import parse_qs, unquote
+
+from .accounts import Account, secret_hint
+from .wire import SimRequest, SimResponse, SimulatorState, answer, json_response, logger, text_of
+
+MODELS_PAGE_DEFAULT = 20
+_MODEL_PATH = re.compile(r"^/v1/models/(?P<model>[^/]+)$")
+
+# behaviour -> (status, error type, message)
+_BEHAVIOUR_ERRORS: dict[str, tuple[int, str, str]] = {
+    "expired": (401, "authentication_error", "Your API key has expired. Please create a new key in the Console."),
+    "throttled": (429, "rate_limit_error", "Number of requests has exceeded your per-minute rate limit."),
+    "server_error": (500, "api_error", "Internal server error"),
+    # Anthropic signals overload with its own 529 rather than 503.
+    "unavailable": (529, "overloaded_error", "Overloaded"),
+}
+
+
+class AnthropicError(Exception):
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.status, self.error_type, self.message = status, error_type, message
+
+
+def _error_response(error: AnthropicError) -> SimResponse:
+    request_id = f"req_{uuid.uuid4().hex[:24]}"
+    headers = {"request-id": request_id}
+    if error.status == 429:
+        headers["retry-after"] = "1"
+    payload = {"type": "error", "error": {"type": error.error_type, "message": error.message}, "request_id": request_id}
+    return json_response(error.status, payload, headers)
+
+
+def handle_anthropic(request: SimRequest, state: SimulatorState, path: str) -> SimResponse:
+    """`path` is what follows the `/anthropic` prefix, e.g. `/v1/messages`."""
+    if request.method == "POST" and path == "/v1/messages":
+        operation = "anthropic.CreateMessage"
+    elif request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
+        operation = "anthropic.ListModels" if path == "/v1/models" else "anthropic.GetModel"
+    else:
+        return _error_response(AnthropicError(404, "not_found_error", f"Not found: {request.method} {path}"))
+
+    account: Account | None = None
+    try:
+        account = _authenticate(request, state)
+        failure = _BEHAVIOUR_ERRORS.get(account.behaviour)
+        if failure is not None:
+            raise AnthropicError(*failure)
+        if operation == "anthropic.CreateMessage":
+            response = _create_message(request, state, account)
+        elif operation == "anthropic.ListModels":
+            response = _list_models(request, account)
+        else:
+            response = _get_model(account, unquote(_MODEL_PATH.match(path)["model"]))
+    except AnthropicError as error:
+        logger.info("%s refused: %s %s (%s)", operation, error.status, error.error_type,
+                    f"account {account.name}" if account else "unknown key")
+        response = _error_response(error)
+    if account is not None:
+        state.simulate_latency(account)
+    state.stats.record(
+        operation=operation, principal=account.name if account else "unknown", account=account, status=response.status
+    )
+    return response
+
+
+def _authenticate(request: SimRequest, state: SimulatorState) -> Account:
+    api_key = request.headers.get("x-api-key")
+    if not api_key:
+        raise AnthropicError(401, "authentication_error", "x-api-key header is required")
+    account = state.accounts.by_api_key("anthropic", api_key)
+    if account is None:
+        logger.debug("anthropic: unknown api key %s", secret_hint(api_key))
+        raise AnthropicError(401, "authentication_error", "invalid x-api-key")
+    if not request.headers.get("anthropic-version"):
+        raise AnthropicError(400, "invalid_request_error", "anthropic-version: header is required")
+    return account
+
+
+def _create_message(request: SimRequest, state: SimulatorState, account: Account) -> SimResponse:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise AnthropicError(400, "invalid_request_error", "The request body is not valid JSON.")
+    for required in ("model", "max_tokens", "messages"):
+        if required not in body:
+            raise AnthropicError(400, "invalid_request_error", f"{required}: Field required")
+    model = str(body["model"])
+    if not state.accounts.knows_model("anthropic", model):
+        raise AnthropicError(404, "not_found_error", f"model: {model}")
+    if not account.may_use(model):
+        raise AnthropicError(403, "permission_error", f"Your API key does not have permission to use the model {model}.")
+    messages = body["messages"] if isinstance(body["messages"], list) else []
+    if not messages:
+        raise AnthropicError(400, "invalid_request_error", "messages: at least one message is required")
+    prompt = " ".join([text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)])
+    reply = answer(provider="anthropic", model=model, prompt=prompt, max_tokens=int(body["max_tokens"]))
+    return json_response(
+        200,
+        {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": reply.text}],
+            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+        },
+        {"request-id": f"req_{uuid.uuid4().hex[:24]}"},
+    )
+
+
+def _model_info(model: str) -> dict[str, object]:
+    # "claude-sonnet-4-5-20250929" -> "Claude Sonnet 4.5", released 2025-09-29
+    match = re.match(r"^claude-(?P<line>[a-z]+)-(?P<major>\d+)-(?P<minor>\d+)-(?P<date>\d{8})$", model)
+    if match:
+        display_name = f"Claude {match['line'].title()} {match['major']}.{match['minor']}"
+        date = match["date"]
+        created_at = f"{date[:4]}-{date[4:6]}-{date[6:]}T00:00:00Z"
+    else:
+        display_name, created_at = model, "2025-01-01T00:00:00Z"
+    return {
+        "type": "model",
+        "id": model,
+        "display_name": display_name,
+        "created_at": created_at,
+        "lifecycle": "active",
+        "max_input_tokens": 200000,
+        "max_tokens": 64000,
+    }
+
+
+def _visible_models(account: Account) -> list[str]:
+    """The models an account may use, newest first as Anthropic lists them."""
+    return sorted(account.models, key=lambda model: (_model_info(model)["created_at"], model), reverse=True)
+
+
+def _list_models(request: SimRequest, account: Account) -> SimResponse:
+    params = {key: values[0] for key, values in parse_qs(request.query).items()}
+    models = _visible_models(account)
+    limit = int(params.get("limit", MODELS_PAGE_DEFAULT))
+    if not 1 <= limit <= 1000:
+        raise AnthropicError(400, "invalid_request_error", "limit: Input should be between 1 and 1000")
+    if "after_id" in params and params["after_id"] in models:
+        start = models.index(params["after_id"]) + 1
+        page = models[start : start + limit]
+        has_more = start + limit < len(models)
+    elif "before_id" in params and params["before_id"] in models:
+        end = models.index(params["before_id"])
+        page = models[max(0, end - limit) : end]
+        has_more = end - limit > 0
+    else:
+        page, has_more = models[:limit], len(models) > limit
+    return json_response(
+        200,
+        {
+            "data": [_model_info(model) for model in page],
+            "has_more": has_more,
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+        },
+    )
+
+
+def _get_model(account: Account, model: str) -> SimResponse:
+    if not account.may_use(model):
+        raise AnthropicError(404, "not_found_error", f"model: {model}")
+    return json_response(200, _model_info(model))
+

@@ -1,0 +1,351 @@
+"""AWS: Bedrock Runtime (restJson1: Converse, InvokeModel) and STS (query protocol, XML), SigV4-verified."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
+
+from .accounts import Account, SessionCredentials, bedrock_base_model_id, secret_hint
+from .sigv4 import SignatureError, parse_authorization, verify_signature
+from .wire import SimRequest, SimResponse, SimulatorState, answer, json_response, logger, text_of
+
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+STS_VERSION = "2011-06-15"
+SESSION_DURATION_DEFAULT = 43200
+SESSION_DURATION_RANGE = (900, 129600)
+ANTHROPIC_BEDROCK_VERSION = "bedrock-2023-05-31"
+
+_BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|invoke)$")
+_BEDROCK_OPERATIONS = {"converse": "Converse", "invoke": "InvokeModel"}
+
+
+class Failure(Enum):
+    """Why AWS refuses a call; Bedrock and STS word and number the same failure differently."""
+
+    MISSING_AUTH = "missing_auth"
+    INVALID_TOKEN = "invalid_token"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_API_KEY = "bad_api_key"
+    EXPIRED = "expired"
+    THROTTLED = "throttled"
+    SERVER_ERROR = "server_error"
+    UNAVAILABLE = "unavailable"
+
+
+# failure -> (HTTP status, error code, message)
+_BEDROCK_ERRORS: dict[Failure, tuple[int, str, str]] = {
+    Failure.MISSING_AUTH: (403, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+    Failure.INVALID_TOKEN: (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
+    Failure.BAD_SIGNATURE: (403, "InvalidSignatureException", ""),
+    # Real Bedrock answers an unknown API key with a bare 403 AccessDeniedException.
+    Failure.BAD_API_KEY: (403, "AccessDeniedException", "Authentication failed: Please make sure your API Key is valid."),
+    Failure.EXPIRED: (403, "ExpiredTokenException", "The security token included in the request is expired"),
+    Failure.THROTTLED: (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+    Failure.SERVER_ERROR: (500, "InternalServerException", "The system encountered an unexpected error during processing. Try your request again."),
+    Failure.UNAVAILABLE: (503, "ServiceUnavailableException", "Bedrock is unable to process your request."),
+}
+_STS_ERRORS: dict[Failure, tuple[int, str, str]] = {
+    Failure.MISSING_AUTH: (403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+    Failure.INVALID_TOKEN: (403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+    Failure.BAD_SIGNATURE: (403, "SignatureDoesNotMatch", ""),
+    Failure.EXPIRED: (400, "ExpiredToken", "The security token included in the request is expired"),
+    Failure.THROTTLED: (400, "Throttling", "Rate exceeded"),
+    Failure.SERVER_ERROR: (500, "InternalFailure", "An internal error occurred. Try again."),
+    Failure.UNAVAILABLE: (503, "ServiceUnavailable", "Service is unavailable. Try again."),
+}
+_BEHAVIOUR_FAILURES = {
+    "expired": Failure.EXPIRED,
+    "throttled": Failure.THROTTLED,
+    "server_error": Failure.SERVER_ERROR,
+    "unavailable": Failure.UNAVAILABLE,
+}
+
+
+class AwsError(Exception):
+    """A refusal in the service's own terms (status, error code, message)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Caller:
+    """Who is calling, filled in as authentication learns it, so failed calls are counted and delayed too."""
+
+    principal: str = "unknown"
+    account: Account | None = None
+    session: SessionCredentials | None = None
+    # Credentials that carry a session token (GetSessionToken's or a static ASIA key) may not ask for another.
+    temporary: bool = False
+
+
+def _failure(table: dict[Failure, tuple[int, str, str]], failure: Failure, detail: str = "") -> AwsError:
+    status, code, message = table[failure]
+    return AwsError(status, code, detail or message)
+
+
+def _authenticate_sigv4(
+    request: SimRequest, state: SimulatorState, caller: Caller, service: str, errors: dict[Failure, tuple[int, str, str]]
+) -> None:
+    signed = parse_authorization(request.headers.get("Authorization"))
+    if signed is None:
+        raise _failure(errors, Failure.MISSING_AUTH)
+    caller.principal = signed.access_key_id
+    found = state.accounts.by_access_key(signed.access_key_id)
+    if found is None:
+        raise _failure(errors, Failure.INVALID_TOKEN)
+    if isinstance(found, SessionCredentials):
+        caller.session, caller.account = found, found.account
+    else:
+        caller.account = found
+    caller.temporary = bool(found.session_token)
+    sent_token = request.headers.get("X-Amz-Security-Token", "")
+    if not hmac.compare_digest(sent_token.encode(), found.session_token.encode()):
+        raise _failure(errors, Failure.INVALID_TOKEN)
+    if (caller.session and caller.session.expired) or (not caller.session and caller.account.behaviour == "expired"):
+        raise _failure(errors, Failure.EXPIRED)
+    try:
+        verify_signature(
+            signed=signed,
+            secret_access_key=found.secret_access_key,
+            expected_service=service,
+            method=request.method,
+            raw_path=request.path,
+            raw_query=request.query,
+            headers=request.headers,
+            body=request.body,
+        )
+    except SignatureError as error:
+        raise _failure(errors, Failure.BAD_SIGNATURE, error.reason) from None
+
+
+def _authenticate_bearer(request: SimRequest, state: SimulatorState, caller: Caller, token: str) -> None:
+    account = state.accounts.by_api_key("bedrock_api_key", token)
+    if account is None:
+        raise _failure(_BEDROCK_ERRORS, Failure.BAD_API_KEY)
+    caller.principal, caller.account = account.name, account
+    if account.behaviour == "expired":
+        raise _failure(_BEDROCK_ERRORS, Failure.EXPIRED, "Authentication failed: Bearer Token has expired.")
+
+
+def _apply_behaviour(account: Account, errors: dict[Failure, tuple[int, str, str]]) -> None:
+    failure = _BEHAVIOUR_FAILURES.get(account.behaviour)
+    if failure is not None:
+        raise _failure(errors, failure)
+
+
+def _log_refusal(operation: str, caller: Caller, error: AwsError) -> None:
+    if caller.account is not None:
+        who = f"account {caller.account.name}"
+    else:
+        who = "unknown credentials" if caller.principal == "unknown" else f"unknown key {secret_hint(caller.principal)}"
+    logger.info("%s refused: %s %s (%s)", operation, error.status, error.code, who)
+
+
+def _finish(state: SimulatorState, operation: str, caller: Caller, response: SimResponse) -> SimResponse:
+    if caller.account is not None:
+        state.simulate_latency(caller.account)
+    state.stats.record(operation=operation, principal=caller.principal, account=caller.account, status=response.status)
+    return response
+
+
+# --- Bedrock Runtime ------------------------------------------------------------------------------------------------
+
+
+def handle_bedrock(request: SimRequest, state: SimulatorState) -> SimResponse:
+    match = _BEDROCK_PATH.match(request.path)
+    if request.method != "POST" or match is None:
+        return _bedrock_error(AwsError(404, "UnknownOperationException", "Unknown operation"))
+    operation = f"bedrock.{_BEDROCK_OPERATIONS[match['action']]}"
+    model_id = unquote(match["model"])
+    caller = Caller()
+    try:
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Bearer "):
+            _authenticate_bearer(request, state, caller, authorization.removeprefix("Bearer ").strip())
+        else:
+            _authenticate_sigv4(request, state, caller, "bedrock", _BEDROCK_ERRORS)
+        assert caller.account is not None
+        _apply_behaviour(caller.account, _BEDROCK_ERRORS)
+        base_model = bedrock_base_model_id(model_id)
+        if not state.accounts.knows_model(caller.account.provider, base_model):
+            raise AwsError(400, "ValidationException", "The provided model identifier is invalid.")
+        if not caller.account.may_use(base_model):
+            raise AwsError(403, "AccessDeniedException", "You don't have access to the model with the specified model ID.")
+        if match["action"] == "converse":
+            response = _converse(request, caller.account, model_id)
+        else:
+            response = _invoke_model(request, caller.account, base_model)
+    except AwsError as error:
+        _log_refusal(operation, caller, error)
+        response = _bedrock_error(error, bearer=request.headers.get("Authorization", "").startswith("Bearer "))
+    return _finish(state, operation, caller, response)
+
+
+def _bedrock_error(error: AwsError, *, bearer: bool = False) -> SimResponse:
+    # Bearer-key refusals come back with a capitalised "Message" key; botocore reads either.
+    return json_response(
+        error.status,
+        {"Message" if bearer and error.status == 403 else "message": error.message},
+        {
+            "x-amzn-ErrorType": f"{error.code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        },
+    )
+
+
+def _converse(request: SimRequest, account: Account, model_id: str) -> SimResponse:
+    body = request.json()
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise AwsError(400, "ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+    if messages[0].get("role") != "user":
+        raise AwsError(400, "ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+    system = body.get("system") if isinstance(body.get("system"), list) else []
+    prompt = " ".join([text_of(system)] + [text_of(message.get("content")) for message in messages if isinstance(message, dict)])
+    max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+    reply = answer(provider="bedrock", model=model_id, prompt=prompt, max_tokens=max_tokens)
+    return json_response(
+        200,
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
+            "stopReason": "max_tokens" if reply.truncated else "end_turn",
+            "usage": {
+                "inputTokens": reply.input_tokens,
+                "outputTokens": reply.output_tokens,
+                "totalTokens": reply.input_tokens + reply.output_tokens,
+            },
+            "metrics": {"latencyMs": max(1, account.latency_ms)},
+        },
+        {"x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def _invoke_model(request: SimRequest, account: Account, base_model: str) -> SimResponse:
+    body = request.json()
+    if not base_model.startswith("anthropic.") or not isinstance(body, dict):
+        raise AwsError(400, "ValidationException", "Malformed input request, please reformat your input and try again.")
+    for required in ("anthropic_version", "max_tokens", "messages"):
+        if required not in body:
+            raise AwsError(
+                400, "ValidationException",
+                f"Malformed input request: #: required key [{required}] not found, please reformat your input and try again.",
+            )
+    if body["anthropic_version"] != ANTHROPIC_BEDROCK_VERSION:
+        raise AwsError(400, "ValidationException", "Invalid API version")
+    messages = body["messages"] if isinstance(body["messages"], list) else []
+    prompt = " ".join([text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)])
+    # Bedrock reports the Anthropic model name, without the "anthropic." vendor prefix and "-v1:0" version suffix.
+    model_name = re.sub(r"-v\d+(:\d+)?$", "", base_model.removeprefix("anthropic."))
+    reply = answer(provider="bedrock", model=model_name, prompt=prompt, max_tokens=body["max_tokens"])
+    return json_response(
+        200,
+        {
+            "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model_name,
+            "content": [{"type": "text", "text": reply.text}],
+            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+        },
+        {
+            "x-amzn-RequestId": str(uuid.uuid4()),
+            "X-Amzn-Bedrock-Input-Token-Count": str(reply.input_tokens),
+            "X-Amzn-Bedrock-Output-Token-Count": str(reply.output_tokens),
+            "X-Amzn-Bedrock-Invocation-Latency": str(max(1, account.latency_ms)),
+        },
+    )
+
+
+# --- STS ------------------------------------------------------------------------------------------------------------
+
+
+def handle_sts(request: SimRequest, state: SimulatorState) -> SimResponse:
+    form = {key: values[0] for key, values in parse_qs(request.body.decode("utf-8", "replace")).items()}
+    action = form.get("Action", "")
+    operation = f"sts.{action or 'Unknown'}"
+    caller = Caller()
+    try:
+        _authenticate_sigv4(request, state, caller, "sts", _STS_ERRORS)
+        assert caller.account is not None
+        _apply_behaviour(caller.account, _STS_ERRORS)
+        if form.get("Version") != STS_VERSION or action not in ("GetCallerIdentity", "GetSessionToken"):
+            raise AwsError(400, "InvalidAction", f"Could not find operation {action} for version {form.get('Version')}")
+        if action == "GetCallerIdentity":
+            response = _sts_response(action, _caller_identity_xml(caller.account))
+        else:
+            response = _sts_response(action, _get_session_token_xml(state, caller, form.get("DurationSeconds")))
+    except AwsError as error:
+        _log_refusal(operation, caller, error)
+        response = _sts_error(error)
+    return _finish(state, operation, caller, response)
+
+
+def _caller_identity_xml(account: Account) -> str:
+    return (
+        f"<Arn>{escape(account.arn)}</Arn><UserId>{account.user_id}</UserId><Account>{account.account_id}</Account>"
+    )
+
+
+def _get_session_token_xml(state: SimulatorState, caller: Caller, duration: str | None) -> str:
+    account = caller.account
+    assert account is not None
+    if caller.temporary:
+        raise AwsError(403, "AccessDenied", "Cannot call GetSessionToken with session credentials")
+    if not account.sts_get_session_token:
+        raise AwsError(
+            403, "AccessDenied",
+            f"User: {account.arn} is not authorized to perform: sts:GetSessionToken because no identity-based "
+            "policy allows the sts:GetSessionToken action",
+        )
+    seconds = int(duration) if duration and duration.isdigit() else SESSION_DURATION_DEFAULT
+    low, high = SESSION_DURATION_RANGE
+    if not low <= seconds <= high:
+        bound = "greater than or equal to 900" if seconds < low else "less than or equal to 129600"
+        raise AwsError(
+            400, "ValidationError",
+            f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy constraint: "
+            f"Member must have value {bound}",
+        )
+    session = state.accounts.issue_session(account, seconds)
+    logger.info("sts.GetSessionToken issued %s for account %s", secret_hint(session.access_key_id), account.name)
+    expiration = datetime.fromtimestamp(session.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        "<Credentials>"
+        f"<AccessKeyId>{session.access_key_id}</AccessKeyId>"
+        f"<SecretAccessKey>{escape(session.secret_access_key)}</SecretAccessKey>"
+        f"<SessionToken>{escape(session.session_token)}</SessionToken>"
+        f"<Expiration>{expiration}</Expiration>"
+        "</Credentials>"
+    )
+
+
+def _sts_response(action: str, result_xml: str) -> SimResponse:
+    xml = (
+        f'<{action}Response xmlns="{STS_NAMESPACE}">\n'
+        f"  <{action}Result>{result_xml}</{action}Result>\n"
+        f"  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>\n"
+        f"</{action}Response>\n"
+    )
+    return SimResponse(200, xml.encode(), {"Content-Type": "text/xml", "x-amzn-RequestId": str(uuid.uuid4())})
+
+
+def _sts_error(error: AwsError) -> SimResponse:
+    request_id = str(uuid.uuid4())
+    fault = "Receiver" if error.status >= 500 else "Sender"
+    xml = (
+        f'<ErrorResponse xmlns="{STS_NAMESPACE}">\n'
+        f"  <Error><Type>{fault}</Type><Code>{error.code}</Code><Message>{escape(error.message)}</Message></Error>\n"
+        f"  <RequestId>{request_id}</RequestId>\n"
+        "</ErrorResponse>\n"
+    )
+    return SimResponse(error.status, xml.encode(), {"Content-Type": "text/xml", "x-amzn-RequestId": request_id})
