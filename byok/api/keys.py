@@ -1,7 +1,8 @@
 """Owner API for provider keys. Thin: serializers check shapes, services do the work, secrets are write-only."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +33,7 @@ class RegionalCredentialsField(serializers.ListField):
         super().__init__(child=serializers.DictField(), write_only=True, max_length=32, **kwargs)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class OwnedWorkspacesField(serializers.SlugRelatedField):
     """Workspace slugs, resolved among the caller's own workspaces only (others look unknown)."""
 
@@ -69,7 +71,7 @@ def _key_or_404(request, pk) -> ProviderKey:
 
 
 class ProviderKeyListApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ProviderKeyCreateInput(serializers.Serializer):
         provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
         name = serializers.CharField(max_length=100)
         credentials = CredentialsField()
@@ -85,17 +87,17 @@ class ProviderKeyListApi(APIView):
         keys = provider_keys_visible_to(request.user)
         return Response(ProviderKeyOutput(keys, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: ProviderKeyOutput},
+    @extend_schema(request=ProviderKeyCreateInput, responses={201: ProviderKeyOutput},
                    summary="Add a provider key (tested before it is saved unless skip_test)")
     def post(self, request):
-        data = self.InputSerializer(data=request.data, context={"request": request})
+        data = self.ProviderKeyCreateInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         key = provider_key_create(owner=request.user, actor=request.user, **data.validated_data)
         return Response(ProviderKeyOutput(key).data, status=status.HTTP_201_CREATED)
 
 
 class ProviderKeyDetailApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ProviderKeyUpdateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100, required=False)
         credentials = CredentialsField(required=False)
         inference_profile = serializers.CharField(required=False, allow_blank=True, max_length=16)
@@ -109,11 +111,11 @@ class ProviderKeyDetailApi(APIView):
     def get(self, request, pk):
         return Response(ProviderKeyOutput(_key_or_404(request, pk)).data)
 
-    @extend_schema(request=InputSerializer, responses=ProviderKeyOutput,
+    @extend_schema(request=ProviderKeyUpdateInput, responses=ProviderKeyOutput,
                    summary="Change a key's settings; blank credential fields keep the stored secret")
     def patch(self, request, pk):
         key = _key_or_404(request, pk)
-        data = self.InputSerializer(data=request.data, context={"request": request})
+        data = self.ProviderKeyUpdateInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         key = provider_key_update(key=key, actor=request.user, **data.validated_data)
         return Response(ProviderKeyOutput(key).data)
@@ -125,16 +127,16 @@ class ProviderKeyDetailApi(APIView):
 
 
 class ProviderKeyRotateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ProviderKeyRotateInput(serializers.Serializer):
         credentials = CredentialsField()
         regional_credentials = RegionalCredentialsField(required=False)
         skip_test = serializers.BooleanField(default=False)
 
-    @extend_schema(request=InputSerializer, responses=ProviderKeyOutput,
+    @extend_schema(request=ProviderKeyRotateInput, responses=ProviderKeyOutput,
                    summary="Replace the secret (tested first); the old secret is destroyed")
     def post(self, request, pk):
         key = _key_or_404(request, pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.ProviderKeyRotateInput(data=request.data)
         data.is_valid(raise_exception=True)
         key = provider_key_rotate(key=key, actor=request.user, **data.validated_data)
         return Response(ProviderKeyOutput(key).data)
@@ -155,23 +157,23 @@ class ProviderKeyDisableApi(APIView):
 
 
 class ByokRevertApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ByokRevertInput(serializers.Serializer):
         confirm = serializers.BooleanField(default=False)
 
-    class OutputSerializer(serializers.Serializer):
+    class ByokRevertOutput(serializers.Serializer):
         deleted_keys = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer,
+    @extend_schema(request=ByokRevertInput, responses=ByokRevertOutput,
                    summary="Revert to platform keys: deletes all your stored credentials")
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.ByokRevertInput(data=request.data)
         data.is_valid(raise_exception=True)
         deleted = byok_revert_to_platform(owner=request.user, actor=request.user, confirm=data.validated_data["confirm"])
         return Response({"deleted_keys": deleted})
 
 
 class ProviderCatalogApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class ProviderOutput(serializers.Serializer):
         id = serializers.CharField()
         name = serializers.CharField()
         family = serializers.CharField()
@@ -179,6 +181,6 @@ class ProviderCatalogApi(APIView):
         credential_fields = serializers.ListField(child=serializers.DictField())
         models = serializers.DictField(child=serializers.CharField())
 
-    @extend_schema(responses=OutputSerializer(many=True), summary="Providers and their credential fields, for forms")
+    @extend_schema(responses=ProviderOutput(many=True), summary="Providers and their credential fields, for forms")
     def get(self, request):
         return Response([provider.describe() for provider in PROVIDERS.values()])

@@ -71,7 +71,11 @@ def handle_anthropic(request: SimRequest, state: SimulatorState, path: str) -> S
 
 
 def _authenticate(request: SimRequest, state: SimulatorState) -> Account:
+    # Older SDKs send x-api-key; the installed one sends the key as a bearer token. Accept both, like the API.
+    authorization = request.headers.get("Authorization", "")
     api_key = request.headers.get("x-api-key")
+    if not api_key and authorization.startswith("Bearer "):
+        api_key = authorization.removeprefix("Bearer ").strip()
     if not api_key:
         raise AnthropicError(401, "authentication_error", "x-api-key header is required")
     account = state.accounts.by_api_key("anthropic", api_key)
@@ -118,13 +122,10 @@ def _create_message(request: SimRequest, state: SimulatorState, account: Account
 
 def _model_info(model: str) -> dict[str, object]:
     # "claude-sonnet-4-5-20250929" -> "Claude Sonnet 4.5", released 2025-09-29
-    match = re.match(r"^claude-(?P<line>[a-z]+)-(?P<major>\d+)-(?P<minor>\d+)-(?P<date>\d{8})$", model)
-    if match:
-        display_name = f"Claude {match['line'].title()} {match['major']}.{match['minor']}"
-        date = match["date"]
-        created_at = f"{date[:4]}-{date[4:6]}-{date[6:]}T00:00:00Z"
-    else:
-        display_name, created_at = model, "2025-01-01T00:00:00Z"
+    match = re.match(r"^claude-(?P<line>[a-z]+)-(?P<major>\d+)-(?P<minor>\d+)(-(?P<date>\d{8}))?$", model)
+    display_name = f"Claude {match['line'].title()} {match['major']}.{match['minor']}" if match else model
+    date = (match and match["date"]) or "20260101"  # undated aliases sort as the newest
+    created_at = f"{date[:4]}-{date[4:6]}-{date[6:]}T00:00:00Z"
     return {
         "type": "model",
         "id": model,

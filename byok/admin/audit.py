@@ -1,0 +1,1 @@
+"""Staff admin: the audit trail, read-only."""

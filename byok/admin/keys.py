@@ -1,0 +1,1 @@
+"""Staff admin: provider keys, secrets never shown."""
