@@ -21,8 +21,11 @@ class DecryptionError(Exception):
     """A stored secret cannot be read with the configured keys. The message names the key id, never a secret."""
 
 
+KEY_ID_LENGTH = 8
+
+
 def key_id(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:8]
+    return hashlib.sha256(key.encode()).hexdigest()[:KEY_ID_LENGTH]
 
 
 class Keyring:
@@ -53,7 +56,9 @@ class Keyring:
         return f"{self.primary_id}:{self._primary.encrypt(plaintext).decode()}"
 
     def decrypt(self, stored: str) -> bytes:
-        written_by, _, token = stored.partition(":")
+        written_by, separator, token = stored.partition(":")
+        if not separator:
+            raise DecryptionError("This value is not keyring ciphertext (<key id>:<token>): it was not written by byok.")
         fernet = self._fernets.get(written_by, self._all)
         try:
             return fernet.decrypt(token.encode())

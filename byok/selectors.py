@@ -1,10 +1,20 @@
-"""Reads, each scoped to what the user may see."""
+"""Reads, each scoped to what the user may see — including what a workspace's calls resolve to."""
 
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User, Workspace
 
 from .models import ProviderKey
+from .providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
+from .providers.catalog import FAMILIES, PROVIDERS
 
 
 def provider_keys_visible_to(user: User) -> QuerySet[ProviderKey]:
@@ -14,3 +24,186 @@ def provider_keys_visible_to(user: User) -> QuerySet[ProviderKey]:
 
 def workspaces_owned_by(user: User) -> QuerySet[Workspace]:
     return Workspace.objects.filter(owner=user)
+
+
+class Source:
+    BYOK = "byok"
+    PLATFORM = "platform"
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """The non-secret state of one candidate key, plus its ciphertexts (decrypted only to build a client)."""
+
+    id: int
+    provider: str
+    family: str
+    version: int
+    enabled: bool
+    expires_at: datetime | None
+    failing_since: datetime | None
+    breaker_open_until: datetime | None
+    scope: str
+    inference_profile: str
+    regions: tuple[str, ...]
+    fallback_mode: str
+    key_hint: str
+    session_token_expires_at: datetime | None
+    serves_workspace: bool
+    secret: str = field(repr=False)
+    session_secret: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which credentials serve a call, and why. Holds no plaintext."""
+
+    source: str
+    family: str
+    provider: str
+    reason: str
+    owner_id: int
+    owner_username: str
+    workspace_id: int
+    role: str
+    plan: str
+    byok_allowed: bool
+    key: KeyState | None = None
+    fallback_mode: str = ProviderKey.FallbackMode.PLATFORM
+    inference_profile: str = ""
+    region: str = ""
+
+    @property
+    def key_id(self) -> int | None:
+        return self.key.id if self.key else None
+
+    @property
+    def key_hint(self) -> str:
+        return self.key.key_hint if self.key else ""
+
+    def model_for(self, tier: str) -> str:
+        """Sonnet for standard, Opus for complex; on Bedrock under the key's inference-profile prefix."""
+        base = PROVIDERS[self.provider].models[tier]
+        if self.family == "bedrock":
+            return INFERENCE_PROFILES[self.inference_profile].model_id(base)
+        return base
+
+    def describe(self) -> dict:
+        return {
+            "source": self.source, "family": self.family, "provider": self.provider, "reason": self.reason,
+            "key_id": self.key_id, "key_hint": self.key_hint, "inference_profile": self.inference_profile,
+            "region": self.region, "fallback_mode": self.fallback_mode,
+            "models": {tier: self.model_for(tier) for tier in ("standard", "complex")},
+        }
+
+
+class NotAMemberOfWorkspace(Exception):
+    """The user has no membership in the workspace (or it does not exist): callers answer 404."""
+
+
+# One round trip: membership, owner's plan, and every key of the owner with whether it serves this workspace.
+_RESOLVE_SQL = """
+SELECT m.role, w.id, o.id, o.username, p.code, p.byok_allowed,
+       k.id, k.provider, k.family, k.version, k.enabled, k.expires_at, k.failing_since, k.breaker_open_until,
+       k.scope, k.inference_profile, k.regions, k.fallback_mode, k.key_hint, k.session_token_expires_at,
+       EXISTS (SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id),
+       k.secret, k.session_secret
+FROM accounts_membership m
+JOIN accounts_workspace w ON w.id = m.workspace_id
+JOIN accounts_user o ON o.id = w.owner_id
+JOIN accounts_plan p ON p.code = o.plan_id
+LEFT JOIN byok_providerkey k ON k.owner_id = o.id
+WHERE m.user_id = %s AND w.slug = %s
+"""
+
+
+def _datetime(value) -> datetime | None:
+    # SQLite hands raw queries text; PostgreSQL hands datetimes.
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(value)
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.get_default_timezone())
+
+
+def _key_state(row) -> KeyState:
+    regions = row[16]
+    return KeyState(
+        id=row[6], provider=row[7], family=row[8], version=row[9], enabled=bool(row[10]),
+        expires_at=_datetime(row[11]), failing_since=_datetime(row[12]), breaker_open_until=_datetime(row[13]),
+        scope=row[14], inference_profile=row[15],
+        regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),
+        fallback_mode=row[17], key_hint=row[18], session_token_expires_at=_datetime(row[19]),
+        serves_workspace=bool(row[20]) or row[14] == ProviderKey.Scope.ALL_WORKSPACES,
+        secret=row[21], session_secret=row[22],
+    )
+
+
+def _unusable_reason(key: KeyState, now: datetime) -> str | None:
+    if not key.enabled:
+        return "key disabled"
+    if key.expires_at and key.expires_at <= now:
+        return "key expired"
+    if key.failing_since and key.breaker_open_until and key.breaker_open_until > now:
+        return "key failing (cooling down before the next probe)"
+    return None
+
+
+def credentials_resolve(*, user: User, workspace_slug: str, family: str | None = None) -> Resolution:
+    """Which credentials serve `user`'s next call in the workspace, for a provider family (or the default one).
+
+    Members inherit the owner's keys. BYOK needs the owner's plan to allow it and a key that is enabled,
+    unexpired, not cooling down after failures, and in scope; a key scoped to selected workspaces wins
+    over an owner-wide key. Otherwise: platform credentials. One database query, no cache: a change takes
+    effect on the very next call in every process.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_RESOLVE_SQL, [user.pk, workspace_slug])
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotAMemberOfWorkspace(workspace_slug)
+    role, workspace_id, owner_id, owner_username, plan, byok_allowed = rows[0][:6]
+    keys = [_key_state(row) for row in rows if row[6] is not None]
+    serving = [k for k in keys if k.serves_workspace and (family is None or k.family == family)]
+    if family is None:
+        family = _default_family(serving)
+    # Selected-workspace keys before owner-wide ones; then the first usable.
+    candidates = sorted((k for k in serving if k.family == family), key=lambda k: k.scope != ProviderKey.Scope.SELECTED)
+    base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
+                role=role, plan=plan, byok_allowed=bool(byok_allowed))
+    if not byok_allowed:
+        return _platform(base, reason=f"the owner's plan ({plan}) does not include BYOK", key=candidates[0] if candidates else None)
+    if not candidates:
+        return _platform(base, reason=f"no {family} key for this workspace")
+    now = timezone.now()
+    for key in candidates:
+        if _unusable_reason(key, now) is None:
+            profile = key.inference_profile or (DEFAULT_PROFILE if family == "bedrock" else "")
+            return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
+                              reason="owner's key" + (" for this workspace" if key.scope == "selected" else ""),
+                              inference_profile=profile, region=_region(key, profile), **base)
+    first = candidates[0]
+    return _platform(base, reason=_unusable_reason(first, now), key=first)
+
+
+def _default_family(keys: list[KeyState]) -> str:
+    families = {k.family for k in keys}
+    return next((f for f in FAMILIES if f in families), settings.BYOK_DEFAULT_FAMILY)
+
+
+def _region(key: KeyState, profile: str) -> str:
+    if key.provider == "bedrock_api_key":
+        return key.regions[0]
+    if key.family == "bedrock":
+        return INFERENCE_PROFILES[profile].default_region
+    return ""
+
+
+def _platform(base: dict, *, reason: str, key: KeyState | None = None) -> Resolution:
+    """Platform credentials for the family. The unusable key (if any) is kept so the answer can name it."""
+    family = base["family"]
+    provider = "bedrock" if family == "bedrock" else family
+    platform = settings.PLATFORM_CREDENTIALS.get(provider, {})
+    profile = platform.get("inference_profile", "")
+    fallback_mode = key.fallback_mode if key else ProviderKey.FallbackMode.PLATFORM
+    return Resolution(source=Source.PLATFORM, provider=provider, reason=reason, key=key, fallback_mode=fallback_mode,
+                      inference_profile=profile, region=platform.get("region", ""), **base)

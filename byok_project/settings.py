@@ -259,7 +259,11 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "byok_project.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "byok_project.logging.RequestContextFilter"},
+        # Last line of defence: anything shaped like a credential is redacted before a handler writes it.
+        "redact": {"()": "byok_project.logging.RedactingFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "byok_project.logging.JsonFormatter"},
@@ -268,12 +272,16 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_context"],
+            "filters": ["request_context", "redact"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # The SDKs' HTTP clients log every request at INFO: noise in our logs, not information.
+        "httpx2": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
     },
 }
 
@@ -285,5 +293,58 @@ BYOK_ENCRYPTION_KEYS = (
     if PRODUCTION
     else [k.strip() for k in development_secret("BYOK_ENCRYPTION_KEYS", "encryption_keys", generate_fernet_key).split(",")]
 )
+# Provider endpoints: unset means the real providers. BYOK_BEDROCK_ENDPOINT_URL, BYOK_STS_ENDPOINT_URL and
+# BYOK_<PROVIDER>_BASE_URL (ANTHROPIC, OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI). Any set = sandbox mode.
+BYOK_ENDPOINTS = {
+    name: value.rstrip("/")
+    for name, value in os.environ.items()
+    if value and (name in {"BYOK_BEDROCK_ENDPOINT_URL", "BYOK_STS_ENDPOINT_URL"} or
+                  (name.startswith("BYOK_") and name.endswith("_BASE_URL")))
+}
+BYOK_CONNECTION_TEST_TIMEOUT = float(os.environ.get("BYOK_CONNECTION_TEST_TIMEOUT", "10"))
+# Connection tests per user and per owner: an open test endpoint is an oracle for stolen keys.
+BYOK_CONNECTION_TEST_RATE = os.environ.get("BYOK_CONNECTION_TEST_RATE", "10/min")
+# Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each is optional;
+# a call that needs one that is missing fails with platform_credentials_missing.
+PLATFORM_CREDENTIALS = {
+    "bedrock": {
+        "access_key_id": os.environ.get("PLATFORM_AWS_ACCESS_KEY_ID", ""),
+        "secret_access_key": os.environ.get("PLATFORM_AWS_SECRET_ACCESS_KEY", ""),
+        "session_token": os.environ.get("PLATFORM_AWS_SESSION_TOKEN", ""),
+        "region": os.environ.get("PLATFORM_AWS_REGION", "us-east-1"),
+        "inference_profile": os.environ.get("PLATFORM_BEDROCK_INFERENCE_PROFILE", "us"),
+    },
+    **{
+        provider: {"api_key": os.environ.get(f"PLATFORM_{provider.upper()}_API_KEY", "")}
+        for provider in ("anthropic", "openai", "mistral", "deepseek", "xai", "zai")
+    },
+}
+# The provider family a call uses when the caller names none and the owner has no key.
+BYOK_DEFAULT_FAMILY = os.environ.get("BYOK_DEFAULT_FAMILY", "bedrock")
+# After a failure that will repeat (credentials, permission, expiry), BYOK is skipped this long before one probe.
+BYOK_BREAKER_COOLDOWN_SECONDS = env_int("BYOK_BREAKER_COOLDOWN_SECONDS", 300)
 BYOK_DEMO_PASSWORD = os.environ.get("BYOK_DEMO_PASSWORD", "byok-demo-2026")
 BYOK_REQUIRE_SERVICES = env_bool("BYOK_REQUIRE_SERVICES", False)
+
+# --- Audit trail (issue 7): shipping, webhook, sweep schedule -----------------------------------------------
+# Every audit event is shipped as one JSON line to the `byok.audit` logger and, when set, POSTed to this URL,
+# signed with HMAC-SHA256 of the body under BYOK_AUDIT_WEBHOOK_SECRET (header X-BYOK-Signature: sha256=<hex>).
+BYOK_AUDIT_WEBHOOK_URL = os.environ.get("BYOK_AUDIT_WEBHOOK_URL", "").strip()
+BYOK_AUDIT_WEBHOOK_SECRET = os.environ.get("BYOK_AUDIT_WEBHOOK_SECRET", "").strip()
+if BYOK_AUDIT_WEBHOOK_URL and not BYOK_AUDIT_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("BYOK_AUDIT_WEBHOOK_URL must be an http(s) URL.")
+if BYOK_AUDIT_WEBHOOK_URL and not BYOK_AUDIT_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("BYOK_AUDIT_WEBHOOK_SECRET must be set when BYOK_AUDIT_WEBHOOK_URL is.")
+# The sweep ships what lost tasks or a broker outage left behind. django-celery-beat's DatabaseScheduler copies
+# this entry into the database at beat start, where staff see and change it. Stale sweeps expire, not pile up.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps entries declared by other sections
+    "byok-audit-sweep": {"task": "byok.tasks.audit_sweep", "schedule": 60.0, "options": {"expires": 55}},
+}
+# Publishing must fail fast when Redis is down (the audit hook then logs and moves on): bound the TCP connect,
+# which otherwise waits on the OS when the host does not answer. Workers reconnect on their own schedule.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+        "socket_connect_timeout": 2,
+    }

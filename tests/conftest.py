@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.moto"]
+
 REQUIRE_SERVICES = os.environ.get("BYOK_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 
 
@@ -64,3 +66,10 @@ def celery_worker(transactional_db):
     app.control.purge()
     with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=10, loglevel="WARNING") as worker:
         yield worker
+
+
+@pytest.fixture
+def sandbox(sim, settings):
+    """byok pointed at the provider simulator (as `make run` does), with fresh counters."""
+    settings.BYOK_ENDPOINTS = {name: url.rstrip("/") for name, url in sim.server.env().items()}
+    return sim

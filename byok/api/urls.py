@@ -1,13 +1,17 @@
 from django.urls import path
 
-from . import keys
+from . import audit, connection, keys
 
 urlpatterns = [
     path("providers/", keys.ProviderCatalogApi.as_view(), name="provider-catalog"),
     path("provider-keys/", keys.ProviderKeyListApi.as_view(), name="provider-key-list"),
+    path("provider-keys/test/", connection.ConnectionTestApi.as_view(), name="provider-key-test"),
     path("provider-keys/<int:pk>/", keys.ProviderKeyDetailApi.as_view(), name="provider-key-detail"),
+    path("provider-keys/<int:pk>/test-connection/", connection.ProviderKeyTestConnectionApi.as_view(),
+         name="provider-key-test-connection"),
     path("provider-keys/<int:pk>/rotate/", keys.ProviderKeyRotateApi.as_view(), name="provider-key-rotate"),
     path("provider-keys/<int:pk>/enable/", keys.ProviderKeyEnableApi.as_view(), name="provider-key-enable"),
     path("provider-keys/<int:pk>/disable/", keys.ProviderKeyDisableApi.as_view(), name="provider-key-disable"),
+    path("workspaces/<slug:slug>/audit-events/", audit.AuditEventListApi.as_view(), name="workspace-audit-events"),
     path("byok/revert/", keys.ByokRevertApi.as_view(), name="byok-revert"),
 ]

@@ -1,4 +1,5 @@
 from .audit import AuditAction, AuditEvent
 from .keys import ProviderKey
+from .usage import PlatformCreditUsage, UsageRecord
 
-__all__ = ["AuditAction", "AuditEvent", "ProviderKey"]
+__all__ = ["AuditAction", "AuditEvent", "PlatformCreditUsage", "ProviderKey", "UsageRecord"]

@@ -1,5 +1,13 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Something tried to change or delete a recorded audit event."""
 
 
 class AuditAction(models.TextChoices):
@@ -22,6 +30,26 @@ class AuditAction(models.TextChoices):
     MEMBER_ROLE_CHANGED = "MEMBER_ROLE_CHANGED", "Member role changed"
     OWNERSHIP_TRANSFERRED = "OWNERSHIP_TRANSFERRED", "Ownership transferred"
     ENCRYPTION_KEY_ROTATED = "ENCRYPTION_KEY_ROTATED", "Encryption key rotated"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyViolation("Audit events are append-only; they cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyViolation("Audit events are append-only; they cannot be deleted.")
+
+    def link_into_chain(
+        self, *, event_id: int, chain_sequence: int, previous_hash: str, content_hash: str, chain_hash: str
+    ) -> None:
+        """The one write allowed after insert: the chain columns, once (the database trigger enforces it too)."""
+        linked = models.QuerySet.update(
+            self.filter(pk=event_id, chained_at__isnull=True),
+            chain_sequence=chain_sequence, previous_hash=previous_hash, content_hash=content_hash,
+            chain_hash=chain_hash, chained_at=timezone.now(),
+        )
+        if linked != 1:
+            raise AppendOnlyViolation(f"Audit event {event_id} is already chained.")
 
 
 class AuditEvent(models.Model):
@@ -52,9 +80,77 @@ class AuditEvent(models.Model):
     target_hint = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
+    # Set once, after commit, by the chaining task (see byok/services/audit.py); empty until then.
+    chain_sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    chain_hash = models.CharField(max_length=64, blank=True, editable=False)
+    chained_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "id"], name="audit_owner_id")]
+        indexes = [
+            models.Index(fields=["owner", "id"], name="audit_owner_id"),
+            models.Index(fields=["chained_at"], name="audit_chained_at"),
+        ]
+        constraints = [
+            # A second link with the same place in one owner's chain would be a fork.
+            models.UniqueConstraint(fields=["owner", "chain_sequence"], name="audit_chain_sequence_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def chain_name(self) -> str:
+        return audit_chain_name(owner_id=self.owner_id)
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyViolation("Audit events are append-only; a stored event cannot be saved again.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyViolation("Audit events are append-only; they cannot be deleted.")
+
+
+def audit_chain_name(*, owner_id: int | None) -> str:
+    """Each owner's events form one chain; events that concern no owner form the system chain."""
+    return f"owner:{owner_id}" if owner_id is not None else "system"
+
+
+def audit_chain_filter(*, owner_id: int | None) -> Q:
+    return Q(owner__isnull=True) if owner_id is None else Q(owner_id=owner_id)
+
+
+class AuditChainHead(models.Model):
+    """The last link of one chain. Locking this row serialises chaining per owner across workers."""
+
+    chain = models.CharField(max_length=40, unique=True)
+    sequence = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain} at {self.sequence}"
+
+
+class AuditSink(models.TextChoices):
+    LOG = "log", "byok.audit logger"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class AuditDelivery(models.Model):
+    """One event shipped to one sink. The unique row is the claim that makes shipping happen once per sink."""
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="deliveries")
+    sink = models.CharField(max_length=16, choices=AuditSink.choices)
+    delivered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "sink"], name="audit_delivery_once_per_sink")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} to {self.sink}"

@@ -69,6 +69,9 @@ class ProviderKey(models.Model):
         null=True, blank=True, help_text="Set while the provider rejects these credentials (refresh or calls)."
     )
     failure_reason = models.CharField(max_length=255, blank=True)
+    breaker_open_until = models.DateTimeField(
+        null=True, blank=True, help_text="While failing, BYOK is skipped until then; the next call probes the key."
+    )
     session_secret = EncryptedField(null=True, blank=True, help_text="STS session credentials, encrypted.")
     session_token_expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,8 +1,13 @@
 """Anthropic's API with an owner's `sk-ant-…` key."""
 
-from .base import CredentialField, Provider, pattern_validator
+import anthropic as anthropic_sdk
+
+from . import http_sdk
+from .base import CredentialField, Provider, endpoint, pattern_validator
+from .outcomes import CheckResult, Completion, Failure, check_timeout
 
 CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
+CONSOLE = "console.anthropic.com"
 
 
 class AnthropicProvider(Provider):
@@ -21,3 +26,30 @@ class AnthropicProvider(Provider):
             ),
         ),
     )
+
+    def client(self, credentials, *, timeout: float) -> anthropic_sdk.Anthropic:
+        # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
+        return anthropic_sdk.Anthropic(api_key=credentials["api_key"], base_url=endpoint("BYOK_ANTHROPIC_BASE_URL"),
+                                       timeout=timeout, max_retries=0)
+
+    def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
+        return http_sdk.classify(exc, anthropic_sdk, name=self.name, console=CONSOLE, model=model)
+
+    def check(self, credentials, *, inference_profile: str = "") -> list[CheckResult]:
+        sdk_client = self.client(credentials, timeout=check_timeout())
+        return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list(limit=1000)],
+                                          models=self.models, name=self.name, console=CONSOLE,
+                                          classify=self.classify)
+
+    def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+        turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
+        kwargs = {"system": system} if system else {}
+        response = sdk_client.messages.create(model=model, messages=turns, max_tokens=max_tokens, **kwargs)
+        return Completion(
+            output="".join(getattr(block, "text", "") for block in response.content),
+            model=response.model,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            stop_reason=response.stop_reason or "",
+        )

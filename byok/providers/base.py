@@ -18,6 +18,13 @@ from byok_project.errors import DomainError
 MAX_FIELD_LENGTH = 4096
 
 
+def endpoint(name: str) -> str | None:
+    """A configured endpoint override (the simulator, a proxy), or None for the provider's real endpoint."""
+    from django.conf import settings
+
+    return settings.BYOK_ENDPOINTS.get(name)
+
+
 class CredentialsInvalid(DomainError):
     """One or more credential fields are wrong; `fields` names each and the reason."""
 
@@ -125,11 +132,16 @@ def pattern_validator(*, label: str, regex: str, expectation: str, prefixes: tup
 
 def parse_expiry(value: str) -> str:
     """An ISO date or datetime in the future, returned as an ISO datetime in UTC."""
-    parsed: datetime | None = parse_datetime(value)
+    not_a_date = "Not a date: use ISO 8601, e.g. 2027-05-31 or 2027-05-31T12:00:00Z."
+    try:
+        # Well-formed but impossible dates (2027-13-01) raise ValueError("month must be in 1..12"): say it plainly.
+        parsed: datetime | None = parse_datetime(value)
+        day: date | None = None if parsed else parse_date(value)
+    except ValueError:
+        raise ValueError(not_a_date) from None
     if parsed is None:
-        day: date | None = parse_date(value)
         if day is None:
-            raise ValueError("Not a date: use ISO 8601, e.g. 2027-05-31 or 2027-05-31T12:00:00Z.")
+            raise ValueError(not_a_date)
         parsed = datetime.combine(day, time.max.replace(microsecond=0))
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, UTC)

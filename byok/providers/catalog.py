@@ -12,7 +12,7 @@ PROVIDERS: dict[str, Provider] = {
     for p in (BedrockProvider(), BedrockApiKeyProvider(), AnthropicProvider(), OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI)
 }
 PROVIDER_CHOICES = [(p.id, p.name) for p in PROVIDERS.values()]
-FAMILIES = sorted({p.family for p in PROVIDERS.values()})
+FAMILIES = list(dict.fromkeys(p.family for p in PROVIDERS.values()))  # catalog order
 
 
 class UnknownProvider(DomainError):

@@ -3,7 +3,11 @@
 from collections.abc import Mapping
 from typing import Any
 
-from .base import CredentialField, Provider, Validator, hint, pattern_validator
+import openai as openai_sdk
+
+from . import http_sdk
+from .base import CredentialField, Provider, Validator, endpoint, hint, pattern_validator
+from .outcomes import CheckResult, Completion, Failure, check_timeout
 
 
 class OpenAICompatibleProvider(Provider):
@@ -24,6 +28,33 @@ class OpenAICompatibleProvider(Provider):
     def describe(self) -> dict:
         return {**super().describe(), "base_url": self.base_url}
 
+    @property
+    def console(self) -> str:
+        return self.docs_url or self.name
+
+    def client(self, credentials, *, timeout: float) -> openai_sdk.OpenAI:
+        # The official base URL unless an override (simulator, proxy) is configured; never a user-supplied URL.
+        base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
+        return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
+
+    def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
+        return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)
+
+    def check(self, credentials, *, inference_profile: str = "") -> list[CheckResult]:
+        sdk_client = self.client(credentials, timeout=check_timeout())
+        return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list()], models=self.models,
+                                          name=self.name, console=self.console, classify=self.classify)
+
+    def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+        response = sdk_client.chat.completions.create(model=model, messages=messages, max_completion_tokens=max_tokens)
+        return Completion(
+            output=response.choices[0].message.content or "",
+            model=response.model,
+            input_tokens=response.usage.prompt_tokens,
+            output_tokens=response.usage.completion_tokens,
+            stop_reason=response.choices[0].finish_reason or "",
+        )
+
 
 _openai_key_shape = pattern_validator(
     label="API key", regex=r"sk-[A-Za-z0-9_-]{20,300}", prefixes=("sk-",),
@@ -34,6 +65,8 @@ _openai_key_shape = pattern_validator(
 def _openai_key(value: str) -> str:
     if value.startswith("sk-admin-"):
         raise ValueError("This is an OpenAI admin key (sk-admin-…), which cannot make model calls; use a project key.")
+    if value.startswith("sk-ant-"):
+        raise ValueError("This is an Anthropic key (sk-ant-…); add it under the Anthropic provider instead.")
     return _openai_key_shape(value)
 
 

@@ -1,28 +1,122 @@
-"""Connection tests: do these credentials work, and can they reach the models byok needs?"""
+"""Connection tests: do these credentials work, and can they reach the models byok needs?
 
-from dataclasses import asdict, dataclass, field
+The provider plug-in runs its checks concurrently (identity, permissions, each model) through the same
+client-building code that real calls use; this module turns them into one result, stores it and audits it.
+"""
+
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
+from accounts.models import User
+from byok_project.errors import DomainError
+
+from ..models import AuditAction, ProviderKey
 from ..providers.base import Credentials
+from ..providers.catalog import get_provider
+from ..providers.outcomes import Category, CheckResult
+from .audit import audit_record
+
+
+class TooManyConnectionTests(DomainError):
+    code = "throttled"
+    status = 429
 
 
 @dataclass
 class ConnectionTestResult:
     ok: bool
+    provider: str
     category: str | None = None
     hint: str = ""
-    checks: list[dict] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     account: str | None = None
+    duration_ms: int = 0
     tested_at: datetime = field(default_factory=timezone.now)
 
+    @property
+    def models(self) -> list[str] | None:
+        """The provider's model list, where the test fetched one."""
+        return next((c.detail["models"] for c in self.checks if "models" in c.detail), None)
+
     def as_dict(self) -> dict:
-        data = asdict(self)
-        data["tested_at"] = self.tested_at.isoformat()
+        return {
+            "ok": self.ok,
+            "valid": self.ok,
+            "provider": self.provider,
+            "category": self.category,
+            "error": self.category,
+            "hint": self.hint,
+            "account": self.account,
+            "models": self.models,
+            "checks": [c.as_dict() for c in self.checks],
+            "duration_ms": self.duration_ms,
+            "tested_at": self.tested_at.isoformat(),
+        }
+
+    def summary(self) -> dict:
+        """What is kept on the key: per-check outcome without the (long) model list."""
+        data = self.as_dict()
+        data["checks"] = [{k: v for k, v in c.as_dict().items() if k != "detail"} for c in self.checks]
+        data.pop("models")
         return data
 
 
+@sensitive_variables("credentials")
 def connection_test(*, provider: str, credentials: Credentials, inference_profile: str = "") -> ConnectionTestResult:
-    """Test-before-save hook; the test-connection work replaces this with real SDK checks."""
-    return ConnectionTestResult(ok=True)
+    """Run every check of `provider` on unsaved or stored credentials; never raises for a provider failure."""
+    started = time.perf_counter()
+    checks = get_provider(provider).check(credentials, inference_profile=inference_profile)
+    failing = sorted((c for c in checks if not c.ok), key=lambda c: Category.PRIORITY.index(c.category))
+    return ConnectionTestResult(
+        ok=not failing,
+        provider=provider,
+        category=failing[0].category if failing else None,
+        hint=failing[0].hint if failing else "",
+        checks=checks,
+        account=next((c.detail["account"] for c in checks if "account" in c.detail), None),
+        duration_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def throttle_connection_tests(*, user: User, owner: User) -> None:
+    """At most BYOK_CONNECTION_TEST_RATE tests per user and per owner: an open test is an oracle for stolen keys."""
+    count, _, unit = settings.BYOK_CONNECTION_TEST_RATE.partition("/")
+    limit, period = int(count), {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600, "day": 86400}[unit]
+    now = time.time()
+    window = int(now // period)
+    for scope, pk in (("user", user.pk), ("owner", owner.pk)):
+        key = f"byok:connection-tests:{scope}:{pk}:{window}"
+        cache.add(key, 0, timeout=period + 1)
+        if cache.incr(key) > limit:
+            retry_after = max(1, int(period - now % period))
+            raise TooManyConnectionTests(
+                f"Too many connection tests; try again in {retry_after} s.", details={"retry_after": retry_after}
+            )
+
+
+def provider_key_test_connection(*, key: ProviderKey, actor: User | None) -> ConnectionTestResult:
+    """Test a stored key, keep the result on it, and audit it. A persistent failure marks the key failing."""
+    result = connection_test(provider=key.provider, credentials=key.get_credentials(),
+                             inference_profile=key.inference_profile)
+    with transaction.atomic():
+        key = ProviderKey.objects.select_for_update().get(pk=key.pk)
+        key.last_test_status = ProviderKey.TestStatus.OK if result.ok else ProviderKey.TestStatus.FAILED
+        key.last_tested_at = result.tested_at
+        key.last_test_summary = result.summary()
+        if result.ok:
+            key.failing_since, key.failure_reason = None, ""
+        elif result.category in Category.PERSISTENT and not key.failing_since:
+            key.failing_since, key.failure_reason = result.tested_at, result.category
+        key.save(update_fields=["last_test_status", "last_tested_at", "last_test_summary", "failing_since",
+                                "failure_reason", "updated_at"])
+        audit_record(action=AuditAction.CONNECTION_TESTED, actor=actor, system_actor="test_provider_key",
+                     owner=key.owner, target=key,
+                     details={"ok": result.ok, "category": result.category, "account": result.account})
+    return result

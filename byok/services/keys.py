@@ -26,7 +26,7 @@ _UNSET: Any = object()
 BEDROCK_FAMILY = "bedrock"
 
 
-def _require_byok_plan(owner: User) -> None:
+def require_byok_plan(owner: User) -> None:
     if not owner.plan.byok_allowed:
         raise PlanRequired(
             f"Your plan ({owner.plan.name}) does not include bring-your-own-key; upgrade to Business or Enterprise.",
@@ -115,7 +115,7 @@ def provider_key_create(
     actor: User | None = None,
 ) -> ProviderKey:
     """Store a new key for `owner`, tested first unless `skip_test`."""
-    _require_byok_plan(owner)
+    require_byok_plan(owner)
     spec = get_provider(provider)
     profile = _profile_for(provider, inference_profile)
     cleaned = spec.clean(credentials, inference_profile=profile, regional_credentials=regional_credentials)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byok.providers.catalog import PROVIDERS as BYOK_PROVIDERS
+
 DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
 
 AWS_PROVIDERS = frozenset({"bedrock"})
@@ -29,26 +31,21 @@ BEDROCK_PROFILE_PREFIXES = ("global", "us", "us-gov", "eu", "apac", "jp", "au", 
 
 # Models the simulated providers know, whatever an account may use: a model outside this catalog (and outside every
 # account's list) is "unknown" (400/404), one inside it but not in the account's list is "no access" (403).
+# Every model byok's catalog names, plus a few more so model lists look like the real ones.
+_EXTRA_MODELS = {
+    "bedrock": ("anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-sonnet-4-6", "anthropic.claude-opus-4-6-v1"),
+    "anthropic": ("claude-haiku-4-5-20251001", "claude-sonnet-4-6", "claude-opus-4-6"),
+    "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o"),
+    "mistral": ("mistral-small-latest",),
+    "deepseek": (),
+    "xai": ("grok-3-mini",),
+    "zai": (),
+}
 MODEL_CATALOG: dict[str, tuple[str, ...]] = {
-    "bedrock": (
-        "anthropic.claude-sonnet-4-5-20250929-v1:0",
-        "anthropic.claude-opus-4-5-20251101-v1:0",
-        "anthropic.claude-haiku-4-5-20251001-v1:0",
-        "anthropic.claude-sonnet-4-6",
-        "anthropic.claude-opus-4-6-v1",
-    ),
-    "anthropic": (
-        "claude-sonnet-4-5-20250929",
-        "claude-opus-4-5-20251101",
-        "claude-haiku-4-5-20251001",
-        "claude-sonnet-4-6",
-        "claude-opus-4-6",
-    ),
-    "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"),
-    "mistral": ("mistral-large-latest", "mistral-small-latest"),
-    "deepseek": ("deepseek-chat", "deepseek-reasoner"),
-    "xai": ("grok-4", "grok-3-mini"),
-    "zai": ("glm-4.6", "glm-4.5-air"),
+    family: tuple(dict.fromkeys(
+        [m for p in BYOK_PROVIDERS.values() if p.family == family for m in p.models.values()] + list(extra)
+    ))
+    for family, extra in _EXTRA_MODELS.items()
 }
 # Bedrock API keys call the same Bedrock models as SigV4 credentials.
 MODEL_FAMILY = {provider: provider for provider in MODEL_CATALOG} | {"bedrock_api_key": "bedrock"}
@@ -233,7 +230,9 @@ class AccountRegistry:
             return True
         with self._lock:
             return any(
-                model in account.models for account in self._by_name.values() if MODEL_FAMILY[account.provider] == family
+                model in account.models
+                for account in self._by_name.values()
+                if MODEL_FAMILY[account.provider] == family
             )
 
     def issue_session(self, account: Account, duration_seconds: int) -> SessionCredentials:
@@ -247,3 +246,42 @@ class AccountRegistry:
         with self._lock:
             self._sessions[session.access_key_id] = session
         return session
+
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _new_api_key(provider: str) -> str:
+    """A fresh key shaped like the provider's own, so format checks downstream accept it."""
+    alphanumeric = string.ascii_letters + string.digits
+    return {
+        "bedrock_api_key": lambda: "ABSKQmVkcm9ja0FQSUtleS1" + _random(alphanumeric, 100),
+        "anthropic": lambda: "sk-ant-api03-" + _random(alphanumeric, 93) + "AA",
+        "openai": lambda: "sk-proj-" + _random(alphanumeric, 156),
+        "mistral": lambda: _random(alphanumeric, 32),
+        "deepseek": lambda: "sk-" + secrets.token_hex(16),
+        "xai": lambda: "xai-" + _random(alphanumeric, 80),
+        "zai": lambda: secrets.token_hex(16) + "." + _random(alphanumeric, 16),
+    }[provider]()
+
+
+def new_account(provider: str, *, name: str | None = None, **fields: Any) -> Account:
+    """An account with freshly generated, valid-looking credentials; `fields` override any attribute.
+
+    Defaults: behaviour "ok", every catalogued model of the provider. For tests and benchmarks that need their own
+    account (and so their own counters) rather than a shared demo one.
+    """
+    data: dict[str, Any] = {
+        "name": name or f"{provider}-{secrets.token_hex(4)}",
+        "provider": provider,
+        "models": list(MODEL_CATALOG[MODEL_FAMILY[provider]]),
+    }
+    if provider in AWS_PROVIDERS:
+        temporary = "session_token" in fields
+        data["access_key_id"] = ("ASIA" if temporary else "AKIA") + _random(_ALPHANUMERIC_UPPER, 16)
+        data["secret_access_key"] = _random(_SECRET_ALPHABET, 40)
+    else:
+        data["api_key"] = _new_api_key(provider)
+    data.update(fields)
+    return account_from_dict(data)

@@ -59,8 +59,13 @@ def handle_anthropic(request: SimRequest, state: SimulatorState, path: str) -> S
         else:
             response = _get_model(account, unquote(_MODEL_PATH.match(path)["model"]))
     except AnthropicError as error:
-        logger.info("%s refused: %s %s (%s)", operation, error.status, error.error_type,
-                    f"account {account.name}" if account else "unknown key")
+        logger.info(
+            "%s refused: %s %s (%s)",
+            operation,
+            error.status,
+            error.error_type,
+            f"account {account.name}" if account else "unknown key",
+        )
         response = _error_response(error)
     if account is not None:
         state.simulate_latency(account)
@@ -98,11 +103,15 @@ def _create_message(request: SimRequest, state: SimulatorState, account: Account
     if not state.accounts.knows_model("anthropic", model):
         raise AnthropicError(404, "not_found_error", f"model: {model}")
     if not account.may_use(model):
-        raise AnthropicError(403, "permission_error", f"Your API key does not have permission to use the model {model}.")
+        raise AnthropicError(
+            403, "permission_error", f"Your API key does not have permission to use the model {model}."
+        )
     messages = body["messages"] if isinstance(body["messages"], list) else []
     if not messages:
         raise AnthropicError(400, "invalid_request_error", "messages: at least one message is required")
-    prompt = " ".join([text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)])
+    prompt = " ".join(
+        [text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)]
+    )
     reply = answer(provider="anthropic", model=model, prompt=prompt, max_tokens=int(body["max_tokens"]))
     return json_response(
         200,
@@ -173,4 +182,3 @@ def _get_model(account: Account, model: str) -> SimResponse:
     if not account.may_use(model):
         raise AnthropicError(404, "not_found_error", f"model: {model}")
     return json_response(200, _model_info(model))
-

@@ -6,7 +6,7 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
@@ -23,6 +23,9 @@ ANTHROPIC_BEDROCK_VERSION = "bedrock-2023-05-31"
 
 _BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|invoke)$")
 _BEDROCK_OPERATIONS = {"converse": "Converse", "invoke": "InvokeModel"}
+_MUST_START_WITH_USER = (
+    "A conversation must start with a user message. Try again with a conversation that starts with a user message."
+)
 
 
 class Failure(Enum):
@@ -41,13 +44,25 @@ class Failure(Enum):
 # failure -> (HTTP status, error code, message)
 _BEDROCK_ERRORS: dict[Failure, tuple[int, str, str]] = {
     Failure.MISSING_AUTH: (403, "MissingAuthenticationTokenException", "Missing Authentication Token"),
-    Failure.INVALID_TOKEN: (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
+    Failure.INVALID_TOKEN: (
+        403,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    ),
     Failure.BAD_SIGNATURE: (403, "InvalidSignatureException", ""),
     # Real Bedrock answers an unknown API key with a bare 403 AccessDeniedException.
-    Failure.BAD_API_KEY: (403, "AccessDeniedException", "Authentication failed: Please make sure your API Key is valid."),
+    Failure.BAD_API_KEY: (
+        403,
+        "AccessDeniedException",
+        "Authentication failed: Please make sure your API Key is valid.",
+    ),
     Failure.EXPIRED: (403, "ExpiredTokenException", "The security token included in the request is expired"),
     Failure.THROTTLED: (429, "ThrottlingException", "Too many requests, please wait before trying again."),
-    Failure.SERVER_ERROR: (500, "InternalServerException", "The system encountered an unexpected error during processing. Try your request again."),
+    Failure.SERVER_ERROR: (
+        500,
+        "InternalServerException",
+        "The system encountered an unexpected error during processing. Try your request again.",
+    ),
     Failure.UNAVAILABLE: (503, "ServiceUnavailableException", "Bedrock is unable to process your request."),
 }
 _STS_ERRORS: dict[Failure, tuple[int, str, str]] = {
@@ -92,7 +107,11 @@ def _failure(table: dict[Failure, tuple[int, str, str]], failure: Failure, detai
 
 
 def _authenticate_sigv4(
-    request: SimRequest, state: SimulatorState, caller: Caller, service: str, errors: dict[Failure, tuple[int, str, str]]
+    request: SimRequest,
+    state: SimulatorState,
+    caller: Caller,
+    service: str,
+    errors: dict[Failure, tuple[int, str, str]],
 ) -> None:
     signed = parse_authorization(request.headers.get("Authorization"))
     if signed is None:
@@ -178,7 +197,9 @@ def handle_bedrock(request: SimRequest, state: SimulatorState) -> SimResponse:
         if not state.accounts.knows_model(caller.account.provider, base_model):
             raise AwsError(400, "ValidationException", "The provided model identifier is invalid.")
         if not caller.account.may_use(base_model):
-            raise AwsError(403, "AccessDeniedException", "You don't have access to the model with the specified model ID.")
+            raise AwsError(
+                403, "AccessDeniedException", "You don't have access to the model with the specified model ID."
+            )
         if match["action"] == "converse":
             response = _converse(request, caller.account, model_id)
         else:
@@ -204,12 +225,17 @@ def _bedrock_error(error: AwsError, *, bearer: bool = False) -> SimResponse:
 def _converse(request: SimRequest, account: Account, model_id: str) -> SimResponse:
     body = request.json()
     messages = body.get("messages") if isinstance(body, dict) else None
-    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
-        raise AwsError(400, "ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.")
-    if messages[0].get("role") != "user":
-        raise AwsError(400, "ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not isinstance(messages[0], dict)
+        or messages[0].get("role") != "user"
+    ):
+        raise AwsError(400, "ValidationException", _MUST_START_WITH_USER)
     system = body.get("system") if isinstance(body.get("system"), list) else []
-    prompt = " ".join([text_of(system)] + [text_of(message.get("content")) for message in messages if isinstance(message, dict)])
+    prompt = " ".join(
+        [text_of(system)] + [text_of(message.get("content")) for message in messages if isinstance(message, dict)]
+    )
     max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
     reply = answer(provider="bedrock", model=model_id, prompt=prompt, max_tokens=max_tokens)
     return json_response(
@@ -235,13 +261,18 @@ def _invoke_model(request: SimRequest, account: Account, base_model: str) -> Sim
     for required in ("anthropic_version", "max_tokens", "messages"):
         if required not in body:
             raise AwsError(
-                400, "ValidationException",
-                f"Malformed input request: #: required key [{required}] not found, please reformat your input and try again.",
+                400,
+                "ValidationException",
+                f"Malformed input request: #: required key [{required}] not found, "
+                "please reformat your input and try again.",
             )
-    if body["anthropic_version"] != ANTHROPIC_BEDROCK_VERSION:
+    # boto3 callers send "bedrock-2023-05-31"; the anthropic SDK's AnthropicBedrock sends its dated API version.
+    if not re.fullmatch(rf"{ANTHROPIC_BEDROCK_VERSION}|\d{{4}}-\d{{2}}-\d{{2}}", str(body["anthropic_version"])):
         raise AwsError(400, "ValidationException", "Invalid API version")
     messages = body["messages"] if isinstance(body["messages"], list) else []
-    prompt = " ".join([text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)])
+    prompt = " ".join(
+        [text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)]
+    )
     # Bedrock reports the Anthropic model name, without the "anthropic." vendor prefix and "-v1:0" version suffix.
     model_name = re.sub(r"-v\d+(:\d+)?$", "", base_model.removeprefix("anthropic."))
     reply = answer(provider="bedrock", model=model_name, prompt=prompt, max_tokens=body["max_tokens"])
@@ -291,9 +322,7 @@ def handle_sts(request: SimRequest, state: SimulatorState) -> SimResponse:
 
 
 def _caller_identity_xml(account: Account) -> str:
-    return (
-        f"<Arn>{escape(account.arn)}</Arn><UserId>{account.user_id}</UserId><Account>{account.account_id}</Account>"
-    )
+    return f"<Arn>{escape(account.arn)}</Arn><UserId>{account.user_id}</UserId><Account>{account.account_id}</Account>"
 
 
 def _get_session_token_xml(state: SimulatorState, caller: Caller, duration: str | None) -> str:
@@ -303,7 +332,8 @@ def _get_session_token_xml(state: SimulatorState, caller: Caller, duration: str 
         raise AwsError(403, "AccessDenied", "Cannot call GetSessionToken with session credentials")
     if not account.sts_get_session_token:
         raise AwsError(
-            403, "AccessDenied",
+            403,
+            "AccessDenied",
             f"User: {account.arn} is not authorized to perform: sts:GetSessionToken because no identity-based "
             "policy allows the sts:GetSessionToken action",
         )
@@ -312,13 +342,14 @@ def _get_session_token_xml(state: SimulatorState, caller: Caller, duration: str 
     if not low <= seconds <= high:
         bound = "greater than or equal to 900" if seconds < low else "less than or equal to 129600"
         raise AwsError(
-            400, "ValidationError",
+            400,
+            "ValidationError",
             f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy constraint: "
             f"Member must have value {bound}",
         )
     session = state.accounts.issue_session(account, seconds)
     logger.info("sts.GetSessionToken issued %s for account %s", secret_hint(session.access_key_id), account.name)
-    expiration = datetime.fromtimestamp(session.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expiration = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         "<Credentials>"
         f"<AccessKeyId>{session.access_key_id}</AccessKeyId>"

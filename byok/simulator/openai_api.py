@@ -16,10 +16,17 @@ _MODEL_CREATED = 1_735_689_600  # 2025-01-01: a fixed "created" keeps model list
 _BEHAVIOUR_ERRORS: dict[str, tuple[int, str, str | None, str]] = {
     "expired": (401, "invalid_request_error", "invalid_api_key", "The API key provided has expired."),
     "throttled": (
-        429, "requests", "rate_limit_exceeded",
+        429,
+        "requests",
+        "rate_limit_exceeded",
         "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.",
     ),
-    "server_error": (500, "server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    "server_error": (
+        500,
+        "server_error",
+        None,
+        "The server had an error while processing your request. Sorry about that!",
+    ),
     "unavailable": (503, "server_error", "service_unavailable", "The server is overloaded or not ready yet."),
 }
 
@@ -47,7 +54,9 @@ def handle_openai_compatible(request: SimRequest, state: SimulatorState, provide
     elif request.method == "GET" and path.startswith("/models/"):
         operation = f"{provider}.GetModel"
     else:
-        return _error_response(OpenAIError(404, "invalid_request_error", None, f"Invalid URL ({request.method} {path})"))
+        return _error_response(
+            OpenAIError(404, "invalid_request_error", None, f"Invalid URL ({request.method} {path})")
+        )
 
     account: Account | None = None
     try:
@@ -63,8 +72,13 @@ def handle_openai_compatible(request: SimRequest, state: SimulatorState, provide
         else:
             response = _get_model(account, unquote(path.removeprefix("/models/")))
     except OpenAIError as error:
-        logger.info("%s refused: %s %s (%s)", operation, error.status, error.code or error.error_type,
-                    f"account {account.name}" if account else "unknown key")
+        logger.info(
+            "%s refused: %s %s (%s)",
+            operation,
+            error.status,
+            error.code or error.error_type,
+            f"account {account.name}" if account else "unknown key",
+        )
         response = _error_response(error)
     if account is not None:
         state.simulate_latency(account)
@@ -79,14 +93,18 @@ def _authenticate(request: SimRequest, state: SimulatorState, provider: str) -> 
     api_key = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
     if not api_key:
         raise OpenAIError(
-            401, "invalid_request_error", None,
+            401,
+            "invalid_request_error",
+            None,
             "You didn't provide an API key. You need to provide your API key in an Authorization header using "
             "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
         )
     account = state.accounts.by_api_key(provider, api_key)
     if account is None:
         # Like OpenAI, name the key only by a hint.
-        raise OpenAIError(401, "invalid_request_error", "invalid_api_key", f"Incorrect API key provided: {secret_hint(api_key)}.")
+        raise OpenAIError(
+            401, "invalid_request_error", "invalid_api_key", f"Incorrect API key provided: {secret_hint(api_key)}."
+        )
     return account
 
 
@@ -97,13 +115,23 @@ def _chat_completion(request: SimRequest, account: Account) -> SimResponse:
     model = body.get("model")
     messages = body.get("messages")
     if not model:
-        raise OpenAIError(400, "invalid_request_error", "missing_required_parameter", "Missing required parameter: 'model'.", "model")
+        raise OpenAIError(
+            400, "invalid_request_error", "missing_required_parameter", "Missing required parameter: 'model'.", "model"
+        )
     if not isinstance(messages, list) or not messages:
-        raise OpenAIError(400, "invalid_request_error", "missing_required_parameter", "Missing required parameter: 'messages'.", "messages")
+        raise OpenAIError(
+            400,
+            "invalid_request_error",
+            "missing_required_parameter",
+            "Missing required parameter: 'messages'.",
+            "messages",
+        )
     if not account.may_use(model):
         # OpenAI does not tell "no such model" from "not for you".
         raise OpenAIError(
-            404, "invalid_request_error", "model_not_found",
+            404,
+            "invalid_request_error",
+            "model_not_found",
             f"The model `{model}` does not exist or you do not have access to it.",
         )
     prompt = " ".join(text_of(message.get("content")) for message in messages if isinstance(message, dict))

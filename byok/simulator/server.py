@@ -1,5 +1,5 @@
-"""One threaded HTTP/1.1 server on loopback that answers as AWS (Bedrock Runtime, STS), Anthropic and OpenAI(-compatible)
-providers do, so the official SDKs run their real code paths against it.
+"""One threaded HTTP/1.1 server on loopback that answers as AWS (Bedrock Runtime, STS), Anthropic and
+OpenAI(-compatible) providers do, so the official SDKs run their real code paths against it.
 
 URL layout (one port):
     /model/{modelId}/converse|invoke       Bedrock Runtime (SigV4 or Bedrock API key)
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from .accounts import (
     OPENAI_COMPATIBLE,
@@ -91,7 +91,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request = SimRequest(method=self.command, path=path, query=query, headers=self.headers, body=body)
         try:
             response = self.server.simulator.route(request)
-        except Exception:
+        except Exception:  # noqa: BLE001 -- a simulator bug must answer 500, not drop the keep-alive connection
             logger.exception("simulator failed on %s %s", self.command, path)
             response = json_response(500, {"message": "provider simulator internal error"})
         self.send_response(response.status)
@@ -201,7 +201,7 @@ class SimulatorServer:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
             self._tls_dir = None
 
-    def __enter__(self) -> SimulatorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

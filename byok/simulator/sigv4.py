@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
@@ -81,12 +81,14 @@ def verify_signature(
         raise SignatureError(f"Credential should be scoped to correct service: '{expected_service}'. ")
     amz_date = headers.get("X-Amz-Date", "")
     if not amz_date.startswith(signed.date):
-        raise SignatureError("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.")
+        raise SignatureError(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP."
+        )
     try:
-        signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
         raise SignatureError("Invalid X-Amz-Date.") from None
-    skew = abs((datetime.now(timezone.utc) - signed_at).total_seconds())
+    skew = abs((datetime.now(UTC) - signed_at).total_seconds())
     if skew > MAX_CLOCK_SKEW_SECONDS:
         raise SignatureError(f"Signature expired: {amz_date} is now earlier or later than the allowed 15 minutes.")
     if "host" not in signed.signed_headers:

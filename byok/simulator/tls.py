@@ -20,7 +20,7 @@ def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     """Write cert.pem and key.pem for localhost / 127.0.0.1 into `directory`; return their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "byok provider simulator")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

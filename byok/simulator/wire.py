@@ -123,7 +123,9 @@ def answer(*, provider: str, model: str, prompt: str, max_tokens: int | None) ->
         words = words[: max(1, int(max_tokens / 1.3))]
         truncated = True
     text = " ".join(words)
-    return Answer(text=text, input_tokens=max(1, count_tokens(prompt)), output_tokens=count_tokens(text), truncated=truncated)
+    return Answer(
+        text=text, input_tokens=max(1, count_tokens(prompt)), output_tokens=count_tokens(text), truncated=truncated
+    )
 
 
 def text_of(content: Any) -> str:

@@ -1,0 +1,68 @@
+"""Connection tests from the API: unsaved credentials, a stored key, or what a workspace effectively uses."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..providers.catalog import PROVIDER_CHOICES, get_provider
+from ..selectors import provider_keys_visible_to
+from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
+from ..services.keys import require_byok_plan
+from .keys import CredentialsField, RegionalCredentialsField
+
+
+class ConnectionCheckOutput(serializers.Serializer):
+    name = serializers.CharField()
+    ok = serializers.BooleanField()
+    target = serializers.CharField()
+    region = serializers.CharField()
+    category = serializers.CharField(allow_null=True)
+    hint = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ConnectionTestOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    valid = serializers.BooleanField()
+    provider = serializers.CharField()
+    category = serializers.CharField(allow_null=True, help_text="invalid_credentials, expired, permission_denied, "
+                                     "model_access, rate_limited, provider_unavailable, timeout or network")
+    error = serializers.CharField(allow_null=True)
+    hint = serializers.CharField()
+    account = serializers.CharField(allow_null=True)
+    models = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    checks = ConnectionCheckOutput(many=True)
+    duration_ms = serializers.IntegerField()
+    tested_at = serializers.DateTimeField()
+
+
+class ConnectionTestApi(APIView):
+    class ConnectionTestInput(serializers.Serializer):
+        provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
+        credentials = CredentialsField()
+        inference_profile = serializers.CharField(required=False, allow_blank=True, default="", max_length=16)
+        regional_credentials = RegionalCredentialsField(required=False)
+
+    @extend_schema(request=ConnectionTestInput, responses=ConnectionTestOutput,
+                   summary="Test unsaved credentials (typed fields only); nothing is stored")
+    def post(self, request):
+        data = self.ConnectionTestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        require_byok_plan(request.user)
+        spec = get_provider(data.validated_data["provider"])
+        profile = data.validated_data["inference_profile"] or ("global" if spec.family == "bedrock" else "")
+        cleaned = spec.clean(data.validated_data["credentials"], inference_profile=profile,
+                             regional_credentials=data.validated_data.get("regional_credentials"))
+        throttle_connection_tests(user=request.user, owner=request.user)
+        result = connection_test(provider=spec.id, credentials=cleaned.credentials, inference_profile=profile)
+        return Response(result.as_dict())
+
+
+class ProviderKeyTestConnectionApi(APIView):
+    @extend_schema(request=None, responses=ConnectionTestOutput, summary="Test a stored key; the result is kept on it")
+    def post(self, request, pk):
+        key = get_object_or_404(provider_keys_visible_to(request.user), pk=pk)
+        throttle_connection_tests(user=request.user, owner=key.owner)
+        return Response(provider_key_test_connection(key=key, actor=request.user).as_dict())

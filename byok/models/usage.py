@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.db import models
+
+
+class UsageRecord(models.Model):
+    """One LLM call: who made it, on which credentials, what it cost. Never holds a prompt or a secret."""
+
+    class Source(models.TextChoices):
+        BYOK = "byok", "Owner's key (billed to their provider account)"
+        PLATFORM = "platform", "Platform credentials (platform credits)"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="usage_records")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=128)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    key_id = models.BigIntegerField(null=True, blank=True)
+    key_hint = models.CharField(max_length=64, blank=True)
+    task = models.CharField(max_length=16)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    fallback_reason = models.CharField(max_length=64, blank=True)
+    credits_charged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workspace", "created_at"], name="usage_workspace_time"),
+            models.Index(fields=["owner", "created_at"], name="usage_owner_time"),
+        ]
+
+
+class PlatformCreditUsage(models.Model):
+    """Platform credits an owner used in a month (1 credit = 1,000 tokens). BYOK calls never add to it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the month.")
+    used = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "month"], name="credit_usage_unique_owner_month")]
