@@ -25,3 +25,33 @@ class ConnectionTestFailed(DomainError):
 
     code = "connection_test_failed"
     status = 400
+
+
+class ByokKeyUnavailable(DomainError):
+    """Exclusive mode (fallback_mode=none) and the owner's key cannot serve: never fall back to platform."""
+
+    code = "byok_key_unavailable"
+    status = 424
+
+
+class PlatformCreditsExhausted(DomainError):
+    code = "platform_credits_exhausted"
+    status = 402
+
+
+class ProviderCallFailed(DomainError):
+    """The provider refused or failed the call. Not the member's auth failure: 424 for the owner's credentials,
+    429/502/504 for provider trouble, 400 when the request itself was bad."""
+
+    STATUS = {"invalid_credentials": 424, "expired": 424, "permission_denied": 424, "model_access": 424,
+              "rate_limited": 429, "provider_unavailable": 502, "network": 502, "timeout": 504, "bad_request": 400}
+
+    def __init__(self, failure, *, source: str, provider: str, key_hint: str = ""):
+        super().__init__(
+            f"The {provider} call on {'the owner' if source == 'byok' else 'platform'} credentials failed "
+            f"({failure.category}): {failure.hint}",
+            details={"category": failure.category, "source": source, "provider": provider, "key_hint": key_hint,
+                     "provider_code": failure.code},
+        )
+        self.code = f"provider_{failure.category}"
+        self.status = self.STATUS[failure.category]

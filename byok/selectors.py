@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
@@ -42,6 +42,7 @@ class KeyState:
     enabled: bool
     expires_at: datetime | None
     failing_since: datetime | None
+    failure_reason: str
     breaker_open_until: datetime | None
     scope: str
     inference_profile: str
@@ -50,13 +51,22 @@ class KeyState:
     key_hint: str
     session_token_expires_at: datetime | None
     serves_workspace: bool
+    last_used_at: datetime | None
     secret: str = field(repr=False)
     session_secret: str | None = field(repr=False)
+
+    @property
+    def pk(self) -> int:
+        return self.id
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """Which credentials serve a call, and why. Holds no plaintext."""
+    """Which credentials serve a call, and why. Holds no plaintext.
+
+    `reason` is a stable code: owner_key, workspace_key (BYOK); no_key, plan_inactive, key_disabled, key_expired,
+    or the failure category of a failing key such as invalid_credentials (platform).
+    """
 
     source: str
     family: str
@@ -68,6 +78,7 @@ class Resolution:
     role: str
     plan: str
     byok_allowed: bool
+    platform_credits: int
     key: KeyState | None = None
     fallback_mode: str = ProviderKey.FallbackMode.PLATFORM
     inference_profile: str = ""
@@ -97,6 +108,10 @@ class Resolution:
         }
 
 
+_BASE_FIELDS = ("family", "owner_id", "owner_username", "workspace_id", "role", "plan", "byok_allowed",
+                "platform_credits")
+
+
 class NotAMemberOfWorkspace(Exception):
     """The user has no membership in the workspace (or it does not exist): callers answer 404."""
 
@@ -107,7 +122,7 @@ SELECT m.role, w.id, o.id, o.username, p.code, p.byok_allowed,
        k.id, k.provider, k.family, k.version, k.enabled, k.expires_at, k.failing_since, k.breaker_open_until,
        k.scope, k.inference_profile, k.regions, k.fallback_mode, k.key_hint, k.session_token_expires_at,
        EXISTS (SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id),
-       k.secret, k.session_secret
+       k.secret, k.session_secret, k.last_used_at, p.monthly_platform_credits, k.failure_reason
 FROM accounts_membership m
 JOIN accounts_workspace w ON w.id = m.workspace_id
 JOIN accounts_user o ON o.id = w.owner_id
@@ -118,33 +133,35 @@ WHERE m.user_id = %s AND w.slug = %s
 
 
 def _datetime(value) -> datetime | None:
-    # SQLite hands raw queries text; PostgreSQL hands datetimes.
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(value)
-    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.get_default_timezone())
+    # Raw queries get naive UTC datetimes (or text) from SQLite and aware ones from PostgreSQL.
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _key_state(row) -> KeyState:
     regions = row[16]
     return KeyState(
         id=row[6], provider=row[7], family=row[8], version=row[9], enabled=bool(row[10]),
-        expires_at=_datetime(row[11]), failing_since=_datetime(row[12]), breaker_open_until=_datetime(row[13]),
+        expires_at=_datetime(row[11]), failing_since=_datetime(row[12]), failure_reason=row[25] or "",
+        breaker_open_until=_datetime(row[13]),
         scope=row[14], inference_profile=row[15],
         regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),
         fallback_mode=row[17], key_hint=row[18], session_token_expires_at=_datetime(row[19]),
         serves_workspace=bool(row[20]) or row[14] == ProviderKey.Scope.ALL_WORKSPACES,
-        secret=row[21], session_secret=row[22],
+        last_used_at=_datetime(row[23]), secret=row[21], session_secret=row[22],
     )
 
 
 def _unusable_reason(key: KeyState, now: datetime) -> str | None:
+    """Why the key cannot serve now, as a stable code (a failing key gives its failure category)."""
     if not key.enabled:
-        return "key disabled"
+        return "key_disabled"
     if key.expires_at and key.expires_at <= now:
-        return "key expired"
+        return "key_expired"
     if key.failing_since and key.breaker_open_until and key.breaker_open_until > now:
-        return "key failing (cooling down before the next probe)"
+        return key.failure_reason or "key_failing"
     return None
 
 
@@ -169,20 +186,20 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
     # Selected-workspace keys before owner-wide ones; then the first usable.
     candidates = sorted((k for k in serving if k.family == family), key=lambda k: k.scope != ProviderKey.Scope.SELECTED)
     base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
-                role=role, plan=plan, byok_allowed=bool(byok_allowed))
+                role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=rows[0][24])
     if not byok_allowed:
-        return _platform(base, reason=f"the owner's plan ({plan}) does not include BYOK", key=candidates[0] if candidates else None)
+        return platform_resolution(base, reason="plan_inactive", key=candidates[0] if candidates else None)
     if not candidates:
-        return _platform(base, reason=f"no {family} key for this workspace")
+        return platform_resolution(base, reason="no_key")
     now = timezone.now()
     for key in candidates:
         if _unusable_reason(key, now) is None:
             profile = key.inference_profile or (DEFAULT_PROFILE if family == "bedrock" else "")
             return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
-                              reason="owner's key" + (" for this workspace" if key.scope == "selected" else ""),
+                              reason="workspace_key" if key.scope == ProviderKey.Scope.SELECTED else "owner_key",
                               inference_profile=profile, region=_region(key, profile), **base)
     first = candidates[0]
-    return _platform(base, reason=_unusable_reason(first, now), key=first)
+    return platform_resolution(base, reason=_unusable_reason(first, now), key=first)
 
 
 def _default_family(keys: list[KeyState]) -> str:
@@ -198,8 +215,9 @@ def _region(key: KeyState, profile: str) -> str:
     return ""
 
 
-def _platform(base: dict, *, reason: str, key: KeyState | None = None) -> Resolution:
+def platform_resolution(base: "dict | Resolution", *, reason: str, key: KeyState | None = None) -> Resolution:
     """Platform credentials for the family. The unusable key (if any) is kept so the answer can name it."""
+    base = {name: getattr(base, name) if isinstance(base, Resolution) else base[name] for name in _BASE_FIELDS}
     family = base["family"]
     provider = "bedrock" if family == "bedrock" else family
     platform = settings.PLATFORM_CREDENTIALS.get(provider, {})
@@ -207,3 +225,37 @@ def _platform(base: dict, *, reason: str, key: KeyState | None = None) -> Resolu
     fallback_mode = key.fallback_mode if key else ProviderKey.FallbackMode.PLATFORM
     return Resolution(source=Source.PLATFORM, provider=provider, reason=reason, key=key, fallback_mode=fallback_mode,
                       inference_profile=profile, region=platform.get("region", ""), **base)
+
+
+def month_start(moment: datetime | None = None):
+    moment = timezone.localtime(moment or timezone.now())
+    return moment.date().replace(day=1)
+
+
+def platform_credits_remaining(*, owner_id: int, allowance: int) -> int:
+    from .models import PlatformCreditUsage
+
+    used = PlatformCreditUsage.objects.filter(owner_id=owner_id, month=month_start()).values_list("used", flat=True)
+    return max(0, allowance - (used[0] if used else 0))
+
+
+def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: datetime, until: datetime) -> dict:
+    """Calls and tokens by source, provider and model for the workspaces, in [since, until)."""
+    from django.db.models import Count, Sum
+
+    from .models import UsageRecord
+
+    rows = (
+        UsageRecord.objects.filter(workspace__in=workspaces, created_at__gte=since, created_at__lt=until)
+        .values("source", "provider", "model")
+        .annotate(calls=Count("id"), input_tokens=Sum("input_tokens"), output_tokens=Sum("output_tokens"),
+                  credits_charged=Sum("credits_charged"))
+        .order_by("source", "provider", "model")
+    )
+    by_source: dict[str, dict] = {}
+    for row in rows:
+        total = by_source.setdefault(row["source"], {"calls": 0, "input_tokens": 0, "output_tokens": 0,
+                                                     "credits_charged": 0})
+        for field_name in total:
+            total[field_name] += row[field_name]
+    return {"since": since, "until": until, "by_source": by_source, "rows": list(rows)}

@@ -130,6 +130,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so tests can prove behaviour across processes (two resolvers, a worker subprocess);
+    # one per test run, so concurrent runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -302,6 +305,7 @@ BYOK_ENDPOINTS = {
                   (name.startswith("BYOK_") and name.endswith("_BASE_URL")))
 }
 BYOK_CONNECTION_TEST_TIMEOUT = float(os.environ.get("BYOK_CONNECTION_TEST_TIMEOUT", "10"))
+BYOK_LLM_TIMEOUT = float(os.environ.get("BYOK_LLM_TIMEOUT", "60"))
 # Connection tests per user and per owner: an open test endpoint is an oracle for stolen keys.
 BYOK_CONNECTION_TEST_RATE = os.environ.get("BYOK_CONNECTION_TEST_RATE", "10/min")
 # Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each is optional;
@@ -335,8 +339,10 @@ if BYOK_AUDIT_WEBHOOK_URL and not BYOK_AUDIT_WEBHOOK_URL.startswith(("https://",
     raise ImproperlyConfigured("BYOK_AUDIT_WEBHOOK_URL must be an http(s) URL.")
 if BYOK_AUDIT_WEBHOOK_URL and not BYOK_AUDIT_WEBHOOK_SECRET:
     raise ImproperlyConfigured("BYOK_AUDIT_WEBHOOK_SECRET must be set when BYOK_AUDIT_WEBHOOK_URL is.")
-# The sweep ships what lost tasks or a broker outage left behind. django-celery-beat's DatabaseScheduler copies
+# The sweep ships what lost tasks or a broker outage left behind, once older than the grace period (younger events
+# are the business of the task queued at their commit). django-celery-beat's DatabaseScheduler copies
 # this entry into the database at beat start, where staff see and change it. Stale sweeps expire, not pile up.
+BYOK_AUDIT_SWEEP_GRACE_SECONDS = env_int("BYOK_AUDIT_SWEEP_GRACE_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps entries declared by other sections
     "byok-audit-sweep": {"task": "byok.tasks.audit_sweep", "schedule": 60.0, "options": {"expires": 55}},

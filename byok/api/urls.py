@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit, connection, keys
+from . import audit, connection, keys, workspace
 
 urlpatterns = [
     path("providers/", keys.ProviderCatalogApi.as_view(), name="provider-catalog"),
@@ -14,4 +14,9 @@ urlpatterns = [
     path("provider-keys/<int:pk>/disable/", keys.ProviderKeyDisableApi.as_view(), name="provider-key-disable"),
     path("workspaces/<slug:slug>/audit-events/", audit.AuditEventListApi.as_view(), name="workspace-audit-events"),
     path("byok/revert/", keys.ByokRevertApi.as_view(), name="byok-revert"),
+    path("workspaces/<slug:slug>/completions/", workspace.CompletionApi.as_view(), name="workspace-completions"),
+    path("workspaces/<slug:slug>/byok/", workspace.WorkspaceByokStatusApi.as_view(), name="workspace-byok"),
+    path("workspaces/<slug:slug>/byok/test-connection/", workspace.WorkspaceByokTestConnectionApi.as_view(),
+         name="workspace-byok-test-connection"),
+    path("workspaces/<slug:slug>/usage/", workspace.WorkspaceUsageApi.as_view(), name="workspace-usage"),
 ]

@@ -36,6 +36,9 @@ class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyViolation("Audit events are append-only; they cannot be updated.")
 
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyViolation("Audit events are append-only; they cannot be updated.")
+
     def delete(self):
         raise AppendOnlyViolation("Audit events are append-only; they cannot be deleted.")
 

@@ -27,7 +27,7 @@ class AnthropicProvider(Provider):
         ),
     )
 
-    def client(self, credentials, *, timeout: float) -> anthropic_sdk.Anthropic:
+    def client(self, credentials, *, region: str = "", timeout: float) -> anthropic_sdk.Anthropic:
         # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
         return anthropic_sdk.Anthropic(api_key=credentials["api_key"], base_url=endpoint("BYOK_ANTHROPIC_BASE_URL"),
                                        timeout=timeout, max_retries=0)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.debug import sensitive_variables
 
 from byok_project.errors import DomainError
 
@@ -93,7 +94,11 @@ class Credentials(Mapping):
     def __repr__(self) -> str:
         from .catalog import get_provider
 
-        return f"<Credentials {self.provider_id} {get_provider(self.provider_id).hint(self)}>"
+        try:
+            key_hint = get_provider(self.provider_id).hint(self)
+        except (KeyError, DomainError):  # partial values (a regional set, a session): no hint, still no secret
+            key_hint = "(no hint)"
+        return f"<Credentials {self.provider_id} {key_hint}>"
 
     __str__ = __repr__
 
@@ -171,6 +176,7 @@ class Provider:
     models: dict[str, str]  # tier -> model id
     docs_url: str = ""
 
+    @sensitive_variables()  # every local holds raw input: hidden from error reports
     def field_errors(
         self, raw: Mapping[str, Any], *, keep: Mapping[str, Any] | None = None, prefix: str = "credentials."
     ) -> tuple[dict, dict]:
@@ -201,6 +207,7 @@ class Provider:
                 errors[prefix + spec.name] = [str(exc)]
         return cleaned, errors
 
+    @sensitive_variables()
     def clean(self, raw: Mapping[str, Any], *, keep: Credentials | None = None, **options) -> CleanedKey:
         cleaned, errors = self.field_errors(raw, keep=keep)
         if errors:

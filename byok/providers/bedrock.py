@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from .base import (
     CleanedKey,
     CredentialField,
@@ -118,6 +120,7 @@ class BedrockProvider(Provider):
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["access_key_id"])
 
+    @sensitive_variables()  # every local holds raw input: hidden from error reports
     def clean(self, raw, *, keep: Credentials | None = None, inference_profile: str = DEFAULT_PROFILE,
               regional_credentials: list | None = None, **options) -> CleanedKey:
         keep_values = keep
@@ -153,6 +156,15 @@ class BedrockProvider(Provider):
     def classify(self, exc: BaseException, **context) -> "Failure":
         return classify(exc, **context)
 
+    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
+        """A bedrock-runtime client for `region`, with that region's credential set if the key has one."""
+        regional = next((e for e in credentials.get("regional", []) if region in e["regions"]), credentials)
+        return runtime_client_iam(regional, region=region, timeout=timeout)
+
+    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> "Completion":
+        return converse(client, model_id=model, messages=messages, max_tokens=max_tokens)
+
+    @sensitive_variables()
     def _clean_regional(self, entries: list, profile: InferenceProfile | None, errors: dict) -> list[dict]:
         if not isinstance(entries, list):
             errors["regional_credentials"] = ["Must be a list of credential sets."]
@@ -236,6 +248,7 @@ class BedrockApiKeyProvider(Provider):
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["api_key"])
 
+    @sensitive_variables()
     def clean(self, raw, *, keep: Credentials | None = None, inference_profile: str = DEFAULT_PROFILE, **options):
         cleaned = super().clean(raw, keep=keep)
         profile = INFERENCE_PROFILES.get(inference_profile)
@@ -254,6 +267,12 @@ class BedrockApiKeyProvider(Provider):
 
     def classify(self, exc: BaseException, **context) -> "Failure":
         return classify_api_key(exc, **context)
+
+    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
+        return runtime_client_api_key(credentials["api_key"], region=region, timeout=timeout)
+
+    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> "Completion":
+        return messages_create(client, model_id=model, messages=messages, max_tokens=max_tokens)
 
     def describe(self) -> dict:
         return {

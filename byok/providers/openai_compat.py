@@ -32,7 +32,7 @@ class OpenAICompatibleProvider(Provider):
     def console(self) -> str:
         return self.docs_url or self.name
 
-    def client(self, credentials, *, timeout: float) -> openai_sdk.OpenAI:
+    def client(self, credentials, *, region: str = "", timeout: float) -> openai_sdk.OpenAI:
         # The official base URL unless an override (simulator, proxy) is configured; never a user-supplied URL.
         base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
         return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)

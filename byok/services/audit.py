@@ -42,8 +42,6 @@ User = get_user_model()
 logger = logging.getLogger(__name__)
 audit_log = logging.getLogger("byok.audit")
 
-# Younger events are left to the task queued at their commit; the sweep is for what that task missed.
-SWEEP_GRACE = timedelta(seconds=10)
 CHAIN_BATCH = 1000
 SHIP_BATCH = 200
 WEBHOOK_TIMEOUT_SECONDS = 10
@@ -257,8 +255,12 @@ def audit_event_chain_and_ship(*, event_id: int) -> int:
     return delivered
 
 
-def audit_pending_sweep(*, grace: timedelta = SWEEP_GRACE) -> dict[str, int]:
-    """Chain and ship committed events older than `grace` that no task handled (lost task, broker outage)."""
+def audit_pending_sweep() -> dict[str, int]:
+    """Chain and ship committed events that no task handled (lost task, broker outage).
+
+    Events younger than BYOK_AUDIT_SWEEP_GRACE_SECONDS are left to the task queued when they committed.
+    """
+    grace = timedelta(seconds=settings.BYOK_AUDIT_SWEEP_GRACE_SECONDS)
     stale = AuditEvent.objects.filter(created_at__lt=timezone.now() - grace)
     chained = 0
     owner_ids = set(stale.filter(chained_at__isnull=True).order_by().values_list("owner_id", flat=True).distinct())

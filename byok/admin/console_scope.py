@@ -1,0 +1,118 @@
+"""Reads for the owner console, each scoped to what the signed-in user may see there.
+
+Who sees what: a workspace owner sees their keys, workspaces, usage and audit trail; a workspace admin sees the
+workspaces they administer, their owner's keys that serve those workspaces (read-only), and those workspaces'
+usage and audit events. Members see nothing here.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Membership, User, Workspace
+
+from ..models import AuditEvent, ProviderKey
+from ..selectors import month_start, platform_credits_remaining, usage_summary
+
+
+@dataclass(frozen=True)
+class ConsoleAccess:
+    user_id: int | None
+    owned: frozenset[int] = frozenset()  # ids of workspaces the user owns
+    administered: frozenset[int] = frozenset()  # ids of other owners' workspaces the user administers
+    administered_owner_ids: frozenset[int] = frozenset()
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.owned or self.administered)
+
+    @property
+    def is_owner(self) -> bool:
+        return bool(self.owned)
+
+    @property
+    def workspace_ids(self) -> frozenset[int]:
+        return self.owned | self.administered
+
+
+def console_access(user: User) -> ConsoleAccess:
+    """One query: the workspaces the user owns or administers."""
+    if not (user.is_authenticated and user.is_active):
+        return ConsoleAccess(user_id=None)
+    rows = Membership.objects.filter(
+        user=user, role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
+    ).values_list("workspace_id", "workspace__owner_id")
+    owned = frozenset(ws for ws, owner_id in rows if owner_id == user.pk)
+    administered = {ws: owner_id for ws, owner_id in rows if owner_id != user.pk}
+    return ConsoleAccess(user_id=user.pk, owned=owned, administered=frozenset(administered),
+                         administered_owner_ids=frozenset(administered.values()))
+
+
+def console_provider_keys(access: ConsoleAccess) -> QuerySet[ProviderKey]:
+    """The user's own keys, plus the keys that serve a workspace they administer."""
+    serves_administered = Q(scope=ProviderKey.Scope.ALL_WORKSPACES) | Exists(
+        ProviderKey.workspaces.through.objects.filter(providerkey_id=OuterRef("pk"),
+                                                      workspace_id__in=access.administered))
+    return (
+        ProviderKey.objects.filter(
+            Q(owner_id=access.user_id) | (Q(owner_id__in=access.administered_owner_ids) & serves_administered))
+        .select_related("owner__plan")
+        .prefetch_related("workspaces")
+    )
+
+
+def console_provider_keys_with_status(keys: QuerySet[ProviderKey], status: str) -> QuerySet[ProviderKey]:
+    """The database form of `ProviderKey.status_for`, in the same order of precedence."""
+    now = timezone.now()
+    usable = Q(enabled=True, owner__plan__byok_allowed=True)
+    expired = Q(expires_at__lte=now)
+    conditions = {
+        ProviderKey.Status.DISABLED: Q(enabled=False),
+        ProviderKey.Status.PLAN_INACTIVE: Q(enabled=True, owner__plan__byok_allowed=False),
+        ProviderKey.Status.EXPIRED: usable & expired,
+        ProviderKey.Status.FAILING: usable & ~expired & Q(failing_since__isnull=False),
+        ProviderKey.Status.ACTIVE: usable & ~expired & Q(failing_since__isnull=True),
+    }
+    return keys.filter(conditions[status])
+
+
+def console_workspaces(access: ConsoleAccess) -> QuerySet[Workspace]:
+    return (
+        Workspace.objects.filter(pk__in=access.workspace_ids)
+        .select_related("owner")
+        .annotate(member_count=Count("memberships"))
+        .prefetch_related(Prefetch("memberships", queryset=Membership.objects.select_related("user")
+                                   .order_by("role", "user__username")))
+    )
+
+
+def console_audit_events(access: ConsoleAccess) -> QuerySet[AuditEvent]:
+    """Events about the user as an owner, and events in the workspaces they own or administer."""
+    return AuditEvent.objects.filter(
+        Q(owner_id=access.user_id) | Q(workspace_id__in=access.workspace_ids)
+    ).select_related("workspace")
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    owner: str
+    plan: str
+    allowance: int
+    remaining: int
+
+
+def console_usage(access: ConsoleAccess, *, until: datetime | None = None) -> dict:
+    """This month's calls and tokens in the visible workspaces, and each of their owners' platform credits."""
+    until = until or timezone.now()
+    since = timezone.make_aware(datetime.combine(month_start(until), time.min))
+    workspaces = list(Workspace.objects.filter(pk__in=access.workspace_ids).select_related("owner__plan"))
+    owners = {w.owner_id: w.owner for w in workspaces}
+    credits = [
+        CreditBalance(owner=o.username, plan=o.plan.name, allowance=o.plan.monthly_platform_credits,
+                      remaining=platform_credits_remaining(owner_id=o.pk, allowance=o.plan.monthly_platform_credits))
+        for o in owners.values()
+    ]
+    return {**usage_summary(workspaces=workspaces, since=since, until=until), "credits": credits,
+            "workspaces": workspaces}

@@ -1,0 +1,197 @@
+"""What members of a workspace use: the gateway, the effective BYOK status, its test, and usage."""
+
+from datetime import timedelta
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Membership, User, Workspace
+
+from ..clients import platform_credentials
+from ..models import ProviderKey
+from ..providers.catalog import PROVIDER_CHOICES, get_provider
+from ..selectors import (
+    NotAMemberOfWorkspace,
+    Resolution,
+    Source,
+    credentials_resolve,
+    platform_credits_remaining,
+    usage_summary,
+)
+from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
+from ..services.routing import TASKS, llm_complete
+from .connection import ConnectionTestOutput
+
+MAX_MESSAGES = 200
+MAX_CONTENT = 200_000
+
+
+def _resolve(request, slug: str, provider: str | None = None) -> Resolution:
+    try:
+        return credentials_resolve(user=request.user, workspace_slug=slug,
+                                   family=get_provider(provider).family if provider else None)
+    except NotAMemberOfWorkspace:
+        raise Http404 from None
+
+
+class CompletionUsageOutput(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
+class CompletionOutput(serializers.Serializer):
+    output = serializers.CharField()
+    model = serializers.CharField()
+    provider = serializers.CharField()
+    source = serializers.ChoiceField(choices=[Source.BYOK, Source.PLATFORM])
+    fallback_reason = serializers.CharField(allow_null=True)
+    key_hint = serializers.CharField(allow_null=True)
+    usage = CompletionUsageOutput()
+    credits_charged = serializers.IntegerField(help_text="Platform credits debited (always 0 on the owner's key).")
+    latency_ms = serializers.IntegerField()
+
+
+class CompletionApi(APIView):
+    class CompletionMessageInput(serializers.Serializer):
+        role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+        content = serializers.CharField(max_length=MAX_CONTENT, trim_whitespace=False)
+
+    class CompletionInput(serializers.Serializer):
+        messages = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_MESSAGES)
+        task = serializers.ChoiceField(choices=TASKS, default="standard")
+        max_tokens = serializers.IntegerField(min_value=1, max_value=32_000, default=1024)
+        provider = serializers.ChoiceField(choices=PROVIDER_CHOICES, required=False)
+
+        def validate_messages(self, messages):
+            serializer = CompletionApi.CompletionMessageInput(data=messages, many=True)
+            serializer.is_valid(raise_exception=True)
+            if not any(m["role"] == "user" for m in serializer.validated_data):
+                raise serializers.ValidationError("Include at least one user message.")
+            return [dict(m) for m in serializer.validated_data]
+
+    @extend_schema(request=CompletionInput, responses=CompletionOutput,
+                   summary="An LLM call routed through the workspace owner's key (or platform credentials)")
+    def post(self, request, slug):
+        data = self.CompletionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            outcome = llm_complete(user=request.user, workspace_slug=slug, **data.validated_data)
+        except NotAMemberOfWorkspace:
+            raise Http404 from None
+        response = Response(outcome.as_dict())
+        response["X-BYOK-Source"] = outcome.source
+        return response
+
+
+class WorkspaceByokStatusOutput(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=[Source.BYOK, Source.PLATFORM])
+    reason = serializers.CharField()
+    provider = serializers.CharField()
+    key_hint = serializers.CharField(allow_null=True)
+    key_status = serializers.CharField(allow_null=True)
+    owner = serializers.CharField()
+    plan = serializers.CharField()
+    byok_allowed = serializers.BooleanField()
+    inference_profile = serializers.CharField()
+    region = serializers.CharField()
+    models = serializers.DictField(child=serializers.CharField())
+    fallback_mode = serializers.CharField()
+    session_expires_at = serializers.DateTimeField(allow_null=True)
+    last_test = serializers.DictField(allow_null=True)
+    breaker = serializers.DictField()
+    cost_tracking = serializers.CharField()
+    platform_credits_remaining = serializers.IntegerField()
+
+
+class WorkspaceByokStatusApi(APIView):
+    @extend_schema(responses=WorkspaceByokStatusOutput,
+                   parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
+                   summary="Which credentials this workspace's calls use, and their health")
+    def get(self, request, slug):
+        resolution = _resolve(request, slug, request.query_params.get("provider"))
+        key = resolution.key
+        stored = ProviderKey.objects.filter(pk=key.id).values("last_tested_at", "last_test_status").first() if key else None
+        now = timezone.now()
+        return Response({
+            "mode": resolution.source,
+            "reason": resolution.reason,
+            "provider": resolution.provider,
+            "key_hint": resolution.key_hint or None,
+            "key_status": _key_status(resolution, now) if key else None,
+            "owner": resolution.owner_username,
+            "plan": resolution.plan,
+            "byok_allowed": resolution.byok_allowed,
+            "inference_profile": resolution.inference_profile,
+            "region": resolution.region,
+            "models": {tier: resolution.model_for(tier) for tier in TASKS},
+            "fallback_mode": resolution.fallback_mode,
+            "session_expires_at": key.session_token_expires_at if key else None,
+            "last_test": {"status": stored["last_test_status"], "tested_at": stored["last_tested_at"]}
+            if stored and stored["last_tested_at"] else None,
+            "breaker": {
+                "state": "open" if key and key.failing_since else "closed",
+                "failing_since": key.failing_since if key else None,
+                "reason": key.failure_reason if key else "",
+                "next_probe_at": key.breaker_open_until if key and key.failing_since else None,
+            },
+            "cost_tracking": "billed to your provider account" if resolution.source == Source.BYOK
+            else "platform credits",
+            "platform_credits_remaining": platform_credits_remaining(owner_id=resolution.owner_id,
+                                                                     allowance=resolution.platform_credits),
+        })
+
+
+def _key_status(resolution: Resolution, now) -> str:
+    key = resolution.key
+    if not key.enabled:
+        return "disabled"
+    if not resolution.byok_allowed:
+        return "plan_inactive"
+    if key.expires_at and key.expires_at <= now:
+        return "expired"
+    return "failing" if key.failing_since else "active"
+
+
+class WorkspaceByokTestConnectionApi(APIView):
+    @extend_schema(request=None, responses=ConnectionTestOutput,
+                   parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
+                   summary="Test the credentials this workspace effectively uses (any member)")
+    def post(self, request, slug):
+        resolution = _resolve(request, slug, request.query_params.get("provider"))
+        throttle_connection_tests(user=request.user, owner=User(pk=resolution.owner_id))
+        if resolution.source == Source.BYOK:
+            result = provider_key_test_connection(key=ProviderKey.objects.get(pk=resolution.key_id), actor=request.user)
+        else:
+            result = connection_test(provider=resolution.provider, credentials=platform_credentials(resolution),
+                                     inference_profile=resolution.inference_profile)
+        return Response({**result.as_dict(), "source": resolution.source, "key_hint": resolution.key_hint or None})
+
+
+class WorkspaceUsageApi(APIView):
+    class UsageFilterInput(serializers.Serializer):
+        since = serializers.DateTimeField(required=False)
+        until = serializers.DateTimeField(required=False)
+
+    @extend_schema(parameters=[UsageFilterInput], responses=serializers.DictField(),
+                   summary="Usage totals by source, provider and model (owner and admins)")
+    def get(self, request, slug):
+        membership = Membership.objects.filter(workspace__slug=slug, user=request.user).select_related(
+            "workspace__owner__plan").first()
+        if membership is None:
+            raise Http404
+        if membership.role == Membership.Role.MEMBER:
+            raise PermissionDenied("Only the workspace owner and admins can see usage.")
+        filters = self.UsageFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        until = filters.validated_data.get("until") or timezone.now()
+        since = filters.validated_data.get("since") or until - timedelta(days=30)
+        workspace: Workspace = membership.workspace
+        summary = usage_summary(workspaces=[workspace], since=since, until=until)
+        summary["platform_credits_remaining"] = platform_credits_remaining(
+            owner_id=workspace.owner_id, allowance=workspace.owner.plan.monthly_platform_credits)
+        return Response(summary)

@@ -1,0 +1,92 @@
+"""Ready SDK clients for a resolution, cached in this process per credential version.
+
+Building an SDK client costs milliseconds (boto3 far more than the HTTP SDKs), so each process keeps the
+clients it built, keyed by the key's id and its ciphertexts. Every write of credentials re-encrypts them with a
+fresh IV, so new credentials (rotation, a new session, even a new key that reuses a deleted key's id) always
+miss the cache and the old entry is dropped. The cache is process-local on purpose: clients hold plaintext
+credentials, which never enter a cache shared between processes.
+"""
+
+import threading
+from collections import OrderedDict
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from byok_project.errors import DomainError
+
+from .crypto import keyring
+from .providers.base import Credentials, Provider
+from .providers.catalog import PROVIDERS
+from .selectors import Resolution, Source
+
+MAX_CLIENTS = 512
+# A session token this close to expiry is not handed out: the call could outlive it.
+SESSION_SAFETY_MARGIN = timedelta(minutes=5)
+
+
+class PlatformCredentialsMissing(DomainError):
+    code = "platform_credentials_missing"
+    status = 503
+
+
+_clients: OrderedDict[tuple, Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def client_for(resolution: Resolution) -> tuple[Provider, Any]:
+    """The provider plug-in and a ready SDK client for this resolution (built once per credential version)."""
+    spec = PROVIDERS[resolution.provider]
+    if resolution.source == Source.BYOK:
+        key = resolution.key
+        cache_key = (Source.BYOK, key.id, resolution.region, key.secret, key.session_secret)
+    else:
+        # Keyed by the configured values too, so changed platform settings are never served a stale client.
+        platform = settings.PLATFORM_CREDENTIALS.get(resolution.provider, {})
+        cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.items())))
+    with _lock:
+        client = _clients.get(cache_key)
+        if client is not None:
+            _clients.move_to_end(cache_key)
+            return spec, client
+    client = spec.client(_credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    with _lock:
+        if resolution.source == Source.BYOK:
+            for stale in [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key]:
+                del _clients[stale]
+        _clients[cache_key] = client
+        while len(_clients) > MAX_CLIENTS:
+            _clients.popitem(last=False)
+    return spec, client
+
+
+def clients_cached() -> int:
+    return len(_clients)
+
+
+@sensitive_variables("values")
+def platform_credentials(resolution: Resolution) -> Credentials:
+    values = settings.PLATFORM_CREDENTIALS.get(resolution.provider, {})
+    if not (values.get("api_key") or values.get("access_key_id")):
+        raise PlatformCredentialsMissing(
+            f"No platform credentials are configured for {resolution.provider}, and this workspace has no "
+            f"usable key of its own ({resolution.reason})."
+        )
+    return Credentials(resolution.provider, values)
+
+
+@sensitive_variables("values", "session")
+def _credentials(resolution: Resolution) -> Credentials:
+    if resolution.source == Source.PLATFORM:
+        return platform_credentials(resolution)
+    key = resolution.key
+    values = keyring().decrypt_json(key.secret)
+    if key.session_secret and key.session_token_expires_at and \
+            key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN:
+        # Long-term keys call models with their STS session: the long-term secret only talks to STS.
+        session = keyring().decrypt_json(key.session_secret)
+        values = {**values, **{k: session[k] for k in ("access_key_id", "secret_access_key", "session_token")}}
+    return Credentials(key.provider, values)

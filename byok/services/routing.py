@@ -1,0 +1,206 @@
+"""The path of every LLM call: resolve the credentials, call, fall back to platform credentials, keep score.
+
+- Eligible failures (credentials, expiry, permission, model access, throttling, provider errors, timeouts) fall back
+  once to platform credentials when the key's fallback mode allows; a bad request never does.
+- A failure that will repeat opens the key's circuit breaker: BYOK is skipped for BYOK_BREAKER_COOLDOWN_SECONDS,
+  then one call (claimed atomically, so one process probes) decides. Opening and recovering are audited once per
+  incident; the audit trail's owner-notification sink emails the owner.
+- The breaker lives on the key's row, so every web process and worker sees the same state.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User, Workspace
+
+from ..clients import client_for
+from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
+from ..models import AuditAction, PlatformCreditUsage, ProviderKey, UsageRecord
+from ..providers.catalog import get_provider
+from ..providers.outcomes import Completion, Failure
+from ..selectors import KeyState, Resolution, Source, credentials_resolve, month_start, platform_resolution
+from .audit import audit_record
+
+TASKS = ("standard", "complex")
+TOKENS_PER_CREDIT = 1000
+LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per key
+
+
+@dataclass
+class CallOutcome:
+    output: str
+    model: str
+    provider: str
+    source: str
+    fallback_reason: str
+    input_tokens: int
+    output_tokens: int
+    credits_charged: int
+    key_hint: str
+    latency_ms: int
+
+    def as_dict(self) -> dict:
+        return {
+            "output": self.output, "model": self.model, "provider": self.provider, "source": self.source,
+            "fallback_reason": self.fallback_reason or None, "key_hint": self.key_hint or None,
+            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
+            "credits_charged": self.credits_charged, "latency_ms": self.latency_ms,
+        }
+
+
+def llm_complete(*, user: User, workspace_slug: str, task: str, messages: list[dict], max_tokens: int,
+                 provider: str | None = None) -> CallOutcome:
+    """One LLM call for a member of the workspace, on the owner's key when it can serve, else platform credentials."""
+    family = get_provider(provider).family if provider else None
+    resolution = credentials_resolve(user=user, workspace_slug=workspace_slug, family=family)
+    fallback_reason = ""
+    if resolution.source == Source.BYOK:
+        key = resolution.key
+        if key.failing_since and not _probe_claimed(key):
+            fallback_reason = key.failure_reason or "key_failing"
+        else:
+            try:
+                return _attempt(resolution, user=user, task=task, messages=messages, max_tokens=max_tokens)
+            except Failure as failure:
+                if failure.persistent:
+                    _breaker_open(resolution, failure)
+                if not failure.fallback_eligible or key.fallback_mode == ProviderKey.FallbackMode.NONE:
+                    raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
+                                             key_hint=key.key_hint) from None
+                fallback_reason = failure.category
+        if key.fallback_mode == ProviderKey.FallbackMode.NONE:
+            raise ByokKeyUnavailable(f"The owner's key {key.key_hint} is failing and is exclusive (no fallback).",
+                                     details={"key_hint": key.key_hint, "reason": fallback_reason})
+        resolution = platform_resolution(resolution, reason=fallback_reason, key=key)
+    elif resolution.key is not None:
+        if resolution.byok_allowed and resolution.key.fallback_mode == ProviderKey.FallbackMode.NONE:
+            raise ByokKeyUnavailable(
+                f"The owner's key {resolution.key.key_hint} cannot serve ({resolution.reason}) and is exclusive.",
+                details={"key_hint": resolution.key.key_hint, "reason": resolution.reason})
+        fallback_reason = resolution.reason
+    _require_platform_credits(resolution)
+    try:
+        return _attempt(resolution, user=user, task=task, messages=messages, max_tokens=max_tokens,
+                        fallback_reason=fallback_reason)
+    except Failure as failure:
+        raise ProviderCallFailed(failure, source=Source.PLATFORM, provider=resolution.provider) from None
+
+
+def _attempt(resolution: Resolution, *, user: User, task: str, messages: list[dict], max_tokens: int,
+             fallback_reason: str = "") -> CallOutcome:
+    """One call on the resolved credentials; a provider error comes back as a categorised `Failure`."""
+    spec, client = client_for(resolution)
+    model = resolution.model_for(task)
+    started = time.perf_counter()
+    try:
+        completion = spec.complete(client, model=model, messages=messages, max_tokens=max_tokens)
+    except Exception as exc:
+        raise spec.classify(exc, model=model) from None
+    latency_ms = round((time.perf_counter() - started) * 1000)
+    return _record(resolution, user=user, task=task, completion=completion, latency_ms=latency_ms,
+                   fallback_reason=fallback_reason)
+
+
+def _record(resolution: Resolution, *, user: User, task: str, completion: Completion, latency_ms: int,
+            fallback_reason: str) -> CallOutcome:
+    byok = resolution.source == Source.BYOK
+    tokens = completion.input_tokens + completion.output_tokens
+    credits = 0 if byok else math.ceil(tokens / TOKENS_PER_CREDIT)
+    key = resolution.key if byok else None
+    with transaction.atomic():
+        UsageRecord.objects.create(
+            workspace_id=resolution.workspace_id, user=user, owner_id=resolution.owner_id,
+            provider=resolution.provider, model=completion.model, source=resolution.source, task=task,
+            key_id=key.id if key else None, key_hint=key.key_hint if key else "",
+            input_tokens=completion.input_tokens, output_tokens=completion.output_tokens, latency_ms=latency_ms,
+            fallback_reason=fallback_reason, credits_charged=credits,
+        )
+        if credits:
+            _debit_platform_credits(owner_id=resolution.owner_id, credits=credits)
+        if key is not None:
+            _mark_used(key)
+            if key.failing_since:
+                _breaker_close(resolution)
+    return CallOutcome(
+        output=completion.output, model=completion.model, provider=resolution.provider, source=resolution.source,
+        fallback_reason=fallback_reason, input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens, credits_charged=credits,
+        key_hint=key.key_hint if key else "", latency_ms=latency_ms,
+    )
+
+
+def _mark_used(key: KeyState) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        ProviderKey.objects.filter(pk=key.id).update(last_used_at=now)
+
+
+def _require_platform_credits(resolution: Resolution) -> None:
+    used = PlatformCreditUsage.objects.filter(owner_id=resolution.owner_id, month=month_start()).values_list(
+        "used", flat=True).first() or 0
+    if used >= resolution.platform_credits:
+        raise PlatformCreditsExhausted(
+            f"The workspace owner's platform credits for this month are used up ({used} of "
+            f"{resolution.platform_credits}). Calls on the owner's own key are not affected.",
+            details={"used": used, "allowance": resolution.platform_credits})
+
+
+def _debit_platform_credits(*, owner_id: int, credits: int) -> None:
+    month = month_start()
+    if not PlatformCreditUsage.objects.filter(owner_id=owner_id, month=month).update(used=F("used") + credits):
+        usage, created = PlatformCreditUsage.objects.get_or_create(owner_id=owner_id, month=month,
+                                                                  defaults={"used": credits})
+        if not created:
+            PlatformCreditUsage.objects.filter(pk=usage.pk).update(used=F("used") + credits)
+
+
+# --- circuit breaker -----------------------------------------------------------------------------------------
+
+def _cooldown() -> timedelta:
+    return timedelta(seconds=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
+
+
+def _probe_claimed(key: KeyState) -> bool:
+    """After the cool-down exactly one caller (in any process) gets to probe the failing key."""
+    now = timezone.now()
+    return ProviderKey.objects.filter(
+        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now), pk=key.id, failing_since__isnull=False,
+    ).update(breaker_open_until=now + _cooldown()) == 1
+
+
+def _breaker_open(resolution: Resolution, failure: Failure) -> None:
+    now = timezone.now()
+    key = resolution.key
+    with transaction.atomic():
+        opened = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=True).update(
+            failing_since=now, failure_reason=failure.category, breaker_open_until=now + _cooldown())
+        if opened:
+            exclusive = key.fallback_mode == ProviderKey.FallbackMode.NONE
+            audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
+                         target=key, **_audit_refs(resolution),
+                         details={"category": failure.category, "provider_code": failure.code,
+                                  "now_serving": "nothing (exclusive key)" if exclusive else "platform credentials",
+                                  "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
+
+
+def _breaker_close(resolution: Resolution) -> None:
+    key = resolution.key
+    recovered = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=False).update(
+        failing_since=None, failure_reason="", breaker_open_until=None)
+    if recovered:
+        audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
+                     target=key, **_audit_refs(resolution),
+                     details={"failing_since": key.failing_since.isoformat()})
+
+
+def _audit_refs(resolution: Resolution) -> dict:
+    """Owner and workspace references for an audit event, by id: no query on the call path."""
+    return {"owner": User(pk=resolution.owner_id, username=resolution.owner_username),
+            "workspace": Workspace(pk=resolution.workspace_id)}

@@ -1,0 +1,38 @@
+"""Shared set-up for routing tests: an owner with a key on a simulated account, members, platform credentials."""
+
+from byok.services.keys import provider_key_create
+from tests.factories import BusinessUserFactory, WorkspaceFactory, add_member
+
+MESSAGES = [{"role": "user", "content": "Summarise the quarterly report in one line."}]
+
+
+def key_for(owner, sim_account, provider="bedrock", **options):
+    if provider == "bedrock":
+        credentials = {"access_key_id": sim_account.access_key_id, "secret_access_key": sim_account.secret_access_key}
+        if sim_account.session_token:
+            credentials.update(session_token=sim_account.session_token, expires_at="2099-01-01")
+    elif provider == "bedrock_api_key":
+        credentials = {"api_key": sim_account.api_key, "region": sim_account.region}
+    else:
+        credentials = {"api_key": sim_account.api_key}
+    return provider_key_create(owner=owner, provider=provider, name=options.pop("name", f"{provider} key"),
+                               credentials=credentials, skip_test=True, **options)
+
+
+def use_platform_account(settings, sim, provider="bedrock", **fields):
+    """Platform credentials on a simulated account of their own (so its calls can be counted)."""
+    account = sim.add_account("bedrock" if provider == "bedrock" else provider, **fields)
+    if provider == "bedrock":
+        values = {"access_key_id": account.access_key_id, "secret_access_key": account.secret_access_key,
+                  "session_token": "", "region": "us-east-1", "inference_profile": "us"}
+    else:
+        values = {"api_key": account.api_key}
+    settings.PLATFORM_CREDENTIALS = {**settings.PLATFORM_CREDENTIALS, provider: values}
+    return account
+
+
+def team(owner=None):
+    owner = owner or BusinessUserFactory()
+    workspace = WorkspaceFactory(owner=owner)
+    member = add_member(workspace)
+    return owner, workspace, member
