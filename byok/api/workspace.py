@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.models import Membership, User, Workspace
 
 from ..clients import platform_credentials
-from ..models import ProviderKey
+from ..models import ProviderKey, UsageRecord
 from ..providers.catalog import PROVIDER_CHOICES, get_provider
 from ..selectors import (
     NotAMemberOfWorkspace,
@@ -48,7 +48,7 @@ class CompletionOutput(serializers.Serializer):
     output = serializers.CharField()
     model = serializers.CharField()
     provider = serializers.CharField()
-    source = serializers.ChoiceField(choices=[Source.BYOK, Source.PLATFORM])
+    source = serializers.ChoiceField(choices=UsageRecord.Source.choices)
     fallback_reason = serializers.CharField(allow_null=True)
     key_hint = serializers.CharField(allow_null=True)
     usage = CompletionUsageOutput()
@@ -89,7 +89,7 @@ class CompletionApi(APIView):
 
 
 class WorkspaceByokStatusOutput(serializers.Serializer):
-    mode = serializers.ChoiceField(choices=[Source.BYOK, Source.PLATFORM])
+    mode = serializers.ChoiceField(choices=UsageRecord.Source.choices)
     reason = serializers.CharField()
     provider = serializers.CharField()
     key_hint = serializers.CharField(allow_null=True)
@@ -172,12 +172,33 @@ class WorkspaceByokTestConnectionApi(APIView):
         return Response({**result.as_dict(), "source": resolution.source, "key_hint": resolution.key_hint or None})
 
 
+class UsageTotalsOutput(serializers.Serializer):
+    calls = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    credits_charged = serializers.IntegerField()
+
+
+class UsageRowOutput(UsageTotalsOutput):
+    source = serializers.ChoiceField(choices=UsageRecord.Source.choices)
+    provider = serializers.CharField()
+    model = serializers.CharField()
+
+
+class UsageSummaryOutput(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    by_source = serializers.DictField(child=UsageTotalsOutput(), help_text="Totals per source: byok, platform.")
+    rows = UsageRowOutput(many=True)
+    platform_credits_remaining = serializers.IntegerField()
+
+
 class WorkspaceUsageApi(APIView):
     class UsageFilterInput(serializers.Serializer):
         since = serializers.DateTimeField(required=False)
         until = serializers.DateTimeField(required=False)
 
-    @extend_schema(parameters=[UsageFilterInput], responses=serializers.DictField(),
+    @extend_schema(parameters=[UsageFilterInput], responses=UsageSummaryOutput,
                    summary="Usage totals by source, provider and model (owner and admins)")
     def get(self, request, slug):
         membership = Membership.objects.filter(workspace__slug=slug, user=request.user).select_related(

@@ -41,12 +41,12 @@ DROP FUNCTION IF EXISTS byok_auditevent_append_only();
 
 def create_append_only_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND_ONLY_TRIGGER)
+        schema_editor.execute(APPEND_ONLY_TRIGGER, params=None)  # no placeholders: % is PL/pgSQL here
 
 
 def drop_append_only_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_APPEND_ONLY_TRIGGER)
+        schema_editor.execute(DROP_APPEND_ONLY_TRIGGER, params=None)
 
 
 class Migration(migrations.Migration):

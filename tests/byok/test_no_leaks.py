@@ -12,6 +12,7 @@ import logging
 import pickle
 import secrets
 import string
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -290,7 +291,8 @@ def test_secrets_logged_by_mistake_are_redacted(planted, captured_logs):
     log = logging.getLogger("byok.anything")
     log.error("boom %s", c["anthropic"]["api_key"])
     log.warning("aws pair %s / %s", c["bedrock"]["access_key_id"], c["bedrock"]["secret_access_key"])
-    log.info("headers {'Authorization': 'Bearer %s', 'x-api-key': '%s'}", c["openai"]["api_key"], c["mistral"]["api_key"])
+    log.info("headers {'Authorization': 'Bearer %s', 'x-api-key': '%s'}",
+             c["openai"]["api_key"], c["mistral"]["api_key"])
     log.info("retrying with Bearer %s", c["bedrock_api_key"]["api_key"][4:])
     log.info("GET https://bedrock-runtime.us-east-1.amazonaws.com/model?X-Amz-Security-Token=%s&a=1",
              "IQoJb3JpZ2lu" + rand(ALNUM, 100))
@@ -324,7 +326,7 @@ def test_json_log_format_uses_the_redacted_exception_text():
     try:
         raise ValueError(secret)
     except ValueError:
-        record = logging.LogRecord("byok", logging.ERROR, __file__, 1, "failed", None, exc_info=__import__("sys").exc_info())
+        record = logging.LogRecord("byok", logging.ERROR, __file__, 1, "failed", None, exc_info=sys.exc_info())
     RedactingFilter().filter(record)
     line = JsonFormatter().format(record)
     assert secret not in line and "sk-ant-…" in json.loads(line)["exception"]
@@ -363,7 +365,8 @@ def test_validator_errors_never_echo_the_value(provider):
     spec = PROVIDERS[provider]
     valid = canary_credentials()[provider]
     for credential_field in spec.credential_fields:
-        if credential_field.name not in valid or not (credential_field.secret or credential_field.name == "access_key_id"):
+        shown_as_hint_only = credential_field.secret or credential_field.name == "access_key_id"
+        if credential_field.name not in valid or not shown_as_hint_only:
             continue
         value = valid[credential_field.name]
         for bad in (value + "!", value[:10] + " " + value[10:], value + "\u00e9", "x" + value + "\x07", value * 80):

@@ -38,6 +38,8 @@ def append_only_trigger_disabled():
     yield
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # Deleting a row queued deferred foreign-key checks; ALTER TABLE refuses to run while they are pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("ALTER TABLE byok_auditevent ENABLE TRIGGER byok_auditevent_append_only")
 
 
@@ -152,7 +154,7 @@ def _verify_json(owner) -> str:
     return out.getvalue()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_chaining_the_same_owner_at_once_do_not_fork_the_chain(postgres):
     owner = BusinessUserFactory()
     for _ in range(40):

@@ -13,7 +13,8 @@ from byok_project.celery import app
 
 from .conftest import broker_unreachable
 
-pytestmark = pytest.mark.worker
+# Serialized rollback: the plans seeded by a data migration survive the flush that transactional tests end with.
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def wait_until(condition, timeout: float = 30) -> None:

@@ -1,0 +1,192 @@
+"""Forms of the owner console, built from the provider catalog: a page shows exactly one provider's fields.
+
+Forms only collect input; the services validate it (one source of truth) and their domain errors are put back
+on the field they name with `add_domain_errors`.
+"""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from accounts.models import Membership, User, Workspace
+from byok_project.errors import DomainError
+
+from ..models import ProviderKey
+from ..providers.base import CredentialField, Provider
+from ..providers.bedrock import COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES
+from .console_scope import console_access
+
+KEEP_HELP = "Leave blank to keep the stored value."
+
+
+class ConsoleAuthenticationForm(AuthenticationForm):
+    """Sign-in for workspace owners and admins; not `is_staff` like the staff admin's form."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not console_access(user).allowed:
+            raise ValidationError(
+                "This console is for workspace owners and admins. Members use byok through their workspace; "
+                "ask your workspace owner for changes.",
+                code="not_owner",
+            )
+
+
+def supports_inference_profiles(provider: Provider) -> bool:
+    return "inference_profiles" in provider.describe()
+
+
+def supports_regional_credentials(provider: Provider) -> bool:
+    return bool(provider.describe().get("supports_regional_credentials"))
+
+
+def _credential_formfield(spec: CredentialField, *, required: bool, keep_hint: str = "") -> forms.Field:
+    help_text = " ".join(t for t in (spec.help, keep_hint) if t)
+    if spec.secret:
+        # Never rendered back: a redisplayed form (after an error) shows the field empty again.
+        return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
+                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+    if spec.kind == "choice":
+        blank = [("", "— keep the stored value —" if keep_hint else "—")]
+        return forms.ChoiceField(label=spec.label, required=required, help_text=help_text,
+                                 choices=blank + [(c, c) for c in spec.choices])
+    attrs = {"autocomplete": "off", "placeholder": "2027-05-31" if spec.kind == "date" else ""}
+    return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
+                           widget=forms.TextInput(attrs=attrs))
+
+
+class KeyFormBase(forms.Form):
+    """Settings of a key; `key_form_class` adds the provider's credential fields."""
+
+    provider: Provider
+    credential_names: tuple[str, ...] = ()
+
+    def credentials(self) -> dict[str, str]:
+        """The credential values typed in; blank ones are left out (on edit, the stored value stays)."""
+        return {n: self.cleaned_data[n] for n in self.credential_names if self.cleaned_data.get(n)}
+
+
+class KeySettingsMixin(forms.Form):
+    name = forms.CharField(max_length=100, help_text='A label for you, e.g. "Production key".')
+    fallback_mode = forms.ChoiceField(choices=ProviderKey.FallbackMode.choices, initial=ProviderKey.FallbackMode.PLATFORM,
+                                      widget=forms.RadioSelect,
+                                      help_text="What happens when your key fails: platform credentials take over, "
+                                                "or calls fail (exclusive).")
+    scope = forms.ChoiceField(choices=ProviderKey.Scope.choices, initial=ProviderKey.Scope.ALL_WORKSPACES,
+                              widget=forms.RadioSelect)
+    workspaces = forms.ModelMultipleChoiceField(queryset=Workspace.objects.none(), required=False,
+                                                widget=forms.CheckboxSelectMultiple,
+                                                help_text="Only with “Selected workspaces”.")
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Foreign-key choices come from the owner's own workspaces, never from the whole table.
+        self.fields["workspaces"].queryset = Workspace.objects.filter(owner=owner)
+
+    def key_settings(self) -> dict:
+        data = {f: self.cleaned_data[f] for f in ("name", "fallback_mode", "scope", "workspaces")}
+        if "inference_profile" in self.fields:
+            data["inference_profile"] = self.cleaned_data["inference_profile"]
+        return data
+
+
+def _profile_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Inference profile", initial=DEFAULT_PROFILE, widget=forms.RadioSelect,
+        choices=[(p.id, f"{p.name} — {p.purpose}") for p in INFERENCE_PROFILES.values()],
+        help_text="Where AWS may run your requests. The IAM policy below follows the profile you choose.",
+    )
+
+
+def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
+    """The add form (required fields as the catalog says) or the edit form (blank credential fields keep)."""
+    fields: dict[str, forms.Field] = {}
+    if supports_inference_profiles(provider):
+        fields["inference_profile"] = _profile_field()
+    for spec in provider.credential_fields:
+        fields[spec.name] = _credential_formfield(spec, required=spec.required and not editing,
+                                                  keep_hint=KEEP_HELP if editing else "")
+    names = tuple(s.name for s in provider.credential_fields)
+    attrs = {**fields, "provider": provider, "credential_names": names,
+             "field_order": ["name", "inference_profile", *names, "fallback_mode", "scope", "workspaces"]}
+    return type(f"{provider.id.title()}KeyForm", (KeySettingsMixin, KeyFormBase), attrs)
+
+
+def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
+    """The new credentials; a choice or date left blank (region, expiry) is kept from the old ones."""
+    fields = {
+        spec.name: _credential_formfield(spec, required=spec.required and spec.kind not in ("choice", "date"),
+                                         keep_hint=KEEP_HELP if spec.kind in ("choice", "date") else "")
+        for spec in provider.credential_fields
+    }
+    attrs = {**fields, "provider": provider, "credential_names": tuple(fields)}
+    return type(f"{provider.id.title()}RotateForm", (KeyFormBase,), attrs)
+
+
+class RegionalCredentialsForm(forms.Form):
+    """One extra IAM credential set, used for the regions listed instead of the main set."""
+
+    regions = forms.MultipleChoiceField(choices=[(r, r) for r in COMMERCIAL_REGIONS], required=False,
+                                        widget=forms.SelectMultiple(attrs={"size": 4}))
+    access_key_id = forms.CharField(label="Access Key ID", required=False)
+    secret_access_key = forms.CharField(label="Secret Access Key", required=False,
+                                        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+    session_token = forms.CharField(label="Session Token", required=False,
+                                    widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+
+    def entry(self) -> dict | None:
+        data = {k: v for k, v in self.cleaned_data.items() if v}
+        return data or None
+
+
+RegionalCredentialsFormSet = forms.formset_factory(RegionalCredentialsForm, extra=1, max_num=len(COMMERCIAL_REGIONS))
+
+
+def regional_credentials(formset) -> list[dict] | None:
+    """The regional sets filled in, or None when none was (on edit: keep the stored sets)."""
+    entries = [entry for form in formset.forms if (entry := form.entry())]
+    return entries or None
+
+
+def add_domain_errors(form: forms.Form, exc: DomainError, formset=None) -> None:
+    """Put each of the service's field errors (`credentials.secret_access_key`, `regional_credentials.0.regions`,
+    `scope` …) on the matching field; what matches no field goes to the top of the form."""
+    for path, messages in exc.fields.items():
+        target_form, field_name = form, path.removeprefix("credentials.")
+        if path.startswith("regional_credentials.") and formset is not None:
+            index, _, field_name = path.removeprefix("regional_credentials.").partition(".")
+            if index.isdigit() and int(index) < len(formset.forms):
+                target_form = formset.forms[int(index)]
+        for message in messages:
+            if field_name in target_form.fields:
+                target_form.add_error(field_name, message)
+            else:
+                form.add_error(None, f"{path}: {message}" if path else message)
+    if not exc.fields:
+        form.add_error(None, exc.message)
+
+
+class RevertConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand this deletes my stored credentials",
+        error_messages={"required": "Tick the box to confirm: this deletes your stored credentials."},
+    )
+
+
+class MemberAddForm(forms.Form):
+    user = forms.CharField(label="Username or e-mail", max_length=254)
+    role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")],
+                             initial=Membership.Role.MEMBER)
+
+    def clean_user(self) -> User:
+        value = self.cleaned_data["user"].strip()
+        matches = list(User.objects.filter(Q(username=value) | Q(email__iexact=value), is_active=True)[:2])
+        if len(matches) != 1:
+            # One message whether nobody or several match: the form is no directory of users.
+            raise ValidationError("No single active user has this username or e-mail.")
+        return matches[0]
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")])
