@@ -50,7 +50,7 @@ class KeyState:
     fallback_mode: str
     key_hint: str
     session_token_expires_at: datetime | None
-    serves_workspace: bool
+    selected: bool  # scoped to selected workspaces (this one among them), rather than owner-wide
     last_used_at: datetime | None
     secret: str = field(repr=False)
     session_secret: str | None = field(repr=False)
@@ -116,18 +116,21 @@ class NotAMemberOfWorkspace(Exception):
     """The user has no membership in the workspace (or it does not exist): callers answer 404."""
 
 
-# One round trip: membership, owner's plan, and every key of the owner with whether it serves this workspace.
+# One round trip: membership, the owner's plan, and the owner's keys that serve this workspace.
 _RESOLVE_SQL = """
 SELECT m.role, w.id, o.id, o.username, p.code, p.byok_allowed,
        k.id, k.provider, k.family, k.version, k.enabled, k.expires_at, k.failing_since, k.breaker_open_until,
        k.scope, k.inference_profile, k.regions, k.fallback_mode, k.key_hint, k.session_token_expires_at,
-       EXISTS (SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id),
+       k.scope = 'selected',
        k.secret, k.session_secret, k.last_used_at, p.monthly_platform_credits, k.failure_reason
 FROM accounts_membership m
 JOIN accounts_workspace w ON w.id = m.workspace_id
 JOIN accounts_user o ON o.id = w.owner_id
 JOIN accounts_plan p ON p.code = o.plan_id
-LEFT JOIN byok_providerkey k ON k.owner_id = o.id
+LEFT JOIN byok_providerkey k ON k.owner_id = o.id AND (
+    k.scope = 'all_workspaces'
+    OR EXISTS (SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id)
+)
 WHERE m.user_id = %s AND w.slug = %s
 """
 
@@ -149,7 +152,7 @@ def _key_state(row) -> KeyState:
         scope=row[14], inference_profile=row[15],
         regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),
         fallback_mode=row[17], key_hint=row[18], session_token_expires_at=_datetime(row[19]),
-        serves_workspace=bool(row[20]) or row[14] == ProviderKey.Scope.ALL_WORKSPACES,
+        selected=bool(row[20]),
         last_used_at=_datetime(row[23]), secret=row[21], session_secret=row[22],
     )
 
@@ -180,11 +183,10 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
         raise NotAMemberOfWorkspace(workspace_slug)
     role, workspace_id, owner_id, owner_username, plan, byok_allowed = rows[0][:6]
     keys = [_key_state(row) for row in rows if row[6] is not None]
-    serving = [k for k in keys if k.serves_workspace and (family is None or k.family == family)]
     if family is None:
-        family = _default_family(serving)
+        family = _default_family(keys)
     # Selected-workspace keys before owner-wide ones; then the first usable.
-    candidates = sorted((k for k in serving if k.family == family), key=lambda k: k.scope != ProviderKey.Scope.SELECTED)
+    candidates = sorted((k for k in keys if k.family == family), key=lambda k: not k.selected)
     base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
                 role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=rows[0][24])
     if not byok_allowed:

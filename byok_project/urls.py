@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from byok.admin.console import console_site
+
 from . import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("manage/", console_site.urls),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("byok.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -8,7 +8,7 @@ usage and audit events. Members see nothing here.
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, User, Workspace
@@ -82,7 +82,8 @@ def console_workspaces(access: ConsoleAccess) -> QuerySet[Workspace]:
     return (
         Workspace.objects.filter(pk__in=access.workspace_ids)
         .select_related("owner")
-        .annotate(member_count=Count("memberships"))
+        .annotate(member_count=Count("memberships"),
+                  owned_by_viewer=ExpressionWrapper(Q(owner_id=access.user_id), output_field=BooleanField()))
         .prefetch_related(Prefetch("memberships", queryset=Membership.objects.select_related("user")
                                    .order_by("role", "user__username")))
     )

@@ -287,3 +287,16 @@ def test_in_process_api_matches_the_gateway(sandbox):
     assert bound.source == "byok" and bound.model == "claude-sonnet-4-5-20250929"
     reply = bound.client.messages.create(model=bound.model, max_tokens=10, messages=MESSAGES)
     assert reply.content[0].text
+
+
+def test_resolution_is_one_query_and_a_warm_client_needs_none(django_assert_num_queries):
+    from byok.clients import client_for
+    from byok.selectors import credentials_resolve
+
+    owner, workspace, member = team()
+    key_for(owner, type("Account", (), {"api_key": "sk-ant-api03-" + "q" * 40})(), provider="anthropic")
+    client_for(credentials_resolve(user=member, workspace_slug=workspace.slug))
+    with django_assert_num_queries(1):
+        resolution = credentials_resolve(user=member, workspace_slug=workspace.slug)
+        client_for(resolution)
+    assert resolution.source == "byok"

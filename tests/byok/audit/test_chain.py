@@ -159,13 +159,15 @@ def test_two_workers_chaining_the_same_owner_at_once_do_not_fork_the_chain(postg
     owner = BusinessUserFactory()
     for _ in range(40):
         audit_record(action=AuditAction.PLAN_CHANGED, actor=owner, owner=owner, details={})
-    start = threading.Barrier(4)
+    start, errors = threading.Barrier(4), []
 
     def worker():
         start.wait()
         try:
             for _ in range(5):
                 audit_chain_extend(owner_id=owner.pk)
+        except Exception as exc:  # without the head lock, a second worker would try to relink chained events
+            errors.append(exc)
         finally:
             connections.close_all()
 
@@ -175,6 +177,7 @@ def test_two_workers_chaining_the_same_owner_at_once_do_not_fork_the_chain(postg
     for thread in threads:
         thread.join()
 
+    assert errors == []
     sequences = sorted(AuditEvent.objects.filter(owner=owner).values_list("chain_sequence", flat=True))
     assert sequences == list(range(1, 41))
     output, ok = verify("--owner", owner.username)
