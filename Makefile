@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export BYOK_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test setup migrate bench clean
+.PHONY: run test setup migrate bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ run: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python -m byok_project.stack
 
+## make browser: Debian's chromium for the browser tests, installed when run as root; elsewhere they skip (not in CI).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests will be skipped"; }
+
 ## make test: set up and run the whole suite (BYOK_REQUIRE_SERVICES=1 turns missing services into failures).
-test: $(VENV)/.dev
+test: $(VENV)/.dev browser
 	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev

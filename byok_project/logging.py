@@ -3,6 +3,8 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from django.views.debug import SafeExceptionReporterFilter
+
 from .request_context import current_request_context
 
 
@@ -110,3 +112,10 @@ class RedactingFilter(logging.Filter):
 
 
 _EXCEPTION_FORMATTER = logging.Formatter()
+
+
+class AlwaysFilteringExceptionReporter(SafeExceptionReporterFilter):
+    """Django hides sensitive_variables only when DEBUG is off; credentials stay hidden on the debug page too."""
+
+    def is_active(self, request) -> bool:
+        return True

@@ -1,6 +1,8 @@
+import importlib
 import os
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
@@ -29,6 +31,20 @@ def redis_broker():
     url = settings.CELERY_BROKER_URL
     require_service("Redis broker", url.startswith("redis://"))
     return url
+
+
+@pytest.fixture(autouse=True)
+def _seeded_plans(request):
+    """Transactional tests end with a flush, which also empties the plans seeded by a data migration: put them
+    back for whatever test runs next."""
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
+    if not uses_db:
+        return
+    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
+    from accounts.models import Plan
+
+    if not Plan.objects.exists():
+        importlib.import_module("accounts.migrations.0002_seed_plans").seed_plans(django_apps, None)
 
 
 @pytest.fixture(autouse=True)

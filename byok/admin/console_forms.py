@@ -41,6 +41,13 @@ def supports_regional_credentials(provider: Provider) -> bool:
     return bool(provider.describe().get("supports_regional_credentials"))
 
 
+class NoEchoTextInput(forms.TextInput):
+    """Visible while typing, never written back into a page: a full access key id is shown only as its hint."""
+
+    def format_value(self, value):
+        return None
+
+
 def _credential_formfield(spec: CredentialField, *, required: bool, keep_hint: str = "") -> forms.Field:
     help_text = " ".join(t for t in (spec.help, keep_hint) if t)
     if spec.secret:
@@ -51,9 +58,11 @@ def _credential_formfield(spec: CredentialField, *, required: bool, keep_hint: s
         blank = [("", "— keep the stored value —" if keep_hint else "—")]
         return forms.ChoiceField(label=spec.label, required=required, help_text=help_text,
                                  choices=blank + [(c, c) for c in spec.choices])
-    attrs = {"autocomplete": "off", "placeholder": "2027-05-31" if spec.kind == "date" else ""}
+    if spec.kind == "date":
+        return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
+                               widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "2027-05-31"}))
     return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
-                           widget=forms.TextInput(attrs=attrs))
+                           widget=NoEchoTextInput(attrs={"autocomplete": "off"}))
 
 
 class KeyFormBase(forms.Form):
@@ -129,7 +138,7 @@ class RegionalCredentialsForm(forms.Form):
 
     regions = forms.MultipleChoiceField(choices=[(r, r) for r in COMMERCIAL_REGIONS], required=False,
                                         widget=forms.SelectMultiple(attrs={"size": 4}))
-    access_key_id = forms.CharField(label="Access Key ID", required=False)
+    access_key_id = forms.CharField(label="Access Key ID", required=False, widget=NoEchoTextInput())
     secret_access_key = forms.CharField(label="Secret Access Key", required=False,
                                         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
     session_token = forms.CharField(label="Session Token", required=False,

@@ -1,6 +1,8 @@
 """Connection tests from the API: unsaved credentials, a stored key, or what a workspace effectively uses."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -45,6 +47,7 @@ class ConnectionTestApi(APIView):
         inference_profile = serializers.CharField(required=False, allow_blank=True, default="", max_length=16)
         regional_credentials = RegionalCredentialsField(required=False)
 
+    @method_decorator(sensitive_variables("data", "cleaned"))
     @extend_schema(request=ConnectionTestInput, responses=ConnectionTestOutput,
                    summary="Test unsaved credentials (typed fields only); nothing is stored")
     def post(self, request):

@@ -1,6 +1,8 @@
 """Owner API for provider keys. Thin: serializers check shapes, services do the work, secrets are write-only."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -87,6 +89,7 @@ class ProviderKeyListApi(APIView):
         keys = provider_keys_visible_to(request.user)
         return Response(ProviderKeyOutput(keys, many=True).data)
 
+    @method_decorator(sensitive_variables("data"))
     @extend_schema(request=ProviderKeyCreateInput, responses={201: ProviderKeyOutput},
                    summary="Add a provider key (tested before it is saved unless skip_test)")
     def post(self, request):
@@ -111,6 +114,7 @@ class ProviderKeyDetailApi(APIView):
     def get(self, request, pk):
         return Response(ProviderKeyOutput(_key_or_404(request, pk)).data)
 
+    @method_decorator(sensitive_variables("data"))
     @extend_schema(request=ProviderKeyUpdateInput, responses=ProviderKeyOutput,
                    summary="Change a key's settings; blank credential fields keep the stored secret")
     def patch(self, request, pk):
@@ -132,6 +136,7 @@ class ProviderKeyRotateApi(APIView):
         regional_credentials = RegionalCredentialsField(required=False)
         skip_test = serializers.BooleanField(default=False)
 
+    @method_decorator(sensitive_variables("data"))
     @extend_schema(request=ProviderKeyRotateInput, responses=ProviderKeyOutput,
                    summary="Replace the secret (tested first); the old secret is destroyed")
     def post(self, request, pk):

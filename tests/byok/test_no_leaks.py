@@ -375,9 +375,6 @@ def test_validator_errors_never_echo_the_value(provider):
             assert errors and value[4:-4] not in reasons and value[4:20] not in reasons, (credential_field.name, bad)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "byok/api/keys.py: the view's local `data` (the input serializer) has a repr that includes the raw request data; "
-    "decorate the views' post/patch with method_decorator(sensitive_variables('data')). Remove this mark then."))
 def test_an_unexpected_error_report_hides_the_plaintext(planted, captured_logs, client_for, monkeypatch):
     """What a 500 e-mail to the admins (DEBUG off) would contain: frames below the services' sensitive_variables."""
     _, records, _ = captured_logs

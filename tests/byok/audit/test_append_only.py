@@ -8,6 +8,7 @@ from accounts.services import user_plan_change
 from byok.models import AuditEvent
 from byok.models.audit import AppendOnlyViolation
 from byok.services.audit import audit_chain_extend
+from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,8 +89,6 @@ def test_admin_list_filters_searches_and_has_no_query_per_row(admin_client, owne
 
 
 def test_api_offers_no_way_to_write(client_for, owner, event):
-    from tests.factories import WorkspaceFactory
-
     workspace = WorkspaceFactory(owner=owner)
     url = f"/api/v1/workspaces/{workspace.slug}/audit-events/"
     client = client_for(owner)

@@ -1,0 +1,475 @@
+"""The owner console at /manage/: who gets in, what they see, and that every button goes through the services."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership
+from byok.crypto import keyring
+from byok.models import AuditAction, AuditEvent, ProviderKey, UsageRecord
+from byok.services.keys import provider_key_create
+from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+KEYS = "/manage/byok/providerkey/"
+
+
+@pytest.fixture
+def owner():
+    return BusinessUserFactory(username="olivia")
+
+
+@pytest.fixture
+def workspace(owner):
+    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def bedrock_key(owner, account, **fields) -> ProviderKey:
+    return provider_key_create(owner=owner, provider="bedrock", name=fields.pop("name", "Production"),
+                               credentials={"access_key_id": account.access_key_id,
+                                            "secret_access_key": account.secret_access_key},
+                               skip_test=True, **fields)
+
+
+def bedrock_form(account, **extra) -> dict:
+    return {"name": "Production", "inference_profile": "global", "access_key_id": account.access_key_id,
+            "secret_access_key": account.secret_access_key, "fallback_mode": "platform", "scope": "all_workspaces",
+            "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0", **extra}
+
+
+# --- who gets in --------------------------------------------------------------------------------------------
+
+
+def test_owner_without_staff_flag_opens_the_console(owner, workspace):
+    response = signed_in(owner).get("/manage/")
+    assert response.status_code == 200
+    assert "Bring your own key" in response.content.decode()
+
+
+def test_member_is_sent_to_the_login_page_and_sees_no_keys(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    member = add_member(workspace)
+    client = signed_in(member)
+    for url in ("/manage/", KEYS, "/manage/usage/", "/manage/byok/auditevent/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith("/manage/login/"), url
+
+
+def test_member_cannot_sign_in(owner, workspace):
+    add_member(workspace, UserFactory(username="mark"))
+    response = Client().post("/manage/login/", {"username": "mark", "password": "byok-demo-2026"})
+    assert response.status_code == 200
+    assert "This console is for workspace owners and admins" in response.content.decode()
+
+
+def test_staff_flag_without_a_workspace_does_not_open_the_console():
+    staff = UserFactory(is_staff=True)
+    assert signed_in(staff).get("/manage/").status_code == 302
+
+
+def test_another_owners_key_answers_404_on_every_key_url(owner, workspace, sim):
+    other = BusinessUserFactory()
+    WorkspaceFactory(owner=other)
+    key = bedrock_key(other, sim.account("demo-bedrock"))
+    client = signed_in(owner)
+    for suffix in ("change/", "rotate/", "delete/", "history/"):
+        assert client.get(f"{KEYS}{key.pk}/{suffix}").status_code == 404, suffix
+    for suffix in ("test/", "enable/", "disable/", "change/"):
+        assert client.post(f"{KEYS}{key.pk}/{suffix}").status_code == 404, suffix
+    assert ProviderKey.objects.get(pk=key.pk).enabled
+
+
+def test_the_list_shows_only_the_owners_keys(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"), name="Mine")
+    other = BusinessUserFactory()
+    bedrock_key(other, sim.account("demo-bedrock-no-opus"), name="Theirs")
+    html = signed_in(owner).get(KEYS).content.decode()
+    assert "Mine" in html and "Theirs" not in html
+
+
+def test_autocomplete_offers_no_lookups(owner, workspace):
+    response = signed_in(owner).get("/manage/autocomplete/", {"app_label": "byok", "model_name": "providerkey",
+                                                              "field_name": "owner", "term": "a"})
+    assert response.status_code == 403
+
+
+def test_workspace_admin_sees_the_owners_key_read_only(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    client = signed_in(admin_user)
+    html = client.get(f"{KEYS}{key.pk}/change/").content.decode()
+    assert key.key_hint in html and "only they can change it" in html and "Test connection" not in html
+    assert client.post(f"{KEYS}{key.pk}/disable/").status_code == 403
+    assert client.post(f"{KEYS}{key.pk}/change/", {"name": "Hijacked"}).status_code == 403
+    assert ProviderKey.objects.get(pk=key.pk).enabled
+
+
+def test_workspace_admin_does_not_see_keys_scoped_to_other_workspaces(owner, workspace, sim):
+    private = WorkspaceFactory(owner=owner)
+    bedrock_key(owner, sim.account("demo-bedrock"), name="Private", scope="selected", workspaces=[private])
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    assert "Private" not in signed_in(admin_user).get(KEYS).content.decode()
+
+
+# --- adding a key --------------------------------------------------------------------------------------------
+
+
+def test_add_asks_for_the_provider_first(owner, workspace):
+    html = signed_in(owner).get(f"{KEYS}add/").content.decode()
+    assert "?provider=bedrock" in html and "?provider=anthropic" in html and 'name="api_key"' not in html
+
+
+def test_add_shows_only_the_chosen_providers_fields_with_secrets_as_password_inputs(owner, workspace):
+    html = signed_in(owner).get(f"{KEYS}add/?provider=anthropic").content.decode()
+    assert 'type="password" name="api_key"' in html
+    assert "access_key_id" not in html and "inference_profile" not in html
+
+
+def test_bedrock_add_offers_profiles_with_their_purpose_and_the_iam_policy(owner, workspace):
+    html = signed_in(owner).get(f"{KEYS}add/?provider=bedrock").content.decode()
+    assert "EU — Data stays in the European Union." in html
+    assert "inference-profile/eu.anthropic.claude-opus-4-5" in html and "sts:GetSessionToken" in html
+    assert "Copy policy" in html and "Model access" in html and 'name="regional-0-regions"' in html
+
+
+def test_test_and_save_stores_a_working_key(owner, workspace, sandbox):
+    response = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", bedrock_form(sandbox.account("demo-bedrock")))
+    key = ProviderKey.objects.get(owner=owner)
+    assert response.status_code == 302 and response.url == f"{KEYS}{key.pk}/change/"
+    assert key.get_credentials()["secret_access_key"] == sandbox.account("demo-bedrock").secret_access_key
+
+
+def test_test_and_save_with_a_failing_model_shows_each_check_and_stores_nothing(owner, workspace, sandbox):
+    response = signed_in(owner).post(f"{KEYS}add/?provider=bedrock",
+                                     bedrock_form(sandbox.account("demo-bedrock-no-opus")))
+    html = response.content.decode()
+    assert response.status_code == 200 and not ProviderKey.objects.exists()
+    assert "model_access" in html and "Model access, submit the Anthropic use-case form" in html
+    assert html.count('class="byok-check ok"') == 3 and html.count('class="byok-check failed"') == 1
+
+
+def test_a_malformed_secret_is_reported_on_its_field_and_not_echoed(owner, workspace, sandbox):
+    bad = "x" * 39
+    response = signed_in(owner).post(f"{KEYS}add/?provider=bedrock",
+                                     bedrock_form(sandbox.account("demo-bedrock"), secret_access_key=bad))
+    html = response.content.decode()
+    assert 'field-secret_access_key' in html and "exactly 40 characters" in html and bad not in html
+    assert not ProviderKey.objects.exists()
+
+
+def test_a_second_owner_wide_key_is_a_form_error_on_scope(owner, workspace, sandbox):
+    bedrock_key(owner, sandbox.account("demo-bedrock"), name="First")
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock",
+                                 bedrock_form(sandbox.account("demo-bedrock-no-sts"))).content.decode()
+    assert "An owner-wide bedrock key exists" in html and ProviderKey.objects.count() == 1
+
+
+def test_test_and_save_is_throttled_with_a_message(owner, workspace, sandbox, settings):
+    settings.BYOK_CONNECTION_TEST_RATE = "0/min"
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock",
+                                 bedrock_form(sandbox.account("demo-bedrock"))).content.decode()
+    assert "Too many connection tests" in html and not ProviderKey.objects.exists()
+
+
+def test_free_plan_owner_sees_which_plan_is_needed_and_no_add_button():
+    frank = UserFactory(username="frank")
+    WorkspaceFactory(owner=frank)
+    client = signed_in(frank)
+    html = client.get(KEYS).content.decode()
+    assert "does not include bring-your-own-key" in html and "Business or Enterprise" in html
+    assert f'href="{KEYS}add/"' not in html
+    refused = client.get(f"{KEYS}add/?provider=bedrock")
+    assert refused.status_code == 403 and "Business or Enterprise" in refused.content.decode()
+    assert 'name="secret_access_key"' not in refused.content.decode()
+
+
+# --- changing a key ----------------------------------------------------------------------------------------
+
+
+def test_edit_with_blank_secret_keeps_the_stored_secret_and_says_so(owner, workspace, sim):
+    account = sim.account("demo-bedrock")
+    key = bedrock_key(owner, account)
+    client = signed_in(owner)
+    assert "Leave blank to keep the stored value." in client.get(f"{KEYS}{key.pk}/change/").content.decode()
+    response = client.post(f"{KEYS}{key.pk}/change/", {
+        "name": "Renamed", "inference_profile": "global", "fallback_mode": "none", "scope": "all_workspaces",
+        "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"})
+    key.refresh_from_db()
+    assert response.status_code == 302 and key.name == "Renamed" and key.fallback_mode == "none"
+    assert key.get_credentials()["secret_access_key"] == account.secret_access_key
+
+
+def test_workspace_choices_are_only_the_owners_workspaces(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    WorkspaceFactory(name="Someone Else's")
+    html = signed_in(owner).get(f"{KEYS}{key.pk}/change/").content.decode()
+    assert "Acme" in html and "Someone Else&#x27;s" not in html
+
+
+def test_test_connection_is_post_only(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    assert signed_in(owner).get(f"{KEYS}{key.pk}/test/").status_code == 405
+
+
+def test_test_connection_shows_each_check_the_account_and_keeps_the_result(owner, workspace, sandbox):
+    key = bedrock_key(owner, sandbox.account("demo-bedrock"))
+    html = signed_in(owner).post(f"{KEYS}{key.pk}/test/").content.decode()
+    assert html.count('class="byok-check ok"') == 4 and "111122223333" in html
+    key.refresh_from_db()
+    assert key.last_test_status == "ok"
+
+
+def test_test_connection_throttled_is_a_message(owner, workspace, sandbox, settings):
+    key = bedrock_key(owner, sandbox.account("demo-bedrock"))
+    settings.BYOK_CONNECTION_TEST_RATE = "0/min"
+    response = signed_in(owner).post(f"{KEYS}{key.pk}/test/", follow=True)
+    assert "Too many connection tests" in response.content.decode() and sandbox.server.stats()["total"] == 0
+
+
+def test_rotate_tests_the_new_credentials_then_replaces_them(owner, workspace, sandbox):
+    key = bedrock_key(owner, sandbox.account("demo-bedrock-no-sts"))
+    new = sandbox.account("demo-bedrock")
+    response = signed_in(owner).post(f"{KEYS}{key.pk}/rotate/", {
+        "access_key_id": new.access_key_id, "secret_access_key": new.secret_access_key,
+        "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"})
+    key.refresh_from_db()
+    assert response.status_code == 302 and key.rotated_at is not None
+    assert key.get_credentials()["access_key_id"] == new.access_key_id
+
+
+def test_rotate_to_failing_credentials_keeps_the_old_ones(owner, workspace, sandbox):
+    old = sandbox.account("demo-bedrock")
+    key = bedrock_key(owner, old)
+    new = sandbox.account("demo-bedrock-no-opus")
+    html = signed_in(owner).post(f"{KEYS}{key.pk}/rotate/", {
+        "access_key_id": new.access_key_id, "secret_access_key": new.secret_access_key,
+        "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"}).content.decode()
+    key.refresh_from_db()
+    assert "model_access" in html and key.get_credentials()["access_key_id"] == old.access_key_id
+
+
+def test_disable_button_disables_the_key_through_the_service(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    signed_in(owner).post(f"{KEYS}{key.pk}/disable/")
+    key.refresh_from_db()
+    assert not key.enabled
+    assert AuditEvent.objects.filter(action=AuditAction.KEY_DISABLED, target_key_id=key.pk).exists()
+
+
+def test_enable_action_in_the_list_enables_selected_keys(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    ProviderKey.objects.filter(pk=key.pk).update(enabled=False)
+    signed_in(owner).post(KEYS, {"action": "enable_keys", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.enabled
+
+
+def test_delete_goes_through_the_service(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    signed_in(owner).post(f"{KEYS}{key.pk}/delete/", {"post": "yes"})
+    assert not ProviderKey.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.KEY_DELETED, target_key_id=key.pk).exists()
+
+
+# --- badges and filters ------------------------------------------------------------------------------------
+
+
+def test_badges_show_session_expiry_and_rotation_due(owner, workspace, sim, settings):
+    settings.BYOK_ROTATION_REMINDER_DAYS = 30
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    ProviderKey.objects.filter(pk=key.pk).update(created_at=timezone.now() - timedelta(days=31),
+                                                 session_token_expires_at=timezone.now() + timedelta(hours=5, minutes=30))
+    html = signed_in(owner).get(KEYS).content.decode()
+    assert "byok-badge-active" in html and "session expires in 6 h" in html and "rotation due" in html
+
+
+def test_plan_downgrade_shows_plan_inactive_badge(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    owner.plan_id = "free"
+    owner.save()
+    assert "Plan inactive" in signed_in(owner).get(KEYS).content.decode()
+
+
+def test_status_filter_selects_disabled_keys(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"), name="On")
+    off = bedrock_key(owner, sim.account("demo-bedrock-no-opus"), name="Off", scope="selected", workspaces=[workspace])
+    ProviderKey.objects.filter(pk=off.pk).update(enabled=False)
+    html = signed_in(owner).get(KEYS, {"status": "disabled"}).content.decode()
+    assert f"{KEYS}{off.pk}/change/" in html and ">On<" not in html
+
+
+# --- revert --------------------------------------------------------------------------------------------------
+
+
+def test_revert_needs_the_confirmation_box(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    html = signed_in(owner).post(f"{KEYS}revert/", {}).content.decode()
+    assert "Tick the box to confirm" in html and ProviderKey.objects.count() == 1
+
+
+def test_revert_with_confirmation_deletes_every_key(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    response = signed_in(owner).post(f"{KEYS}revert/", {"confirm": "on"})
+    assert response.status_code == 302 and not ProviderKey.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.BYOK_REVERTED, owner=owner).exists()
+
+
+def test_workspace_admin_cannot_revert_the_owners_keys(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    assert signed_in(admin_user).post(f"{KEYS}revert/", {"confirm": "on"}).status_code == 403
+    assert ProviderKey.objects.count() == 1
+
+
+# --- sandbox banner --------------------------------------------------------------------------------------------
+
+
+def test_sandbox_banner_is_on_every_console_page_including_login(owner, workspace, sandbox):
+    client = signed_in(owner)
+    for url in ("/manage/", KEYS, f"{KEYS}add/", "/manage/accounts/workspace/", "/manage/usage/",
+                "/manage/byok/auditevent/"):
+        assert f"the simulator at <code>{sandbox.url.rstrip('/')}" in client.get(url).content.decode(), url
+    assert "Sandbox mode" in Client().get("/manage/login/").content.decode()
+
+
+def test_no_sandbox_banner_with_real_endpoints(owner, workspace, settings):
+    settings.BYOK_ENDPOINTS = {}
+    assert "Sandbox mode" not in signed_in(owner).get("/manage/").content.decode()
+
+
+# --- workspaces and members -----------------------------------------------------------------------------------
+
+
+def workspace_url(workspace, suffix=""):
+    return f"/manage/accounts/workspace/{workspace.pk}/{suffix}"
+
+
+def test_owner_adds_a_member_by_email(owner, workspace):
+    newcomer = UserFactory(email="new@example.com")
+    signed_in(owner).post(workspace_url(workspace, "members/add/"), {"user": "NEW@example.com", "role": "admin"})
+    assert Membership.objects.get(workspace=workspace, user=newcomer).role == "admin"
+
+
+def test_adding_an_existing_member_is_a_message(owner, workspace):
+    member = add_member(workspace)
+    response = signed_in(owner).post(workspace_url(workspace, "members/add/"),
+                                     {"user": member.username, "role": "member"}, follow=True)
+    assert "already a member" in response.content.decode()
+
+
+def test_removing_the_owner_shows_the_ownership_rule(owner, workspace):
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    response = signed_in(admin_user).post(workspace_url(workspace, f"members/{owner.pk}/remove/"), follow=True)
+    assert "transfer ownership before removing them" in response.content.decode()
+    assert Membership.objects.filter(workspace=workspace, user=owner).exists()
+
+
+def test_owner_changes_a_members_role(owner, workspace):
+    member = add_member(workspace)
+    signed_in(owner).post(workspace_url(workspace, f"members/{member.pk}/role/"), {"role": "admin"})
+    assert Membership.objects.get(workspace=workspace, user=member).role == "admin"
+
+
+def test_owner_transfers_ownership_and_stays_admin(owner, workspace):
+    member = add_member(workspace)
+    signed_in(owner).post(workspace_url(workspace, f"members/{member.pk}/make-owner/"))
+    workspace.refresh_from_db()
+    assert workspace.owner == member
+    assert Membership.objects.get(workspace=workspace, user=owner).role == "admin"
+
+
+def test_another_owners_workspace_answers_404(owner, workspace):
+    other = WorkspaceFactory()
+    client = signed_in(owner)
+    assert client.get(workspace_url(other, "change/")).status_code == 404
+    assert client.post(workspace_url(other, "members/add/"), {"user": owner.username}).status_code == 404
+
+
+# --- usage and audit ------------------------------------------------------------------------------------------
+
+
+def test_usage_shows_calls_by_source_and_model_and_credits_left(owner, workspace):
+    common = {"workspace": workspace, "owner": owner, "provider": "bedrock", "task": "chat", "input_tokens": 100,
+              "output_tokens": 20}
+    UsageRecord.objects.create(source="byok", model="global.anthropic.claude-sonnet-4-5", **common)
+    UsageRecord.objects.create(source="platform", model="global.anthropic.claude-opus-4-5", credits_charged=1,
+                               **common)
+    html = signed_in(owner).get("/manage/usage/").content.decode()
+    assert "BYOK (your keys)" in html and "global.anthropic.claude-opus-4-5" in html
+    assert f"<td>{owner.plan.monthly_platform_credits}</td>" in html
+
+
+def test_audit_trail_lists_only_the_owners_events(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    other = BusinessUserFactory()
+    WorkspaceFactory(owner=other, name="Elsewhere")
+    bedrock_key(other, sim.account("demo-bedrock-no-opus"), name="Not yours")
+    client = signed_in(owner)
+    html = client.get("/manage/byok/auditevent/").content.decode()
+    assert key.key_hint in html and "Elsewhere" not in html
+    foreign = AuditEvent.objects.filter(owner=other).first()
+    assert client.get(f"/manage/byok/auditevent/{foreign.pk}/change/").status_code == 404
+
+
+def test_audit_trail_is_read_only(owner, workspace):
+    event = AuditEvent.objects.filter(owner=owner).first()
+    client = signed_in(owner)
+    html = client.get(f"/manage/byok/auditevent/{event.pk}/change/").content.decode()
+    assert 'name="_save"' not in html
+    assert client.get("/manage/byok/auditevent/add/").status_code == 403
+
+
+# --- queries ----------------------------------------------------------------------------------------------------
+
+
+def many_keys(owner, workspace, count: int) -> None:
+    secret = keyring().encrypt_json({"api_key": "sk-proj-" + "x" * 40})
+    ProviderKey.objects.bulk_create(
+        ProviderKey(owner=owner, provider="openai", family="openai", name=f"Key {i}", secret=secret,
+                    key_hint="sk-pro…xxxx", credential_type="api_key", scope="selected")
+        for i in range(count))
+    through = ProviderKey.workspaces.through
+    through.objects.bulk_create(through(providerkey_id=pk, workspace_id=workspace.pk)
+                                for pk in ProviderKey.objects.filter(owner=owner).values_list("pk", flat=True))
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("url", [KEYS, f"{KEYS}?status=active&provider=openai"])
+def test_key_list_makes_as_many_queries_for_1000_keys_as_for_10(owner, workspace, url):
+    client = signed_in(owner)
+    many_keys(owner, workspace, 10)
+    few = queries_for(client, url)
+    ProviderKey.objects.all().delete()
+    many_keys(owner, workspace, 1000)
+    assert queries_for(client, url) == few
+
+
+def many_events(owner, workspace, count: int) -> None:
+    AuditEvent.objects.bulk_create(
+        AuditEvent(action=AuditAction.KEY_UPDATED, actor=owner, actor_label=owner.username, owner=owner,
+                   workspace=workspace, target_hint="AKIA…TEST") for _ in range(count))
+
+
+def test_audit_list_makes_as_many_queries_for_1000_events_as_for_10(owner, workspace):
+    client = signed_in(owner)
+    many_events(owner, workspace, 10)
+    few = queries_for(client, "/manage/byok/auditevent/")
+    many_events(owner, workspace, 990)
+    assert queries_for(client, "/manage/byok/auditevent/") == few
