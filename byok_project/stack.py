@@ -15,36 +15,59 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST, PORT = "127.0.0.1", int(os.environ.get("PORT", "8000"))
 
 
-def processes(env: dict[str, str]) -> list[tuple[str, list[str]]]:
+SIMULATOR_PORT = int(os.environ.get("BYOK_SIMULATOR_PORT", "8100"))
+
+
+def sandbox_endpoints() -> dict[str, str]:
+    """Where provider calls go in sandbox mode: the bundled simulator."""
+    base = f"http://127.0.0.1:{SIMULATOR_PORT}"
+    endpoints = {"BYOK_BEDROCK_ENDPOINT_URL": base, "BYOK_STS_ENDPOINT_URL": base,
+                 "BYOK_ANTHROPIC_BASE_URL": f"{base}/anthropic"}
+    for provider in ("openai", "mistral", "deepseek", "xai", "zai"):
+        endpoints[f"BYOK_{provider.upper()}_BASE_URL"] = f"{base}/{provider}/v1"
+    return endpoints
+
+
+def real_endpoints_configured() -> bool:
+    return any(name.startswith("BYOK_") and name.endswith(("_BASE_URL", "_ENDPOINT_URL")) for name in os.environ)
+
+
+def processes(env: dict[str, str], *, sandbox: bool) -> list[tuple[str, list[str]]]:
     python = sys.executable
-    return [
+    simulator = [("simulator", [python, "manage.py", "run_provider_simulator", "--port", str(SIMULATOR_PORT)])]
+    return (simulator if sandbox else []) + [
         ("web", [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]),
         ("worker", [python, "-m", "celery", "-A", "byok_project", "worker", "--beat", "--loglevel", "INFO",
                     "--concurrency", "2", "--schedule", str(Path(env["BYOK_VAR_DIR"]) / "celerybeat-schedule")]),
     ]
 
 
-def banner() -> str:
+def banner(*, sandbox: bool) -> str:
     password = os.environ.get("BYOK_DEMO_PASSWORD", "byok-demo-2026")
     base = f"http://{HOST}:{PORT}"
     return "\n".join([
         "",
         "byok is starting (Ctrl-C stops everything):",
-        f"  Staff admin       {base}/admin/",
+        f"  Owner console     {base}/manage/   (olivia)",
+        f"  Staff admin       {base}/admin/    (admin)",
         f"  API docs          {base}/api/docs/",
         f"  Health            {base}/healthz",
         f"  Demo logins       admin (staff), olivia (owner, business), ada (admin), mark (member),"
         f" frank (owner, free) - password: {password}",
+        f"  Sandbox mode      provider calls go to the simulator on port {SIMULATOR_PORT}; demo credentials are in "
+        "README.md (Provider simulator)" if sandbox else "  Provider calls go to the real providers",
         "",
     ])
 
 
 def main() -> int:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sandbox = not real_endpoints_configured()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(sandbox_endpoints() if sandbox else {})}
     env.setdefault("BYOK_VAR_DIR", str(ROOT / "var"))
-    print(banner(), flush=True)
+    print(banner(sandbox=sandbox), flush=True)
     children = [
-        (name, subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)) for name, cmd in processes(env)
+        (name, subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
+        for name, cmd in processes(env, sandbox=sandbox)
     ]
 
     stopping = False
