@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -56,23 +56,40 @@ class CompletionOutput(serializers.Serializer):
     latency_ms = serializers.IntegerField()
 
 
-class CompletionApi(APIView):
-    class CompletionMessageInput(serializers.Serializer):
-        role = serializers.ChoiceField(choices=["system", "user", "assistant"])
-        content = serializers.CharField(max_length=MAX_CONTENT, trim_whitespace=False)
+@extend_schema_field({"type": "object", "properties": {"role": {"type": "string", "enum": ["system", "user", "assistant"]},
+                                                       "content": {"type": "string"}}, "required": ["role", "content"]})
+class CompletionMessageField(serializers.Field):
+    """One chat message. Checked by hand: this runs on every LLM call, and nested serializers cost ~0.2 ms each."""
 
+    ROLES = ("system", "user", "assistant")
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or set(data) - {"role", "content"}:
+            raise serializers.ValidationError('Each message is {"role": …, "content": "…"}.')
+        role, content = data.get("role"), data.get("content")
+        if role not in self.ROLES:
+            raise serializers.ValidationError({"role": [f"Must be one of {', '.join(self.ROLES)}."]})
+        if not isinstance(content, str) or not content:
+            raise serializers.ValidationError({"content": ["Must be a non-empty string."]})
+        if len(content) > MAX_CONTENT:
+            raise serializers.ValidationError({"content": [f"Longer than {MAX_CONTENT} characters."]})
+        return {"role": role, "content": content}
+
+    def to_representation(self, value):
+        return value
+
+
+class CompletionApi(APIView):
     class CompletionInput(serializers.Serializer):
-        messages = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_MESSAGES)
+        messages = serializers.ListField(child=CompletionMessageField(), min_length=1, max_length=MAX_MESSAGES)
         task = serializers.ChoiceField(choices=TASKS, default="standard")
         max_tokens = serializers.IntegerField(min_value=1, max_value=32_000, default=1024)
         provider = serializers.ChoiceField(choices=PROVIDER_CHOICES, required=False)
 
         def validate_messages(self, messages):
-            serializer = CompletionApi.CompletionMessageInput(data=messages, many=True)
-            serializer.is_valid(raise_exception=True)
-            if not any(m["role"] == "user" for m in serializer.validated_data):
+            if not any(m["role"] == "user" for m in messages):
                 raise serializers.ValidationError("Include at least one user message.")
-            return [dict(m) for m in serializer.validated_data]
+            return messages
 
     @extend_schema(request=CompletionInput, responses=CompletionOutput,
                    summary="An LLM call routed through the workspace owner's key (or platform credentials)")
