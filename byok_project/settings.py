@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -350,7 +351,25 @@ BYOK_AUDIT_SWEEP_GRACE_SECONDS = env_int("BYOK_AUDIT_SWEEP_GRACE_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps entries declared by other sections
     "byok-audit-sweep": {"task": "byok.tasks.audit_sweep", "schedule": 60.0, "options": {"expires": 55}},
+    # Issue 6: session refresh and credential expiry (see the session block below).
+    "byok-refresh-due-sessions": {"task": "byok.tasks.refresh_due_sessions", "schedule": 300.0,
+                                  "options": {"expires": 290}},
+    "byok-expire-credentials": {"task": "byok.tasks.expire_credentials", "schedule": 300.0,
+                                "options": {"expires": 290}},
+    "byok-notify-expiring-credentials": {"task": "byok.tasks.notify_expiring_credentials",
+                                         "schedule": crontab(hour=8, minute=0), "options": {"expires": 3600}},
 }
+
+# --- STS session tokens and credential expiry (issue 6) -----------------------------------------------------
+# Long-term AKIA keys call models with an STS session (GetSessionToken) that byok refreshes before it expires.
+BYOK_SESSION_DURATION = env_int("BYOK_SESSION_DURATION", 43200)  # seconds (STS allows 900-129600)
+# A session expiring within this window is refreshed by the 5-minute cycle.
+BYOK_SESSION_REFRESH_WINDOW = timedelta(seconds=env_int("BYOK_SESSION_REFRESH_WINDOW", 1800))
+BYOK_SESSION_STS_TIMEOUT = float(os.environ.get("BYOK_SESSION_STS_TIMEOUT", "10"))
+# Daily reminders: temporary credentials and Bedrock API keys expiring within this many days, and keys older
+# than the rotation age.
+BYOK_EXPIRY_REMINDER_DAYS = env_int("BYOK_EXPIRY_REMINDER_DAYS", 7)
+BYOK_ROTATION_REMINDER_DAYS = env_int("BYOK_ROTATION_REMINDER_DAYS", 90)
 # Publishing must fail fast when Redis is down (the audit hook then logs and moves on): bound the TCP connect,
 # which otherwise waits on the OS when the host does not answer. Workers reconnect on their own schedule.
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):

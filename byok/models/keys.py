@@ -133,3 +133,17 @@ class ProviderKey(models.Model):
     @property
     def status(self) -> str:
         return self.status_for(byok_allowed=self.owner.plan.byok_allowed)
+
+
+class CredentialReminder(models.Model):
+    """The daily credential reminder sent to an owner: the row is the claim that stops a re-run from emailing twice."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_on = models.DateField()
+    key_ids = models.JSONField(default=list, help_text="The keys the email listed (by id; it showed their hints).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sent_on"], name="credentialreminder_one_per_owner_per_day"),
+        ]

@@ -154,7 +154,7 @@ def _verify_json(owner) -> str:
     return out.getvalue()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_chaining_the_same_owner_at_once_do_not_fork_the_chain(postgres):
     owner = BusinessUserFactory()
     for _ in range(40):

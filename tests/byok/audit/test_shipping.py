@@ -85,7 +85,7 @@ def test_event_task_retries_webhook_failures_with_bounded_backoff_and_time_limit
     assert task.ignore_result  # nobody reads results; and no result backend is touched when publishing
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the scheduler closes connections
+@pytest.mark.django_db(transaction=True)
 def test_the_sweep_runs_every_minute_from_the_database_schedule():
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
@@ -121,7 +121,7 @@ def test_the_sweep_stops_at_a_failing_webhook_and_catches_up_later(owner, bedroc
 
 
 # Serialized rollback: the plans seeded by a data migration survive the flush that transactional tests end with.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_changes_succeed_and_the_sweep_later_ships_each_once(
     client_for, owner, settings, caplog, audit_lines,
 ):

@@ -14,7 +14,7 @@ from byok_project.celery import app
 from .conftest import broker_unreachable
 
 # Serialized rollback: the plans seeded by a data migration survive the flush that transactional tests end with.
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def wait_until(condition, timeout: float = 30) -> None:
