@@ -41,7 +41,7 @@ def browser():
 
 
 @pytest.fixture
-def demo(transactional_db, sandbox):
+def demo(sandbox):
     """The demo users and workspaces (olivia owns acme on Business, mark is a member, frank is on Free).
 
     A transactional test's flush empties every table, plans included: put back what the migration seeds.

@@ -1,0 +1,376 @@
+"""STS session tokens for long-term Bedrock keys, and the expiry of credentials that cannot be refreshed.
+
+- Long-term `AKIA` keys call models with temporary credentials from STS `GetSessionToken`; the long-term secret
+  only ever talks to STS. A 5-minute cycle refreshes every session that expires within
+  BYOK_SESSION_REFRESH_WINDOW, one task per key; a call that finds its session overdue refreshes it inline.
+- Each refresh locks the key's row and re-checks that it is still due, so two workers (or a worker and a call)
+  make one STS call per key. Throttling and network trouble are retried by the task; credentials AWS rejects are
+  not: the key becomes failing, which is audited and emailed once per incident.
+- Temporary `ASIA` keys and Bedrock API keys cannot be refreshed: once past `expires_at` (given by the owner, or
+  learned from an ExpiredToken answer) they are expired, audited once and the owner is told.
+"""
+
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from accounts.models import User
+
+from ..models import AuditAction, AuditEvent, ProviderKey
+from ..providers.bedrock import classify, sts_client
+from ..providers.outcomes import Category, Failure
+from . import notifications
+from .audit import PUBLISH_RETRY_POLICY, audit_record
+
+logger = logging.getLogger(__name__)
+
+# A session token this close to expiry is not handed out: the call could outlive it.
+SESSION_SAFETY_MARGIN = timedelta(minutes=5)
+# STS trouble that passes on its own: the task retries these with backoff.
+RETRYABLE = (Category.RATE_LIMITED, Category.PROVIDER_UNAVAILABLE, Category.TIMEOUT, Category.NETWORK)
+
+
+class SessionRefreshRetryable(Exception):
+    """STS is throttling or unreachable; nothing was written. The task retries with backoff and jitter."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class SessionRefreshOutcome:
+    key_id: int
+    status: str  # refreshed, skipped or failed
+    key_hint: str = ""
+    reason: str = ""  # why skipped (fresh, disabled, …) or the failure category
+    expires_at: datetime | None = None
+    failure: Failure | None = None
+
+    REFRESHED = "refreshed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    DUE = "due"  # a dry run's answer
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
+        data["failure"] = {"category": self.failure.category, "code": self.failure.code,
+                           "hint": self.failure.hint} if self.failure else None
+        return data
+
+
+# --- Which keys ----------------------------------------------------------------------------------------------
+
+
+def _refreshable() -> Q:
+    return Q(provider="bedrock", credential_type=ProviderKey.CredentialType.LONG_TERM, enabled=True,
+             owner__plan__byok_allowed=True)
+
+
+def session_keys_due(*, now: datetime | None = None, owner: User | None = None) -> QuerySet[ProviderKey]:
+    """Long-term Bedrock keys whose session is missing or expires within the refresh window.
+
+    Keys whose breaker is open (credentials rejected recently) wait for the cool-down, so a revoked key is tried
+    once per cool-down rather than every cycle.
+    """
+    now = now or timezone.now()
+    keys = ProviderKey.objects.filter(
+        _refreshable(),
+        Q(session_token_expires_at__isnull=True) | Q(session_token_expires_at__lte=now + _window()),
+        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now),
+    )
+    if owner is not None:
+        keys = keys.filter(owner=owner)
+    return keys.order_by("id")
+
+
+def _window() -> timedelta:
+    return settings.BYOK_SESSION_REFRESH_WINDOW
+
+
+def _why_not_refreshable(key: ProviderKey) -> str | None:
+    if key.provider != "bedrock" or key.credential_type != ProviderKey.CredentialType.LONG_TERM:
+        return "not_long_term"
+    if not key.enabled:
+        return "key_disabled"
+    if not key.owner.plan.byok_allowed:
+        return "plan_inactive"
+    return None
+
+
+def _session_valid_beyond(key: ProviderKey, moment: datetime) -> bool:
+    return bool(key.session_secret and key.session_token_expires_at and key.session_token_expires_at > moment)
+
+
+def _scheduled_skip(key: ProviderKey, now: datetime) -> str | None:
+    if key.breaker_open_until and key.breaker_open_until > now:
+        return "cooling_down"
+    return "fresh" if _session_valid_beyond(key, now + _window()) else None
+
+
+def _call_time_skip(key: ProviderKey, now: datetime) -> str | None:
+    # A waiting caller finds the session another caller (or process) has just stored.
+    return "fresh" if _session_valid_beyond(key, now + SESSION_SAFETY_MARGIN) else None
+
+
+def _no_skip(key: ProviderKey, now: datetime) -> str | None:
+    return None
+
+
+# --- Refreshing ----------------------------------------------------------------------------------------------
+
+
+def session_refresh(*, key_id: int, force: bool = False) -> SessionRefreshOutcome:
+    """Refresh one key's session if it is (still) due. Raises SessionRefreshRetryable on throttling or network
+    trouble; rejected credentials come back as a failed outcome (the key is then failing)."""
+    return _refresh(key_id=key_id, skip=_no_skip if force else _scheduled_skip, wait=False, actor=None)
+
+
+def session_refresh_now(*, key: ProviderKey, actor: User) -> SessionRefreshOutcome:
+    """The owner's "Refresh session now": a forced refresh, audited with the owner as actor."""
+    try:
+        return _refresh(key_id=key.pk, skip=_no_skip, wait=True, actor=actor)
+    except SessionRefreshRetryable as exc:
+        return SessionRefreshOutcome(key_id=key.pk, status=SessionRefreshOutcome.FAILED, key_hint=key.key_hint,
+                                     reason=exc.failure.category, failure=exc.failure)
+
+
+_flight_locks: dict[int, threading.Lock] = {}
+_flight_locks_guard = threading.Lock()
+
+
+def session_ensure_fresh(*, key_id: int) -> None:
+    """At call time, when the key's session is missing or inside the safety margin: refresh it once.
+
+    Concurrent callers in this process queue on a per-key lock and find the session the first one stored; other
+    processes wait on the row lock and find the same. Raises the categorised `Failure` when STS refuses, so the
+    call falls back (and a persistent failure opens the breaker) like any provider failure.
+    """
+    with _flight_locks_guard:
+        flight = _flight_locks.setdefault(key_id, threading.Lock())
+    with flight:
+        try:
+            outcome = _refresh(key_id=key_id, skip=_call_time_skip, wait=True, actor=None)
+        except SessionRefreshRetryable as exc:
+            raise exc.failure from None
+    if outcome.failure is not None:
+        raise outcome.failure
+
+
+def _lock_key(key_id: int, *, wait: bool) -> ProviderKey | None:
+    """The key's row, locked until the transaction ends. The scheduled path skips a row another worker holds
+    (it is being refreshed); the call path waits for it. SQLite ignores both: it serialises writers itself."""
+    rows = ProviderKey.objects.select_related("owner__plan").filter(pk=key_id)
+    return rows.select_for_update(skip_locked=not wait, of=("self",)).first()
+
+
+def _refresh(*, key_id: int, skip, wait: bool, actor: User | None) -> SessionRefreshOutcome:
+    with transaction.atomic():
+        key = _lock_key(key_id, wait=wait)
+        if key is None:
+            return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.SKIPPED, reason="locked_or_gone")
+        now = timezone.now()
+        reason = _why_not_refreshable(key) or skip(key, now)
+        if reason:
+            return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.SKIPPED, key_hint=key.key_hint,
+                                         reason=reason, expires_at=key.session_token_expires_at)
+        try:
+            session, expires_at = _get_session_token(key)
+        except Failure as failure:
+            if failure.category in RETRYABLE:
+                raise SessionRefreshRetryable(failure) from None
+            _mark_failing(key, failure, now=now)
+            return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.FAILED, key_hint=key.key_hint,
+                                         reason=failure.category, failure=failure)
+        key.set_session(session, expires_at)
+        key.save(update_fields=["session_secret", "session_token_expires_at", "updated_at"])
+        audit_record(action=AuditAction.SESSION_REFRESHED, actor=actor, system_actor="session_refresh",
+                     owner=key.owner, target=key, details={"expires_at": expires_at.isoformat()})
+    return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.REFRESHED, key_hint=key.key_hint,
+                                 expires_at=expires_at)
+
+
+@sensitive_variables("values", "answer", "credentials")
+def _get_session_token(key: ProviderKey) -> tuple[dict, datetime]:
+    values = key.get_credentials()
+    client = sts_client(values, region=key.profile.default_region, timeout=settings.BYOK_SESSION_STS_TIMEOUT)
+    try:
+        answer = client.get_session_token(DurationSeconds=settings.BYOK_SESSION_DURATION)
+    except Exception as exc:  # every STS error becomes a categorised Failure (classify re-raises anything else)
+        raise classify(exc, operation="sts:GetSessionToken") from None
+    credentials = answer["Credentials"]
+    session = {"access_key_id": credentials["AccessKeyId"], "secret_access_key": credentials["SecretAccessKey"],
+               "session_token": credentials["SessionToken"]}
+    return session, credentials["Expiration"]
+
+
+def _mark_failing(key: ProviderKey, failure: Failure, *, now: datetime) -> None:
+    """The key stops serving calls until the cool-down has passed; audited and emailed once per incident."""
+    cooldown_until = now + timedelta(seconds=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
+    started = ProviderKey.objects.filter(pk=key.pk, failing_since__isnull=True).update(
+        failing_since=now, failure_reason=failure.category, breaker_open_until=cooldown_until)
+    if not started:
+        # Same incident: only push the next attempt one cool-down further.
+        ProviderKey.objects.filter(pk=key.pk).update(breaker_open_until=cooldown_until)
+        return
+    audit_record(action=AuditAction.SESSION_REFRESH_FAILED, actor=None, system_actor="session_refresh",
+                 owner=key.owner, target=key,
+                 details={"category": failure.category, "provider_code": failure.code})
+    transaction.on_commit(partial(notifications.session_refresh_failed, key=key, failure=failure))
+
+
+# --- The cycle -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RefreshFanOut:
+    due: int
+    queued: int = 0
+    broker_unavailable: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def session_refresh_fan_out(*, now: datetime | None = None) -> RefreshFanOut:
+    """Queue one refresh task per due key (after commit when inside a transaction).
+
+    When the broker is down the rest are not queued and nothing is written: the keys stay due and the next cycle
+    queues them.
+    """
+    key_ids = list(session_keys_due(now=now).values_list("id", flat=True))
+    fan_out = RefreshFanOut(due=len(key_ids))
+    transaction.on_commit(partial(_queue_refreshes, key_ids=key_ids, fan_out=fan_out))
+    return fan_out
+
+
+def _queue_refreshes(*, key_ids: list[int], fan_out: RefreshFanOut) -> None:
+    from byok import tasks  # here, not at the top: the tasks module imports this one
+
+    for key_id in key_ids:
+        try:
+            tasks.refresh_session.apply_async(args=(key_id,), retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        except (BrokerUnavailable, OSError) as exc:
+            fan_out.broker_unavailable = True
+            # The exception text can carry the broker address; its class is enough to diagnose.
+            logger.warning("Broker unavailable (%s): %d of %d session refreshes not queued; the next cycle will.",
+                           type(exc).__name__, len(key_ids) - fan_out.queued, len(key_ids))
+            return
+        fan_out.queued += 1
+
+
+def session_refresh_cycle(*, owner: User | None = None, dry_run: bool = False) -> list[SessionRefreshOutcome]:
+    """One cycle, synchronously in this process (the staff command): every due key, each outcome reported."""
+    outcomes = []
+    for key in session_keys_due(owner=owner).only("id", "key_hint", "session_token_expires_at"):
+        if dry_run:
+            outcomes.append(SessionRefreshOutcome(key_id=key.pk, status=SessionRefreshOutcome.DUE, key_hint=key.key_hint,
+                                                  expires_at=key.session_token_expires_at))
+            continue
+        try:
+            outcomes.append(session_refresh(key_id=key.pk))
+        except SessionRefreshRetryable as exc:
+            outcomes.append(SessionRefreshOutcome(key_id=key.pk, status=SessionRefreshOutcome.FAILED,
+                                                  key_hint=key.key_hint, reason=exc.failure.category,
+                                                  failure=exc.failure))
+    return outcomes
+
+
+# --- Credentials that cannot be refreshed --------------------------------------------------------------------
+
+
+def _expiry_recorded() -> Exists:
+    return Exists(AuditEvent.objects.filter(action=AuditAction.KEY_EXPIRED, target_key_id=OuterRef("pk"),
+                                            created_at__gte=OuterRef("expires_at")))
+
+
+def credential_expiry_sweep(*, now: datetime | None = None) -> list[int]:
+    """Record each temporary key or Bedrock API key past its `expires_at` as expired, once; returns their ids.
+
+    Their status is `expired` already (derived from `expires_at`); this audits it and tells the owner.
+    """
+    now = now or timezone.now()
+    key_ids = list(
+        ProviderKey.objects.filter(expires_at__lte=now).exclude(credential_type=ProviderKey.CredentialType.LONG_TERM)
+        .filter(~_expiry_recorded()).order_by("id").values_list("id", flat=True)
+    )
+    return [key_id for key_id in key_ids if provider_key_mark_expired(key_id=key_id)]
+
+
+def provider_key_mark_expired(*, key_id: int, provider_code: str = "") -> bool:
+    """The key's credentials have expired: by date, or because the provider answered ExpiredToken (`provider_code`),
+    in which case the expiry is learned as now. Audited and emailed once per expiry; False when already recorded
+    or when the key is long-term (its session is refreshed instead)."""
+    with transaction.atomic():
+        key = _lock_key(key_id, wait=True)
+        if key is None or key.credential_type == ProviderKey.CredentialType.LONG_TERM:
+            return False
+        now = timezone.now()
+        if key.expires_at is None or key.expires_at > now:
+            key.expires_at = now
+            key.save(update_fields=["expires_at", "updated_at"])
+        if ProviderKey.objects.filter(pk=key.pk).filter(_expiry_recorded()).exists():
+            return False
+        audit_record(action=AuditAction.KEY_EXPIRED, actor=None, system_actor="credential_expiry",
+                     owner=key.owner, target=key,
+                     details={"expires_at": key.expires_at.isoformat(),
+                              "learned_from": f"provider answer {provider_code}" if provider_code else "expiry date"})
+        transaction.on_commit(partial(notifications.key_expired, key=key))
+    return True
+
+
+# --- What owners must act on ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CredentialNotice:
+    """One key an owner must act on, by hint (never a secret)."""
+
+    key_id: int
+    owner_id: int
+    owner_username: str
+    provider: str
+    name: str
+    key_hint: str
+    kind: str  # expired, expiring or rotation_due
+    expires_at: datetime | None
+    age_days: int
+
+    EXPIRED = "expired"
+    EXPIRING = "expiring"
+    ROTATION_DUE = "rotation_due"
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+
+
+def credential_notices(*, now: datetime | None = None) -> list[CredentialNotice]:
+    """Enabled keys that have expired or expire within BYOK_EXPIRY_REMINDER_DAYS (temporary credentials and
+    Bedrock API keys: only they have an expiry), and long-lived keys older than BYOK_ROTATION_REMINDER_DAYS."""
+    now = now or timezone.now()
+    enabled = ProviderKey.objects.filter(enabled=True).select_related("owner").annotate(
+        since=Coalesce("rotated_at", "created_at"))
+    expiring = enabled.filter(expires_at__lte=now + timedelta(days=settings.BYOK_EXPIRY_REMINDER_DAYS))
+    rotation_due = enabled.exclude(credential_type=ProviderKey.CredentialType.TEMPORARY).filter(
+        since__lte=now - timedelta(days=settings.BYOK_ROTATION_REMINDER_DAYS))
+
+    def notice(key: ProviderKey, kind: str) -> CredentialNotice:
+        return CredentialNotice(key_id=key.pk, owner_id=key.owner_id, owner_username=key.owner.get_username(),
+                                provider=key.provider, name=key.name, key_hint=key.key_hint, kind=kind,
+                                expires_at=key.expires_at, age_days=(now - key.since).days)
+
+    notices = [notice(k, CredentialNotice.EXPIRED if k.expires_at <= now else CredentialNotice.EXPIRING)
+               for k in expiring]
+    notices += [notice(k, CredentialNotice.ROTATION_DUE) for k in rotation_due]
+    return sorted(notices, key=lambda n: (n.owner_id, n.kind, n.key_id))
