@@ -7,6 +7,8 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -80,6 +82,10 @@ class CompletionMessageField(serializers.Field):
 
 
 class CompletionApi(APIView):
+    # On every LLM call: JSON in, JSON out, nothing to negotiate.
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
     class CompletionInput(serializers.Serializer):
         messages = serializers.ListField(child=CompletionMessageField(), min_length=1, max_length=MAX_MESSAGES)
         task = serializers.ChoiceField(choices=TASKS, default="standard")
