@@ -9,7 +9,7 @@ credentials, which never enter a cache shared between processes.
 
 import threading
 from collections import OrderedDict
-from datetime import timedelta
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -19,13 +19,13 @@ from django.views.decorators.debug import sensitive_variables
 from byok_project.errors import DomainError
 
 from .crypto import keyring
+from .models import ProviderKey
 from .providers.base import Credentials, Provider
 from .providers.catalog import PROVIDERS
 from .selectors import Resolution, Source
+from .services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
 
 MAX_CLIENTS = 512
-# A session token this close to expiry is not handed out: the call could outlive it.
-SESSION_SAFETY_MARGIN = timedelta(minutes=5)
 
 
 class PlatformCredentialsMissing(DomainError):
@@ -41,6 +41,7 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
     """The provider plug-in and a ready SDK client for this resolution (built once per credential version)."""
     spec = PROVIDERS[resolution.provider]
     if resolution.source == Source.BYOK:
+        resolution = _with_usable_session(resolution)
         key = resolution.key
         cache_key = (Source.BYOK, key.id, resolution.region, key.secret, key.session_secret)
     else:
@@ -76,6 +77,20 @@ def platform_credentials(resolution: Resolution) -> Credentials:
             f"usable key of its own ({resolution.reason})."
         )
     return Credentials(resolution.provider, values)
+
+
+def _with_usable_session(resolution: Resolution) -> Resolution:
+    """A long-term Bedrock key whose session is missing or inside the safety margin gets it refreshed now, once
+    for all concurrent callers; the fresh session replaces the resolved one, so the client is cached under it."""
+    key = resolution.key
+    if key.provider != "bedrock" or not key.key_hint.startswith("AKIA") or (
+            key.session_secret and key.session_token_expires_at
+            and key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN):
+        return resolution
+    session_ensure_fresh(key_id=key.id)
+    session_secret, expires_at = ProviderKey.objects.filter(pk=key.id).values_list(
+        "session_secret", "session_token_expires_at").get()
+    return replace(resolution, key=replace(key, session_secret=session_secret, session_token_expires_at=expires_at))
 
 
 @sensitive_variables("values", "session")

@@ -3,6 +3,13 @@
 from celery import shared_task
 
 from .services.audit import AuditWebhookFailed, audit_event_chain_and_ship, audit_pending_sweep
+from .services.sessions import (
+    SessionRefreshRetryable,
+    credential_expiry_sweep,
+    credential_reminders_send,
+    session_refresh,
+    session_refresh_fan_out,
+)
 
 
 @shared_task(
@@ -18,3 +25,33 @@ def audit_event_process(event_id: int) -> None:
 def audit_sweep() -> dict[str, int]:
     """Every minute (CELERY_BEAT_SCHEDULE): what lost tasks or a broker outage left unchained or unshipped."""
     return audit_pending_sweep()
+
+
+# --- Session tokens and credential expiry (issue 6) ----------------------------------------------------------
+
+
+@shared_task(soft_time_limit=240, time_limit=300, ignore_result=True)
+def refresh_due_sessions() -> dict:
+    """Every 5 minutes (CELERY_BEAT_SCHEDULE): one refresh_session task per key whose session is due."""
+    return session_refresh_fan_out().as_dict()
+
+
+@shared_task(
+    autoretry_for=(SessionRefreshRetryable,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
+    max_retries=5, soft_time_limit=60, time_limit=90, ignore_result=True,
+)
+def refresh_session(key_id: int) -> str:
+    """Refresh one key's STS session if still due (throttling and network errors retry with backoff)."""
+    return session_refresh(key_id=key_id).status
+
+
+@shared_task(soft_time_limit=240, time_limit=300, ignore_result=True)
+def expire_credentials() -> list[int]:
+    """Every 5 minutes: temporary credentials and Bedrock API keys past their expiry are recorded as expired."""
+    return credential_expiry_sweep()
+
+
+@shared_task(soft_time_limit=540, time_limit=600, ignore_result=True)
+def notify_expiring_credentials() -> int:
+    """Daily: one reminder per owner about expired, expiring and old keys (never twice the same day)."""
+    return credential_reminders_send()

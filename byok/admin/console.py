@@ -48,6 +48,7 @@ from ..services.keys import (
     provider_key_update,
     require_byok_plan,
 )
+from ..services.sessions import SessionRefreshOutcome, session_refresh_now
 from .console_forms import (
     ConsoleAuthenticationForm,
     MemberAddForm,
@@ -209,6 +210,11 @@ def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     return badges
 
 
+def is_session_refreshable(key: ProviderKey) -> bool:
+    """Only long-term AKIA Bedrock keys get session tokens from STS."""
+    return key.provider == "bedrock" and key.credential_type == ProviderKey.CredentialType.LONG_TERM
+
+
 def badges_html(badges: list[tuple[str, str]]) -> str:
     return format_html_join(" ", '<span class="byok-badge byok-badge-{}">{}</span>', badges)
 
@@ -294,6 +300,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             path("<path:object_id>/rotate/", wrap(self.rotate_view), name="%s_%s_rotate" % info),
             path("<path:object_id>/enable/", wrap(self.enable_view), name="%s_%s_enable" % info),
             path("<path:object_id>/disable/", wrap(self.disable_view), name="%s_%s_disable" % info),
+            path("<path:object_id>/refresh-session/", wrap(self.refresh_session_view),
+                 name="%s_%s_refresh_session" % info),
             *super().get_urls(),
         ]
 
@@ -390,6 +398,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_change.html", {
             "title": str(key), "key": key, "form": form, "formset": formset,
             "can_change": self.has_change_permission(request, key),
+            "can_refresh_session": is_session_refreshable(key),
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
             "fresh_test": fresh_test or test is not None,
@@ -425,6 +434,20 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         key = provider_key_disable(key=self._own_key(request, object_id), actor=request.user)
         messages.success(request, f"“{key.name}” is disabled; calls use platform credentials or fail, "
                                   f"as its fallback mode says. The secret is kept for re-enabling.")
+        return HttpResponseRedirect(self.url("change", key.pk))
+
+    @post_only
+    def refresh_session_view(self, request, object_id):
+        key = self._own_key(request, object_id)
+        if not is_session_refreshable(key):
+            raise PermissionDenied  # temporary credentials and API keys have no session to refresh
+        outcome = session_refresh_now(key=key, actor=request.user)
+        if outcome.status == SessionRefreshOutcome.REFRESHED:
+            messages.success(request, f"New session token, valid until "
+                                      f"{timezone.localtime(outcome.expires_at):%Y-%m-%d %H:%M %Z}.")
+        else:
+            hint = outcome.failure.hint if outcome.failure else outcome.reason
+            messages.error(request, f"The session was not refreshed ({outcome.reason}): {hint}")
         return HttpResponseRedirect(self.url("change", key.pk))
 
     @sensitive_post

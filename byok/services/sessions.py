@@ -11,13 +11,15 @@
 """
 
 import logging
+import smtplib
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import groupby
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -27,6 +29,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from accounts.models import User
 
 from ..models import AuditAction, AuditEvent, ProviderKey
+from ..models.keys import CredentialReminder
 from ..providers.bedrock import classify, sts_client
 from ..providers.outcomes import Category, Failure
 from . import notifications
@@ -374,3 +377,34 @@ def credential_notices(*, now: datetime | None = None) -> list[CredentialNotice]
                for k in expiring]
     notices += [notice(k, CredentialNotice.ROTATION_DUE) for k in rotation_due]
     return sorted(notices, key=lambda n: (n.owner_id, n.kind, n.key_id))
+
+
+def credential_reminders_send(*, now: datetime | None = None) -> int:
+    """Email each owner with notices one reminder a day; returns how many were sent.
+
+    The day's reminder row is inserted first, as a claim, and kept only if the email went out: a re-run the same
+    day (or a concurrent one, which waits on the unique row) sends nothing, and a mail outage is retried next run.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    notices = credential_notices(now=now)
+    owners = User.objects.in_bulk({n.owner_id for n in notices})
+    sent = 0
+    for owner_id, owner_notices in groupby(notices, key=lambda n: n.owner_id):
+        owner_notices = list(owner_notices)
+        owner = owners[owner_id]
+        if not owner.email:
+            continue
+        try:
+            with transaction.atomic():
+                CredentialReminder.objects.create(owner=owner, sent_on=today,
+                                                  key_ids=sorted({n.key_id for n in owner_notices}))
+                notifications.credential_reminder(owner=owner, notices=owner_notices)
+        except IntegrityError:
+            continue
+        except (smtplib.SMTPException, OSError) as exc:
+            logger.warning("Credential reminder to owner %s not sent (%s); the next run retries.", owner_id,
+                           type(exc).__name__)
+            continue
+        sent += 1
+    return sent

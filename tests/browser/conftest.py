@@ -44,14 +44,10 @@ def browser():
 def demo(sandbox):
     """The demo users and workspaces (olivia owns acme on Business, mark is a member, frank is on Free).
 
-    A transactional test's flush empties every table, plans included: put back what the migration seeds.
+    Tests using it are marked `django_db(transaction=True)`: the live server needs committed data.
     """
-    import importlib
-
-    from django.apps import apps
     from django.core.management import call_command
 
-    importlib.import_module("accounts.migrations.0002_seed_plans").seed_plans(apps, None)
     call_command("seed_demo")
 
 

@@ -11,7 +11,7 @@ from byok.models import ProviderKey
 from byok.providers.bedrock import SONNET_4_5
 from byok.services.keys import provider_key_create
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 KEYS = "/manage/byok/providerkey/"
 SCREENSHOT = Path(django_settings.BASE_DIR) / "docs" / "owner-console.png"

@@ -268,6 +268,24 @@ def test_disable_button_disables_the_key_through_the_service(owner, workspace, s
     assert AuditEvent.objects.filter(action=AuditAction.KEY_DISABLED, target_key_id=key.pk).exists()
 
 
+def test_refresh_session_now_stores_a_new_session_for_a_long_term_key(owner, workspace, sandbox):
+    key = bedrock_key(owner, sandbox.account("demo-bedrock"))
+    response = signed_in(owner).post(f"{KEYS}{key.pk}/refresh-session/", follow=True)
+    key.refresh_from_db()
+    assert "New session token, valid until" in response.content.decode()
+    assert key.session_token_expires_at > timezone.now()
+
+
+def test_refresh_session_is_not_offered_for_temporary_credentials(owner, workspace, sim):
+    account = sim.account("demo-bedrock-expired")
+    key = provider_key_create(owner=owner, provider="bedrock", name="Temp", skip_test=True, credentials={
+        "access_key_id": account.access_key_id, "secret_access_key": account.secret_access_key,
+        "session_token": account.session_token})
+    client = signed_in(owner)
+    assert "Refresh session now" not in client.get(f"{KEYS}{key.pk}/change/").content.decode()
+    assert client.post(f"{KEYS}{key.pk}/refresh-session/").status_code == 403
+
+
 def test_enable_action_in_the_list_enables_selected_keys(owner, workspace, sim):
     key = bedrock_key(owner, sim.account("demo-bedrock"))
     ProviderKey.objects.filter(pk=key.pk).update(enabled=False)

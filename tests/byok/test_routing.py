@@ -17,6 +17,12 @@ SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 OPUS = "anthropic.claude-opus-4-5-20251101-v1:0"
 
 
+def converse_calls(sandbox) -> dict[str, int]:
+    """Bedrock calls per simulated account (long-term keys call with their STS session's ASIA key id)."""
+    return {name: ops["bedrock.Converse"] for name, ops in sandbox.server.stats()["by_account"].items()
+            if "bedrock.Converse" in ops}
+
+
 def call(client_for, user, workspace, **body):
     return client_for(user).post(f"/api/v1/workspaces/{workspace.slug}/completions/",
                                  {"messages": MESSAGES, **body}, format="json")
@@ -34,7 +40,7 @@ def test_member_inherits_owner_key(sandbox, client_for):
     assert body["key_hint"].startswith("AKIA…")
     assert body["credits_charged"] == 0
     assert body["usage"]["input_tokens"] > 0 and body["output"]
-    assert sandbox.calls("bedrock.Converse") == {account.access_key_id: 1}
+    assert converse_calls(sandbox) == {account.name: 1}
     record = UsageRecord.objects.get()
     assert (record.user, record.source, record.owner) == (member, "byok", owner)
 
@@ -53,7 +59,7 @@ def test_non_member_gets_404(sandbox, client_for):
     owner, workspace, _ = team()
     key_for(owner, sandbox.add_account("bedrock"))
     assert call(client_for, UserFactory(), workspace).status_code == 404
-    assert sandbox.calls("bedrock.Converse") == {}
+    assert converse_calls(sandbox) == {}
 
 
 def test_plan_gating_applies_on_the_very_next_call(sandbox, client_for, settings):
@@ -68,7 +74,7 @@ def test_plan_gating_applies_on_the_very_next_call(sandbox, client_for, settings
     assert downgraded["fallback_reason"] == "plan_inactive"
     user_plan_change(user=owner, plan_code="business", actor=None)
     assert call(client_for, member, workspace).json()["source"] == "byok"
-    assert sandbox.calls("bedrock.Converse") == {byok_account.access_key_id: 2, platform.access_key_id: 1}
+    assert converse_calls(sandbox) == {byok_account.name: 2, platform.name: 1}
 
 
 def test_disabled_key_sends_the_next_call_to_platform(sandbox, client_for, settings):
@@ -121,7 +127,7 @@ def test_bad_request_never_falls_back(sandbox, client_for, settings):
     response = call(client_for, member, workspace, messages=messages)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "provider_bad_request"
-    assert platform.access_key_id not in sandbox.calls("bedrock.Converse")
+    assert platform.name not in converse_calls(sandbox)
 
 
 def test_exclusive_key_never_falls_back(sandbox, client_for, settings):
@@ -132,7 +138,7 @@ def test_exclusive_key_never_falls_back(sandbox, client_for, settings):
     assert response.status_code == 429
     error = response.json()["error"]
     assert (error["code"], error["category"], error["source"]) == ("provider_rate_limited", "rate_limited", "byok")
-    assert platform.access_key_id not in sandbox.calls("bedrock.Converse")
+    assert platform.name not in converse_calls(sandbox)
 
 
 def test_owner_key_rejection_is_not_the_members_auth_failure(sandbox, client_for, settings):
@@ -157,9 +163,11 @@ def test_breaker_opens_skips_then_probes_and_recovers(sandbox, client_for, setti
     assert (first["source"], first["fallback_reason"]) == ("platform", "invalid_credentials")
     key.refresh_from_db()
     assert key.failing_since and key.status == "failing"
+    calls_to_owner_account = sandbox.server.stats()["by_account"].get(account.name)
     second = call(client_for, member, workspace).json()
     assert (second["source"], second["fallback_reason"]) == ("platform", "invalid_credentials")
-    assert sandbox.calls("bedrock.Converse").get(account.access_key_id) == 1, "open breaker must skip the key"
+    assert sandbox.server.stats()["by_account"].get(account.name) == calls_to_owner_account, \
+        "an open breaker must not touch the key"
 
     sandbox.server.add_accounts([account])  # the owner fixed their IAM user
     ProviderKey.objects.filter(pk=key.pk).update(breaker_open_until=timezone.now() - timedelta(seconds=1))
@@ -169,7 +177,7 @@ def test_breaker_opens_skips_then_probes_and_recovers(sandbox, client_for, setti
     assert key.failing_since is None and key.status == "active"
     actions = list(AuditEvent.objects.filter(target_key_id=key.pk).order_by("id").values_list("action", flat=True))
     assert actions == ["KEY_CREATED", "FALLBACK_ACTIVATED", "BYOK_RECOVERED"]
-    assert sandbox.calls("bedrock.Converse")[platform.access_key_id] == 2
+    assert converse_calls(sandbox)[platform.name] == 2
 
 
 def test_a_failed_probe_keeps_the_breaker_open_for_another_cooldown(sandbox, client_for, settings):
