@@ -30,6 +30,11 @@ def main() -> None:
     from django.db import connection
 
     with throwaway_database("sessions"):
+        if connection.vendor == "sqlite":
+            # This process refreshes a sample while the worker writes: take SQLite's write lock at BEGIN, so the
+            # busy timeout queues the two instead of failing a read-then-write transaction.
+            connection.settings_dict["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+            connection.close()
         port = _free_port()
         simulator = subprocess.Popen([sys.executable, "manage.py", "run_provider_simulator", "--port", str(port)],
                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -130,7 +130,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes; with WAL, synchronous=NORMAL is
     # crash-safe and saves an fsync per commit (a usage record is written on every LLM call).
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+    # IMMEDIATE: a transaction takes the write lock when it starts, so a read-then-write never fails midway with
+    # "database is locked" when another process (the worker) writes at the same moment; it waits instead.
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                                       "timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not memory, so tests can prove behaviour across processes (two resolvers, a worker subprocess);
     # one per test run, so concurrent runs never share it.

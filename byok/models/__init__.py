@@ -1,5 +1,5 @@
 from .audit import AuditAction, AuditEvent
-from .keys import ProviderKey
+from .keys import CredentialReminder, ProviderKey
 from .usage import PlatformCreditUsage, UsageRecord
 
-__all__ = ["AuditAction", "AuditEvent", "PlatformCreditUsage", "ProviderKey", "UsageRecord"]
+__all__ = ["AuditAction", "AuditEvent", "CredentialReminder", "PlatformCreditUsage", "ProviderKey", "UsageRecord"]

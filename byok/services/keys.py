@@ -21,6 +21,7 @@ from ..providers.bedrock import DEFAULT_PROFILE
 from ..providers.catalog import get_provider
 from .audit import audit_record
 from .connection import connection_test
+from .sessions import session_refresh_soon
 
 _UNSET: Any = object()
 BEDROCK_FAMILY = "bedrock"
@@ -134,6 +135,7 @@ def provider_key_create(
         audit_record(action=AuditAction.KEY_CREATED, actor=actor or owner, owner=owner, target=key,
                      details={"provider": provider, "name": key.name, "scope": scope,
                               "inference_profile": profile, "skip_test": skip_test})
+        session_refresh_soon(key=key)
     return key
 
 
@@ -201,6 +203,8 @@ def provider_key_update(
         key.refresh_from_db(fields=["version"])
         key.workspaces.set(new_workspaces)
         audit_record(action=AuditAction.KEY_UPDATED, actor=actor, owner=key.owner, target=key, details=details)
+        if replacement is not None:
+            session_refresh_soon(key=key)
     return key
 
 
@@ -229,6 +233,7 @@ def provider_key_rotate(
         audit_record(action=AuditAction.KEY_ROTATED, actor=actor, owner=key.owner, target=key,
                      details={"credentials": "credentials changed", "hint": {"from": previous_hint, "to": key.key_hint},
                               "skip_test": skip_test})
+        session_refresh_soon(key=key)
     return key
 
 

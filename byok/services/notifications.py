@@ -56,3 +56,19 @@ def credential_reminder(*, owner: User, notices: list) -> None:
         "rotation_due": [n for n in notices if n.kind == "rotation_due"],
         "rotation_days": settings.BYOK_ROTATION_REMINDER_DAYS,
     })
+
+
+def key_failing(*, key_id: int, category: str, hint: str) -> None:
+    """Calls on the key failed in a way that will repeat: the circuit breaker opened. Once per incident."""
+    key = ProviderKey.objects.select_related("owner").filter(pk=key_id).first()
+    if key is not None:
+        _send_after_commit(owner=key.owner, template="key_failing", context={
+            "key": key, "category": category, "hint": hint,
+            "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60)})
+
+
+def key_recovered(*, key_id: int) -> None:
+    """The probe call worked: traffic is back on the owner's key."""
+    key = ProviderKey.objects.select_related("owner").filter(pk=key_id).first()
+    if key is not None:
+        _send_after_commit(owner=key.owner, template="key_recovered", context={"key": key})

@@ -11,6 +11,7 @@
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,9 +25,11 @@ from ..clients import client_for
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
 from ..models import AuditAction, PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.catalog import get_provider
-from ..providers.outcomes import Completion, Failure
+from ..providers.outcomes import Category, Completion, Failure
 from ..selectors import KeyState, Resolution, Source, credentials_resolve, month_start, platform_resolution
+from . import notifications
 from .audit import audit_record
+from .sessions import provider_key_mark_expired
 
 TASKS = ("standard", "complex")
 TOKENS_PER_CREDIT = 1000
@@ -69,6 +72,8 @@ def llm_complete(*, user: User, workspace_slug: str, task: str, messages: list[d
             try:
                 return _attempt(resolution, user=user, task=task, messages=messages, max_tokens=max_tokens)
             except Failure as failure:
+                if failure.category == Category.EXPIRED:
+                    provider_key_mark_expired(key_id=key.id, provider_code=failure.code)  # temporary keys only
                 if failure.persistent:
                     _breaker_open(resolution, failure)
                 if not failure.fallback_eligible or key.fallback_mode == ProviderKey.FallbackMode.NONE:
@@ -188,6 +193,8 @@ def _breaker_open(resolution: Resolution, failure: Failure) -> None:
                          details={"category": failure.category, "provider_code": failure.code,
                                   "now_serving": "nothing (exclusive key)" if exclusive else "platform credentials",
                                   "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
+            transaction.on_commit(partial(notifications.key_failing, key_id=key.id, category=failure.category,
+                                          hint=failure.hint))
 
 
 def _breaker_close(resolution: Resolution) -> None:
@@ -198,6 +205,7 @@ def _breaker_close(resolution: Resolution) -> None:
         audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
                      target=key, **_audit_refs(resolution),
                      details={"failing_since": key.failing_since.isoformat()})
+        transaction.on_commit(partial(notifications.key_recovered, key_id=key.id))
 
 
 def _audit_refs(resolution: Resolution) -> dict:

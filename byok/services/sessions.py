@@ -258,6 +258,15 @@ def session_refresh_fan_out(*, now: datetime | None = None) -> RefreshFanOut:
     return fan_out
 
 
+def session_refresh_soon(*, key: ProviderKey) -> None:
+    """A long-term Bedrock key was saved with new credentials: get its first session in the background.
+
+    Queued after commit; if the broker is down, the next cycle (or the first call) refreshes it.
+    """
+    if key.provider == "bedrock" and key.credential_type == ProviderKey.CredentialType.LONG_TERM:
+        transaction.on_commit(partial(_queue_refreshes, key_ids=[key.pk], fan_out=RefreshFanOut(due=1)))
+
+
 def _queue_refreshes(*, key_ids: list[int], fan_out: RefreshFanOut) -> None:
     from byok import tasks  # here, not at the top: the tasks module imports this one
 

@@ -176,22 +176,66 @@ def test_breaker_opens_skips_then_probes_and_recovers(sandbox, client_for, setti
     key.refresh_from_db()
     assert key.failing_since is None and key.status == "active"
     actions = list(AuditEvent.objects.filter(target_key_id=key.pk).order_by("id").values_list("action", flat=True))
-    assert actions == ["KEY_CREATED", "FALLBACK_ACTIVATED", "BYOK_RECOVERED"]
+    # A long-term key meets AWS first at STS (calls use session credentials), so the incident opens there.
+    assert actions == ["KEY_CREATED", "SESSION_REFRESH_FAILED", "SESSION_REFRESHED", "BYOK_RECOVERED"]
     assert converse_calls(sandbox)[platform.name] == 2
+
+
+def revoke(sandbox, account):
+    """The provider stops accepting the account's key (as if the owner revoked it)."""
+    sandbox.server.add_accounts([account.__class__(**{**account.__dict__, "api_key": account.api_key[:-6] + "REVOKD"})])
 
 
 def test_a_failed_probe_keeps_the_breaker_open_for_another_cooldown(sandbox, client_for, settings):
     owner, workspace, member = team()
-    account = sandbox.add_account("bedrock", behaviour="expired", session_token="FwoGZXIvYXdzEXAMPLEtoken0123456789")
-    key = key_for(owner, account)
-    use_platform_account(settings, sandbox)
-    call(client_for, member, workspace)
+    account = sandbox.add_account("anthropic")
+    key = key_for(owner, account, provider="anthropic")
+    use_platform_account(settings, sandbox, provider="anthropic")
+    revoke(sandbox, account)
+    call(client_for, member, workspace, provider="anthropic")
     ProviderKey.objects.filter(pk=key.pk).update(breaker_open_until=timezone.now() - timedelta(seconds=1))
-    body = call(client_for, member, workspace).json()
-    assert (body["source"], body["fallback_reason"]) == ("platform", "expired")
+    body = call(client_for, member, workspace, provider="anthropic").json()
+    assert (body["source"], body["fallback_reason"]) == ("platform", "invalid_credentials")
     key.refresh_from_db()
     assert key.breaker_open_until > timezone.now() + timedelta(seconds=200)
     assert AuditEvent.objects.filter(action="FALLBACK_ACTIVATED").count() == 1, "one incident, one event"
+
+
+def test_owner_is_emailed_once_per_incident_and_once_on_recovery(sandbox, client_for, settings, mailoutbox,
+                                                                 django_capture_on_commit_callbacks):
+    owner, workspace, member = team()
+    account = sandbox.add_account("anthropic")
+    key = key_for(owner, account, provider="anthropic")
+    use_platform_account(settings, sandbox, provider="anthropic")
+    revoke(sandbox, account)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            assert call(client_for, member, workspace, provider="anthropic").json()["source"] == "platform"
+    assert [m.subject for m in mailoutbox] == [
+        f'byok: your key "{key.name}" ({key.key_hint}) is failing; calls moved to platform credentials']
+    assert mailoutbox[0].to == [owner.email] and "invalid_credentials" in mailoutbox[0].body
+    assert account.api_key not in mailoutbox[0].body
+
+    sandbox.server.add_accounts([account])
+    ProviderKey.objects.filter(pk=key.pk).update(breaker_open_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            assert call(client_for, member, workspace, provider="anthropic").json()["source"] == "byok"
+    assert len(mailoutbox) == 2 and "works again" in mailoutbox[1].subject
+
+
+def test_expired_temporary_key_is_marked_expired_and_stops_being_tried(sandbox, client_for, settings):
+    owner, workspace, member = team()
+    account = sandbox.add_account("bedrock", behaviour="expired", session_token="FwoGZXIvYXdzEXAMPLEtoken0123456789")
+    key = key_for(owner, account)
+    use_platform_account(settings, sandbox)
+    assert call(client_for, member, workspace).json()["fallback_reason"] == "expired"
+    key.refresh_from_db()
+    assert key.status == "expired"
+    calls_before = sandbox.server.stats()["by_account"][account.name]
+    assert call(client_for, member, workspace).json()["fallback_reason"] == "key_expired"
+    assert sandbox.server.stats()["by_account"][account.name] == calls_before
+    assert AuditEvent.objects.filter(action="KEY_EXPIRED", target_key_id=key.pk).count() == 1
 
 
 def test_exclusive_key_with_open_breaker_answers_424(sandbox, client_for, settings):
