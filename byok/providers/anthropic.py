@@ -42,14 +42,19 @@ class AnthropicProvider(Provider):
                                           classify=self.classify)
 
     def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
-        turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
-        kwargs = {"system": system} if system else {}
-        response = sdk_client.messages.create(model=model, messages=turns, max_tokens=max_tokens, **kwargs)
-        return Completion(
-            output="".join(getattr(block, "text", "") for block in response.content),
-            model=response.model,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            stop_reason=response.stop_reason or "",
-        )
+        return messages_complete(sdk_client, model=model, messages=messages, max_tokens=max_tokens)
+
+
+def messages_complete(sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+    """One call of the Anthropic Messages API (also how Bedrock API keys call Claude, via AnthropicBedrock)."""
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
+    kwargs = {"system": system} if system else {}
+    response = sdk_client.messages.create(model=model, messages=turns, max_tokens=max_tokens, **kwargs)
+    return Completion(
+        output="".join(getattr(block, "text", "") for block in response.content),
+        model=model,
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
+        stop_reason=response.stop_reason or "",
+    )

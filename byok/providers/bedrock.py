@@ -162,7 +162,7 @@ class BedrockProvider(Provider):
         return runtime_client_iam(regional, region=region, timeout=timeout)
 
     def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> "Completion":
-        return converse(client, model_id=model, messages=messages, max_tokens=max_tokens)
+        return converse(client, model=model, messages=messages, max_tokens=max_tokens)
 
     @sensitive_variables()
     def _clean_regional(self, entries: list, profile: InferenceProfile | None, errors: dict) -> list[dict]:
@@ -272,7 +272,7 @@ class BedrockApiKeyProvider(Provider):
         return runtime_client_api_key(credentials["api_key"], region=region, timeout=timeout)
 
     def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> "Completion":
-        return messages_create(client, model_id=model, messages=messages, max_tokens=max_tokens)
+        return messages_complete(client, model=model, messages=messages, max_tokens=max_tokens)
 
     def describe(self) -> dict:
         return {
@@ -303,6 +303,7 @@ from botocore.exceptions import (  # noqa: E402
 import anthropic as anthropic_sdk  # noqa: E402
 
 from . import http_sdk  # noqa: E402
+from .anthropic import messages_complete  # noqa: E402
 from .base import endpoint  # noqa: E402
 from .outcomes import Category, CheckResult, Completion, Failure, run_concurrently  # noqa: E402
 
@@ -444,29 +445,15 @@ def classify_api_key(exc: BaseException, *, model: str = "", profile: InferenceP
                    code=failure.code, status=failure.status)
 
 
-def messages_create(client, *, model_id: str, messages: list[dict], max_tokens: int) -> Completion:
-    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
-    turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
-    kwargs = {"system": system} if system else {}
-    response = client.messages.create(model=model_id, messages=turns, max_tokens=max_tokens, **kwargs)
-    return Completion(
-        output="".join(getattr(block, "text", "") for block in response.content),
-        model=model_id,
-        input_tokens=response.usage.input_tokens,
-        output_tokens=response.usage.output_tokens,
-        stop_reason=response.stop_reason or "",
-    )
-
-
-def converse(client, *, model_id: str, messages: list[dict], max_tokens: int) -> Completion:
+def converse(client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
     system = [{"text": m["content"]} for m in messages if m["role"] == "system"]
     turns = [{"role": m["role"], "content": [{"text": m["content"]}]} for m in messages if m["role"] != "system"]
     kwargs = {"system": system} if system else {}
-    response = client.converse(modelId=model_id, messages=turns, inferenceConfig={"maxTokens": max_tokens}, **kwargs)
+    response = client.converse(modelId=model, messages=turns, inferenceConfig={"maxTokens": max_tokens}, **kwargs)
     content = response["output"]["message"]["content"]
     return Completion(
         output="".join(block.get("text", "") for block in content),
-        model=model_id,
+        model=model,
         input_tokens=response["usage"]["inputTokens"],
         output_tokens=response["usage"]["outputTokens"],
         stop_reason=response.get("stopReason", ""),
@@ -480,7 +467,7 @@ def _model_check(*, name: str, model_id: str, make_client, complete, classify_er
                  region: str):
     def run() -> CheckResult:
         def call():
-            complete(make_client(), model_id=model_id, messages=PING, max_tokens=1)
+            complete(make_client(), model=model_id, messages=PING, max_tokens=1)
 
         return CheckResult.from_call(name, call, target=model_id, region=region,
                                      classify=lambda exc: classify_error(exc, model=model_id, profile=profile))
@@ -544,4 +531,4 @@ def check_api_key(credentials: Mapping[str, Any], *, profile: InferenceProfile) 
     region = credentials["region"]
     return run_concurrently(_model_checks(
         partial(runtime_client_api_key, credentials["api_key"], region=region, timeout=_timeout()),
-        profile=profile, region=region, complete=messages_create, classify_error=classify_api_key))
+        profile=profile, region=region, complete=messages_complete, classify_error=classify_api_key))
