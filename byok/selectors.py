@@ -38,7 +38,6 @@ class KeyState:
     id: int
     provider: str
     family: str
-    version: int
     enabled: bool
     expires_at: datetime | None
     failing_since: datetime | None
@@ -50,7 +49,6 @@ class KeyState:
     fallback_mode: str
     key_hint: str
     session_token_expires_at: datetime | None
-    selected: bool  # scoped to selected workspaces (this one among them), rather than owner-wide
     last_used_at: datetime | None
     secret: str = field(repr=False)
     session_secret: str | None = field(repr=False)
@@ -116,13 +114,16 @@ class NotAMemberOfWorkspace(Exception):
     """The user has no membership in the workspace (or it does not exist): callers answer 404."""
 
 
+# Columns read by the one query below, in order: the membership and plan part, then the key part (NULL without keys).
+_MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
+_KEY_COLUMNS = ("id", "provider", "family", "enabled", "expires_at", "failing_since", "failure_reason",
+                "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
+                "session_token_expires_at", "last_used_at", "secret", "session_secret")
+_DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
+
 # One round trip: membership, the owner's plan, and the owner's keys that serve this workspace.
-_RESOLVE_SQL = """
-SELECT m.role, w.id, o.id, o.username, p.code, p.byok_allowed,
-       k.id, k.provider, k.family, k.version, k.enabled, k.expires_at, k.failing_since, k.breaker_open_until,
-       k.scope, k.inference_profile, k.regions, k.fallback_mode, k.key_hint, k.session_token_expires_at,
-       k.scope = 'selected',
-       k.secret, k.session_secret, k.last_used_at, p.monthly_platform_credits, k.failure_reason
+_RESOLVE_SQL = f"""
+SELECT {", ".join(_MEMBERSHIP_COLUMNS)}, {", ".join("k." + c for c in _KEY_COLUMNS)}
 FROM accounts_membership m
 JOIN accounts_workspace w ON w.id = m.workspace_id
 JOIN accounts_user o ON o.id = w.owner_id
@@ -144,17 +145,16 @@ def _datetime(value) -> datetime | None:
 
 
 def _key_state(row) -> KeyState:
-    regions = row[16]
-    return KeyState(
-        id=row[6], provider=row[7], family=row[8], version=row[9], enabled=bool(row[10]),
-        expires_at=_datetime(row[11]), failing_since=_datetime(row[12]), failure_reason=row[25] or "",
-        breaker_open_until=_datetime(row[13]),
-        scope=row[14], inference_profile=row[15],
+    values = dict(zip(_KEY_COLUMNS, row[len(_MEMBERSHIP_COLUMNS):]))
+    for name in _DATETIME_COLUMNS:
+        values[name] = _datetime(values[name])
+    regions = values["regions"]
+    values.update(
+        enabled=bool(values["enabled"]),
+        failure_reason=values["failure_reason"] or "",
         regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),
-        fallback_mode=row[17], key_hint=row[18], session_token_expires_at=_datetime(row[19]),
-        selected=bool(row[20]),
-        last_used_at=_datetime(row[23]), secret=row[21], session_secret=row[22],
     )
+    return KeyState(**values)
 
 
 def _unusable_reason(key: KeyState, now: datetime) -> str | None:
@@ -181,14 +181,15 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
         rows = cursor.fetchall()
     if not rows:
         raise NotAMemberOfWorkspace(workspace_slug)
-    role, workspace_id, owner_id, owner_username, plan, byok_allowed = rows[0][:6]
-    keys = [_key_state(row) for row in rows if row[6] is not None]
+    role, workspace_id, owner_id, owner_username, plan, byok_allowed, platform_credits = \
+        rows[0][:len(_MEMBERSHIP_COLUMNS)]
+    keys = [_key_state(row) for row in rows if row[len(_MEMBERSHIP_COLUMNS)] is not None]
     if family is None:
         family = _default_family(keys)
     # Selected-workspace keys before owner-wide ones; then the first usable.
-    candidates = sorted((k for k in keys if k.family == family), key=lambda k: not k.selected)
+    candidates = sorted((k for k in keys if k.family == family), key=lambda k: k.scope != ProviderKey.Scope.SELECTED)
     base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
-                role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=rows[0][24])
+                role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=platform_credits)
     if not byok_allowed:
         return platform_resolution(base, reason="plan_inactive", key=candidates[0] if candidates else None)
     if not candidates:

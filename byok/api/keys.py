@@ -56,7 +56,7 @@ class ProviderKeyOutput(serializers.ModelSerializer):
         fields = [
             "id", "provider", "name", "key_hint", "credential_type", "inference_profile", "regions", "enabled",
             "fallback_mode", "scope", "workspaces", "status", "expires_at", "session_token_expires_at",
-            "failure_reason", "created_at", "updated_at", "rotated_at", "last_used_at", "last_test", "version",
+            "failure_reason", "created_at", "updated_at", "rotated_at", "last_used_at", "last_test",
         ]
 
     def get_status(self, key) -> str:

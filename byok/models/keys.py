@@ -56,8 +56,6 @@ class ProviderKey(models.Model):
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL_WORKSPACES)
     workspaces = models.ManyToManyField("accounts.Workspace", blank=True, related_name="provider_keys")
     expires_at = models.DateTimeField(null=True, blank=True)
-    # Bumped by every change that alters what a call would use: caches key on (id, version).
-    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     rotated_at = models.DateTimeField(null=True, blank=True)

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -198,9 +197,7 @@ def provider_key_update(
         if replacement is not None:
             _apply(key, replacement)
             key.set_session(None, None)
-        key.version = F("version") + 1
         key.save()
-        key.refresh_from_db(fields=["version"])
         key.workspaces.set(new_workspaces)
         audit_record(action=AuditAction.KEY_UPDATED, actor=actor, owner=key.owner, target=key, details=details)
         if replacement is not None:
@@ -227,9 +224,7 @@ def provider_key_rotate(
         _apply(key, cleaned)
         key.set_session(None, None)
         key.rotated_at = timezone.now()
-        key.version = F("version") + 1
         key.save()
-        key.refresh_from_db(fields=["version"])
         audit_record(action=AuditAction.KEY_ROTATED, actor=actor, owner=key.owner, target=key,
                      details={"credentials": "credentials changed", "hint": {"from": previous_hint, "to": key.key_hint},
                               "skip_test": skip_test})
@@ -250,9 +245,7 @@ def _set_enabled(*, key: ProviderKey, enabled: bool, actor: User) -> ProviderKey
         return key
     with transaction.atomic():
         key.enabled = enabled
-        key.version = F("version") + 1
-        key.save(update_fields=["enabled", "version", "updated_at"])
-        key.refresh_from_db(fields=["version"])
+        key.save(update_fields=["enabled", "updated_at"])
         audit_record(action=AuditAction.KEY_ENABLED if enabled else AuditAction.KEY_DISABLED,
                      actor=actor, owner=key.owner, target=key)
     return key

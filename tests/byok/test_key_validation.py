@@ -252,13 +252,13 @@ BAD_UPDATES = [
 @pytest.mark.parametrize("provider, body, field_path", BAD_UPDATES)
 def test_bad_update_is_refused_and_changes_nothing(client_for, bedrock_key, openai_key, provider, body, field_path):
     key = bedrock_key if provider == "bedrock" else openai_key
-    secret_before, version_before = key.secret, key.version
+    secret_before, updated_before = key.secret, key.updated_at
     response = client_for(key.owner).patch(f"/api/v1/provider-keys/{key.pk}/", body, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "invalid"
     assert field_path in response.json()["error"]["fields"]
     key.refresh_from_db()
-    assert (key.secret, key.version, key.name) == (secret_before, version_before, "Main")
+    assert (key.secret, key.updated_at, key.name) == (secret_before, updated_before, "Main")
     assert not AuditEvent.objects.filter(action="KEY_UPDATED").exists()
 
 
