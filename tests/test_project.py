@@ -87,3 +87,14 @@ def test_real_worker_runs_a_task_through_the_broker(celery_worker):
     from byok_project.celery import app
 
     assert app.send_task("celery.ping").get(timeout=20) == "pong"
+
+
+@pytest.mark.django_db
+def test_seeded_admin_signs_in_to_the_staff_admin(client):
+    from django.conf import settings
+
+    call_command("seed_demo", verbosity=0)
+    assert client.login(username="admin", password=settings.BYOK_DEMO_PASSWORD)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert b"Provider keys" in response.content and b"Periodic tasks" in response.content
