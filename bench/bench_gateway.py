@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIRS = int(os.environ.get("BENCH_GATEWAY_PAIRS", 1000))
 CONCURRENCY = int(os.environ.get("BENCH_GATEWAY_CLIENTS", 16))
 THROUGHPUT_SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", 10))
-WORKER_THREADS = int(os.environ.get("BENCH_GATEWAY_THREADS", 16))
+WORKER_THREADS = int(os.environ.get("BENCH_GATEWAY_THREADS", 4))
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
