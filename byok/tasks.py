@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .services.audit import AuditWebhookFailed, audit_event_chain_and_ship, audit_pending_sweep
+from .services.audit import AuditShippingFailed, audit_event_chain_and_ship, audit_pending_sweep
 from .services.sessions import (
     SessionRefreshRetryable,
     credential_expiry_sweep,
@@ -13,7 +13,7 @@ from .services.sessions import (
 
 
 @shared_task(
-    autoretry_for=(AuditWebhookFailed,), retry_backoff=5, retry_backoff_max=600, retry_jitter=True, max_retries=8,
+    autoretry_for=(AuditShippingFailed,), retry_backoff=5, retry_backoff_max=600, retry_jitter=True, max_retries=8,
     soft_time_limit=60, time_limit=90, ignore_result=True,
 )
 def audit_event_process(event_id: int) -> None:

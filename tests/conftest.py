@@ -89,3 +89,12 @@ def sandbox(sim, settings):
     """byok pointed at the provider simulator (as `make run` does), with fresh counters."""
     settings.BYOK_ENDPOINTS = {name: url.rstrip("/") for name, url in sim.server.env().items()}
     return sim
+
+
+@pytest.fixture
+def ship_audit(settings):
+    """Ship every committed audit event now, as the worker's sweep would (log, webhook, owner emails)."""
+    from byok.services.audit import audit_pending_sweep
+
+    settings.BYOK_AUDIT_SWEEP_GRACE_SECONDS = 0
+    return audit_pending_sweep

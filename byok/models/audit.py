@@ -143,6 +143,7 @@ class AuditChainHead(models.Model):
 class AuditSink(models.TextChoices):
     LOG = "log", "byok.audit logger"
     WEBHOOK = "webhook", "Webhook"
+    OWNER_EMAIL = "owner_email", "Email to the key's owner"
 
 
 class AuditDelivery(models.Model):

@@ -11,6 +11,7 @@ import hmac
 import http.client
 import json
 import logging
+import smtplib
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -49,8 +50,9 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
-class AuditWebhookFailed(Exception):
-    """The webhook did not accept an event; the task retries with backoff and the sweep tries again later."""
+class AuditShippingFailed(Exception):
+    """A sink (the webhook, the mail server) did not take an event; the task retries with backoff and the sweep
+    tries again later."""
 
 
 # --- Recording -----------------------------------------------------------------------------------------------
@@ -206,16 +208,34 @@ def _ship_to_webhook(*, event: AuditEvent, line: str) -> None:
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts and resets are OSErrors
-        raise AuditWebhookFailed(f"webhook unreachable ({type(exc).__name__})") from exc
+        raise AuditShippingFailed(f"webhook unreachable ({type(exc).__name__})") from exc
     if not 200 <= status < 300:
-        raise AuditWebhookFailed(f"webhook answered HTTP {status}")
+        raise AuditShippingFailed(f"webhook answered HTTP {status}")
 
 
-_SHIPPERS = {AuditSink.LOG: _ship_to_log, AuditSink.WEBHOOK: _ship_to_webhook}
+
+
+def _ship_to_owner_email(*, event: AuditEvent, line: str) -> None:
+    from .notifications import owner_event_email  # here: notifications reads models this module defines
+
+    try:
+        owner_event_email(event=event)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise AuditShippingFailed(f"mail server unavailable ({type(exc).__name__})") from exc
+
+
+# Events an owner must hear about at once. The owner-email sink ships only these: once per event, durably, like
+# the other sinks (a mail outage delays the email; the sweep sends it later).
+OWNER_EMAIL_ACTIONS = (AuditAction.FALLBACK_ACTIVATED, AuditAction.BYOK_RECOVERED,
+                       AuditAction.SESSION_REFRESH_FAILED, AuditAction.KEY_EXPIRED)
+
+
+_SHIPPERS = {AuditSink.LOG: _ship_to_log, AuditSink.WEBHOOK: _ship_to_webhook,
+             AuditSink.OWNER_EMAIL: _ship_to_owner_email}
 
 
 def audit_active_sinks() -> list[str]:
-    return [AuditSink.LOG] + ([AuditSink.WEBHOOK] if settings.BYOK_AUDIT_WEBHOOK_URL else [])
+    return [AuditSink.LOG, AuditSink.OWNER_EMAIL] + ([AuditSink.WEBHOOK] if settings.BYOK_AUDIT_WEBHOOK_URL else [])
 
 
 def _deliver(*, event: AuditEvent, sink: str) -> bool:
@@ -233,6 +253,8 @@ def _deliver(*, event: AuditEvent, sink: str) -> bool:
 
 
 def _undelivered(*, sink: str, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    if sink == AuditSink.OWNER_EMAIL:
+        events = events.filter(action__in=OWNER_EMAIL_ACTIONS)
     return events.filter(chained_at__isnull=False).exclude(deliveries__sink=sink)
 
 
@@ -272,7 +294,7 @@ def audit_pending_sweep() -> dict[str, int]:
         for event in _undelivered(sink=sink, events=stale).order_by("owner_id", "chain_sequence")[:SHIP_BATCH]:
             try:
                 delivered += _deliver(event=event, sink=sink)
-            except AuditWebhookFailed as exc:
+            except AuditShippingFailed as exc:
                 failed += 1
                 # The endpoint is down: stop hammering it; the next sweep tries again.
                 logger.warning("Audit sweep could not ship event %s to %s: %s", event.pk, sink, exc)

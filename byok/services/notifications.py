@@ -1,7 +1,6 @@
 """Emails to key owners, rendered from templates/byok/email/. They name keys by hint, never by a secret."""
 
 import logging
-import smtplib
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -9,8 +8,7 @@ from django.template.loader import render_to_string
 
 from accounts.models import User
 
-from ..models import ProviderKey
-from ..providers.outcomes import Failure
+from ..models import AuditAction, AuditEvent, ProviderKey
 
 logger = logging.getLogger(__name__)
 
@@ -26,26 +24,26 @@ def owner_email(*, owner: User, template: str, context: dict) -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [owner.email])
 
 
-def _send_after_commit(*, owner: User, template: str, context: dict) -> None:
-    # Runs after the change committed: a mail outage must not undo it, so it is logged instead.
-    if not owner.email:
-        logger.warning("Owner %s has no email address; %s not sent.", owner.pk, template)
+# The audit events an owner is emailed about (the owner-email audit sink), and the template for each.
+_EVENT_TEMPLATES = {
+    AuditAction.FALLBACK_ACTIVATED: "key_failing",
+    AuditAction.BYOK_RECOVERED: "key_recovered",
+    AuditAction.SESSION_REFRESH_FAILED: "session_refresh_failed",
+    AuditAction.KEY_EXPIRED: "key_expired",
+}
+
+
+def owner_event_email(*, event: AuditEvent) -> None:
+    """Email the key's owner about one audit event (called once per event by the owner-email sink).
+
+    Raises the mail backend's error, so the delivery is retried rather than recorded as sent.
+    """
+    key = ProviderKey.objects.select_related("owner").filter(pk=event.target_key_id).first()
+    if key is None or not key.owner.email:
+        logger.warning("Audit event %s: no key or no owner email address; nothing to send.", event.pk)
         return
-    try:
-        owner_email(owner=owner, template=template, context=context)
-    except (smtplib.SMTPException, OSError) as exc:
-        logger.warning("Could not email owner %s (%s): %s", owner.pk, template, type(exc).__name__)
-
-
-def session_refresh_failed(*, key: ProviderKey, failure: Failure) -> None:
-    """AWS rejected the key's credentials when byok asked STS for a session: the key is failing."""
-    _send_after_commit(owner=key.owner, template="session_refresh_failed",
-                       context={"key": key, "category": failure.category, "hint": failure.hint})
-
-
-def key_expired(*, key: ProviderKey) -> None:
-    """Temporary credentials or a Bedrock API key expired: the owner must enter new ones."""
-    _send_after_commit(owner=key.owner, template="key_expired", context={"key": key})
+    owner_email(owner=key.owner, template=_EVENT_TEMPLATES[event.action], context={
+        **event.details, "key": key, "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60)})
 
 
 def credential_reminder(*, owner: User, notices: list) -> None:
@@ -57,18 +55,3 @@ def credential_reminder(*, owner: User, notices: list) -> None:
         "rotation_days": settings.BYOK_ROTATION_REMINDER_DAYS,
     })
 
-
-def key_failing(*, key_id: int, category: str, hint: str) -> None:
-    """Calls on the key failed in a way that will repeat: the circuit breaker opened. Once per incident."""
-    key = ProviderKey.objects.select_related("owner").filter(pk=key_id).first()
-    if key is not None:
-        _send_after_commit(owner=key.owner, template="key_failing", context={
-            "key": key, "category": category, "hint": hint,
-            "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60)})
-
-
-def key_recovered(*, key_id: int) -> None:
-    """The probe call worked: traffic is back on the owner's key."""
-    key = ProviderKey.objects.select_related("owner").filter(pk=key_id).first()
-    if key is not None:
-        _send_after_commit(owner=key.owner, template="key_recovered", context={"key": key})

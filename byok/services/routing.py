@@ -11,7 +11,6 @@
 import math
 import time
 from dataclasses import dataclass
-from functools import partial
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,7 +26,6 @@ from ..models import AuditAction, PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.catalog import get_provider
 from ..providers.outcomes import Category, Completion, Failure
 from ..selectors import KeyState, Resolution, Source, credentials_resolve, month_start, platform_resolution
-from . import notifications
 from .audit import audit_record
 from .sessions import provider_key_mark_expired
 
@@ -200,11 +198,9 @@ def _breaker_open(resolution: Resolution, failure: Failure) -> None:
             exclusive = key.fallback_mode == ProviderKey.FallbackMode.NONE
             audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
                          target=key, **_audit_refs(resolution),
-                         details={"category": failure.category, "provider_code": failure.code,
+                         details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,
                                   "now_serving": "nothing (exclusive key)" if exclusive else "platform credentials",
                                   "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
-            transaction.on_commit(partial(notifications.key_failing, key_id=key.id, category=failure.category,
-                                          hint=failure.hint))
 
 
 def _breaker_close(resolution: Resolution) -> None:
@@ -215,7 +211,6 @@ def _breaker_close(resolution: Resolution) -> None:
         audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
                      target=key, **_audit_refs(resolution),
                      details={"failing_since": key.failing_since.isoformat()})
-        transaction.on_commit(partial(notifications.key_recovered, key_id=key.id))
 
 
 def _audit_refs(resolution: Resolution) -> dict:

@@ -219,7 +219,7 @@ def _get_session_token(key: ProviderKey) -> tuple[dict, datetime]:
 
 
 def _mark_failing(key: ProviderKey, failure: Failure, *, now: datetime) -> None:
-    """The key stops serving calls until the cool-down has passed; audited and emailed once per incident."""
+    """The key stops serving calls until the cool-down has passed; audited (and so emailed) once per incident."""
     cooldown_until = now + timedelta(seconds=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
     started = ProviderKey.objects.filter(pk=key.pk, failing_since__isnull=True).update(
         failing_since=now, failure_reason=failure.category, breaker_open_until=cooldown_until)
@@ -229,8 +229,7 @@ def _mark_failing(key: ProviderKey, failure: Failure, *, now: datetime) -> None:
         return
     audit_record(action=AuditAction.SESSION_REFRESH_FAILED, actor=None, system_actor="session_refresh",
                  owner=key.owner, target=key,
-                 details={"category": failure.category, "provider_code": failure.code})
-    transaction.on_commit(partial(notifications.session_refresh_failed, key=key, failure=failure))
+                 details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code})
 
 
 # --- The cycle -----------------------------------------------------------------------------------------------
@@ -338,7 +337,6 @@ def provider_key_mark_expired(*, key_id: int, provider_code: str = "") -> bool:
                      owner=key.owner, target=key,
                      details={"expires_at": key.expires_at.isoformat(),
                               "learned_from": f"provider answer {provider_code}" if provider_code else "expiry date"})
-        transaction.on_commit(partial(notifications.key_expired, key=key))
     return True
 
 

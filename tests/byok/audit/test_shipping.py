@@ -12,7 +12,7 @@ from accounts.services import user_plan_change
 from byok import tasks
 from byok.models import AuditEvent
 from byok.models.audit import AuditDelivery
-from byok.services.audit import AuditWebhookFailed, audit_event_chain_and_ship, audit_pending_sweep
+from byok.services.audit import AuditShippingFailed, audit_event_chain_and_ship, audit_pending_sweep
 from byok.services.keys import provider_key_disable, provider_key_enable
 from tests.byok.keys_data import ANTHROPIC
 
@@ -67,7 +67,7 @@ def test_a_failing_webhook_records_no_delivery_and_the_next_run_ships_it_once(ow
     user_plan_change(user=owner, plan_code="enterprise", actor=owner)
     event = AuditEvent.objects.get()
     webhook.fail_with = 503
-    with pytest.raises(AuditWebhookFailed, match="HTTP 503"):
+    with pytest.raises(AuditShippingFailed, match="HTTP 503"):
         audit_event_chain_and_ship(event_id=event.pk)
     assert (deliveries("log"), deliveries("webhook")) == ([event.pk], [])
 
@@ -79,7 +79,7 @@ def test_a_failing_webhook_records_no_delivery_and_the_next_run_ships_it_once(ow
 
 def test_event_task_retries_webhook_failures_with_bounded_backoff_and_time_limits():
     task = tasks.audit_event_process
-    assert task.autoretry_for == (AuditWebhookFailed,)
+    assert task.autoretry_for == (AuditShippingFailed,)
     assert task.retry_backoff and task.retry_jitter and 0 < task.max_retries <= 10
     assert task.soft_time_limit < task.time_limit and tasks.audit_sweep.time_limit
     assert task.ignore_result  # nobody reads results; and no result backend is touched when publishing

@@ -53,7 +53,8 @@ def test_throttling_retries_are_bounded_and_leave_the_key_untouched(sandbox, aki
 
 
 def test_revoked_credentials_are_not_retried_and_fail_the_key_with_one_email(sandbox, akia, owner_team,
-                                                                             django_capture_on_commit_callbacks):
+                                                                             django_capture_on_commit_callbacks,
+                                                                             ship_audit):
     key, account = akia
     owner = owner_team[0]
     revoke(sandbox, account)
@@ -69,6 +70,8 @@ def test_revoked_credentials_are_not_retried_and_fail_the_key_with_one_email(san
     assert sts_calls(sandbox, account) == 2
     events = AuditEvent.objects.filter(action=AuditAction.SESSION_REFRESH_FAILED)
     assert [(e.target_key_id, e.details["category"]) for e in events] == [(key.pk, "invalid_credentials")]
+    ship_audit()
+    ship_audit()
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == [owner.email] and key.key_hint in email.subject
@@ -76,17 +79,19 @@ def test_revoked_credentials_are_not_retried_and_fail_the_key_with_one_email(san
 
 
 def test_missing_sts_permission_fails_the_key_with_the_policy_hint(sandbox, owner_team,
-                                                                   django_capture_on_commit_callbacks):
+                                                                   django_capture_on_commit_callbacks, ship_audit):
     account = sandbox.add_account("bedrock", sts_get_session_token=False)
     key = key_for(owner_team[0], account)
     with django_capture_on_commit_callbacks(execute=True):
         outcome = sessions.session_refresh(key_id=key.pk)
     assert (outcome.status, outcome.reason) == ("failed", "permission_denied")
+    ship_audit()
     assert "sts:GetSessionToken" in outcome.failure.hint and "sts:GetSessionToken" in mail.outbox[0].body
 
 
 def test_a_call_whose_inline_refresh_is_rejected_falls_back_to_platform(sandbox, akia, owner_team, settings,
-                                                                        django_capture_on_commit_callbacks):
+                                                                        django_capture_on_commit_callbacks,
+                                                                        ship_audit):
     key, account = akia
     _, workspace, member = owner_team
     platform = use_platform_account(settings, sandbox)
@@ -98,6 +103,7 @@ def test_a_call_whose_inline_refresh_is_rejected_falls_back_to_platform(sandbox,
     assert ProviderKey.objects.get(pk=key.pk).status == ProviderKey.Status.FAILING
     assert AuditEvent.objects.filter(action=AuditAction.SESSION_REFRESH_FAILED).count() == 1
     llm.complete(user=member, workspace=workspace, messages=MESSAGES)  # breaker open: STS is not asked again
+    ship_audit()
     assert sts_calls(sandbox, account) == 1 and len(mail.outbox) == 1
 
 
