@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import User, Workspace
 from accounts.services import (
     membership_add,
     membership_remove,

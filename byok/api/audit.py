@@ -9,7 +9,7 @@ from accounts.models import Membership
 from accounts.selectors import workspace_role, workspaces_visible_to
 
 from ..models import AuditAction, AuditEvent
-from ..services.audit import audit_events_filter, audit_events_visible_in_workspace
+from ..selectors import audit_events_filter, audit_events_visible_in_workspace
 
 
 class AuditEventListApi(generics.ListAPIView):

@@ -16,14 +16,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from functools import partial
 from typing import TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -391,30 +391,6 @@ def audit_chain_owner_ids() -> list[int | None]:
 # --- Reads ---------------------------------------------------------------------------------------------------
 
 
-def audit_events_visible_in_workspace(*, workspace) -> QuerySet[AuditEvent]:
-    """What a workspace's owner and admins see: the workspace's own events (memberships, ownership), plus the
-    owner's events that concern no single workspace (their keys and their plan, which serve every workspace)."""
-    return (
-        AuditEvent.objects.filter(Q(workspace=workspace) | Q(owner_id=workspace.owner_id, workspace__isnull=True))
-        .select_related("workspace")
-        .order_by("-created_at", "-id")
-    )
-
-
-def audit_events_filter(
-    *,
-    events: QuerySet[AuditEvent],
-    action: str | None = None,
-    key_id: int | None = None,
-    actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> QuerySet[AuditEvent]:
-    conditions = {"action": action, "target_key_id": key_id, "actor_label": actor,
-                  "created_at__gte": since, "created_at__lt": until}
-    return events.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
-
-
 # --- Export --------------------------------------------------------------------------------------------------
 
 EXPORT_FORMATS = ("jsonl", "csv")
@@ -439,12 +415,3 @@ def audit_events_export(*, events: Iterable[AuditEvent], export_format: str, out
             output.write(_canonical_json(record) + "\n")
         count += 1
     return count
-
-
-def audit_events_for_export(
-    *, owner: User | None = None, since: datetime | None = None, until: datetime | None = None
-) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.order_by("created_at", "id")
-    if owner is not None:
-        events = events.filter(owner=owner)
-    return audit_events_filter(events=events, since=since, until=until)

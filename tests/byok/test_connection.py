@@ -7,7 +7,7 @@ import pytest
 from byok.models import AuditEvent, ProviderKey
 from byok.providers.base import Credentials
 from byok.services.connection import connection_test
-from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
+from tests.factories import BusinessUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

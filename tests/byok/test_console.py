@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.db import connection
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership

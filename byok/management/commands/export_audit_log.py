@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from accounts.management.commands._common import get_user
-from byok.services.audit import EXPORT_FORMATS, audit_events_export, audit_events_for_export
+from byok.selectors import audit_events_for_export
+from byok.services.audit import EXPORT_FORMATS, audit_events_export
 
 
 def _timestamp(value: str | None, option: str):
