@@ -25,7 +25,7 @@ from .providers.catalog import PROVIDERS
 from .selectors import Resolution, Source
 from .services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
 
-MAX_CLIENTS = 512
+MAX_CLIENTS = 256  # per process; a boto3 client holds a few hundred KB
 
 
 class PlatformCredentialsMissing(DomainError):
