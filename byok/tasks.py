@@ -27,7 +27,7 @@ def audit_sweep() -> dict[str, int]:
     return audit_pending_sweep()
 
 
-# --- Session tokens and credential expiry (issue 6) ----------------------------------------------------------
+# --- Session tokens and credential expiry ------------------------------------------------------------------
 
 
 @shared_task(soft_time_limit=240, time_limit=300, ignore_result=True)

@@ -338,7 +338,7 @@ BYOK_BREAKER_COOLDOWN_SECONDS = env_int("BYOK_BREAKER_COOLDOWN_SECONDS", 300)
 BYOK_DEMO_PASSWORD = os.environ.get("BYOK_DEMO_PASSWORD", "byok-demo-2026")
 BYOK_REQUIRE_SERVICES = env_bool("BYOK_REQUIRE_SERVICES", False)
 
-# --- Audit trail (issue 7): shipping, webhook, sweep schedule -----------------------------------------------
+# --- Audit trail: shipping, webhook, sweep schedule -----------------------------------------------------------
 # Every audit event is shipped as one JSON line to the `byok.audit` logger and, when set, POSTed to this URL,
 # signed with HMAC-SHA256 of the body under BYOK_AUDIT_WEBHOOK_SECRET (header X-BYOK-Signature: sha256=<hex>).
 BYOK_AUDIT_WEBHOOK_URL = os.environ.get("BYOK_AUDIT_WEBHOOK_URL", "").strip()
@@ -352,9 +352,8 @@ if BYOK_AUDIT_WEBHOOK_URL and not BYOK_AUDIT_WEBHOOK_SECRET:
 # this entry into the database at beat start, where staff see and change it. Stale sweeps expire, not pile up.
 BYOK_AUDIT_SWEEP_GRACE_SECONDS = env_int("BYOK_AUDIT_SWEEP_GRACE_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps entries declared by other sections
     "byok-audit-sweep": {"task": "byok.tasks.audit_sweep", "schedule": 60.0, "options": {"expires": 55}},
-    # Issue 6: session refresh and credential expiry (see the session block below).
+    # Session refresh and credential expiry (settings in the block below).
     "byok-refresh-due-sessions": {"task": "byok.tasks.refresh_due_sessions", "schedule": 300.0,
                                   "options": {"expires": 290}},
     "byok-expire-credentials": {"task": "byok.tasks.expire_credentials", "schedule": 300.0,
@@ -363,7 +362,7 @@ CELERY_BEAT_SCHEDULE = {
                                          "schedule": crontab(hour=8, minute=0), "options": {"expires": 3600}},
 }
 
-# --- STS session tokens and credential expiry (issue 6) -----------------------------------------------------
+# --- STS session tokens and credential expiry ---------------------------------------------------------------
 # Long-term AKIA keys call models with an STS session (GetSessionToken) that byok refreshes before it expires.
 BYOK_SESSION_DURATION = env_int("BYOK_SESSION_DURATION", 43200)  # seconds (STS allows 900-129600)
 # A session expiring within this window is refreshed by the 5-minute cycle.
@@ -376,7 +375,4 @@ BYOK_ROTATION_REMINDER_DAYS = env_int("BYOK_ROTATION_REMINDER_DAYS", 90)
 # Publishing must fail fast when Redis is down (the audit hook then logs and moves on): bound the TCP connect,
 # which otherwise waits on the OS when the host does not answer. Workers reconnect on their own schedule.
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
-        "socket_connect_timeout": 2,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
