@@ -22,6 +22,7 @@ PAIRS = int(os.environ.get("BENCH_GATEWAY_PAIRS", 1000))
 CONCURRENCY = int(os.environ.get("BENCH_GATEWAY_CLIENTS", 16))
 THROUGHPUT_SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", 10))
 WORKER_THREADS = int(os.environ.get("BENCH_GATEWAY_THREADS", 4))
+WORKER_CLASS = os.environ.get("BENCH_GATEWAY_WORKER_CLASS", "gthread")  # or sync
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
@@ -67,7 +68,7 @@ def main() -> None:
             subprocess.Popen([sys.executable, "manage.py", "run_provider_simulator", "--port", str(simulator_port)],
                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
             subprocess.Popen([sys.executable, "-m", "gunicorn", "byok_project.wsgi", "--workers", "1",
-                              "--worker-class", "gthread", "--threads", str(WORKER_THREADS),
+                              "--worker-class", WORKER_CLASS, "--threads", str(WORKER_THREADS),
                               "--bind", f"127.0.0.1:{gateway_port}", "--log-level", "warning"],
                              cwd=ROOT, env=env),
         ]
@@ -121,7 +122,7 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             print(f"throughput: {sum(counts) / THROUGHPUT_SECONDS:.0f} requests/s with {CONCURRENCY} concurrent "
-                  f"clients, one gunicorn worker process ({WORKER_THREADS} threads)")
+                  f"clients, one gunicorn worker process ({WORKER_CLASS}, {WORKER_THREADS} threads)")
         finally:
             for process in processes:
                 process.terminate()

@@ -58,3 +58,16 @@ def test_workspace_detail_lists_members_with_roles(client_for):
         (workspace.owner.username, "owner"),
         (member.username, "member"),
     }
+
+
+def test_a_wrong_or_deactivated_token_is_refused(client_for, api_client):
+    user = UserFactory()
+    client = client_for(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    refused = client.get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "authentication_failed"
+    wrong = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert (wrong.status_code, wrong.json()["error"]["message"]) == (401, "Invalid token.")
