@@ -22,7 +22,7 @@ from .crypto import keyring
 from .models import ProviderKey
 from .providers.base import Credentials, Provider
 from .providers.catalog import PROVIDERS
-from .selectors import Resolution, Source
+from .selectors import KeyState, Resolution, Source
 from .services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
 
 MAX_CLIENTS = 256  # per process; a boto3 client holds a few hundred KB
@@ -64,10 +64,6 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
     return spec, client
 
 
-def clients_cached() -> int:
-    return len(_clients)
-
-
 @sensitive_variables("values")
 def platform_credentials(resolution: Resolution) -> Credentials:
     values = settings.PLATFORM_CREDENTIALS.get(resolution.provider, {})
@@ -83,14 +79,18 @@ def _with_usable_session(resolution: Resolution) -> Resolution:
     """A long-term Bedrock key whose session is missing or inside the safety margin gets it refreshed now, once
     for all concurrent callers; the fresh session replaces the resolved one, so the client is cached under it."""
     key = resolution.key
-    if key.provider != "bedrock" or not key.key_hint.startswith("AKIA") or (
-            key.session_secret and key.session_token_expires_at
-            and key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN):
+    if key.provider != "bedrock" or key.credential_type != ProviderKey.CredentialType.LONG_TERM or _session_usable(key):
         return resolution
     session_ensure_fresh(key_id=key.id)
     session_secret, expires_at = ProviderKey.objects.filter(pk=key.id).values_list(
         "session_secret", "session_token_expires_at").get()
     return replace(resolution, key=replace(key, session_secret=session_secret, session_token_expires_at=expires_at))
+
+
+def _session_usable(key: KeyState) -> bool:
+    """A stored session that will outlive a call: one this close to expiry is never handed out."""
+    return bool(key.session_secret and key.session_token_expires_at
+                and key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN)
 
 
 @sensitive_variables("values", "session")
@@ -99,8 +99,7 @@ def _credentials(resolution: Resolution) -> Credentials:
         return platform_credentials(resolution)
     key = resolution.key
     values = keyring().decrypt_json(key.secret)
-    if key.session_secret and key.session_token_expires_at and \
-            key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN:
+    if _session_usable(key):
         # Long-term keys call models with their STS session: the long-term secret only talks to STS.
         session = keyring().decrypt_json(key.session_secret)
         values = {**values, **{k: session[k] for k in ("access_key_id", "secret_access_key", "session_token")}}

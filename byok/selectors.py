@@ -38,6 +38,7 @@ class KeyState:
     id: int
     provider: str
     family: str
+    credential_type: str
     enabled: bool
     expires_at: datetime | None
     failing_since: datetime | None
@@ -116,7 +117,7 @@ class NotAMemberOfWorkspace(Exception):
 
 # Columns read by the one query below, in order: the membership and plan part, then the key part (NULL without keys).
 _MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
-_KEY_COLUMNS = ("id", "provider", "family", "enabled", "expires_at", "failing_since", "failure_reason",
+_KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expires_at", "failing_since", "failure_reason",
                 "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
                 "session_token_expires_at", "last_used_at", "secret", "session_secret")
 _DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
@@ -235,11 +236,16 @@ def month_start(moment: datetime | None = None):
     return moment.date().replace(day=1)
 
 
-def platform_credits_remaining(*, owner_id: int, allowance: int) -> int:
+def platform_credits_used(*, owner_id: int) -> int:
+    """Platform credits the owner used this month."""
     from .models import PlatformCreditUsage
 
     used = PlatformCreditUsage.objects.filter(owner_id=owner_id, month=month_start()).values_list("used", flat=True)
-    return max(0, allowance - (used[0] if used else 0))
+    return used[0] if used else 0
+
+
+def platform_credits_remaining(*, owner_id: int, allowance: int) -> int:
+    return max(0, allowance - platform_credits_used(owner_id=owner_id))
 
 
 def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: datetime, until: datetime) -> dict:

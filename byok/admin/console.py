@@ -100,6 +100,19 @@ def test_outcome(data: dict) -> dict:
     return {**data, "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
 
 
+def run_key_service(write, *, form, formset=None):
+    """Call a key service for a submitted form: (its result, None), or (None, the failed test to show) with the
+    service's errors placed on the form's fields."""
+    try:
+        return write(), None
+    except ConnectionTestFailed as exc:
+        form.add_error(None, exc.message)
+        return None, test_outcome(exc.details["test"])
+    except DomainError as exc:
+        add_domain_errors(form, exc, formset)
+        return None, None
+
+
 class OwnerConsoleSite(admin.AdminSite):
     site_header = "byok owner console"
     site_title = "byok owner console"
@@ -330,17 +343,14 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         formset = RegionalCredentialsFormSet(data, prefix="regional") if supports_regional_credentials(provider) else None
         test = None
         if data is not None and form.is_valid() and (formset is None or formset.is_valid()):
-            try:
+            def create():
                 throttle_connection_tests(user=request.user, owner=request.user)
-                key = provider_key_create(
+                return provider_key_create(
                     owner=request.user, actor=request.user, provider=provider.id, credentials=form.credentials(),
                     regional_credentials=regional_credentials(formset) if formset else None, **form.key_settings())
-            except ConnectionTestFailed as exc:
-                test = test_outcome(exc.details["test"])
-                form.add_error(None, exc.message)
-            except DomainError as exc:
-                add_domain_errors(form, exc, formset)
-            else:
+
+            key, test = run_key_service(create, form=form, formset=formset)
+            if key is not None:
                 messages.success(request, f"The connection test passed and “{key.name}” is saved.")
                 return HttpResponseRedirect(self.url("change", key.pk))
         return self.render(request, "byok_console/key_add.html", {
@@ -378,18 +388,16 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         if data is not None and form.is_valid() and (formset is None or formset.is_valid()):
             regional = regional_credentials(formset) if formset else None
             settings_ = form.key_settings()
-            try:
+
+            def update():
                 if form.credentials() or regional is not None or settings_.get("inference_profile",
                                                                                 key.inference_profile) != key.inference_profile:
                     throttle_connection_tests(user=request.user, owner=request.user)  # the service tests first
-                provider_key_update(key=key, actor=request.user, credentials=form.credentials(),
-                                    regional_credentials=regional, **settings_)
-            except ConnectionTestFailed as exc:
-                test = test_outcome(exc.details["test"])
-                form.add_error(None, exc.message)
-            except DomainError as exc:
-                add_domain_errors(form, exc, formset)
-            else:
+                return provider_key_update(key=key, actor=request.user, credentials=form.credentials(),
+                                           regional_credentials=regional, **settings_)
+
+            saved, test = run_key_service(update, form=form, formset=formset)
+            if saved is not None:
                 messages.success(request, f"“{key.name}” is saved.")
                 return HttpResponseRedirect(self.url("change", key.pk))
         return self._render_change(request, key, form=form, formset=formset, test=test)
@@ -459,16 +467,13 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             key.provider_spec) else None
         test = None
         if data is not None and form.is_valid() and (formset is None or formset.is_valid()):
-            try:
+            def rotate():
                 throttle_connection_tests(user=request.user, owner=key.owner)
-                provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
-                                    regional_credentials=regional_credentials(formset) if formset else None)
-            except ConnectionTestFailed as exc:
-                test = test_outcome(exc.details["test"])
-                form.add_error(None, exc.message)
-            except DomainError as exc:
-                add_domain_errors(form, exc, formset)
-            else:
+                return provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
+                                           regional_credentials=regional_credentials(formset) if formset else None)
+
+            rotated, test = run_key_service(rotate, form=form, formset=formset)
+            if rotated is not None:
                 messages.success(request, f"“{key.name}” is rotated: the new credentials passed the test and the "
                                           f"old secret is gone.")
                 return HttpResponseRedirect(self.url("change", key.pk))

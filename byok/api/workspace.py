@@ -16,6 +16,7 @@ from accounts.models import Membership, User, Workspace
 
 from ..clients import platform_credentials
 from ..models import ProviderKey, UsageRecord
+from ..models.keys import key_status
 from ..providers.catalog import PROVIDER_CHOICES, get_provider
 from ..selectors import (
     NotAMemberOfWorkspace,
@@ -139,13 +140,12 @@ class WorkspaceByokStatusApi(APIView):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
         key = resolution.key
         stored = ProviderKey.objects.filter(pk=key.id).values("last_tested_at", "last_test_status").first() if key else None
-        now = timezone.now()
         return Response({
             "mode": resolution.source,
             "reason": resolution.reason,
             "provider": resolution.provider,
             "key_hint": resolution.key_hint or None,
-            "key_status": _key_status(resolution, now) if key else None,
+            "key_status": key_status(key, byok_allowed=resolution.byok_allowed) if key else None,
             "owner": resolution.owner_username,
             "plan": resolution.plan,
             "byok_allowed": resolution.byok_allowed,
@@ -167,17 +167,6 @@ class WorkspaceByokStatusApi(APIView):
             "platform_credits_remaining": platform_credits_remaining(owner_id=resolution.owner_id,
                                                                      allowance=resolution.platform_credits),
         })
-
-
-def _key_status(resolution: Resolution, now) -> str:
-    key = resolution.key
-    if not key.enabled:
-        return "disabled"
-    if not resolution.byok_allowed:
-        return "plan_inactive"
-    if key.expires_at and key.expires_at <= now:
-        return "expired"
-    return "failing" if key.failing_since else "active"
 
 
 class WorkspaceByokTestConnectionApi(APIView):

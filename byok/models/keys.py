@@ -12,6 +12,20 @@ from ..providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
 from ..providers.catalog import PROVIDER_CHOICES, get_provider
 
 
+def key_status(key, *, byok_allowed: bool, now: datetime | None = None) -> str:
+    """A key's status from its state (a ProviderKey, or the resolver's read of one), in order of precedence."""
+    now = now or timezone.now()
+    if not key.enabled:
+        return ProviderKey.Status.DISABLED
+    if not byok_allowed:
+        return ProviderKey.Status.PLAN_INACTIVE
+    if key.expires_at and key.expires_at <= now:
+        return ProviderKey.Status.EXPIRED
+    if key.failing_since:
+        return ProviderKey.Status.FAILING
+    return ProviderKey.Status.ACTIVE
+
+
 class ProviderKey(models.Model):
     """An owner's credentials for one provider. The secret is one encrypted value; everything else is plain."""
 
@@ -117,16 +131,7 @@ class ProviderKey(models.Model):
 
     def status_for(self, *, byok_allowed: bool, now: datetime | None = None) -> str:
         """Derived status; `byok_allowed` is the owner's plan right (passed in so lists need no extra query)."""
-        now = now or timezone.now()
-        if not self.enabled:
-            return self.Status.DISABLED
-        if not byok_allowed:
-            return self.Status.PLAN_INACTIVE
-        if self.expires_at and self.expires_at <= now:
-            return self.Status.EXPIRED
-        if self.failing_since:
-            return self.Status.FAILING
-        return self.Status.ACTIVE
+        return key_status(self, byok_allowed=byok_allowed, now=now)
 
     @property
     def status(self) -> str:

@@ -25,7 +25,15 @@ from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallF
 from ..models import AuditAction, PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.catalog import get_provider
 from ..providers.outcomes import Category, Completion, Failure
-from ..selectors import KeyState, Resolution, Source, credentials_resolve, month_start, platform_resolution
+from ..selectors import (
+    KeyState,
+    Resolution,
+    Source,
+    credentials_resolve,
+    month_start,
+    platform_credits_used,
+    platform_resolution,
+)
 from .audit import audit_record
 from .sessions import provider_key_mark_expired
 
@@ -156,8 +164,7 @@ def _mark_used(key: KeyState) -> None:
 
 
 def _require_platform_credits(resolution: Resolution) -> None:
-    used = PlatformCreditUsage.objects.filter(owner_id=resolution.owner_id, month=month_start()).values_list(
-        "used", flat=True).first() or 0
+    used = platform_credits_used(owner_id=resolution.owner_id)
     if used >= resolution.platform_credits:
         raise PlatformCreditsExhausted(
             f"The workspace owner's platform credits for this month are used up ({used} of "
