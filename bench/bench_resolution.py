@@ -23,8 +23,8 @@ def main() -> None:
     with throwaway_database("resolution"), SimulatorServer([account]) as simulator, \
             override_settings(BYOK_ENDPOINTS={k: v.rstrip("/") for k, v in simulator.env().items()}):
         member, workspace = _team(account)
-        from byok.clients import client_for
-        from byok.selectors import credentials_resolve
+        from byok.gateway.clients import client_for
+        from byok.gateway.resolve import credentials_resolve
 
         cold_queries = []
         with connection.execute_wrapper(lambda execute, sql, *args: cold_queries.append(sql) or execute(sql, *args)):

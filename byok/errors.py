@@ -1,4 +1,4 @@
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 
 class PlanRequired(DomainError):

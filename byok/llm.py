@@ -19,10 +19,10 @@ from typing import Any
 
 from accounts.models import User, Workspace
 
-from .clients import client_for as _client_for
-from .providers.catalog import get_provider
-from .selectors import Resolution, credentials_resolve
-from .services.routing import CallOutcome, llm_complete
+from .gateway.clients import client_for as _client_for
+from .providers.registry import get_provider
+from .gateway.resolve import Resolution, credentials_resolve
+from .gateway.routing import CallOutcome, llm_complete
 
 
 def _slug(workspace: Workspace | str) -> str:

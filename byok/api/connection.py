@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..providers.catalog import PROVIDER_CHOICES, get_provider
+from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import provider_keys_visible_to
 from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
 from ..services.keys import require_byok_plan

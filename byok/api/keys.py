@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import ProviderKey
-from ..providers.catalog import PROVIDER_CHOICES, PROVIDERS
+from ..providers.registry import PROVIDER_CHOICES, PROVIDERS
 from ..selectors import provider_keys_visible_to, workspaces_owned_by
 from ..services.keys import (
     byok_revert_to_platform,

@@ -14,20 +14,14 @@ from rest_framework.views import APIView
 
 from accounts.models import Membership, User, Workspace
 
-from ..clients import platform_credentials
+from ..gateway.clients import platform_credentials
+from ..gateway.resolve import NotAMemberOfWorkspace, Resolution, Source, credentials_resolve
+from ..gateway.routing import TASKS, llm_complete
 from ..models import ProviderKey, UsageRecord
 from ..models.keys import key_status
-from ..providers.catalog import PROVIDER_CHOICES, get_provider
-from ..selectors import (
-    NotAMemberOfWorkspace,
-    Resolution,
-    Source,
-    credentials_resolve,
-    platform_credits_remaining,
-    usage_summary,
-)
+from ..providers.registry import PROVIDER_CHOICES, get_provider
+from ..selectors import platform_credits_remaining, usage_summary
 from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
-from ..services.routing import TASKS, llm_complete
 from .connection import ConnectionTestOutput
 
 MAX_MESSAGES = 200

@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 from ..crypto import EncryptedField, EncryptedFieldsQuerySet, keyring
 from ..providers.base import Credentials
 from ..providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
-from ..providers.catalog import PROVIDER_CHOICES, get_provider
+from ..providers.registry import PROVIDER_CHOICES, get_provider
 
 
 def key_status(key, *, byok_allowed: bool, now: datetime | None = None) -> str:

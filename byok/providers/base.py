@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 MAX_FIELD_LENGTH = 4096
 
@@ -92,7 +92,7 @@ class Credentials(Mapping):
         return dict(self._values)
 
     def __repr__(self) -> str:
-        from .catalog import get_provider
+        from .registry import get_provider
 
         try:
             key_hint = get_provider(self.provider_id).hint(self)

@@ -27,7 +27,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from byok_project.request_context import current_request_context
+from core.request_context import current_request_context
 
 from ..models import AuditAction, AuditEvent
 from ..models.audit import (

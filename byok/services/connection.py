@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import User
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 from ..models import AuditAction, ProviderKey
 from ..providers.base import Credentials
-from ..providers.catalog import get_provider
+from ..providers.registry import get_provider
 from ..providers.outcomes import Category, CheckResult
 from .audit import audit_record
 

@@ -17,7 +17,7 @@ from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyInvalid, Pla
 from ..models import AuditAction, ProviderKey
 from ..providers.base import CleanedKey, Credentials
 from ..providers.bedrock import DEFAULT_PROFILE
-from ..providers.catalog import get_provider
+from ..providers.registry import get_provider
 from .audit import audit_record
 from .connection import connection_test
 from .sessions import session_refresh_soon

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byok.providers.catalog import PROVIDERS as BYOK_PROVIDERS
+from byok.providers.registry import PROVIDERS as BYOK_PROVIDERS
 
 DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
 

@@ -13,7 +13,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "byok_project.settings")
 django.setup()
 
 from accounts.models import User  # noqa: E402
-from byok.selectors import NotAMemberOfWorkspace, credentials_resolve  # noqa: E402
+from byok.gateway.resolve import NotAMemberOfWorkspace, credentials_resolve  # noqa: E402
 
 for line in sys.stdin:
     user_id, slug = line.split()

@@ -97,7 +97,7 @@ def test_every_bearer_provider_success_and_model_list(sandbox, provider):
     result = run(sandbox, provider)
     assert result.ok, result.as_dict()
     if provider != "bedrock_api_key":
-        from byok.providers.catalog import get_provider
+        from byok.providers.registry import get_provider
 
         assert set(get_provider(provider).models.values()) <= set(result.models)
 
@@ -120,7 +120,7 @@ def test_every_bearer_provider_expired_key(sandbox, provider):
 
 @pytest.mark.parametrize("provider", ["bedrock_api_key", *BEARER_PROVIDERS])
 def test_every_bearer_provider_reports_a_model_without_access(sandbox, provider):
-    from byok.providers.catalog import get_provider
+    from byok.providers.registry import get_provider
 
     spec = get_provider(provider)
     result = run(sandbox, provider, models=[spec.models["standard"]])
@@ -241,7 +241,7 @@ def test_free_plan_cannot_use_the_unsaved_test_endpoint(sandbox, client_for):
     assert response.status_code == 403
 
 
-def test_test_provider_key_command(sandbox):
+def test_check_provider_key_command(sandbox):
     from io import StringIO
 
     from django.core.management import CommandError, call_command
@@ -252,7 +252,7 @@ def test_test_provider_key_command(sandbox):
     account = sandbox.add_account("bedrock")
     key = provider_key_create(owner=owner, provider="bedrock", name="k", credentials=creds_for("bedrock", account))
     out = StringIO()
-    call_command("test_provider_key", str(key.pk), stdout=out)
+    call_command("check_provider_key", str(key.pk), stdout=out)
     assert "OK" in out.getvalue() and "✓ model:complex" in out.getvalue()
     with pytest.raises(CommandError, match="No provider key with id 999999"):
-        call_command("test_provider_key", "999999")
+        call_command("check_provider_key", "999999")

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from byok.models import AuditEvent
-from byok.providers.catalog import PROVIDERS
+from byok.providers.registry import PROVIDERS
 from tests.byok.test_no_leaks import Planted, planted  # noqa: F401  (the fixture plants one key per provider)
 
 pytestmark = pytest.mark.django_db

@@ -25,9 +25,9 @@ from django.views.debug import ExceptionReporter
 
 from byok.models import ProviderKey
 from byok.providers.base import Credentials
-from byok.providers.catalog import PROVIDERS
+from byok.providers.registry import PROVIDERS
 from byok.services.keys import provider_key_create
-from byok_project.logging import RedactingFilter
+from core.logging import RedactingFilter
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -320,7 +320,7 @@ def test_the_configured_console_handler_redacts():
 
 
 def test_json_log_format_uses_the_redacted_exception_text():
-    from byok_project.logging import JsonFormatter
+    from core.logging import JsonFormatter
 
     secret = "sk-ant-api03-" + rand(ALNUM, 60)
     try:

@@ -343,8 +343,8 @@ def test_in_process_api_matches_the_gateway(sandbox):
 
 
 def test_resolution_is_one_query_and_a_warm_client_needs_none(django_assert_num_queries):
-    from byok.clients import client_for
-    from byok.selectors import credentials_resolve
+    from byok.gateway.clients import client_for
+    from byok.gateway.resolve import credentials_resolve
 
     owner, workspace, member = team()
     key_for(owner, type("Account", (), {"api_key": "sk-ant-api03-" + "q" * 40})(), provider="anthropic")

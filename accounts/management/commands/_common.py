@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 from ...models import User, Workspace
 

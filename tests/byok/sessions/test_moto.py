@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from byok.clients import client_for
+from byok.gateway.clients import client_for
 from byok.models import ProviderKey
-from byok.selectors import credentials_resolve
+from byok.gateway.resolve import credentials_resolve
 from byok.services.keys import provider_key_create
 from byok.services.sessions import session_refresh
 from tests.byok.keys_data import BEDROCK_AKIA

@@ -20,22 +20,15 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 
-from ..clients import client_for
+from .clients import client_for
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
 from ..models import AuditAction, PlatformCreditUsage, ProviderKey, UsageRecord
-from ..providers.catalog import get_provider
+from ..providers.registry import get_provider
 from ..providers.outcomes import Category, Completion, Failure
-from ..selectors import (
-    KeyState,
-    Resolution,
-    Source,
-    credentials_resolve,
-    month_start,
-    platform_credits_used,
-    platform_resolution,
-)
-from .audit import audit_record
-from .sessions import provider_key_mark_expired
+from ..selectors import month_start, platform_credits_used
+from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
+from ..services.audit import audit_record
+from ..services.sessions import provider_key_mark_expired
 
 TASKS = ("standard", "complex")
 TOKENS_PER_CREDIT = 1000

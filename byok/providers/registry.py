@@ -1,6 +1,6 @@
 """The provider catalog: every plug-in by id. Adding a provider means one module and one line here."""
 
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 from .anthropic import AnthropicProvider
 from .base import Provider

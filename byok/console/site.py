@@ -1,6 +1,6 @@
 """The owner console at /manage/: a second AdminSite for workspace owners (and their workspace admins, read-only).
 
-Thin like the rest of the surfaces: every read starts from a scoped selector (console_scope.py), every write is a
+Thin like the rest of the surfaces: every read starts from a scoped selector (scope.py), every write is a
 service call, and a service's domain error becomes a form error or an admin message. Buttons that act are
 POST-only admin views (like Django's UserAdmin password view) with `sensitive_post_parameters`.
 """
@@ -31,12 +31,12 @@ from accounts.services import (
     membership_role_change,
     workspace_ownership_transfer,
 )
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 from ..errors import ConnectionTestFailed, PlanRequired
 from ..models import AuditEvent, ProviderKey
 from ..providers.bedrock import INFERENCE_PROFILES, iam_policy
-from ..providers.catalog import PROVIDERS
+from ..providers.registry import PROVIDERS
 from ..services.connection import provider_key_test_connection, throttle_connection_tests
 from ..services.keys import (
     byok_revert_to_platform,
@@ -49,7 +49,7 @@ from ..services.keys import (
     require_byok_plan,
 )
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
-from .console_forms import (
+from .forms import (
     ConsoleAuthenticationForm,
     MemberAddForm,
     MemberRoleForm,
@@ -62,7 +62,7 @@ from .console_forms import (
     supports_inference_profiles,
     supports_regional_credentials,
 )
-from .console_scope import (
+from .scope import (
     ConsoleAccess,
     console_access,
     console_audit_events,

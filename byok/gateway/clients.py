@@ -16,14 +16,14 @@ from django.conf import settings
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
-from .crypto import keyring
-from .models import ProviderKey
-from .providers.base import Credentials, Provider
-from .providers.catalog import PROVIDERS
-from .selectors import KeyState, Resolution, Source
-from .services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
+from ..crypto import keyring
+from ..models import ProviderKey
+from ..providers.base import Credentials, Provider
+from ..providers.registry import PROVIDERS
+from .resolve import KeyState, Resolution, Source
+from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
 
 MAX_CLIENTS = 256  # per process; a boto3 client holds a few hundred KB
 

@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from accounts.models import Membership, User, Workspace
-from byok_project.errors import DomainError
+from core.errors import DomainError
 
 from ..models import ProviderKey
 from ..providers.base import CredentialField, Provider
 from ..providers.bedrock import COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES
-from .console_scope import console_access
+from .scope import console_access
 
 KEEP_HELP = "Leave blank to keep the stored value."
 

@@ -1,0 +1,218 @@
+"""Credential resolution: which credentials serve a member's next call, and why. One query, no plaintext."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import User
+
+from ..models import ProviderKey, UsageRecord
+from ..providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
+from ..providers.registry import FAMILIES, PROVIDERS
+
+Source = UsageRecord.Source
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """The non-secret state of one candidate key, plus its ciphertexts (decrypted only to build a client)."""
+
+    id: int
+    provider: str
+    family: str
+    credential_type: str
+    enabled: bool
+    expires_at: datetime | None
+    failing_since: datetime | None
+    failure_reason: str
+    breaker_open_until: datetime | None
+    scope: str
+    inference_profile: str
+    regions: tuple[str, ...]
+    fallback_mode: str
+    key_hint: str
+    session_token_expires_at: datetime | None
+    last_used_at: datetime | None
+    secret: str = field(repr=False)
+    session_secret: str | None = field(repr=False)
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which credentials serve a call, and why. Holds no plaintext.
+
+    `reason` is a stable code: owner_key, workspace_key (BYOK); no_key, plan_inactive, key_disabled, key_expired,
+    or the failure category of a failing key such as invalid_credentials (platform).
+    """
+
+    source: str
+    family: str
+    provider: str
+    reason: str
+    owner_id: int
+    owner_username: str
+    workspace_id: int
+    role: str
+    plan: str
+    byok_allowed: bool
+    platform_credits: int
+    key: KeyState | None = None
+    fallback_mode: str = ProviderKey.FallbackMode.PLATFORM
+    inference_profile: str = ""
+    region: str = ""
+
+    @property
+    def key_id(self) -> int | None:
+        return self.key.id if self.key else None
+
+    @property
+    def key_hint(self) -> str:
+        return self.key.key_hint if self.key else ""
+
+    def model_for(self, tier: str) -> str:
+        """Sonnet for standard, Opus for complex; on Bedrock under the key's inference-profile prefix."""
+        base = PROVIDERS[self.provider].models[tier]
+        if self.family == "bedrock":
+            return INFERENCE_PROFILES[self.inference_profile].model_id(base)
+        return base
+
+    def describe(self) -> dict:
+        return {
+            "source": self.source, "family": self.family, "provider": self.provider, "reason": self.reason,
+            "key_id": self.key_id, "key_hint": self.key_hint, "inference_profile": self.inference_profile,
+            "region": self.region, "fallback_mode": self.fallback_mode,
+            "models": {tier: self.model_for(tier) for tier in ("standard", "complex")},
+        }
+
+
+_BASE_FIELDS = ("family", "owner_id", "owner_username", "workspace_id", "role", "plan", "byok_allowed",
+                "platform_credits")
+
+
+class NotAMemberOfWorkspace(Exception):
+    """The user has no membership in the workspace (or it does not exist): callers answer 404."""
+
+
+# Columns read by the one query below, in order: the membership and plan part, then the key part (NULL without keys).
+_MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
+_KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expires_at", "failing_since", "failure_reason",
+                "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
+                "session_token_expires_at", "last_used_at", "secret", "session_secret")
+_DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
+
+# One round trip: membership, the owner's plan, and the owner's keys that serve this workspace.
+_RESOLVE_SQL = f"""
+SELECT {", ".join(_MEMBERSHIP_COLUMNS)}, {", ".join("k." + c for c in _KEY_COLUMNS)}
+FROM accounts_membership m
+JOIN accounts_workspace w ON w.id = m.workspace_id
+JOIN accounts_user o ON o.id = w.owner_id
+JOIN accounts_plan p ON p.code = o.plan_id
+LEFT JOIN byok_providerkey k ON k.owner_id = o.id AND (
+    k.scope = 'all_workspaces'
+    OR EXISTS (SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id)
+)
+WHERE m.user_id = %s AND w.slug = %s
+"""
+
+
+def _datetime(value) -> datetime | None:
+    # Raw queries get naive UTC datetimes (or text) from SQLite and aware ones from PostgreSQL.
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _key_state(row) -> KeyState:
+    values = dict(zip(_KEY_COLUMNS, row[len(_MEMBERSHIP_COLUMNS):]))
+    for name in _DATETIME_COLUMNS:
+        values[name] = _datetime(values[name])
+    regions = values["regions"]
+    values.update(
+        enabled=bool(values["enabled"]),
+        failure_reason=values["failure_reason"] or "",
+        regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),
+    )
+    return KeyState(**values)
+
+
+def _unusable_reason(key: KeyState, now: datetime) -> str | None:
+    """Why the key cannot serve now, as a stable code (a failing key gives its failure category)."""
+    if not key.enabled:
+        return "key_disabled"
+    if key.expires_at and key.expires_at <= now:
+        return "key_expired"
+    if key.failing_since and key.breaker_open_until and key.breaker_open_until > now:
+        return key.failure_reason or "key_failing"
+    return None
+
+
+def credentials_resolve(*, user: User, workspace_slug: str, family: str | None = None) -> Resolution:
+    """Which credentials serve `user`'s next call in the workspace, for a provider family (or the default one).
+
+    Members inherit the owner's keys. BYOK needs the owner's plan to allow it and a key that is enabled,
+    unexpired, not cooling down after failures, and in scope; a key scoped to selected workspaces wins
+    over an owner-wide key. Otherwise: platform credentials. One database query, no cache: a change takes
+    effect on the very next call in every process.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_RESOLVE_SQL, [user.pk, workspace_slug])
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotAMemberOfWorkspace(workspace_slug)
+    role, workspace_id, owner_id, owner_username, plan, byok_allowed, platform_credits = \
+        rows[0][:len(_MEMBERSHIP_COLUMNS)]
+    keys = [_key_state(row) for row in rows if row[len(_MEMBERSHIP_COLUMNS)] is not None]
+    if family is None:
+        family = _default_family(keys)
+    # Selected-workspace keys before owner-wide ones; then the first usable.
+    candidates = sorted((k for k in keys if k.family == family), key=lambda k: k.scope != ProviderKey.Scope.SELECTED)
+    base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
+                role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=platform_credits)
+    if not byok_allowed:
+        return platform_resolution(base, reason="plan_inactive", key=candidates[0] if candidates else None)
+    if not candidates:
+        return platform_resolution(base, reason="no_key")
+    now = timezone.now()
+    for key in candidates:
+        if _unusable_reason(key, now) is None:
+            profile = key.inference_profile or (DEFAULT_PROFILE if family == "bedrock" else "")
+            return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
+                              reason="workspace_key" if key.scope == ProviderKey.Scope.SELECTED else "owner_key",
+                              inference_profile=profile, region=_region(key, profile), **base)
+    first = candidates[0]
+    return platform_resolution(base, reason=_unusable_reason(first, now), key=first)
+
+
+def _default_family(keys: list[KeyState]) -> str:
+    families = {k.family for k in keys}
+    return next((f for f in FAMILIES if f in families), settings.BYOK_DEFAULT_FAMILY)
+
+
+def _region(key: KeyState, profile: str) -> str:
+    if key.provider == "bedrock_api_key":
+        return key.regions[0]
+    if key.family == "bedrock":
+        return INFERENCE_PROFILES[profile].default_region
+    return ""
+
+
+def platform_resolution(base: "dict | Resolution", *, reason: str, key: KeyState | None = None) -> Resolution:
+    """Platform credentials for the family. The unusable key (if any) is kept so the answer can name it."""
+    base = {name: getattr(base, name) if isinstance(base, Resolution) else base[name] for name in _BASE_FIELDS}
+    family = base["family"]
+    provider = "bedrock" if family == "bedrock" else family
+    platform = settings.PLATFORM_CREDENTIALS.get(provider, {})
+    profile = platform.get("inference_profile", "")
+    fallback_mode = key.fallback_mode if key else ProviderKey.FallbackMode.PLATFORM
+    return Resolution(source=Source.PLATFORM, provider=provider, reason=reason, key=key, fallback_mode=fallback_mode,
+                      inference_profile=profile, region=platform.get("region", ""), **base)

@@ -1,0 +1,59 @@
+"""byok itself: encryption keys, provider endpoints, platform credentials, routing, sessions and reminders."""
+
+import os
+from datetime import timedelta
+
+from .env import PRODUCTION, development_secret, env_bool, env_int, env_list, generate_fernet_key
+
+# --- byok -------------------------------------------------------------------------------------------------
+# Fernet keys, comma-separated: the first encrypts, all decrypt. Independent of SECRET_KEY. In production they
+# must be given (the system check byok.E001 stops start-up otherwise); in development one is generated into ./var/.
+BYOK_ENCRYPTION_KEYS = (
+    env_list("BYOK_ENCRYPTION_KEYS")
+    if PRODUCTION
+    else [k.strip() for k in development_secret("BYOK_ENCRYPTION_KEYS", "encryption_keys", generate_fernet_key).split(",")]
+)
+# Provider endpoints: unset means the real providers. BYOK_BEDROCK_ENDPOINT_URL, BYOK_STS_ENDPOINT_URL and
+# BYOK_<PROVIDER>_BASE_URL (ANTHROPIC, OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI). Any set = sandbox mode.
+BYOK_ENDPOINTS = {
+    name: value.rstrip("/")
+    for name, value in os.environ.items()
+    if value and (name in {"BYOK_BEDROCK_ENDPOINT_URL", "BYOK_STS_ENDPOINT_URL"} or
+                  (name.startswith("BYOK_") and name.endswith("_BASE_URL")))
+}
+BYOK_CONNECTION_TEST_TIMEOUT = float(os.environ.get("BYOK_CONNECTION_TEST_TIMEOUT", "10"))
+BYOK_LLM_TIMEOUT = float(os.environ.get("BYOK_LLM_TIMEOUT", "60"))
+# Connection tests per user and per owner: an open test endpoint is an oracle for stolen keys.
+BYOK_CONNECTION_TEST_RATE = os.environ.get("BYOK_CONNECTION_TEST_RATE", "10/min")
+# Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each is optional;
+# a call that needs one that is missing fails with platform_credentials_missing.
+PLATFORM_CREDENTIALS = {
+    "bedrock": {
+        "access_key_id": os.environ.get("PLATFORM_AWS_ACCESS_KEY_ID", ""),
+        "secret_access_key": os.environ.get("PLATFORM_AWS_SECRET_ACCESS_KEY", ""),
+        "session_token": os.environ.get("PLATFORM_AWS_SESSION_TOKEN", ""),
+        "region": os.environ.get("PLATFORM_AWS_REGION", "us-east-1"),
+        "inference_profile": os.environ.get("PLATFORM_BEDROCK_INFERENCE_PROFILE", "us"),
+    },
+    **{
+        provider: {"api_key": os.environ.get(f"PLATFORM_{provider.upper()}_API_KEY", "")}
+        for provider in ("anthropic", "openai", "mistral", "deepseek", "xai", "zai")
+    },
+}
+# The provider family a call uses when the caller names none and the owner has no key.
+BYOK_DEFAULT_FAMILY = os.environ.get("BYOK_DEFAULT_FAMILY", "bedrock")
+# After a failure that will repeat (credentials, permission, expiry), BYOK is skipped this long before one probe.
+BYOK_BREAKER_COOLDOWN_SECONDS = env_int("BYOK_BREAKER_COOLDOWN_SECONDS", 300)
+BYOK_DEMO_PASSWORD = os.environ.get("BYOK_DEMO_PASSWORD", "byok-demo-2026")
+BYOK_REQUIRE_SERVICES = env_bool("BYOK_REQUIRE_SERVICES", False)
+
+# --- STS session tokens and credential expiry ---------------------------------------------------------------
+# Long-term AKIA keys call models with an STS session (GetSessionToken) that byok refreshes before it expires.
+BYOK_SESSION_DURATION = env_int("BYOK_SESSION_DURATION", 43200)  # seconds (STS allows 900-129600)
+# A session expiring within this window is refreshed by the 5-minute cycle.
+BYOK_SESSION_REFRESH_WINDOW = timedelta(seconds=env_int("BYOK_SESSION_REFRESH_WINDOW", 1800))
+BYOK_SESSION_STS_TIMEOUT = float(os.environ.get("BYOK_SESSION_STS_TIMEOUT", "10"))
+# Daily reminders: temporary credentials and Bedrock API keys expiring within this many days, and keys older
+# than the rotation age.
+BYOK_EXPIRY_REMINDER_DAYS = env_int("BYOK_EXPIRY_REMINDER_DAYS", 7)
+BYOK_ROTATION_REMINDER_DAYS = env_int("BYOK_ROTATION_REMINDER_DAYS", 90)
