@@ -1,0 +1,20 @@
+"""The owner console at /manage/: a second AdminSite for workspace owners (and their workspace admins, read-only).
+
+site.py holds the AdminSite (`console_site`) and the ModelAdmins' base; keys.py, workspaces.py and audit.py one
+ModelAdmin each, with its custom views; forms.py the forms; scope.py the reads, scoped to the signed-in user.
+The ModelAdmins are registered here, so that they import the site and the site imports none of them.
+"""
+
+from accounts.models import Workspace
+
+from ..models import AuditEvent, ProviderKey
+from .audit import AuditEventConsoleAdmin
+from .keys import ProviderKeyConsoleAdmin
+from .site import console_site
+from .workspaces import WorkspaceConsoleAdmin
+
+console_site.register(ProviderKey, ProviderKeyConsoleAdmin)
+console_site.register(Workspace, WorkspaceConsoleAdmin)
+console_site.register(AuditEvent, AuditEventConsoleAdmin)
+
+__all__ = ["console_site"]

@@ -1,0 +1,369 @@
+"""Provider keys in the owner console: the list with its badges and filter, add / change, and the buttons
+(test, enable, disable, refresh session, rotate, revert to platform keys)."""
+
+import json
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import SimpleListFilter
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
+
+from core.errors import DomainError
+
+from ..errors import ConnectionTestFailed
+from ..models import ProviderKey
+from ..providers.bedrock import INFERENCE_PROFILES, iam_policy
+from ..providers.registry import PROVIDERS
+from ..services.connection import provider_key_test_connection, throttle_connection_tests
+from ..services.keys import (
+    byok_revert_to_platform,
+    provider_key_create,
+    provider_key_delete,
+    provider_key_disable,
+    provider_key_enable,
+    provider_key_rotate,
+    provider_key_update,
+)
+from ..services.sessions import SessionRefreshOutcome, session_refresh_now
+from .forms import (
+    RegionalCredentialsFormSet,
+    RevertConfirmForm,
+    add_domain_errors,
+    key_form_class,
+    regional_credentials,
+    rotate_form_class,
+    supports_inference_profiles,
+    supports_regional_credentials,
+)
+from .scope import console_provider_keys, console_provider_keys_with_status
+from .site import (
+    ConsoleModelAdmin,
+    object_action,
+    owner_plan_message,
+    plan_required_message,
+    posted,
+    sensitive_post,
+)
+
+
+def test_outcome(data: dict) -> dict:
+    """A connection test result (fresh, from a failed save, or the summary stored on the key) for the templates."""
+    tested_at = data.get("tested_at")
+    return {**data, "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
+
+
+def submitted_and_valid(data, form, formset=None) -> bool:
+    """A POST whose form (and formset, when the page has one) is valid."""
+    return data is not None and form.is_valid() and (formset is None or formset.is_valid())
+
+
+def run_key_service(write, *, form, formset=None):
+    """Call a key service for a submitted form: (its result, None), or (None, the failed test to show) with the
+    service's errors placed on the form's fields."""
+    try:
+        return write(), None
+    except ConnectionTestFailed as exc:
+        form.add_error(None, exc.message)
+        return None, test_outcome(exc.details["test"])
+    except DomainError as exc:
+        add_domain_errors(form, exc, formset)
+        return None, None
+
+
+class KeyStatusFilter(SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return ProviderKey.Status.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in ProviderKey.Status.values:
+            return console_provider_keys_with_status(queryset, self.value())
+        return queryset
+
+
+def rotation_reminder_days() -> int:
+    return getattr(settings, "BYOK_ROTATION_REMINDER_DAYS", 90)
+
+
+def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
+    """(css class, text) of each badge: the status, then reminders about the session and rotation."""
+    status = key.status_for(byok_allowed=key.owner.plan.byok_allowed, now=now)
+    badges = [(status, ProviderKey.Status(status).label)]
+    if key.session_token_expires_at and key.session_token_expires_at > now:
+        hours = math.ceil((key.session_token_expires_at - now).total_seconds() / 3600)
+        badges.append(("session", f"session expires in {hours} h"))
+    if (key.rotated_at or key.created_at) <= now - timedelta(days=rotation_reminder_days()):
+        badges.append(("rotation-due", "rotation due"))
+    return badges
+
+
+def is_session_refreshable(key: ProviderKey) -> bool:
+    """Only long-term AKIA Bedrock keys get session tokens from STS.
+
+    The console's one copy of this rule: the page's button and the view behind it both ask here."""
+    return key.provider == "bedrock" and key.credential_type == ProviderKey.CredentialType.LONG_TERM
+
+
+def badges_html(badges: list[tuple[str, str]]) -> str:
+    return format_html_join(" ", '<span class="byok-badge byok-badge-{}">{}</span>', badges)
+
+
+class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
+    list_display = ["name", "provider_name", "key_hint", "badges", "last_test", "serves"]
+    list_filter = ["provider", KeyStatusFilter]
+    search_fields = ["name", "key_hint"]
+    actions = ["enable_keys", "disable_keys"]
+    change_list_template = "byok_console/providerkey_change_list.html"
+
+    def get_queryset(self, request):
+        return console_provider_keys(self.access(request))
+
+    def has_add_permission(self, request) -> bool:
+        return self.access(request).is_owner and plan_required_message(request.user) is None
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        """Only the owner changes their keys; workspace admins see them read-only."""
+        if obj is None:
+            return self.access(request).is_owner
+        return obj.owner_id == request.user.pk
+
+    has_delete_permission = has_change_permission
+
+    def action_object(self, request, object_id) -> ProviderKey:
+        """One of the user's own keys: 404 unless visible to this user, 403 for a key they only see."""
+        key = self.get_object(request, object_id)
+        if not self.has_change_permission(request, key):
+            raise PermissionDenied
+        return key
+
+    # -- list --------------------------------------------------------------------------------------------------
+
+    @admin.display(description="provider", ordering="provider")
+    def provider_name(self, key: ProviderKey) -> str:
+        return key.provider_spec.name
+
+    @admin.display(description="status")
+    def badges(self, key: ProviderKey) -> str:
+        return badges_html(key_badges(key, now=timezone.now()))
+
+    @admin.display(description="last test", ordering="last_tested_at")
+    def last_test(self, key: ProviderKey) -> str:
+        if not key.last_tested_at:
+            return "never"
+        mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
+        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M"))
+
+    @admin.display(description="serves")
+    def serves(self, key: ProviderKey) -> str:
+        if key.scope == ProviderKey.Scope.ALL_WORKSPACES:
+            return key.get_scope_display()
+        return ", ".join(w.name for w in key.workspaces.all())  # prefetched by the selector
+
+    def changelist_view(self, request, extra_context=None):
+        access = self.access(request)
+        context = {"plan_message": owner_plan_message(request, access), "can_revert": access.is_owner,
+                   **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
+    @admin.action(description="Enable selected keys", permissions=["change"])
+    def enable_keys(self, request, queryset):
+        for key in queryset.filter(owner=request.user):
+            provider_key_enable(key=key, actor=request.user)
+        messages.success(request, "Enabled the selected keys.")
+
+    @admin.action(description="Disable selected keys", permissions=["change"])
+    def disable_keys(self, request, queryset):
+        for key in queryset.filter(owner=request.user):
+            provider_key_disable(key=key, actor=request.user)
+        messages.success(request, "Disabled the selected keys; their secrets are kept for re-enabling.")
+
+    def delete_model(self, request, obj):
+        provider_key_delete(key=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset.filter(owner=request.user):
+            provider_key_delete(key=key, actor=request.user)
+
+    # -- urls ----------------------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            self.view_path("revert/", self.revert_view, "revert"),
+            self.view_path("<path:object_id>/test/", self.test_view, "test"),
+            self.view_path("<path:object_id>/rotate/", self.rotate_view, "rotate"),
+            self.view_path("<path:object_id>/enable/", self.enable_view, "enable"),
+            self.view_path("<path:object_id>/disable/", self.disable_view, "disable"),
+            self.view_path("<path:object_id>/refresh-session/", self.refresh_session_view, "refresh_session"),
+            *super().get_urls(),
+        ]
+
+    # -- add -----------------------------------------------------------------------------------------------------
+
+    @sensitive_post
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.access(request).is_owner:
+            raise PermissionDenied
+        plan_message = plan_required_message(request.user)
+        if plan_message:
+            return self.render(request, "byok_console/plan_required.html",
+                               {"title": "Add a provider key", "plan_message": plan_message}, status=403)
+        provider = PROVIDERS.get(request.GET.get("provider", ""))
+        if provider is None:
+            return self.render(request, "byok_console/key_provider_choice.html",
+                               {"title": "Add a provider key: choose the provider", "providers": PROVIDERS.values()})
+        data = posted(request)
+        form = key_form_class(provider, editing=False)(data, owner=request.user)
+        formset = RegionalCredentialsFormSet(data, prefix="regional") if supports_regional_credentials(provider) else None
+        test = None
+        if submitted_and_valid(data, form, formset):
+            def create():
+                throttle_connection_tests(user=request.user, owner=request.user)
+                return provider_key_create(
+                    owner=request.user, actor=request.user, provider=provider.id, credentials=form.credentials(),
+                    regional_credentials=regional_credentials(formset) if formset else None, **form.key_settings())
+
+            key, test = run_key_service(create, form=form, formset=formset)
+            if key is not None:
+                return self.redirect_to_change(request, key, f"The connection test passed and “{key.name}” is saved.")
+        return self.render(request, "byok_console/key_add.html", {
+            "title": f"Add a {provider.name} key", "provider": provider, "form": form, "formset": formset,
+            "test": test, **self._bedrock_help(provider, form)})
+
+    def _bedrock_help(self, provider, form=None, key: ProviderKey | None = None) -> dict:
+        """The IAM policy of every profile (the page shows the chosen one) and the model-access steps."""
+        if not supports_inference_profiles(provider):
+            return {}
+        chosen = (form["inference_profile"].value() if form is not None and "inference_profile" in form.fields
+                  else None) or (key.inference_profile if key else None)
+        return {"bedrock_help": {
+            "chosen": chosen,
+            "policies": [{"profile": p, "json": json.dumps(iam_policy(p), indent=2)} for p in INFERENCE_PROFILES.values()],
+            "models": list(provider.models.values()),
+        }}
+
+    # -- change ------------------------------------------------------------------------------------------------
+
+    @sensitive_post
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        key = self.get_object(request, object_id)
+        can_change = self.has_change_permission(request, key)
+        if request.method == "POST" and not can_change:
+            raise PermissionDenied
+        data = posted(request)
+        form = formset = test = None
+        if can_change:
+            form = key_form_class(key.provider_spec, editing=True)(data, owner=request.user, initial={
+                "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
+                "scope": key.scope, "workspaces": list(key.workspaces.all())})
+            if supports_regional_credentials(key.provider_spec):
+                formset = RegionalCredentialsFormSet(data, prefix="regional")
+        if submitted_and_valid(data, form, formset):
+            regional = regional_credentials(formset) if formset else None
+            settings_ = form.key_settings()
+
+            def update():
+                if form.credentials() or regional is not None or settings_.get("inference_profile",
+                                                                                key.inference_profile) != key.inference_profile:
+                    throttle_connection_tests(user=request.user, owner=request.user)  # the service tests first
+                return provider_key_update(key=key, actor=request.user, credentials=form.credentials(),
+                                           regional_credentials=regional, **settings_)
+
+            saved, test = run_key_service(update, form=form, formset=formset)
+            if saved is not None:
+                return self.redirect_to_change(request, key, f"“{key.name}” is saved.")
+        return self._render_change(request, key, form=form, formset=formset, test=test)
+
+    def _render_change(self, request, key, *, form=None, formset=None, test=None, fresh_test=False):
+        return self.render(request, "byok_console/key_change.html", {
+            "title": str(key), "key": key, "form": form, "formset": formset,
+            "can_change": self.has_change_permission(request, key),
+            "can_refresh_session": is_session_refreshable(key),
+            "badges": badges_html(key_badges(key, now=timezone.now())),
+            "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
+            "fresh_test": fresh_test or test is not None,
+            "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
+            **self._bedrock_help(key.provider_spec, form, key)})
+
+    # -- buttons -----------------------------------------------------------------------------------------------
+
+    @object_action
+    def test_view(self, request, key):
+        try:
+            throttle_connection_tests(user=request.user, owner=key.owner)
+        except DomainError as exc:
+            return self.redirect_to_change(request, key, exc.message, level=messages.ERROR)
+        result = provider_key_test_connection(key=key, actor=request.user)
+        key.refresh_from_db()
+        if result.ok:
+            messages.success(request, "Connection test passed.")
+        else:
+            messages.error(request, f"Connection test failed: {result.hint}")
+        return self._render_change(request, key, test=test_outcome(result.as_dict()), fresh_test=True)
+
+    @object_action
+    def enable_view(self, request, key):
+        provider_key_enable(key=key, actor=request.user)
+        return self.redirect_to_change(request, key, f"“{key.name}” is enabled.")
+
+    @object_action
+    def disable_view(self, request, key):
+        provider_key_disable(key=key, actor=request.user)
+        return self.redirect_to_change(request, key, f"“{key.name}” is disabled; calls use platform credentials or "
+                                                     f"fail, as its fallback mode says. The secret is kept for "
+                                                     f"re-enabling.")
+
+    @object_action
+    def refresh_session_view(self, request, key):
+        if not is_session_refreshable(key):
+            raise PermissionDenied  # temporary credentials and API keys have no session to refresh
+        outcome = session_refresh_now(key=key, actor=request.user)
+        if outcome.status == SessionRefreshOutcome.REFRESHED:
+            return self.redirect_to_change(request, key, f"New session token, valid until "
+                                                         f"{timezone.localtime(outcome.expires_at):%Y-%m-%d %H:%M %Z}.")
+        hint = outcome.failure.hint if outcome.failure else outcome.reason
+        return self.redirect_to_change(request, key, f"The session was not refreshed ({outcome.reason}): {hint}",
+                                       level=messages.ERROR)
+
+    @sensitive_post
+    def rotate_view(self, request, object_id):
+        key = self.action_object(request, object_id)
+        data = posted(request)
+        form = rotate_form_class(key.provider_spec)(data)
+        formset = RegionalCredentialsFormSet(data, prefix="regional") if supports_regional_credentials(
+            key.provider_spec) else None
+        test = None
+        if submitted_and_valid(data, form, formset):
+            def rotate():
+                throttle_connection_tests(user=request.user, owner=key.owner)
+                return provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
+                                           regional_credentials=regional_credentials(formset) if formset else None)
+
+            rotated, test = run_key_service(rotate, form=form, formset=formset)
+            if rotated is not None:
+                return self.redirect_to_change(request, key, f"“{key.name}” is rotated: the new credentials passed "
+                                                             f"the test and the old secret is gone.")
+        return self.render(request, "byok_console/key_rotate.html", {
+            "title": f"Rotate {key.name}", "original": key, "key": key, "form": form, "formset": formset,
+            "test": test})
+
+    @sensitive_post
+    def revert_view(self, request):
+        if not self.access(request).is_owner:
+            raise PermissionDenied
+        form = RevertConfirmForm(posted(request))
+        if form.is_valid():
+            deleted = byok_revert_to_platform(owner=request.user, actor=request.user, confirm=True)
+            messages.success(request, f"Reverted to platform keys: {deleted} stored key(s) deleted. Every workspace "
+                                      f"now uses platform credentials.")
+            return HttpResponseRedirect(self.url("changelist"))
+        keys = ProviderKey.objects.filter(owner=request.user).only("name", "provider", "key_hint")
+        return self.render(request, "byok_console/revert_confirm.html",
+                           {"title": "Revert to platform keys", "form": form, "keys": keys})
