@@ -50,6 +50,9 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin"
         MEMBER = "member", "Member"
 
+    # Roles that see a workspace's usage, audit trail and (in the owner console) its keys.
+    MANAGING_ROLES = (Role.OWNER, Role.ADMIN)
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)

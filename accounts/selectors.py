@@ -13,9 +13,10 @@ def workspaces_visible_to(user: User) -> QuerySet[Workspace]:
     )
 
 
-def memberships_of(user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("workspace__owner__plan")
-
-
 def workspace_role(*, workspace: Workspace, user: User) -> str | None:
     return Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True).first()
+
+
+def can_manage_workspace(*, workspace: Workspace, user: User) -> bool:
+    """Owners and admins see a workspace's usage and audit trail; members do not."""
+    return workspace_role(workspace=workspace, user=user) in Membership.MANAGING_ROLES

@@ -13,21 +13,23 @@ def main() -> None:
     django_setup()
     from django.test.utils import override_settings
 
-    from byok.providers.base import Credentials
+    from byok.providers.registry import PROVIDERS
     from byok.services.connection import connection_test
     from byok.simulator import SimulatorServer
     from byok.simulator.accounts import new_account
 
     account = new_account("bedrock", latency_ms=LATENCY_MS)
     with SimulatorServer([account]) as simulator:
-        credentials = Credentials("bedrock", {"access_key_id": account.access_key_id,
+        credentials = PROVIDERS["bedrock"].credentials({"access_key_id": account.access_key_id,
                                               "secret_access_key": account.secret_access_key})
         with override_settings(BYOK_ENDPOINTS={k: v.rstrip("/") for k, v in simulator.env().items()}):
-            connection_test(provider="bedrock", credentials=credentials, inference_profile="global")  # warm-up
+            connection_test(provider="bedrock", credentials=credentials, inference_profile="global", actor=None,
+                                         owner_id=0)  # warm-up
             walls = []
             for _ in range(RUNS):
                 started = time.perf_counter()
-                result = connection_test(provider="bedrock", credentials=credentials, inference_profile="global")
+                result = connection_test(provider="bedrock", credentials=credentials, inference_profile="global", actor=None,
+                                         owner_id=0)
                 walls.append((time.perf_counter() - started) * 1000)
                 assert result.ok, result.as_dict()
     stats = percentiles(walls)

@@ -55,7 +55,7 @@ def main() -> None:
 def _store_keys() -> None:
     from accounts.models import User
     from byok.models import ProviderKey
-    from byok.providers.base import Credentials
+    from byok.providers.registry import PROVIDERS
 
     owners = [User.objects.create(username=f"bench-owner-{n}", plan_id="business") for n in range(OWNERS)]
     batch = []
@@ -63,7 +63,7 @@ def _store_keys() -> None:
         # Several keys per owner and family need the `selected` scope (one owner-wide key per family).
         key = ProviderKey(owner=owners[index % OWNERS], provider="bedrock", family="bedrock", name=f"key {index}",
                           scope="selected", key_hint="AKIA…0000", credential_type="long_term")
-        key.set_credentials(Credentials("bedrock", {"access_key_id": f"AKIA{index:016d}",
+        key.set_credentials(PROVIDERS["bedrock"].credentials({"access_key_id": f"AKIA{index:016d}",
                                                     "secret_access_key": f"{index:040d}"}))
         if index % SESSION_EVERY == 0:
             key.set_session({"access_key_id": f"ASIA{index:016d}", "secret_access_key": f"{index:040d}",

@@ -3,13 +3,8 @@
 from celery import shared_task
 
 from .services.audit import AuditShippingFailed, audit_event_chain_and_ship, audit_pending_sweep
-from .services.sessions import (
-    SessionRefreshRetryable,
-    credential_expiry_sweep,
-    credential_reminders_send,
-    session_refresh,
-    session_refresh_fan_out,
-)
+from .services.expiry import credential_expiry_sweep, credential_reminders_send
+from .services.sessions import SessionRefreshRetryable, session_refresh, session_refresh_fan_out
 
 
 @shared_task(

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import provider_keys_visible_to
-from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
+from ..services.connection import connection_test, provider_key_test_connection
 from ..services.keys import require_byok_plan
 from .keys import CredentialsField, RegionalCredentialsField
 
@@ -55,11 +55,11 @@ class ConnectionTestApi(APIView):
         data.is_valid(raise_exception=True)
         require_byok_plan(request.user)
         spec = get_provider(data.validated_data["provider"])
-        profile = data.validated_data["inference_profile"] or ("global" if spec.family == "bedrock" else "")
+        profile = spec.profile_for(data.validated_data["inference_profile"])
         cleaned = spec.clean(data.validated_data["credentials"], inference_profile=profile,
                              regional_credentials=data.validated_data.get("regional_credentials"))
-        throttle_connection_tests(user=request.user, owner=request.user)
-        result = connection_test(provider=spec.id, credentials=cleaned.credentials, inference_profile=profile)
+        result = connection_test(provider=spec.id, credentials=cleaned.credentials, inference_profile=profile,
+                                 actor=request.user, owner_id=request.user.pk)
         return Response(result.as_dict())
 
 
@@ -67,5 +67,4 @@ class ProviderKeyTestConnectionApi(APIView):
     @extend_schema(request=None, responses=ConnectionTestOutput, summary="Test a stored key; the result is kept on it")
     def post(self, request, pk):
         key = get_object_or_404(provider_keys_visible_to(request.user), pk=pk)
-        throttle_connection_tests(user=request.user, owner=key.owner)
         return Response(provider_key_test_connection(key=key, actor=request.user).as_dict())

@@ -12,16 +12,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Membership, User, Workspace
+from accounts.selectors import can_manage_workspace, workspaces_visible_to
 
 from ..gateway.clients import platform_credentials
 from ..gateway.resolve import NotAMemberOfWorkspace, Resolution, Source, credentials_resolve
-from ..gateway.routing import TASKS, llm_complete
+from ..gateway.routing import llm_complete
+from ..gateway.status import byok_status
 from ..models import ProviderKey, UsageRecord
-from ..models.keys import key_status
+from ..providers.base import TIERS
 from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import platform_credits_remaining, usage_summary
-from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
+from ..services.connection import connection_test, provider_key_test_connection
 from .connection import ConnectionTestOutput
 
 MAX_MESSAGES = 200
@@ -83,7 +84,7 @@ class CompletionApi(APIView):
 
     class CompletionInput(serializers.Serializer):
         messages = serializers.ListField(child=CompletionMessageField(), min_length=1, max_length=MAX_MESSAGES)
-        task = serializers.ChoiceField(choices=TASKS, default="standard")
+        task = serializers.ChoiceField(choices=TIERS, default="standard")
         max_tokens = serializers.IntegerField(min_value=1, max_value=32_000, default=1024)
         provider = serializers.ChoiceField(choices=PROVIDER_CHOICES, required=False)
 
@@ -132,35 +133,7 @@ class WorkspaceByokStatusApi(APIView):
                    summary="Which credentials this workspace's calls use, and their health")
     def get(self, request, slug):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
-        key = resolution.key
-        stored = ProviderKey.objects.filter(pk=key.id).values("last_tested_at", "last_test_status").first() if key else None
-        return Response({
-            "mode": resolution.source,
-            "reason": resolution.reason,
-            "provider": resolution.provider,
-            "key_hint": resolution.key_hint or None,
-            "key_status": key_status(key, byok_allowed=resolution.byok_allowed) if key else None,
-            "owner": resolution.owner_username,
-            "plan": resolution.plan,
-            "byok_allowed": resolution.byok_allowed,
-            "inference_profile": resolution.inference_profile,
-            "region": resolution.region,
-            "models": {tier: resolution.model_for(tier) for tier in TASKS},
-            "fallback_mode": resolution.fallback_mode,
-            "session_expires_at": key.session_token_expires_at if key else None,
-            "last_test": {"status": stored["last_test_status"], "tested_at": stored["last_tested_at"]}
-            if stored and stored["last_tested_at"] else None,
-            "breaker": {
-                "state": "open" if key and key.failing_since else "closed",
-                "failing_since": key.failing_since if key else None,
-                "reason": key.failure_reason if key else "",
-                "next_probe_at": key.breaker_open_until if key and key.failing_since else None,
-            },
-            "cost_tracking": "billed to your provider account" if resolution.source == Source.BYOK
-            else "platform credits",
-            "platform_credits_remaining": platform_credits_remaining(owner_id=resolution.owner_id,
-                                                                     allowance=resolution.platform_credits),
-        })
+        return Response(byok_status(resolution=resolution))
 
 
 class WorkspaceByokTestConnectionApi(APIView):
@@ -169,12 +142,12 @@ class WorkspaceByokTestConnectionApi(APIView):
                    summary="Test the credentials this workspace effectively uses (any member)")
     def post(self, request, slug):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
-        throttle_connection_tests(user=request.user, owner=User(pk=resolution.owner_id))
         if resolution.source == Source.BYOK:
             result = provider_key_test_connection(key=ProviderKey.objects.get(pk=resolution.key_id), actor=request.user)
         else:
             result = connection_test(provider=resolution.provider, credentials=platform_credentials(resolution),
-                                     inference_profile=resolution.inference_profile)
+                                     inference_profile=resolution.inference_profile, actor=request.user,
+                                     owner_id=resolution.owner_id)
         return Response({**result.as_dict(), "source": resolution.source, "key_hint": resolution.key_hint or None})
 
 
@@ -207,17 +180,15 @@ class WorkspaceUsageApi(APIView):
     @extend_schema(parameters=[UsageFilterInput], responses=UsageSummaryOutput,
                    summary="Usage totals by source, provider and model (owner and admins)")
     def get(self, request, slug):
-        membership = Membership.objects.filter(workspace__slug=slug, user=request.user).select_related(
-            "workspace__owner__plan").first()
-        if membership is None:
+        workspace = workspaces_visible_to(request.user).filter(slug=slug).first()
+        if workspace is None:
             raise Http404
-        if membership.role == Membership.Role.MEMBER:
+        if not can_manage_workspace(workspace=workspace, user=request.user):
             raise PermissionDenied("Only the workspace owner and admins can see usage.")
         filters = self.UsageFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         until = filters.validated_data.get("until") or timezone.now()
         since = filters.validated_data.get("since") or until - timedelta(days=30)
-        workspace: Workspace = membership.workspace
         summary = usage_summary(workspaces=[workspace], since=since, until=until)
         summary["platform_credits_remaining"] = platform_credits_remaining(
             owner_id=workspace.owner_id, allowance=workspace.owner.plan.monthly_platform_credits)

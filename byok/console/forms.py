@@ -14,7 +14,6 @@ from core.errors import DomainError
 
 from ..models import ProviderKey
 from ..providers.base import CredentialField, Provider
-from ..providers.bedrock import COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES
 from .scope import console_access
 
 KEEP_HELP = "Leave blank to keep the stored value."
@@ -31,14 +30,6 @@ class ConsoleAuthenticationForm(AuthenticationForm):
                 "ask your workspace owner for changes.",
                 code="not_owner",
             )
-
-
-def supports_inference_profiles(provider: Provider) -> bool:
-    return "inference_profiles" in provider.describe()
-
-
-def supports_regional_credentials(provider: Provider) -> bool:
-    return bool(provider.describe().get("supports_regional_credentials"))
 
 
 class NoEchoTextInput(forms.TextInput):
@@ -100,19 +91,20 @@ class KeySettingsMixin(forms.Form):
         return data
 
 
-def _profile_field() -> forms.ChoiceField:
+def _profile_field(provider: Provider) -> forms.ChoiceField:
     return forms.ChoiceField(
-        label="Inference profile", initial=DEFAULT_PROFILE, widget=forms.RadioSelect,
-        choices=[(p.id, f"{p.name} — {p.purpose}") for p in INFERENCE_PROFILES.values()],
-        help_text="Where AWS may run your requests. The IAM policy below follows the profile you choose.",
+        label="Inference profile", initial=provider.default_inference_profile, widget=forms.RadioSelect,
+        choices=[(p.id, f"{p.name} — {p.purpose}") for p in provider.inference_profiles.values()],
+        help_text=f"Where {provider.name.split(' (')[0]} may run your requests. The policy below follows the "
+                  f"profile you choose.",
     )
 
 
 def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
     """The add form (required fields as the catalog says) or the edit form (blank credential fields keep)."""
     fields: dict[str, forms.Field] = {}
-    if supports_inference_profiles(provider):
-        fields["inference_profile"] = _profile_field()
+    if provider.inference_profiles:
+        fields["inference_profile"] = _profile_field(provider)
     for spec in provider.credential_fields:
         fields[spec.name] = _credential_formfield(spec, required=spec.required and not editing,
                                                   keep_hint=KEEP_HELP if editing else "")
@@ -134,22 +126,25 @@ def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
 
 
 class RegionalCredentialsForm(forms.Form):
-    """One extra IAM credential set, used for the regions listed instead of the main set."""
-
-    regions = forms.MultipleChoiceField(choices=[(r, r) for r in COMMERCIAL_REGIONS], required=False,
-                                        widget=forms.SelectMultiple(attrs={"size": 4}))
-    access_key_id = forms.CharField(label="Access Key ID", required=False, widget=NoEchoTextInput())
-    secret_access_key = forms.CharField(label="Secret Access Key", required=False,
-                                        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
-    session_token = forms.CharField(label="Session Token", required=False,
-                                    widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+    """One extra credential set, used for the regions listed instead of the main set; `regional_formset` adds the
+    provider's fields."""
 
     def entry(self) -> dict | None:
         data = {k: v for k, v in self.cleaned_data.items() if v}
         return data or None
 
 
-RegionalCredentialsFormSet = forms.formset_factory(RegionalCredentialsForm, extra=1, max_num=len(COMMERCIAL_REGIONS))
+def regional_formset(provider: Provider, data) -> forms.BaseFormSet | None:
+    """The provider's extra per-region credential sets, or None for providers without them."""
+    if not provider.regional_credential_fields:
+        return None
+    fields = {"regions": forms.MultipleChoiceField(choices=[(r, r) for r in provider.regions], required=False,
+                                                   widget=forms.SelectMultiple(attrs={"size": 4}))}
+    # Every field optional: an empty row is no set; the service validates what is filled in.
+    fields.update({spec.name: _credential_formfield(spec, required=False) for spec in provider.regional_credential_fields})
+    form_class = type(f"{provider.id.title()}RegionalCredentialsForm", (RegionalCredentialsForm,), fields)
+    formset_class = forms.formset_factory(form_class, extra=1, max_num=len(provider.regions))
+    return formset_class(data, prefix="regional")
 
 
 def regional_credentials(formset) -> list[dict] | None:

@@ -3,9 +3,7 @@
 
 import json
 import math
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
 from django.core.exceptions import PermissionDenied
@@ -18,9 +16,8 @@ from core.errors import DomainError
 
 from ..errors import ConnectionTestFailed
 from ..models import ProviderKey
-from ..providers.bedrock import INFERENCE_PROFILES, iam_policy
 from ..providers.registry import PROVIDERS
-from ..services.connection import provider_key_test_connection, throttle_connection_tests
+from ..services.connection import TooManyConnectionTests, provider_key_test_connection
 from ..services.keys import (
     byok_revert_to_platform,
     provider_key_create,
@@ -32,14 +29,12 @@ from ..services.keys import (
 )
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
 from .forms import (
-    RegionalCredentialsFormSet,
     RevertConfirmForm,
     add_domain_errors,
     key_form_class,
     regional_credentials,
+    regional_formset,
     rotate_form_class,
-    supports_inference_profiles,
-    supports_regional_credentials,
 )
 from .scope import console_provider_keys, console_provider_keys_with_status
 from .site import (
@@ -89,10 +84,6 @@ class KeyStatusFilter(SimpleListFilter):
         return queryset
 
 
-def rotation_reminder_days() -> int:
-    return getattr(settings, "BYOK_ROTATION_REMINDER_DAYS", 90)
-
-
 def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     """(css class, text) of each badge: the status, then reminders about the session and rotation."""
     status = key.status_for(byok_allowed=key.owner.plan.byok_allowed, now=now)
@@ -100,16 +91,9 @@ def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     if key.session_token_expires_at and key.session_token_expires_at > now:
         hours = math.ceil((key.session_token_expires_at - now).total_seconds() / 3600)
         badges.append(("session", f"session expires in {hours} h"))
-    if (key.rotated_at or key.created_at) <= now - timedelta(days=rotation_reminder_days()):
+    if key.rotation_due(now=now):
         badges.append(("rotation-due", "rotation due"))
     return badges
-
-
-def is_session_refreshable(key: ProviderKey) -> bool:
-    """Only long-term AKIA Bedrock keys get session tokens from STS.
-
-    The console's one copy of this rule: the page's button and the view behind it both ask here."""
-    return key.provider == "bedrock" and key.credential_type == ProviderKey.CredentialType.LONG_TERM
 
 
 def badges_html(badges: list[tuple[str, str]]) -> str:
@@ -221,11 +205,10 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
                                {"title": "Add a provider key: choose the provider", "providers": PROVIDERS.values()})
         data = posted(request)
         form = key_form_class(provider, editing=False)(data, owner=request.user)
-        formset = RegionalCredentialsFormSet(data, prefix="regional") if supports_regional_credentials(provider) else None
+        formset = regional_formset(provider, data)
         test = None
         if submitted_and_valid(data, form, formset):
             def create():
-                throttle_connection_tests(user=request.user, owner=request.user)
                 return provider_key_create(
                     owner=request.user, actor=request.user, provider=provider.id, credentials=form.credentials(),
                     regional_credentials=regional_credentials(formset) if formset else None, **form.key_settings())
@@ -235,17 +218,19 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
                 return self.redirect_to_change(request, key, f"The connection test passed and “{key.name}” is saved.")
         return self.render(request, "byok_console/key_add.html", {
             "title": f"Add a {provider.name} key", "provider": provider, "form": form, "formset": formset,
-            "test": test, **self._bedrock_help(provider, form)})
+            "test": test, **self._access_help(provider, form)})
 
-    def _bedrock_help(self, provider, form=None, key: ProviderKey | None = None) -> dict:
-        """The IAM policy of every profile (the page shows the chosen one) and the model-access steps."""
-        if not supports_inference_profiles(provider):
+    def _access_help(self, provider, form=None, key: ProviderKey | None = None) -> dict:
+        """The provider's access policy for every inference profile (the page shows the chosen one) and the
+        model-access steps; nothing for providers without profiles."""
+        if not provider.inference_profiles:
             return {}
         chosen = (form["inference_profile"].value() if form is not None and "inference_profile" in form.fields
                   else None) or (key.inference_profile if key else None)
-        return {"bedrock_help": {
+        return {"access_help": {
             "chosen": chosen,
-            "policies": [{"profile": p, "json": json.dumps(iam_policy(p), indent=2)} for p in INFERENCE_PROFILES.values()],
+            "policies": [{"profile": p, "json": json.dumps(provider.access_policy(p.id), indent=2)}
+                         for p in provider.inference_profiles.values()],
             "models": list(provider.models.values()),
         }}
 
@@ -263,16 +248,12 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             form = key_form_class(key.provider_spec, editing=True)(data, owner=request.user, initial={
                 "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
                 "scope": key.scope, "workspaces": list(key.workspaces.all())})
-            if supports_regional_credentials(key.provider_spec):
-                formset = RegionalCredentialsFormSet(data, prefix="regional")
+            formset = regional_formset(key.provider_spec, data)
         if submitted_and_valid(data, form, formset):
             regional = regional_credentials(formset) if formset else None
             settings_ = form.key_settings()
 
             def update():
-                if form.credentials() or regional is not None or settings_.get("inference_profile",
-                                                                                key.inference_profile) != key.inference_profile:
-                    throttle_connection_tests(user=request.user, owner=request.user)  # the service tests first
                 return provider_key_update(key=key, actor=request.user, credentials=form.credentials(),
                                            regional_credentials=regional, **settings_)
 
@@ -285,22 +266,21 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_change.html", {
             "title": str(key), "key": key, "form": form, "formset": formset,
             "can_change": self.has_change_permission(request, key),
-            "can_refresh_session": is_session_refreshable(key),
+            "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
             "fresh_test": fresh_test or test is not None,
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
-            **self._bedrock_help(key.provider_spec, form, key)})
+            **self._access_help(key.provider_spec, form, key)})
 
     # -- buttons -----------------------------------------------------------------------------------------------
 
     @object_action
     def test_view(self, request, key):
         try:
-            throttle_connection_tests(user=request.user, owner=key.owner)
-        except DomainError as exc:
+            result = provider_key_test_connection(key=key, actor=request.user)
+        except TooManyConnectionTests as exc:
             return self.redirect_to_change(request, key, exc.message, level=messages.ERROR)
-        result = provider_key_test_connection(key=key, actor=request.user)
         key.refresh_from_db()
         if result.ok:
             messages.success(request, "Connection test passed.")
@@ -322,7 +302,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
 
     @object_action
     def refresh_session_view(self, request, key):
-        if not is_session_refreshable(key):
+        if not key.refreshes_session:
             raise PermissionDenied  # temporary credentials and API keys have no session to refresh
         outcome = session_refresh_now(key=key, actor=request.user)
         if outcome.status == SessionRefreshOutcome.REFRESHED:
@@ -337,12 +317,10 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         key = self.action_object(request, object_id)
         data = posted(request)
         form = rotate_form_class(key.provider_spec)(data)
-        formset = RegionalCredentialsFormSet(data, prefix="regional") if supports_regional_credentials(
-            key.provider_spec) else None
+        formset = regional_formset(key.provider_spec, data)
         test = None
         if submitted_and_valid(data, form, formset):
             def rotate():
-                throttle_connection_tests(user=request.user, owner=key.owner)
                 return provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
                                            regional_credentials=regional_credentials(formset) if formset else None)
 

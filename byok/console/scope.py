@@ -42,7 +42,7 @@ def console_access(user: User) -> ConsoleAccess:
     if not (user.is_authenticated and user.is_active):
         return ConsoleAccess(user_id=None)
     rows = Membership.objects.filter(
-        user=user, role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
+        user=user, role__in=Membership.MANAGING_ROLES
     ).values_list("workspace_id", "workspace__owner_id")
     owned = frozenset(ws for ws, owner_id in rows if owner_id == user.pk)
     administered = {ws: owner_id for ws, owner_id in rows if owner_id != user.pk}

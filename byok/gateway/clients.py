@@ -21,7 +21,6 @@ from core.errors import DomainError
 from ..crypto import keyring
 from ..models import ProviderKey
 from ..providers.base import Credentials, Provider
-from ..providers.registry import PROVIDERS
 from .resolve import KeyState, Resolution, Source
 from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
 
@@ -39,15 +38,15 @@ _lock = threading.Lock()
 
 def client_for(resolution: Resolution) -> tuple[Provider, Any]:
     """The provider plug-in and a ready SDK client for this resolution (built once per credential version)."""
-    spec = PROVIDERS[resolution.provider]
+    spec = resolution.provider_spec
     if resolution.source == Source.BYOK:
         resolution = _with_usable_session(resolution)
         key = resolution.key
         cache_key = (Source.BYOK, key.id, resolution.region, key.secret, key.session_secret)
     else:
         # Keyed by the configured values too, so changed platform settings are never served a stale client.
-        platform = settings.PLATFORM_CREDENTIALS.get(resolution.provider, {})
-        cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.items())))
+        platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
+        cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items())))
     with _lock:
         client = _clients.get(cache_key)
         if client is not None:
@@ -64,22 +63,23 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
     return spec, client
 
 
-@sensitive_variables("values")
+@sensitive_variables("platform")
 def platform_credentials(resolution: Resolution) -> Credentials:
-    values = settings.PLATFORM_CREDENTIALS.get(resolution.provider, {})
-    if not (values.get("api_key") or values.get("access_key_id")):
+    spec = resolution.provider_spec
+    platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
+    if not platform.configured:
         raise PlatformCredentialsMissing(
             f"No platform credentials are configured for {resolution.provider}, and this workspace has no "
             f"usable key of its own ({resolution.reason})."
         )
-    return Credentials(resolution.provider, values)
+    return spec.credentials(platform.values)
 
 
 def _with_usable_session(resolution: Resolution) -> Resolution:
-    """A long-term Bedrock key whose session is missing or inside the safety margin gets it refreshed now, once
+    """A key with sessions (long-term Bedrock) whose session is missing or inside the safety margin gets it refreshed now, once
     for all concurrent callers; the fresh session replaces the resolved one, so the client is cached under it."""
     key = resolution.key
-    if key.provider != "bedrock" or key.credential_type != ProviderKey.CredentialType.LONG_TERM or _session_usable(key):
+    if not key.refreshes_session or _session_usable(key):
         return resolution
     session_ensure_fresh(key_id=key.id)
     session_secret, expires_at = ProviderKey.objects.filter(pk=key.id).values_list(
@@ -93,14 +93,14 @@ def _session_usable(key: KeyState) -> bool:
                 and key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN)
 
 
-@sensitive_variables("values", "session")
+@sensitive_variables("credentials")
 def _credentials(resolution: Resolution) -> Credentials:
     if resolution.source == Source.PLATFORM:
         return platform_credentials(resolution)
     key = resolution.key
-    values = keyring().decrypt_json(key.secret)
+    spec = resolution.provider_spec
+    credentials = spec.credentials(keyring().decrypt_json(key.secret))
     if _session_usable(key):
-        # Long-term keys call models with their STS session: the long-term secret only talks to STS.
-        session = keyring().decrypt_json(key.session_secret)
-        values = {**values, **{k: session[k] for k in ("access_key_id", "secret_access_key", "session_token")}}
-    return Credentials(key.provider, values)
+        # Keys with sessions call models with them: the long-term secret only talks to the session service (STS).
+        credentials = spec.with_session(credentials, keyring().decrypt_json(key.session_secret))
+    return credentials

@@ -12,8 +12,8 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 
 from ..models import ProviderKey, UsageRecord
-from ..providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
-from ..providers.registry import FAMILIES, PROVIDERS
+from ..providers.base import TIERS, Provider
+from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 
 Source = UsageRecord.Source
 
@@ -44,6 +44,10 @@ class KeyState:
     @property
     def pk(self) -> int:
         return self.id
+
+    @property
+    def refreshes_session(self) -> bool:
+        return PROVIDERS[self.provider].refreshes_session(self.credential_type)
 
 
 @dataclass(frozen=True)
@@ -78,19 +82,20 @@ class Resolution:
     def key_hint(self) -> str:
         return self.key.key_hint if self.key else ""
 
+    @property
+    def provider_spec(self) -> Provider:
+        return PROVIDERS[self.provider]
+
     def model_for(self, tier: str) -> str:
-        """Sonnet for standard, Opus for complex; on Bedrock under the key's inference-profile prefix."""
-        base = PROVIDERS[self.provider].models[tier]
-        if self.family == "bedrock":
-            return INFERENCE_PROFILES[self.inference_profile].model_id(base)
-        return base
+        """The provider's model for the tier (Sonnet for standard, Opus for complex), under the inference profile."""
+        return self.provider_spec.model_for(tier, inference_profile=self.inference_profile)
 
     def describe(self) -> dict:
         return {
             "source": self.source, "family": self.family, "provider": self.provider, "reason": self.reason,
             "key_id": self.key_id, "key_hint": self.key_hint, "inference_profile": self.inference_profile,
             "region": self.region, "fallback_mode": self.fallback_mode,
-            "models": {tier: self.model_for(tier) for tier in ("standard", "complex")},
+            "models": {tier: self.model_for(tier) for tier in TIERS},
         }
 
 
@@ -185,10 +190,12 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
     now = timezone.now()
     for key in candidates:
         if _unusable_reason(key, now) is None:
-            profile = key.inference_profile or (DEFAULT_PROFILE if family == "bedrock" else "")
+            provider = PROVIDERS[key.provider]
+            profile = provider.profile_for(key.inference_profile)
             return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
                               reason="workspace_key" if key.scope == ProviderKey.Scope.SELECTED else "owner_key",
-                              inference_profile=profile, region=_region(key, profile), **base)
+                              inference_profile=profile,
+                              region=provider.region_for(inference_profile=profile, regions=key.regions), **base)
     first = candidates[0]
     return platform_resolution(base, reason=_unusable_reason(first, now), key=first)
 
@@ -198,21 +205,11 @@ def _default_family(keys: list[KeyState]) -> str:
     return next((f for f in FAMILIES if f in families), settings.BYOK_DEFAULT_FAMILY)
 
 
-def _region(key: KeyState, profile: str) -> str:
-    if key.provider == "bedrock_api_key":
-        return key.regions[0]
-    if key.family == "bedrock":
-        return INFERENCE_PROFILES[profile].default_region
-    return ""
-
-
 def platform_resolution(base: "dict | Resolution", *, reason: str, key: KeyState | None = None) -> Resolution:
     """Platform credentials for the family. The unusable key (if any) is kept so the answer can name it."""
     base = {name: getattr(base, name) if isinstance(base, Resolution) else base[name] for name in _BASE_FIELDS}
-    family = base["family"]
-    provider = "bedrock" if family == "bedrock" else family
-    platform = settings.PLATFORM_CREDENTIALS.get(provider, {})
-    profile = platform.get("inference_profile", "")
+    provider = platform_provider(base["family"])
+    platform = provider.platform_credentials(settings.BYOK_PLATFORM_ENV)
     fallback_mode = key.fallback_mode if key else ProviderKey.FallbackMode.PLATFORM
-    return Resolution(source=Source.PLATFORM, provider=provider, reason=reason, key=key, fallback_mode=fallback_mode,
-                      inference_profile=profile, region=platform.get("region", ""), **base)
+    return Resolution(source=Source.PLATFORM, provider=provider.id, reason=reason, key=key, fallback_mode=fallback_mode,
+                      inference_profile=platform.inference_profile, region=platform.region, **base)

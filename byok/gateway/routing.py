@@ -28,9 +28,8 @@ from ..providers.outcomes import Category, Completion, Failure
 from ..selectors import month_start, platform_credits_used
 from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
 from ..services.audit import audit_record
-from ..services.sessions import provider_key_mark_expired
+from ..services.expiry import provider_key_mark_expired
 
-TASKS = ("standard", "complex")
 TOKENS_PER_CREDIT = 1000
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per key
 

@@ -1,15 +1,15 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ..crypto import EncryptedField, EncryptedFieldsQuerySet, keyring
-from ..providers.base import Credentials
-from ..providers.bedrock import DEFAULT_PROFILE, INFERENCE_PROFILES
-from ..providers.registry import PROVIDER_CHOICES, get_provider
+from ..providers.base import Credentials, InferenceProfile, Provider
+from ..providers.registry import get_provider, session_refreshing_providers
 
 
 def key_status(key, *, byok_allowed: bool, now: datetime | None = None) -> str:
@@ -24,6 +24,25 @@ def key_status(key, *, byok_allowed: bool, now: datetime | None = None) -> str:
     if key.failing_since:
         return ProviderKey.Status.FAILING
     return ProviderKey.Status.ACTIVE
+
+
+def _rotation_age() -> timedelta:
+    return timedelta(days=settings.BYOK_ROTATION_REMINDER_DAYS)
+
+
+class ProviderKeyQuerySet(EncryptedFieldsQuerySet):
+    def session_refreshing(self) -> "ProviderKeyQuerySet":
+        """Keys whose provider refreshes their sessions (long-term Bedrock keys): the rule of
+        `ProviderKey.refreshes_session`, as a query."""
+        condition = Q(pk__in=[])
+        for provider, credential_types in session_refreshing_providers().items():
+            condition |= Q(provider=provider, credential_type__in=credential_types)
+        return self.filter(condition)
+
+    def rotation_due(self, *, now: datetime) -> "ProviderKeyQuerySet":
+        """The rule of `ProviderKey.rotation_due`, as a query."""
+        return self.exclude(credential_type=ProviderKey.CredentialType.TEMPORARY).annotate(
+            rotation_since=Coalesce("rotated_at", "created_at")).filter(rotation_since__lte=now - _rotation_age())
 
 
 class ProviderKey(models.Model):
@@ -54,15 +73,14 @@ class ProviderKey(models.Model):
         FAILED = "failed", "Failed"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys")
-    provider = models.CharField(max_length=32, choices=PROVIDER_CHOICES)
+    provider = models.CharField(max_length=32, help_text="A provider id from byok/providers/registry.py.")
     family = models.CharField(max_length=32, editable=False, help_text="Provider family (bedrock covers both kinds).")
     name = models.CharField(max_length=100, help_text='A label, e.g. "Production key".')
     secret = EncryptedField(help_text="All credential fields, encrypted together.")
     key_hint = models.CharField(max_length=64)
     credential_type = models.CharField(max_length=16, choices=CredentialType.choices)
     inference_profile = models.CharField(
-        max_length=16, blank=True, choices=[(p.id, p.name) for p in INFERENCE_PROFILES.values()],
-        help_text="Bedrock only.",
+        max_length=16, blank=True, help_text="For providers with inference profiles (Bedrock); validated by the provider.",
     )
     regions = models.JSONField(default=list, blank=True, help_text="Regions with their own credential set.")
     enabled = models.BooleanField(default=True)
@@ -87,7 +105,7 @@ class ProviderKey(models.Model):
     session_secret = EncryptedField(null=True, blank=True, help_text="STS session credentials, encrypted.")
     session_token_expires_at = models.DateTimeField(null=True, blank=True)
 
-    objects = EncryptedFieldsQuerySet.as_manager()
+    objects = ProviderKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["owner_id", "provider", "name"]
@@ -108,19 +126,29 @@ class ProviderKey(models.Model):
         return f"<ProviderKey {self.pk} {self.provider} {self.key_hint}>"
 
     @property
-    def provider_spec(self):
+    def provider_spec(self) -> Provider:
         return get_provider(self.provider)
 
     @property
-    def profile(self):
-        return INFERENCE_PROFILES.get(self.inference_profile or DEFAULT_PROFILE)
+    def profile(self) -> InferenceProfile | None:
+        return self.provider_spec.inference_profiles.get(self.inference_profile)
+
+    @property
+    def refreshes_session(self) -> bool:
+        """Calls use a session byok obtains and refreshes (long-term Bedrock keys): the one rule, asked everywhere."""
+        return self.provider_spec.refreshes_session(self.credential_type)
+
+    def rotation_due(self, *, now: datetime) -> bool:
+        """A long-lived key older than BYOK_ROTATION_REMINDER_DAYS since it was created or last rotated."""
+        return (self.credential_type != self.CredentialType.TEMPORARY
+                and (self.rotated_at or self.created_at) <= now - _rotation_age())
 
     @sensitive_variables("credentials")
     def set_credentials(self, credentials: Credentials) -> None:
         self.secret = keyring().encrypt_json(credentials.to_json())
 
     def get_credentials(self) -> Credentials:
-        return Credentials(self.provider, keyring().decrypt_json(self.secret))
+        return Credentials(self.provider_spec, keyring().decrypt_json(self.secret))
 
     def set_session(self, session: dict | None, expires_at: datetime | None) -> None:
         self.session_secret = keyring().encrypt_json(session) if session else None

@@ -1,10 +1,13 @@
 """The one small interface every provider plug-in implements, and the credential values they validate.
 
-A provider knows its credential fields, how to validate them, how to hint them, and (later) how to build an
-SDK client and check a connection. Nothing outside `byok/providers/` knows a provider's details.
+A provider knows its credential fields (validation and hints), how to build an SDK client, call a model, classify
+an error and check a connection, and it declares its capabilities: inference profiles, regional credential sets,
+session refresh, model and region choice, and its platform credentials. Nothing outside `byok/providers/` knows a
+provider's details: it asks the provider. Providers import no models and no other part of byok.
 """
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -16,7 +19,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from core.errors import DomainError
 
+from .outcomes import CheckResult, Completion, Failure
+
 MAX_FIELD_LENGTH = 4096
+TIERS = ("standard", "complex")  # every provider serves each tier with one of its models
 
 
 def endpoint(name: str) -> str | None:
@@ -70,11 +76,15 @@ def hint(value: str, *, prefix: int = 4, suffix: int = 4) -> str:
 class Credentials(Mapping):
     """Validated credential values of one provider. Immutable; its repr shows hints, never values."""
 
-    __slots__ = ("provider_id", "_values")
+    __slots__ = ("provider", "_values")
 
-    def __init__(self, provider_id: str, values: Mapping[str, Any]):
-        object.__setattr__(self, "provider_id", provider_id)
+    def __init__(self, provider: "Provider", values: Mapping[str, Any]):
+        object.__setattr__(self, "provider", provider)
         object.__setattr__(self, "_values", dict(values))
+
+    @property
+    def provider_id(self) -> str:
+        return self.provider.id
 
     def __setattr__(self, name, value):
         raise AttributeError("Credentials are immutable")
@@ -92,10 +102,8 @@ class Credentials(Mapping):
         return dict(self._values)
 
     def __repr__(self) -> str:
-        from .registry import get_provider
-
         try:
-            key_hint = get_provider(self.provider_id).hint(self)
+            key_hint = self.provider.hint(self)
         except (KeyError, DomainError):  # partial values (a regional set, a session): no hint, still no secret
             key_hint = "(no hint)"
         return f"<Credentials {self.provider_id} {key_hint}>"
@@ -166,27 +174,79 @@ class CleanedKey:
     regions: list[str] = field(default_factory=list)
 
 
-class Provider:
-    """Base of every provider plug-in. Subclasses declare their fields and models; override what differs."""
+@dataclass(frozen=True)
+class InferenceProfile:
+    """Where a provider may run a call (Bedrock's cross-region inference profiles): its regions and model ids."""
+
+    id: str
+    name: str
+    purpose: str
+    source_regions: tuple[str, ...]
+    default_region: str
+
+    def model_id(self, base_model: str) -> str:
+        return f"{self.id}.{base_model}"
+
+    def describe(self) -> dict:
+        return {"id": self.id, "name": self.name, "purpose": self.purpose,
+                "source_regions": list(self.source_regions), "default_region": self.default_region}
+
+
+class CredentialType:
+    """How long a credential lives; stored on the key (ProviderKey.CredentialType has the same values)."""
+
+    LONG_TERM = "long_term"
+    TEMPORARY = "temporary"
+    API_KEY = "api_key"
+    ALL = (LONG_TERM, TEMPORARY, API_KEY)
+
+
+@dataclass(frozen=True)
+class PlatformCredentials:
+    """The platform's own credentials for a provider, read from the environment (PLATFORM_* variables)."""
+
+    values: Mapping[str, Any] = field(repr=False)
+    configured: bool
+    inference_profile: str = ""
+    region: str = ""
+
+
+class InferenceProfileInvalid(CredentialsInvalid):
+    pass
+
+
+class Provider(ABC):
+    """Base of every provider plug-in. Subclasses declare their fields, models and capabilities."""
 
     id: str
     name: str
     family: str
     credential_fields: tuple[CredentialField, ...]
-    models: dict[str, str]  # tier -> model id
+    models: dict[str, str]  # tier -> base model id
     docs_url: str = ""
+    hint_prefix = 6
+
+    # Capabilities: the defaults describe a plain API-key provider.
+    inference_profiles: Mapping[str, InferenceProfile] = {}  # none: a model id is the same everywhere
+    default_inference_profile: str = ""
+    regional_credential_fields: tuple[CredentialField, ...] = ()  # fields of one extra per-region set; none: no sets
+    regions: tuple[str, ...] = ()  # where the provider runs, when the owner chooses
+
+    # --- credentials ------------------------------------------------------------------------------------------
 
     @sensitive_variables()  # every local holds raw input: hidden from error reports
     def field_errors(
-        self, raw: Mapping[str, Any], *, keep: Mapping[str, Any] | None = None, prefix: str = "credentials."
+        self, raw: Mapping[str, Any], *, keep: Mapping[str, Any] | None = None, prefix: str = "credentials.",
+        fields: tuple[CredentialField, ...] | None = None,
     ) -> tuple[dict, dict]:
         """Validate raw input field by field: (cleaned values, errors by `prefix` + field). `keep` fills blanks."""
-        known = {f.name for f in self.credential_fields}
+        fields = self.credential_fields if fields is None else fields
+        known = {f.name for f in fields}
         errors: dict[str, list[str]] = {
             prefix + name: ["Unknown field for this provider."] for name in raw if name not in known
         }
         cleaned: dict[str, Any] = {}
-        for spec in self.credential_fields:
+        for spec in fields:
             value = raw.get(spec.name)
             if value is not None and not isinstance(value, str):
                 errors[prefix + spec.name] = ["Must be a string."]
@@ -208,25 +268,102 @@ class Provider:
         return cleaned, errors
 
     @sensitive_variables()
-    def clean(self, raw: Mapping[str, Any], *, keep: Credentials | None = None, **options) -> CleanedKey:
+    def clean(self, raw: Mapping[str, Any], *, keep: Credentials | None = None, inference_profile: str = "",
+              regional_credentials: list | None = None) -> CleanedKey:
+        """Validate everything a key is made of; raises CredentialsInvalid naming each field."""
         cleaned, errors = self.field_errors(raw, keep=keep)
+        if regional_credentials:
+            errors["regional_credentials"] = ["This provider has no regional credential sets."]
         if errors:
             raise CredentialsInvalid("Some credential fields are invalid.", fields=errors)
-        credentials = Credentials(self.id, cleaned)
+        credentials = Credentials(self, cleaned)
         return CleanedKey(
             credentials=credentials,
             key_hint=self.hint(credentials),
-            credential_type="api_key",
-            expires_at=_expiry(cleaned.get("expires_at")),
+            credential_type=CredentialType.API_KEY,
+            expires_at=expiry_datetime(cleaned.get("expires_at")),
         )
+
+    def credentials(self, values: Mapping[str, Any]) -> Credentials:
+        return Credentials(self, values)
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["api_key"], prefix=self.hint_prefix)
 
-    hint_prefix = 6
+    @property
+    def secret_field_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.credential_fields if f.secret)
+
+    def values_kept_on_rotation(self, credentials: Mapping[str, Any]) -> dict:
+        """What a rotation keeps from the old credentials: the non-secret fields (region, expiry), never a secret."""
+        return {name: value for name, value in credentials.items() if name not in self.secret_field_names}
+
+    # --- capabilities ---------------------------------------------------------------------------------------
+
+    def profile_for(self, requested: str) -> str:
+        """The inference profile a key uses: the requested one (validated), the default, or "" without profiles."""
+        if not self.inference_profiles:
+            if requested:
+                raise InferenceProfileInvalid("Only Bedrock keys have an inference profile.",
+                                              fields={"inference_profile": ["Leave empty for this provider."]})
+            return ""
+        requested = requested or self.default_inference_profile
+        if requested not in self.inference_profiles:
+            raise InferenceProfileInvalid("Unknown inference profile.", fields={"inference_profile": [
+                f"Unknown inference profile; choose one of: {', '.join(self.inference_profiles)}."]})
+        return requested
+
+    def model_for(self, tier: str, *, inference_profile: str = "") -> str:
+        """The model id to call for a tier (`standard`, `complex`), under the profile's prefix where there is one."""
+        base = self.models[tier]
+        return self.inference_profiles[inference_profile].model_id(base) if inference_profile else base
+
+    def region_for(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
+        """The region a key's calls go to ("" for providers without regions)."""
+        return self.inference_profiles[inference_profile].default_region if inference_profile else ""
+
+    def refreshes_session(self, credential_type: str) -> bool:
+        """Whether keys of this type call models with short-lived sessions byok obtains and refreshes itself."""
+        return False
+
+    def session_refresh(self, credentials: Credentials, *, inference_profile: str, duration_seconds: int,
+                        timeout: float) -> tuple[dict, datetime]:
+        """A new session (values to merge into the credentials, expiry); raises a categorised `Failure`."""
+        raise NotImplementedError(f"{self.name} keys have no sessions to refresh.")
+
+    def with_session(self, credentials: Credentials, session: Mapping[str, Any]) -> Credentials:
+        """The credentials to call models with while a session is valid."""
+        return credentials
+
+    def platform_credentials(self, env: Mapping[str, str]) -> PlatformCredentials:
+        """The platform's own credentials for this provider, from the PLATFORM_* variables in `env`."""
+        api_key = env.get(f"PLATFORM_{self.id.upper()}_API_KEY", "")
+        return PlatformCredentials(values={"api_key": api_key}, configured=bool(api_key))
+
+    def access_policy(self, inference_profile: str) -> dict | None:
+        """The least-privilege policy an owner pastes into the provider's console, where the provider has one."""
+        return None
+
+    # --- calls -------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> Any:
+        """A ready SDK client for these credentials (cached by the gateway per credential version)."""
+
+    @abstractmethod
+    def complete(self, client: Any, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+        """One model call; provider errors propagate for `classify`."""
+
+    @abstractmethod
+    def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
+        """A provider error as a categorised `Failure` with an actionable hint (re-raises anything else)."""
+
+    @abstractmethod
+    def check(self, credentials: Credentials, *, inference_profile: str = "") -> list[CheckResult]:
+        """Every check of a connection test (identity, permissions, each tier model), run concurrently."""
 
     def describe(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "name": self.name,
             "family": self.family,
@@ -234,7 +371,13 @@ class Provider:
             "credential_fields": [f.describe() for f in self.credential_fields],
             "models": self.models,
         }
+        if self.inference_profiles:
+            data.update(inference_profiles=[p.describe() for p in self.inference_profiles.values()],
+                        default_inference_profile=self.default_inference_profile, regions=list(self.regions))
+        if self.regional_credential_fields:
+            data["supports_regional_credentials"] = True
+        return data
 
 
-def _expiry(value: str | None) -> datetime | None:
+def expiry_datetime(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None

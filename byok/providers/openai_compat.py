@@ -22,7 +22,7 @@ class OpenAICompatibleProvider(Provider):
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
         key = credentials["api_key"]
-        prefix = next((p for p in ("sk-proj-", "sk-svcacct-", "sk-", "xai-") if key.startswith(p)), "")
+        prefix = next((p for p in ("sk-proj-", "sk-svcacct-", "sk-", "xai-", "gsk_") if key.startswith(p)), "")
         return hint(key, prefix=len(prefix) or 4)
 
     def describe(self) -> dict:
@@ -102,4 +102,11 @@ ZAI = OpenAICompatibleProvider(
     key_validator=pattern_validator(label="API key", regex=r"[A-Za-z0-9]{20,64}\.[A-Za-z0-9]{8,64}",
                                     expectation="a Z.ai key looks like <id>.<secret>."),
     docs_url="https://docs.z.ai/api-reference/introduction",
+)
+GROQ = OpenAICompatibleProvider(
+    id="groq", name="Groq", base_url="https://api.groq.com/openai/v1",
+    models={"standard": "llama-3.1-8b-instant", "complex": "llama-3.3-70b-versatile"},
+    key_validator=pattern_validator(label="API key", regex=r"gsk_[A-Za-z0-9]{52}", prefixes=("gsk_",),
+                                    expectation="a Groq key looks like gsk_ followed by 52 letters or digits."),
+    docs_url="https://console.groq.com/docs/api-reference",
 )

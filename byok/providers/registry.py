@@ -1,18 +1,21 @@
-"""The provider catalog: every plug-in by id. Adding a provider means one module and one line here."""
+"""Every provider plug-in by id. Adding a provider means its module, one line here, and its simulator module."""
 
 from core.errors import DomainError
 
 from .anthropic import AnthropicProvider
-from .base import Provider
+from .base import CredentialType, Provider
 from .bedrock import BedrockApiKeyProvider, BedrockProvider
-from .openai_compat import DEEPSEEK, MISTRAL, OPENAI, XAI, ZAI
+from .openai_compat import DEEPSEEK, GROQ, MISTRAL, OPENAI, XAI, ZAI
 
 PROVIDERS: dict[str, Provider] = {
     p.id: p
-    for p in (BedrockProvider(), BedrockApiKeyProvider(), AnthropicProvider(), OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI)
+    for p in (BedrockProvider(), BedrockApiKeyProvider(), AnthropicProvider(), OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI,
+              GROQ)
 }
 PROVIDER_CHOICES = [(p.id, p.name) for p in PROVIDERS.values()]
-FAMILIES = list(dict.fromkeys(p.family for p in PROVIDERS.values()))  # catalog order
+FAMILIES = list(dict.fromkeys(p.family for p in PROVIDERS.values()))  # registry order
+# Every inference profile any provider offers (Bedrock's today), for labels.
+INFERENCE_PROFILES = {profile.id: profile for p in PROVIDERS.values() for profile in p.inference_profiles.values()}
 
 
 class UnknownProvider(DomainError):
@@ -28,3 +31,14 @@ def get_provider(provider_id: str) -> Provider:
             f"Unknown provider {provider_id!r}.",
             fields={"provider": [f"Unknown provider; choose one of: {', '.join(PROVIDERS)}."]},
         ) from None
+
+
+def platform_provider(family: str) -> Provider:
+    """The provider that serves a family on platform credentials: the one whose id is the family's name."""
+    return PROVIDERS[family]
+
+
+def session_refreshing_providers() -> dict[str, tuple[str, ...]]:
+    """Provider id -> the credential types whose sessions byok refreshes (for queries over stored keys)."""
+    return {p.id: refreshed for p in PROVIDERS.values()
+            if (refreshed := tuple(kind for kind in CredentialType.ALL if p.refreshes_session(kind)))}

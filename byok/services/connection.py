@@ -2,6 +2,8 @@
 
 The provider plug-in runs its checks concurrently (identity, permissions, each model) through the same
 client-building code that real calls use; this module turns them into one result, stores it and audits it.
+Every test a person asks for (API, console, test-before-save) is throttled here, for every caller: an open test
+is an oracle for stolen keys.
 """
 
 import time
@@ -69,8 +71,15 @@ class ConnectionTestResult:
 
 
 @sensitive_variables("credentials")
-def connection_test(*, provider: str, credentials: Credentials, inference_profile: str = "") -> ConnectionTestResult:
-    """Run every check of `provider` on unsaved or stored credentials; never raises for a provider failure."""
+def connection_test(*, provider: str, credentials: Credentials, inference_profile: str = "",
+                    actor: User | None, owner_id: int) -> ConnectionTestResult:
+    """Run every check of `provider` on unsaved or stored credentials; never raises for a provider failure.
+
+    A test asked for by a person (`actor`) counts against their and the owner's rate (TooManyConnectionTests);
+    system callers (a staff command) pass actor=None.
+    """
+    if actor is not None:
+        _throttle(user_id=actor.pk, owner_id=owner_id)
     started = time.perf_counter()
     checks = get_provider(provider).check(credentials, inference_profile=inference_profile)
     failing = sorted((c for c in checks if not c.ok), key=lambda c: Category.PRIORITY.index(c.category))
@@ -85,13 +94,13 @@ def connection_test(*, provider: str, credentials: Credentials, inference_profil
     )
 
 
-def throttle_connection_tests(*, user: User, owner: User) -> None:
-    """At most BYOK_CONNECTION_TEST_RATE tests per user and per owner: an open test is an oracle for stolen keys."""
+def _throttle(*, user_id: int, owner_id: int) -> None:
+    """At most BYOK_CONNECTION_TEST_RATE tests per user and per owner."""
     count, _, unit = settings.BYOK_CONNECTION_TEST_RATE.partition("/")
     limit, period = int(count), {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600, "day": 86400}[unit]
     now = time.time()
     window = int(now // period)
-    for scope, pk in (("user", user.pk), ("owner", owner.pk)):
+    for scope, pk in (("user", user_id), ("owner", owner_id)):
         key = f"byok:connection-tests:{scope}:{pk}:{window}"
         cache.add(key, 0, timeout=period + 1)
         if cache.incr(key) > limit:
@@ -104,7 +113,7 @@ def throttle_connection_tests(*, user: User, owner: User) -> None:
 def provider_key_test_connection(*, key: ProviderKey, actor: User | None) -> ConnectionTestResult:
     """Test a stored key, keep the result on it, and audit it. A persistent failure marks the key failing."""
     result = connection_test(provider=key.provider, credentials=key.get_credentials(),
-                             inference_profile=key.inference_profile)
+                             inference_profile=key.inference_profile, actor=actor, owner_id=key.owner_id)
     with transaction.atomic():
         key = ProviderKey.objects.select_for_update().get(pk=key.pk)
         key.last_test_status = ProviderKey.TestStatus.OK if result.ok else ProviderKey.TestStatus.FAILED

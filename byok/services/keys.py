@@ -16,14 +16,12 @@ from accounts.models import User, Workspace
 from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyInvalid, PlanRequired
 from ..models import AuditAction, ProviderKey
 from ..providers.base import CleanedKey, Credentials
-from ..providers.bedrock import DEFAULT_PROFILE
 from ..providers.registry import get_provider
 from .audit import audit_record
 from .connection import connection_test
 from .sessions import session_refresh_soon
 
 _UNSET: Any = object()
-BEDROCK_FAMILY = "bedrock"
 
 
 def require_byok_plan(owner: User) -> None:
@@ -71,17 +69,9 @@ def _check_name(*, key: ProviderKey, name: str) -> None:
         raise KeyInvalid("Name already used.", fields={"name": ["You already have a key with this name."]})
 
 
-def _profile_for(provider_id: str, inference_profile: str) -> str:
-    if get_provider(provider_id).family != BEDROCK_FAMILY:
-        if inference_profile:
-            raise KeyInvalid("Only Bedrock keys have an inference profile.",
-                             fields={"inference_profile": ["Leave empty for this provider."]})
-        return ""
-    return inference_profile or DEFAULT_PROFILE
-
-
-def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str) -> None:
-    result = connection_test(provider=provider, credentials=cleaned.credentials, inference_profile=inference_profile)
+def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str, actor: User, owner_id: int) -> None:
+    result = connection_test(provider=provider, credentials=cleaned.credentials, inference_profile=inference_profile,
+                             actor=actor, owner_id=owner_id)
     if not result.ok:
         raise ConnectionTestFailed(
             f"The connection test failed ({result.category}); nothing was saved. {result.hint}".strip(),
@@ -117,7 +107,7 @@ def provider_key_create(
     """Store a new key for `owner`, tested first unless `skip_test`."""
     require_byok_plan(owner)
     spec = get_provider(provider)
-    profile = _profile_for(provider, inference_profile)
+    profile = spec.profile_for(inference_profile)
     cleaned = spec.clean(credentials, inference_profile=profile, regional_credentials=regional_credentials)
     key = ProviderKey(owner=owner, provider=provider, family=spec.family, name=name.strip(),
                       inference_profile=profile, fallback_mode=fallback_mode, scope=scope)
@@ -125,7 +115,8 @@ def provider_key_create(
     _check_name(key=key, name=name)
     _check_scope(key=key, scope=scope, workspaces=workspaces)
     if not skip_test:
-        _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile)
+        _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile, actor=actor or owner,
+                       owner_id=owner.pk)
     _apply(key, cleaned)
     key.full_clean(exclude=["secret", "session_secret", "workspaces"])
     with transaction.atomic():
@@ -162,7 +153,7 @@ def provider_key_update(
         _check_name(key=key, name=changes["name"])
         changes["name"] = changes["name"].strip()
     if "inference_profile" in changes:
-        changes["inference_profile"] = _profile_for(key.provider, changes["inference_profile"])
+        changes["inference_profile"] = key.provider_spec.profile_for(changes["inference_profile"])
     new_scope = changes.get("scope", key.scope)
     current_workspaces = list(key.workspaces.all())
     new_workspaces = _owned_workspaces(key.owner, current_workspaces if workspaces is _UNSET else workspaces)
@@ -181,7 +172,8 @@ def provider_key_update(
         if cleaned.credentials.to_json() != current.to_json():
             replacement = cleaned
         if not skip_test and (replacement or "inference_profile" in changes):
-            _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=profile)
+            _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=profile, actor=actor,
+                           owner_id=key.owner_id)
     details = {f: {"from": getattr(key, f), "to": v} for f, v in changes.items()}
     previous_slugs = sorted(w.slug for w in current_workspaces)
     new_slugs = sorted(w.slug for w in new_workspaces)
@@ -211,14 +203,15 @@ def provider_key_rotate(
     regional_credentials: list | None = None, skip_test: bool = False,
 ) -> ProviderKey:
     """Replace the stored secret after testing the new one; the old secret is gone when this returns."""
-    secret_names = {f.name for f in key.provider_spec.credential_fields if f.secret}
+    secret_names = key.provider_spec.secret_field_names
     if not any(str(credentials.get(n) or "").strip() for n in secret_names):
         raise KeyInvalid("Rotation needs the new secret.", fields={
             "credentials": [f"Enter the new {' / '.join(sorted(secret_names))}."]})
     cleaned = key.provider_spec.clean(credentials, keep=_non_secret(key), inference_profile=key.inference_profile,
                                       regional_credentials=regional_credentials)
     if not skip_test:
-        _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=key.inference_profile)
+        _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=key.inference_profile, actor=actor,
+                       owner_id=key.owner_id)
     previous_hint = key.key_hint
     with transaction.atomic():
         _apply(key, cleaned)
@@ -233,11 +226,8 @@ def provider_key_rotate(
 
 
 def _non_secret(key: ProviderKey) -> Credentials:
-    """What a rotation may keep from the old credentials: the non-secret fields (region, expiry), never a secret."""
-    secret_names = {f.name for f in key.provider_spec.credential_fields if f.secret}
-    current = key.get_credentials()
-    return Credentials(key.provider, {k: v for k, v in current.items()
-                                      if k not in secret_names and k not in ("access_key_id", "regional")})
+    spec = key.provider_spec
+    return spec.credentials(spec.values_kept_on_rotation(key.get_credentials()))
 
 
 def _set_enabled(*, key: ProviderKey, enabled: bool, actor: User) -> ProviderKey:

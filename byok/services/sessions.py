@@ -1,38 +1,31 @@
-"""STS session tokens for long-term Bedrock keys, and the expiry of credentials that cannot be refreshed.
+"""Sessions for keys whose provider refreshes them (long-term Bedrock keys: STS session tokens).
 
-- Long-term `AKIA` keys call models with temporary credentials from STS `GetSessionToken`; the long-term secret
-  only ever talks to STS. A 5-minute cycle refreshes every session that expires within
+- Such keys call models with a short-lived session the provider obtains (STS `GetSessionToken`); the long-term
+  secret only ever talks to STS. A 5-minute cycle refreshes every session that expires within
   BYOK_SESSION_REFRESH_WINDOW, one task per key; a call that finds its session overdue refreshes it inline.
 - Each refresh locks the key's row and re-checks that it is still due, so two workers (or a worker and a call)
-  make one STS call per key. Throttling and network trouble are retried by the task; credentials AWS rejects are
-  not: the key becomes failing, which is audited and emailed once per incident.
-- Temporary `ASIA` keys and Bedrock API keys cannot be refreshed: once past `expires_at` (given by the owner, or
-  learned from an ExpiredToken answer) they are expired, audited once and the owner is told.
+  make one session call per key. Throttling and network trouble are retried by the task; credentials the provider
+  rejects are not: the key becomes failing, which is audited and emailed once per incident.
+- Credentials that cannot be refreshed expire instead: see expiry.py.
 """
 
 import logging
-import smtplib
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from itertools import groupby
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import User
 
-from ..models import AuditAction, AuditEvent, ProviderKey
-from ..models.keys import CredentialReminder
-from ..providers.bedrock import classify, sts_client
+from ..models import AuditAction, ProviderKey
 from ..providers.outcomes import Category, Failure
-from . import notifications
 from .audit import PUBLISH_RETRY_POLICY, audit_record
 
 logger = logging.getLogger(__name__)
@@ -76,20 +69,15 @@ class SessionRefreshOutcome:
 # --- Which keys ----------------------------------------------------------------------------------------------
 
 
-def _refreshable() -> Q:
-    return Q(provider="bedrock", credential_type=ProviderKey.CredentialType.LONG_TERM, enabled=True,
-             owner__plan__byok_allowed=True)
-
-
 def session_keys_due(*, now: datetime | None = None, owner: User | None = None) -> QuerySet[ProviderKey]:
-    """Long-term Bedrock keys whose session is missing or expires within the refresh window.
+    """Keys with sessions whose session is missing or expires within the refresh window.
 
     Keys whose breaker is open (credentials rejected recently) wait for the cool-down, so a revoked key is tried
     once per cool-down rather than every cycle.
     """
     now = now or timezone.now()
-    keys = ProviderKey.objects.filter(
-        _refreshable(),
+    keys = ProviderKey.objects.session_refreshing().filter(
+        Q(enabled=True, owner__plan__byok_allowed=True),
         Q(session_token_expires_at__isnull=True) | Q(session_token_expires_at__lte=now + _window()),
         Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now),
     )
@@ -103,7 +91,7 @@ def _window() -> timedelta:
 
 
 def _why_not_refreshable(key: ProviderKey) -> str | None:
-    if key.provider != "bedrock" or key.credential_type != ProviderKey.CredentialType.LONG_TERM:
+    if not key.refreshes_session:
         return "not_long_term"
     if not key.enabled:
         return "key_disabled"
@@ -171,7 +159,7 @@ def session_ensure_fresh(*, key_id: int) -> None:
         raise outcome.failure
 
 
-def _lock_key(key_id: int, *, wait: bool) -> ProviderKey | None:
+def lock_key(key_id: int, *, wait: bool) -> ProviderKey | None:
     """The key's row, locked until the transaction ends. The scheduled path skips a row another worker holds
     (it is being refreshed); the call path waits for it. SQLite ignores both: it serialises writers itself."""
     rows = ProviderKey.objects.select_related("owner__plan").filter(pk=key_id)
@@ -180,7 +168,7 @@ def _lock_key(key_id: int, *, wait: bool) -> ProviderKey | None:
 
 def _refresh(*, key_id: int, skip, wait: bool, actor: User | None) -> SessionRefreshOutcome:
     with transaction.atomic():
-        key = _lock_key(key_id, wait=wait)
+        key = lock_key(key_id, wait=wait)
         if key is None:
             return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.SKIPPED, reason="locked_or_gone")
         now = timezone.now()
@@ -204,18 +192,10 @@ def _refresh(*, key_id: int, skip, wait: bool, actor: User | None) -> SessionRef
                                  expires_at=expires_at)
 
 
-@sensitive_variables("values", "answer", "credentials")
 def _get_session_token(key: ProviderKey) -> tuple[dict, datetime]:
-    values = key.get_credentials()
-    client = sts_client(values, region=key.profile.default_region, timeout=settings.BYOK_SESSION_STS_TIMEOUT)
-    try:
-        answer = client.get_session_token(DurationSeconds=settings.BYOK_SESSION_DURATION)
-    except Exception as exc:  # every STS error becomes a categorised Failure (classify re-raises anything else)
-        raise classify(exc, operation="sts:GetSessionToken") from None
-    credentials = answer["Credentials"]
-    session = {"access_key_id": credentials["AccessKeyId"], "secret_access_key": credentials["SecretAccessKey"],
-               "session_token": credentials["SessionToken"]}
-    return session, credentials["Expiration"]
+    return key.provider_spec.session_refresh(key.get_credentials(), inference_profile=key.inference_profile,
+                                             duration_seconds=settings.BYOK_SESSION_DURATION,
+                                             timeout=settings.BYOK_SESSION_STS_TIMEOUT)
 
 
 def _mark_failing(key: ProviderKey, failure: Failure, *, now: datetime) -> None:
@@ -258,11 +238,11 @@ def session_refresh_fan_out(*, now: datetime | None = None) -> RefreshFanOut:
 
 
 def session_refresh_soon(*, key: ProviderKey) -> None:
-    """A long-term Bedrock key was saved with new credentials: get its first session in the background.
+    """A key with sessions was saved with new credentials: get its first session in the background.
 
     Queued after commit; if the broker is down, the next cycle (or the first call) refreshes it.
     """
-    if key.provider == "bedrock" and key.credential_type == ProviderKey.CredentialType.LONG_TERM:
+    if key.refreshes_session:
         transaction.on_commit(partial(_queue_refreshes, key_ids=[key.pk], fan_out=RefreshFanOut(due=1)))
 
 
@@ -296,122 +276,3 @@ def session_refresh_cycle(*, owner: User | None = None, dry_run: bool = False) -
                                                   key_hint=key.key_hint, reason=exc.failure.category,
                                                   failure=exc.failure))
     return outcomes
-
-
-# --- Credentials that cannot be refreshed --------------------------------------------------------------------
-
-
-def _expiry_recorded() -> Exists:
-    return Exists(AuditEvent.objects.filter(action=AuditAction.KEY_EXPIRED, target_key_id=OuterRef("pk"),
-                                            created_at__gte=OuterRef("expires_at")))
-
-
-def credential_expiry_sweep(*, now: datetime | None = None) -> list[int]:
-    """Record each temporary key or Bedrock API key past its `expires_at` as expired, once; returns their ids.
-
-    Their status is `expired` already (derived from `expires_at`); this audits it and tells the owner.
-    """
-    now = now or timezone.now()
-    key_ids = list(
-        ProviderKey.objects.filter(expires_at__lte=now).exclude(credential_type=ProviderKey.CredentialType.LONG_TERM)
-        .filter(~_expiry_recorded()).order_by("id").values_list("id", flat=True)
-    )
-    return [key_id for key_id in key_ids if provider_key_mark_expired(key_id=key_id)]
-
-
-def provider_key_mark_expired(*, key_id: int, provider_code: str = "") -> bool:
-    """The key's credentials have expired: by date, or because the provider answered ExpiredToken (`provider_code`),
-    in which case the expiry is learned as now. Audited and emailed once per expiry; False when already recorded
-    or when the key is long-term (its session is refreshed instead)."""
-    with transaction.atomic():
-        key = _lock_key(key_id, wait=True)
-        if key is None or key.credential_type == ProviderKey.CredentialType.LONG_TERM:
-            return False
-        now = timezone.now()
-        if key.expires_at is None or key.expires_at > now:
-            key.expires_at = now
-            key.save(update_fields=["expires_at", "updated_at"])
-        if ProviderKey.objects.filter(pk=key.pk).filter(_expiry_recorded()).exists():
-            return False
-        audit_record(action=AuditAction.KEY_EXPIRED, actor=None, system_actor="credential_expiry",
-                     owner=key.owner, target=key,
-                     details={"expires_at": key.expires_at.isoformat(),
-                              "learned_from": f"provider answer {provider_code}" if provider_code else "expiry date"})
-    return True
-
-
-# --- What owners must act on ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CredentialNotice:
-    """One key an owner must act on, by hint (never a secret)."""
-
-    key_id: int
-    owner_id: int
-    owner_username: str
-    provider: str
-    name: str
-    key_hint: str
-    kind: str  # expired, expiring or rotation_due
-    expires_at: datetime | None
-    age_days: int
-
-    EXPIRED = "expired"
-    EXPIRING = "expiring"
-    ROTATION_DUE = "rotation_due"
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "expires_at": self.expires_at.isoformat() if self.expires_at else None}
-
-
-def credential_notices(*, now: datetime | None = None) -> list[CredentialNotice]:
-    """Enabled keys that have expired or expire within BYOK_EXPIRY_REMINDER_DAYS (temporary credentials and
-    Bedrock API keys: only they have an expiry), and long-lived keys older than BYOK_ROTATION_REMINDER_DAYS."""
-    now = now or timezone.now()
-    enabled = ProviderKey.objects.filter(enabled=True).select_related("owner").annotate(
-        since=Coalesce("rotated_at", "created_at"))
-    expiring = enabled.filter(expires_at__lte=now + timedelta(days=settings.BYOK_EXPIRY_REMINDER_DAYS))
-    rotation_due = enabled.exclude(credential_type=ProviderKey.CredentialType.TEMPORARY).filter(
-        since__lte=now - timedelta(days=settings.BYOK_ROTATION_REMINDER_DAYS))
-
-    def notice(key: ProviderKey, kind: str) -> CredentialNotice:
-        return CredentialNotice(key_id=key.pk, owner_id=key.owner_id, owner_username=key.owner.get_username(),
-                                provider=key.provider, name=key.name, key_hint=key.key_hint, kind=kind,
-                                expires_at=key.expires_at, age_days=(now - key.since).days)
-
-    notices = [notice(k, CredentialNotice.EXPIRED if k.expires_at <= now else CredentialNotice.EXPIRING)
-               for k in expiring]
-    notices += [notice(k, CredentialNotice.ROTATION_DUE) for k in rotation_due]
-    return sorted(notices, key=lambda n: (n.owner_id, n.kind, n.key_id))
-
-
-def credential_reminders_send(*, now: datetime | None = None) -> int:
-    """Email each owner with notices one reminder a day; returns how many were sent.
-
-    The day's reminder row is inserted first, as a claim, and kept only if the email went out: a re-run the same
-    day (or a concurrent one, which waits on the unique row) sends nothing, and a mail outage is retried next run.
-    """
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    notices = credential_notices(now=now)
-    owners = User.objects.in_bulk({n.owner_id for n in notices})
-    sent = 0
-    for owner_id, owner_notices in groupby(notices, key=lambda n: n.owner_id):
-        owner_notices = list(owner_notices)
-        owner = owners[owner_id]
-        if not owner.email:
-            continue
-        try:
-            with transaction.atomic():
-                CredentialReminder.objects.create(owner=owner, sent_on=today,
-                                                  key_ids=sorted({n.key_id for n in owner_notices}))
-                notifications.credential_reminder(owner=owner, notices=owner_notices)
-        except IntegrityError:
-            continue
-        except (smtplib.SMTPException, OSError) as exc:
-            logger.warning("Credential reminder to owner %s not sent (%s); the next run retries.", owner_id,
-                           type(exc).__name__)
-            continue
-        sent += 1
-    return sent

@@ -21,8 +21,8 @@ from byok.providers.registry import PROVIDERS as BYOK_PROVIDERS
 DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
 
 AWS_PROVIDERS = frozenset({"bedrock"})
-BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai"})
-OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai")
+OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai", "groq")
+BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", *OPENAI_COMPATIBLE})
 PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS
 BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable"})
 
@@ -40,6 +40,7 @@ _EXTRA_MODELS = {
     "deepseek": (),
     "xai": ("grok-3-mini",),
     "zai": (),
+    "groq": ("openai/gpt-oss-120b",),
 }
 MODEL_CATALOG: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(
@@ -263,6 +264,7 @@ def _new_api_key(provider: str) -> str:
         "deepseek": lambda: "sk-" + secrets.token_hex(16),
         "xai": lambda: "xai-" + _random(alphanumeric, 80),
         "zai": lambda: secrets.token_hex(16) + "." + _random(alphanumeric, 16),
+        "groq": lambda: "gsk_" + _random(alphanumeric, 52),
     }[provider]()
 
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from .accounts import Account, secret_hint
 from .wire import SimRequest, SimResponse, SimulatorState, answer, json_response, logger, text_of
 
-_OWNERS = {"openai": "openai", "mistral": "mistralai", "deepseek": "deepseek", "xai": "xai", "zai": "z-ai"}
+_OWNERS = {"openai": "openai", "mistral": "mistralai", "deepseek": "deepseek", "xai": "xai", "zai": "z-ai", "groq": "groq"}
 _MODEL_CREATED = 1_735_689_600  # 2025-01-01: a fixed "created" keeps model listings deterministic
 
 # behaviour -> (status, type, code, message)

@@ -5,7 +5,7 @@ URL layout (one port):
     /model/{modelId}/converse|invoke       Bedrock Runtime (SigV4 or Bedrock API key)
     POST /                                 STS query API (GetCallerIdentity, GetSessionToken)
     /anthropic/v1/messages, /v1/models     Anthropic
-    /{openai,mistral,deepseek,xai,zai}/v1  OpenAI Chat Completions and Models
+    /{openai,mistral,deepseek,xai,zai,groq}/v1  OpenAI Chat Completions and Models
     /_simulator/stats|reset|accounts       control, for tests and benchmarks
 """
 
@@ -152,7 +152,7 @@ class SimulatorServer:
         return f"{self.url}/anthropic"
 
     def openai_base_url(self, provider: str = "openai") -> str:
-        """Base URL of OpenAI or an OpenAI-compatible provider (mistral, deepseek, xai, zai)."""
+        """Base URL of OpenAI or an OpenAI-compatible provider (mistral, deepseek, xai, zai, groq)."""
         if provider not in OPENAI_COMPATIBLE:
             raise ValueError(f"Not an OpenAI-compatible provider: {provider}")
         return f"{self.url}/{provider}/v1"

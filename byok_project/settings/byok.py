@@ -14,7 +14,7 @@ BYOK_ENCRYPTION_KEYS = (
     else [k.strip() for k in development_secret("BYOK_ENCRYPTION_KEYS", "encryption_keys", generate_fernet_key).split(",")]
 )
 # Provider endpoints: unset means the real providers. BYOK_BEDROCK_ENDPOINT_URL, BYOK_STS_ENDPOINT_URL and
-# BYOK_<PROVIDER>_BASE_URL (ANTHROPIC, OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI). Any set = sandbox mode.
+# BYOK_<PROVIDER>_BASE_URL (one per provider id, e.g. BYOK_OPENAI_BASE_URL). Any set = sandbox mode.
 BYOK_ENDPOINTS = {
     name: value.rstrip("/")
     for name, value in os.environ.items()
@@ -25,21 +25,10 @@ BYOK_CONNECTION_TEST_TIMEOUT = float(os.environ.get("BYOK_CONNECTION_TEST_TIMEOU
 BYOK_LLM_TIMEOUT = float(os.environ.get("BYOK_LLM_TIMEOUT", "60"))
 # Connection tests per user and per owner: an open test endpoint is an oracle for stolen keys.
 BYOK_CONNECTION_TEST_RATE = os.environ.get("BYOK_CONNECTION_TEST_RATE", "10/min")
-# Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each is optional;
-# a call that needs one that is missing fails with platform_credentials_missing.
-PLATFORM_CREDENTIALS = {
-    "bedrock": {
-        "access_key_id": os.environ.get("PLATFORM_AWS_ACCESS_KEY_ID", ""),
-        "secret_access_key": os.environ.get("PLATFORM_AWS_SECRET_ACCESS_KEY", ""),
-        "session_token": os.environ.get("PLATFORM_AWS_SESSION_TOKEN", ""),
-        "region": os.environ.get("PLATFORM_AWS_REGION", "us-east-1"),
-        "inference_profile": os.environ.get("PLATFORM_BEDROCK_INFERENCE_PROFILE", "us"),
-    },
-    **{
-        provider: {"api_key": os.environ.get(f"PLATFORM_{provider.upper()}_API_KEY", "")}
-        for provider in ("anthropic", "openai", "mistral", "deepseek", "xai", "zai")
-    },
-}
+# Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each provider reads its own
+# PLATFORM_* variables (see README: PLATFORM_AWS_*, PLATFORM_<PROVIDER>_API_KEY); a call that needs platform
+# credentials that are missing fails with platform_credentials_missing.
+BYOK_PLATFORM_ENV = {name: value for name, value in os.environ.items() if name.startswith("PLATFORM_")}
 # The provider family a call uses when the caller names none and the owner has no key.
 BYOK_DEFAULT_FAMILY = os.environ.get("BYOK_DEFAULT_FAMILY", "bedrock")
 # After a failure that will repeat (credentials, permission, expiry), BYOK is skipped this long before one probe.

@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from accounts.models import User
 from accounts.services import user_plan_change
 from byok.models import ProviderKey
-from byok.providers.bedrock import SONNET_4_5
+from byok.providers.bedrock.profiles import SONNET_4_5
 from byok.services.keys import provider_key_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

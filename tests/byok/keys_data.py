@@ -14,6 +14,7 @@ MISTRAL = {"api_key": "EXAMPLEexampleEXAMPLEexample0123"}
 DEEPSEEK = {"api_key": "sk-0123456789abcdef0123456789abcdef"}
 XAI = {"api_key": "xai-EXAMPLEexampleEXAMPLEexample0123"}
 ZAI = {"api_key": "0123456789abcdef0123456789abcdef.EXAMPLEexample12"}
+GROQ = {"api_key": "gsk_EXAMPLEexampleEXAMPLEexample0123456789EXAMPLEexample"}
 
 VALID = {
     "bedrock": BEDROCK_AKIA,
@@ -24,4 +25,5 @@ VALID = {
     "deepseek": DEEPSEEK,
     "xai": XAI,
     "zai": ZAI,
+    "groq": GROQ,
 }

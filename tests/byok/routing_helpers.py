@@ -23,11 +23,12 @@ def use_platform_account(settings, sim, provider="bedrock", **fields):
     """Platform credentials on a simulated account of their own (so its calls can be counted)."""
     account = sim.add_account("bedrock" if provider == "bedrock" else provider, **fields)
     if provider == "bedrock":
-        values = {"access_key_id": account.access_key_id, "secret_access_key": account.secret_access_key,
-                  "session_token": "", "region": "us-east-1", "inference_profile": "us"}
+        variables = {"PLATFORM_AWS_ACCESS_KEY_ID": account.access_key_id,
+                     "PLATFORM_AWS_SECRET_ACCESS_KEY": account.secret_access_key,
+                     "PLATFORM_AWS_REGION": "us-east-1", "PLATFORM_BEDROCK_INFERENCE_PROFILE": "us"}
     else:
-        values = {"api_key": account.api_key}
-    settings.PLATFORM_CREDENTIALS = {**settings.PLATFORM_CREDENTIALS, provider: values}
+        variables = {f"PLATFORM_{provider.upper()}_API_KEY": account.api_key}
+    settings.BYOK_PLATFORM_ENV = {**settings.BYOK_PLATFORM_ENV, **variables}
     return account
 
 

@@ -5,14 +5,14 @@ import time
 import pytest
 
 from byok.models import AuditEvent, ProviderKey
-from byok.providers.base import Credentials
+from byok.providers.registry import PROVIDERS
 from byok.services.connection import connection_test
 from tests.factories import BusinessUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
-BEARER_PROVIDERS = ["anthropic", "openai", "mistral", "deepseek", "xai", "zai"]
+BEARER_PROVIDERS = ["anthropic", "openai", "mistral", "deepseek", "xai", "zai", "groq"]
 
 
 def creds_for(provider, account, **extra):
@@ -24,13 +24,14 @@ def creds_for(provider, account, **extra):
         values = {"api_key": account.api_key, "region": account.region}
     else:
         values = {"api_key": account.api_key}
-    return Credentials(provider, {**values, **extra})
+    return PROVIDERS[provider].credentials({**values, **extra})
 
 
 def run(sandbox, provider, profile="", **account_fields):
     account = sandbox.add_account(provider, **account_fields)
     return connection_test(provider=provider, credentials=creds_for(provider, account),
-                           inference_profile=profile or ("global" if provider.startswith("bedrock") else ""))
+                           inference_profile=profile or ("global" if provider.startswith("bedrock") else ""),
+                           actor=None, owner_id=0)
 
 
 def checks(result):
@@ -52,8 +53,8 @@ def test_bedrock_success_checks_identity_session_and_both_models(sandbox):
 
 def test_bedrock_wrong_secret_is_invalid_credentials(sandbox):
     account = sandbox.add_account("bedrock")
-    wrong = Credentials("bedrock", {"access_key_id": account.access_key_id, "secret_access_key": "x" * 40})
-    result = connection_test(provider="bedrock", credentials=wrong, inference_profile="global")
+    wrong = PROVIDERS["bedrock"].credentials({"access_key_id": account.access_key_id, "secret_access_key": "x" * 40})
+    result = connection_test(provider="bedrock", credentials=wrong, inference_profile="global", actor=None, owner_id=0)
     assert not result.ok
     assert result.category == "invalid_credentials"
     assert "IAM console" in result.hint
@@ -107,8 +108,8 @@ def test_every_bearer_provider_wrong_key_is_invalid_credentials(sandbox, provide
     account = sandbox.add_account(provider)
     good = creds_for(provider, account)
     wrong_key = good["api_key"][:-4] + ("AAAA" if not good["api_key"].endswith("AAAA") else "BBBB")
-    result = connection_test(provider=provider, credentials=Credentials(provider, {**good, "api_key": wrong_key}),
-                             inference_profile="global" if provider == "bedrock_api_key" else "")
+    result = connection_test(provider=provider, credentials=PROVIDERS[provider].credentials({**good, "api_key": wrong_key}),
+                             inference_profile="global" if provider == "bedrock_api_key" else "", actor=None, owner_id=0)
     assert result.category == "invalid_credentials", result.as_dict()
     assert wrong_key not in str(result.as_dict())
 
@@ -150,7 +151,7 @@ def test_regional_credential_sets_are_each_tested_in_their_region(sandbox):
     creds = creds_for("bedrock", main, regional=[{
         "regions": ["eu-west-1"], "access_key_id": regional.access_key_id,
         "secret_access_key": regional.secret_access_key}])
-    result = connection_test(provider="bedrock", credentials=creds, inference_profile="eu")
+    result = connection_test(provider="bedrock", credentials=creds, inference_profile="eu", actor=None, owner_id=0)
     assert checks(result)["model:standard@eu-west-1"] == (True, None)
     assert checks(result)["model:complex@eu-west-1"] == (False, "model_access")
     assert {c.region for c in result.checks if c.name.endswith("@eu-west-1")} == {"eu-west-1"}
@@ -158,11 +159,10 @@ def test_regional_credential_sets_are_each_tested_in_their_region(sandbox):
 
 
 def test_sts_checks_pass_against_moto_server(moto_sts, settings):
-    from byok.providers.bedrock import check_iam, INFERENCE_PROFILES
-
     settings.BYOK_ENDPOINTS = {"BYOK_STS_ENDPOINT_URL": moto_sts}
     credentials = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
-    results = {c.name: c for c in check_iam(credentials, profile=INFERENCE_PROFILES["us"])}
+    results = {c.name: c for c in PROVIDERS["bedrock"].check(PROVIDERS["bedrock"].credentials(credentials),
+                                                             inference_profile="us")}
     assert results["sts:GetCallerIdentity"].ok and results["sts:GetCallerIdentity"].detail["account"]
     assert results["sts:GetSessionToken"].ok
 

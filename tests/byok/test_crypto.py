@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from byok.crypto import DecryptionError, Keyring, key_id, keyring, stored_key_id
 from byok.models import ProviderKey
-from byok.providers.base import Credentials
+from byok.providers.registry import PROVIDERS
 from tests.byok.keys_data import ANTHROPIC
 from tests.factories import BusinessUserFactory
 
@@ -158,7 +158,7 @@ def _stored_key(settings, *, keys: list[str]) -> ProviderKey:
     settings.BYOK_ENCRYPTION_KEYS = keys
     key = ProviderKey(owner=BusinessUserFactory(), provider="anthropic", family="anthropic", name="k",
                       key_hint="sk-ant-…a1b2", credential_type="api_key")
-    key.set_credentials(Credentials("anthropic", ANTHROPIC))
+    key.set_credentials(PROVIDERS["anthropic"].credentials(ANTHROPIC))
     key.save()
     return key
 

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from byok.crypto import Keyring, key_id, stored_key_id
 from byok.models import AuditEvent, ProviderKey
-from byok.providers.base import Credentials
+from byok.providers.registry import PROVIDERS
 from tests.factories import BusinessUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def store_keys(settings, count: int, *, keys: list[str], with_session_every: int
     for index in range(count):
         key = ProviderKey(owner=owner, provider="openai", family="openai", name=f"key {index}", scope="selected",
                           key_hint="sk-…0000", credential_type="api_key")
-        key.set_credentials(Credentials("openai", {"api_key": f"sk-proj-{index:040d}"}))
+        key.set_credentials(PROVIDERS["openai"].credentials({"api_key": f"sk-proj-{index:040d}"}))
         if with_session_every and index % with_session_every == 0:
             key.set_session({"token": f"session-{index}"}, None)
         key.save()

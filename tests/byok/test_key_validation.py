@@ -12,6 +12,7 @@ from tests.byok.keys_data import (
     BEDROCK_API_KEY,
     BEDROCK_ASIA,
     DEEPSEEK,
+    GROQ,
     MISTRAL,
     OPENAI,
     VALID,
@@ -158,6 +159,10 @@ BAD_INPUTS = [
         credentials=creds(api_key="xai_" + XAI["api_key"][4:])),
     Bad("Z.ai key without its dot", "credentials.api_key", "zai",
         credentials=creds(api_key=ZAI["api_key"].replace(".", ""))),
+    Bad("Groq key with an OpenAI prefix", "credentials.api_key", "groq",
+        credentials=creds(api_key="sk-" + GROQ["api_key"][4:])),
+    Bad("Groq key one character short", "credentials.api_key", "groq",
+        credentials=creds(api_key=GROQ["api_key"][:-1])),
     Bad("unknown provider", "provider", body={"provider": "gemini"}),
     # --- the key's own fields
     Bad("empty name", "name", body={"name": ""}),

@@ -164,7 +164,7 @@ def test_second_owner_wide_key_for_the_same_family_is_refused(client_for):
 
 def test_provider_catalog_lists_every_provider_without_secrets(client_for):
     body = client_for(UserFactory()).get("/api/v1/providers/").json()
-    assert [p["id"] for p in body] == ["bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai"]
+    assert [p["id"] for p in body] == ["bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai", "groq"]
     bedrock = body[0]
     assert [p["id"] for p in bedrock["inference_profiles"]] == ["global", "us", "eu", "apac"]
     assert bedrock["models"]["complex"] == "anthropic.claude-opus-4-5-20251101-v1:0"

@@ -24,7 +24,6 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.debug import ExceptionReporter
 
 from byok.models import ProviderKey
-from byok.providers.base import Credentials
 from byok.providers.registry import PROVIDERS
 from byok.services.keys import provider_key_create
 from core.logging import RedactingFilter
@@ -51,6 +50,7 @@ def canary_credentials() -> dict[str, dict[str, str]]:
         "deepseek": {"api_key": "sk-" + rand(ALNUM, 32)},
         "xai": {"api_key": "xai-" + rand(ALNUM, 60)},
         "zai": {"api_key": rand(ALNUM, 32) + "." + rand(ALNUM, 16)},
+        "groq": {"api_key": "gsk_" + rand(ALNUM, 52)},
     }
 
 
@@ -346,7 +346,7 @@ def test_credentials_and_keys_show_hints_only(planted):
 
 
 def test_credentials_refuse_json_pickle_and_copy():
-    credentials = Credentials("anthropic", canary_credentials()["anthropic"])
+    credentials = PROVIDERS["anthropic"].credentials(canary_credentials()["anthropic"])
     with pytest.raises(TypeError):
         json.dumps(credentials)
     with pytest.raises(TypeError, match="cannot be pickled"):
@@ -356,7 +356,7 @@ def test_credentials_refuse_json_pickle_and_copy():
 
 
 def test_partial_credentials_still_have_a_safe_repr():
-    credentials = Credentials("bedrock", {"secret_access_key": canary_credentials()["bedrock"]["secret_access_key"]})
+    credentials = PROVIDERS["bedrock"].credentials({"secret_access_key": canary_credentials()["bedrock"]["secret_access_key"]})
     assert repr(credentials) == "<Credentials bedrock (no hint)>"
 
 

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from ...services.sessions import credential_notices
+from ...services.expiry import credential_notices
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from byok import tasks
 from byok.models import AuditAction, AuditEvent, ProviderKey
 from byok.models.keys import CredentialReminder
-from byok.services.sessions import credential_expiry_sweep, credential_reminders_send, provider_key_mark_expired
+from byok.services.expiry import credential_expiry_sweep, credential_reminders_send, provider_key_mark_expired
 from tests.byok.routing_helpers import key_for
 from tests.factories import BusinessUserFactory, WorkspaceFactory
 

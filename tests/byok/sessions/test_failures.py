@@ -7,6 +7,7 @@ from django.core import mail
 
 from byok import llm, tasks
 from byok.models import AuditAction, AuditEvent, ProviderKey
+from byok.providers.bedrock import aws as bedrock_aws
 from byok.services import sessions
 from byok.simulator.accounts import new_account
 from tests.byok.routing_helpers import MESSAGES, key_for, use_platform_account
@@ -26,7 +27,7 @@ def revoke(sandbox, account) -> None:
 def test_throttled_then_ok_is_retried_by_the_task(sandbox, akia, monkeypatch):
     key, account = akia
     sandbox.server.add_accounts([dataclasses.replace(account, behaviour="throttled")])
-    real_sts_client, attempts = sessions.sts_client, []
+    real_sts_client, attempts = bedrock_aws.sts_client, []
 
     def sts_recovering_on_the_second_attempt(values, **options):
         attempts.append(1)
@@ -34,7 +35,7 @@ def test_throttled_then_ok_is_retried_by_the_task(sandbox, akia, monkeypatch):
             sandbox.server.add_accounts([account])  # behaviour "ok" again
         return real_sts_client(values, **options)
 
-    monkeypatch.setattr(sessions, "sts_client", sts_recovering_on_the_second_attempt)
+    monkeypatch.setattr(bedrock_aws, "sts_client", sts_recovering_on_the_second_attempt)
     result = tasks.refresh_session.apply(args=(key.pk,))  # eager: the retry runs at once, without the countdown
     assert result.successful() and result.result == "refreshed"
     assert sts_calls(sandbox, account) == 2

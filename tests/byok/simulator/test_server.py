@@ -41,7 +41,7 @@ def test_demo_credentials_look_like_real_ones():
         elif account.provider == "openai":
             assert account.api_key.startswith("sk-proj-")
     providers = {account.provider for account in load_accounts()}
-    assert providers == {"bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai"}
+    assert providers == {"bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai", "groq"}
 
 
 def test_stats_count_calls_per_operation_and_principal_and_reset_zeroes_them(sim):
@@ -142,6 +142,7 @@ def test_env_points_every_provider_at_the_server(simulator):
         "BYOK_DEEPSEEK_BASE_URL",
         "BYOK_XAI_BASE_URL",
         "BYOK_ZAI_BASE_URL",
+        "BYOK_GROQ_BASE_URL",
     }
 
 

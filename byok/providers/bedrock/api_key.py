@@ -1,0 +1,119 @@
+"""Bedrock with a Bedrock API key (a bearer token: ABSK… long-term, bedrock-api-key-… short-term), one region."""
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import anthropic as anthropic_sdk
+from django.views.decorators.debug import sensitive_variables
+
+from .. import http_sdk
+from ..anthropic import messages_complete
+from ..base import (
+    CleanedKey,
+    CredentialField,
+    Credentials,
+    CredentialsInvalid,
+    InferenceProfile,
+    Provider,
+    endpoint,
+    hint,
+    parse_expiry,
+    pattern_validator,
+)
+from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
+from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, model_checks
+from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
+
+_bedrock_api_key = pattern_validator(
+    label="Bedrock API key",
+    regex=r"(ABSK|bedrock-api-key-)[A-Za-z0-9+/=_.%-]{16,4000}",
+    prefixes=("ABSK", "bedrock-api-key-"),
+    expectation="a long-term key starts with ABSK, a short-term one with bedrock-api-key-.",
+)
+
+
+def _region(value: str) -> str:
+    if value not in COMMERCIAL_REGIONS:
+        raise ValueError(f"Unknown AWS region {value!r}; use one where Bedrock runs, e.g. us-east-1.")
+    return value
+
+
+def runtime_client(api_key: str, *, region: str, timeout: float) -> anthropic_sdk.AnthropicBedrock:
+    """Bedrock with an API key as a bearer token, scoped to this client (boto3 only reads it from the process env)."""
+    return anthropic_sdk.AnthropicBedrock(api_key=api_key, aws_region=region, timeout=timeout, max_retries=0,
+                                          base_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"))
+
+
+def classify_api_key(exc: BaseException, *, model: str = "", profile: InferenceProfile | None = None) -> Failure:
+    """AWS answers a bad API key and a model not enabled with the same 403; only the message tells them apart."""
+    if isinstance(exc, anthropic_sdk.APIStatusError) and exc.status_code in (401, 403):
+        code = exc.response.headers.get("x-amzn-errortype", "").split(":")[0] or type(exc).__name__
+        if code in EXPIRED_CODES:
+            category = Category.EXPIRED
+        elif code in INVALID_CODES or "model" not in str(exc).lower():
+            category = Category.INVALID_CREDENTIALS
+        else:
+            category = Category.MODEL_ACCESS
+        return Failure(category, bedrock_hint(category, model=model, profile=profile), code=code,
+                       status=exc.status_code)
+    failure = http_sdk.classify(exc, anthropic_sdk, name="AWS Bedrock", console="the AWS console", model=model)
+    return Failure(failure.category, bedrock_hint(failure.category, code=failure.code, model=model, profile=profile),
+                   code=failure.code, status=failure.status)
+
+
+class BedrockApiKeyProvider(Provider):
+    id = "bedrock_api_key"
+    name = "AWS Bedrock (API key)"
+    family = "bedrock"
+    models = BEDROCK_MODELS
+    docs_url = "https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html"
+    credential_fields = (
+        CredentialField("api_key", "Bedrock API key", secret=True, validate=_bedrock_api_key),
+        CredentialField("region", "Region", secret=False, validate=_region, kind="choice", choices=COMMERCIAL_REGIONS),
+        CredentialField("expires_at", "Expires at", secret=False, required=False, validate=parse_expiry, kind="date",
+                        help="API keys are issued for a fixed number of days (e.g. 180); enter the expiry date."),
+    )
+    inference_profiles = INFERENCE_PROFILES
+    default_inference_profile = DEFAULT_PROFILE
+    regions = COMMERCIAL_REGIONS
+
+    def hint(self, credentials: Mapping[str, Any]) -> str:
+        return hint(credentials["api_key"])
+
+    @sensitive_variables()
+    def clean(self, raw, *, keep: Credentials | None = None, inference_profile: str = DEFAULT_PROFILE,
+              regional_credentials: list | None = None) -> CleanedKey:
+        cleaned = super().clean(raw, keep=keep, regional_credentials=regional_credentials)
+        profile = self.inference_profiles.get(inference_profile)
+        region = cleaned.credentials["region"]
+        if profile is None:
+            raise CredentialsInvalid("Unknown inference profile.", fields={
+                "inference_profile": [f"Unknown inference profile; choose one of: {', '.join(INFERENCE_PROFILES)}."]})
+        if region not in profile.source_regions:
+            raise CredentialsInvalid("Region outside the inference profile.", fields={
+                "credentials.region": [f"{region} is outside the {profile.name} inference profile's regions."]})
+        cleaned.regions = [region]
+        return cleaned
+
+    def region_for(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
+        return regions[0]  # the key's own region (validated to lie inside its profile)
+
+    def check(self, credentials: Credentials, *, inference_profile: str = "") -> list[CheckResult]:
+        region = credentials["region"]
+        return run_concurrently(model_checks(
+            partial(runtime_client, credentials["api_key"], region=region, timeout=check_timeout()),
+            profile=self.inference_profiles[inference_profile or DEFAULT_PROFILE], region=region,
+            complete=messages_complete, classify_error=classify_api_key))
+
+    def classify(self, exc: BaseException, **context) -> Failure:
+        return classify_api_key(exc, **context)
+
+    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
+        return runtime_client(credentials["api_key"], region=region, timeout=timeout)
+
+    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+        return messages_complete(client, model=model, messages=messages, max_tokens=max_tokens)
+
+    def access_policy(self, inference_profile: str) -> dict:
+        return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

@@ -1,0 +1,191 @@
+"""Calling Bedrock and STS through botocore, what their errors mean, and the checks both key kinds share."""
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from django.views.decorators.debug import sensitive_variables
+
+from ..base import InferenceProfile, endpoint
+from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout
+from .profiles import BEDROCK_MODELS
+
+INVALID_CODES = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId",
+            "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken"}
+EXPIRED_CODES = {"ExpiredTokenException", "ExpiredToken", "TokenRefreshRequired"}
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceQuotaExceededException",
+              "RequestLimitExceeded"}
+_UNAVAILABLE = {"InternalServerException", "ServiceUnavailableException", "ModelNotReadyException",
+                "InternalFailure", "ServiceUnavailable", "ModelTimeoutException"}
+
+
+def bedrock_hint(category: str, *, code: str = "", model: str = "", profile: InferenceProfile | None = None) -> str:
+    profile_name = profile.name if profile else "chosen"
+    return {
+        Category.INVALID_CREDENTIALS: "AWS rejected these credentials: copy the Access Key ID and Secret Access Key "
+        "again from the IAM console (the secret is shown only once when the key is created).",
+        Category.EXPIRED: "These credentials have expired. Temporary ASIA credentials (and Bedrock API keys) cannot be "
+        "refreshed: enter new ones, or use a long-term AKIA key and byok refreshes session tokens itself.",
+        Category.PERMISSION_DENIED: (
+            "The IAM policy needs sts:GetSessionToken: byok uses it to refresh session tokens. Add the "
+            '"RefreshSessionTokens" statement from the policy shown with the key.'
+            if code == "sts:GetSessionToken" else
+            "The IAM policy needs bedrock:InvokeModel and bedrock:InvokeModelWithResponseStream on the "
+            f"foundation-model and inference-profile ARNs of the {profile_name} profile (see the policy shown with the key)."
+        ),
+        Category.MODEL_ACCESS: f"Your AWS account cannot use {model or 'this model'} yet: in the Bedrock console open "
+        "Model access, submit the Anthropic use-case form, and enable both Claude Sonnet 4.5 and Claude Opus 4.5.",
+        Category.RATE_LIMITED: "AWS is throttling these credentials: retry in a minute, or raise the Bedrock quota "
+        "for this model in Service Quotas.",
+        Category.PROVIDER_UNAVAILABLE: "Bedrock answered with a server error. This is usually temporary: retry "
+        "shortly, or check the AWS Health Dashboard for your region.",
+        Category.TIMEOUT: "Bedrock did not answer in time. Retry; if it persists, check the region's health.",
+        Category.NETWORK: "Could not reach AWS. Check the network path to the Bedrock and STS endpoints.",
+        Category.BAD_REQUEST: f"Bedrock rejected the request as invalid ({code}).",
+    }[category]
+
+
+def classify(exc: BaseException, *, model: str = "", profile: InferenceProfile | None = None,
+             operation: str = "") -> Failure:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in INVALID_CODES:
+            category = Category.INVALID_CREDENTIALS
+        elif code in EXPIRED_CODES:
+            category = Category.EXPIRED
+        elif code in ("AccessDeniedException", "AccessDenied"):
+            category = Category.MODEL_ACCESS if "model" in message.lower() and operation != "sts" else Category.PERMISSION_DENIED
+        elif code in _THROTTLED or status == 429:
+            category = Category.RATE_LIMITED
+        elif code in _UNAVAILABLE or (status or 0) >= 500:
+            category = Category.PROVIDER_UNAVAILABLE
+        elif code == "ResourceNotFoundException":
+            category = Category.MODEL_ACCESS
+        else:
+            category = Category.BAD_REQUEST
+        hint_code = "sts:GetSessionToken" if operation == "sts:GetSessionToken" else code
+        return Failure(category, bedrock_hint(category, code=hint_code, model=model, profile=profile), code=code, status=status)
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+        return Failure(Category.TIMEOUT, bedrock_hint(Category.TIMEOUT), code=type(exc).__name__)
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, BotoCoreError, OSError)):
+        return Failure(Category.NETWORK, bedrock_hint(Category.NETWORK), code=type(exc).__name__)
+    raise exc
+
+
+def _config(timeout: float) -> Config:
+    # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
+    return Config(connect_timeout=timeout, read_timeout=timeout,
+                  retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=32)
+
+
+_shared_session = None
+_client_lock = threading.Lock()
+
+
+def _aws_client(service: str, values: Mapping[str, Any], *, region: str, endpoint_url: str | None, timeout: float):
+    """A client with these credentials. One botocore session is shared so its parsed service models are reused
+    (a fresh session re-reads them, ~100 ms); creating clients from it is serialised, using them is thread-safe."""
+    global _shared_session
+    with _client_lock:
+        if _shared_session is None:
+            _shared_session = botocore.session.get_session()
+        return _shared_session.create_client(
+            service, region_name=region, endpoint_url=endpoint_url, config=_config(timeout),
+            aws_access_key_id=values["access_key_id"], aws_secret_access_key=values["secret_access_key"],
+            aws_session_token=values.get("session_token") or None,
+        )
+
+
+def sts_client(values: Mapping[str, Any], *, region: str, timeout: float):
+    return _aws_client("sts", values, region=region, endpoint_url=endpoint("BYOK_STS_ENDPOINT_URL"), timeout=timeout)
+
+
+def runtime_client_iam(values: Mapping[str, Any], *, region: str, timeout: float):
+    return _aws_client("bedrock-runtime", values, region=region, endpoint_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"),
+                       timeout=timeout)
+
+
+def converse(client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+    system = [{"text": m["content"]} for m in messages if m["role"] == "system"]
+    turns = [{"role": m["role"], "content": [{"text": m["content"]}]} for m in messages if m["role"] != "system"]
+    kwargs = {"system": system} if system else {}
+    response = client.converse(modelId=model, messages=turns, inferenceConfig={"maxTokens": max_tokens}, **kwargs)
+    content = response["output"]["message"]["content"]
+    return Completion(
+        output="".join(block.get("text", "") for block in content),
+        model=model,
+        input_tokens=response["usage"]["inputTokens"],
+        output_tokens=response["usage"]["outputTokens"],
+        stop_reason=response.get("stopReason", ""),
+    )
+
+
+PING = [{"role": "user", "content": "Reply with OK."}]
+
+
+def _model_check(*, name: str, model_id: str, make_client, complete, classify_error, profile: InferenceProfile,
+                 region: str):
+    def run() -> CheckResult:
+        def call():
+            complete(make_client(), model=model_id, messages=PING, max_tokens=1)
+
+        return CheckResult.from_call(name, call, target=model_id, region=region,
+                                     classify=lambda exc: classify_error(exc, model=model_id, profile=profile))
+
+    return run
+
+
+def model_checks(make_client, *, profile: InferenceProfile, region: str, suffix: str = "", complete=None,
+                  classify_error=None) -> list:
+    """One minimal call per tier (Sonnet and Opus) under the profile's model ids."""
+    return [
+        _model_check(name=f"model:{tier}{suffix}", model_id=profile.model_id(base), make_client=make_client,
+                     complete=complete or converse, classify_error=classify_error or classify, profile=profile,
+                     region=region)
+        for tier, base in BEDROCK_MODELS.items()
+    ]
+
+
+def identity_check(values, *, region: str, suffix: str = ""):
+    def call():
+        identity = sts_client(values, region=region, timeout=check_timeout()).get_caller_identity()
+        return {"account": identity["Account"], "arn": identity["Arn"]}
+
+    return lambda: CheckResult.from_call(f"sts:GetCallerIdentity{suffix}", call, target="sts:GetCallerIdentity",
+                                         region=region, classify=lambda exc: classify(exc, operation="sts"))
+
+
+def session_check(values, *, region: str):
+    def call():
+        sts_client(values, region=region, timeout=check_timeout()).get_session_token(DurationSeconds=900)
+        return {}
+
+    return lambda: CheckResult.from_call("sts:GetSessionToken", call, target="sts:GetSessionToken", region=region,
+                                         classify=lambda exc: classify(exc, operation="sts:GetSessionToken"))
+
+
+@sensitive_variables("values", "answer", "credentials")
+def session_token(values: Mapping[str, Any], *, region: str, duration_seconds: int,
+                  timeout: float) -> tuple[dict, datetime]:
+    """STS GetSessionToken with long-term credentials: the session values and their expiry."""
+    try:
+        answer = sts_client(values, region=region, timeout=timeout).get_session_token(DurationSeconds=duration_seconds)
+    except Exception as exc:  # every STS error becomes a categorised Failure (classify re-raises anything else)
+        raise classify(exc, operation="sts:GetSessionToken") from None
+    credentials = answer["Credentials"]
+    session = {"access_key_id": credentials["AccessKeyId"], "secret_access_key": credentials["SecretAccessKey"],
+               "session_token": credentials["SessionToken"]}
+    return session, credentials["Expiration"]

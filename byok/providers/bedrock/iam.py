@@ -1,0 +1,217 @@
+"""Bedrock with IAM credentials: long-term AKIA keys (byok refreshes their STS sessions) or temporary ASIA keys,
+plus optional extra credential sets for chosen regions."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.views.decorators.debug import sensitive_variables
+
+from ..base import (
+    CleanedKey,
+    CredentialField,
+    Credentials,
+    CredentialsInvalid,
+    CredentialType,
+    InferenceProfile,
+    PlatformCredentials,
+    Provider,
+    expiry_datetime,
+    hint,
+    parse_expiry,
+    pattern_validator,
+)
+from ..outcomes import CheckResult, Completion, Failure, check_timeout, run_concurrently
+from .aws import (
+    classify,
+    converse,
+    identity_check,
+    model_checks,
+    runtime_client_iam,
+    session_check,
+    session_token,
+)
+from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
+
+_secret_access_key = pattern_validator(
+    label="Secret Access Key", regex=r"[A-Za-z0-9/+=]{40}", expectation="exactly 40 characters (letters, digits, / + =)."
+)
+_session_token = pattern_validator(
+    label="Session Token", regex=r"[A-Za-z0-9/+=_-]{16,2048}", expectation="the token AWS returned with the ASIA key."
+)
+_access_key_id = pattern_validator(
+    label="Access Key ID",
+    regex=r"(AKIA|ASIA)[A-Z0-9]{16}",
+    prefixes=("AKIA", "ASIA"),
+    expectation="AKIA (long-term) or ASIA (temporary) followed by 16 upper-case letters or digits.",
+)
+
+SESSION_FIELDS = ("access_key_id", "secret_access_key", "session_token")
+
+
+def _check_iam_set(values: Mapping[str, Any], errors: dict, prefix: str = "credentials.") -> None:
+    """The rules that tie the fields of one IAM credential set together."""
+    key_id = values.get("access_key_id", "")
+    if key_id.startswith("ASIA") and not values.get("session_token"):
+        errors.setdefault(f"{prefix}session_token", []).append(
+            "Temporary ASIA credentials need their Session Token."
+        )
+    if key_id.startswith("AKIA") and values.get("session_token"):
+        errors.setdefault(f"{prefix}session_token", []).append(
+            "Long-term AKIA keys have no Session Token; leave it empty (byok obtains session tokens itself)."
+        )
+    if key_id.startswith("AKIA") and values.get("expires_at"):
+        errors.setdefault(f"{prefix}expires_at", []).append("Long-term AKIA keys do not expire; leave it empty.")
+
+
+IAM_FIELDS = (
+    CredentialField("access_key_id", "Access Key ID", secret=False, validate=_access_key_id,
+                    help="AKIA… for a long-term IAM user key, ASIA… for temporary credentials."),
+    CredentialField("secret_access_key", "Secret Access Key", secret=True, validate=_secret_access_key),
+    CredentialField("session_token", "Session Token", secret=True, required=False, validate=_session_token,
+                    help="Only for temporary (ASIA…) credentials."),
+)
+
+
+class BedrockProvider(Provider):
+    id = "bedrock"
+    name = "AWS Bedrock (IAM credentials)"
+    family = "bedrock"
+    models = BEDROCK_MODELS
+    docs_url = "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html"
+    credential_fields = IAM_FIELDS + (
+        CredentialField("expires_at", "Expires at", secret=False, required=False, validate=parse_expiry, kind="date",
+                        help="When temporary credentials expire (ISO 8601)."),
+    )
+    inference_profiles = INFERENCE_PROFILES
+    default_inference_profile = DEFAULT_PROFILE
+    regional_credential_fields = IAM_FIELDS
+    regions = COMMERCIAL_REGIONS
+
+    def hint(self, credentials: Mapping[str, Any]) -> str:
+        return hint(credentials["access_key_id"])
+
+    @sensitive_variables()  # every local holds raw input: hidden from error reports
+    def clean(self, raw, *, keep: Credentials | None = None, inference_profile: str = DEFAULT_PROFILE,
+              regional_credentials: list | None = None) -> CleanedKey:
+        keep_values = keep
+        new_key_id = raw.get("access_key_id")
+        if keep is not None and isinstance(new_key_id, str) and new_key_id.strip() not in ("", keep.get("access_key_id")):
+            # A different key id means a different key: never pair it with the old secret.
+            keep_values = {}
+        cleaned, errors = self.field_errors(raw, keep=keep_values)
+        _check_iam_set(cleaned, errors)
+        profile = self.inference_profiles.get(inference_profile)
+        if profile is None:
+            errors["inference_profile"] = [f"Unknown inference profile; choose one of: {', '.join(INFERENCE_PROFILES)}."]
+        if regional_credentials is None and keep is not None:
+            regional = list(keep.get("regional", []))
+        else:
+            regional = self._clean_regional(regional_credentials or [], profile, errors)
+        if errors:
+            raise CredentialsInvalid("Some credential fields are invalid.", fields=errors)
+        if regional:
+            cleaned["regional"] = regional
+        credentials = Credentials(self, cleaned)
+        return CleanedKey(
+            credentials=credentials,
+            key_hint=self.hint(credentials),
+            credential_type=CredentialType.TEMPORARY if cleaned["access_key_id"].startswith("ASIA")
+            else CredentialType.LONG_TERM,
+            expires_at=expiry_datetime(cleaned.get("expires_at")),
+            regions=sorted({region for entry in regional for region in entry["regions"]}),
+        )
+
+    @sensitive_variables()
+    def _clean_regional(self, entries: list, profile: InferenceProfile | None, errors: dict) -> list[dict]:
+        if not isinstance(entries, list):
+            errors["regional_credentials"] = ["Must be a list of credential sets."]
+            return []
+        if len(entries) > len(COMMERCIAL_REGIONS):
+            errors["regional_credentials"] = [f"At most {len(COMMERCIAL_REGIONS)} regional credential sets."]
+            return []
+        cleaned_sets, seen = [], set()
+        for index, entry in enumerate(entries):
+            prefix = f"regional_credentials.{index}."
+            if not isinstance(entry, dict):
+                errors[prefix.rstrip(".")] = ["Must be an object with regions and credentials."]
+                continue
+            regions = entry.get("regions")
+            values, set_errors = self.field_errors({k: v for k, v in entry.items() if k != "regions"}, prefix=prefix,
+                                                   fields=self.regional_credential_fields)
+            errors.update(set_errors)
+            _check_iam_set(values, errors, prefix)
+            if not isinstance(regions, list) or not regions or not all(isinstance(r, str) for r in regions):
+                errors[prefix + "regions"] = ["List one or more AWS regions, e.g. [\"eu-west-1\"]."]
+                continue
+            for region in regions:
+                if region not in COMMERCIAL_REGIONS:
+                    errors.setdefault(prefix + "regions", []).append(f"Unknown AWS region {region!r}.")
+                elif profile and region not in profile.source_regions:
+                    errors.setdefault(prefix + "regions", []).append(
+                        f"{region} is outside the {profile.name} inference profile's regions."
+                    )
+                elif region in seen:
+                    errors.setdefault(prefix + "regions", []).append(f"{region} already has a credential set.")
+                seen.add(region)
+            cleaned_sets.append({"regions": regions, **values})
+        return cleaned_sets
+
+    def values_kept_on_rotation(self, credentials: Mapping[str, Any]) -> dict:
+        # The key id belongs to the old secret, and the regional sets are rotated with their own secrets.
+        return {name: value for name, value in super().values_kept_on_rotation(credentials).items()
+                if name not in ("access_key_id", "regional")}
+
+    def check(self, credentials: Credentials, *, inference_profile: str = "") -> list[CheckResult]:
+        """Identity, session-token permission (AKIA) and both models, for the main set and each regional set."""
+        profile = self.inference_profiles[inference_profile or DEFAULT_PROFILE]
+        region = profile.default_region
+        checks = [identity_check(credentials, region=region)]
+        if credentials["access_key_id"].startswith("AKIA"):
+            checks.append(session_check(credentials, region=region))
+        checks += model_checks(partial(runtime_client_iam, credentials, region=region, timeout=check_timeout()),
+                               profile=profile, region=region)
+        for entry in credentials.get("regional", []):
+            entry_region = entry["regions"][0]
+            suffix = f"@{entry_region}"
+            checks.append(identity_check(entry, region=entry_region, suffix=suffix))
+            checks += model_checks(partial(runtime_client_iam, entry, region=entry_region, timeout=check_timeout()),
+                                   profile=profile, region=entry_region, suffix=suffix)
+        return run_concurrently(checks)
+
+    def classify(self, exc: BaseException, **context) -> Failure:
+        return classify(exc, **context)
+
+    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
+        """A bedrock-runtime client for `region`, with that region's credential set if the key has one."""
+        regional = next((e for e in credentials.get("regional", []) if region in e["regions"]), credentials)
+        return runtime_client_iam(regional, region=region, timeout=timeout)
+
+    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+        return converse(client, model=model, messages=messages, max_tokens=max_tokens)
+
+    # Long-term keys call models with an STS session: the long-term secret only ever talks to STS.
+    def refreshes_session(self, credential_type: str) -> bool:
+        return credential_type == CredentialType.LONG_TERM
+
+    @sensitive_variables("credentials")
+    def session_refresh(self, credentials: Credentials, *, inference_profile: str, duration_seconds: int,
+                        timeout: float) -> tuple[dict, datetime]:
+        region = self.inference_profiles[inference_profile or DEFAULT_PROFILE].default_region
+        return session_token(credentials, region=region, duration_seconds=duration_seconds, timeout=timeout)
+
+    @sensitive_variables("credentials", "session")
+    def with_session(self, credentials: Credentials, session: Mapping[str, Any]) -> Credentials:
+        return Credentials(self, {**credentials, **{name: session[name] for name in SESSION_FIELDS}})
+
+    def platform_credentials(self, env: Mapping[str, str]) -> PlatformCredentials:
+        values = {"access_key_id": env.get("PLATFORM_AWS_ACCESS_KEY_ID", ""),
+                  "secret_access_key": env.get("PLATFORM_AWS_SECRET_ACCESS_KEY", ""),
+                  "session_token": env.get("PLATFORM_AWS_SESSION_TOKEN", "")}
+        return PlatformCredentials(values=values, configured=bool(values["access_key_id"]),
+                                   region=env.get("PLATFORM_AWS_REGION") or "us-east-1",
+                                   inference_profile=env.get("PLATFORM_BEDROCK_INFERENCE_PROFILE") or "us")
+
+    def access_policy(self, inference_profile: str) -> dict:
+        return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

@@ -1,0 +1,47 @@
+"""Bedrock's models, regions and cross-region inference profiles, and the IAM policy each profile needs."""
+
+from ..base import InferenceProfile
+
+SONNET_4_5 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+OPUS_4_5 = "anthropic.claude-opus-4-5-20251101-v1:0"
+BEDROCK_MODELS = {"standard": SONNET_4_5, "complex": OPUS_4_5}
+
+US_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
+EU_REGIONS = ("eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "eu-south-1", "eu-south-2")
+APAC_REGIONS = (
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+)
+COMMERCIAL_REGIONS = US_REGIONS + ("ca-central-1", "sa-east-1") + EU_REGIONS + APAC_REGIONS
+
+
+INFERENCE_PROFILES = {
+    p.id: p
+    for p in (
+        InferenceProfile("global", "Global", "Routes to any commercial AWS region for maximum throughput.",
+                         COMMERCIAL_REGIONS, "us-east-1"),
+        InferenceProfile("us", "US", "Data stays in the United States.", US_REGIONS, "us-east-1"),
+        InferenceProfile("eu", "EU", "Data stays in the European Union.", EU_REGIONS, "eu-central-1"),
+        InferenceProfile("apac", "APAC", "Data stays in Asia Pacific.", APAC_REGIONS, "ap-northeast-1"),
+    )
+}
+DEFAULT_PROFILE = "global"
+
+
+def iam_policy(profile: InferenceProfile) -> dict:
+    """The least-privilege policy byok needs for a profile: both models, both ARN kinds, and session tokens."""
+    models = list(BEDROCK_MODELS.values())
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeClaudeThroughInferenceProfile",
+                "Effect": "Allow",
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                "Resource": [f"arn:aws:bedrock:*:*:inference-profile/{profile.model_id(m)}" for m in models]
+                + [f"arn:aws:bedrock:*::foundation-model/{m}" for m in models]
+                + ([f"arn:aws:bedrock:::foundation-model/{m}" for m in models] if profile.id == "global" else []),
+            },
+            {"Sid": "RefreshSessionTokens", "Effect": "Allow", "Action": ["sts:GetSessionToken"], "Resource": "*"},
+        ],
+    }
