@@ -1,3 +1,3 @@
 """Staff admin for byok (the owner console lives in byok/admin/console.py once built)."""
 
-from . import audit, keys  # noqa: F401  (register the ModelAdmins)
+from . import keys  # noqa: F401  (register the ModelAdmins)

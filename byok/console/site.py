@@ -31,10 +31,11 @@ from accounts.services import (
     membership_role_change,
     workspace_ownership_transfer,
 )
+from audit.models import AuditEvent
 from core.errors import DomainError
 
 from ..errors import ConnectionTestFailed, PlanRequired
-from ..models import AuditEvent, ProviderKey
+from ..models import ProviderKey
 from ..providers.bedrock import INFERENCE_PROFILES, iam_policy
 from ..providers.registry import PROVIDERS
 from ..services.connection import provider_key_test_connection, throttle_connection_tests

@@ -27,13 +27,15 @@ from django.views.decorators.debug import sensitive_variables
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import User
+from audit.models import AuditAction, AuditEvent
+from audit.services.record import audit_record
+from core.broker import PUBLISH_RETRY_POLICY
 
-from ..models import AuditAction, AuditEvent, ProviderKey
+from ..models import ProviderKey
 from ..models.keys import CredentialReminder
 from ..providers.bedrock import classify, sts_client
 from ..providers.outcomes import Category, Failure
 from . import notifications
-from .audit import PUBLISH_RETRY_POLICY, audit_record
 
 logger = logging.getLogger(__name__)
 

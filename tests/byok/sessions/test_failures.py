@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 from django.core import mail
 
+from audit.models import AuditAction, AuditEvent
 from byok import llm, tasks
-from byok.models import AuditAction, AuditEvent, ProviderKey
+from byok.models import ProviderKey
 from byok.services import sessions
 from byok.simulator.accounts import new_account
 from tests.byok.routing_helpers import MESSAGES, key_for, use_platform_account
