@@ -3,8 +3,8 @@
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from byok.models import AuditAction
-from byok.services.audit import audit_record
+from audit.models import AuditAction
+from audit.services.record import audit_record
 
 from .errors import AlreadyMember, NotAMember, OwnershipTransferRequired, SlugTaken, UnknownPlan
 from .models import Membership, Plan, User, Workspace

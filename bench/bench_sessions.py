@@ -62,7 +62,8 @@ def main() -> None:
 
 
 def _stage(total: int, url: str) -> None:
-    from byok.models import AuditEvent, ProviderKey
+    from audit.models import AuditEvent
+    from byok.models import ProviderKey
     from byok.services.sessions import session_refresh_fan_out
 
     existing = ProviderKey.objects.count()

@@ -6,4 +6,11 @@ class ByokConfig(AppConfig):
     verbose_name = "Bring your own key"
 
     def ready(self):
+        from audit.models import AuditSink
+        from audit.services.sinks import register_sink
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .services.notifications import OWNER_EMAIL_ACTIONS, ship_to_owner_email
+
+        # Owners are emailed about their keys' trouble: once per event, as an audit sink (a mail outage delays it).
+        register_sink(AuditSink.OWNER_EMAIL, ship_to_owner_email, actions=OWNER_EMAIL_ACTIONS)

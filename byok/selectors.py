@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User, Workspace
 
-from .models import AuditEvent, PlatformCreditUsage, ProviderKey, UsageRecord
+from .models import PlatformCreditUsage, ProviderKey, UsageRecord
 
 
 def provider_keys_visible_to(user: User) -> QuerySet[ProviderKey]:
@@ -51,37 +51,3 @@ def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: d
             total[field_name] += row[field_name]
     return {"since": since, "until": until, "by_source": by_source, "rows": list(rows)}
 
-
-# --- the audit trail ---------------------------------------------------------------------------------------
-
-def audit_events_visible_in_workspace(*, workspace) -> QuerySet[AuditEvent]:
-    """What a workspace's owner and admins see: the workspace's own events (memberships, ownership), plus the
-    owner's events that concern no single workspace (their keys and their plan, which serve every workspace)."""
-    return (
-        AuditEvent.objects.filter(Q(workspace=workspace) | Q(owner_id=workspace.owner_id, workspace__isnull=True))
-        .select_related("workspace")
-        .order_by("-created_at", "-id")
-    )
-
-
-def audit_events_filter(
-    *,
-    events: QuerySet[AuditEvent],
-    action: str | None = None,
-    key_id: int | None = None,
-    actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> QuerySet[AuditEvent]:
-    conditions = {"action": action, "target_key_id": key_id, "actor_label": actor,
-                  "created_at__gte": since, "created_at__lt": until}
-    return events.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
-
-
-def audit_events_for_export(
-    *, owner: User | None = None, since: datetime | None = None, until: datetime | None = None
-) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.order_by("created_at", "id")
-    if owner is not None:
-        events = events.filter(owner=owner)
-    return audit_events_filter(events=events, since=since, until=until)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("manage/", console_site.urls),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("byok.api.urls")),
+    path("api/v1/", include("audit.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -94,7 +94,7 @@ def sandbox(sim, settings):
 @pytest.fixture
 def ship_audit(settings):
     """Ship every committed audit event now, as the worker's sweep would (log, webhook, owner emails)."""
-    from byok.services.audit import audit_pending_sweep
+    from audit.services.sinks import audit_pending_sweep
 
     settings.BYOK_AUDIT_SWEEP_GRACE_SECONDS = 0
     return audit_pending_sweep

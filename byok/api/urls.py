@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit, connection, keys, workspace
+from . import connection, keys, workspace
 
 urlpatterns = [
     path("providers/", keys.ProviderCatalogApi.as_view(), name="provider-catalog"),
@@ -12,7 +12,6 @@ urlpatterns = [
     path("provider-keys/<int:pk>/rotate/", keys.ProviderKeyRotateApi.as_view(), name="provider-key-rotate"),
     path("provider-keys/<int:pk>/enable/", keys.ProviderKeyEnableApi.as_view(), name="provider-key-enable"),
     path("provider-keys/<int:pk>/disable/", keys.ProviderKeyDisableApi.as_view(), name="provider-key-disable"),
-    path("workspaces/<slug:slug>/audit-events/", audit.AuditEventListApi.as_view(), name="workspace-audit-events"),
     path("byok/revert/", keys.ByokRevertApi.as_view(), name="byok-revert"),
     path("workspaces/<slug:slug>/completions/", workspace.CompletionApi.as_view(), name="workspace-completions"),
     path("workspaces/<slug:slug>/byok/", workspace.WorkspaceByokStatusApi.as_view(), name="workspace-byok"),

@@ -6,8 +6,9 @@ The ModelAdmins are registered here, so that they import the site and the site i
 """
 
 from accounts.models import Workspace
+from audit.models import AuditEvent
 
-from ..models import AuditEvent, ProviderKey
+from ..models import ProviderKey
 from .audit import AuditEventConsoleAdmin
 from .keys import ProviderKeyConsoleAdmin
 from .site import console_site

@@ -12,8 +12,9 @@ from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Out
 from django.utils import timezone
 
 from accounts.models import Membership, User, Workspace
+from audit.models import AuditEvent
 
-from ..models import AuditEvent, ProviderKey
+from ..models import ProviderKey
 from ..selectors import month_start, platform_credits_remaining, usage_summary
 
 

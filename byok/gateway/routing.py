@@ -19,15 +19,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User, Workspace
+from audit.models import AuditAction
+from audit.services.record import audit_record
 
 from .clients import client_for
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
-from ..models import AuditAction, PlatformCreditUsage, ProviderKey, UsageRecord
+from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.registry import get_provider
 from ..providers.outcomes import Category, Completion, Failure
 from ..selectors import month_start, platform_credits_used
 from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
-from ..services.audit import audit_record
 from ..services.expiry import provider_key_mark_expired
 
 TOKENS_PER_CREDIT = 1000

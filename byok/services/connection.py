@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import User
+from audit.models import AuditAction
+from audit.services.record import audit_record
 from core.errors import DomainError
 
-from ..models import AuditAction, ProviderKey
+from ..models import ProviderKey
 from ..providers.base import Credentials
 from ..providers.registry import get_provider
 from ..providers.outcomes import Category, CheckResult
-from .audit import audit_record
 
 
 class TooManyConnectionTests(DomainError):

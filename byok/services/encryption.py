@@ -12,9 +12,10 @@ from django.db import connections, models, router, transaction
 from django.db.models import Count
 from django.db.models.functions import Substr
 
+from audit.models import AuditAction
+from audit.services.record import audit_record
+
 from ..crypto import KEY_ID_LENGTH, DecryptionError, encrypted_models, keyring, stored_key_id
-from ..models import AuditAction
-from .audit import audit_record
 
 ROTATION_ACTOR = "rotate_encryption_key"
 Progress = Callable[[int], None]

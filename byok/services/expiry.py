@@ -16,11 +16,12 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import AuditAction, AuditEvent
+from audit.services.record import audit_record
 
-from ..models import AuditAction, AuditEvent, ProviderKey
+from ..models import ProviderKey
 from ..models.keys import CredentialReminder
 from . import notifications
-from .audit import audit_record
 from .sessions import lock_key
 
 logger = logging.getLogger(__name__)

@@ -12,12 +12,13 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import User, Workspace
+from audit.models import AuditAction
+from audit.services.record import audit_record
 
 from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyInvalid, PlanRequired
-from ..models import AuditAction, ProviderKey
+from ..models import ProviderKey
 from ..providers.base import CleanedKey, Credentials
 from ..providers.registry import get_provider
-from .audit import audit_record
 from .connection import connection_test
 from .sessions import session_refresh_soon
 

@@ -1,14 +1,17 @@
 """Emails to key owners, rendered from templates/byok/email/. They name keys by hint, never by a secret."""
 
 import logging
+import smtplib
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from accounts.models import User
+from audit.models import AuditAction, AuditEvent
+from audit.services.sinks import AuditShippingFailed
 
-from ..models import AuditAction, AuditEvent, ProviderKey
+from ..models import ProviderKey
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,19 @@ def owner_event_email(*, event: AuditEvent) -> None:
         return
     owner_email(owner=key.owner, template=_EVENT_TEMPLATES[event.action], context={
         **event.details, "key": key, "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60)})
+
+
+# Events an owner must hear about at once. The owner-email audit sink ships only these: once per event, durably,
+# like the other sinks (a mail outage delays the email; the sweep sends it later). Registered in ByokConfig.ready().
+OWNER_EMAIL_ACTIONS = tuple(_EVENT_TEMPLATES)
+
+
+def ship_to_owner_email(*, event: AuditEvent, line: str) -> None:
+    """The owner-email audit sink: a mail server that does not take the email fails the delivery (retried)."""
+    try:
+        owner_event_email(event=event)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise AuditShippingFailed(f"mail server unavailable ({type(exc).__name__})") from exc
 
 
 def credential_reminder(*, owner: User, notices: list) -> None:

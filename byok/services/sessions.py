@@ -23,10 +23,12 @@ from django.views.decorators.debug import sensitive_variables
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import User
+from audit.models import AuditAction
+from audit.services.record import audit_record
+from core.broker import PUBLISH_RETRY_POLICY
 
-from ..models import AuditAction, ProviderKey
+from ..models import ProviderKey
 from ..providers.outcomes import Category, Failure
-from .audit import PUBLISH_RETRY_POLICY, audit_record
 
 logger = logging.getLogger(__name__)
 

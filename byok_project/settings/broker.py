@@ -45,7 +45,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Periodic tasks. django-celery-beat's DatabaseScheduler copies these into the database at beat start, where staff
 # see and change them; stale runs expire rather than pile up.
 CELERY_BEAT_SCHEDULE = {
-    "byok-audit-sweep": {"task": "byok.tasks.audit_sweep", "schedule": 60.0, "options": {"expires": 55}},
+    "byok-audit-sweep": {"task": "audit.tasks.audit_sweep", "schedule": 60.0, "options": {"expires": 55}},
     # Session refresh and credential expiry (settings in the block below).
     "byok-refresh-due-sessions": {"task": "byok.tasks.refresh_due_sessions", "schedule": 300.0,
                                   "options": {"expires": 290}},

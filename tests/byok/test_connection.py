@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from byok.models import AuditEvent, ProviderKey
+from audit.models import AuditEvent
+from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
 from byok.services.connection import connection_test
 from tests.factories import BusinessUserFactory, UserFactory

@@ -9,8 +9,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Membership
+from audit.models import AuditAction, AuditEvent
 from byok.crypto import keyring
-from byok.models import AuditAction, AuditEvent, ProviderKey, UsageRecord
+from byok.models import ProviderKey, UsageRecord
 from byok.services.keys import provider_key_create
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
@@ -61,7 +62,7 @@ def test_member_is_sent_to_the_login_page_and_sees_no_keys(owner, workspace, sim
     bedrock_key(owner, sim.account("demo-bedrock"))
     member = add_member(workspace)
     client = signed_in(member)
-    for url in ("/manage/", KEYS, "/manage/usage/", "/manage/byok/auditevent/"):
+    for url in ("/manage/", KEYS, "/manage/usage/", "/manage/audit/auditevent/"):
         response = client.get(url)
         assert response.status_code == 302 and response.url.startswith("/manage/login/"), url
 
@@ -356,7 +357,7 @@ def test_workspace_admin_cannot_revert_the_owners_keys(owner, workspace, sim):
 def test_sandbox_banner_is_on_every_console_page_including_login(owner, workspace, sandbox):
     client = signed_in(owner)
     for url in ("/manage/", KEYS, f"{KEYS}add/", "/manage/accounts/workspace/", "/manage/usage/",
-                "/manage/byok/auditevent/"):
+                "/manage/audit/auditevent/"):
         assert f"the simulator at <code>{sandbox.url.rstrip('/')}" in client.get(url).content.decode(), url
     assert "Sandbox mode" in Client().get("/manage/login/").content.decode()
 
@@ -434,18 +435,18 @@ def test_audit_trail_lists_only_the_owners_events(owner, workspace, sim):
     WorkspaceFactory(owner=other, name="Elsewhere")
     bedrock_key(other, sim.account("demo-bedrock-no-opus"), name="Not yours")
     client = signed_in(owner)
-    html = client.get("/manage/byok/auditevent/").content.decode()
+    html = client.get("/manage/audit/auditevent/").content.decode()
     assert key.key_hint in html and "Elsewhere" not in html
     foreign = AuditEvent.objects.filter(owner=other).first()
-    assert client.get(f"/manage/byok/auditevent/{foreign.pk}/change/").status_code == 404
+    assert client.get(f"/manage/audit/auditevent/{foreign.pk}/change/").status_code == 404
 
 
 def test_audit_trail_is_read_only(owner, workspace):
     event = AuditEvent.objects.filter(owner=owner).first()
     client = signed_in(owner)
-    html = client.get(f"/manage/byok/auditevent/{event.pk}/change/").content.decode()
+    html = client.get(f"/manage/audit/auditevent/{event.pk}/change/").content.decode()
     assert 'name="_save"' not in html
-    assert client.get("/manage/byok/auditevent/add/").status_code == 403
+    assert client.get("/manage/audit/auditevent/add/").status_code == 403
 
 
 # --- queries ----------------------------------------------------------------------------------------------------
@@ -487,6 +488,6 @@ def many_events(owner, workspace, count: int) -> None:
 def test_audit_list_makes_as_many_queries_for_1000_events_as_for_10(owner, workspace):
     client = signed_in(owner)
     many_events(owner, workspace, 10)
-    few = queries_for(client, "/manage/byok/auditevent/")
+    few = queries_for(client, "/manage/audit/auditevent/")
     many_events(owner, workspace, 990)
-    assert queries_for(client, "/manage/byok/auditevent/") == few
+    assert queries_for(client, "/manage/audit/auditevent/") == few

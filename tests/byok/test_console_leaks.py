@@ -4,7 +4,7 @@ that redisplay a form after a failed test, where a careless widget would echo wh
 import pytest
 from django.test import Client
 
-from byok.models import AuditEvent
+from audit.models import AuditEvent
 from byok.providers.registry import PROVIDERS
 from tests.byok.test_no_leaks import Planted, planted  # noqa: F401  (the fixture plants one key per provider)
 
@@ -29,7 +29,7 @@ def console_pages(client: Client, planted: Planted) -> dict[str, str]:
 
     for url in ("/manage/", KEYS, f"{KEYS}?status=active", f"{KEYS}add/", f"{KEYS}revert/",
                 "/manage/accounts/workspace/", f"/manage/accounts/workspace/{planted.workspace.pk}/change/",
-                "/manage/usage/", "/manage/byok/auditevent/"):
+                "/manage/usage/", "/manage/audit/auditevent/"):
         get(url)
     for provider in PROVIDERS:
         get(f"{KEYS}add/?provider={provider}")
@@ -45,7 +45,7 @@ def console_pages(client: Client, planted: Planted) -> dict[str, str]:
                                                   "inference_profile": "global", **typed, **regional})
         post(f"{KEYS}{key.pk}/rotate/", {**planted.fresh(provider), **regional})
     for event in AuditEvent.objects.filter(owner=planted.owner):
-        get(f"/manage/byok/auditevent/{event.pk}/change/")
+        get(f"/manage/audit/auditevent/{event.pk}/change/")
     return pages
 
 

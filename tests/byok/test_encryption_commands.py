@@ -5,8 +5,9 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
+from audit.models import AuditEvent
 from byok.crypto import Keyring, key_id, stored_key_id
-from byok.models import AuditEvent, ProviderKey
+from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
 from tests.factories import BusinessUserFactory
 

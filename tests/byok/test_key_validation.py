@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from byok.models import AuditEvent, ProviderKey
+from audit.models import AuditEvent
+from byok.models import ProviderKey
 from byok.services.keys import provider_key_create
 from tests.byok.keys_data import (
     ANTHROPIC,

@@ -1,6 +1,7 @@
 import pytest
 
-from byok.models import AuditEvent, ProviderKey
+from audit.models import AuditEvent
+from byok.models import ProviderKey
 from tests.byok.keys_data import ANTHROPIC, BEDROCK_AKIA, BEDROCK_ASIA, OPENAI, VALID
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 

@@ -10,8 +10,9 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from audit.models import AuditAction, AuditEvent
 from byok import tasks
-from byok.models import AuditAction, AuditEvent, ProviderKey
+from byok.models import ProviderKey
 from byok.models.keys import CredentialReminder
 from byok.services.expiry import credential_expiry_sweep, credential_reminders_send, provider_key_mark_expired
 from tests.byok.routing_helpers import key_for

@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 from django.core import mail
 
+from audit.models import AuditAction, AuditEvent
 from byok import llm, tasks
-from byok.models import AuditAction, AuditEvent, ProviderKey
+from byok.models import ProviderKey
 from byok.providers.bedrock import aws as bedrock_aws
 from byok.services import sessions
 from byok.simulator.accounts import new_account

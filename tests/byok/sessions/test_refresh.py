@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.services import user_plan_change
+from audit.models import AuditAction, AuditEvent
 from byok import llm
-from byok.models import AuditAction, AuditEvent, ProviderKey
+from byok.models import ProviderKey
 from byok.services.keys import provider_key_disable
 from byok.services.sessions import session_keys_due, session_refresh, session_refresh_now
 from tests.byok.routing_helpers import MESSAGES, key_for

@@ -12,13 +12,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from audit.models import AuditAction, AuditEvent
 from byok import tasks
 from byok.crypto import keyring
-from byok.models import AuditAction, AuditEvent, ProviderKey
+from byok.models import ProviderKey
 from byok.providers.base import hint
 from byok.services.sessions import session_ensure_fresh, session_refresh, session_refresh_fan_out
 from byok_project.celery import app
-from tests.byok.audit.conftest import broker_unreachable
+from tests.audit.conftest import broker_unreachable
 from tests.byok.routing_helpers import key_for
 from tests.byok.test_cross_process import database_url
 from tests.factories import BusinessUserFactory

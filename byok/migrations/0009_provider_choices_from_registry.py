@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('byok', '0007_owner_email_sink'),
+        ('byok', '0008_audit_moved_to_audit_app'),
     ]
 
     operations = [

@@ -1,15 +1,13 @@
 """The audit trail of a workspace, for its owner and admins. Read-only: there is nothing to write here."""
 
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 
-from accounts.models import Membership
-from accounts.selectors import workspace_role, workspaces_visible_to
-
-from ..models import AuditAction, AuditEvent
-from ..selectors import audit_events_filter, audit_events_visible_in_workspace
+from .models import AuditAction, AuditEvent
+from .selectors import audit_events_filter, audit_events_visible_in_workspace
 
 
 class AuditEventListApi(generics.ListAPIView):
@@ -44,6 +42,10 @@ class AuditEventListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
+        # At call time: accounts records through audit, so audit imports nothing of accounts when it loads.
+        from accounts.models import Membership
+        from accounts.selectors import workspace_role, workspaces_visible_to
+
         workspace = get_object_or_404(workspaces_visible_to(self.request.user), slug=self.kwargs["slug"])
         if workspace_role(workspace=workspace, user=self.request.user) not in (
             Membership.Role.OWNER, Membership.Role.ADMIN,
@@ -53,3 +55,8 @@ class AuditEventListApi(generics.ListAPIView):
         filters.is_valid(raise_exception=True)
         return audit_events_filter(events=audit_events_visible_in_workspace(workspace=workspace),
                                    **filters.validated_data)
+
+
+urlpatterns = [
+    path("workspaces/<slug:slug>/audit-events/", AuditEventListApi.as_view(), name="workspace-audit-events"),
+]

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from ..models import AuditEvent
+from .models import AuditEvent
 
 
 @admin.register(AuditEvent)

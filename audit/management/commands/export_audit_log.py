@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from accounts.management.commands._common import get_user
-from byok.selectors import audit_events_for_export
-from byok.services.audit import EXPORT_FORMATS, audit_events_export
+from audit.selectors import audit_events_for_export
+from audit.services.export import EXPORT_FORMATS, audit_events_export
+
+from ._common import get_user
 
 
 def _timestamp(value: str | None, option: str):

@@ -9,10 +9,9 @@ import pytest
 from django.conf import settings as django_settings
 
 from accounts.services import user_plan_change
-from byok import tasks
-from byok.models import AuditEvent
-from byok.models.audit import AuditDelivery
-from byok.services.audit import AuditShippingFailed, audit_event_chain_and_ship, audit_pending_sweep
+from audit import tasks
+from audit.models import AuditDelivery, AuditEvent
+from audit.services.sinks import AuditShippingFailed, audit_event_chain_and_ship, audit_pending_sweep
 from byok.services.keys import provider_key_disable, provider_key_enable
 from tests.byok.keys_data import ANTHROPIC
 
@@ -95,7 +94,7 @@ def test_the_sweep_runs_every_minute_from_the_database_schedule():
     DatabaseScheduler(app=app)  # what `celery beat` does at start: copies CELERY_BEAT_SCHEDULE into the database
     periodic = PeriodicTask.objects.get(name="byok-audit-sweep")
     assert (periodic.task, periodic.interval.every, periodic.interval.period) == (
-        "byok.tasks.audit_sweep", 60, "seconds")
+        "audit.tasks.audit_sweep", 60, "seconds")
 
 
 @pytest.mark.django_db
@@ -126,7 +125,7 @@ def test_with_the_broker_down_changes_succeed_and_the_sweep_later_ships_each_onc
     client_for, owner, settings, caplog, audit_lines,
 ):
     client = client_for(owner)
-    with broker_unreachable(), caplog.at_level(logging.WARNING, logger="byok.services.audit"):
+    with broker_unreachable(), caplog.at_level(logging.WARNING, logger="audit.services.record"):
         started = time.monotonic()
         response = client.post("/api/v1/provider-keys/", {
             "provider": "anthropic", "name": "Claude", "credentials": ANTHROPIC, "skip_test": True}, format="json")
@@ -138,7 +137,7 @@ def test_with_the_broker_down_changes_succeed_and_the_sweep_later_ships_each_onc
     events = list(AuditEvent.objects.filter(owner=owner).order_by("id"))
     assert [e.action for e in events] == ["KEY_CREATED", "KEY_DISABLED"]
     assert all(e.chained_at is None for e in events) and not AuditDelivery.objects.exists()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "byok.services.audit"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "audit.services.record"]
     assert warnings == [f"Audit event {e.pk} is stored but was not queued (OperationalError); the sweep will ship it."
                         for e in events]
     assert all("redis://" not in w and django_settings.CELERY_BROKER_URL not in w for w in warnings)

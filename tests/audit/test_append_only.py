@@ -5,9 +5,8 @@ from django.contrib.admin.sites import site
 from django.db import DatabaseError, connection, transaction
 
 from accounts.services import user_plan_change
-from byok.models import AuditEvent
-from byok.models.audit import AppendOnlyViolation
-from byok.services.audit import audit_chain_extend
+from audit.models import AppendOnlyViolation, AuditEvent
+from audit.services.chain import audit_chain_extend
 from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,10 +66,10 @@ def test_admin_is_read_only(admin_client, admin_user, event, rf):
     assert not model_admin.has_change_permission(request, event)
     assert not model_admin.has_delete_permission(request, event)
 
-    assert admin_client.get(f"/admin/byok/auditevent/{event.pk}/change/").status_code == 200  # view only
-    assert admin_client.post(f"/admin/byok/auditevent/{event.pk}/change/", {"actor_label": "x"}).status_code == 403
-    assert admin_client.post(f"/admin/byok/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert admin_client.get("/admin/byok/auditevent/add/").status_code == 403
+    assert admin_client.get(f"/admin/audit/auditevent/{event.pk}/change/").status_code == 200  # view only
+    assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"actor_label": "x"}).status_code == 403
+    assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).actor_label == event.actor_label
 
 
@@ -78,12 +77,12 @@ def test_admin_list_filters_searches_and_has_no_query_per_row(admin_client, owne
                                                                django_assert_max_num_queries):
     user_plan_change(user=owner, plan_code="enterprise", actor=owner)
     with django_assert_max_num_queries(12) as few:
-        assert admin_client.get("/admin/byok/auditevent/").status_code == 200
+        assert admin_client.get("/admin/audit/auditevent/").status_code == 200
     for plan in ["pro", "free", "business", "enterprise"] * 5:
         user_plan_change(user=owner, plan_code=plan, actor=owner)
     with django_assert_max_num_queries(len(few.captured_queries)):
-        assert admin_client.get("/admin/byok/auditevent/").status_code == 200
-    response = admin_client.get("/admin/byok/auditevent/", {"q": owner.username, "action__exact": "PLAN_CHANGED"})
+        assert admin_client.get("/admin/audit/auditevent/").status_code == 200
+    response = admin_client.get("/admin/audit/auditevent/", {"q": owner.username, "action__exact": "PLAN_CHANGED"})
     assert response.status_code == 200
     assert response.context["cl"].result_count == 21
 

@@ -10,7 +10,8 @@ from accounts.services import (
     user_plan_change,
     workspace_ownership_transfer,
 )
-from byok.models import AuditEvent, ProviderKey
+from audit.models import AuditEvent
+from byok.models import ProviderKey
 from byok.services import keys as key_services
 from tests.byok.keys_data import ANTHROPIC, BEDROCK_AKIA, BEDROCK_ASIA
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
@@ -107,7 +108,7 @@ def test_a_change_that_fails_after_its_event_was_created_leaves_neither(bedrock_
 
 
 def test_commit_queues_the_event_id_and_nothing_else(owner, monkeypatch, django_capture_on_commit_callbacks):
-    from byok import tasks
+    from audit import tasks
 
     sent = []
     monkeypatch.setattr(tasks.audit_event_process, "apply_async", lambda **kwargs: sent.append(kwargs))

@@ -2,8 +2,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management.commands._common import get_user
-from byok.services.audit import audit_chain_owner_ids, audit_chain_verify
+from audit.selectors import audit_chain_owner_ids
+from audit.services.verify import audit_chain_verify
+
+from ._common import get_user
 
 
 class Command(BaseCommand):

@@ -83,7 +83,7 @@ class AuditEvent(models.Model):
     target_hint = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
-    # Set once, after commit, by the chaining task (see byok/services/audit.py); empty until then.
+    # Set once, after commit, by the chaining task (see audit/services/chain.py); empty until then.
     chain_sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     content_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -93,6 +93,7 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        db_table = "byok_auditevent"  # the table predates the audit app (moved without its data)
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "id"], name="audit_owner_id"),
@@ -136,11 +137,17 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        db_table = "byok_auditchainhead"
+
     def __str__(self) -> str:
         return f"{self.chain} at {self.sequence}"
 
 
 class AuditSink(models.TextChoices):
+    """Where events are shipped. The values are stored in AuditDelivery rows; each sink's shipping function is
+    registered in audit/services/sinks.py (the owner-email one by the byok app)."""
+
     LOG = "log", "byok.audit logger"
     WEBHOOK = "webhook", "Webhook"
     OWNER_EMAIL = "owner_email", "Email to the key's owner"
@@ -154,6 +161,7 @@ class AuditDelivery(models.Model):
     delivered_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "byok_auditdelivery"
         constraints = [models.UniqueConstraint(fields=["event", "sink"], name="audit_delivery_once_per_sink")]
 
     def __str__(self) -> str:

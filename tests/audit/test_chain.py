@@ -10,9 +10,9 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from accounts.services import user_plan_change
-from byok.models import AuditAction, AuditEvent
-from byok.models.audit import GENESIS_HASH, AuditChainHead
-from byok.services.audit import audit_chain_extend, audit_chain_hash, audit_content_hash, audit_record
+from audit.models import GENESIS_HASH, AuditAction, AuditChainHead, AuditEvent
+from audit.services.chain import audit_chain_extend, audit_chain_hash, audit_content_hash
+from audit.services.record import audit_record
 from byok.services.keys import provider_key_disable, provider_key_enable
 from tests.factories import BusinessUserFactory
 

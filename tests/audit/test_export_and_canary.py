@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.services import user_plan_change
-from byok.models import AuditEvent, ProviderKey
+from audit.models import AuditEvent
+from audit.services.sinks import audit_pending_sweep
+from byok.models import ProviderKey
 from byok.services import keys as key_services
-from byok.services.audit import audit_pending_sweep
 from tests.byok.keys_data import BEDROCK_AKIA, BEDROCK_ASIA, OPENAI, VALID
 from tests.factories import BusinessUserFactory
 

@@ -3,9 +3,8 @@
 import pytest
 from django.core import mail
 
-from byok.models import AuditAction
-from byok.models.audit import AuditDelivery, AuditSink
-from byok.services.audit import audit_record
+from audit.models import AuditAction, AuditDelivery, AuditSink
+from audit.services.record import audit_record
 from byok.services.keys import provider_key_create
 from tests.byok.keys_data import ANTHROPIC
 from tests.factories import BusinessUserFactory

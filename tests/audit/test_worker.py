@@ -5,9 +5,8 @@ import time
 import pytest
 
 from accounts.services import user_plan_change
-from byok import tasks
-from byok.models import AuditEvent
-from byok.models.audit import AuditDelivery
+from audit import tasks
+from audit.models import AuditDelivery, AuditEvent
 from byok.services.keys import provider_key_disable, provider_key_enable
 from byok_project.celery import app
 
