@@ -141,7 +141,9 @@ def _create_message(request: SimRequest, state: SimulatorState, account: Account
 def messages_prompt(body: dict[str, Any]) -> Prompt:
     """The Prompt of a Messages API body (system, messages, tools, tool_choice)."""
     tools = tuple(
-        Tool(name=str(tool["name"]), description=str(tool.get("description", "")), schema=tool.get("input_schema") or {})
+        Tool(
+            name=str(tool["name"]), description=str(tool.get("description", "")), schema=tool.get("input_schema") or {}
+        )
         for tool in body.get("tools") or []
         if isinstance(tool, dict) and "name" in tool
     )
@@ -192,18 +194,14 @@ def stream_events(
     start = message(reply, model, message_id) | {"content": [], "stop_reason": None}
     start["usage"] = {"input_tokens": reply.input_tokens, "output_tokens": 1}
     yield {"type": "message_start", "message": start}
-    block = _content_block(reply)
-    if reply.tool_call is None:
-        yield {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-        delta = {"type": "text_delta", "text": ""}
-    else:
-        yield {"type": "content_block_start", "index": 0, "content_block": block | {"input": {}}}
-        delta = {"type": "input_json_delta", "partial_json": ""}
+    # The block starts empty (text "" / input {}), then grows by text_delta or input_json_delta pieces.
+    block = _content_block(reply) | ({"text": ""} if reply.tool_call is None else {"input": {}})
+    delta_type, delta_key = ("text_delta", "text") if reply.tool_call is None else ("input_json_delta", "partial_json")
+    yield {"type": "content_block_start", "index": 0, "content_block": block}
     yield {"type": "ping"}
     pieces, fails = streamed_pieces(account, reply)
-    value_key = "text" if reply.tool_call is None else "partial_json"
     for piece in pieces:
-        yield {"type": "content_block_delta", "index": 0, "delta": delta | {value_key: piece}}
+        yield {"type": "content_block_delta", "index": 0, "delta": {"type": delta_type, delta_key: piece}}
     if fails:
         yield OVERLOADED_EVENT
         return

@@ -1,4 +1,5 @@
-"""AWS: Bedrock Runtime (restJson1: Converse, InvokeModel) and STS (query protocol, XML), SigV4-verified."""
+"""AWS: Bedrock Runtime (restJson1: Converse, InvokeModel and their event-stream variants) and STS (query protocol,
+XML), SigV4-verified."""
 
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ from .wire import (
     sse,
     sse_response,
     streamed_pieces,
-    text_of,
 )
 
 _OWNERS = {"openai": "openai", "mistral": "mistralai", "deepseek": "deepseek", "xai": "xai", "zai": "z-ai"}
@@ -188,7 +187,8 @@ def _call_id() -> str:
 
 
 def _completion_head(completion_id: str, kind: str, model: str) -> dict[str, Any]:
-    return {"id": completion_id, "object": kind, "created": int(time.time()), "model": model, "system_fingerprint": None}
+    created = int(time.time())
+    return {"id": completion_id, "object": kind, "created": created, "model": model, "system_fingerprint": None}
 
 
 def _usage(reply: Answer) -> dict[str, int]:

@@ -231,7 +231,8 @@ def _tool_to_call(prompt: Prompt) -> Tool | None:
         return next((tool for tool in prompt.tools if tool.name == prompt.forced_tool), prompt.tools[0])
     if prompt.forced_tool is None and "weather" not in prompt.last_user_text.lower():
         return None
-    return next((tool for tool in prompt.tools if "weather" in f"{tool.name} {tool.description}".lower()), prompt.tools[0])
+    about_weather = (tool for tool in prompt.tools if "weather" in f"{tool.name} {tool.description}".lower())
+    return next(about_weather, prompt.tools[0])
 
 
 _SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {}}

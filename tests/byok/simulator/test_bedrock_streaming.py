@@ -161,7 +161,9 @@ def test_invoke_stream_mid_stream_failure_is_an_exception_event(sim):
 
 def test_anthropic_bedrock_mid_stream_failure_raises(sim):
     account = sim.add_account("bedrock_api_key", behaviour="mid_stream_failure")
-    client = anthropic.AnthropicBedrock(base_url=sim.url, api_key=account.api_key, aws_region="us-east-1", max_retries=0)
+    client = anthropic.AnthropicBedrock(
+        base_url=sim.url, api_key=account.api_key, aws_region="us-east-1", max_retries=0
+    )
     received = []
 
     with pytest.raises(anthropic.APIStatusError) as excinfo:

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions streaming (`stream=True`) through the real `openai` SDK, for every OpenAI-compatible route."""
+"""OpenAI Chat Completions streaming (`stream=True`) through the real `openai` SDK, on every OpenAI-compatible route."""
 
 from __future__ import annotations
 
@@ -57,7 +57,11 @@ def test_stream_honours_max_tokens_with_finish_reason_length(sim):
 
     chunks = list(
         client.chat.completions.create(
-            model="gpt-4.1", messages=HELLO, max_completion_tokens=2, stream=True, stream_options={"include_usage": True}
+            model="gpt-4.1",
+            messages=HELLO,
+            max_completion_tokens=2,
+            stream=True,
+            stream_options={"include_usage": True},
         )
     )
 

@@ -199,7 +199,8 @@ def test_converse_stream_sends_tool_use_start_and_input_deltas(sim):
 
     start = next(event["contentBlockStart"] for event in events if "contentBlockStart" in event)
     assert start["start"]["toolUse"]["name"] == "get_weather" and start["contentBlockIndex"] == 0
-    pieces = [event["contentBlockDelta"]["delta"]["toolUse"]["input"] for event in events if "contentBlockDelta" in event]
+    deltas = [event["contentBlockDelta"]["delta"] for event in events if "contentBlockDelta" in event]
+    pieces = [delta["toolUse"]["input"] for delta in deltas]
     assert json.loads("".join(pieces)) == EXPECTED_ARGUMENTS
     assert next(event["messageStop"] for event in events if "messageStop" in event)["stopReason"] == "tool_use"
     assert events[-1]["metadata"]["usage"] == plain["usage"]
