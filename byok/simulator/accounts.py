@@ -24,7 +24,8 @@ AWS_PROVIDERS = frozenset({"bedrock"})
 OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai", "groq")
 BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", *OPENAI_COMPATIBLE})
 PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS
-BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable"})
+# "mid_stream_failure": non-streaming calls work; a stream sends a few deltas, then fails in the protocol's own way.
+BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable", "mid_stream_failure"})
 
 # Geographic / global cross-region inference profiles put one of these before the base model id.
 BEDROCK_PROFILE_PREFIXES = ("global", "us", "us-gov", "eu", "apac", "jp", "au", "ca")

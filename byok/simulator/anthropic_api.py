@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from .accounts import Account, secret_hint
-from .wire import SimRequest, SimResponse, SimulatorState, answer, json_response, logger, text_of
+from .wire import (
+    Answer,
+    Prompt,
+    SimRequest,
+    SimResponse,
+    SimulatorState,
+    Tool,
+    answer,
+    conversation_prompt,
+    json_response,
+    logger,
+    sse,
+    sse_response,
+    streamed_pieces,
+    text_of,
+)
 
 MODELS_PAGE_DEFAULT = 20
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<model>[^/]+)$")
@@ -109,24 +126,92 @@ def _create_message(request: SimRequest, state: SimulatorState, account: Account
     messages = body["messages"] if isinstance(body["messages"], list) else []
     if not messages:
         raise AnthropicError(400, "invalid_request_error", "messages: at least one message is required")
-    prompt = " ".join(
-        [text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)]
+    reply = answer(provider="anthropic", model=model, prompt=messages_prompt(body), max_tokens=int(body["max_tokens"]))
+    message_id = f"msg_{uuid.uuid4().hex[:24]}"
+    headers = {"request-id": f"req_{uuid.uuid4().hex[:24]}"}
+    if body.get("stream") is True:
+        events = stream_events(account, reply, model, message_id)
+        return sse_response((sse(event, event["type"]) for event in events), headers)
+    return json_response(200, message(reply, model, message_id), headers)
+
+
+# --- shared with Bedrock InvokeModel, which carries the same Messages bodies and events ---------------------------
+
+
+def messages_prompt(body: dict[str, Any]) -> Prompt:
+    """The Prompt of a Messages API body (system, messages, tools, tool_choice)."""
+    tools = tuple(
+        Tool(
+            name=str(tool["name"]), description=str(tool.get("description", "")), schema=tool.get("input_schema") or {}
+        )
+        for tool in body.get("tools") or []
+        if isinstance(tool, dict) and "name" in tool
     )
-    reply = answer(provider="anthropic", model=model, prompt=prompt, max_tokens=int(body["max_tokens"]))
-    return json_response(
-        200,
-        {
-            "id": f"msg_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
-        },
-        {"request-id": f"req_{uuid.uuid4().hex[:24]}"},
+    choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+    forced = {"any": "", "tool": str(choice.get("name", ""))}.get(choice.get("type"))
+    messages = body["messages"] if isinstance(body.get("messages"), list) else []
+    return conversation_prompt(
+        messages,
+        system=text_of(body.get("system")),
+        tools=() if choice.get("type") == "none" else tools,
+        forced_tool=forced,
     )
+
+
+def _content_block(reply: Answer) -> dict[str, Any]:
+    if reply.tool_call is None:
+        return {"type": "text", "text": reply.text}
+    return {
+        "type": "tool_use",
+        "id": f"toolu_{uuid.uuid4().hex[:24]}",
+        "name": reply.tool_call.name,
+        "input": reply.tool_call.arguments,
+    }
+
+
+def message(reply: Answer, model: str, message_id: str) -> dict[str, Any]:
+    """A Messages API response body."""
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [_content_block(reply)],
+        "stop_reason": reply.stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+    }
+
+
+OVERLOADED_EVENT = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def stream_events(
+    account: Account, reply: Answer, model: str, message_id: str, stop_extra: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The streaming event objects, from message_start to message_stop (which `stop_extra` adds fields to); an
+    account with behaviour "mid_stream_failure" gets OVERLOADED_EVENT after a few deltas instead of the end."""
+    start = message(reply, model, message_id) | {"content": [], "stop_reason": None}
+    start["usage"] = {"input_tokens": reply.input_tokens, "output_tokens": 1}
+    yield {"type": "message_start", "message": start}
+    # The block starts empty (text "" / input {}), then grows by text_delta or input_json_delta pieces.
+    block = _content_block(reply) | ({"text": ""} if reply.tool_call is None else {"input": {}})
+    delta_type, delta_key = ("text_delta", "text") if reply.tool_call is None else ("input_json_delta", "partial_json")
+    yield {"type": "content_block_start", "index": 0, "content_block": block}
+    yield {"type": "ping"}
+    pieces, fails = streamed_pieces(account, reply)
+    for piece in pieces:
+        yield {"type": "content_block_delta", "index": 0, "delta": {"type": delta_type, delta_key: piece}}
+    if fails:
+        yield OVERLOADED_EVENT
+        return
+    yield {"type": "content_block_stop", "index": 0}
+    yield {
+        "type": "message_delta",
+        "delta": {"stop_reason": reply.stop, "stop_sequence": None},
+        "usage": {"output_tokens": reply.output_tokens},
+    }
+    yield {"type": "message_stop", **(stop_extra or {})}
 
 
 def _model_info(model: str) -> dict[str, object]:

@@ -1,19 +1,38 @@
-"""AWS: Bedrock Runtime (restJson1: Converse, InvokeModel) and STS (query protocol, XML), SigV4-verified."""
+"""AWS: Bedrock Runtime (restJson1: Converse, InvokeModel and their event-stream variants) and STS (query protocol,
+XML), SigV4-verified."""
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
+from . import eventstream
 from .accounts import Account, SessionCredentials, bedrock_base_model_id, secret_hint
+from .anthropic_api import message, messages_prompt, stream_events
 from .sigv4 import SignatureError, parse_authorization, verify_signature
-from .wire import SimRequest, SimResponse, SimulatorState, answer, json_response, logger, text_of
+from .wire import (
+    Answer,
+    Prompt,
+    SimRequest,
+    SimResponse,
+    SimulatorState,
+    Tool,
+    answer,
+    conversation_prompt,
+    json_response,
+    logger,
+    streamed_pieces,
+    text_of,
+)
 
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 STS_VERSION = "2011-06-15"
@@ -21,8 +40,15 @@ SESSION_DURATION_DEFAULT = 43200
 SESSION_DURATION_RANGE = (900, 129600)
 ANTHROPIC_BEDROCK_VERSION = "bedrock-2023-05-31"
 
-_BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|invoke)$")
-_BEDROCK_OPERATIONS = {"converse": "Converse", "invoke": "InvokeModel"}
+_BEDROCK_PATH = re.compile(
+    r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$"
+)
+_BEDROCK_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "invoke": "InvokeModel",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream",
+}
 _MUST_START_WITH_USER = (
     "A conversation must start with a user message. Try again with a conversation that starts with a user message."
 )
@@ -200,10 +226,11 @@ def handle_bedrock(request: SimRequest, state: SimulatorState) -> SimResponse:
             raise AwsError(
                 403, "AccessDeniedException", "You don't have access to the model with the specified model ID."
             )
-        if match["action"] == "converse":
-            response = _converse(request, caller.account, model_id)
+        action = match["action"]
+        if action.startswith("converse"):
+            response = _converse(request, caller.account, model_id, stream=action == "converse-stream")
         else:
-            response = _invoke_model(request, caller.account, base_model)
+            response = _invoke_model(request, caller.account, base_model, stream=action != "invoke")
     except AwsError as error:
         _log_refusal(operation, caller, error)
         response = _bedrock_error(error, bearer=request.headers.get("Authorization", "").startswith("Bearer "))
@@ -222,7 +249,7 @@ def _bedrock_error(error: AwsError, *, bearer: bool = False) -> SimResponse:
     )
 
 
-def _converse(request: SimRequest, account: Account, model_id: str) -> SimResponse:
+def _converse(request: SimRequest, account: Account, model_id: str, *, stream: bool) -> SimResponse:
     body = request.json()
     messages = body.get("messages") if isinstance(body, dict) else None
     if (
@@ -232,29 +259,82 @@ def _converse(request: SimRequest, account: Account, model_id: str) -> SimRespon
         or messages[0].get("role") != "user"
     ):
         raise AwsError(400, "ValidationException", _MUST_START_WITH_USER)
-    system = body.get("system") if isinstance(body.get("system"), list) else []
-    prompt = " ".join(
-        [text_of(system)] + [text_of(message.get("content")) for message in messages if isinstance(message, dict)]
-    )
     max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
-    reply = answer(provider="bedrock", model=model_id, prompt=prompt, max_tokens=max_tokens)
+    reply = answer(provider="bedrock", model=model_id, prompt=_converse_prompt(body, messages), max_tokens=max_tokens)
+    usage = {
+        "inputTokens": reply.input_tokens,
+        "outputTokens": reply.output_tokens,
+        "totalTokens": reply.input_tokens + reply.output_tokens,
+    }
+    metrics = {"latencyMs": max(1, account.latency_ms)}
+    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if stream:
+        return _event_stream(_converse_events(account, reply, usage, metrics), headers)
+    if reply.tool_call is None:
+        content = {"text": reply.text}
+    else:
+        call = reply.tool_call
+        content = {"toolUse": {"toolUseId": _tool_use_id(), "name": call.name, "input": call.arguments}}
     return json_response(
         200,
         {
-            "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
-            "stopReason": "max_tokens" if reply.truncated else "end_turn",
-            "usage": {
-                "inputTokens": reply.input_tokens,
-                "outputTokens": reply.output_tokens,
-                "totalTokens": reply.input_tokens + reply.output_tokens,
-            },
-            "metrics": {"latencyMs": max(1, account.latency_ms)},
+            "output": {"message": {"role": "assistant", "content": [content]}},
+            "stopReason": reply.stop,
+            "usage": usage,
+            "metrics": metrics,
         },
-        {"x-amzn-RequestId": str(uuid.uuid4())},
+        headers,
     )
 
 
-def _invoke_model(request: SimRequest, account: Account, base_model: str) -> SimResponse:
+def _tool_use_id() -> str:
+    return f"tooluse_{uuid.uuid4().hex[:22]}"
+
+
+def _converse_prompt(body: dict, messages: list) -> Prompt:
+    config = body.get("toolConfig") if isinstance(body.get("toolConfig"), dict) else {}
+    tools = tuple(
+        Tool(
+            name=str(spec.get("name", "")),
+            description=str(spec.get("description", "")),
+            schema=(spec.get("inputSchema") or {}).get("json") or {},
+        )
+        for spec in (tool.get("toolSpec") for tool in config.get("tools") or [] if isinstance(tool, dict))
+        if isinstance(spec, dict)
+    )
+    choice = config.get("toolChoice") if isinstance(config.get("toolChoice"), dict) else {}
+    forced = "" if "any" in choice else str(choice["tool"].get("name", "")) if "tool" in choice else None
+    system = body.get("system") if isinstance(body.get("system"), list) else []
+    return conversation_prompt(messages, system=text_of(system), tools=tools, forced_tool=forced)
+
+
+def _event_stream(frames: Iterator[bytes], headers: dict[str, str]) -> SimResponse:
+    return SimResponse(status=200, headers={"Content-Type": eventstream.CONTENT_TYPE, **headers}, stream=frames)
+
+
+_STREAM_ERROR = ("modelStreamErrorException", "The model stream failed. Try your request again.")
+
+
+def _converse_events(account: Account, reply: Answer, usage: dict, metrics: dict) -> Iterator[bytes]:
+    """ConverseStream: messageStart, [contentBlockStart for a tool use], contentBlockDelta…, contentBlockStop,
+    messageStop, metadata; "mid_stream_failure" accounts get an exception frame after a few deltas."""
+    yield eventstream.event("messageStart", {"role": "assistant"})
+    if reply.tool_call is not None:
+        start = {"toolUse": {"toolUseId": _tool_use_id(), "name": reply.tool_call.name}}
+        yield eventstream.event("contentBlockStart", {"start": start, "contentBlockIndex": 0})
+    pieces, fails = streamed_pieces(account, reply)
+    for piece in pieces:
+        delta = {"text": piece} if reply.tool_call is None else {"toolUse": {"input": piece}}
+        yield eventstream.event("contentBlockDelta", {"delta": delta, "contentBlockIndex": 0})
+    if fails:
+        yield eventstream.exception(*_STREAM_ERROR)
+        return
+    yield eventstream.event("contentBlockStop", {"contentBlockIndex": 0})
+    yield eventstream.event("messageStop", {"stopReason": reply.stop})
+    yield eventstream.event("metadata", {"usage": usage, "metrics": metrics})
+
+
+def _invoke_model(request: SimRequest, account: Account, base_model: str, *, stream: bool) -> SimResponse:
     body = request.json()
     if not base_model.startswith("anthropic.") or not isinstance(body, dict):
         raise AwsError(400, "ValidationException", "Malformed input request, please reformat your input and try again.")
@@ -269,32 +349,43 @@ def _invoke_model(request: SimRequest, account: Account, base_model: str) -> Sim
     # boto3 callers send "bedrock-2023-05-31"; the anthropic SDK's AnthropicBedrock sends its dated API version.
     if not re.fullmatch(rf"{ANTHROPIC_BEDROCK_VERSION}|\d{{4}}-\d{{2}}-\d{{2}}", str(body["anthropic_version"])):
         raise AwsError(400, "ValidationException", "Invalid API version")
-    messages = body["messages"] if isinstance(body["messages"], list) else []
-    prompt = " ".join(
-        [text_of(body.get("system"))] + [text_of(m.get("content")) for m in messages if isinstance(m, dict)]
-    )
     # Bedrock reports the Anthropic model name, without the "anthropic." vendor prefix and "-v1:0" version suffix.
     model_name = re.sub(r"-v\d+(:\d+)?$", "", base_model.removeprefix("anthropic."))
-    reply = answer(provider="bedrock", model=model_name, prompt=prompt, max_tokens=body["max_tokens"])
+    reply = answer(provider="bedrock", model=model_name, prompt=messages_prompt(body), max_tokens=body["max_tokens"])
+    message_id = f"msg_bdrk_{uuid.uuid4().hex[:24]}"
+    latency = max(1, account.latency_ms)
+    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if stream:
+        metrics = {
+            "inputTokenCount": reply.input_tokens,
+            "outputTokenCount": reply.output_tokens,
+            "invocationLatency": latency,
+            "firstByteLatency": latency,
+        }
+        events = stream_events(account, reply, model_name, message_id, {"amazon-bedrock-invocationMetrics": metrics})
+        headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
+        return _event_stream(_invoke_chunks(events), headers)
     return json_response(
         200,
-        {
-            "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": model_name,
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
-        },
-        {
-            "x-amzn-RequestId": str(uuid.uuid4()),
+        message(reply, model_name, message_id),
+        headers
+        | {
             "X-Amzn-Bedrock-Input-Token-Count": str(reply.input_tokens),
             "X-Amzn-Bedrock-Output-Token-Count": str(reply.output_tokens),
-            "X-Amzn-Bedrock-Invocation-Latency": str(max(1, account.latency_ms)),
+            "X-Amzn-Bedrock-Invocation-Latency": str(latency),
         },
     )
+
+
+def _invoke_chunks(events: Iterator[dict]) -> Iterator[bytes]:
+    """InvokeModelWithResponseStream: each Anthropic event as a `chunk` frame of base64 JSON; the Anthropic stream's
+    error event becomes Bedrock's exception frame."""
+    for event in events:
+        if event["type"] == "error":
+            yield eventstream.exception(*_STREAM_ERROR)
+            return
+        encoded = base64.b64encode(json.dumps(event, separators=(",", ":")).encode()).decode()
+        yield eventstream.event("chunk", {"bytes": encoded})
 
 
 # --- STS ------------------------------------------------------------------------------------------------------------

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from .accounts import Account, secret_hint
-from .wire import SimRequest, SimResponse, SimulatorState, answer, json_response, logger, text_of
+from .wire import (
+    Answer,
+    Prompt,
+    SimRequest,
+    SimResponse,
+    SimulatorState,
+    StreamAborted,
+    Tool,
+    answer,
+    conversation_prompt,
+    json_response,
+    logger,
+    sse,
+    sse_response,
+    streamed_pieces,
+)
 
 _OWNERS = {"openai": "openai", "mistral": "mistralai", "deepseek": "deepseek", "xai": "xai", "zai": "z-ai", "groq": "groq"}
 _MODEL_CREATED = 1_735_689_600  # 2025-01-01: a fixed "created" keeps model listings deterministic
@@ -134,33 +151,96 @@ def _chat_completion(request: SimRequest, account: Account) -> SimResponse:
             "model_not_found",
             f"The model `{model}` does not exist or you do not have access to it.",
         )
-    prompt = " ".join(text_of(message.get("content")) for message in messages if isinstance(message, dict))
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    reply = answer(provider=account.provider, model=model, prompt=prompt, max_tokens=max_tokens)
+    reply = answer(provider=account.provider, model=model, prompt=_prompt(body, messages), max_tokens=max_tokens)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:29]}"
+    headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+    if body.get("stream") is True:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return sse_response(_chunks(account, reply, completion_id, model, include_usage), headers)
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
+    if reply.tool_call is not None:
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": _call_id(),
+                "type": "function",
+                "function": {"name": reply.tool_call.name, "arguments": reply.tool_call.arguments_json},
+            }
+        ]
     return json_response(
         200,
         {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:29]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []},
-                    "logprobs": None,
-                    "finish_reason": "length" if reply.truncated else "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": reply.input_tokens,
-                "completion_tokens": reply.output_tokens,
-                "total_tokens": reply.input_tokens + reply.output_tokens,
-            },
-            "system_fingerprint": None,
+            **_completion_head(completion_id, "chat.completion", model),
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _FINISH[reply.stop]}],
+            "usage": _usage(reply),
         },
-        {"x-request-id": f"req_{uuid.uuid4().hex}"},
+        headers,
     )
+
+
+_FINISH = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+
+
+def _call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _completion_head(completion_id: str, kind: str, model: str) -> dict[str, Any]:
+    created = int(time.time())
+    return {"id": completion_id, "object": kind, "created": created, "model": model, "system_fingerprint": None}
+
+
+def _usage(reply: Answer) -> dict[str, int]:
+    return {
+        "prompt_tokens": reply.input_tokens,
+        "completion_tokens": reply.output_tokens,
+        "total_tokens": reply.input_tokens + reply.output_tokens,
+    }
+
+
+def _prompt(body: dict[str, Any], messages: list[Any]) -> Prompt:
+    tools = tuple(
+        Tool(
+            name=str(function.get("name", "")),
+            description=str(function.get("description", "")),
+            schema=function.get("parameters") or {},
+        )
+        for function in (tool.get("function") for tool in body.get("tools") or [] if isinstance(tool, dict))
+        if isinstance(function, dict)
+    )
+    choice = body.get("tool_choice")
+    forced = "" if choice == "required" else None
+    if isinstance(choice, dict):
+        forced = str((choice.get("function") or {}).get("name", ""))
+    return conversation_prompt(messages, tools=() if choice == "none" else tools, forced_tool=forced)
+
+
+def _chunks(account: Account, reply: Answer, completion_id: str, model: str, include_usage: bool) -> Iterator[bytes]:
+    """`data: {chunk}` lines: the role, the deltas, the finish reason, the usage when asked, then `[DONE]`."""
+    head = _completion_head(completion_id, "chat.completion.chunk", model) | ({"usage": None} if include_usage else {})
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return sse({**head, "choices": [choice]})
+
+    pieces, fails = streamed_pieces(account, reply)
+    call = reply.tool_call
+    if call is None:
+        yield chunk({"role": "assistant", "content": "", "refusal": None})
+        for piece in pieces:
+            yield chunk({"content": piece})
+    else:
+        first = {"index": 0, "id": _call_id(), "type": "function", "function": {"name": call.name, "arguments": ""}}
+        yield chunk({"role": "assistant", "content": None, "tool_calls": [first]})
+        for piece in pieces:
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+    if fails:
+        raise StreamAborted
+    yield chunk({}, _FINISH[reply.stop])
+    if include_usage:
+        yield sse({**head, "choices": [], "usage": _usage(reply)})
+    yield sse("[DONE]")
 
 
 def _model(account: Account, model: str) -> dict[str, object]:

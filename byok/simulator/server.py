@@ -2,7 +2,8 @@
 OpenAI(-compatible) providers do, so the official SDKs run their real code paths against it.
 
 URL layout (one port):
-    /model/{modelId}/converse|invoke       Bedrock Runtime (SigV4 or Bedrock API key)
+    /model/{modelId}/converse[-stream]     Bedrock Runtime (SigV4 or Bedrock API key)
+    /model/{modelId}/invoke[-with-response-stream]
     POST /                                 STS query API (GetCallerIdentity, GetSessionToken)
     /anthropic/v1/messages, /v1/models     Anthropic
     /{openai,mistral,deepseek,xai,zai,groq}/v1  OpenAI Chat Completions and Models
@@ -35,7 +36,7 @@ from .anthropic_api import handle_anthropic
 from .aws import handle_bedrock, handle_sts
 from .openai_api import handle_openai_compatible
 from .tls import write_self_signed_certificate
-from .wire import SimRequest, SimResponse, SimulatorState, json_response, logger
+from .wire import SimRequest, SimResponse, SimulatorState, StreamAborted, json_response, logger
 
 AccountsSource = str | Path | Iterable[Account | dict[str, Any]] | dict[str, Any] | None
 
@@ -97,10 +98,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
+        if response.stream is not None:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._write_chunked(response.stream)
+            return
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def _write_chunked(self, stream: Iterable[bytes]) -> None:
+        """Each part as one chunk, sent at once; StreamAborted drops the connection with the body unfinished."""
+        try:
+            for part in stream:
+                if part:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        except StreamAborted:
+            logger.info("stream on %s aborted mid-body (simulated failure)", self.path.partition("?")[0])
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry paths only, never credentials; DEBUG keeps benchmarks quiet.

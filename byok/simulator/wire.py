@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -35,9 +37,30 @@ class SimRequest:
 
 @dataclass
 class SimResponse:
+    """`stream`, when set, replaces `body`: its parts go out as HTTP/1.1 chunks, each flushed as it comes."""
+
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
+
+
+class StreamAborted(Exception):
+    """Raised by a response stream to drop the connection without ending the body, as a crashed upstream does."""
+
+
+def sse_response(events: Iterable[bytes], headers: dict[str, str] | None = None) -> SimResponse:
+    return SimResponse(
+        status=200,
+        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", **(headers or {})},
+        stream=events,
+    )
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One server-sent event: `event: …` (when named) and `data: <json>` (or the raw string), then a blank line."""
+    line = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return (f"event: {event}\n" if event else "").encode() + f"data: {line}\n\n".encode()
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> SimResponse:
@@ -107,31 +130,180 @@ def count_tokens(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str = ""
+    schema: dict[str, Any] = field(default_factory=dict)  # JSON Schema of the tool's input
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a request asks, whichever protocol carried it; each protocol module builds one from its own body."""
+
+    text: str  # every text the model reads (system, messages, tool results): what input tokens count
+    last_user_text: str = ""
+    images: int = 0
+    tools: tuple[Tool, ...] = ()
+    forced_tool: str | None = None  # None: the model chooses; "": it must call some tool; a name: that tool
+    answers_tool_result: bool = False  # the last message hands back a tool's result
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
 class Answer:
     text: str
     input_tokens: int
     output_tokens: int
     truncated: bool  # stopped by the caller's max_tokens
+    tool_call: ToolCall | None = None  # set instead of text when the model calls a tool
+
+    @property
+    def stop(self) -> str:
+        """"tool_use", "max_tokens" or "end_turn"; each protocol maps it onto its own stop/finish reason."""
+        if self.tool_call is not None:
+            return "tool_use"
+        return "max_tokens" if self.truncated else "end_turn"
+
+    def pieces(self) -> list[str]:
+        """What a stream sends, in order: the text word by word, or the tool call's JSON arguments in slices."""
+        if self.tool_call is not None:
+            arguments = self.tool_call.arguments_json
+            return [arguments[i : i + 12] for i in range(0, len(arguments), 12)]
+        return re.findall(r"\s*\S+", self.text)
 
 
-def answer(*, provider: str, model: str, prompt: str, max_tokens: int | None) -> Answer:
-    """A short deterministic reply: the same prompt to the same model always gets the same text and counts."""
-    text = f"Simulated {provider} reply from {model}: I read {len(prompt.split())} words of your prompt."
+# How many deltas a stream of a "mid_stream_failure" account sends before it fails.
+STREAM_FAILURE_AFTER = 3
+
+
+def streamed_pieces(account: Account, reply: Answer) -> tuple[list[str], bool]:
+    """The pieces a stream sends, and whether it then fails instead of finishing (behaviour "mid_stream_failure")."""
+    pieces = reply.pieces()
+    if account.behaviour == "mid_stream_failure":
+        return pieces[:STREAM_FAILURE_AFTER], True
+    return pieces, False
+
+
+def answer(*, provider: str, model: str, prompt: Prompt, max_tokens: int | None) -> Answer:
+    """A short deterministic reply: the same prompt to the same model always gets the same text and counts.
+
+    With tools offered, the model calls one when the caller forces it or the last user message mentions "weather",
+    unless the conversation is handing back a tool's result (then it answers in text).
+    """
+    input_tokens = max(1, count_tokens(prompt.text))
+    tool = _tool_to_call(prompt)
+    if tool is not None:
+        call = ToolCall(name=tool.name, arguments=_arguments_for(tool.schema))
+        return Answer(
+            text="",
+            input_tokens=input_tokens,
+            output_tokens=count_tokens(f"{call.name} {call.arguments_json}"),
+            truncated=False,
+            tool_call=call,
+        )
+    text = f"Simulated {provider} reply from {model}: I read {len(prompt.text.split())} words of your prompt."
+    if prompt.images:
+        text = text.removesuffix(".") + f" and I see {prompt.images} image{'s' if prompt.images > 1 else ''}."
+    if prompt.answers_tool_result:
+        text += " Thanks for the tool result."
     words = text.split()
     truncated = False
     if max_tokens is not None and count_tokens(text) > max_tokens:
         words = words[: max(1, int(max_tokens / 1.3))]
         truncated = True
     text = " ".join(words)
-    return Answer(
-        text=text, input_tokens=max(1, count_tokens(prompt)), output_tokens=count_tokens(text), truncated=truncated
-    )
+    return Answer(text=text, input_tokens=input_tokens, output_tokens=count_tokens(text), truncated=truncated)
+
+
+def _tool_to_call(prompt: Prompt) -> Tool | None:
+    if not prompt.tools or prompt.answers_tool_result:
+        return None
+    if prompt.forced_tool:
+        return next((tool for tool in prompt.tools if tool.name == prompt.forced_tool), prompt.tools[0])
+    if prompt.forced_tool is None and "weather" not in prompt.last_user_text.lower():
+        return None
+    about_weather = (tool for tool in prompt.tools if "weather" in f"{tool.name} {tool.description}".lower())
+    return next(about_weather, prompt.tools[0])
+
+
+_SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {}}
+
+
+def _arguments_for(schema: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that fit a tool's input schema: its required properties (or all), each with a sample value."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return {}
+    required = schema.get("required") or list(properties)
+    arguments: dict[str, Any] = {}
+    for name in required:
+        spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        if spec.get("enum"):
+            arguments[name] = spec["enum"][0]
+        else:
+            arguments[name] = _SAMPLE_VALUES.get(spec.get("type"), "Paris")
+    return arguments
 
 
 def text_of(content: Any) -> str:
-    """The text in a message's content, whichever shape the protocol uses (string, or list of text blocks)."""
+    """The text in a message's content, whichever shape the protocol uses (string, or list of blocks); tool results
+    (Anthropic `tool_result`, Converse `toolResult`) count as text the model reads."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(text_of(block.get("text", "")) for block in content if isinstance(block, dict))
+        return " ".join(_block_text(block) for block in content if isinstance(block, dict))
     return ""
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    if "text" in block:
+        return text_of(block["text"])
+    if block.get("type") == "tool_result":
+        return text_of(block.get("content"))
+    if isinstance(block.get("toolResult"), dict):
+        return text_of(block["toolResult"].get("content"))
+    return ""
+
+
+def _is_image(block: Any) -> bool:
+    # OpenAI: {"type": "image_url"}; Anthropic: {"type": "image"}; Converse: {"image": {...}}
+    return isinstance(block, dict) and (block.get("type") in ("image", "image_url") or "image" in block)
+
+
+def _is_tool_result(message: dict[str, Any]) -> bool:
+    # OpenAI: a "tool" message; Anthropic and Converse: a user message with a tool_result / toolResult block.
+    content = message.get("content")
+    blocks = content if isinstance(content, list) else []
+    return message.get("role") == "tool" or any(
+        isinstance(block, dict) and (block.get("type") == "tool_result" or "toolResult" in block) for block in blocks
+    )
+
+
+def conversation_prompt(
+    messages: list[Any], *, system: str = "", tools: tuple[Tool, ...] = (), forced_tool: str | None = None
+) -> Prompt:
+    """The Prompt of a list of chat messages (`role` + `content`), in any of the three protocols' shapes."""
+    messages = [message for message in messages if isinstance(message, dict)]
+    user_texts = [text_of(message.get("content")) for message in messages if message.get("role") == "user"]
+    return Prompt(
+        text=" ".join([system] * bool(system) + [text_of(message.get("content")) for message in messages]),
+        last_user_text=user_texts[-1] if user_texts else "",
+        images=sum(
+            _is_image(block)
+            for message in messages
+            if isinstance(message.get("content"), list)
+            for block in message["content"]
+        ),
+        tools=tools,
+        forced_tool=forced_tool,
+        answers_tool_result=bool(messages) and _is_tool_result(messages[-1]),
+    )

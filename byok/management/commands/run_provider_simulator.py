@@ -30,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot start the provider simulator: {error}") from error
         self.stdout.write(f"Provider simulator on {server.url} with accounts from {accounts}")
         for account in server.state.accounts.all():
-            self.stdout.write(f"  {account.name:<28} {account.provider:<16} {account.behaviour}")
+            self.stdout.write(f"  {account.name:<30} {account.provider:<16} {account.behaviour}")
         self.stdout.write("Point byok at it with:")
         for name, value in server.env().items():
             self.stdout.write(f"  export {name}={value}")
