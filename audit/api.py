@@ -1,10 +1,15 @@
-"""The audit trail of a workspace, for its owner and admins. Read-only: there is nothing to write here."""
+"""The audit trail of a workspace, for its owner and admins. Read-only: there is nothing to write here.
+
+A surface: it reads accounts' selectors (who may see the workspace); audit's models and services import nothing of
+accounts, which records through them."""
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
+
+from accounts.selectors import can_manage_workspace, workspaces_visible_to
 
 from .models import AuditAction, AuditEvent
 from .selectors import audit_events_filter, audit_events_visible_in_workspace
@@ -42,14 +47,8 @@ class AuditEventListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        # At call time: accounts records through audit, so audit imports nothing of accounts when it loads.
-        from accounts.models import Membership
-        from accounts.selectors import workspace_role, workspaces_visible_to
-
         workspace = get_object_or_404(workspaces_visible_to(self.request.user), slug=self.kwargs["slug"])
-        if workspace_role(workspace=workspace, user=self.request.user) not in (
-            Membership.Role.OWNER, Membership.Role.ADMIN,
-        ):
+        if not can_manage_workspace(workspace=workspace, user=self.request.user):
             raise PermissionDenied("Only the workspace's owner and admins can read its audit trail.")
         filters = self.AuditEventFilterInput(data=self.request.query_params)
         filters.is_valid(raise_exception=True)

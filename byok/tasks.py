@@ -3,7 +3,12 @@
 from celery import shared_task
 
 from .services.expiry import credential_expiry_sweep, credential_reminders_send
-from .services.sessions import SessionRefreshRetryable, session_refresh, session_refresh_fan_out
+from .services.sessions import (
+    REFRESH_SESSION_TASK,
+    SessionRefreshRetryable,
+    session_refresh,
+    session_refresh_fan_out,
+)
 
 
 # --- Session tokens and credential expiry ------------------------------------------------------------------
@@ -16,7 +21,7 @@ def refresh_due_sessions() -> dict:
 
 
 @shared_task(
-    autoretry_for=(SessionRefreshRetryable,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
+    name=REFRESH_SESSION_TASK, autoretry_for=(SessionRefreshRetryable,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
     max_retries=5, soft_time_limit=60, time_limit=90, ignore_result=True,
 )
 def refresh_session(key_id: int) -> str:

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
+from celery import current_app
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import User
@@ -32,6 +33,7 @@ from ..providers.outcomes import Category, Failure
 
 logger = logging.getLogger(__name__)
 
+REFRESH_SESSION_TASK = "byok.tasks.refresh_session"
 # A session token this close to expiry is not handed out: the call could outlive it.
 SESSION_SAFETY_MARGIN = timedelta(minutes=5)
 # STS trouble that passes on its own: the task retries these with backoff.
@@ -249,11 +251,11 @@ def session_refresh_soon(*, key: ProviderKey) -> None:
 
 
 def _queue_refreshes(*, key_ids: list[int], fan_out: RefreshFanOut) -> None:
-    from byok import tasks  # here, not at the top: the tasks module imports this one
-
+    # The task by name: byok.tasks imports this module to run the refresh.
+    refresh_session = current_app.signature(REFRESH_SESSION_TASK)
     for key_id in key_ids:
         try:
-            tasks.refresh_session.apply_async(args=(key_id,), retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+            refresh_session.apply_async(args=(key_id,), retry=True, retry_policy=PUBLISH_RETRY_POLICY)
         except (BrokerUnavailable, OSError) as exc:
             fan_out.broker_unavailable = True
             # The exception text can carry the broker address; its class is enough to diagnose.
