@@ -8,7 +8,8 @@ from audit.models import AuditEvent
 from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
 from byok.services.connection import connection_test
-from tests.factories import BusinessUserFactory, UserFactory
+from byok.services.keys import provider_key_create
+from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -234,6 +235,48 @@ def test_connection_tests_are_throttled_per_user_with_retry_after(sandbox, clien
     assert last.json()["error"]["code"] == "throttled"
     assert 1 <= int(last["Retry-After"]) <= 60
     assert sandbox.calls("openai.ListModels") == {account.name: 3}
+
+
+def test_creating_a_key_through_the_api_is_throttled_like_the_console(sandbox, client_for, settings):
+    settings.BYOK_CONNECTION_TEST_RATE = "1/min"
+    owner = BusinessUserFactory()
+    client = client_for(owner)
+    accounts = [sandbox.add_account("openai") for _ in range(3)]
+    statuses = [client.post("/api/v1/provider-keys/", {
+        "provider": "openai", "name": f"key {index}", "credentials": {"api_key": account.api_key},
+        "scope": "selected", "workspaces": [WorkspaceFactory(owner=owner).slug]}, format="json")
+        for index, account in enumerate(accounts)]
+    assert [r.status_code for r in statuses] == [201, 429, 429]
+    assert statuses[1].json()["error"]["code"] == "throttled" and int(statuses[1]["Retry-After"]) >= 1
+    assert ProviderKey.objects.filter(owner=owner).count() == 1  # nothing stored when throttled
+    assert sum(sandbox.calls("openai.ListModels").values()) == 1
+
+
+def test_changing_credentials_through_the_api_is_throttled(sandbox, client_for, settings):
+    settings.BYOK_CONNECTION_TEST_RATE = "1/min"
+    owner = BusinessUserFactory()
+    key = provider_key_create(owner=owner, provider="openai", name="k",
+                              credentials={"api_key": sandbox.add_account("openai").api_key}, skip_test=True)
+    client = client_for(owner)
+    replacements = [sandbox.add_account("openai").api_key for _ in range(2)]
+    statuses = [client.patch(f"/api/v1/provider-keys/{key.pk}/", {"credentials": {"api_key": api_key}},
+                             format="json").status_code for api_key in replacements]
+    assert statuses == [200, 429]
+    assert client.patch(f"/api/v1/provider-keys/{key.pk}/", {"name": "renamed"}, format="json").status_code == 200
+
+
+def test_rotating_through_the_api_is_throttled(sandbox, client_for, settings):
+    settings.BYOK_CONNECTION_TEST_RATE = "1/min"
+    owner = BusinessUserFactory()
+    key = provider_key_create(owner=owner, provider="openai", name="k",
+                              credentials={"api_key": sandbox.add_account("openai").api_key}, skip_test=True)
+    client = client_for(owner)
+    statuses = [client.post(f"/api/v1/provider-keys/{key.pk}/rotate/",
+                            {"credentials": {"api_key": sandbox.add_account("openai").api_key}},
+                            format="json").status_code for _ in range(2)]
+    assert statuses == [200, 429]
+    key.refresh_from_db()
+    assert key.rotated_at is not None
 
 
 def test_free_plan_cannot_use_the_unsaved_test_endpoint(sandbox, client_for):
