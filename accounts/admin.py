@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .services import user_plan_change
 from .models import Membership, Plan, User, Workspace
+from .services import user_plan_change
 
 
 @admin.register(Plan)

@@ -12,9 +12,7 @@ OTHER_KEYS = 50  # the owner has other keys too, so the query is not trivially s
 def main() -> None:
     django_setup()
     from django.db import connection, reset_queries
-    from django.test.utils import CaptureQueriesContext
-
-    from django.test.utils import override_settings
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     from byok.simulator import SimulatorServer
     from byok.simulator.accounts import new_account

@@ -20,9 +20,9 @@ from typing import Any
 from accounts.models import User, Workspace
 
 from .gateway.clients import client_for as _client_for
-from .providers.registry import get_provider
 from .gateway.resolve import Resolution, credentials_resolve
 from .gateway.routing import CallOutcome, llm_complete
+from .providers.registry import get_provider
 
 
 def _slug(workspace: Workspace | str) -> str:

@@ -10,7 +10,6 @@ from .services.sessions import (
     session_refresh_fan_out,
 )
 
-
 # --- Session tokens and credential expiry ------------------------------------------------------------------
 
 

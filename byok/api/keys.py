@@ -22,6 +22,7 @@ from ..services.keys import (
     provider_key_update,
 )
 
+
 class CredentialsField(serializers.DictField):
     """Credential values by field name; write-only, validated by the provider plug-in."""
 

@@ -21,8 +21,8 @@ from core.errors import DomainError
 from ..crypto import keyring
 from ..models import ProviderKey
 from ..providers.base import Credentials, Provider
-from .resolve import KeyState, Resolution, Source
 from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
+from .resolve import KeyState, Resolution, Source
 
 MAX_CLIENTS = 256  # per process; a boto3 client holds a few hundred KB
 

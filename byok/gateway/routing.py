@@ -22,14 +22,14 @@ from accounts.models import User, Workspace
 from audit.models import AuditAction
 from audit.services.record import audit_record
 
-from .clients import client_for
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
 from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
-from ..providers.registry import get_provider
 from ..providers.outcomes import Category, Completion, Failure
+from ..providers.registry import get_provider
 from ..selectors import month_start, platform_credits_used
-from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
 from ..services.expiry import provider_key_mark_expired
+from .clients import client_for
+from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
 
 TOKENS_PER_CREDIT = 1000
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per key

@@ -2,8 +2,8 @@
 
 from ..models import ProviderKey
 from ..models.keys import key_status
-from ..selectors import platform_credits_remaining
 from ..providers.base import TIERS
+from ..selectors import platform_credits_remaining
 from .resolve import Resolution, Source
 
 

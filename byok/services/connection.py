@@ -23,8 +23,8 @@ from core.errors import DomainError
 
 from ..models import ProviderKey
 from ..providers.base import Credentials
-from ..providers.registry import get_provider
 from ..providers.outcomes import Category, CheckResult
+from ..providers.registry import get_provider
 
 
 class TooManyConnectionTests(DomainError):

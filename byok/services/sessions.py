@@ -15,12 +15,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.views.decorators.debug import sensitive_variables
-from celery import current_app
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import User

@@ -1,8 +1,9 @@
 """Settings come from the environment (12-factor); every variable is listed in README.md and .env.example.
 
 Development runs on embedded defaults (SQLite and a filesystem broker under ./var/). Production
-(`DJANGO_ENV=production`, or `DEBUG=false`) has no insecure default: secrets must be given. One module per topic.
+(`DJANGO_ENV=production`, or `DEBUG=false`) has no insecure default: secrets must be given. One module per topic, star-imported in dependency order.
 """
+# isort: skip_file
 
 from .env import *  # noqa: F401,F403
 from .base import *  # noqa: F401,F403

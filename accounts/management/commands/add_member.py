@@ -1,8 +1,10 @@
 from django.core.management.base import BaseCommand
 
+from core.commands import domain_call, get_user, report
+
 from ...models import Membership
 from ...services import membership_add
-from ._common import domain_call, get_user, get_workspace, report
+from ._common import get_workspace
 
 
 class Command(BaseCommand):

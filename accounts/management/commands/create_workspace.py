@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
+from core.commands import domain_call, get_user, report
+
 from ...services import workspace_create
-from ._common import domain_call, get_user, report
 
 
 class Command(BaseCommand):

@@ -2,9 +2,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from core.commands import report
+
 from ...models import Membership, User, Workspace
 from ...services import membership_add, user_plan_change, workspace_create
-from ._common import report
 
 # username -> (plan, is_staff)
 DEMO_USERS = {

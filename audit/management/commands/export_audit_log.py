@@ -3,8 +3,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.selectors import audit_events_for_export
 from audit.services.export import EXPORT_FORMATS, audit_events_export
-
-from ._common import get_user
+from core.commands import get_user
 
 
 def _timestamp(value: str | None, option: str):

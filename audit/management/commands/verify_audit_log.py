@@ -4,8 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.selectors import audit_chain_owner_ids
 from audit.services.verify import audit_chain_verify
-
-from ._common import get_user
+from core.commands import get_user
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
+from core.commands import get_user
 
 from ...services.sessions import SessionRefreshOutcome, session_refresh_cycle
 
@@ -17,11 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the outcomes as JSON.")
 
     def handle(self, *args, **options):
-        owner = None
-        if options["owner"]:
-            owner = User.objects.filter(username=options["owner"]).first()
-            if owner is None:
-                raise CommandError(f"No user named {options['owner']!r}.")
+        owner = get_user(options["owner"]) if options["owner"] else None
         outcomes = session_refresh_cycle(owner=owner, dry_run=options["dry_run"])
         failed = [o for o in outcomes if o.status == SessionRefreshOutcome.FAILED]
         if options["json"]:

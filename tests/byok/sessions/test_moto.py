@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from byok.gateway.clients import client_for
-from byok.models import ProviderKey
 from byok.gateway.resolve import credentials_resolve
+from byok.models import ProviderKey
 from byok.services.keys import provider_key_create
 from byok.services.sessions import session_refresh
 from tests.byok.keys_data import BEDROCK_AKIA

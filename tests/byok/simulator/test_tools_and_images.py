@@ -9,7 +9,7 @@ import json
 import anthropic
 import pytest
 
-from .helpers import SONNET, aws_client, anthropic_client, openai_client
+from .helpers import SONNET, anthropic_client, aws_client, openai_client
 
 # A 1x1 transparent PNG.
 PNG = base64.b64decode(
