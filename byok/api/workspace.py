@@ -7,12 +7,12 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Membership, User, Workspace
+from core.parsers import JSONParser
 
 from ..gateway.clients import platform_credentials
 from ..gateway.resolve import NotAMemberOfWorkspace, Resolution, Source, credentials_resolve
@@ -77,7 +77,7 @@ class CompletionMessageField(serializers.Field):
 
 
 class CompletionApi(APIView):
-    # On every LLM call: JSON in, JSON out, nothing to negotiate.
+    # On every LLM call: JSON in (bounded in size and depth, core/parsers.py), JSON out, nothing to negotiate.
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
