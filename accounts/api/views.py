@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from ..models import User
 from ..selectors import workspaces_visible_to
-from .serializers import MeOutput, WorkspaceDetailOutput, WorkspaceOutput
+from .serializers import AuthTokenInput, MeOutput, WorkspaceDetailOutput, WorkspaceOutput
 
 
 class MeApi(APIView):
@@ -36,3 +36,4 @@ class TokenObtainApi(ObtainAuthToken):
     """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones."""
 
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    serializer_class = AuthTokenInput

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Membership, User, Workspace
 from core.parsers import JSONParser
+from core.serializers import StrictInput
 
 from ..gateway.clients import platform_credentials
 from ..gateway.resolve import NotAMemberOfWorkspace, Resolution, Source, credentials_resolve
@@ -81,7 +82,7 @@ class CompletionApi(APIView):
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
-    class CompletionInput(serializers.Serializer):
+    class CompletionInput(StrictInput):
         messages = serializers.ListField(child=CompletionMessageField(), min_length=1, max_length=MAX_MESSAGES)
         task = serializers.ChoiceField(choices=TASKS, default="standard")
         max_tokens = serializers.IntegerField(min_value=1, max_value=32_000, default=1024)
