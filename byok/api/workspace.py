@@ -1,5 +1,6 @@
 """What members of a workspace use: the gateway, the effective BYOK status, its test, and usage."""
 
+import re
 from datetime import timedelta
 
 from django.http import Http404
@@ -23,7 +24,7 @@ from ..models.keys import key_status
 from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import platform_credits_remaining, usage_summary
 from ..services.connection import connection_test, provider_key_test_connection, throttle_connection_tests
-from .connection import ConnectionTestOutput
+from .connection import ConnectionCheckOutput, ConnectionTestOutput
 
 MAX_MESSAGES = 200
 MAX_CONTENT = 200_000
@@ -164,10 +165,53 @@ class WorkspaceByokStatusApi(APIView):
         })
 
 
+class WorkspaceConnectionTestOutput(serializers.Serializer):
+    """What any member learns from a test: enough to know whether calls will work and what to tell the owner."""
+
+    source = serializers.ChoiceField(choices=UsageRecord.Source.choices)
+    provider = serializers.CharField()
+    model = serializers.CharField(help_text="The model the verdict is about (the failing one, else the standard).")
+    ok = serializers.BooleanField()
+    category = serializers.CharField(allow_null=True, help_text=ConnectionTestOutput().fields["category"].help_text)
+    hint = serializers.CharField()
+    key_hint = serializers.CharField(allow_null=True)
+    tested_at = serializers.DateTimeField()
+
+    # The owner testing their own key gets the full result, as on the key itself; nobody else ever does.
+    valid = serializers.BooleanField(required=False, help_text="The key's owner only.")
+    error = serializers.CharField(allow_null=True, required=False, help_text="The key's owner only.")
+    account = serializers.CharField(allow_null=True, required=False, help_text="The key's owner only.")
+    models = serializers.ListField(child=serializers.CharField(), allow_null=True, required=False,
+                                   help_text="The key's owner only.")
+    checks = ConnectionCheckOutput(many=True, required=False, help_text="The key's owner only.")
+    duration_ms = serializers.IntegerField(required=False, help_text="The key's owner only.")
+
+
+# Never in a member's reply, even if a provider's hint ever quoted them: ARNs and 12-digit AWS account ids.
+_ACCOUNT_DETAILS = re.compile(r"arn:aws[\w-]*:[^\s\"',;)]+|(?<!\d)\d{12}(?!\d)")
+
+
+def _member_view(result, resolution: Resolution) -> dict:
+    failing_model = next((c.target for c in result.checks if not c.ok and c.name.startswith("model")), None)
+    return {
+        "source": resolution.source,
+        "provider": result.provider,
+        "model": failing_model or resolution.model_for("standard"),
+        "ok": result.ok,
+        "category": result.category,
+        "hint": _ACCOUNT_DETAILS.sub("…", result.hint),
+        "key_hint": resolution.key_hint or None,
+        "tested_at": result.tested_at.isoformat(),
+    }
+
+
 class WorkspaceByokTestConnectionApi(APIView):
-    @extend_schema(request=None, responses=ConnectionTestOutput,
+    @extend_schema(request=None, responses=WorkspaceConnectionTestOutput,
                    parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
-                   summary="Test the credentials this workspace effectively uses (any member)")
+                   summary="Test the credentials this workspace effectively uses (any member)",
+                   description="Members (and everyone testing platform credentials) get the verdict only: source, "
+                               "provider, model, ok, category, hint and key hint, never the provider account, ARNs "
+                               "or model lists. The owner testing their own key gets the full result.")
     def post(self, request, slug):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
         throttle_connection_tests(user=request.user, owner=User(pk=resolution.owner_id))
@@ -176,7 +220,10 @@ class WorkspaceByokTestConnectionApi(APIView):
         else:
             result = connection_test(provider=resolution.provider, credentials=platform_credentials(resolution),
                                      inference_profile=resolution.inference_profile)
-        return Response({**result.as_dict(), "source": resolution.source, "key_hint": resolution.key_hint or None})
+        reply = _member_view(result, resolution)
+        if resolution.source == Source.BYOK and request.user.pk == resolution.owner_id:
+            reply = {**reply, **result.as_dict()}  # the owner's own key: nothing to hide from them
+        return Response(reply)
 
 
 class UsageTotalsOutput(serializers.Serializer):
