@@ -38,6 +38,10 @@ def _resolve(request, slug: str, provider: str | None = None) -> Resolution:
         raise Http404 from None
 
 
+PROVIDER_PARAMETER = OpenApiParameter("provider", str, enum=[choice for choice, _ in PROVIDER_CHOICES],
+                                      description="A provider id (default: the owner's)")
+
+
 class CompletionUsageOutput(serializers.Serializer):
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
@@ -56,7 +60,9 @@ class CompletionOutput(serializers.Serializer):
 
 
 @extend_schema_field({"type": "object", "properties": {"role": {"type": "string", "enum": ["system", "user", "assistant"]},
-                                                       "content": {"type": "string"}}, "required": ["role", "content"]})
+                                                       "content": {"type": "string", "minLength": 1,
+                                                                   "maxLength": MAX_CONTENT}},
+                       "required": ["role", "content"], "additionalProperties": False})
 class CompletionMessageField(serializers.Field):
     """One chat message. Checked by hand: this runs on every LLM call, and nested serializers cost ~0.2 ms each."""
 
@@ -130,7 +136,7 @@ class WorkspaceByokStatusOutput(serializers.Serializer):
 
 class WorkspaceByokStatusApi(APIView):
     @extend_schema(responses=WorkspaceByokStatusOutput,
-                   parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
+                   parameters=[PROVIDER_PARAMETER],
                    summary="Which credentials this workspace's calls use, and their health")
     def get(self, request, slug):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
@@ -207,7 +213,7 @@ def _member_view(result, resolution: Resolution) -> dict:
 
 class WorkspaceByokTestConnectionApi(APIView):
     @extend_schema(request=None, responses=WorkspaceConnectionTestOutput,
-                   parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
+                   parameters=[PROVIDER_PARAMETER],
                    summary="Test the credentials this workspace effectively uses (any member)",
                    description="Members (and everyone testing platform credentials) get the verdict only: source, "
                                "provider, model, ok, category, hint and key hint, never the provider account, ARNs "
