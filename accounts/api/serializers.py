@@ -1,4 +1,8 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from core.serializers import StrictInputMixin
 
 from ..models import Membership, Plan, User, Workspace
 
@@ -56,3 +60,8 @@ class WorkspaceDetailOutput(WorkspaceOutput):
 
     class Meta(WorkspaceOutput.Meta):
         fields = WorkspaceOutput.Meta.fields + ["members"]
+
+
+@extend_schema_serializer(component_name="AuthToken")
+class AuthTokenInput(StrictInputMixin, AuthTokenSerializer):
+    """DRF's username/password check, refusing unknown fields like every other API input."""

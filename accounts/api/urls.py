@@ -1,10 +1,8 @@
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
-
-from .views import MeApi, WorkspaceDetailApi, WorkspaceListApi
+from .views import MeApi, TokenObtainApi, WorkspaceDetailApi, WorkspaceListApi
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="auth-token"),
+    path("auth/token/", TokenObtainApi.as_view(), name="auth-token"),
     path("me/", MeApi.as_view(), name="me"),
     path("workspaces/", WorkspaceListApi.as_view(), name="workspace-list"),
     path("workspaces/<slug:slug>/", WorkspaceDetailApi.as_view(), name="workspace-detail"),

@@ -1,12 +1,14 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.settings import api_settings
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import User
 from ..selectors import workspaces_visible_to
-from .serializers import MeOutput, WorkspaceDetailOutput, WorkspaceOutput
+from .serializers import AuthTokenInput, MeOutput, WorkspaceDetailOutput, WorkspaceOutput
 
 
 class MeApi(APIView):
@@ -28,3 +30,10 @@ class WorkspaceDetailApi(APIView):
     def get(self, request, slug):
         workspace = get_object_or_404(workspaces_visible_to(request.user), slug=slug)
         return Response(WorkspaceDetailOutput(workspace).data)
+
+
+class TokenObtainApi(ObtainAuthToken):
+    """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    serializer_class = AuthTokenInput

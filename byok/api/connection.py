@@ -8,6 +8,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictInput
+
 from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import provider_keys_visible_to
 from ..services.connection import connection_test, provider_key_test_connection
@@ -41,7 +43,7 @@ class ConnectionTestOutput(serializers.Serializer):
 
 
 class ConnectionTestApi(APIView):
-    class ConnectionTestInput(serializers.Serializer):
+    class ConnectionTestInput(StrictInput):
         provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
         credentials = CredentialsField()
         inference_profile = serializers.CharField(required=False, allow_blank=True, default="", max_length=16)

@@ -9,6 +9,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictInput
+
 from ..models import ProviderKey
 from ..providers.registry import PROVIDER_CHOICES, PROVIDERS
 from ..selectors import provider_keys_visible_to, workspaces_owned_by
@@ -74,7 +76,7 @@ def _key_or_404(request, pk) -> ProviderKey:
 
 
 class ProviderKeyListApi(APIView):
-    class ProviderKeyCreateInput(serializers.Serializer):
+    class ProviderKeyCreateInput(StrictInput):
         provider = serializers.ChoiceField(choices=PROVIDER_CHOICES)
         name = serializers.CharField(max_length=100)
         credentials = CredentialsField()
@@ -101,7 +103,7 @@ class ProviderKeyListApi(APIView):
 
 
 class ProviderKeyDetailApi(APIView):
-    class ProviderKeyUpdateInput(serializers.Serializer):
+    class ProviderKeyUpdateInput(StrictInput):
         name = serializers.CharField(max_length=100, required=False)
         credentials = CredentialsField(required=False)
         inference_profile = serializers.CharField(required=False, allow_blank=True, max_length=16)
@@ -132,7 +134,7 @@ class ProviderKeyDetailApi(APIView):
 
 
 class ProviderKeyRotateApi(APIView):
-    class ProviderKeyRotateInput(serializers.Serializer):
+    class ProviderKeyRotateInput(StrictInput):
         credentials = CredentialsField()
         regional_credentials = RegionalCredentialsField(required=False)
         skip_test = serializers.BooleanField(default=False)
@@ -163,7 +165,7 @@ class ProviderKeyDisableApi(APIView):
 
 
 class ByokRevertApi(APIView):
-    class ByokRevertInput(serializers.Serializer):
+    class ByokRevertInput(StrictInput):
         confirm = serializers.BooleanField(default=False)
 
     class ByokRevertOutput(serializers.Serializer):

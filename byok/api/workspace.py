@@ -1,5 +1,6 @@
 """What members of a workspace use: the gateway, the effective BYOK status, its test, and usage."""
 
+import re
 from datetime import timedelta
 
 from django.http import Http404
@@ -7,12 +8,13 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import can_manage_workspace, workspaces_visible_to
+from core.parsers import JSONParser
+from core.serializers import StrictInput
 
 from ..gateway.clients import platform_credentials
 from ..gateway.resolve import NotAMemberOfWorkspace, Resolution, Source, credentials_resolve
@@ -23,7 +25,7 @@ from ..providers.base import TIERS
 from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import platform_credits_remaining, usage_summary
 from ..services.connection import connection_test, provider_key_test_connection
-from .connection import ConnectionTestOutput
+from .connection import ConnectionCheckOutput, ConnectionTestOutput
 
 MAX_MESSAGES = 200
 MAX_CONTENT = 200_000
@@ -35,6 +37,10 @@ def _resolve(request, slug: str, provider: str | None = None) -> Resolution:
                                    family=get_provider(provider).family if provider else None)
     except NotAMemberOfWorkspace:
         raise Http404 from None
+
+
+PROVIDER_PARAMETER = OpenApiParameter("provider", str, enum=[choice for choice, _ in PROVIDER_CHOICES],
+                                      description="A provider id (default: the owner's)")
 
 
 class CompletionUsageOutput(serializers.Serializer):
@@ -55,7 +61,9 @@ class CompletionOutput(serializers.Serializer):
 
 
 @extend_schema_field({"type": "object", "properties": {"role": {"type": "string", "enum": ["system", "user", "assistant"]},
-                                                       "content": {"type": "string"}}, "required": ["role", "content"]})
+                                                       "content": {"type": "string", "minLength": 1,
+                                                                   "maxLength": MAX_CONTENT}},
+                       "required": ["role", "content"], "additionalProperties": False})
 class CompletionMessageField(serializers.Field):
     """One chat message. Checked by hand: this runs on every LLM call, and nested serializers cost ~0.2 ms each."""
 
@@ -78,11 +86,11 @@ class CompletionMessageField(serializers.Field):
 
 
 class CompletionApi(APIView):
-    # On every LLM call: JSON in, JSON out, nothing to negotiate.
+    # On every LLM call: JSON in (bounded in size and depth, core/parsers.py), JSON out, nothing to negotiate.
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
-    class CompletionInput(serializers.Serializer):
+    class CompletionInput(StrictInput):
         messages = serializers.ListField(child=CompletionMessageField(), min_length=1, max_length=MAX_MESSAGES)
         task = serializers.ChoiceField(choices=TIERS, default="standard")
         max_tokens = serializers.IntegerField(min_value=1, max_value=32_000, default=1024)
@@ -129,17 +137,60 @@ class WorkspaceByokStatusOutput(serializers.Serializer):
 
 class WorkspaceByokStatusApi(APIView):
     @extend_schema(responses=WorkspaceByokStatusOutput,
-                   parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
+                   parameters=[PROVIDER_PARAMETER],
                    summary="Which credentials this workspace's calls use, and their health")
     def get(self, request, slug):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
         return Response(byok_status(resolution=resolution))
 
 
+class WorkspaceConnectionTestOutput(serializers.Serializer):
+    """What any member learns from a test: enough to know whether calls will work and what to tell the owner."""
+
+    source = serializers.ChoiceField(choices=UsageRecord.Source.choices)
+    provider = serializers.CharField()
+    model = serializers.CharField(help_text="The model the verdict is about (the failing one, else the standard).")
+    ok = serializers.BooleanField()
+    category = serializers.CharField(allow_null=True, help_text=ConnectionTestOutput().fields["category"].help_text)
+    hint = serializers.CharField()
+    key_hint = serializers.CharField(allow_null=True)
+    tested_at = serializers.DateTimeField()
+
+    # The owner testing their own key gets the full result, as on the key itself; nobody else ever does.
+    valid = serializers.BooleanField(required=False, help_text="The key's owner only.")
+    error = serializers.CharField(allow_null=True, required=False, help_text="The key's owner only.")
+    account = serializers.CharField(allow_null=True, required=False, help_text="The key's owner only.")
+    models = serializers.ListField(child=serializers.CharField(), allow_null=True, required=False,
+                                   help_text="The key's owner only.")
+    checks = ConnectionCheckOutput(many=True, required=False, help_text="The key's owner only.")
+    duration_ms = serializers.IntegerField(required=False, help_text="The key's owner only.")
+
+
+# Never in a member's reply, even if a provider's hint ever quoted them: ARNs and 12-digit AWS account ids.
+_ACCOUNT_DETAILS = re.compile(r"arn:aws[\w-]*:[^\s\"',;)]+|(?<!\d)\d{12}(?!\d)")
+
+
+def _member_view(result, resolution: Resolution) -> dict:
+    failing_model = next((c.target for c in result.checks if not c.ok and c.name.startswith("model")), None)
+    return {
+        "source": resolution.source,
+        "provider": result.provider,
+        "model": failing_model or resolution.model_for("standard"),
+        "ok": result.ok,
+        "category": result.category,
+        "hint": _ACCOUNT_DETAILS.sub("…", result.hint),
+        "key_hint": resolution.key_hint or None,
+        "tested_at": result.tested_at.isoformat(),
+    }
+
+
 class WorkspaceByokTestConnectionApi(APIView):
-    @extend_schema(request=None, responses=ConnectionTestOutput,
-                   parameters=[OpenApiParameter("provider", str, description="A provider id (default: the owner's)")],
-                   summary="Test the credentials this workspace effectively uses (any member)")
+    @extend_schema(request=None, responses=WorkspaceConnectionTestOutput,
+                   parameters=[PROVIDER_PARAMETER],
+                   summary="Test the credentials this workspace effectively uses (any member)",
+                   description="Members (and everyone testing platform credentials) get the verdict only: source, "
+                               "provider, model, ok, category, hint and key hint, never the provider account, ARNs "
+                               "or model lists. The owner testing their own key gets the full result.")
     def post(self, request, slug):
         resolution = _resolve(request, slug, request.query_params.get("provider"))
         if resolution.source == Source.BYOK:
@@ -148,7 +199,10 @@ class WorkspaceByokTestConnectionApi(APIView):
             result = connection_test(provider=resolution.provider, credentials=platform_credentials(resolution),
                                      inference_profile=resolution.inference_profile, actor=request.user,
                                      owner_id=resolution.owner_id)
-        return Response({**result.as_dict(), "source": resolution.source, "key_hint": resolution.key_hint or None})
+        reply = _member_view(result, resolution)
+        if resolution.source == Source.BYOK and request.user.pk == resolution.owner_id:
+            reply = {**reply, **result.as_dict()}  # the owner's own key: nothing to hide from them
+        return Response(reply)
 
 
 class UsageTotalsOutput(serializers.Serializer):

@@ -251,7 +251,12 @@ class Provider(ABC):
             if value is not None and not isinstance(value, str):
                 errors[prefix + spec.name] = ["Must be a string."]
                 continue
-            value = (value or "").strip()
+            value = value or ""
+            if value != value.strip() and spec.kind not in ("date", "choice"):  # secrets and key ids: never altered silently
+                errors[prefix + spec.name] = [
+                    f"{spec.label} has spaces or line breaks before or after it; remove them and paste it again."]
+                continue
+            value = value.strip()  # dates and choices: surrounding spaces carry no meaning
             if not value:
                 if keep is not None and spec.name in keep:
                     cleaned[spec.name] = keep[spec.name]

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.request_context.RequestContextMiddleware",
+    # Under /api/ every error is JSON in the documented shape, DEBUG or not (core/api.py).
+    "core.api.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

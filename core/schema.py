@@ -1,0 +1,55 @@
+"""The OpenAPI schema documents the error responses every operation can give, in the API's one error shape."""
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from .serializers import StrictInputMixin
+
+
+class ErrorDetailOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable: see the error table in README.md.")
+    message = serializers.CharField(help_text="For a person; never contains a secret.")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text='Reasons by field, e.g. {"credentials.api_key": ["…"]}.')
+
+
+@extend_schema_serializer(component_name="Error")
+class ErrorOutput(serializers.Serializer):
+    error = ErrorDetailOutput()
+
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def _error_responses(self) -> dict[str, str]:
+        codes = {"400": "Invalid input or a malformed request (`invalid`, `malformed_request`, …)."}
+        if not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
+            codes["401"] = "No or bad credentials (`not_authenticated`, `authentication_failed`)."
+            codes["403"] = "Not allowed (`permission_denied`, `plan_required`, …)."
+        if "{" in self.path or (self.method == "GET" and self._is_list_view() and self._get_paginator()):
+            codes["404"] = "Absent, or not visible to the caller (`not_found`)."
+        if self.method in BODY_METHODS:
+            codes["413"] = "The body is too large (`request_too_large`)."
+            codes["415"] = "The body is not JSON, form or multipart (`unsupported_media_type`)."
+            codes["429"] = "Too many requests (`throttled`, `provider_rate_limited`); see Retry-After."
+        codes["503"] = "Temporarily unavailable (`service_unavailable`, `platform_credentials_missing`)."
+        return codes
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictInputMixin):
+            schema["additionalProperties"] = False  # unknown fields are refused (core/serializers.py)
+        return schema
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, description in self._error_responses().items():
+            if code not in responses:
+                responses[code] = {**self._get_response_for_code(ErrorOutput, code, direction=direction),
+                                   "description": description}
+        return responses
