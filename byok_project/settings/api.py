@@ -2,7 +2,6 @@
 
 from .env import env_int
 
-
 # --- REST API ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

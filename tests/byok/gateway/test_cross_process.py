@@ -14,7 +14,7 @@ from byok.services.keys import byok_revert_to_platform, provider_key_create, pro
 from tests.byok.keys_data import BEDROCK_AKIA
 from tests.factories import BusinessUserFactory, WorkspaceFactory, add_member
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def database_url() -> str:
@@ -27,7 +27,7 @@ def database_url() -> str:
 class Resolver:
     def __init__(self):
         env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.byok.resolver_process"], cwd=ROOT, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.byok.gateway.resolver_process"], cwd=ROOT, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def resolve(self, user, workspace) -> dict:

@@ -21,10 +21,10 @@ from byok.services.sessions import session_ensure_fresh, session_refresh, sessio
 from byok_project.celery import app
 from tests.audit.conftest import broker_unreachable
 from tests.byok.routing_helpers import key_for
-from tests.byok.test_cross_process import database_url
+from tests.byok.gateway.test_cross_process import database_url
 from tests.factories import BusinessUserFactory
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
