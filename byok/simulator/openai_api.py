@@ -26,7 +26,8 @@ from .wire import (
     streamed_pieces,
 )
 
-_OWNERS = {"openai": "openai", "mistral": "mistralai", "deepseek": "deepseek", "xai": "xai", "zai": "z-ai", "groq": "groq"}
+# `owned_by` in model listings, where the provider does not name itself by its id.
+_OWNERS = {"mistral": "mistralai", "zai": "z-ai"}
 _MODEL_CREATED = 1_735_689_600  # 2025-01-01: a fixed "created" keeps model listings deterministic
 
 # behaviour -> (status, type, code, message)
@@ -244,7 +245,7 @@ def _chunks(account: Account, reply: Answer, completion_id: str, model: str, inc
 
 
 def _model(account: Account, model: str) -> dict[str, object]:
-    return {"id": model, "object": "model", "created": _MODEL_CREATED, "owned_by": _OWNERS[account.provider]}
+    return {"id": model, "object": "model", "created": _MODEL_CREATED, "owned_by": _OWNERS.get(account.provider, account.provider)}
 
 
 def _get_model(account: Account, model: str) -> SimResponse:
