@@ -1,11 +1,14 @@
 from django.urls import path
 from rest_framework.authtoken.views import ObtainAuthToken
 
-from .views import MeApi, WorkspaceDetailApi, WorkspaceListApi
+from .views import MeApi, WorkspaceApiKeyDetailApi, WorkspaceApiKeyListApi, WorkspaceDetailApi, WorkspaceListApi
 
 urlpatterns = [
     path("auth/token/", ObtainAuthToken.as_view(), name="auth-token"),
     path("me/", MeApi.as_view(), name="me"),
     path("workspaces/", WorkspaceListApi.as_view(), name="workspace-list"),
     path("workspaces/<slug:slug>/", WorkspaceDetailApi.as_view(), name="workspace-detail"),
+    path("workspaces/<slug:slug>/api-keys/", WorkspaceApiKeyListApi.as_view(), name="workspace-api-key-list"),
+    path("workspaces/<slug:slug>/api-keys/<int:pk>/", WorkspaceApiKeyDetailApi.as_view(),
+         name="workspace-api-key-detail"),
 ]
