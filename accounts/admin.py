@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import Membership, Plan, User, Workspace
+from .models import ApiKey, Membership, Plan, User, Workspace
 from .services import user_plan_change
 
 
@@ -53,3 +53,23 @@ class WorkspaceAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "owner__username"]
     readonly_fields = ["owner", "created_at"]
     inlines = [MembershipInline]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Read-only: keys are created by their members and revoked through the service (audited, invalidated)."""
+
+    list_display = ["name", "key_hint", "user", "workspace", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_select_related = ["user", "workspace"]
+    search_fields = ["name", "key_hint", "user__username", "workspace__slug"]
+    fields = readonly_fields = ["name", "key_hint", "user", "workspace", "created_at", "expires_at", "revoked_at",
+                                "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -26,3 +26,20 @@ class UnknownPlan(DomainError):
 class SlugTaken(DomainError):
     code = "slug_taken"
     status = 409
+
+
+class ApiKeyNotAllowed(DomainError):
+    """The caller may not act on this API key (another member's key, and the caller does not manage the workspace)."""
+
+    code = "api_key_not_allowed"
+    status = 403
+
+
+class ApiKeyAlreadyRevoked(DomainError):
+    code = "api_key_already_revoked"
+    status = 409
+
+
+class ApiKeyExpiryInvalid(DomainError):
+    code = "invalid"
+    status = 400

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
@@ -28,6 +30,13 @@ class User(AbstractUser):
     plan = models.ForeignKey(
         Plan, to_field="code", on_delete=models.PROTECT, default=FREE_PLAN_CODE, related_name="users"
     )
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # Remembered so that a save can tell a (de)activation apart (accounts.signals: API keys stop working).
+        user = super().from_db(db, field_names, values)
+        user._loaded_is_active = user.__dict__.get("is_active")
+        return user
 
 
 class Workspace(models.Model):
@@ -69,3 +78,42 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class ApiKey(models.Model):
+    """A member's key for calling byok's gateway with an official SDK, bound to one workspace.
+
+    The key itself (`byok_` + 32 random bytes, urlsafe) is shown once, when it is created, and stored only as its
+    SHA-256. A plain, unsalted, fast hash is enough here, unlike for passwords: the key has 256 bits of randomness,
+    so there is nothing to guess from the hash and no point in slowing guesses down, and a deterministic hash is what
+    lets a call find its key with one indexed lookup.
+    """
+
+    PREFIX = "byok_"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys",
+                             help_text="The member who owns the key; calls made with it are theirs.")
+    name = models.CharField(max_length=100)
+    key_hint = models.CharField(max_length=16, help_text="The visible prefix and the last 4 characters.")
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key, hex.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["workspace", "user"], name="apikey_workspace_user")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_hint})"
+
+    @staticmethod
+    def hash_of(raw_key: str) -> str:
+        """How a key is stored and looked up."""
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    def is_active_at(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,8 +1,12 @@
 """Reads scoped to what the user's memberships allow."""
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
-from .models import Membership, User, Workspace
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from .models import ApiKey, Membership, User, Workspace
 
 
 def workspaces_visible_to(user: User) -> QuerySet[Workspace]:
@@ -20,3 +24,44 @@ def workspace_role(*, workspace: Workspace, user: User) -> str | None:
 def can_manage_workspace(*, workspace: Workspace, user: User) -> bool:
     """Owners and admins see a workspace's usage and audit trail; members do not."""
     return workspace_role(workspace=workspace, user=user) in Membership.MANAGING_ROLES
+
+
+# --- workspace API keys ----------------------------------------------------------------------------------------
+
+def api_keys_visible_to(*, workspace: Workspace, user: User) -> QuerySet[ApiKey]:
+    """A member sees their own keys of the workspace; its owner and admins see all of them."""
+    keys = ApiKey.objects.filter(workspace=workspace).select_related("user")
+    if can_manage_workspace(workspace=workspace, user=user):
+        return keys
+    return keys.filter(user=user)
+
+
+@dataclass(frozen=True)
+class ApiKeyPrincipal:
+    """Who a valid API key speaks for. Holds no secret (the key's hash is not even kept)."""
+
+    api_key_id: int
+    user_id: int
+    workspace_id: int
+    workspace_slug: str
+    key_hint: str
+    expires_at: datetime | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+def api_key_principal(raw_key: str, *, now: datetime | None = None) -> ApiKeyPrincipal | None:
+    """The principal of a usable key, in one query; None for an unknown, revoked or expired key, a key whose user
+    is inactive or no longer a member of its workspace (a deleted workspace takes its keys with it)."""
+    if not raw_key.startswith(ApiKey.PREFIX):
+        return None
+    now = now or timezone.now()
+    member = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("user_id"))
+    row = (
+        ApiKey.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), Exists(member),
+                              key_hash=ApiKey.hash_of(raw_key), revoked_at__isnull=True, user__is_active=True)
+        .order_by()
+        .values_list("id", "user_id", "workspace_id", "workspace__slug", "key_hint", "expires_at")[:1]
+    )
+    return ApiKeyPrincipal(*row[0]) if row else None

@@ -1,13 +1,34 @@
 """Writes to accounts. The admin, the API and the staff commands all call these."""
 
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
 from audit.services.record import audit_record
+from core.invalidation import generation_bump
 
-from .errors import AlreadyMember, NotAMember, OwnershipTransferRequired, SlugTaken, UnknownPlan
-from .models import Membership, Plan, User, Workspace
+from .errors import (
+    AlreadyMember,
+    ApiKeyAlreadyRevoked,
+    ApiKeyExpiryInvalid,
+    ApiKeyNotAllowed,
+    NotAMember,
+    OwnershipTransferRequired,
+    SlugTaken,
+    UnknownPlan,
+)
+from .models import ApiKey, Membership, Plan, User, Workspace
+
+# What can stop an API key working (or start it again) bumps this topic; the gateway's key cache listens to it.
+# ApiKey writes bump it here; membership, workspace and user changes bump it from accounts.signals.
+GATEWAY_TOPIC = "gateway"
 
 
 def workspace_create(*, owner: User, name: str, slug: str | None = None, actor: User | None = None) -> Workspace:
@@ -142,3 +163,81 @@ def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:
             details={"plan": {"from": previous, "to": plan.code}, "byok_allowed": plan.byok_allowed},
         )
     return user
+
+
+# --- workspace API keys ----------------------------------------------------------------------------------------
+
+API_KEY_RANDOM_BYTES = 32
+API_KEY_USED_EVERY = timedelta(minutes=1)
+
+
+def api_key_hint(raw_key: str) -> str:
+    return f"{ApiKey.PREFIX}…{raw_key[-4:]}"
+
+
+@sensitive_variables("raw_key")
+def api_key_create(
+    *, workspace: Workspace, user: User, name: str, expires_at: datetime | None = None, actor: User | None
+) -> tuple[ApiKey, str]:
+    """A new key for a member of the workspace: the key object and the key itself, which is never shown again."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApiKeyExpiryInvalid("An API key must expire in the future.",
+                                  fields={"expires_at": ["Must be in the future."]})
+    raw_key = ApiKey.PREFIX + secrets.token_urlsafe(API_KEY_RANDOM_BYTES)
+    with transaction.atomic():
+        if not Membership.objects.filter(workspace=workspace, user=user).exists():
+            raise NotAMember(f"{user.username} is not a member of {workspace.slug}.")
+        key = ApiKey(workspace=workspace, user=user, name=name, expires_at=expires_at,
+                     key_hint=api_key_hint(raw_key), key_hash=ApiKey.hash_of(raw_key))
+        key.full_clean()
+        key.save()
+        audit_record(
+            action=AuditAction.API_KEY_CREATED,
+            actor=actor,
+            owner=workspace.owner,
+            workspace=workspace,
+            details=_api_key_details(key),
+        )
+        # A brand-new hash cannot be in any cache, so this bump is for the rule's sake: every key write bumps.
+        generation_bump(GATEWAY_TOPIC)
+    return key, raw_key
+
+
+def api_key_revoke(*, key: ApiKey, actor: User | None) -> ApiKey:
+    """Revoke a key (for good): its own user, or an owner or admin of its workspace. Every process refuses it on
+    its next call (this one at once, the others within the gateway's poll interval)."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().select_related("workspace__owner", "user").get(pk=key.pk)
+        if actor is not None and actor.pk != key.user_id and not Membership.objects.filter(
+            workspace_id=key.workspace_id, user=actor, role__in=Membership.MANAGING_ROLES
+        ).exists():
+            raise ApiKeyNotAllowed("Only the key's own member, or an owner or admin of its workspace, can revoke it.")
+        if key.revoked_at is not None:
+            raise ApiKeyAlreadyRevoked(f"The API key {key.key_hint} is already revoked.")
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            action=AuditAction.API_KEY_REVOKED,
+            actor=actor,
+            owner=key.workspace.owner,
+            workspace=key.workspace,
+            details=_api_key_details(key),
+        )
+        generation_bump(GATEWAY_TOPIC)
+    return key
+
+
+def api_key_mark_used(ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Record that keys were used: at most one write per key a minute (the data plane calls this from its usage
+    batch, off the hot path). Answers how many keys were written."""
+    ids = sorted(set(ids))
+    if not ids:
+        return 0
+    now = now or timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_USED_EVERY)
+    return ApiKey.objects.filter(stale, pk__in=ids).update(last_used_at=now)
+
+
+def _api_key_details(key: ApiKey) -> dict:
+    return {"api_key_id": key.pk, "name": key.name, "key_hint": key.key_hint, "user": key.user.username,
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None}

@@ -30,6 +30,8 @@ class AuditAction(models.TextChoices):
     MEMBER_ROLE_CHANGED = "MEMBER_ROLE_CHANGED", "Member role changed"
     OWNERSHIP_TRANSFERRED = "OWNERSHIP_TRANSFERRED", "Ownership transferred"
     ENCRYPTION_KEY_ROTATED = "ENCRYPTION_KEY_ROTATED", "Encryption key rotated"
+    API_KEY_CREATED = "API_KEY_CREATED", "API key created"
+    API_KEY_REVOKED = "API_KEY_REVOKED", "API key revoked"
 
 
 class AuditEventQuerySet(models.QuerySet):

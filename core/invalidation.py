@@ -1,20 +1,34 @@
 """Cross-process invalidation for in-process caches (the data plane's): one generation number per topic.
 
-A write that changes what a cache holds calls `generation_bump(topic)`; after its transaction commits, the number in
-the shared cache (Redis, or the database cache) moves on and this process's caches for the topic are dropped at
-once. Other processes watch the number (`generation_changed`, polled by the data plane a few times a second) and drop
-theirs when it moves. A number that is missing (evicted, or a new cache) counts as a change: at worst a spurious
-reload, never a stale read.
+A write that changes what a cache holds calls `generation_bump(topic)`; this process's caches for the topic are
+dropped at once and again after the transaction commits, when the number in the shared cache (Redis, or the
+database cache) moves on. Other processes watch the number (`generation_changed`, polled by the data plane a few
+times a second) and drop theirs when it moves. A number that is missing (evicted, or a new cache) counts as a
+change: at worst a spurious reload, never a stale read.
+
+The "number" is a fresh random token on every bump, not a counter: a counter can repeat a value a process has
+already seen (the key is evicted and restarts at 1; the database cache's incr is a non-atomic get-then-set, so two
+concurrent bumps can both write N+1, and it re-sets the key with the default 5-minute timeout). A token written by a
+bump has never been seen by anyone, so every bump is a change for every watcher.
+
+Callers that keep a cache must also guard its fills (see byok.gateway.auth): a lookup that read the database before
+a commit may try to store its answer after the drop; it must not.
 """
 
+import logging
+import secrets
 import threading
+import time
 from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import transaction
 
+logger = logging.getLogger(__name__)
+
 _KEY = "byok:generation:{}"
-_seen: dict[str, int | None] = {}
+_seen: dict[str, str | None] = {}
+_checked_at: dict[str, float] = {}
 _listeners: dict[str, list[Callable[[], None]]] = {}
 _lock = threading.Lock()
 
@@ -25,32 +39,54 @@ def on_invalidate(topic: str, listener: Callable[[], None]) -> None:
 
 
 def generation_bump(topic: str) -> None:
-    """Something the topic's caches hold changed: every process drops them (this one at commit)."""
+    """Something the topic's caches hold changed: every process drops them.
+
+    This process drops them now (so a read later in this transaction cannot be served from the cache) and again at
+    commit (a concurrent request may have re-cached the old, still committed, state in between); the shared number
+    moves at commit, so other processes reload only once the change is visible to them.
+    """
+    _notify(topic, None, remember=False)
     transaction.on_commit(lambda: _bump_now(topic))
 
 
 def _bump_now(topic: str) -> None:
-    key = _KEY.format(topic)
+    _notify(topic, None, remember=False)
     try:
-        value = cache.incr(key)
-    except ValueError:  # missing: start it (readers already treat a missing number as a change)
-        cache.add(key, 1, timeout=None)
-        value = cache.get(key)
-    _notify(topic, value)
+        cache.set(_KEY.format(topic), secrets.token_hex(8), timeout=None)
+    except Exception:  # the write is committed: failing the request now would only hide that
+        logger.exception("Could not publish the %r generation: other processes keep their caches until the "
+                         "shared cache answers again (they treat an unreadable number as a change).", topic)
 
 
 def generation_changed(topic: str) -> bool:
     """Read the shared number; if it moved since this process last looked, drop the topic's caches and say so."""
-    value = cache.get(_KEY.format(topic))
+    key = _KEY.format(topic)
+    try:
+        value = cache.get(key)
+        if value is None:
+            # Missing: a change. Start a new number so that the next poll can tell "unchanged" again.
+            cache.add(key, secrets.token_hex(8), timeout=None)
+            value = cache.get(key)
+    except Exception:
+        logger.warning("Could not read the %r generation; dropping this process's caches.", topic, exc_info=True)
+        value = None
     with _lock:
+        _checked_at[topic] = time.monotonic()
         changed = value is None or value != _seen.get(topic)
     if changed:
         _notify(topic, value)
     return changed
 
 
-def _notify(topic: str, value: int | None) -> None:
-    with _lock:
-        _seen[topic] = value
+def generation_checked_within(topic: str, seconds: float) -> bool:
+    """Whether this process read the topic's number in the last `seconds` (a cache may trust itself that long)."""
+    checked = _checked_at.get(topic)
+    return checked is not None and time.monotonic() - checked < seconds
+
+
+def _notify(topic: str, value: str | None, *, remember: bool = True) -> None:
+    if remember:
+        with _lock:
+            _seen[topic] = value
     for listener in _listeners.get(topic, ()):
         listener()

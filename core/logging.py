@@ -43,7 +43,7 @@ class JsonFormatter(logging.Formatter):
 
 # One cheap test first: most records contain none of these and skip the real patterns.
 _SUSPICIOUS = re.compile(
-    r"AKIA|ASIA|sk-|xai-|ABSK|bedrock-api-key-|FwoGZXIvYXdz|IQoJb3JpZ2lu|bearer|authorization|x-api-key|x-amz-"
+    r"AKIA|ASIA|sk-|xai-|ABSK|byok_|bedrock-api-key-|FwoGZXIvYXdz|IQoJb3JpZ2lu|bearer|authorization|x-api-key|x-amz-"
     r"|secret|token|password|passwd|api_?key|api-key",
     re.IGNORECASE,
 )
@@ -51,7 +51,7 @@ _AWS_KEY_ID = re.compile(r"(?P<prefix>AKIA|ASIA)[A-Z0-9]{12}(?P<tail>[A-Z0-9]{4}
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
 # Prefixed API keys, longest prefix first so the hint keeps it whole (sk-ant-…a1b2, not sk-…a1b2).
 _PREFIXED_KEY = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<prefix>sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-|xai-|ABSK|bedrock-api-key-)"
+    r"(?<![A-Za-z0-9_-])(?P<prefix>sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-|xai-|ABSK|bedrock-api-key-|byok_)"
     r"[A-Za-z0-9_+/=.%-]{12,}(?P<tail>[A-Za-z0-9]{4})"
 )
 _AWS_SESSION_TOKEN = re.compile(r"(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=%_-]{8,}")

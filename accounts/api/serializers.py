@@ -1,10 +1,11 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from core.serializers import StrictInputMixin
+from core.serializers import StrictInput, StrictInputMixin
 
-from ..models import Membership, Plan, User, Workspace
+from ..models import ApiKey, Membership, Plan, User, Workspace
 
 
 class PlanOutput(serializers.ModelSerializer):
@@ -65,3 +66,32 @@ class WorkspaceDetailOutput(WorkspaceOutput):
 @extend_schema_serializer(component_name="AuthToken")
 class AuthTokenInput(StrictInputMixin, AuthTokenSerializer):
     """DRF's username/password check, refusing unknown fields like every other API input."""
+
+
+class ApiKeyInput(StrictInput):
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                           help_text="When the key stops working (optional; in the future).")
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class ApiKeyOutput(serializers.ModelSerializer):
+    hint = serializers.CharField(source="key_hint", read_only=True, help_text="byok_… and the key's last 4.")
+    user = UserSummaryOutput(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "hint", "user", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class ApiKeyCreatedOutput(serializers.ModelSerializer):
+    hint = serializers.CharField(source="key_hint", read_only=True)
+    key = serializers.CharField(read_only=True, help_text="The key itself: shown this once, never again.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "key", "hint", "expires_at", "created_at"]

@@ -1,14 +1,24 @@
 from django.shortcuts import get_object_or_404
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from rest_framework import generics, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ..models import User
-from ..selectors import workspaces_visible_to
-from .serializers import AuthTokenInput, MeOutput, WorkspaceDetailOutput, WorkspaceOutput
+from ..selectors import api_keys_visible_to, workspaces_visible_to
+from ..services import api_key_create, api_key_revoke
+from .serializers import (
+    ApiKeyCreatedOutput,
+    ApiKeyInput,
+    ApiKeyOutput,
+    AuthTokenInput,
+    MeOutput,
+    WorkspaceDetailOutput,
+    WorkspaceOutput,
+)
 
 
 class MeApi(APIView):
@@ -37,3 +47,43 @@ class TokenObtainApi(ObtainAuthToken):
 
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     serializer_class = AuthTokenInput
+
+
+class WorkspaceApiKeyListApi(generics.ListAPIView):
+    """A member's own API keys for the workspace (all of its keys for its owner and admins), and creating one."""
+
+    serializer_class = ApiKeyOutput
+    api_key_allowed = False  # managing keys takes a signed-in user or a token: a leaked key cannot mint more
+
+    def workspace(self):
+        return get_object_or_404(workspaces_visible_to(self.request.user), slug=self.kwargs["slug"])
+
+    def get_queryset(self):
+        return api_keys_visible_to(workspace=self.workspace(), user=self.request.user)
+
+    @extend_schema(summary="API keys of the workspace: a member's own; every member's for its owner and admins")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=ApiKeyInput, responses={201: ApiKeyCreatedOutput},
+                   summary="Create an API key for yourself in this workspace (the key is shown once)")
+    @sensitive_variables("raw_key")
+    def post(self, request, slug):
+        data = ApiKeyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, raw_key = api_key_create(workspace=self.workspace(), user=request.user, actor=request.user,
+                                      **data.validated_data)
+        key.key = raw_key
+        return Response(ApiKeyCreatedOutput(key).data, status=status.HTTP_201_CREATED)
+
+
+class WorkspaceApiKeyDetailApi(APIView):
+    api_key_allowed = False
+
+    @extend_schema(request=None, responses={204: None},
+                   summary="Revoke an API key: your own, or any of the workspace's as its owner or admin")
+    def delete(self, request, slug, pk):
+        workspace = get_object_or_404(workspaces_visible_to(request.user), slug=slug)
+        key = get_object_or_404(api_keys_visible_to(workspace=workspace, user=request.user), pk=pk)
+        api_key_revoke(key=key, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,10 +5,11 @@ ModelAdmin each, with its custom views; forms.py the forms; scope.py the reads, 
 The ModelAdmins are registered here, so that they import the site and the site imports none of them.
 """
 
-from accounts.models import Workspace
+from accounts.models import ApiKey, Workspace
 from audit.models import AuditEvent
 
 from ..models import ProviderKey
+from .api_keys import ApiKeyConsoleAdmin
 from .audit import AuditEventConsoleAdmin
 from .keys import ProviderKeyConsoleAdmin
 from .site import console_site
@@ -17,5 +18,6 @@ from .workspaces import WorkspaceConsoleAdmin
 console_site.register(ProviderKey, ProviderKeyConsoleAdmin)
 console_site.register(Workspace, WorkspaceConsoleAdmin)
 console_site.register(AuditEvent, AuditEventConsoleAdmin)
+console_site.register(ApiKey, ApiKeyConsoleAdmin)
 
 __all__ = ["console_site"]

@@ -2,7 +2,8 @@
 
 Who sees what: a workspace owner sees their keys, workspaces, usage and audit trail; a workspace admin sees the
 workspaces they administer, their owner's keys that serve those workspaces (read-only), and those workspaces'
-usage and audit events. Members see nothing here.
+usage and audit events, and every member's API keys of the workspaces they own or administer. Members see
+nothing here.
 """
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from datetime import datetime, time
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import ApiKey, Membership, User, Workspace
 from audit.models import AuditEvent
 
 from ..models import ProviderKey
@@ -77,6 +78,11 @@ def console_provider_keys_with_status(keys: QuerySet[ProviderKey], status: str) 
         ProviderKey.Status.ACTIVE: usable & ~expired & Q(failing_since__isnull=True),
     }
     return keys.filter(conditions[status])
+
+
+def console_api_keys(access: ConsoleAccess) -> QuerySet[ApiKey]:
+    """Every member's API keys in the workspaces the user owns or administers."""
+    return ApiKey.objects.filter(workspace_id__in=access.workspace_ids).select_related("user", "workspace")
 
 
 def console_workspaces(access: ConsoleAccess) -> QuerySet[Workspace]:

@@ -6,6 +6,8 @@ from .env import env_int
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.authentication.TokenAuthentication",
+        # Workspace API keys (Bearer byok_… / x-api-key), on their own workspace's endpoints only.
+        "byok.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

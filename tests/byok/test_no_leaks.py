@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.debug import ExceptionReporter
+from rest_framework.test import APIClient
 
 from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
@@ -65,6 +66,7 @@ class Planted:
     workspace: object
     keys: dict[str, ProviderKey]
     canaries: list[str] = field(default_factory=list)
+    api_key: dict = field(default_factory=dict)  # the workspace API key created by a step: {"id", "key"}
 
     def fresh(self, provider: str) -> dict:
         """New canary credentials for `provider`, remembered so they are searched for too."""
@@ -134,10 +136,27 @@ class Step:
     url: Callable[[Planted], str]
     body: Callable[[Planted], dict | None] = lambda p: None
     expect: tuple[int, ...] = (200,)
+    headers: Callable[[Planted], dict] = lambda p: {}  # e.g. authenticate with the workspace API key instead
+    after: Callable[[Planted, object], None] = lambda p, response: None  # runs once the response is checked
 
 
 def key_url(provider: str, route: str) -> Callable[[Planted], str]:
     return lambda p: reverse(route, kwargs={"pk": p.keys[provider].pk})
+
+
+def api_key_created(p: Planted, response) -> None:
+    """The one response allowed to show the key: from now on it is a canary like the provider secrets."""
+    p.api_key.update(response.json())
+    p.canaries.append(p.api_key["key"])
+
+
+def with_api_key(header: str) -> Callable[[Planted], dict]:
+    return lambda p: ({"Authorization": f"Bearer {p.api_key['key']}"} if header == "bearer"
+                      else {"x-api-key": p.api_key["key"]})
+
+
+def api_key_url(p: Planted) -> str:
+    return reverse("workspace-api-key-detail", kwargs={"slug": p.workspace.slug, "pk": p.api_key["id"]})
 
 
 def bad_echo(p: Planted) -> dict:
@@ -155,6 +174,27 @@ API_STEPS = [
     Step("workspace-detail", "get", lambda p: reverse("workspace-detail", kwargs={"slug": p.workspace.slug})),
     Step("workspace-audit-events", "get",
          lambda p: reverse("workspace-audit-events", kwargs={"slug": p.workspace.slug})),
+    Step("workspace-api-key-list", "post",
+         lambda p: reverse("workspace-api-key-list", kwargs={"slug": p.workspace.slug}),
+         lambda p: {"name": "canary sdk key"}, expect=(201,), after=api_key_created),
+    Step("workspace-api-key-list", "post",
+         lambda p: reverse("workspace-api-key-list", kwargs={"slug": p.workspace.slug}),
+         lambda p: {"name": "", "expires_at": "1999-01-01T00:00:00Z"}, expect=(400,)),
+    Step("workspace-api-key-list", "get",
+         lambda p: reverse("workspace-api-key-list", kwargs={"slug": p.workspace.slug})),
+    Step("workspace-detail", "get", lambda p: reverse("workspace-detail", kwargs={"slug": p.workspace.slug}),
+         headers=with_api_key("bearer")),
+    Step("workspace-completions", "post",
+         lambda p: reverse("workspace-completions", kwargs={"slug": p.workspace.slug}),
+         lambda p: {"messages": [{"role": "user", "content": "Reply with OK."}], "provider": "anthropic"},
+         expect=ANSWERED, headers=with_api_key("x-api-key")),
+    Step("workspace-api-key-list", "get",
+         lambda p: reverse("workspace-api-key-list", kwargs={"slug": p.workspace.slug}),
+         expect=(403,), headers=with_api_key("bearer")),
+    Step("workspace-api-key-detail", "delete", api_key_url, expect=(204,)),
+    Step("workspace-api-key-detail", "delete", api_key_url, expect=(409,)),
+    Step("workspace-detail", "get", lambda p: reverse("workspace-detail", kwargs={"slug": p.workspace.slug}),
+         expect=(401,), headers=with_api_key("bearer")),
     Step("provider-catalog", "get", lambda p: reverse("provider-catalog")),
     Step("provider-key-list", "get", lambda p: reverse("provider-key-list")),
     Step("provider-key-list", "post", lambda p: reverse("provider-key-list"), bad_echo, expect=(400,)),
@@ -225,11 +265,15 @@ def test_canaries_appear_nowhere_but_in_ciphertext(planted, captured_logs, clien
         assert set(secret_parts(stored.get_credentials().to_json())) <= set(planted.canaries)  # it is in there
 
     for step in API_STEPS:
-        response = getattr(client, step.method)(step.url(planted), step.body(planted), format="json")
+        headers = step.headers(planted)
+        caller = APIClient() if headers else client
+        response = getattr(caller, step.method)(step.url(planted), step.body(planted), format="json",
+                                                headers=headers)
         where = f"{step.method.upper()} {step.route}"
         assert response.status_code in step.expect, (where, response.status_code, response.content[:500])
         assert_no_canary(response.content.decode(), planted.canaries, where)
         assert_no_canary(json.dumps(dict(response.headers)), planted.canaries, f"{where} headers")
+        step.after(planted, response)
     for page in PAGES:
         response = client.get(page)
         assert response.status_code == 200, page
@@ -238,6 +282,7 @@ def test_canaries_appear_nowhere_but_in_ciphertext(planted, captured_logs, clien
     assert_no_canary(stream.getvalue(), planted.canaries, "log output")
     assert_no_canary(caplog.text, planted.canaries, "captured log records")
     assert_no_canary(database_dump(), planted.canaries, "the database (outside ciphertext)")
+    assert planted.api_key["key"] in planted.canaries  # the workspace API key was searched for too
     assert ciphertexts  # the keys existed under ciphertext until the revert destroyed them
     assert not ProviderKey.objects.filter(owner=planted.owner).exists()
 

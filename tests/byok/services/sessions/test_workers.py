@@ -20,8 +20,8 @@ from byok.providers.base import hint
 from byok.services.sessions import session_ensure_fresh, session_refresh, session_refresh_fan_out
 from byok_project.celery import app
 from tests.audit.conftest import broker_unreachable
-from tests.byok.routing_helpers import key_for
 from tests.byok.gateway.test_cross_process import database_url
+from tests.byok.routing_helpers import key_for
 from tests.factories import BusinessUserFactory
 
 ROOT = Path(__file__).resolve().parents[4]
