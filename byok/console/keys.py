@@ -16,7 +16,7 @@ from core.errors import DomainError
 
 from ..errors import ConnectionTestFailed
 from ..models import ProviderKey
-from ..providers.registry import PROVIDERS
+from ..providers.registry import FAMILIES, PROVIDERS
 from ..services.connection import TooManyConnectionTests, provider_key_test_connection
 from ..services.keys import (
     byok_revert_to_platform,
@@ -27,6 +27,7 @@ from ..services.keys import (
     provider_key_rotate,
     provider_key_update,
 )
+from ..serving import family_name, platform_configured, what_serves_key_workspaces, what_serves_next
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
 from .forms import (
     RevertConfirmForm,
@@ -170,7 +171,16 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         messages.success(request, "Disabled the selected keys; their secrets are kept for re-enabling.")
 
     def delete_model(self, request, obj):
+        workspaces = None if obj.scope == ProviderKey.Scope.ALL_WORKSPACES else list(obj.workspaces.all())
         provider_key_delete(key=obj, actor=request.user)
+        request._byok_after_delete = what_serves_next(owner=request.user, families=[obj.family],
+                                                      workspaces=workspaces)
+
+    def response_delete(self, request, obj_display, obj_id):
+        response = super().response_delete(request, obj_display, obj_id)
+        if getattr(request, "_byok_after_delete", ""):
+            messages.info(request, request._byok_after_delete)
+        return response
 
     def delete_queryset(self, request, queryset):
         for key in queryset.filter(owner=request.user):
@@ -291,14 +301,13 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     @object_action
     def enable_view(self, request, key):
         provider_key_enable(key=key, actor=request.user)
-        return self.redirect_to_change(request, key, f"“{key.name}” is enabled.")
+        return self.redirect_to_change(request, key, f"“{key.name}” is enabled. {what_serves_key_workspaces(key)}")
 
     @object_action
     def disable_view(self, request, key):
         provider_key_disable(key=key, actor=request.user)
-        return self.redirect_to_change(request, key, f"“{key.name}” is disabled; calls use platform credentials or "
-                                                     f"fail, as its fallback mode says. The secret is kept for "
-                                                     f"re-enabling.")
+        return self.redirect_to_change(request, key, f"“{key.name}” is disabled. {what_serves_key_workspaces(key)} "
+                                                     f"The secret is kept for re-enabling.")
 
     @object_action
     def refresh_session_view(self, request, key):
@@ -338,10 +347,13 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             raise PermissionDenied
         form = RevertConfirmForm(posted(request))
         if form.is_valid():
+            families = set(ProviderKey.objects.filter(owner=request.user).values_list("family", flat=True))
             deleted = byok_revert_to_platform(owner=request.user, actor=request.user, confirm=True)
-            messages.success(request, f"Reverted to platform keys: {deleted} stored key(s) deleted. Every workspace "
-                                      f"now uses platform credentials.")
+            messages.success(request, f"Reverted to platform keys: {deleted} stored key(s) deleted. "
+                                      f"{what_serves_next(owner=request.user, families=families)}".strip())
             return HttpResponseRedirect(self.url("changelist"))
-        keys = ProviderKey.objects.filter(owner=request.user).only("name", "provider", "key_hint")
+        keys = list(ProviderKey.objects.filter(owner=request.user).only("name", "provider", "family", "key_hint"))
+        after = [{"family": family_name(f), "platform": platform_configured(f)}
+                 for f in sorted({k.family for k in keys}, key=FAMILIES.index)]
         return self.render(request, "byok_console/revert_confirm.html",
-                           {"title": "Revert to platform keys", "form": form, "keys": keys})
+                           {"title": "Revert to platform keys", "form": form, "keys": keys, "after": after})
