@@ -3,6 +3,7 @@
 
 import json
 import math
+import re
 
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
@@ -17,7 +18,7 @@ from core.errors import DomainError
 from ..errors import ConnectionTestFailed
 from ..models import ProviderKey
 from ..providers.registry import FAMILIES, PROVIDERS
-from ..services.connection import TooManyConnectionTests, provider_key_test_connection
+from ..services.connection import TooManyConnectionTests, connection_test, provider_key_test_connection
 from ..services.keys import (
     byok_revert_to_platform,
     provider_key_create,
@@ -48,10 +49,44 @@ from .site import (
 )
 
 
+_CLAUDE = re.compile(r"claude-(?P<family>[a-z]+)-(?P<major>\d+)-(?P<minor>\d)(?:-|$)")
+_KNOWN = {"gpt-5": "GPT-5", "gpt-5-mini": "GPT-5 mini", "deepseek-chat": "DeepSeek-V3 (chat)",
+          "deepseek-reasoner": "DeepSeek-R1 (reasoner)", "mistral-medium-latest": "Mistral Medium",
+          "mistral-large-latest": "Mistral Large", "grok-4": "Grok 4", "grok-4-fast": "Grok 4 Fast",
+          "glm-4.5-air": "GLM-4.5-Air", "glm-4.6": "GLM-4.6", "llama-3.1-8b-instant": "Llama 3.1 8B Instant",
+          "llama-3.3-70b-versatile": "Llama 3.3 70B Versatile"}
+TIER_NAMES = {"standard": "standard tier", "complex": "complex tier"}
+
+
+def model_display_name(model_id: str) -> str:
+    """"Claude Sonnet 4.5" for any Bedrock or Anthropic id of it (with or without a profile prefix); the catalog's
+    other models by their usual names; an unknown id as itself."""
+    match = _CLAUDE.search(model_id)
+    if match:
+        return f"Claude {match['family'].capitalize()} {match['major']}.{match['minor']}"
+    return _KNOWN.get(model_id, model_id)
+
+
+def check_label(check: dict) -> str:
+    """A check's name for people: "Claude Sonnet 4.5 (standard tier)" instead of `model:standard`."""
+    name = check.get("name", "")
+    if name.startswith("model:") and check.get("target"):
+        tier = name.partition(":")[2].partition("@")[0]
+        return f"{model_display_name(check['target'])} ({TIER_NAMES.get(tier, tier)})"
+    return name
+
+
 def test_outcome(data: dict) -> dict:
     """A connection test result (fresh, from a failed save, or the summary stored on the key) for the templates."""
     tested_at = data.get("tested_at")
-    return {**data, "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
+    checks = [{**c, "label": check_label(c)} for c in data.get("checks", [])]
+    return {**data, "checks": checks,
+            "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
+
+
+def article(word: str) -> str:
+    """ "an" before a vowel sound ("an AWS Bedrock key", "an OpenAI key"), else "a"."""
+    return "an" if word[:1].upper() in "AEIOU" else "a"
 
 
 def submitted_and_valid(data, form, formset=None) -> bool:
@@ -217,7 +252,9 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         form = key_form_class(provider, editing=False)(data, owner=request.user)
         formset = regional_formset(provider, data)
         test = None
-        if submitted_and_valid(data, form, formset):
+        if data is not None and "_test" in data:
+            test = self._test_only(request, provider, form, formset)
+        elif submitted_and_valid(data, form, formset):
             def create():
                 return provider_key_create(
                     owner=request.user, actor=request.user, provider=provider.id, credentials=form.credentials(),
@@ -227,8 +264,29 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             if key is not None:
                 return self.redirect_to_change(request, key, f"The connection test passed and “{key.name}” is saved.")
         return self.render(request, "byok_console/key_add.html", {
-            "title": f"Add a {provider.name} key", "provider": provider, "form": form, "formset": formset,
-            "test": test, **self._access_help(provider, form)})
+            "title": f"Add {article(provider.name)} {provider.name} key", "provider": provider, "form": form,
+            "formset": formset, "test": test, "fresh_test": test is not None, "tested_only": "_test" in request.POST,
+            **self._access_help(provider, form)})
+
+    def _test_only(self, request, provider, form, formset) -> dict | None:
+        """The "Test" button: run the connection test on the typed credentials (throttled like every test) and
+        save nothing. Only the credential fields (and the profile) need to be valid: the name and the rest wait for
+        "Test and save". The result, or the validation/throttle error placed on the form."""
+        form.is_valid()
+        for settings_field in ("name", "fallback_mode", "scope", "workspaces"):
+            form.errors.pop(settings_field, None)
+        if form.errors or (formset is not None and not formset.is_valid()):
+            return None
+        try:
+            profile = provider.profile_for(form.cleaned_data.get("inference_profile", ""))
+            cleaned = provider.clean(form.credentials(), inference_profile=profile,
+                                     regional_credentials=regional_credentials(formset) if formset else None)
+            result = connection_test(provider=provider.id, credentials=cleaned.credentials,
+                                     inference_profile=profile, actor=request.user, owner_id=request.user.pk)
+        except DomainError as exc:
+            add_domain_errors(form, exc, formset)
+            return None
+        return test_outcome(result.as_dict())
 
     def _access_help(self, provider, form=None, key: ProviderKey | None = None) -> dict:
         """The provider's access policy for every inference profile (the page shows the chosen one) and the
@@ -279,24 +337,27 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
-            "fresh_test": fresh_test or test is not None,
+            "fresh_test": fresh_test or test is not None or request.GET.get("tested") == "1",
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
             **self._access_help(key.provider_spec, form, key)})
 
     # -- buttons -----------------------------------------------------------------------------------------------
 
-    @object_action
-    def test_view(self, request, key):
+    def test_view(self, request, object_id):
+        """POST runs the test, keeps its result on the key and redirects to the key's page, which shows it
+        (post-redirect-get: reloading never re-runs a test nor shows a blank 405). A GET just goes there."""
+        key = self.action_object(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self.url("change", key.pk) + "#test-result")
         try:
             result = provider_key_test_connection(key=key, actor=request.user)
         except TooManyConnectionTests as exc:
             return self.redirect_to_change(request, key, exc.message, level=messages.ERROR)
-        key.refresh_from_db()
         if result.ok:
             messages.success(request, "Connection test passed.")
         else:
             messages.error(request, f"Connection test failed: {result.hint}")
-        return self._render_change(request, key, test=test_outcome(result.as_dict()), fresh_test=True)
+        return HttpResponseRedirect(self.url("change", key.pk) + "?tested=1#test-result")
 
     @object_action
     def enable_view(self, request, key):
