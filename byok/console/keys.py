@@ -7,6 +7,7 @@ import re
 
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
+from django.db.models import Value
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.utils import timezone
@@ -120,6 +121,13 @@ class KeyStatusFilter(SimpleListFilter):
         return queryset
 
 
+def scope_text(key: ProviderKey, viewer_id: int | None) -> str:
+    """"All my workspaces" for the owner; "All of olivia's workspaces" for anyone else (an admin)."""
+    if key.scope != ProviderKey.Scope.ALL_WORKSPACES:
+        return key.get_scope_display()
+    return key.get_scope_display() if key.owner_id == viewer_id else f"All of {key.owner.username}'s workspaces"
+
+
 def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     """(css class, text) of each badge: the status, then reminders about the session and rotation."""
     status = key.status_for(byok_allowed=key.owner.plan.byok_allowed, now=now)
@@ -144,7 +152,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     change_list_template = "byok_console/providerkey_change_list.html"
 
     def get_queryset(self, request):
-        return console_provider_keys(self.access(request))
+        # Who is looking, on each row: the list's columns say "All my workspaces" only to the key's owner.
+        return console_provider_keys(self.access(request)).annotate(viewer_id=Value(request.user.pk))
 
     def has_add_permission(self, request) -> bool:
         return self.access(request).is_owner and plan_required_message(request.user) is None
@@ -179,17 +188,22 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         if not key.last_tested_at:
             return "never"
         mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
-        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M"))
+        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M %Z"))
 
     @admin.display(description="serves")
     def serves(self, key: ProviderKey) -> str:
         if key.scope == ProviderKey.Scope.ALL_WORKSPACES:
-            return key.get_scope_display()
+            return scope_text(key, key.viewer_id)
         return ", ".join(w.name for w in key.workspaces.all())  # prefetched by the selector
+
 
     def changelist_view(self, request, extra_context=None):
         access = self.access(request)
-        context = {"plan_message": owner_plan_message(request, access), "can_revert": access.is_owner,
+        context = {"plan_message": owner_plan_message(request, access),
+                   "can_revert": access.is_owner and plan_required_message(request.user) is None,
+                   "read_only_note": None if access.is_owner else
+                   "These are your workspace owners' keys that serve the workspaces you administer: read-only, "
+                   "only an owner adds, tests, rotates or reverts their keys.",
                    **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 
@@ -204,6 +218,27 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         for key in queryset.filter(owner=request.user):
             provider_key_disable(key=key, actor=request.user)
         messages.success(request, "Disabled the selected keys; their secrets are kept for re-enabling.")
+
+    delete_confirmation_template = "byok_console/key_delete_confirm.html"
+
+    def delete_view(self, request, object_id, extra_context=None):
+        key = self.get_object(request, object_id)
+        context = {"title": f"Delete {key.name}?", "after_delete": self._after_delete_text(key),
+                   **(extra_context or {})}
+        return super().delete_view(request, object_id, extra_context=context)
+
+    def _after_delete_text(self, key: ProviderKey) -> str:
+        """What would serve the key's workspaces once it is gone: the rules applied without it."""
+        from ..serving import serving_for, serving_sentence
+
+        workspaces = list(key.owner.owned_workspaces.all()) if key.scope == ProviderKey.Scope.ALL_WORKSPACES \
+            else list(key.workspaces.all())
+        others = [k for k in ProviderKey.objects.filter(owner_id=key.owner_id, family=key.family).exclude(pk=key.pk)
+                  .prefetch_related("workspaces")]
+        platform: dict = {}
+        servings = [serving_for(workspace=w, family=key.family, keys=others,
+                                byok_allowed=key.owner.plan.byok_allowed, platform=platform) for w in workspaces]
+        return serving_sentence(servings).replace(" now ", " will ")
 
     def delete_model(self, request, obj):
         workspaces = None if obj.scope == ProviderKey.Scope.ALL_WORKSPACES else list(obj.workspaces.all())
@@ -334,6 +369,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_change.html", {
             "title": str(key), "key": key, "form": form, "formset": formset,
             "can_change": self.has_change_permission(request, key),
+            "scope_text": scope_text(key, request.user.pk),
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),

@@ -139,6 +139,12 @@ class ConsoleModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        # "Provider keys", not Django's "Select provider key to change".
+        return super().changelist_view(request, extra_context={
+            "title": self.opts.verbose_name_plural[:1].upper() + self.opts.verbose_name_plural[1:],
+            **(extra_context or {})})
+
     def get_object(self, request, object_id, from_field=None):
         # Another owner's id answers 404, not the stock admin's "perhaps it was deleted" redirect.
         obj = super().get_object(request, object_id, from_field)

@@ -543,3 +543,60 @@ def test_add_page_title_uses_the_right_article(owner, workspace):
     assert "Add an AWS Bedrock" in client.get(f"{KEYS}add/?provider=bedrock").content.decode()
     assert "Add an OpenAI key" in client.get(f"{KEYS}add/?provider=openai").content.decode()
     assert "Add a Mistral AI key" in client.get(f"{KEYS}add/?provider=mistral").content.decode()
+
+
+# --- roles and chrome -------------------------------------------------------------------------------------
+
+
+def test_changelist_titles_are_plain(owner, workspace):
+    html = signed_in(owner).get(KEYS).content.decode()
+    assert "<h1>Provider keys</h1>" in html and "Select provider key to change" not in html
+
+
+def test_audit_trail_has_no_database_column_names(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    client = signed_in(owner)
+    event = AuditEvent.objects.filter(target_key_id=key.pk).first()
+    for html in (client.get("/manage/audit/auditevent/").content.decode(),
+                 client.get(f"/manage/audit/auditevent/{event.pk}/change/").content.decode()):
+        assert "Actor label" not in html and "Chain sequence" not in html
+        assert "UTC" in html
+
+
+def test_console_403_and_404_are_console_pages(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    forbidden = signed_in(admin_user).post(f"{KEYS}{key.pk}/disable/")
+    assert forbidden.status_code == 403 and 'id="console-error"' in forbidden.content.decode()
+    missing = signed_in(owner).get(f"{KEYS}99999/change/")
+    assert missing.status_code == 404 and "Back to the console home" in missing.content.decode()
+
+
+def test_admin_reads_whose_workspaces_a_key_serves_and_no_owner_actions(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    html = signed_in(admin_user).get(KEYS).content.decode()
+    assert "All my workspaces" not in html and "All of olivia&#x27;s workspaces" in html
+    assert "Revert to platform keys" not in html and 'id="read-only-note"' in html
+    assert "Add provider key" not in html
+
+
+def test_free_owner_reads_an_upgrade_path_and_no_revert(sim):
+    frank = UserFactory(username="frank")
+    WorkspaceFactory(owner=frank)
+    html = signed_in(frank).get(KEYS).content.decode()
+    assert 'id="upgrade-path"' in html and "Revert to platform keys" not in html and "Add provider key" not in html
+
+
+def test_sign_in_without_next_lands_on_the_console(owner, workspace, settings):
+    owner.set_password("pw-123456789")
+    owner.save()
+    response = Client().post("/manage/login/", {"username": "olivia", "password": "pw-123456789"})
+    assert response.status_code == 302 and response.url == "/manage/"
+
+
+def test_delete_confirmation_says_what_serves_next(owner, workspace, sim, settings):
+    settings.BYOK_PLATFORM_ENV = {}
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    html = signed_in(owner).get(f"{KEYS}{key.pk}/delete/").content.decode()
+    assert 'id="after-delete"' in html and "no platform credentials are configured for AWS Bedrock" in html
