@@ -18,8 +18,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
-# Under /api/ errors answer JSON in the API's error shape; elsewhere Django's HTML pages (core/api.py).
+# Under /api/ errors answer JSON in the API's error shape (core/api.py); inside /manage/ 403 and 404 are console
+# pages (byok/console/errors.py, which hands every other path on to core's handlers); elsewhere Django's HTML pages.
 handler400 = "core.api.handler400"
-handler403 = "core.api.handler403"
-handler404 = "core.api.handler404"
+handler403 = "byok.console.errors.permission_denied"
+handler404 = "byok.console.errors.page_not_found"
 handler500 = "core.api.handler500"

@@ -1,6 +1,8 @@
 """The audit trail in the owner console: read-only, and only the events this user may see."""
 
+from django.contrib import admin
 from django.contrib.admin import SimpleListFilter
+from django.utils import timezone
 
 from accounts.models import Workspace
 
@@ -22,15 +24,44 @@ class AuditWorkspaceFilter(SimpleListFilter):
 
 
 class AuditEventConsoleAdmin(ConsoleModelAdmin):
-    list_display = ["created_at", "action", "actor_label", "target_hint", "workspace"]
+    list_display = ["when", "action", "who", "key", "workspace"]
     list_filter = ["action", AuditWorkspaceFilter, "created_at"]
     search_fields = ["actor_label", "target_hint"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     # Columns as text: no widget, and no query per foreign key on the detail page.
-    readonly_fields = ["created_at", "action", "actor_label", "actor_ip", "workspace", "target_hint", "details",
-                       "request_id", "chain_sequence", "chained_at"]
+    readonly_fields = ["when", "action", "who", "from_address", "workspace", "key", "details", "request",
+                       "position_in_chain", "sealed"]
     fields = readonly_fields
+
+    @admin.display(description="when", ordering="created_at")
+    def when(self, event) -> str:
+        return f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S %Z}"
+
+    @admin.display(description="who")
+    def who(self, event) -> str:
+        return event.actor_label.replace("system:", "byok (") + ")" if event.actor_label.startswith("system:") \
+            else event.actor_label
+
+    @admin.display(description="key")
+    def key(self, event) -> str:
+        return event.target_hint or "—"
+
+    @admin.display(description="from IP address")
+    def from_address(self, event) -> str:
+        return event.actor_ip or "—"
+
+    @admin.display(description="request id")
+    def request(self, event) -> str:
+        return event.request_id or "—"
+
+    @admin.display(description="position in the tamper-evident chain")
+    def position_in_chain(self, event) -> str:
+        return str(event.chain_sequence) if event.chain_sequence else "not sealed yet"
+
+    @admin.display(description="sealed at")
+    def sealed(self, event) -> str:
+        return f"{timezone.localtime(event.chained_at):%Y-%m-%d %H:%M:%S %Z}" if event.chained_at else "—"
 
     def get_queryset(self, request):
         return console_audit_events(self.access(request))

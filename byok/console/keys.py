@@ -3,10 +3,12 @@
 
 import json
 import math
+import re
 
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
 from django.core.exceptions import PermissionDenied
+from django.db.models import Value
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -15,9 +17,17 @@ from django.utils.html import format_html, format_html_join
 from core.errors import DomainError
 
 from ..errors import ConnectionTestFailed
+from ..gateway.serving import (
+    family_name,
+    platform_configured,
+    serving_for,
+    serving_sentence,
+    what_serves_key_workspaces,
+    what_serves_next,
+)
 from ..models import ProviderKey
-from ..providers.registry import PROVIDERS
-from ..services.connection import TooManyConnectionTests, provider_key_test_connection
+from ..providers.registry import FAMILIES, PROVIDERS
+from ..services.connection import TooManyConnectionTests, connection_test, provider_key_test_connection
 from ..services.keys import (
     byok_revert_to_platform,
     provider_key_create,
@@ -46,11 +56,44 @@ from .site import (
     sensitive_post,
 )
 
+_CLAUDE = re.compile(r"claude-(?P<family>[a-z]+)-(?P<major>\d+)-(?P<minor>\d)(?:-|$)")
+_KNOWN = {"gpt-5": "GPT-5", "gpt-5-mini": "GPT-5 mini", "deepseek-chat": "DeepSeek-V3 (chat)",
+          "deepseek-reasoner": "DeepSeek-R1 (reasoner)", "mistral-medium-latest": "Mistral Medium",
+          "mistral-large-latest": "Mistral Large", "grok-4": "Grok 4", "grok-4-fast": "Grok 4 Fast",
+          "glm-4.5-air": "GLM-4.5-Air", "glm-4.6": "GLM-4.6", "llama-3.1-8b-instant": "Llama 3.1 8B Instant",
+          "llama-3.3-70b-versatile": "Llama 3.3 70B Versatile"}
+TIER_NAMES = {"standard": "standard tier", "complex": "complex tier"}
+
+
+def model_display_name(model_id: str) -> str:
+    """"Claude Sonnet 4.5" for any Bedrock or Anthropic id of it (with or without a profile prefix); the catalog's
+    other models by their usual names; an unknown id as itself."""
+    match = _CLAUDE.search(model_id)
+    if match:
+        return f"Claude {match['family'].capitalize()} {match['major']}.{match['minor']}"
+    return _KNOWN.get(model_id, model_id)
+
+
+def check_label(check: dict) -> str:
+    """A check's name for people: "Claude Sonnet 4.5 (standard tier)" instead of `model:standard`."""
+    name = check.get("name", "")
+    if name.startswith("model:") and check.get("target"):
+        tier = name.partition(":")[2].partition("@")[0]
+        return f"{model_display_name(check['target'])} ({TIER_NAMES.get(tier, tier)})"
+    return name
+
 
 def test_outcome(data: dict) -> dict:
     """A connection test result (fresh, from a failed save, or the summary stored on the key) for the templates."""
     tested_at = data.get("tested_at")
-    return {**data, "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
+    checks = [{**c, "label": check_label(c)} for c in data.get("checks", [])]
+    return {**data, "checks": checks,
+            "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
+
+
+def article(word: str) -> str:
+    """ "an" before a vowel sound ("an AWS Bedrock key", "an OpenAI key"), else "a"."""
+    return "an" if word[:1].upper() in "AEIOU" else "a"
 
 
 def submitted_and_valid(data, form, formset=None) -> bool:
@@ -84,6 +127,13 @@ class KeyStatusFilter(SimpleListFilter):
         return queryset
 
 
+def scope_text(key: ProviderKey, viewer_id: int | None) -> str:
+    """"All my workspaces" for the owner; "All of olivia's workspaces" for anyone else (an admin)."""
+    if key.scope != ProviderKey.Scope.ALL_WORKSPACES:
+        return key.get_scope_display()
+    return key.get_scope_display() if key.owner_id == viewer_id else f"All of {key.owner.username}'s workspaces"
+
+
 def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     """(css class, text) of each badge: the status, then reminders about the session and rotation."""
     status = key.status_for(byok_allowed=key.owner.plan.byok_allowed, now=now)
@@ -108,7 +158,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     change_list_template = "byok_console/providerkey_change_list.html"
 
     def get_queryset(self, request):
-        return console_provider_keys(self.access(request))
+        # Who is looking, on each row: the list's columns say "All my workspaces" only to the key's owner.
+        return console_provider_keys(self.access(request)).annotate(viewer_id=Value(request.user.pk))
 
     def has_add_permission(self, request) -> bool:
         return self.access(request).is_owner and plan_required_message(request.user) is None
@@ -143,17 +194,22 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         if not key.last_tested_at:
             return "never"
         mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
-        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M"))
+        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M %Z"))
 
     @admin.display(description="serves")
     def serves(self, key: ProviderKey) -> str:
         if key.scope == ProviderKey.Scope.ALL_WORKSPACES:
-            return key.get_scope_display()
+            return scope_text(key, key.viewer_id)
         return ", ".join(w.name for w in key.workspaces.all())  # prefetched by the selector
+
 
     def changelist_view(self, request, extra_context=None):
         access = self.access(request)
-        context = {"plan_message": owner_plan_message(request, access), "can_revert": access.is_owner,
+        context = {"plan_message": owner_plan_message(request, access),
+                   "can_revert": access.is_owner and plan_required_message(request.user) is None,
+                   "read_only_note": None if access.is_owner else
+                   "These are your workspace owners' keys that serve the workspaces you administer: read-only, "
+                   "only an owner adds, tests, rotates or reverts their keys.",
                    **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 
@@ -169,8 +225,36 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             provider_key_disable(key=key, actor=request.user)
         messages.success(request, "Disabled the selected keys; their secrets are kept for re-enabling.")
 
+    delete_confirmation_template = "byok_console/key_delete_confirm.html"
+
+    def delete_view(self, request, object_id, extra_context=None):
+        key = self.get_object(request, object_id)
+        context = {"title": f"Delete {key.name}?", "after_delete": self._after_delete_text(key),
+                   **(extra_context or {})}
+        return super().delete_view(request, object_id, extra_context=context)
+
+    def _after_delete_text(self, key: ProviderKey) -> str:
+        """What would serve the key's workspaces once it is gone: the rules applied without it."""
+        workspaces = list(key.owner.owned_workspaces.all()) if key.scope == ProviderKey.Scope.ALL_WORKSPACES \
+            else list(key.workspaces.all())
+        others = [k for k in ProviderKey.objects.filter(owner_id=key.owner_id, family=key.family).exclude(pk=key.pk)
+                  .prefetch_related("workspaces")]
+        platform: dict = {}
+        servings = [serving_for(workspace=w, family=key.family, keys=others,
+                                byok_allowed=key.owner.plan.byok_allowed, platform=platform) for w in workspaces]
+        return serving_sentence(servings).replace(" now ", " will ")
+
     def delete_model(self, request, obj):
+        workspaces = None if obj.scope == ProviderKey.Scope.ALL_WORKSPACES else list(obj.workspaces.all())
         provider_key_delete(key=obj, actor=request.user)
+        request._byok_after_delete = what_serves_next(owner=request.user, families=[obj.family],
+                                                      workspaces=workspaces)
+
+    def response_delete(self, request, obj_display, obj_id):
+        response = super().response_delete(request, obj_display, obj_id)
+        if getattr(request, "_byok_after_delete", ""):
+            messages.info(request, request._byok_after_delete)
+        return response
 
     def delete_queryset(self, request, queryset):
         for key in queryset.filter(owner=request.user):
@@ -207,7 +291,9 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         form = key_form_class(provider, editing=False)(data, owner=request.user)
         formset = regional_formset(provider, data)
         test = None
-        if submitted_and_valid(data, form, formset):
+        if data is not None and "_test" in data:
+            test = self._test_only(request, provider, form, formset)
+        elif submitted_and_valid(data, form, formset):
             def create():
                 return provider_key_create(
                     owner=request.user, actor=request.user, provider=provider.id, credentials=form.credentials(),
@@ -217,8 +303,29 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             if key is not None:
                 return self.redirect_to_change(request, key, f"The connection test passed and “{key.name}” is saved.")
         return self.render(request, "byok_console/key_add.html", {
-            "title": f"Add a {provider.name} key", "provider": provider, "form": form, "formset": formset,
-            "test": test, **self._access_help(provider, form)})
+            "title": f"Add {article(provider.name)} {provider.name} key", "provider": provider, "form": form,
+            "formset": formset, "test": test, "fresh_test": test is not None, "tested_only": "_test" in request.POST,
+            **self._access_help(provider, form)})
+
+    def _test_only(self, request, provider, form, formset) -> dict | None:
+        """The "Test" button: run the connection test on the typed credentials (throttled like every test) and
+        save nothing. Only the credential fields (and the profile) need to be valid: the name and the rest wait for
+        "Test and save". The result, or the validation/throttle error placed on the form."""
+        form.is_valid()
+        for settings_field in ("name", "fallback_mode", "scope", "workspaces"):
+            form.errors.pop(settings_field, None)
+        if form.errors or (formset is not None and not formset.is_valid()):
+            return None
+        try:
+            profile = provider.profile_for(form.cleaned_data.get("inference_profile", ""))
+            cleaned = provider.clean(form.credentials(), inference_profile=profile,
+                                     regional_credentials=regional_credentials(formset) if formset else None)
+            result = connection_test(provider=provider.id, credentials=cleaned.credentials,
+                                     inference_profile=profile, actor=request.user, owner_id=request.user.pk)
+        except DomainError as exc:
+            add_domain_errors(form, exc, formset)
+            return None
+        return test_outcome(result.as_dict())
 
     def _access_help(self, provider, form=None, key: ProviderKey | None = None) -> dict:
         """The provider's access policy for every inference profile (the page shows the chosen one) and the
@@ -266,39 +373,42 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_change.html", {
             "title": str(key), "key": key, "form": form, "formset": formset,
             "can_change": self.has_change_permission(request, key),
+            "scope_text": scope_text(key, request.user.pk),
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
-            "fresh_test": fresh_test or test is not None,
+            "fresh_test": fresh_test or test is not None or request.GET.get("tested") == "1",
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
             **self._access_help(key.provider_spec, form, key)})
 
     # -- buttons -----------------------------------------------------------------------------------------------
 
-    @object_action
-    def test_view(self, request, key):
+    def test_view(self, request, object_id):
+        """POST runs the test, keeps its result on the key and redirects to the key's page, which shows it
+        (post-redirect-get: reloading never re-runs a test nor shows a blank 405). A GET just goes there."""
+        key = self.action_object(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self.url("change", key.pk) + "#test-result")
         try:
             result = provider_key_test_connection(key=key, actor=request.user)
         except TooManyConnectionTests as exc:
             return self.redirect_to_change(request, key, exc.message, level=messages.ERROR)
-        key.refresh_from_db()
         if result.ok:
             messages.success(request, "Connection test passed.")
         else:
             messages.error(request, f"Connection test failed: {result.hint}")
-        return self._render_change(request, key, test=test_outcome(result.as_dict()), fresh_test=True)
+        return HttpResponseRedirect(self.url("change", key.pk) + "?tested=1#test-result")
 
     @object_action
     def enable_view(self, request, key):
         provider_key_enable(key=key, actor=request.user)
-        return self.redirect_to_change(request, key, f"“{key.name}” is enabled.")
+        return self.redirect_to_change(request, key, f"“{key.name}” is enabled. {what_serves_key_workspaces(key)}")
 
     @object_action
     def disable_view(self, request, key):
         provider_key_disable(key=key, actor=request.user)
-        return self.redirect_to_change(request, key, f"“{key.name}” is disabled; calls use platform credentials or "
-                                                     f"fail, as its fallback mode says. The secret is kept for "
-                                                     f"re-enabling.")
+        return self.redirect_to_change(request, key, f"“{key.name}” is disabled. {what_serves_key_workspaces(key)} "
+                                                     f"The secret is kept for re-enabling.")
 
     @object_action
     def refresh_session_view(self, request, key):
@@ -338,10 +448,13 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             raise PermissionDenied
         form = RevertConfirmForm(posted(request))
         if form.is_valid():
+            families = set(ProviderKey.objects.filter(owner=request.user).values_list("family", flat=True))
             deleted = byok_revert_to_platform(owner=request.user, actor=request.user, confirm=True)
-            messages.success(request, f"Reverted to platform keys: {deleted} stored key(s) deleted. Every workspace "
-                                      f"now uses platform credentials.")
+            messages.success(request, f"Reverted to platform keys: {deleted} stored key(s) deleted. "
+                                      f"{what_serves_next(owner=request.user, families=families)}".strip())
             return HttpResponseRedirect(self.url("changelist"))
-        keys = ProviderKey.objects.filter(owner=request.user).only("name", "provider", "key_hint")
+        keys = list(ProviderKey.objects.filter(owner=request.user).only("name", "provider", "family", "key_hint"))
+        after = [{"family": family_name(f), "platform": platform_configured(f)}
+                 for f in sorted({k.family for k in keys}, key=FAMILIES.index)]
         return self.render(request, "byok_console/revert_confirm.html",
-                           {"title": "Revert to platform keys", "form": form, "keys": keys})
+                           {"title": "Revert to platform keys", "form": form, "keys": keys, "after": after})

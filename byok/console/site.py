@@ -86,10 +86,14 @@ class OwnerConsoleSite(admin.AdminSite):
         return TemplateResponse(request, template, {**self.each_context(request), **context}, status=status)
 
     def index(self, request, extra_context=None):
+        """The home page: what serves each of the viewer's workspaces now, usage, incidents, what expires soon."""
+        from .home import console_home  # home reads keys through scope; site imports no ModelAdmin module
+
         access = self.access(request)
-        context = {"plan_message": owner_plan_message(request, access), "is_owner": access.is_owner,
-                   **(extra_context or {})}
-        return super().index(request, extra_context=context)
+        return self.render(request, self.index_template, {
+            "title": self.index_title, "plan_message": owner_plan_message(request, access),
+            "is_owner": access.is_owner, "is_admin": bool(access.administered),
+            **console_home(access), **(extra_context or {})})
 
     def get_urls(self):
         return [path("usage/", self.admin_view(self.usage_view), name="usage"), *super().get_urls()]
@@ -134,6 +138,12 @@ class ConsoleModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # "Provider keys", not Django's "Select provider key to change".
+        return super().changelist_view(request, extra_context={
+            "title": self.opts.verbose_name_plural[:1].upper() + self.opts.verbose_name_plural[1:],
+            **(extra_context or {})})
 
     def get_object(self, request, object_id, from_field=None):
         # Another owner's id answers 404, not the stock admin's "perhaps it was deleted" redirect.

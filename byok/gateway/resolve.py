@@ -150,7 +150,7 @@ def _key_state(row) -> KeyState:
     return KeyState(**values)
 
 
-def _unusable_reason(key: KeyState, now: datetime) -> str | None:
+def unusable_reason(key: "KeyState | ProviderKey", now: datetime) -> str | None:
     """Why the key cannot serve now, as a stable code (a failing key gives its failure category)."""
     if not key.enabled:
         return "key_disabled"
@@ -179,25 +179,32 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
     keys = [_key_state(row) for row in rows if row[len(_MEMBERSHIP_COLUMNS)] is not None]
     if family is None:
         family = _default_family(keys)
-    # Selected-workspace keys before owner-wide ones; then the first usable.
-    candidates = sorted((k for k in keys if k.family == family), key=lambda k: k.scope != ProviderKey.Scope.SELECTED)
     base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
                 role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=platform_credits)
+    source, reason, key = key_choice([k for k in keys if k.family == family], byok_allowed=bool(byok_allowed),
+                                     now=timezone.now())
+    if source == Source.PLATFORM:
+        return platform_resolution(base, reason=reason, key=key)
+    provider = PROVIDERS[key.provider]
+    profile = provider.profile_for(key.inference_profile)
+    return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
+                      reason=reason, inference_profile=profile,
+                      region=provider.region_for(inference_profile=profile, regions=key.regions), **base)
+
+
+def key_choice(keys: list, *, byok_allowed: bool, now: datetime) -> tuple[str, str, "KeyState | ProviderKey | None"]:
+    """(source, reason, key) among the owner's keys of one family that serve the workspace (KeyStates or stored keys):
+    the rule every answer about "what serves" follows. A key scoped to selected workspaces wins over an owner-wide
+    one; then the first usable. Without BYOK: the platform, with the key that cannot serve (so answers can name it)."""
+    candidates = sorted(keys, key=lambda k: (k.scope != ProviderKey.Scope.SELECTED, k.pk))
     if not byok_allowed:
-        return platform_resolution(base, reason="plan_inactive", key=candidates[0] if candidates else None)
+        return Source.PLATFORM, "plan_inactive", candidates[0] if candidates else None
     if not candidates:
-        return platform_resolution(base, reason="no_key")
-    now = timezone.now()
+        return Source.PLATFORM, "no_key", None
     for key in candidates:
-        if _unusable_reason(key, now) is None:
-            provider = PROVIDERS[key.provider]
-            profile = provider.profile_for(key.inference_profile)
-            return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
-                              reason="workspace_key" if key.scope == ProviderKey.Scope.SELECTED else "owner_key",
-                              inference_profile=profile,
-                              region=provider.region_for(inference_profile=profile, regions=key.regions), **base)
-    first = candidates[0]
-    return platform_resolution(base, reason=_unusable_reason(first, now), key=first)
+        if unusable_reason(key, now) is None:
+            return Source.BYOK, "workspace_key" if key.scope == ProviderKey.Scope.SELECTED else "owner_key", key
+    return Source.PLATFORM, unusable_reason(candidates[0], now), candidates[0]
 
 
 def _default_family(keys: list[KeyState]) -> str:

@@ -19,7 +19,7 @@ from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyInvalid, Pla
 from ..models import ProviderKey
 from ..providers.base import CleanedKey, Credentials
 from ..providers.registry import get_provider
-from .connection import connection_test
+from .connection import ConnectionTestResult, connection_test
 from .sessions import session_refresh_soon
 
 _UNSET: Any = object()
@@ -70,7 +70,9 @@ def _check_name(*, key: ProviderKey, name: str) -> None:
         raise KeyInvalid("Name already used.", fields={"name": ["You already have a key with this name."]})
 
 
-def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str, actor: User, owner_id: int) -> None:
+def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str, actor: User,
+                   owner_id: int) -> ConnectionTestResult:
+    """The passing test result of the unsaved credentials; raises ConnectionTestFailed (nothing stored) otherwise."""
     result = connection_test(provider=provider, credentials=cleaned.credentials, inference_profile=inference_profile,
                              actor=actor, owner_id=owner_id)
     if not result.ok:
@@ -78,9 +80,20 @@ def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str
             f"The connection test failed ({result.category}); nothing was saved. {result.hint}".strip(),
             details={"test": result.as_dict()},
         )
+    return result
 
 
-def _apply(key: ProviderKey, cleaned: CleanedKey) -> None:
+def _keep_test(key: ProviderKey, result: ConnectionTestResult | None) -> None:
+    """The key's "last test" belongs to the credentials stored now: the test just run on them, or none."""
+    if result is None:
+        key.last_test_status, key.last_tested_at, key.last_test_summary = "", None, {}
+    else:
+        key.last_test_status = ProviderKey.TestStatus.OK if result.ok else ProviderKey.TestStatus.FAILED
+        key.last_tested_at = result.tested_at
+        key.last_test_summary = result.summary()
+
+
+def _apply(key: ProviderKey, cleaned: CleanedKey, test: ConnectionTestResult | None = None) -> None:
     key.set_credentials(cleaned.credentials)
     key.key_hint = cleaned.key_hint
     key.credential_type = cleaned.credential_type
@@ -88,6 +101,8 @@ def _apply(key: ProviderKey, cleaned: CleanedKey) -> None:
     key.regions = cleaned.regions
     key.failing_since = None
     key.failure_reason = ""
+    key.breaker_open_until = None
+    _keep_test(key, test)
 
 
 @sensitive_variables("credentials", "regional_credentials", "cleaned")
@@ -115,10 +130,11 @@ def provider_key_create(
     workspaces = _owned_workspaces(owner, workspaces)
     _check_name(key=key, name=name)
     _check_scope(key=key, scope=scope, workspaces=workspaces)
+    test = None
     if not skip_test:
-        _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile, actor=actor or owner,
-                       owner_id=owner.pk)
-    _apply(key, cleaned)
+        test = _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile, actor=actor or owner,
+                              owner_id=owner.pk)
+    _apply(key, cleaned, test)
     key.full_clean(exclude=["secret", "session_secret", "workspaces"])
     with transaction.atomic():
         key.save()
@@ -164,7 +180,7 @@ def provider_key_update(
 
     secrets_given = any(str(v).strip() for v in (credentials or {}).values()) or regional_credentials is not None
     profile = changes.get("inference_profile", key.inference_profile)
-    replacement = None
+    replacement = test = None
     if secrets_given or "inference_profile" in changes:
         # A new profile re-validates regions, and both re-run the test: the models differ per profile.
         current = key.get_credentials()
@@ -173,8 +189,8 @@ def provider_key_update(
         if cleaned.credentials.to_json() != current.to_json():
             replacement = cleaned
         if not skip_test and (replacement or "inference_profile" in changes):
-            _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=profile, actor=actor,
-                           owner_id=key.owner_id)
+            test = _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=profile, actor=actor,
+                                  owner_id=key.owner_id)
     details = {f: {"from": getattr(key, f), "to": v} for f, v in changes.items()}
     previous_slugs = sorted(w.slug for w in current_workspaces)
     new_slugs = sorted(w.slug for w in new_workspaces)
@@ -188,8 +204,10 @@ def provider_key_update(
         for field_name, value in changes.items():
             setattr(key, field_name, value)
         if replacement is not None:
-            _apply(key, replacement)
+            _apply(key, replacement, test)
             key.set_session(None, None)
+        elif "inference_profile" in changes:
+            _keep_test(key, test)  # other models and regions: the old result no longer says anything
         key.save()
         key.workspaces.set(new_workspaces)
         audit_record(action=AuditAction.KEY_UPDATED, actor=actor, owner=key.owner, target=key, details=details)
@@ -210,12 +228,13 @@ def provider_key_rotate(
             "credentials": [f"Enter the new {' / '.join(sorted(secret_names))}."]})
     cleaned = key.provider_spec.clean(credentials, keep=_non_secret(key), inference_profile=key.inference_profile,
                                       regional_credentials=regional_credentials)
+    test = None
     if not skip_test:
-        _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=key.inference_profile, actor=actor,
-                       owner_id=key.owner_id)
+        test = _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=key.inference_profile,
+                              actor=actor, owner_id=key.owner_id)
     previous_hint = key.key_hint
     with transaction.atomic():
-        _apply(key, cleaned)
+        _apply(key, cleaned, test)
         key.set_session(None, None)
         key.rotated_at = timezone.now()
         key.save()

@@ -11,7 +11,9 @@ from accounts.models import User
 from audit.models import AuditAction, AuditEvent
 from audit.services.sinks import AuditShippingFailed
 
+from ..gateway.serving import serving_now, serving_sentence
 from ..models import ProviderKey
+from ..providers.outcomes import Category
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,26 @@ def owner_event_email(*, event: AuditEvent) -> None:
     if key is None or not key.owner.email:
         logger.warning("Audit event %s: no key or no owner email address; nothing to send.", event.pk)
         return
+    if event.action == AuditAction.FALLBACK_ACTIVATED and _is_expiry(event, key):
+        return  # one incident, one email: the KEY_EXPIRED email tells the owner (and byok does not retry an expired key)
     owner_email(owner=key.owner, template=_EVENT_TEMPLATES[event.action], context={
-        **event.details, "key": key, "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60)})
+        **event.details, "key": key, "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60),
+        **key_serving_context(key)})
+
+
+def _is_expiry(event: AuditEvent, key: ProviderKey) -> bool:
+    """A call refused because credentials that cannot be refreshed have expired: the expiry's own event (recorded
+    by routing just before) is the one the owner hears about."""
+    return event.details.get("category") == Category.EXPIRED and not key.refreshes_session
+
+
+def key_serving_context(key: ProviderKey) -> dict:
+    """What serves the workspaces this key serves, now: `serving_next` (a sentence) and `serving_platform` (every
+    one of them on platform credentials), for the emails' "until then, calls …"."""
+    workspaces = None if key.scope == ProviderKey.Scope.ALL_WORKSPACES else list(key.workspaces.all())
+    servings = serving_now(owner=key.owner, families=[key.family], workspaces=workspaces)
+    return {"serving_next": serving_sentence(servings),
+            "serving_platform": bool(servings) and all(s.source == "platform" for s in servings)}
 
 
 # Events an owner must hear about at once. The owner-email audit sink ships only these: once per event, durably,

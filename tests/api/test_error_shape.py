@@ -1,5 +1,7 @@
 """Every error under /api/ is JSON in the documented shape; elsewhere Django's HTML pages are kept."""
 
+import json
+
 import pytest
 from django.db import OperationalError, connection
 from django.test import Client
@@ -94,7 +96,10 @@ def test_an_uncaught_exception_elsewhere_keeps_the_html_page():
 
 
 @pytest.mark.urls("tests.api.urls_with_failures")
-def test_the_project_wires_the_json_handlers():
-    from byok_project import urls
+def test_the_project_wires_the_json_handlers(rf):
+    from django.urls import get_resolver
 
-    assert (urls.handler404, urls.handler500) == ("core.api.handler404", "core.api.handler500")
+    resolver = get_resolver()
+    not_found = resolver.resolve_error_handler(404)(rf.get("/api/v1/nope"), exception=None)
+    assert not_found.status_code == 404 and json.loads(not_found.content)["error"]["code"] == "not_found"
+    assert resolver.resolve_error_handler(500).__module__ == "core.api"

@@ -1,5 +1,6 @@
 """The owner console at /manage/: who gets in, what they see, and that every button goes through the services."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -218,15 +219,20 @@ def test_workspace_choices_are_only_the_owners_workspaces(owner, workspace, sim)
     assert "Acme" in html and "Someone Else&#x27;s" not in html
 
 
-def test_test_connection_is_post_only(owner, workspace, sim):
+def test_test_connection_runs_on_post_only_and_a_reload_goes_to_the_key_page(owner, workspace, sim):
     key = bedrock_key(owner, sim.account("demo-bedrock"))
-    assert signed_in(owner).get(f"{KEYS}{key.pk}/test/").status_code == 405
+    response = signed_in(owner).get(f"{KEYS}{key.pk}/test/")
+    assert response.status_code == 302 and response.url.startswith(f"{KEYS}{key.pk}/change/")
+    assert sim.server.stats()["total"] == 0
 
 
 def test_test_connection_shows_each_check_the_account_and_keeps_the_result(owner, workspace, sandbox):
     key = bedrock_key(owner, sandbox.account("demo-bedrock"))
-    html = signed_in(owner).post(f"{KEYS}{key.pk}/test/").content.decode()
+    response = signed_in(owner).post(f"{KEYS}{key.pk}/test/")
+    assert response.status_code == 302 and "tested=1" in response.url  # post-redirect-get
+    html = signed_in(owner).get(response.url).content.decode()
     assert html.count('class="byok-check ok"') == 4 and "111122223333" in html
+    assert "Claude Sonnet 4.5 (standard tier)" in html and "Claude Opus 4.5 (complex tier)" in html
     key.refresh_from_db()
     assert key.last_test_status == "ok"
 
@@ -491,3 +497,106 @@ def test_audit_list_makes_as_many_queries_for_1000_events_as_for_10(owner, works
     few = queries_for(client, "/manage/audit/auditevent/")
     many_events(owner, workspace, 990)
     assert queries_for(client, "/manage/audit/auditevent/") == few
+
+
+# --- the add form: Test only, kept fields, error summary --------------------------------------------------
+
+
+def test_test_button_on_the_add_page_tests_and_saves_nothing(owner, workspace, sandbox):
+    account = sandbox.account("demo-bedrock-no-opus")
+    form = bedrock_form(account, name="", _test="Test")  # the name is only needed to save
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", form).content.decode()
+    assert not ProviderKey.objects.exists()
+    assert "Test only: nothing was saved" in html and 'class="byok-check failed"' in html
+    assert "Claude Opus 4.5 (complex tier)" in html and "model_access" in html
+    assert account.secret_access_key not in html and account.access_key_id not in html
+    assert AuditEvent.objects.filter(action=AuditAction.KEY_CREATED).count() == 0
+
+
+def test_test_button_is_throttled_like_every_test(owner, workspace, sandbox, settings):
+    settings.BYOK_CONNECTION_TEST_RATE = "0/min"
+    form = bedrock_form(sandbox.account("demo-bedrock"), _test="Test")
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", form).content.decode()
+    assert "Too many connection tests" in html and sandbox.server.stats()["total"] == 0
+
+
+def test_failed_submit_keeps_non_secret_fields_with_an_error_summary(owner, workspace, sandbox):
+    account = sandbox.account("demo-bedrock-no-opus")
+    form = bedrock_form(account, name="Kept name", fallback_mode="none", inference_profile="eu")
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", form).content.decode()
+    assert not ProviderKey.objects.exists()
+    assert 'value="Kept name"' in html
+    assert re.search(r'<input[^>]*name="fallback_mode" value="none"[^>]*checked', html)
+    assert re.search(r'<input[^>]*name="inference_profile" value="eu"[^>]*checked', html)
+    assert 'id="error-summary"' in html
+    assert account.access_key_id not in html and account.secret_access_key not in html
+
+
+def test_error_summary_links_each_field_error(owner, workspace):
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", {
+        "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"}).content.decode()
+    assert 'id="error-summary"' in html and 'href="#id_name"' in html
+
+
+def test_add_page_title_uses_the_right_article(owner, workspace):
+    client = signed_in(owner)
+    assert "Add an AWS Bedrock" in client.get(f"{KEYS}add/?provider=bedrock").content.decode()
+    assert "Add an OpenAI key" in client.get(f"{KEYS}add/?provider=openai").content.decode()
+    assert "Add a Mistral AI key" in client.get(f"{KEYS}add/?provider=mistral").content.decode()
+
+
+# --- roles and chrome -------------------------------------------------------------------------------------
+
+
+def test_changelist_titles_are_plain(owner, workspace):
+    html = signed_in(owner).get(KEYS).content.decode()
+    assert "<h1>Provider keys</h1>" in html and "Select provider key to change" not in html
+
+
+def test_audit_trail_has_no_database_column_names(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    client = signed_in(owner)
+    event = AuditEvent.objects.filter(target_key_id=key.pk).first()
+    for html in (client.get("/manage/audit/auditevent/").content.decode(),
+                 client.get(f"/manage/audit/auditevent/{event.pk}/change/").content.decode()):
+        assert "Actor label" not in html and "Chain sequence" not in html
+        assert "UTC" in html
+
+
+def test_console_403_and_404_are_console_pages(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    forbidden = signed_in(admin_user).post(f"{KEYS}{key.pk}/disable/")
+    assert forbidden.status_code == 403 and 'id="console-error"' in forbidden.content.decode()
+    missing = signed_in(owner).get(f"{KEYS}99999/change/")
+    assert missing.status_code == 404 and "Back to the console home" in missing.content.decode()
+
+
+def test_admin_reads_whose_workspaces_a_key_serves_and_no_owner_actions(owner, workspace, sim):
+    bedrock_key(owner, sim.account("demo-bedrock"))
+    admin_user = add_member(workspace, role=Membership.Role.ADMIN)
+    html = signed_in(admin_user).get(KEYS).content.decode()
+    assert "All my workspaces" not in html and "All of olivia&#x27;s workspaces" in html
+    assert "Revert to platform keys" not in html and 'id="read-only-note"' in html
+    assert "Add provider key" not in html
+
+
+def test_free_owner_reads_an_upgrade_path_and_no_revert(sim):
+    frank = UserFactory(username="frank")
+    WorkspaceFactory(owner=frank)
+    html = signed_in(frank).get(KEYS).content.decode()
+    assert 'id="upgrade-path"' in html and "Revert to platform keys" not in html and "Add provider key" not in html
+
+
+def test_sign_in_without_next_lands_on_the_console(owner, workspace, settings):
+    owner.set_password("pw-123456789")
+    owner.save()
+    response = Client().post("/manage/login/", {"username": "olivia", "password": "pw-123456789"})
+    assert response.status_code == 302 and response.url == "/manage/"
+
+
+def test_delete_confirmation_says_what_serves_next(owner, workspace, sim, settings):
+    settings.BYOK_PLATFORM_ENV = {}
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    html = signed_in(owner).get(f"{KEYS}{key.pk}/delete/").content.decode()
+    assert 'id="after-delete"' in html and "no platform credentials are configured for AWS Bedrock" in html

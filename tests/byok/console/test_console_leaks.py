@@ -22,10 +22,10 @@ def console_pages(client: Client, planted: Planted) -> dict[str, str]:
         assert response.status_code == 200, url
         pages[url] = response.content.decode()
 
-    def post(url, data):
-        response = client.post(url, data)
+    def post(url, data, *, follow=False):
+        response = client.post(url, data, follow=follow)
         assert response.status_code == 200, url  # a redisplayed form: the test failed, nothing was saved
-        pages[f"POST {url}"] = response.content.decode()
+        pages[f"POST {url} {sorted(data)}"] = response.content.decode()
 
     for url in ("/manage/", KEYS, f"{KEYS}?status=active", f"{KEYS}add/", f"{KEYS}revert/",
                 "/manage/accounts/workspace/", f"/manage/accounts/workspace/{planted.workspace.pk}/change/",
@@ -36,13 +36,15 @@ def console_pages(client: Client, planted: Planted) -> dict[str, str]:
     for key in planted.keys.values():
         for suffix in ("change/", "rotate/", "delete/", "history/"):
             get(f"{KEYS}{key.pk}/{suffix}")
-        post(f"{KEYS}{key.pk}/test/", {})
+        post(f"{KEYS}{key.pk}/test/", {}, follow=True)  # post-redirect-get: the key's page with the result
     regional = {"regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"}
     for provider, key in planted.keys.items():
         typed = planted.fresh(provider)  # fresh canaries typed into forms whose test then fails
         post(f"{KEYS}add/?provider={provider}", {"name": f"{provider} retry", "fallback_mode": "platform",
                                                   "scope": "selected", "workspaces": [planted.workspace.pk],
                                                   "inference_profile": "global", **typed, **regional})
+        post(f"{KEYS}add/?provider={provider}", {"_test": "Test", "inference_profile": "global",
+                                                  **planted.fresh(provider), **regional})  # test only, no save
         post(f"{KEYS}{key.pk}/rotate/", {**planted.fresh(provider), **regional})
     for event in AuditEvent.objects.filter(owner=planted.owner):
         get(f"/manage/audit/auditevent/{event.pk}/change/")

@@ -1,0 +1,149 @@
+"""What serves a workspace's calls for a provider family, said in words: the one answer every message, e-mail and
+the console's home page give ("calls use “EU key” (AKIA…7XQ2)", "calls use platform credentials", "calls fail: no
+platform credentials are configured for Anthropic").
+
+It applies the rules of `gateway.resolve.credentials_resolve` and of routing (an exclusive key never falls back;
+platform credentials must be configured) to keys already read, so a page can answer for many workspaces and families
+from one read of the keys, and a message can answer right after a change.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import User, Workspace
+
+from ..models import ProviderKey
+from ..providers.registry import FAMILIES, platform_provider
+from .resolve import key_choice
+
+BYOK, PLATFORM, NOTHING = "byok", "platform", "nothing"
+
+
+def family_name(family: str) -> str:
+    """"AWS Bedrock", "Anthropic", … (the platform provider's name without its credential kind)."""
+    return platform_provider(family).name.split(" (")[0]
+
+
+def platform_configured(family: str) -> bool:
+    return platform_provider(family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M %Z}" if moment else ""
+
+
+def reason_text(reason: str, key: ProviderKey | None) -> str:
+    """Why a key does not serve (or why none does), in words."""
+    if reason == "no_key":
+        return "no key for this provider"
+    if reason == "plan_inactive":
+        return "the owner's plan does not include bring-your-own-key"
+    if reason == "key_disabled":
+        return f"“{key.name}” is disabled"
+    if reason == "key_expired":
+        return f"“{key.name}” expired {_when(key.expires_at)}"
+    if key is not None and key.failing_since:
+        return f"“{key.name}” failing since {_when(key.failing_since)} ({key.failure_reason or reason})"
+    return reason.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What serves `workspace`'s calls for `family` now."""
+
+    workspace: Workspace
+    family: str
+    source: str  # byok, platform or nothing (calls fail)
+    reason: str  # owner_key, workspace_key, or why not BYOK (no_key, plan_inactive, key_disabled, …)
+    key: ProviderKey | None  # the key that serves, or the one that cannot
+    platform_configured: bool
+
+    @property
+    def family_name(self) -> str:
+        return family_name(self.family)
+
+    @property
+    def exclusive_blocks(self) -> bool:
+        return self.source == NOTHING and self.key is not None and self.platform_configured
+
+    @property
+    def why(self) -> str:
+        """Why BYOK does not serve; empty when it does."""
+        return "" if self.source == BYOK else reason_text(self.reason, self.key)
+
+    @property
+    def outcome(self) -> str:
+        """What calls do, as the end of a sentence: "use “EU key” (AKIA…7XQ2)"."""
+        if self.source == BYOK:
+            return f"use “{self.key.name}” ({self.key.key_hint})"
+        if self.source == PLATFORM:
+            return "use platform credentials (counted against platform credits)"
+        if self.key is not None and self.key.fallback_mode == ProviderKey.FallbackMode.NONE and self.reason != "plan_inactive":
+            return f"fail: “{self.key.name}” ({self.key.key_hint}) is exclusive (never falls back) and cannot serve"
+        return f"fail: no platform credentials are configured for {self.family_name}"
+
+
+def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey], byok_allowed: bool,
+                now: datetime | None = None, platform: dict | None = None) -> Serving:
+    """The rules of `credentials_resolve` and routing, on the owner's keys (any order; this filters by family and
+    scope). `keys` need `workspaces` prefetched for selected-scope keys; `platform` caches platform_configured."""
+    now = now or timezone.now()
+    platform = {} if platform is None else platform
+    if family not in platform:
+        platform[family] = platform_configured(family)
+    configured = platform[family]
+    serving_keys = [k for k in keys if k.family == family and k.owner_id == workspace.owner_id and (
+        k.scope == ProviderKey.Scope.ALL_WORKSPACES or any(w.pk == workspace.pk for w in k.workspaces.all()))]
+    source, reason, key = key_choice(serving_keys, byok_allowed=byok_allowed, now=now)
+    if source == BYOK:
+        return Serving(workspace, family, BYOK, reason, key, configured)
+    # Routing's rule: an exclusive key never falls back; the platform serves only when configured.
+    exclusive = byok_allowed and key is not None and key.fallback_mode == ProviderKey.FallbackMode.NONE
+    return Serving(workspace, family, PLATFORM if configured and not exclusive else NOTHING, reason, key, configured)
+
+
+def serving_now(*, owner: User, families: Iterable[str], workspaces: Iterable[Workspace] | None = None) -> list[Serving]:
+    """What serves each of the owner's workspaces (or `workspaces`) for each family, read now (three queries)."""
+    workspaces = list(Workspace.objects.filter(owner=owner).order_by("name") if workspaces is None else workspaces)
+    keys = list(ProviderKey.objects.filter(owner=owner).prefetch_related("workspaces"))
+    byok_allowed = User.objects.select_related("plan").get(pk=owner.pk).plan.byok_allowed
+    platform: dict = {}
+    return [serving_for(workspace=w, family=f, keys=keys, byok_allowed=byok_allowed, platform=platform)
+            for f in sorted(set(families), key=FAMILIES.index) for w in workspaces]
+
+
+def serving_sentence(servings: list[Serving]) -> str:
+    """One sentence per family: "AWS Bedrock calls in every workspace now use platform credentials (…)." or, when
+    workspaces differ, "AWS Bedrock calls: in Acme they use …; in Beta they fail: …"."""
+    sentences = []
+    families = list(dict.fromkeys(s.family for s in servings))
+    for family in families:
+        rows = [s for s in servings if s.family == family]
+        outcomes = list(dict.fromkeys(s.outcome for s in rows))
+        if not rows:
+            continue
+        if len(outcomes) == 1:
+            where = "in every workspace" if len(rows) > 1 else f"in {rows[0].workspace.name}"
+            sentences.append(f"{family_name(family)} calls {where} now {outcomes[0]}.")
+        else:
+            parts = "; ".join(f"in {s.workspace.name} they {s.outcome}" for s in rows)
+            sentences.append(f"{family_name(family)} calls: {parts}.")
+    return " ".join(sentences)
+
+
+def what_serves_next(*, owner: User, families: Iterable[str], workspaces: Iterable[Workspace] | None = None) -> str:
+    """The sentence for messages and e-mails, read after the change they report."""
+    families = list(families)
+    if not families:
+        return ""
+    return serving_sentence(serving_now(owner=owner, families=families, workspaces=workspaces))
+
+
+def what_serves_key_workspaces(key: ProviderKey) -> str:
+    """What serves the workspaces this key serves (all the owner's, or its selected ones), for its family."""
+    workspaces = None if key.scope == ProviderKey.Scope.ALL_WORKSPACES else list(key.workspaces.all())
+    return what_serves_next(owner=key.owner, families=[key.family], workspaces=workspaces)

@@ -1,0 +1,143 @@
+"""The console's home page: what serves each workspace now and why, usage by source, incidents, expiries, credits;
+a constant number of queries from 10 to 1,000 keys and 100,000 usage rows."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Membership
+from audit.models import AuditAction, AuditEvent
+from byok.models import PlatformCreditUsage, ProviderKey, UsageRecord
+from byok.selectors import month_start
+from byok.services.keys import provider_key_disable
+from tests.byok.routing_helpers import key_for, use_platform_account
+from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner():
+    return BusinessUserFactory(username="olivia")
+
+
+@pytest.fixture
+def workspace(owner):
+    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
+
+
+def test_home_names_the_serving_key_and_offers_a_test(owner, workspace, sandbox):
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
+    html = signed_in(owner).get("/manage/").content.decode()
+    assert "Acme" in html and "“Production”" in html and key.key_hint in html
+    assert f'action="/manage/byok/providerkey/{key.pk}/test/"' in html
+    assert "owner-wide key" in html
+
+
+def test_home_says_why_platform_serves_and_whether_platform_credentials_exist(owner, workspace, sandbox, settings):
+    settings.BYOK_PLATFORM_ENV = {}
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
+    provider_key_disable(key=key, actor=owner)
+    html = signed_in(owner).get("/manage/").content.decode()
+    assert "“Production” is disabled" in html and "none configured" in html
+    assert "fail: no platform credentials are configured for AWS Bedrock" in html
+    use_platform_account(settings, sandbox)
+    html = signed_in(owner).get("/manage/").content.decode()
+    assert "platform credentials" in html and "configured" in html
+
+
+def test_home_shows_a_failing_key_since_when(owner, workspace, sandbox):
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
+    since = timezone.now() - timedelta(minutes=3)
+    ProviderKey.objects.filter(pk=key.pk).update(failing_since=since, failure_reason="invalid_credentials",
+                                                 breaker_open_until=timezone.now() + timedelta(minutes=2))
+    html = signed_in(owner).get("/manage/").content.decode()
+    assert "“Production” failing since" in html and "invalid_credentials" in html
+
+
+def test_home_counts_calls_by_source_and_lists_incidents(owner, workspace, sandbox):
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
+    now = timezone.now()
+    rows = [UsageRecord(workspace=workspace, owner=owner, provider="bedrock", model="m", source=source, task="standard")
+            for source in ["byok"] * 3 + ["platform"] * 2]
+    UsageRecord.objects.bulk_create(rows)
+    UsageRecord.objects.filter(pk=rows[0].pk).update(created_at=now - timedelta(days=3))
+    AuditEvent.objects.create(action=AuditAction.FALLBACK_ACTIVATED, owner=owner, workspace=workspace,
+                              target_key_id=key.pk, target_hint=key.key_hint,
+                              details={"category": "invalid_credentials"}, actor_label="system:routing")
+    html = signed_in(owner).get("/manage/").content.decode()
+    assert "last 24 h <strong>2</strong> on own keys, <strong>2</strong> on platform" in html
+    assert "last 30 days <strong>3</strong> own keys, <strong>2</strong> platform" in html
+    assert "<svg class=\"byok-chart\"" in html and "invalid_credentials" in html and "ongoing" in html
+
+
+def test_admin_sees_the_owners_workspace_without_owner_buttons(owner, workspace, sandbox):
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
+    ada = add_member(workspace, UserFactory(username="ada"), role=Membership.Role.ADMIN)
+    html = signed_in(ada).get("/manage/").content.decode()
+    assert "you administer it for olivia" in html and "“Production”" in html
+    assert f"/manage/byok/providerkey/{key.pk}/test/" not in html
+    assert "revert to platform keys" not in html
+
+
+def test_free_owner_sees_plan_and_platform(sandbox):
+    frank = UserFactory(username="frank")
+    WorkspaceFactory(owner=frank, name="Frank Co")
+    html = signed_in(frank).get("/manage/").content.decode()
+    assert "Frank Co" in html and "does not include bring-your-own-key" in html
+    assert "revert to platform keys" not in html
+
+
+def test_home_lists_expiring_keys_and_credits(owner, workspace, sandbox):
+    account = sandbox.add_account("bedrock", session_token="FwoGZXIvYXdzEXAMPLEtoken0123456789")
+    key = key_for(owner, account, name="Temporary")
+    ProviderKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() + timedelta(days=2))
+    PlatformCreditUsage.objects.create(owner=owner, month=month_start(), used=42)
+    html = signed_in(owner).get("/manage/").content.decode()
+    assert "“Temporary”" in html and "expires" in html and "<strong>42</strong> of" in html
+
+
+def _populate(owner, workspaces, n_keys, n_rows, with_events):
+    keys = [ProviderKey(owner=owner, provider="anthropic", family="anthropic", name=f"k{i}", secret="x",
+                        key_hint=f"sk-…{i:04d}", credential_type="api_key", scope="selected",
+                        expires_at=timezone.now() + timedelta(days=1) if i % 7 == 0 else None,
+                        session_token_expires_at=timezone.now() + timedelta(hours=1) if i % 5 == 0 else None)
+            for i in range(n_keys)]
+    ProviderKey.objects.bulk_create(keys)
+    through = ProviderKey.workspaces.through
+    through.objects.bulk_create([through(providerkey_id=k.pk, workspace_id=workspaces[i % len(workspaces)].pk)
+                                 for i, k in enumerate(keys)])
+    now = timezone.now()
+    UsageRecord.objects.bulk_create([
+        UsageRecord(workspace=workspaces[i % len(workspaces)], owner=owner, provider="anthropic", model="m",
+                    source="byok" if i % 3 else "platform", task="standard") for i in range(n_rows)], batch_size=5000)
+    UsageRecord.objects.filter(pk__in=UsageRecord.objects.values("pk")[: n_rows // 2]).update(
+        created_at=now - timedelta(days=10))
+    if with_events:
+        AuditEvent.objects.bulk_create([
+            AuditEvent(action=AuditAction.FALLBACK_ACTIVATED if i % 2 == 0 else AuditAction.BYOK_RECOVERED,
+                       owner=owner, workspace=workspaces[0], target_key_id=keys[i // 2].pk, target_hint="x",
+                       actor_label="system:routing", details={"category": "invalid_credentials"})
+            for i in range(min(n_keys, 200))])
+
+
+@pytest.mark.parametrize("n_keys, n_rows", [(10, 100), (1000, 100_000)])
+def test_home_runs_a_constant_number_of_queries(owner, n_keys, n_rows, django_assert_max_num_queries):
+    workspaces = [WorkspaceFactory(owner=owner, name=f"W{i}") for i in range(3)]
+    _populate(owner, workspaces, n_keys, n_rows, with_events=True)
+    client = signed_in(owner)
+    with django_assert_max_num_queries(QUERIES):
+        response = client.get("/manage/")
+    assert response.status_code == 200
+    assert response.content.decode().count('byok-workspace"') == 3
+
+
+QUERIES = 10  # measured: 10 at both sizes (session, user, access, plan, workspaces, keys, key workspaces, usage, incidents, credits)
