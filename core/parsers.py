@@ -33,16 +33,20 @@ def _too_large(limit: int) -> RequestTooLarge:
     return RequestTooLarge(f"The request body is larger than {limit} bytes.")
 
 
-def read_bounded(stream, parser_context) -> bytes:
-    """The whole body, or RequestTooLarge as soon as it is known to exceed the limit (before reading it all)."""
-    limit = max_body_size()
+def declared_length(parser_context) -> int:
+    """The request's Content-Length (0 when absent or malformed: the read is bounded anyway)."""
     request = (parser_context or {}).get("request")
     meta = getattr(request, "META", {}) if request is not None else {}
     try:
-        declared = int(meta.get("CONTENT_LENGTH") or 0)
+        return int(meta.get("CONTENT_LENGTH") or 0)
     except (TypeError, ValueError):
-        declared = 0
-    if declared > limit:
+        return 0
+
+
+def read_bounded(stream, parser_context) -> bytes:
+    """The whole body, or RequestTooLarge as soon as it is known to exceed the limit (before reading it all)."""
+    limit = max_body_size()
+    if declared_length(parser_context) > limit:
         raise _too_large(limit)
     body = stream.read(limit + 1) if stream is not None else b""
     if len(body) > limit:
@@ -108,12 +112,6 @@ class MultiPartParser(parsers.MultiPartParser):
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
-        meta = getattr(request, "META", {}) if request is not None else {}
-        try:
-            declared = int(meta.get("CONTENT_LENGTH") or 0)
-        except (TypeError, ValueError):
-            declared = 0
-        if declared > max_body_size():
+        if declared_length(parser_context) > max_body_size():
             raise _too_large(max_body_size())
         return super().parse(stream, media_type, parser_context)

@@ -6,25 +6,12 @@ from django.contrib.admin import SimpleListFilter
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
-from accounts.models import ApiKey, Workspace
+from accounts.models import ApiKey
 from accounts.services import api_key_revoke
 from core.errors import DomainError
 
 from .scope import console_api_keys
-from .site import ConsoleModelAdmin
-
-
-class ApiKeyWorkspaceFilter(SimpleListFilter):
-    """Only the workspaces this user manages are offered."""
-
-    title = "workspace"
-    parameter_name = "workspace"
-
-    def lookups(self, request, model_admin):
-        return [(w.pk, w.name) for w in Workspace.objects.filter(pk__in=model_admin.access(request).workspace_ids)]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(workspace_id=self.value()) if self.value() else queryset
+from .site import ConsoleModelAdmin, ManagedWorkspaceFilter
 
 
 class ApiKeyStatusFilter(SimpleListFilter):
@@ -55,7 +42,7 @@ def api_key_status(key: ApiKey, now) -> str:
 
 class ApiKeyConsoleAdmin(ConsoleModelAdmin):
     list_display = ["name", "key_hint", "user", "workspace", "status", "created_at", "expires_at", "last_used_at"]
-    list_filter = [ApiKeyWorkspaceFilter, ApiKeyStatusFilter]
+    list_filter = [ManagedWorkspaceFilter, ApiKeyStatusFilter]
     search_fields = ["name", "key_hint", "user__username"]
     ordering = ["-created_at", "-id"]
     readonly_fields = ["name", "key_hint", "user", "workspace", "status", "created_at", "expires_at", "revoked_at",

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import SimpleListFilter
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,7 +19,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
+from accounts.models import User, Workspace
 from core.errors import DomainError
 
 from ..errors import PlanRequired
@@ -116,6 +117,19 @@ def object_action(view):
         return view(self, request, self.action_object(request, object_id), **kwargs)
 
     return action
+
+
+class ManagedWorkspaceFilter(SimpleListFilter):
+    """Only the workspaces this user owns or administers are offered (the stock FK filter would list every one)."""
+
+    title = "workspace"
+    parameter_name = "workspace"
+
+    def lookups(self, request, model_admin):
+        return [(w.pk, w.name) for w in Workspace.objects.filter(pk__in=model_admin.access(request).workspace_ids)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(workspace_id=self.value()) if self.value() else queryset
 
 
 class ConsoleModelAdmin(admin.ModelAdmin):
