@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     MEMBER_ROLE_CHANGED = "MEMBER_ROLE_CHANGED", "Member role changed"
     OWNERSHIP_TRANSFERRED = "OWNERSHIP_TRANSFERRED", "Ownership transferred"
     ENCRYPTION_KEY_ROTATED = "ENCRYPTION_KEY_ROTATED", "Encryption key rotated"
+    LOGIN_LOCKED_OUT = "LOGIN_LOCKED_OUT", "Sign-in locked out"
 
 
 class AuditEventQuerySet(models.QuerySet):

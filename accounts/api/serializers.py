@@ -65,3 +65,7 @@ class WorkspaceDetailOutput(WorkspaceOutput):
 @extend_schema_serializer(component_name="AuthToken")
 class AuthTokenInput(StrictInputMixin, AuthTokenSerializer):
     """DRF's username/password check, refusing unknown fields like every other API input."""
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField(help_text='Send it as `Authorization: Token <token>`.')

@@ -1,14 +1,19 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.settings import api_settings
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.schema import ErrorOutput
+
+from ..lockout import LoginLockedOut, locked_for, register_success
 from ..models import User
 from ..selectors import workspaces_visible_to
-from .serializers import AuthTokenInput, MeOutput, WorkspaceDetailOutput, WorkspaceOutput
+from .serializers import AuthTokenInput, TokenOutput, MeOutput, WorkspaceDetailOutput, WorkspaceOutput
 
 
 class MeApi(APIView):
@@ -33,7 +38,33 @@ class WorkspaceDetailApi(APIView):
 
 
 class TokenObtainApi(ObtainAuthToken):
-    """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones."""
+    """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones.
+
+    Wrong credentials are a 401 `authentication_failed` (the same whichever of username and password was wrong);
+    a locked account or address (accounts/lockout.py) a 429 `locked_out` with Retry-After, even for the right
+    password.
+    """
 
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     serializer_class = AuthTokenInput
+
+    @extend_schema(
+        request=AuthTokenInput, responses={
+            200: TokenOutput,
+            401: OpenApiResponse(ErrorOutput, description="Wrong username or password (`authentication_failed`)."),
+            429: OpenApiResponse(ErrorOutput, description="Too many failed sign-ins from this account or address "
+                                                          "(`locked_out`); see Retry-After."),
+        },
+        summary="Exchange a username and password for an API token")
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if left := locked_for(request):
+                raise LoginLockedOut(left)
+            if set(serializer.errors) == {"non_field_errors"}:  # the credentials check itself failed
+                raise AuthenticationFailed("Unable to sign in with the credentials given.")
+            raise ValidationError(serializer.errors)
+        user = serializer.validated_data["user"]
+        register_success(request, user.get_username())
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
