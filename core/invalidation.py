@@ -13,6 +13,8 @@ from collections.abc import Callable
 from django.core.cache import cache
 from django.db import transaction
 
+from .metrics import INVALIDATIONS
+
 _KEY = "byok:generation:{}"
 _seen: dict[str, int | None] = {}
 _listeners: dict[str, list[Callable[[], None]]] = {}
@@ -50,6 +52,7 @@ def generation_changed(topic: str) -> bool:
 
 
 def _notify(topic: str, value: int | None) -> None:
+    INVALIDATIONS.labels(topic=topic).inc()
     with _lock:
         _seen[topic] = value
     for listener in _listeners.get(topic, ()):
