@@ -22,6 +22,15 @@ def current_request_context() -> RequestContext | None:
     return _current.get()
 
 
+def enter_request_context(context: RequestContext):
+    """Make `context` current (a Celery task carrying its request's id); returns a token for `leave_request_context`."""
+    return _current.set(context)
+
+
+def leave_request_context(token) -> None:
+    _current.reset(token)
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
