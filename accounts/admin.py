@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from .forms import StaffAuthenticationForm
 from .models import ApiKey, Membership, Plan, User, Workspace
 from .services import user_plan_change
+
+# The staff admin's sign-in names a lockout (accounts/lockout.py) instead of blaming the credentials.
+admin.site.login_form = StaffAuthenticationForm
 
 
 @admin.register(Plan)

@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the gateway invalidation signals)
+        from . import (
+            lockout,  # noqa: F401  (connects the sign-in failure counters)
+            signals,  # noqa: F401  (connects the gateway invalidation signals)
+        )

@@ -15,6 +15,13 @@ class KeyInvalid(DomainError):
     status = 400
 
 
+class KeyConflict(KeyInvalid):
+    """The key clashes with another of the owner's keys (name, owner-wide scope, workspaces already served)."""
+
+    code = "key_conflict"
+    status = 409
+
+
 class ConfirmationRequired(DomainError):
     code = "confirmation_required"
     status = 400

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from django.core.cache import cache
 from django.db import transaction
 
+from .metrics import INVALIDATIONS
+
 logger = logging.getLogger(__name__)
 
 _KEY = "byok:generation:{}"
@@ -50,6 +52,7 @@ def generation_bump(topic: str) -> None:
 
 
 def _bump_now(topic: str) -> None:
+    INVALIDATIONS.labels(topic=topic).inc()  # counted once per committed change, and once per change seen in a poll
     _notify(topic, None, remember=False)
     try:
         cache.set(_KEY.format(topic), secrets.token_hex(8), timeout=None)
@@ -74,6 +77,7 @@ def generation_changed(topic: str) -> bool:
         _checked_at[topic] = time.monotonic()
         changed = value is None or value != _seen.get(topic)
     if changed:
+        INVALIDATIONS.labels(topic=topic).inc()
         _notify(topic, value)
     return changed
 

@@ -21,6 +21,8 @@ class ErrorOutput(serializers.Serializer):
 
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+NO_NULL_CHARACTERS = r"^[^\x00]*$"
+NOT_BLANK_NO_NULL_CHARACTERS = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -37,6 +39,15 @@ class AutoSchema(SpectacularAutoSchema):
             codes["429"] = "Too many requests (`throttled`, `provider_rate_limited`); see Retry-After."
         codes["503"] = "Temporarily unavailable (`service_unavailable`, `platform_credentials_missing`)."
         return codes
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string"
+                and not {"pattern", "format", "enum"} & set(schema)):
+            # DRF's CharField refuses NUL (ProhibitNullCharactersValidator) and, trimming, a blank-only value.
+            blank_ok = field.allow_blank or not field.trim_whitespace
+            schema["pattern"] = NO_NULL_CHARACTERS if blank_ok else NOT_BLANK_NO_NULL_CHARACTERS
+        return schema
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)

@@ -52,6 +52,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _login_lockout_out_of_the_way(settings):
+    """Lockout state lives in the shared cache (Redis in CI, kept across runs), keyed by address: every test client
+    is 127.0.0.1. Tests that sign in wrongly on purpose must not lock out the ones after them; the lockout tests set
+    the real limit and use addresses and usernames of their own (tests/accounts/test_lockout.py)."""
+    settings.BYOK_LOGIN_FAILURE_LIMIT = 1_000_000
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

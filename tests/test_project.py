@@ -18,10 +18,10 @@ def test_healthz_answers_without_database(client):
 
 
 @pytest.mark.django_db
-def test_readyz_reports_database_and_broker(client):
+def test_readyz_reports_database_cache_and_broker(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
-    assert response.json()["checks"] == {"database": True, "broker": True}
+    assert response.json()["checks"] == {"database": True, "cache": True, "broker": True}
 
 
 @pytest.mark.django_db
@@ -30,6 +30,32 @@ def test_readyz_names_the_broker_when_it_is_down(client, settings):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
+    assert response.json()["checks"] == {"database": True, "cache": True, "broker": False}
+
+
+@pytest.mark.django_db
+def test_readyz_names_the_cache_when_it_is_down(client, settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"socket_connect_timeout": 1}}}
+    try:
+        response = client.get("/readyz")
+    finally:
+        caches["default"].close()
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["cache"]
+    assert response.json()["checks"] == {"database": True, "cache": False, "broker": True}
+
+
+@pytest.mark.django_db
+def test_readyz_names_every_failed_check(client, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["cache", "broker"]
 
 
 def test_request_id_is_echoed_and_generated(client):

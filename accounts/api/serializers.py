@@ -68,6 +68,10 @@ class AuthTokenInput(StrictInputMixin, AuthTokenSerializer):
     """DRF's username/password check, refusing unknown fields like every other API input."""
 
 
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField(help_text='Send it as `Authorization: Token <token>`.')
+
+
 class ApiKeyInput(StrictInput):
     name = serializers.CharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None,

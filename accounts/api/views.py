@@ -1,12 +1,17 @@
 from django.shortcuts import get_object_or_404
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from core.schema import ErrorOutput
+
+from ..lockout import LoginLockedOut, locked_for, register_success
 from ..models import User
 from ..selectors import api_keys_visible_to, workspaces_visible_to
 from ..services import api_key_create, api_key_revoke
@@ -16,6 +21,7 @@ from .serializers import (
     ApiKeyOutput,
     AuthTokenInput,
     MeOutput,
+    TokenOutput,
     WorkspaceDetailOutput,
     WorkspaceOutput,
 )
@@ -43,11 +49,36 @@ class WorkspaceDetailApi(APIView):
 
 
 class TokenObtainApi(ObtainAuthToken):
-    """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones."""
+    """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones.
+
+    Wrong credentials are a 401 `authentication_failed` (the same whichever of username and password was wrong);
+    a locked account or address (accounts/lockout.py) a 429 `locked_out` with Retry-After, even for the right
+    password.
+    """
 
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     serializer_class = AuthTokenInput
 
+    @extend_schema(
+        request=AuthTokenInput, responses={
+            200: TokenOutput,
+            401: OpenApiResponse(ErrorOutput, description="Wrong username or password (`authentication_failed`)."),
+            429: OpenApiResponse(ErrorOutput, description="Too many failed sign-ins from this account or address "
+                                                          "(`locked_out`); see Retry-After."),
+        },
+        summary="Exchange a username and password for an API token")
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if left := locked_for(request):
+                raise LoginLockedOut(left)
+            if set(serializer.errors) == {"non_field_errors"}:  # the credentials check itself failed
+                raise AuthenticationFailed("Unable to sign in with the credentials given.")
+            raise ValidationError(serializer.errors)
+        user = serializer.validated_data["user"]
+        register_success(request, user.get_username())
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 class WorkspaceApiKeyListApi(generics.ListAPIView):
     """A member's own API keys for the workspace (all of its keys for its owner and admins), and creating one."""

@@ -15,6 +15,7 @@ from ..selectors import provider_keys_visible_to
 from ..services.connection import connection_test, provider_key_test_connection
 from ..services.keys import require_byok_plan
 from .keys import CredentialsField, RegionalCredentialsField
+from .schema import per_provider_input
 
 
 class ConnectionCheckOutput(serializers.Serializer):
@@ -50,7 +51,8 @@ class ConnectionTestApi(APIView):
         regional_credentials = RegionalCredentialsField(required=False)
 
     @method_decorator(sensitive_variables("data", "cleaned"))
-    @extend_schema(request=ConnectionTestInput, responses=ConnectionTestOutput,
+    @extend_schema(request={"application/json": per_provider_input(ConnectionTestInput, "ConnectionTestInput")},  # nested: JSON only
+                   responses=ConnectionTestOutput,
                    summary="Test unsaved credentials (typed fields only); nothing is stored")
     def post(self, request):
         data = self.ConnectionTestInput(data=request.data)

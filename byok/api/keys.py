@@ -3,12 +3,12 @@
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.schema import ErrorOutput
 from core.serializers import StrictInput
 
 from ..models import ProviderKey
@@ -23,6 +23,7 @@ from ..services.keys import (
     provider_key_rotate,
     provider_key_update,
 )
+from .schema import per_provider_input
 
 
 class CredentialsField(serializers.DictField):
@@ -38,7 +39,7 @@ class RegionalCredentialsField(serializers.ListField):
         super().__init__(child=serializers.DictField(), write_only=True, max_length=32, **kwargs)
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$", "description": "A slug of one of your workspaces."})
 class OwnedWorkspacesField(serializers.SlugRelatedField):
     """Workspace slugs, resolved among the caller's own workspaces only (others look unknown)."""
 
@@ -71,6 +72,10 @@ class ProviderKeyOutput(serializers.ModelSerializer):
         return {"status": key.last_test_status, "tested_at": key.last_tested_at, "summary": key.last_test_summary}
 
 
+CONFLICT = OpenApiResponse(ErrorOutput, description="Clashes with another of your keys (`key_conflict`): the name, "
+                                                   "an owner-wide key of the family, or workspaces already served.")
+
+
 def _key_or_404(request, pk) -> ProviderKey:
     return get_object_or_404(provider_keys_visible_to(request.user), pk=pk)
 
@@ -93,7 +98,8 @@ class ProviderKeyListApi(APIView):
         return Response(ProviderKeyOutput(keys, many=True).data)
 
     @method_decorator(sensitive_variables("data"))
-    @extend_schema(request=ProviderKeyCreateInput, responses={201: ProviderKeyOutput},
+    @extend_schema(request={"application/json": per_provider_input(ProviderKeyCreateInput, "ProviderKeyCreateInput")},  # nested: JSON only
+                   responses={201: ProviderKeyOutput, 409: CONFLICT},
                    summary="Add a provider key (tested before it is saved unless skip_test)")
     def post(self, request):
         data = self.ProviderKeyCreateInput(data=request.data, context={"request": request})
@@ -118,7 +124,7 @@ class ProviderKeyDetailApi(APIView):
         return Response(ProviderKeyOutput(_key_or_404(request, pk)).data)
 
     @method_decorator(sensitive_variables("data"))
-    @extend_schema(request=ProviderKeyUpdateInput, responses=ProviderKeyOutput,
+    @extend_schema(request=ProviderKeyUpdateInput, responses={200: ProviderKeyOutput, 409: CONFLICT},
                    summary="Change a key's settings; blank credential fields keep the stored secret")
     def patch(self, request, pk):
         key = _key_or_404(request, pk)
@@ -164,9 +170,25 @@ class ProviderKeyDisableApi(APIView):
         return Response(ProviderKeyOutput(key).data)
 
 
+@extend_schema_field({"type": "boolean", "enum": [True],
+                      "description": "Must be true: reverting deletes every stored credential."})
+class ConfirmField(serializers.BooleanField):
+    """Required and true: false or missing is refused with the one message the service would give."""
+
+    MESSAGE = "Set to true to confirm: this deletes your stored credentials."
+
+    def __init__(self, **kwargs):
+        super().__init__(error_messages={"required": self.MESSAGE}, **kwargs)
+
+    def to_internal_value(self, data):
+        if super().to_internal_value(data) is not True:
+            raise serializers.ValidationError(self.MESSAGE)
+        return True
+
+
 class ByokRevertApi(APIView):
     class ByokRevertInput(StrictInput):
-        confirm = serializers.BooleanField(default=False)
+        confirm = ConfirmField()
 
     class ByokRevertOutput(serializers.Serializer):
         deleted_keys = serializers.IntegerField()

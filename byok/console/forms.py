@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from accounts.forms import LockoutMessageMixin
 from accounts.models import Membership, User, Workspace
 from core.errors import DomainError
 
@@ -19,8 +20,9 @@ from .scope import console_access
 KEEP_HELP = "Leave blank to keep the stored value."
 
 
-class ConsoleAuthenticationForm(AuthenticationForm):
-    """Sign-in for workspace owners and admins; not `is_staff` like the staff admin's form."""
+class ConsoleAuthenticationForm(LockoutMessageMixin, AuthenticationForm):
+    """Sign-in for workspace owners and admins; not `is_staff` like the staff admin's form. Locked-out sign-ins
+    are refused with their own message (accounts/lockout.py)."""
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from audit.models import AuditAction
 from audit.services.record import audit_record
+from core.metrics import record_call
 
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
 from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
@@ -106,7 +107,12 @@ def _attempt(resolution: Resolution, *, user: User, task: str, messages: list[di
     try:
         completion = spec.complete(client, model=model, messages=messages, max_tokens=max_tokens)
     except Exception as exc:
-        raise spec.classify(exc, model=model) from None
+        failure = spec.classify(exc, model=model)
+        record_call(source=resolution.source, provider=resolution.provider, model=model, outcome=failure.category,
+                    seconds=time.perf_counter() - started, fallback_reason=fallback_reason)
+        raise failure from None
+    record_call(source=resolution.source, provider=resolution.provider, model=model, outcome="ok",
+                seconds=time.perf_counter() - started, fallback_reason=fallback_reason)
     latency_ms = round((time.perf_counter() - started) * 1000)
     return _record(resolution, user=user, task=task, completion=completion, latency_ms=latency_ms,
                    fallback_reason=fallback_reason)

@@ -140,6 +140,7 @@ def pattern_validator(*, label: str, regex: str, expectation: str, prefixes: tup
             raise ValueError(f"{label} is not in the expected format: {expectation}")
         return value
 
+    validate.pattern = regex  # documented in the API schema (byok/api/schema.py)
     return validate
 
 

@@ -70,6 +70,9 @@ def _openai_key(value: str) -> str:
     return _openai_key_shape(value)
 
 
+_openai_key.pattern = _openai_key_shape.pattern  # for the API schema (admin and Anthropic keys are refused too)
+
+
 OPENAI = OpenAICompatibleProvider(
     id="openai", name="OpenAI", base_url="https://api.openai.com/v1",
     models={"standard": "gpt-5-mini", "complex": "gpt-5"}, key_validator=_openai_key,

@@ -15,7 +15,7 @@ from accounts.models import User, Workspace
 from audit.models import AuditAction
 from audit.services.record import audit_record
 
-from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyInvalid, PlanRequired
+from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyConflict, KeyInvalid, PlanRequired
 from ..models import ProviderKey
 from ..providers.base import CleanedKey, Credentials
 from ..providers.registry import get_provider
@@ -51,13 +51,13 @@ def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace]) -
                          fields={"workspaces": ["Leave empty when the scope is all_workspaces."]})
     others = ProviderKey.objects.filter(owner_id=key.owner_id, family=key.family).exclude(pk=key.pk)
     if scope == ProviderKey.Scope.ALL_WORKSPACES and others.filter(scope=scope).exists():
-        raise KeyInvalid("You already have an owner-wide key for this provider.", fields={
+        raise KeyConflict("You already have an owner-wide key for this provider.", fields={
             "scope": [f"An owner-wide {key.family} key exists; rotate it, or scope this key to selected workspaces."]})
     if scope == ProviderKey.Scope.SELECTED:
         clash = sorted(set(others.filter(scope=scope, workspaces__in=workspaces).values_list("workspaces__slug", flat=True))
                        & {w.slug for w in workspaces})
         if clash:
-            raise KeyInvalid("Another key already serves these workspaces.", fields={
+            raise KeyConflict("Another key already serves these workspaces.", fields={
                 "workspaces": [f"Already served by another {key.family} key: {', '.join(clash)}."]})
 
 
@@ -67,7 +67,7 @@ def _check_name(*, key: ProviderKey, name: str) -> None:
     if len(name) > 100:
         raise KeyInvalid("Name too long.", fields={"name": ["At most 100 characters."]})
     if ProviderKey.objects.filter(owner_id=key.owner_id, name=name.strip()).exclude(pk=key.pk).exists():
-        raise KeyInvalid("Name already used.", fields={"name": ["You already have a key with this name."]})
+        raise KeyConflict("Name already used.", fields={"name": ["You already have a key with this name."]})
 
 
 def _test_or_raise(*, provider: str, cleaned: CleanedKey, inference_profile: str, actor: User,

@@ -1,6 +1,28 @@
 """The REST API (DRF) and its OpenAPI schema."""
 
+from collections.abc import Mapping
+
 from .env import env_int
+
+
+class _ProviderEnumNames(Mapping):
+    """Enum component names for the per-provider request variants (byok/api/schema.py), read from the provider
+    catalog when the schema is generated (not at settings import, before the apps are loaded)."""
+
+    def _names(self) -> dict:
+        from byok.api.schema import enum_name_overrides
+
+        return {"CredentialSourceEnum": "byok.models.usage.UsageRecord.Source", **enum_name_overrides()}
+
+    def __getitem__(self, key):
+        return self._names()[key]
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self):
+        return len(self._names())
+
 
 # --- REST API ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -41,5 +63,5 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"CredentialSourceEnum": "byok.models.usage.UsageRecord.Source"},
+    "ENUM_NAME_OVERRIDES": _ProviderEnumNames(),
 }

@@ -117,3 +117,16 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "byok <byok@localhost>")
+
+# --- Sign-in protection (accounts/lockout.py) -------------------------------------------------------------
+# The lockout backend comes first: a locked account or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failed sign-ins (API token, owner console, staff admin) before an account, or a client address, is locked.
+BYOK_LOGIN_FAILURE_LIMIT = env_int("BYOK_LOGIN_FAILURE_LIMIT", 20)
+# The first lockout's length; each further one within a day doubles it, up to the maximum.
+BYOK_LOGIN_LOCKOUT_SECONDS = env_int("BYOK_LOGIN_LOCKOUT_SECONDS", 900)
+BYOK_LOGIN_LOCKOUT_MAX_SECONDS = env_int("BYOK_LOGIN_LOCKOUT_MAX_SECONDS", 86400)
+# The client address is REMOTE_ADDR. Behind N reverse proxies of your own (load balancer, ingress) that each append
+# to X-Forwarded-For, set this to N: the address the outermost proxy saw is used. 0 ignores X-Forwarded-For, which
+# any client can forge; never set it higher than the proxies really in front of the app.
+BYOK_TRUSTED_PROXY_COUNT = env_int("BYOK_TRUSTED_PROXY_COUNT", 0)

@@ -30,6 +30,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # which would hide state such as circuit breakers from the other processes).
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    # A bounded connect: an unreachable Redis fails fast (readiness, fail-open lockout) instead of hanging.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "OPTIONS": {"socket_connect_timeout": 2}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "byok_cache"}}

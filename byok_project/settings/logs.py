@@ -38,3 +38,8 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
     },
 }
+
+# --- Metrics ----------------------------------------------------------------------------------------------
+# /metrics (Prometheus) answers only with `Authorization: Bearer <this>`; unset, the endpoint is a 404.
+# Under several worker processes also set PROMETHEUS_MULTIPROC_DIR (see core/metrics.py).
+BYOK_METRICS_TOKEN = os.environ.get("BYOK_METRICS_TOKEN", "").strip()

@@ -103,3 +103,26 @@ def test_the_project_wires_the_json_handlers(rf):
     not_found = resolver.resolve_error_handler(404)(rf.get("/api/v1/nope"), exception=None)
     assert not_found.status_code == 404 and json.loads(not_found.content)["error"]["code"] == "not_found"
     assert resolver.resolve_error_handler(500).__module__ == "core.api"
+
+
+
+@pytest.mark.django_db
+def test_an_invalid_usage_date_is_a_400_in_the_error_shape(client_for):
+    from tests.factories import WorkspaceFactory
+
+    workspace = WorkspaceFactory()
+    response = client_for(workspace.owner).get(f"/api/v1/workspaces/{workspace.slug}/usage/", {"until": "2026-13-45"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid" and "until" in response.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_revert_requires_confirm_true(client_for):
+    from tests.factories import BusinessUserFactory
+
+    client = client_for(BusinessUserFactory())
+    for body in ({}, {"confirm": False}):
+        response = client.post("/api/v1/byok/revert/", body, format="json")
+        assert response.status_code == 400, body
+        assert "confirm" in response.json()["error"]["fields"]
+    assert client.post("/api/v1/byok/revert/", {"confirm": True}, format="json").json() == {"deleted_keys": 0}

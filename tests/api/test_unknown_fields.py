@@ -64,7 +64,7 @@ def test_the_gateway_refuses_a_model_or_base_url_it_would_ignore(client_for):
      "provider"),
     ("/api/v1/provider-keys/test/", {"provider": "openai", "credentials": VALID["openai"], "base_url": "x"},
      "base_url"),
-    ("/api/v1/byok/revert/", {"confirm": False, "everything": True}, "everything"),
+    ("/api/v1/byok/revert/", {"confirm": True, "everything": True}, "everything"),
 ])
 def test_every_input_refuses_unknown_fields(client_for, owner_key, url, body, unknown):
     response = client_for(owner_key.owner).post(url.format(pk=owner_key.pk), body, format="json")

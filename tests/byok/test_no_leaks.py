@@ -229,7 +229,7 @@ API_STEPS = [
     Step("provider-key-enable", "post", key_url("deepseek", "provider-key-enable")),
     Step("provider-key-detail", "delete", key_url("zai", "provider-key-detail"), expect=(204,)),
     Step("auth-token", "post", lambda p: reverse("auth-token"),
-         lambda p: {"username": p.owner.username, "password": "wrong"}, expect=(400,)),
+         lambda p: {"username": p.owner.username, "password": "wrong"}, expect=(401,)),
     Step("byok-revert", "post", lambda p: reverse("byok-revert"), lambda p: {"confirm": False}, expect=(400,)),
     Step("byok-revert", "post", lambda p: reverse("byok-revert"), lambda p: {"confirm": True}),
 ]

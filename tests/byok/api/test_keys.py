@@ -159,7 +159,7 @@ def test_second_owner_wide_key_for_the_same_family_is_refused(client_for):
     client = client_for(BusinessUserFactory())
     create(client, "bedrock")
     response = create(client, "bedrock_api_key")
-    assert response.status_code == 400
+    assert response.status_code == 409 and response.json()["error"]["code"] == "key_conflict"
     assert "scope" in response.json()["error"]["fields"]
 
 
