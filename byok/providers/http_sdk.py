@@ -63,3 +63,8 @@ def model_list_checks(list_ids, *, models: dict[str, str], name: str, console: s
                     hint=hint(Category.MODEL_ACCESS, name=name, console=console, model=model))
         for tier, model in models.items()
     ]
+
+
+def plain(obj) -> dict:
+    """An SDK response object as the plain dict the provider sent (fields it did not send left out)."""
+    return obj.to_dict(exclude_unset=True) if hasattr(obj, "to_dict") else dict(obj)

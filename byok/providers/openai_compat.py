@@ -6,7 +6,8 @@ from typing import Any
 import openai as openai_sdk
 
 from . import http_sdk
-from .base import CredentialField, Provider, Validator, endpoint, hint, pattern_validator
+from .base import Call, CredentialField, Provider, Validator, endpoint, hint, pattern_validator
+from .translate import RequestInvalid
 from .outcomes import CheckResult, Completion, Failure, check_timeout
 
 
@@ -36,6 +37,28 @@ class OpenAICompatibleProvider(Provider):
         # The official base URL unless an override (simulator, proxy) is configured; never a user-supplied URL.
         base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
         return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
+
+    def async_client(self, credentials, *, region: str = "", timeout: float) -> openai_sdk.AsyncOpenAI:
+        base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
+        return openai_sdk.AsyncOpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout,
+                                      max_retries=0)
+
+    async def acall(self, client, call: Call):
+        """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded."""
+        if call.api != "chat":
+            raise RequestInvalid(f"{self.name} models are served on /v1/chat/completions, not /v1/messages.")
+        body = {**call.body, "model": call.model}
+        if not call.stream:
+            body.pop("stream", None)
+            yield http_sdk.plain(await client.chat.completions.create(**body))
+            return
+        body.update(stream=True, stream_options={**(body.get("stream_options") or {}), "include_usage": True})
+        stream = await client.chat.completions.create(**body)
+        try:
+            async for chunk in stream:
+                yield http_sdk.plain(chunk)
+        finally:
+            await stream.close()
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
         return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)
