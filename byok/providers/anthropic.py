@@ -80,10 +80,10 @@ async def messages_acall(sdk_client, call: Call):
     else:
         body = {**{k: v for k, v in call.body.items() if k != "stream"}, "model": call.model}
     if not call.stream:
-        message = http_sdk.plain(await sdk_client.messages.create(**body))
+        message = http_sdk.plain(await sdk_client.messages.create(**http_sdk.sdk_kwargs(sdk_client.messages.create, body)))
         yield message_to_chat(message, model=call.model) if call.api == "chat" else {**message, "model": call.model}
         return
-    stream = await sdk_client.messages.create(**body, stream=True)
+    stream = await sdk_client.messages.create(**http_sdk.sdk_kwargs(sdk_client.messages.create, body), stream=True)
     translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
     try:
         async for event in stream:

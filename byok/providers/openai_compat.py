@@ -50,10 +50,10 @@ class OpenAICompatibleProvider(Provider):
         body = {**call.body, "model": call.model}
         if not call.stream:
             body.pop("stream", None)
-            yield http_sdk.plain(await client.chat.completions.create(**body))
+            yield http_sdk.plain(await client.chat.completions.create(**http_sdk.sdk_kwargs(client.chat.completions.create, body)))
             return
         body.update(stream=True, stream_options={**(body.get("stream_options") or {}), "include_usage": True})
-        stream = await client.chat.completions.create(**body)
+        stream = await client.chat.completions.create(**http_sdk.sdk_kwargs(client.chat.completions.create, body))
         try:
             async for chunk in stream:
                 yield http_sdk.plain(chunk)
