@@ -1,5 +1,7 @@
 """OpenAI and the providers that speak its protocol on their official base URLs (no user-supplied URL)."""
 
+import json
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,15 +52,17 @@ class OpenAICompatibleProvider(Provider):
         body = {**call.body, "model": call.model}
         if not call.stream:
             body.pop("stream", None)
-            yield http_sdk.plain(await client.chat.completions.create(**http_sdk.sdk_kwargs(client.chat.completions.create, body)))
+            yield await http_sdk.raw_json(client, "/chat/completions", body)
             return
         body.update(stream=True, stream_options={**(body.get("stream_options") or {}), "include_usage": True})
-        stream = await client.chat.completions.create(**http_sdk.sdk_kwargs(client.chat.completions.create, body))
-        try:
-            async for chunk in stream:
-                yield http_sdk.plain(chunk)
-        finally:
-            await stream.close()
+        response = await http_sdk.raw_post(client, "/chat/completions", body)
+        async for _, data in http_sdk.sse_events(response, name=self.name):
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            if chunk.get("error"):
+                raise http_sdk.stream_error(chunk["error"], name=self.name, console=self.console)
+            yield chunk
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
         return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)
