@@ -21,6 +21,9 @@ from .dbthread import db
 from .resolve import Resolution, Source
 
 MAX_CLIENTS = 256
+# Clients per credential version, used in turn: an httpx connection pool's bookkeeping grows with the square of the
+# requests in flight, so 1,000 concurrent slow calls on one pool spend seconds in it; 16 pools keep each small.
+SHARDS = 16
 
 _clients: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
@@ -45,15 +48,21 @@ async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution
     else:
         platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
         cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items())))
-    client = _clients.get(cache_key)
-    if client is not None:
+    shards = _clients.get(cache_key)
+    if shards is not None:
+        shards[0] += 1
+        client = shards[1 + shards[0] % SHARDS]
+        if client is None:
+            client = shards[1 + shards[0] % SHARDS] = spec.async_client(
+                _credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
         return spec, client, resolution
     client = spec.async_client(_credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    shards = [0, client] + [None] * (SHARDS - 1)
     stale = []
     with _lock:
         if resolution.source == Source.BYOK:
             stale = [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key]
-        _clients[cache_key] = client
+        _clients[cache_key] = shards
         while len(_clients) > MAX_CLIENTS:
             stale.append(next(iter(_clients)))
             if stale[-1] == cache_key:
@@ -61,7 +70,9 @@ async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution
             _clients.pop(stale[-1], None)
         old = [_clients.pop(k) for k in stale if k in _clients]
     for gone in old:
-        _close_later(gone)
+        for stale_client in gone[1:]:
+            if stale_client is not None:
+                _close_later(stale_client)
     return spec, client, resolution
 
 
