@@ -308,3 +308,21 @@ def test_platform_credits_are_enforced_before_the_call(dataplane, sandbox, setti
         dataplane.openai(member).chat.completions.create(model="standard", messages=HELLO)
     assert caught.value.status_code == 402 and caught.value.body["code"] == "platform_credits_exhausted"
     assert platform.name not in sandbox.server.stats()["by_account"]
+
+
+def test_region_header_picks_a_regional_credential_set(dataplane, sandbox):
+    owner, workspace, member = team()
+    main, regional = sandbox.add_account("bedrock"), sandbox.add_account("bedrock")
+    key_for(owner, main, inference_profile="eu", regional_credentials=[{
+        "regions": ["eu-west-1"], "access_key_id": regional.access_key_id,
+        "secret_access_key": regional.secret_access_key}])
+    client = dataplane.openai(member)
+    assert client.chat.completions.create(model="standard", messages=HELLO).choices[0].message.content
+    calls = sandbox.server.stats()["by_account"]
+    assert regional.name not in calls
+    completion = dataplane.openai(member, **{"X-BYOK-Region": "eu-west-1"}).chat.completions.create(
+        model="standard", messages=HELLO)
+    assert completion.model == f"eu.{SONNET}" and regional.name in sandbox.server.stats()["by_account"]
+    with pytest.raises(openai.BadRequestError, match="eu-west-1"):
+        dataplane.openai(member, **{"X-BYOK-Region": "us-east-1"}).chat.completions.create(model="standard",
+                                                                                         messages=HELLO)
