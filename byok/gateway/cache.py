@@ -93,15 +93,24 @@ def _store(cache_key, until: float, value) -> None:
         _resolutions[cache_key] = (until, value)
 
 
+_unreadable = [False]
+
+
 def _read_generation() -> bool:
     # The watcher's own thread keeps its connection between reads (closed when the process stops).
     try:
-        return generation_changed(TOPIC)
+        changed = generation_changed(TOPIC)
     except Exception:  # noqa: BLE001 -- the cache or database is away: drop everything rather than serve stale
-        logger.warning("gateway generation unreadable; dropping caches", exc_info=True)
+        if not _unreadable[0]:  # once per outage, not every 250 ms
+            logger.warning("gateway generation unreadable; caches are dropped until it is back", exc_info=True)
+        _unreadable[0] = True
         connection.close()
         drop_all()
         return True
+    if _unreadable[0]:
+        logger.info("gateway generation readable again")
+        _unreadable[0] = False
+    return changed
 
 
 async def watch_generation(stop: asyncio.Event) -> None:
