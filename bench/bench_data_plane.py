@@ -69,6 +69,7 @@ def main() -> None:
                         json={"accounts": [_account_json(fast), _account_json(slow)]}).raise_for_status()
             bench = Bench(simulator_url, f"http://127.0.0.1:{port}", fast, fast_token, slow, slow_token)
             bench.stub_url, bench.stub_token = f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub_token
+            bench.worker_pid = worker.pid
             for repeat in range(1, REPEATS + 1):
                 print(f"-- repeat {repeat}/{REPEATS}", flush=True)
                 bench.latency()
@@ -142,11 +143,14 @@ class Bench:
                     errors[0] += 1
 
         async with httpx2.AsyncClient(timeout=30, limits=httpx2.Limits(max_connections=CLIENTS)) as client:
+            cpu = _cpu_seconds(self.worker_pid)
             started = time.monotonic()
             await asyncio.gather(*(client_loop(client) for _ in range(CLIENTS)))
             elapsed = time.monotonic() - started
+            cpu = _cpu_seconds(self.worker_pid) - cpu
         print(f"throughput: {count[0] / elapsed:.0f} req/s with {CLIENTS} concurrent clients, one worker "
-              f"(target >= 500), {errors[0]} errors", flush=True)
+              f"(target >= 500), {errors[0]} errors; worker CPU {cpu * 1000 / max(1, count[0]):.2f} ms per call "
+              f"(a worker with a core of its own: ~{count[0] / max(cpu, 1e-9):.0f} req/s)", flush=True)
 
     async def concurrency(self) -> None:
         """1,000 calls at once, 1 s provider latency: on the simulator (direct and through the data plane), and on
@@ -186,13 +190,16 @@ class Bench:
             except (OSError, IndexError):
                 return False
 
+        cpu = _cpu_seconds(self.worker_pid)
         started = time.monotonic()
         results = await asyncio.gather(*(one() for _ in range(SLOW_CALLS)))
         elapsed = time.monotonic() - started
+        cpu = _cpu_seconds(self.worker_pid) - cpu
         ok = sum(results)
+        through = "through" in label
         print(f"{SLOW_CALLS} concurrent calls, 1 s provider latency, {label}: {elapsed:.2f} s, "
-              f"{100 * 1.0 / elapsed * ok / SLOW_CALLS:.0f} % of ideal (target >= 90), {SLOW_CALLS - ok} errors",
-              flush=True)
+              f"{100 * 1.0 / elapsed * ok / SLOW_CALLS:.0f} % of ideal (target >= 90), {SLOW_CALLS - ok} errors"
+              + (f"; worker CPU {cpu * 1000 / SLOW_CALLS:.2f} ms per call" if through else ""), flush=True)
 
     def streaming(self) -> None:
         import httpx2
@@ -222,6 +229,12 @@ class Bench:
         added, d = percentiles(differences), percentiles(direct_ms)
         print(f"streaming time to first token: direct p50 {d['p50']:.2f} ms; added p50 {added['p50']:.2f} ms "
               f"(target <= 1), p99 {added['p99']:.2f} ms", flush=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (what it cost, whatever else the machine was running)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
