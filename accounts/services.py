@@ -41,6 +41,7 @@ def workspace_create(*, owner: User, name: str, slug: str | None = None, actor: 
         workspace.full_clean()
         workspace.save()
         Membership.objects.create(workspace=workspace, user=owner, role=Membership.Role.OWNER)
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.MEMBER_ADDED,
             actor=actor or owner,
@@ -61,6 +62,7 @@ def membership_add(
     try:
         with transaction.atomic():
             membership = Membership.objects.create(workspace=workspace, user=user, role=role)
+            generation_bump("gateway")  # cached resolutions in every data-plane process drop
             audit_record(
                 action=AuditAction.MEMBER_ADDED,
                 actor=actor,
@@ -89,6 +91,7 @@ def membership_remove(*, workspace: Workspace, user: User, actor: User | None) -
                 f"{user.username} owns {workspace.slug}; transfer ownership before removing them."
             )
         membership.delete()
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.MEMBER_REMOVED,
             actor=actor,
@@ -109,6 +112,7 @@ def membership_role_change(*, workspace: Workspace, user: User, role: str, actor
         membership.role = role
         membership.full_clean()
         membership.save(update_fields=["role"])
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.MEMBER_ROLE_CHANGED,
             actor=actor,
@@ -132,6 +136,7 @@ def workspace_ownership_transfer(*, workspace: Workspace, new_owner: User, actor
         incoming.save(update_fields=["role"])
         workspace.owner = new_owner
         workspace.save(update_fields=["owner"])
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.OWNERSHIP_TRANSFERRED,
             actor=actor,
@@ -156,6 +161,7 @@ def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:
             return user
         user.plan = plan
         user.save(update_fields=["plan"])
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.PLAN_CHANGED,
             actor=actor,

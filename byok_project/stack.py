@@ -36,7 +36,9 @@ def processes(env: dict[str, str], *, sandbox: bool) -> list[tuple[str, list[str
     python = sys.executable
     simulator = [("simulator", [python, "manage.py", "run_provider_simulator", "--port", str(SIMULATOR_PORT)])]
     return (simulator if sandbox else []) + [
-        ("web", [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]),
+        # The ASGI app: the data plane (/v1/...) beside Django. Production adds --workers N (see README).
+        ("web", [python, "-m", "uvicorn", "byok_project.asgi:application", "--host", HOST, "--port", str(PORT),
+                 "--no-access-log", "--lifespan", "on"]),
         ("worker", [python, "-m", "celery", "-A", "byok_project", "worker", "--beat", "--loglevel", "INFO",
                     "--concurrency", "2", "--schedule", str(Path(env["BYOK_VAR_DIR"]) / "celerybeat-schedule")]),
     ]
@@ -52,6 +54,7 @@ def banner(*, sandbox: bool) -> str:
         f"  Staff admin       {base}/admin/    (admin)",
         f"  API docs          {base}/api/docs/",
         f"  Health            {base}/healthz",
+        f"  Data plane        {base}/v1/chat/completions, {base}/v1/messages, {base}/v1/models",
         f"  Demo logins       admin (staff), olivia (owner, business), ada (admin), mark (member),"
         f" frank (owner, free) - password: {password}",
         f"  Sandbox mode      provider calls go to the simulator on port {SIMULATOR_PORT}; demo credentials are in "

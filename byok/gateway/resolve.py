@@ -38,6 +38,7 @@ class KeyState:
     key_hint: str
     session_token_expires_at: datetime | None
     last_used_at: datetime | None
+    model_breakers: dict
     secret: str = field(repr=False)
     session_secret: str | None = field(repr=False)
 
@@ -111,7 +112,7 @@ class NotAMemberOfWorkspace(Exception):
 _MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
 _KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expires_at", "failing_since", "failure_reason",
                 "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
-                "session_token_expires_at", "last_used_at", "secret", "session_secret")
+                "session_token_expires_at", "last_used_at", "model_breakers", "secret", "session_secret")
 _DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
 
 # One round trip: membership, the owner's plan, and the owner's keys that serve this workspace.
@@ -141,8 +142,9 @@ def _key_state(row) -> KeyState:
     values = dict(zip(_KEY_COLUMNS, row[len(_MEMBERSHIP_COLUMNS):]))
     for name in _DATETIME_COLUMNS:
         values[name] = _datetime(values[name])
-    regions = values["regions"]
+    regions, breakers = values["regions"], values["model_breakers"]
     values.update(
+        model_breakers=(json.loads(breakers) if isinstance(breakers, str) else breakers) or {},
         enabled=bool(values["enabled"]),
         failure_reason=values["failure_reason"] or "",
         regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),

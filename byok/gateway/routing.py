@@ -5,7 +5,8 @@
 - A failure that will repeat opens the key's circuit breaker: BYOK is skipped for BYOK_BREAKER_COOLDOWN_SECONDS,
   then one call (claimed atomically, so one process probes) decides. Opening and recovering are audited once per
   incident; the audit trail's owner-notification sink emails the owner.
-- The breaker lives on the key's row, so every web process and worker sees the same state.
+- The breaker (byok.gateway.breaker) is per key and model and lives on the key's row, so every web process and
+  worker sees the same state.
 """
 
 import math
@@ -13,14 +14,11 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import User, Workspace
-from audit.models import AuditAction
-from audit.services.record import audit_record
+from accounts.models import User
 from core.metrics import record_call
 
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
@@ -29,6 +27,7 @@ from ..providers.outcomes import Category, Completion, Failure
 from ..providers.registry import get_provider
 from ..selectors import month_start, platform_credits_used
 from ..services.expiry import provider_key_mark_expired
+from .breaker import breaker_close, breaker_open, key_probe_claimed, model_blocked, model_breaker, model_probe_claimed
 from .clients import client_for
 from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
 
@@ -65,37 +64,75 @@ def llm_complete(*, user: User, workspace_slug: str, task: str, messages: list[d
     resolution = credentials_resolve(user=user, workspace_slug=workspace_slug, family=family)
     fallback_reason = ""
     if resolution.source == Source.BYOK:
-        key = resolution.key
-        if key.failing_since and not _probe_claimed(key):
-            fallback_reason = key.failure_reason or "key_failing"
-        else:
+        model = resolution.model_for(task)
+        fallback_reason = byok_gate(resolution, model)
+        if not fallback_reason:
             try:
                 return _attempt(resolution, user=user, task=task, messages=messages, max_tokens=max_tokens)
             except Failure as failure:
-                if failure.category == Category.EXPIRED:
-                    provider_key_mark_expired(key_id=key.id, provider_code=failure.code)  # temporary keys only
-                if failure.persistent:
-                    _breaker_open(resolution, failure)
-                if not failure.fallback_eligible or key.fallback_mode == ProviderKey.FallbackMode.NONE:
-                    raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
-                                             key_hint=key.key_hint) from None
-                fallback_reason = failure.category
-        if key.fallback_mode == ProviderKey.FallbackMode.NONE:
-            raise ByokKeyUnavailable(f"The owner's key {key.key_hint} is failing and is exclusive (no fallback).",
-                                     details={"key_hint": key.key_hint, "reason": fallback_reason})
-        resolution = platform_resolution(resolution, reason=fallback_reason, key=key)
-    elif resolution.key is not None:
-        if resolution.byok_allowed and resolution.key.fallback_mode == ProviderKey.FallbackMode.NONE:
-            raise ByokKeyUnavailable(
-                f"The owner's key {resolution.key.key_hint} cannot serve ({resolution.reason}) and is exclusive.",
-                details={"key_hint": resolution.key.key_hint, "reason": resolution.reason})
-        fallback_reason = resolution.reason
+                fallback_reason = byok_failed(resolution, failure, model=model)
+        resolution = to_platform(resolution, fallback_reason)
+    else:
+        fallback_reason = platform_reason(resolution)
     _require_platform_credits(resolution)
     try:
         return _attempt(resolution, user=user, task=task, messages=messages, max_tokens=max_tokens,
                         fallback_reason=fallback_reason)
     except Failure as failure:
         raise ProviderCallFailed(failure, source=Source.PLATFORM, provider=resolution.provider) from None
+
+
+# --- the routing rules, shared by this sync path and the data plane (byok.gateway.dataplane) -------------------
+
+def byok_gate_needs_db(resolution: Resolution, model: str) -> bool:
+    """Whether deciding to call the key needs a database write (a breaker probe to claim): rarely."""
+    return bool(resolution.key.failing_since or model_breaker(resolution.key, model))
+
+
+def byok_gate(resolution: Resolution, model: str) -> str:
+    """"" to call the owner's key for `model`, else why not (an open breaker's reason): the fallback reason.
+    After a cool-down one caller in any process claims the probe; the others keep falling back."""
+    key = resolution.key
+    if key.failing_since and not key_probe_claimed(key):
+        return key.failure_reason or "key_failing"
+    reason, cooling = model_blocked(key, model)
+    if reason and (cooling or not model_probe_claimed(key, model)):
+        return reason
+    return ""
+
+
+def byok_failed(resolution: Resolution, failure: Failure, *, model: str) -> str:
+    """The owner's key failed (before any output): mark, open the breaker, and return the fallback reason, or raise
+    when there is no fallback (a bad request is the caller's own; an exclusive key never falls back)."""
+    key = resolution.key
+    if failure.category == Category.EXPIRED:
+        provider_key_mark_expired(key_id=key.id, provider_code=failure.code)  # temporary keys only
+    if failure.persistent:
+        breaker_open(resolution, failure, model=model)
+    if not failure.fallback_eligible or key.fallback_mode == ProviderKey.FallbackMode.NONE:
+        raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
+                                 key_hint=key.key_hint) from None
+    return failure.category
+
+
+def to_platform(resolution: Resolution, fallback_reason: str) -> Resolution:
+    """Platform credentials after the owner's key could not serve, unless the key is exclusive."""
+    key = resolution.key
+    if key.fallback_mode == ProviderKey.FallbackMode.NONE:
+        raise ByokKeyUnavailable(f"The owner's key {key.key_hint} is failing and is exclusive (no fallback).",
+                                 details={"key_hint": key.key_hint, "reason": fallback_reason})
+    return platform_resolution(resolution, reason=fallback_reason, key=key)
+
+
+def platform_reason(resolution: Resolution) -> str:
+    """The fallback reason of a call resolved to platform credentials; an exclusive key that cannot serve raises."""
+    if resolution.key is None:
+        return ""
+    if resolution.byok_allowed and resolution.key.fallback_mode == ProviderKey.FallbackMode.NONE:
+        raise ByokKeyUnavailable(
+            f"The owner's key {resolution.key.key_hint} cannot serve ({resolution.reason}) and is exclusive.",
+            details={"key_hint": resolution.key.key_hint, "reason": resolution.reason})
+    return resolution.reason
 
 
 def _attempt(resolution: Resolution, *, user: User, task: str, messages: list[dict], max_tokens: int,
@@ -115,17 +152,17 @@ def _attempt(resolution: Resolution, *, user: User, task: str, messages: list[di
                 seconds=time.perf_counter() - started, fallback_reason=fallback_reason)
     latency_ms = round((time.perf_counter() - started) * 1000)
     return _record(resolution, user=user, task=task, completion=completion, latency_ms=latency_ms,
-                   fallback_reason=fallback_reason)
+                   fallback_reason=fallback_reason, called_model=model)
 
 
 def _record(resolution: Resolution, *, user: User, task: str, completion: Completion, latency_ms: int,
-            fallback_reason: str) -> CallOutcome:
+            fallback_reason: str, called_model: str) -> CallOutcome:
     byok = resolution.source == Source.BYOK
     tokens = completion.input_tokens + completion.output_tokens
     credits = 0 if byok else math.ceil(tokens / TOKENS_PER_CREDIT)
     key = resolution.key if byok else None
-    if key is not None and key.failing_since:
-        _breaker_close(resolution)  # its own transaction: an audited transition is committed durably
+    if key is not None and (key.failing_since or model_breaker(key, called_model)):
+        breaker_close(resolution, model=called_model)  # its own transaction: audited transitions are durable
     with transaction.atomic():
         _commit_without_waiting_for_disk()
         UsageRecord.objects.create(
@@ -178,48 +215,3 @@ def _debit_platform_credits(*, owner_id: int, credits: int) -> None:
                                                                   defaults={"used": credits})
         if not created:
             PlatformCreditUsage.objects.filter(pk=usage.pk).update(used=F("used") + credits)
-
-
-# --- circuit breaker -----------------------------------------------------------------------------------------
-
-def _cooldown() -> timedelta:
-    return timedelta(seconds=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
-
-
-def _probe_claimed(key: KeyState) -> bool:
-    """After the cool-down exactly one caller (in any process) gets to probe the failing key."""
-    now = timezone.now()
-    return ProviderKey.objects.filter(
-        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now), pk=key.id, failing_since__isnull=False,
-    ).update(breaker_open_until=now + _cooldown()) == 1
-
-
-def _breaker_open(resolution: Resolution, failure: Failure) -> None:
-    now = timezone.now()
-    key = resolution.key
-    with transaction.atomic():
-        opened = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=True).update(
-            failing_since=now, failure_reason=failure.category, breaker_open_until=now + _cooldown())
-        if opened:
-            exclusive = key.fallback_mode == ProviderKey.FallbackMode.NONE
-            audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
-                         target=key, **_audit_refs(resolution),
-                         details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,
-                                  "now_serving": "nothing (exclusive key)" if exclusive else "platform credentials",
-                                  "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
-
-
-def _breaker_close(resolution: Resolution) -> None:
-    key = resolution.key
-    recovered = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=False).update(
-        failing_since=None, failure_reason="", breaker_open_until=None)
-    if recovered:
-        audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
-                     target=key, **_audit_refs(resolution),
-                     details={"failing_since": key.failing_since.isoformat()})
-
-
-def _audit_refs(resolution: Resolution) -> dict:
-    """Owner and workspace references for an audit event, by id: no query on the call path."""
-    return {"owner": User(pk=resolution.owner_id, username=resolution.owner_username),
-            "workspace": Workspace(pk=resolution.workspace_id)}

@@ -102,6 +102,10 @@ class ProviderKey(models.Model):
     breaker_open_until = models.DateTimeField(
         null=True, blank=True, help_text="While failing, BYOK is skipped until then; the next call probes the key."
     )
+    model_breakers = models.JSONField(
+        default=dict, blank=True,
+        help_text="Breakers of single models ({model id: {since, reason, until}}): a model this key cannot use "
+        "(no access) is skipped without taking its other models offline. Key-wide failures use failing_since.")
     session_secret = EncryptedField(null=True, blank=True, help_text="STS session credentials, encrypted.")
     session_token_expires_at = models.DateTimeField(null=True, blank=True)
 

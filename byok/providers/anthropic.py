@@ -1,10 +1,13 @@
 """Anthropic's API with an owner's `sk-ant-…` key."""
 
+import json
+
 import anthropic as anthropic_sdk
 
 from . import http_sdk
-from .base import CredentialField, Provider, endpoint, pattern_validator
+from .base import Call, CredentialField, Provider, endpoint, pattern_validator
 from .outcomes import CheckResult, Completion, Failure, check_timeout
+from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
 CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
 CONSOLE = "console.anthropic.com"
@@ -44,6 +47,12 @@ class AnthropicProvider(Provider):
     def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         return messages_complete(sdk_client, model=model, messages=messages, max_tokens=max_tokens)
 
+    def async_client(self, credentials, *, region: str = "", timeout: float) -> anthropic_sdk.AsyncAnthropic:
+        return async_messages_client(credentials["api_key"], timeout=timeout)
+
+    def acall(self, client, call: Call):
+        return messages_acall(client, call, raw=True)
+
 
 def messages_complete(sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
     """One call of the Anthropic Messages API (also how Bedrock API keys call Claude, via AnthropicBedrock)."""
@@ -58,3 +67,55 @@ def messages_complete(sdk_client, *, model: str, messages: list[dict], max_token
         output_tokens=response.usage.output_tokens,
         stop_reason=response.stop_reason or "",
     )
+
+
+def async_messages_client(api_key: str, *, timeout: float) -> anthropic_sdk.AsyncAnthropic:
+    return anthropic_sdk.AsyncAnthropic(api_key=api_key, base_url=endpoint("BYOK_ANTHROPIC_BASE_URL"),
+                                        timeout=timeout, max_retries=0)
+
+
+async def messages_acall(sdk_client, call: Call, *, raw: bool = False):
+    """A data-plane call on the Anthropic Messages API (the Anthropic API, or Bedrock through AnthropicBedrock):
+    Messages requests pass through; chat requests are translated there and back."""
+    if call.api == "chat":
+        body = chat_to_messages(call.body, model=call.model)
+    else:
+        body = {**{k: v for k, v in call.body.items() if k != "stream"}, "model": call.model}
+    if raw:  # the Anthropic API: the body passes through the SDK client's raw POST
+        async for item in _raw_messages(sdk_client, call, body):
+            yield item
+        return
+    if not call.stream:
+        message = http_sdk.plain(await sdk_client.messages.create(**http_sdk.sdk_kwargs(sdk_client.messages.create, body)))
+        yield message_to_chat(message, model=call.model) if call.api == "chat" else {**message, "model": call.model}
+        return
+    stream = await sdk_client.messages.create(**http_sdk.sdk_kwargs(sdk_client.messages.create, body), stream=True)
+    translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
+    try:
+        async for event in stream:
+            event = http_sdk.plain(event)
+            if translator is None:
+                yield event
+            else:
+                for chunk in translator.feed(event):
+                    yield chunk
+    finally:
+        await stream.close()
+
+
+async def _raw_messages(sdk_client, call: Call, body: dict):
+    translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
+    if not call.stream:
+        message = await http_sdk.raw_json(sdk_client, "/v1/messages", body)
+        yield message_to_chat(message, model=call.model) if translator else {**message, "model": call.model}
+        return
+    response = await http_sdk.raw_post(sdk_client, "/v1/messages", {**body, "stream": True})
+    async for event, data in http_sdk.sse_events(response, name="Anthropic"):
+        item = json.loads(data)
+        if event == "error" or item.get("type") == "error":
+            raise http_sdk.stream_error(item.get("error"), name="Anthropic", console=CONSOLE)
+        if translator is None:
+            yield item
+        else:
+            for chunk in translator.feed(item):
+                yield chunk

@@ -8,7 +8,7 @@ provider's details: it asks the provider. Providers import no models and no othe
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, Callable
@@ -203,6 +203,20 @@ class CredentialType:
 
 
 @dataclass(frozen=True)
+class Call:
+    """One data-plane call: the request in the API the caller spoke, for a provider model id.
+
+    `api` is "chat" (OpenAI Chat Completions) or "messages" (Anthropic Messages); `body` is the caller's request in
+    that API's format (the gateway has checked its shape, not its content); `model` replaces the body's model.
+    """
+
+    api: str
+    body: dict
+    model: str
+    stream: bool
+
+
+@dataclass(frozen=True)
 class PlatformCredentials:
     """The platform's own credentials for a provider, read from the environment (PLATFORM_* variables)."""
 
@@ -359,6 +373,19 @@ class Provider(ABC):
     @abstractmethod
     def complete(self, client: Any, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         """One model call; provider errors propagate for `classify`."""
+
+    # --- async calls (the data plane) ----------------------------------------------------------------------------
+
+    def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> Any:
+        """A ready async client (an async SDK client, or an HTTP client for signed calls); cached like `client`."""
+        raise NotImplementedError(f"{self.name} has no async client.")
+
+    async def acall(self, client: Any, call: Call) -> AsyncIterator[dict]:
+        """Run the call; yield its output in `call.api`'s own format: one response dict, or (streaming) each
+        chat.completion.chunk / Anthropic stream event, usage last. Provider errors propagate for `classify`;
+        a request this provider cannot express raises `translate.RequestInvalid`."""
+        raise NotImplementedError(f"{self.name} has no async calls.")
+        yield {}  # pragma: no cover  (makes this an async generator)
 
     @abstractmethod
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:

@@ -63,3 +63,86 @@ def model_list_checks(list_ids, *, models: dict[str, str], name: str, console: s
                     hint=hint(Category.MODEL_ACCESS, name=name, console=console, model=model))
         for tier, model in models.items()
     ]
+
+
+def plain(obj) -> dict:
+    """An SDK response object as the plain dict the provider sent (fields it did not send left out)."""
+    return obj.to_dict(exclude_unset=True) if hasattr(obj, "to_dict") else dict(obj)
+
+
+_parameters: dict = {}
+
+
+def sdk_kwargs(method, body: dict) -> dict:
+    """The request body as keyword arguments of an SDK method: fields the SDK version does not name travel in
+    `extra_body`, so the caller's request passes through whole whatever the SDK's release."""
+    import inspect
+
+    key = getattr(method, "__qualname__", repr(method))
+    names = _parameters.get(key)
+    if names is None:
+        names = _parameters[key] = frozenset(inspect.signature(method).parameters) - {"extra_body", "extra_headers",
+                                                                                       "extra_query", "timeout"}
+    known = {name: value for name, value in body.items() if name in names}
+    extra = {name: value for name, value in body.items() if name not in names}
+    return {**known, "extra_body": extra} if extra else known
+
+
+# --- raw calls through an SDK client (the data plane's pass-through) ------------------------------------------------
+# The SDK client still builds the URL, authenticates, applies timeouts and turns error statuses into its exception
+# classes (so `classify` reads them); the body goes through as the caller sent it and comes back as plain JSON,
+# without the per-call cost of the SDK's typed request transforms and response models.
+
+RAW_STREAM = {"X-Stainless-Raw-Response": "stream"}  # the SDK hands back the response with its body unread
+_ERROR_CATEGORIES = {"overloaded_error": Category.PROVIDER_UNAVAILABLE, "api_error": Category.PROVIDER_UNAVAILABLE,
+                     "rate_limit_error": Category.RATE_LIMITED, "authentication_error": Category.INVALID_CREDENTIALS,
+                     "permission_error": Category.PERMISSION_DENIED, "not_found_error": Category.MODEL_ACCESS,
+                     "timeout_error": Category.TIMEOUT}
+
+
+async def raw_post(sdk_client, path: str, body: dict):
+    """POST through the SDK client; the httpx2 response, body unread (close it)."""
+    import httpx2
+
+    return await sdk_client.post(path, cast_to=httpx2.Response, body=body, options={"headers": RAW_STREAM})
+
+
+async def raw_json(sdk_client, path: str, body: dict) -> dict:
+    import json
+
+    response = await raw_post(sdk_client, path, body)
+    try:
+        return json.loads(await response.aread())
+    finally:
+        await response.aclose()
+
+
+async def sse_events(response, *, name: str):
+    """(event, data) pairs of a server-sent-event stream; a broken connection is a network Failure."""
+    import httpx2
+
+    event, data = None, []
+    try:
+        async for line in response.aiter_lines():
+            if not line:
+                if data:
+                    yield event, "\n".join(data)
+                event, data = None, []
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip())
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+        if data:
+            yield event, "\n".join(data)
+    except httpx2.TransportError as exc:
+        raise Failure(Category.NETWORK, f"{name} dropped the stream before it finished.",
+                      code=type(exc).__name__) from None
+    finally:
+        await response.aclose()
+
+
+def stream_error(error, *, name: str, console: str) -> Failure:
+    """An error event inside a stream (Anthropic's `event: error`, OpenAI's `{"error": …}` chunk) as a Failure."""
+    kind = error.get("type", "") if isinstance(error, dict) else ""
+    category = _ERROR_CATEGORIES.get(kind, Category.PROVIDER_UNAVAILABLE)
+    return Failure(category, hint(category, name=name, console=console, code=kind), code=kind or "stream_error")

@@ -1,13 +1,15 @@
 """OpenAI and the providers that speak its protocol on their official base URLs (no user-supplied URL)."""
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import openai as openai_sdk
 
 from . import http_sdk
-from .base import CredentialField, Provider, Validator, endpoint, hint, pattern_validator
+from .base import Call, CredentialField, Provider, Validator, endpoint, hint, pattern_validator
 from .outcomes import CheckResult, Completion, Failure, check_timeout
+from .translate import RequestInvalid
 
 
 class OpenAICompatibleProvider(Provider):
@@ -36,6 +38,30 @@ class OpenAICompatibleProvider(Provider):
         # The official base URL unless an override (simulator, proxy) is configured; never a user-supplied URL.
         base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
         return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
+
+    def async_client(self, credentials, *, region: str = "", timeout: float) -> openai_sdk.AsyncOpenAI:
+        base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
+        return openai_sdk.AsyncOpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout,
+                                      max_retries=0)
+
+    async def acall(self, client, call: Call):
+        """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded."""
+        if call.api != "chat":
+            raise RequestInvalid(f"{self.name} models are served on /v1/chat/completions, not /v1/messages.")
+        body = {**call.body, "model": call.model}
+        if not call.stream:
+            body.pop("stream", None)
+            yield await http_sdk.raw_json(client, "/chat/completions", body)
+            return
+        body.update(stream=True, stream_options={**(body.get("stream_options") or {}), "include_usage": True})
+        response = await http_sdk.raw_post(client, "/chat/completions", body)
+        async for _, data in http_sdk.sse_events(response, name=self.name):
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            if chunk.get("error"):
+                raise http_sdk.stream_error(chunk["error"], name=self.name, console=self.console)
+            yield chunk
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
         return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)

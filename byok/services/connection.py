@@ -20,6 +20,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services.record import audit_record
 from core.errors import DomainError
+from core.invalidation import generation_bump
 
 from ..models import ProviderKey
 from ..providers.base import Credentials
@@ -126,6 +127,7 @@ def provider_key_test_connection(*, key: ProviderKey, actor: User | None) -> Con
             key.failing_since, key.failure_reason = result.tested_at, result.category
         key.save(update_fields=["last_test_status", "last_tested_at", "last_test_summary", "failing_since",
                                 "failure_reason", "updated_at"])
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.CONNECTION_TESTED, actor=actor, system_actor="test_provider_key",
                      owner=key.owner, target=key,
                      details={"ok": result.ok, "category": result.category, "account": result.account})

@@ -14,6 +14,7 @@ from django.db.models.functions import Substr
 
 from audit.models import AuditAction
 from audit.services.record import audit_record
+from core.invalidation import generation_bump
 
 from ..crypto import KEY_ID_LENGTH, DecryptionError, encrypted_models, keyring, stored_key_id
 
@@ -105,6 +106,7 @@ def encryption_key_rotate(*, batch_size: int = 1000, progress: Progress | None =
                 progress(len(batch))
     report = RotationReport(primary_key_id=ring.primary_id, before=before,
                             after=_totals(encryption_key_counts()), rewritten=rewritten, unreadable=unreadable)
+    generation_bump("gateway")  # cached resolutions in every data-plane process drop
     audit_record(action=AuditAction.ENCRYPTION_KEY_ROTATED, actor=None, system_actor=ROTATION_ACTOR,
                  details={"primary_key_id": report.primary_key_id, "before": report.before, "after": report.after,
                           "rewritten": report.rewritten, "unreadable": len(report.unreadable)})

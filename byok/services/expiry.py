@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditAction, AuditEvent
 from audit.services.record import audit_record
+from core.invalidation import generation_bump
 
 from ..models import ProviderKey
 from ..models.keys import CredentialReminder
@@ -59,6 +60,7 @@ def provider_key_mark_expired(*, key_id: int, provider_code: str = "") -> bool:
             key.save(update_fields=["expires_at", "updated_at"])
         if ProviderKey.objects.filter(pk=key.pk).filter(_expiry_recorded()).exists():
             return False
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_EXPIRED, actor=None, system_actor="credential_expiry",
                      owner=key.owner, target=key,
                      details={"expires_at": key.expires_at.isoformat(),

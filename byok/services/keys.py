@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.models import User, Workspace
 from audit.models import AuditAction
 from audit.services.record import audit_record
+from core.invalidation import generation_bump
 
 from ..errors import ConfirmationRequired, ConnectionTestFailed, KeyConflict, KeyInvalid, PlanRequired
 from ..models import ProviderKey
@@ -139,6 +140,7 @@ def provider_key_create(
     with transaction.atomic():
         key.save()
         key.workspaces.set(workspaces)
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_CREATED, actor=actor or owner, owner=owner, target=key,
                      details={"provider": provider, "name": key.name, "scope": scope,
                               "inference_profile": profile, "skip_test": skip_test})
@@ -210,6 +212,7 @@ def provider_key_update(
             _keep_test(key, test)  # other models and regions: the old result no longer says anything
         key.save()
         key.workspaces.set(new_workspaces)
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_UPDATED, actor=actor, owner=key.owner, target=key, details=details)
         if replacement is not None:
             session_refresh_soon(key=key)
@@ -238,6 +241,7 @@ def provider_key_rotate(
         key.set_session(None, None)
         key.rotated_at = timezone.now()
         key.save()
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_ROTATED, actor=actor, owner=key.owner, target=key,
                      details={"credentials": "credentials changed", "hint": {"from": previous_hint, "to": key.key_hint},
                               "skip_test": skip_test})
@@ -256,6 +260,7 @@ def _set_enabled(*, key: ProviderKey, enabled: bool, actor: User) -> ProviderKey
     with transaction.atomic():
         key.enabled = enabled
         key.save(update_fields=["enabled", "updated_at"])
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_ENABLED if enabled else AuditAction.KEY_DISABLED,
                      actor=actor, owner=key.owner, target=key)
     return key
@@ -272,6 +277,7 @@ def provider_key_disable(*, key: ProviderKey, actor: User) -> ProviderKey:
 
 def provider_key_delete(*, key: ProviderKey, actor: User) -> None:
     with transaction.atomic():
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_DELETED, actor=actor, owner=key.owner, target=key,
                      details={"provider": key.provider, "name": key.name})
         key.delete()
@@ -286,6 +292,7 @@ def byok_revert_to_platform(*, owner: User, actor: User, confirm: bool) -> int:
         )
     with transaction.atomic():
         keys = list(ProviderKey.objects.select_for_update().filter(owner=owner))
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.BYOK_REVERTED, actor=actor, owner=owner,
                      details={"deleted_keys": [{"id": k.pk, "hint": k.key_hint, "provider": k.provider} for k in keys]})
         ProviderKey.objects.filter(pk__in=[k.pk for k in keys]).delete()

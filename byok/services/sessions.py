@@ -26,6 +26,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services.record import audit_record
 from core.broker import PUBLISH_RETRY_POLICY
+from core.invalidation import generation_bump
 
 from ..models import ProviderKey
 from ..providers.outcomes import Category, Failure
@@ -189,6 +190,7 @@ def _refresh(*, key_id: int, skip, wait: bool, actor: User | None) -> SessionRef
                                          reason=failure.category, failure=failure)
         key.set_session(session, expires_at)
         key.save(update_fields=["session_secret", "session_token_expires_at", "updated_at"])
+        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.SESSION_REFRESHED, actor=actor, system_actor="session_refresh",
                      owner=key.owner, target=key, details={"expires_at": expires_at.isoformat()})
     return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.REFRESHED, key_hint=key.key_hint,
@@ -210,6 +212,7 @@ def _mark_failing(key: ProviderKey, failure: Failure, *, now: datetime) -> None:
         # Same incident: only push the next attempt one cool-down further.
         ProviderKey.objects.filter(pk=key.pk).update(breaker_open_until=cooldown_until)
         return
+    generation_bump("gateway")  # cached resolutions in every data-plane process drop
     audit_record(action=AuditAction.SESSION_REFRESH_FAILED, actor=None, system_actor="session_refresh",
                  owner=key.owner, target=key,
                  details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code})

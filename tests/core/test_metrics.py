@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 from tests.byok.gateway.test_routing import revoke
+from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests-0123456789"

@@ -8,8 +8,9 @@ import anthropic as anthropic_sdk
 from django.views.decorators.debug import sensitive_variables
 
 from .. import http_sdk
-from ..anthropic import messages_complete
+from ..anthropic import messages_acall, messages_complete
 from ..base import (
+    Call,
     CleanedKey,
     CredentialField,
     Credentials,
@@ -114,6 +115,13 @@ class BedrockApiKeyProvider(Provider):
 
     def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         return messages_complete(client, model=model, messages=messages, max_tokens=max_tokens)
+
+    def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
+        return anthropic_sdk.AsyncAnthropicBedrock(api_key=credentials["api_key"], aws_region=region, timeout=timeout,
+                                                   max_retries=0, base_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"))
+
+    def acall(self, client, call: Call):
+        return messages_acall(client, call)
 
     def access_policy(self, inference_profile: str) -> dict:
         return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import botocore.session
+import httpx2
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -78,9 +79,9 @@ def classify(exc: BaseException, *, model: str = "", profile: InferenceProfile |
             category = Category.BAD_REQUEST
         hint_code = "sts:GetSessionToken" if operation == "sts:GetSessionToken" else code
         return Failure(category, bedrock_hint(category, code=hint_code, model=model, profile=profile), code=code, status=status)
-    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, httpx2.TimeoutException)):
         return Failure(Category.TIMEOUT, bedrock_hint(Category.TIMEOUT), code=type(exc).__name__)
-    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, BotoCoreError, OSError)):
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, BotoCoreError, OSError, httpx2.TransportError)):
         return Failure(Category.NETWORK, bedrock_hint(Category.NETWORK), code=type(exc).__name__)
     raise exc
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.views.decorators.debug import sensitive_variables
 
 from ..base import (
+    Call,
     CleanedKey,
     CredentialField,
     Credentials,
@@ -23,6 +24,9 @@ from ..base import (
     pattern_validator,
 )
 from ..outcomes import CheckResult, Completion, Failure, check_timeout, run_concurrently
+from ..translate import RequestInvalid
+from ..translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
+from ..translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
 from .aws import (
     classify,
     converse,
@@ -32,6 +36,7 @@ from .aws import (
     session_check,
     session_token,
 )
+from .aws_async import BedrockAsyncClient
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
 
 _secret_access_key = pattern_validator(
@@ -190,6 +195,32 @@ class BedrockProvider(Provider):
 
     def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         return converse(client, model=model, messages=messages, max_tokens=max_tokens)
+
+    def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> BedrockAsyncClient:
+        regional = next((e for e in credentials.get("regional", []) if region in e["regions"]), credentials)
+        return BedrockAsyncClient(regional, region=region, timeout=timeout)
+
+    async def acall(self, client: BedrockAsyncClient, call: Call):
+        """Chat requests on Converse / ConverseStream; Messages requests on InvokeModel[WithResponseStream]."""
+        if call.api == "chat":
+            body = chat_to_converse(call.body)
+            if not call.stream:
+                yield converse_to_chat(await client.call(call.model, "converse", body), model=call.model)
+                return
+            translator = ConverseStreamToChat(model=call.model)
+            async for kind, payload in client.stream(call.model, "converse-stream", body):
+                for chunk in translator.feed(kind, payload):
+                    yield chunk
+            return
+        if call.api != "messages":
+            raise RequestInvalid(f"Unknown API {call.api!r}.")
+        body = messages_to_invoke(call.body)
+        if not call.stream:
+            yield {**await client.call(call.model, "invoke", body), "model": call.model}
+            return
+        async for kind, payload in client.stream(call.model, "invoke-with-response-stream", body):
+            if kind == "chunk":
+                yield invoke_chunk_event(payload)
 
     # Long-term keys call models with an STS session: the long-term secret only ever talks to STS.
     def refreshes_session(self, credential_type: str) -> bool:

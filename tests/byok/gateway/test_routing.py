@@ -354,3 +354,17 @@ def test_resolution_is_one_query_and_a_warm_client_needs_none(django_assert_num_
         resolution = credentials_resolve(user=member, workspace_slug=workspace.slug)
         client_for(resolution)
     assert resolution.source == "byok"
+
+
+def test_a_model_the_key_cannot_use_opens_its_own_breaker_and_keeps_the_other_tier(sandbox, client_for, settings):
+    owner, workspace, member = team()
+    key = key_for(owner, sandbox.add_account("bedrock", models=[SONNET]))
+    use_platform_account(settings, sandbox)
+    complex_call = call(client_for, member, workspace, task="complex").json()
+    assert (complex_call["source"], complex_call["fallback_reason"]) == ("platform", "model_access")
+    key.refresh_from_db()
+    assert key.failing_since is None and list(key.model_breakers) == [f"global.{OPUS}"]
+    assert call(client_for, member, workspace).json()["source"] == "byok", "Sonnet stays on the owner's key"
+    assert call(client_for, member, workspace, task="complex").json()["fallback_reason"] == "model_access"
+    events = AuditEvent.objects.filter(action="FALLBACK_ACTIVATED", target_key_id=key.pk)
+    assert events.count() == 1 and events.get().details["model"] == f"global.{OPUS}"

@@ -1,0 +1,91 @@
+"""Ready async clients for a resolution, cached in this process per credential version (as clients.py does for the
+sync SDK clients, in a cache of their own: async clients belong to the event loop that serves the data plane).
+
+A long-term Bedrock key whose STS session is missing or close to expiry has it refreshed first, in a worker thread
+(services.sessions.session_ensure_fresh: once for all concurrent callers), inside the call's deadline.
+"""
+
+import asyncio
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from django.conf import settings
+
+from ..models import ProviderKey
+from ..providers.base import Provider
+from ..services.sessions import session_ensure_fresh
+from .clients import _credentials, _session_usable
+from .dbthread import db
+from .resolve import Resolution, Source
+
+MAX_CLIENTS = 256
+# Clients per credential version, used in turn: an httpx connection pool's bookkeeping grows with the square of the
+# requests in flight, so 1,000 concurrent slow calls on one pool spend seconds in it; 16 pools keep each small.
+SHARDS = 16
+
+_clients: OrderedDict[tuple, Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _fresh_session(key_id: int) -> tuple[str, Any]:
+    session_ensure_fresh(key_id=key_id)
+    return ProviderKey.objects.filter(pk=key_id).values_list("session_secret", "session_token_expires_at").get()
+
+
+async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution]:
+    """The provider, a ready async client and the resolution it was built for (with a refreshed session)."""
+    spec = resolution.provider_spec
+    if resolution.source == Source.BYOK:
+        key = resolution.key
+        if key.refreshes_session and not _session_usable(key):
+            session_secret, expires_at = await db(_fresh_session, key.id)
+            resolution = replace(resolution, key=replace(key, session_secret=session_secret,
+                                                         session_token_expires_at=expires_at))
+            key = resolution.key
+        cache_key = (Source.BYOK, key.id, resolution.region, key.secret, key.session_secret)
+    else:
+        platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
+        cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items())))
+    shards = _clients.get(cache_key)
+    if shards is not None:
+        shards[0] += 1
+        client = shards[1 + shards[0] % SHARDS]
+        if client is None:
+            client = shards[1 + shards[0] % SHARDS] = spec.async_client(
+                _credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+        return spec, client, resolution
+    client = spec.async_client(_credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    shards = [0, client] + [None] * (SHARDS - 1)
+    stale = []
+    with _lock:
+        if resolution.source == Source.BYOK:
+            stale = [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key]
+        _clients[cache_key] = shards
+        while len(_clients) > MAX_CLIENTS:
+            stale.append(next(iter(_clients)))
+            if stale[-1] == cache_key:
+                break
+            _clients.pop(stale[-1], None)
+        old = [_clients.pop(k) for k in stale if k in _clients]
+    for gone in old:
+        for stale_client in gone[1:]:
+            if stale_client is not None:
+                _close_later(stale_client)
+    return spec, client, resolution
+
+
+def _close_later(client: Any) -> None:
+    """Close a replaced client once calls still using it have had time to finish."""
+    close = getattr(client, "close", None) or getattr(client, "aclose", None)
+    if close is None:
+        return
+    loop = asyncio.get_running_loop()
+    loop.call_later(settings.BYOK_LLM_TIMEOUT + 5, lambda: loop.create_task(close()))
+
+
+def drop_all() -> None:
+    """Forget every client (a new event loop, e.g. a restarted server in tests, cannot use the old pools)."""
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,403 @@
+"""The data plane: a lean ASGI app for the LLM endpoints, mounted beside Django (byok_project/asgi.py).
+
+    POST /v1/chat/completions   OpenAI Chat Completions (any family: Bedrock Converse, Anthropic, OpenAI-compatible)
+    POST /v1/messages           Anthropic Messages (Claude on the Anthropic API or on Bedrock)
+    GET  /v1/models             what this workspace can call now, and on whose credentials
+
+A call in flight holds no database connection and no thread: resolutions, principals and clients come from
+in-process caches (dropped through the "gateway" generation), misses and writes run in worker threads that close
+their connection, and usage is written in batches (usage.py). Every response carries X-BYOK-Source,
+X-BYOK-Fallback-Reason, X-BYOK-Key-Hint, X-BYOK-Provider, X-BYOK-Model and X-Request-Id.
+"""
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+
+from core.errors import DomainError
+
+from ..providers.base import TIERS
+from ..providers.outcomes import Category, Failure
+from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
+from ..providers.translate import RequestInvalid
+from . import aclients, cache, usage
+from .auth import NOT_CACHED, authenticate_api_key, cached_principal
+from .catalog import ALIASES, FAMILY_MODELS, UnknownModel, parse_model, valid_names
+from .dataplane import Served, open_call, relay, resolve_target
+from .dbthread import db
+from .resolve import NotAMemberOfWorkspace, Resolution, Source
+
+logger = logging.getLogger(__name__)
+MAX_BODY = 32 * 1024 * 1024  # images travel inline
+RETRY_AFTER_SECONDS = "5"
+
+
+# --- who is calling ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    workspace_slug: str
+
+
+class AuthFailed(Exception):
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _principal(headers: dict[str, str]) -> Principal:
+    """Who calls, in which workspace: a workspace API key (`Authorization: Bearer byok_…` or `x-api-key`), answered
+    from memory on a hit (byok.gateway.auth), else by one query in a thread."""
+    authorization = headers.get("authorization", "")
+    raw = authorization[7:].strip() if authorization[:7].lower() == "bearer " else headers.get("x-api-key", "")
+    if not raw:
+        raise AuthFailed("Missing credentials: send Authorization: Bearer <API key> or x-api-key: <API key>.")
+    principal = cached_principal(raw)
+    if principal is NOT_CACHED:
+        principal = await db(authenticate_api_key, raw)
+    if principal is None:
+        raise AuthFailed("Invalid, revoked or expired API key.")
+    requested = headers.get("x-byok-workspace", "")
+    if requested and requested != principal.workspace_slug:
+        raise AuthFailed("This API key belongs to another workspace.", status=403)
+    usage.batch.note_api_key(principal.api_key_id)
+    return Principal(user_id=principal.user_id, workspace_slug=principal.workspace_slug)
+
+
+# --- responses ---------------------------------------------------------------------------------------------------
+
+class Reply:
+    """The response being built: status, the X-BYOK headers, and the ASGI send."""
+
+    def __init__(self, send, request_id: str) -> None:
+        self.send = send
+        self.headers = {"x-byok-source": "", "x-byok-fallback-reason": "", "x-byok-key-hint": "",
+                        "x-byok-provider": "", "x-byok-model": "", "x-request-id": request_id}
+
+    def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "") -> None:
+        if resolution is not None:
+            self.headers.update({"x-byok-source": resolution.source, "x-byok-provider": resolution.provider,
+                                 "x-byok-key-hint": _ascii(resolution.key_hint if resolution.source == Source.BYOK
+                                                           else "")})
+        self.headers["x-byok-model"] = model
+        self.headers["x-byok-fallback-reason"] = fallback_reason
+
+    def _raw_headers(self, content_type: str, extra: dict | None = None) -> list:
+        headers = {**self.headers, "content-type": content_type, **(extra or {})}
+        return [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
+
+    async def json(self, status: int, payload, extra: dict | None = None) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        await self.send({"type": "http.response.start", "status": status, "headers": self._raw_headers(
+            "application/json", {**(extra or {}), "content-length": str(len(body))})})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def start_stream(self) -> None:
+        await self.send({"type": "http.response.start", "status": 200, "headers": self._raw_headers(
+            "text/event-stream; charset=utf-8", {"cache-control": "no-cache", "x-accel-buffering": "no"})})
+
+    async def chunk(self, data: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def end(self) -> None:
+        await self.send({"type": "http.response.body", "body": b""})
+
+
+def _ascii(value: str) -> str:
+    return value.replace("…", "...")
+
+
+# Error shapes. (status, code, message) -> body
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
+                 403: "permission_error", 404: "invalid_request_error", 424: "upstream_error",
+                 429: "rate_limit_error", 502: "upstream_error", 503: "service_unavailable", 504: "timeout"}
+_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+                    403: "permission_error", 404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+                    502: "api_error", 503: "overloaded_error", 504: "timeout_error", 424: "api_error"}
+
+
+def openai_error(status: int, code: str, message: str, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"), "code": code,
+                      "param": param}}
+
+
+def anthropic_error(status: int, code: str, message: str, param: str | None = None) -> dict:
+    return {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(status, "api_error"), "message": message,
+                                       "code": code}}
+
+
+def _error_of(exc: BaseException) -> tuple[int, str, str, str | None]:
+    if isinstance(exc, AuthFailed):
+        return exc.status, "invalid_api_key" if exc.status == 401 else "workspace_required", str(exc), None
+    if isinstance(exc, UnknownModel):
+        return 404, "model_not_found", (f"Unknown model {str(exc)!r}. Use a tier (standard, complex), an alias "
+                                        f"(claude-sonnet, claude-opus), <provider>/<model> or one of: "
+                                        f"{', '.join(valid_names())}."), "model"
+    if isinstance(exc, RequestInvalid):
+        return 400, "invalid_request", str(exc), exc.param or None
+    if isinstance(exc, NotAMemberOfWorkspace):
+        return 404, "workspace_not_found", f"No workspace {exc} that you are a member of.", None
+    if isinstance(exc, DomainError):
+        return exc.status, exc.code, exc.message, None
+    if isinstance(exc, Failure):
+        from ..errors import ProviderCallFailed
+
+        status = ProviderCallFailed.STATUS.get(exc.category, 502)
+        return status, f"provider_{exc.category}", exc.hint, None
+    return 500, "internal_error", "Internal error.", None
+
+
+async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
+    status, code, message, param = _error_of(exc)
+    if status == 500:
+        logger.exception("data plane error", exc_info=exc)
+    extra = {"retry-after": RETRY_AFTER_SECONDS} if status == 429 else None
+    await reply.json(status, shape(status, code, message, param), extra)
+
+
+# --- handlers ----------------------------------------------------------------------------------------------------
+
+def _sse(data: dict, event: str | None = None) -> bytes:
+    payload = json.dumps(data, separators=(",", ":"))
+    return (f"event: {event}\ndata: {payload}\n\n" if event else f"data: {payload}\n\n").encode()
+
+
+def _body(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise RequestInvalid("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise RequestInvalid("The request body must be a JSON object.")
+    return body
+
+
+async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
+    try:
+        principal = await _principal(headers)
+        body = _body(raw)
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise RequestInvalid("messages must be a non-empty list.", param="messages")
+        stream = bool(body.get("stream"))
+        served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug,
+                                 target=parse_model(body.get("model")), api="chat", body=body, stream=stream,
+                                 region=headers.get("x-byok-region", ""))
+    except Exception as exc:  # noqa: BLE001 -- every refusal answers in the OpenAI error shape
+        if isinstance(exc, DomainError) and exc.details.get("source") == "byok":
+            reply.headers["x-byok-source"] = "byok"
+        await _answer_error(reply, exc, openai_error)
+        return
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    if not stream:
+        tokens = served.first.get("usage") or {}
+        served.record(tokens.get("prompt_tokens", 0) or 0, tokens.get("completion_tokens", 0) or 0)
+        await reply.json(200, served.first)
+        return
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    tokens = {"prompt_tokens": 0, "completion_tokens": 0}
+    await reply.start_stream()
+    try:
+        item = served.first
+        items = relay(served)
+        while True:
+            if item.get("usage"):
+                tokens = item["usage"]
+            if include_usage or item.get("choices"):
+                await reply.chunk(_sse(item))
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                break
+        await reply.chunk(b"data: [DONE]\n\n")
+    except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with an error event
+        status, code, message, _ = _error_of(exc)
+        await reply.chunk(_sse(openai_error(status, code, f"The stream failed after it started: {message}")))
+    finally:
+        served.record(tokens.get("prompt_tokens", 0) or 0, tokens.get("completion_tokens", 0) or 0)
+    await reply.end()
+
+
+async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
+    try:
+        principal = await _principal(headers)
+        body = _body(raw)
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise RequestInvalid("messages: a non-empty list is required.", param="messages")
+        if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+            raise RequestInvalid("max_tokens: a positive integer is required.", param="max_tokens")
+        target = parse_model(body.get("model"))
+        resolution = await resolve_target(principal.user_id, principal.workspace_slug, target)
+        if resolution.family not in ("bedrock", "anthropic"):
+            raise RequestInvalid(f"/v1/messages serves Claude (Anthropic or Bedrock); {body.get('model')!r} is a "
+                                 f"{resolution.family} model: call it on /v1/chat/completions.", param="model")
+        stream = bool(body.get("stream"))
+        served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,
+                                 api="messages", body=body, stream=stream, region=headers.get("x-byok-region", ""))
+    except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
+        await _answer_error(reply, exc, anthropic_error)
+        return
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    if not stream:
+        tokens = served.first.get("usage") or {}
+        served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
+        await reply.json(200, served.first)
+        return
+    input_tokens = output_tokens = 0
+    await reply.start_stream()
+    try:
+        item = served.first
+        items = relay(served)
+        while True:
+            kind = item.get("type")
+            if kind == "message_start":
+                tokens = (item.get("message") or {}).get("usage") or {}
+                input_tokens = tokens.get("input_tokens", 0) or 0
+                output_tokens = tokens.get("output_tokens", 0) or 0
+            elif kind == "message_delta":
+                tokens = item.get("usage") or {}
+                output_tokens = tokens.get("output_tokens") or output_tokens
+                input_tokens = tokens.get("input_tokens") or input_tokens
+            await reply.chunk(_sse(item, kind))
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                break
+    except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with an error event
+        status, code, message, _ = _error_of(exc)
+        error = anthropic_error(status if status != 400 else 502, code,
+                                f"The stream failed after it started: {message}")
+        await reply.chunk(_sse(error, "error"))
+    finally:
+        served.record(input_tokens, output_tokens)
+    await reply.end()
+
+
+async def models(headers: dict, raw: bytes, reply: Reply) -> None:
+    anthropic_shape = "anthropic-version" in headers
+    shape = anthropic_error if anthropic_shape else openai_error
+    try:
+        principal = await _principal(headers)
+        entries = []
+        for family in FAMILIES:
+            resolution = await cache.resolution_for(principal.user_id, principal.workspace_slug, family)
+            if not _can_serve(resolution):
+                continue
+            tier_models = {resolution.model_for(tier): tier for tier in TIERS}
+            for model in FAMILY_MODELS[family]:
+                served = next((m for m in tier_models if m.endswith(model)), model)
+                aliases = [f"{family}/{tier_models[served]}"] if served in tier_models else []
+                if served in tier_models and family in ("bedrock", "anthropic"):
+                    aliases += [a for a, tier in ALIASES.items() if tier == tier_models[served]]
+                entries.append(_model_entry(served, resolution, aliases, anthropic_shape))
+    except Exception as exc:  # noqa: BLE001
+        await _answer_error(reply, exc, shape)
+        return
+    if anthropic_shape:
+        await reply.json(200, {"data": entries, "has_more": False, "first_id": entries[0]["id"] if entries else None,
+                               "last_id": entries[-1]["id"] if entries else None})
+    else:
+        await reply.json(200, {"object": "list", "data": entries})
+
+
+def _can_serve(resolution: Resolution) -> bool:
+    if resolution.source == Source.BYOK:
+        return True
+    if resolution.key is not None and resolution.byok_allowed and resolution.key.fallback_mode == "none":
+        return False  # an exclusive key that cannot serve now: nothing serves this family
+    from django.conf import settings
+
+    return platform_provider(resolution.family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
+
+
+def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthropic_shape: bool) -> dict:
+    byok = {"source": resolution.source, "provider": resolution.provider, "family": resolution.family,
+            "key_hint": resolution.key_hint if resolution.source == Source.BYOK else None,
+            "reason": resolution.reason, "aliases": aliases}
+    if anthropic_shape:
+        return {"id": model, "type": "model", "display_name": model, "created_at": "2025-01-01T00:00:00Z",
+                "byok": byok}
+    return {"id": model, "object": "model", "created": 0, "owned_by": PROVIDERS[resolution.provider].name,
+            "byok": byok}
+
+
+ROUTES = {("POST", "/v1/chat/completions"): chat_completions, ("POST", "/v1/messages"): messages,
+          ("GET", "/v1/models"): models}
+PATHS = {path for _, path in ROUTES}
+
+
+# --- the ASGI application ----------------------------------------------------------------------------------------
+
+class DataPlane:
+    """ASGI: the data-plane paths here, everything else to Django's ASGI application; the lifespan starts the
+    generation watcher and the usage flusher, and flushes usage on shutdown."""
+
+    def __init__(self, django_app) -> None:
+        self.django_app = django_app
+        self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.started = threading.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] in PATHS:
+            await self.handle(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        else:
+            await self.django_app(scope, receive, send)
+
+    async def startup(self) -> None:
+        cache.drop_all()
+        aclients.drop_all()
+        usage.batch = usage.UsageBatch()
+        self._stop = asyncio.Event()
+        self._tasks = [asyncio.create_task(cache.watch_generation(self._stop)),
+                       asyncio.create_task(usage.batch.run(self._stop))]
+        self.started.set()
+
+    async def shutdown(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await usage.batch.flush()
+
+    async def lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle(self, scope, receive, send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        reply = Reply(send, headers.get("x-request-id") or uuid.uuid4().hex)
+        handler = ROUTES.get((scope["method"], scope["path"]))
+        if handler is None:
+            shape = anthropic_error if scope["path"] == "/v1/messages" else openai_error
+            await reply.json(405, shape(405, "method_not_allowed", f"{scope['method']} is not allowed here."))
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                shape = anthropic_error if scope["path"] == "/v1/messages" else openai_error
+                await reply.json(413, shape(413, "request_too_large", "The request body is too large."))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        await handler(headers, b"".join(chunks), reply)
+
+
+__all__ = ["DataPlane", "Served", "Category"]

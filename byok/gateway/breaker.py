@@ -1,0 +1,131 @@
+"""The circuit breaker, per key and model, on the database so every process sees it.
+
+- A failure that will repeat for every model of the key (invalid credentials, expiry, permission) opens the key's
+  breaker: the key row's failing_since / breaker_open_until, as the console and the session refresher know it.
+- A model the key cannot use (model_access) opens a breaker for that model only, in the key's `model_breakers`
+  column ({model id: {since, reason, until}}): a missing Opus no longer takes Sonnet offline.
+
+After BYOK_BREAKER_COOLDOWN_SECONDS one call, claimed atomically (so one process probes), decides. Opening and
+recovering are audited once per incident; every change bumps the "gateway" generation so cached resolutions drop.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import User, Workspace
+from audit.models import AuditAction
+from audit.services.record import audit_record
+from core.invalidation import generation_bump
+
+from ..models import ProviderKey
+from ..providers.outcomes import Category, Failure
+from .resolve import KeyState, Resolution
+
+MODEL_SCOPED = (Category.MODEL_ACCESS,)  # failures that concern one model, not the key
+
+
+def cooldown() -> timedelta:
+    return timedelta(seconds=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
+
+
+def model_breaker(key: KeyState, model: str) -> dict | None:
+    return (key.model_breakers or {}).get(model)
+
+
+def model_blocked(key: KeyState, model: str, now: datetime | None = None) -> tuple[str, bool]:
+    """(reason, cooling) for an open model breaker: cooling while its cool-down runs, else a probe is due.
+    ("", False) when the model's breaker is closed."""
+    entry = model_breaker(key, model)
+    if entry is None:
+        return "", False
+    until = parse_datetime(entry.get("until") or "")
+    return entry.get("reason") or "model_failing", bool(until and until > (now or timezone.now()))
+
+
+def key_probe_claimed(key: KeyState) -> bool:
+    """After the key's cool-down exactly one caller (in any process) gets to probe the failing key."""
+    now = timezone.now()
+    claimed = ProviderKey.objects.filter(
+        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now), pk=key.id, failing_since__isnull=False,
+    ).update(breaker_open_until=now + cooldown()) == 1
+    if claimed:
+        generation_bump("gateway")
+    return claimed
+
+
+def model_probe_claimed(key: KeyState, model: str) -> bool:
+    """The same for one model's breaker (the row lock serialises the read-modify-write of the JSON column)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = ProviderKey.objects.select_for_update().filter(pk=key.id).values("model_breakers").first()
+        entry = (row or {}).get("model_breakers", {}).get(model) if row else None
+        until = parse_datetime(entry.get("until") or "") if entry else None
+        if entry is None or (until and until > now):
+            return False
+        breakers = {**row["model_breakers"], model: {**entry, "until": (now + cooldown()).isoformat()}}
+        ProviderKey.objects.filter(pk=key.id).update(model_breakers=breakers)
+        generation_bump("gateway")
+    return True
+
+
+def breaker_open(resolution: Resolution, failure: Failure, *, model: str) -> None:
+    """A persistent failure: open the key's breaker, or the model's for a model-access failure."""
+    now = timezone.now()
+    key = resolution.key
+    with transaction.atomic():
+        if failure.category in MODEL_SCOPED:
+            row = ProviderKey.objects.select_for_update().filter(pk=key.id).values("model_breakers").first()
+            if row is None or model in (row["model_breakers"] or {}):
+                return
+            entry = {"since": now.isoformat(), "reason": failure.category, "until": (now + cooldown()).isoformat()}
+            opened = ProviderKey.objects.filter(pk=key.id).update(
+                model_breakers={**(row["model_breakers"] or {}), model: entry})
+        else:
+            opened = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=True).update(
+                failing_since=now, failure_reason=failure.category, breaker_open_until=now + cooldown())
+        if opened:
+            generation_bump("gateway")
+            exclusive = key.fallback_mode == ProviderKey.FallbackMode.NONE
+            audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
+                         target=key, **_audit_refs(resolution),
+                         details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,
+                                  "model": model if failure.category in MODEL_SCOPED else "",
+                                  "scope": "model" if failure.category in MODEL_SCOPED else "key",
+                                  "now_serving": "nothing (exclusive key)" if exclusive else "platform credentials",
+                                  "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
+
+
+def breaker_close(resolution: Resolution, *, model: str) -> None:
+    """A call on the key succeeded: close the key's breaker and the model's, if open (each audited once)."""
+    key = resolution.key
+    if key.failing_since:
+        recovered = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=False).update(
+            failing_since=None, failure_reason="", breaker_open_until=None)
+        if recovered:
+            generation_bump("gateway")
+            audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
+                         target=key, **_audit_refs(resolution),
+                         details={"failing_since": key.failing_since.isoformat(), "scope": "key"})
+    if model_breaker(key, model) is not None:
+        with transaction.atomic():
+            row = ProviderKey.objects.select_for_update().filter(pk=key.id).values("model_breakers").first()
+            if row is None or model not in (row["model_breakers"] or {}):
+                return
+            entry = row["model_breakers"][model]
+            ProviderKey.objects.filter(pk=key.id).update(
+                model_breakers={m: e for m, e in row["model_breakers"].items() if m != model})
+            generation_bump("gateway")
+            audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
+                         target=key, **_audit_refs(resolution),
+                         details={"failing_since": entry.get("since"), "scope": "model", "model": model})
+
+
+def _audit_refs(resolution: Resolution) -> dict:
+    """Owner and workspace references for an audit event, by id: no query on the call path."""
+    return {"owner": User(pk=resolution.owner_id, username=resolution.owner_username),
+            "workspace": Workspace(pk=resolution.workspace_id)}

@@ -1,0 +1,143 @@
+"""Usage off the request path: calls are queued in this process and written in batches (bulk_create plus the
+platform-credit debits and last_used_at stamps) every FLUSH_INTERVAL and on clean shutdown, in a worker thread.
+
+What a crash loses: the calls of the last FLUSH_INTERVAL (≤ 1 s) of this process, usage records and their credit
+debits alike; a clean shutdown (SIGTERM, the ASGI lifespan's shutdown) writes everything.
+
+Platform credits are enforced before a call from the owner's count in the database (re-read at most every
+CREDITS_TTL) plus what this process has charged and not yet written.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.services import api_key_mark_used
+
+from ..errors import PlatformCreditsExhausted
+from ..models import ProviderKey, UsageRecord
+from ..selectors import platform_credits_used
+from .dbthread import db
+from .resolve import Resolution, Source
+from .routing import LAST_USED_GRANULARITY, TOKENS_PER_CREDIT, _commit_without_waiting_for_disk, _debit_platform_credits
+
+FLUSH_INTERVAL = 1.0
+CREDITS_TTL = 1.0
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class UsageEntry:
+    workspace_id: int
+    user_id: int
+    owner_id: int
+    provider: str
+    model: str
+    source: str
+    task: str
+    key_id: int | None
+    key_hint: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+    fallback_reason: str
+    credits_charged: int
+
+
+def credits_for(resolution: Resolution, input_tokens: int, output_tokens: int) -> int:
+    return 0 if resolution.source == Source.BYOK else math.ceil((input_tokens + output_tokens) / TOKENS_PER_CREDIT)
+
+
+class UsageBatch:
+    def __init__(self) -> None:
+        self.pending: list[UsageEntry] = []
+        self.unwritten_credits: dict[int, int] = defaultdict(int)
+        self.credits_read: dict[int, tuple[float, int]] = {}
+        self.last_used: dict[int, float] = {}
+        self.api_keys_used: set[int] = set()
+        self._flushing = asyncio.Lock()
+
+    def add(self, entry: UsageEntry) -> None:
+        self.pending.append(entry)
+        if entry.credits_charged:
+            self.unwritten_credits[entry.owner_id] += entry.credits_charged
+
+    async def require_credits(self, resolution: Resolution) -> None:
+        """402 before a platform call when the owner's monthly credits are used up."""
+        owner = resolution.owner_id
+        read = self.credits_read.get(owner)
+        if read is None or read[0] < time.monotonic():
+            used = await db(platform_credits_used, owner_id=owner)
+            read = self.credits_read[owner] = (time.monotonic() + CREDITS_TTL, used)
+        used = read[1] + self.unwritten_credits.get(owner, 0)
+        if used >= resolution.platform_credits:
+            raise PlatformCreditsExhausted(
+                f"The workspace owner's platform credits for this month are used up ({used} of "
+                f"{resolution.platform_credits}). Calls on the owner's own key are not affected.",
+                details={"used": used, "allowance": resolution.platform_credits})
+
+    def note_api_key(self, api_key_id: int) -> None:
+        """A workspace API key authenticated a call: its last_used_at is written with the next batch."""
+        self.api_keys_used.add(api_key_id)
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            entries, self.pending = self.pending, []
+            api_keys, self.api_keys_used = self.api_keys_used, set()
+            if not entries and not api_keys:
+                return
+            stamp = [e.key_id for e in entries if e.key_id and self._stamp_due(e.key_id)]
+            try:
+                await db(_write, entries, sorted(set(stamp)), api_keys)
+            except Exception:  # noqa: BLE001 -- keep them for the next flush rather than lose them
+                logger.exception("usage flush failed; %d records kept for the next try", len(entries))
+                self.pending = entries + self.pending
+                return
+            for entry in entries:
+                if entry.credits_charged:
+                    self.unwritten_credits[entry.owner_id] -= entry.credits_charged
+                    self.credits_read.pop(entry.owner_id, None)
+
+    def _stamp_due(self, key_id: int) -> bool:
+        now = time.monotonic()
+        if now - self.last_used.get(key_id, -1e9) < LAST_USED_GRANULARITY.total_seconds():
+            return False
+        self.last_used[key_id] = now
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL)
+            except TimeoutError:
+                pass
+            await self.flush()
+
+
+def _write(entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[int]) -> None:
+    now = timezone.now()
+    credits: dict[int, int] = defaultdict(int)
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        UsageRecord.objects.bulk_create([UsageRecord(
+            workspace_id=e.workspace_id, user_id=e.user_id, owner_id=e.owner_id, provider=e.provider, model=e.model,
+            source=e.source, task=e.task, key_id=e.key_id, key_hint=e.key_hint, input_tokens=e.input_tokens,
+            output_tokens=e.output_tokens, latency_ms=e.latency_ms, fallback_reason=e.fallback_reason,
+            credits_charged=e.credits_charged) for e in entries])
+        for e in entries:
+            if e.credits_charged:
+                credits[e.owner_id] += e.credits_charged
+        for owner_id, amount in credits.items():
+            _debit_platform_credits(owner_id=owner_id, credits=amount)
+        if stamp_keys:
+            ProviderKey.objects.filter(pk__in=stamp_keys).update(last_used_at=now)
+        api_key_mark_used(api_keys, now=now)
+
+
+batch = UsageBatch()
