@@ -32,6 +32,9 @@ class AuditAction(models.TextChoices):
     ENCRYPTION_KEY_ROTATED = "ENCRYPTION_KEY_ROTATED", "Encryption key rotated"
     API_KEY_CREATED = "API_KEY_CREATED", "API key created"
     API_KEY_REVOKED = "API_KEY_REVOKED", "API key revoked"
+    INVITATION_SENT = "INVITATION_SENT", "Invitation sent"
+    INVITATION_ACCEPTED = "INVITATION_ACCEPTED", "Invitation accepted"
+    INVITATION_REVOKED = "INVITATION_REVOKED", "Invitation revoked"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -7,7 +7,6 @@ on the field they name with `add_domain_errors`.
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
 from accounts.models import Membership, User, Workspace
 from core.errors import DomainError
@@ -178,18 +177,17 @@ class RevertConfirmForm(forms.Form):
     )
 
 
-class MemberAddForm(forms.Form):
-    user = forms.CharField(label="Username or e-mail", max_length=254)
+class InvitationForm(forms.Form):
+    """Invite someone by e-mail. Admins invite members only: the role field offers them nothing else."""
+
+    email = forms.EmailField(label="E-mail", max_length=254)
     role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")],
                              initial=Membership.Role.MEMBER)
 
-    def clean_user(self) -> User:
-        value = self.cleaned_data["user"].strip()
-        matches = list(User.objects.filter(Q(username=value) | Q(email__iexact=value), is_active=True)[:2])
-        if len(matches) != 1:
-            # One message whether nobody or several match: the form is no directory of users.
-            raise ValidationError("No single active user has this username or e-mail.")
-        return matches[0]
+    def __init__(self, *args, may_invite_admins: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_invite_admins:
+            self.fields["role"].choices = [(Membership.Role.MEMBER, "Member")]
 
 
 class MemberRoleForm(forms.Form):

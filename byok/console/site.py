@@ -96,7 +96,15 @@ class OwnerConsoleSite(admin.AdminSite):
             **console_home(access), **(extra_context or {})})
 
     def get_urls(self):
-        return [path("usage/", self.admin_view(self.usage_view), name="usage"), *super().get_urls()]
+        from .invitations import InvitationSignInView, invitation_view  # they render through this site
+
+        return [
+            path("usage/", self.admin_view(self.usage_view), name="usage"),
+            # An invitation's link is for whoever holds it, members included: not behind `admin_view`.
+            path("invitations/sign-in/", InvitationSignInView.as_view(), name="invitation_sign_in"),
+            path("invitations/<str:token>/", invitation_view, name="invitation_accept"),
+            *super().get_urls(),
+        ]
 
     def usage_view(self, request: HttpRequest) -> TemplateResponse:
         return self.render(request, "byok_console/usage.html",
