@@ -7,6 +7,7 @@ on the field they name with `add_domain_errors`.
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.models import Membership, User, Workspace
 from core.errors import DomainError
@@ -192,3 +193,24 @@ class InvitationForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")])
+
+
+class UsageRangeForm(forms.Form):
+    """The usage page's date range: both days included, at most a year, not starting in the future."""
+
+    MAX_DAYS = 366
+
+    since = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until:
+            if since > until:
+                raise ValidationError("“From” must be on or before “To”.", code="order")
+            if (until - since).days + 1 > self.MAX_DAYS:
+                raise ValidationError(f"Choose at most {self.MAX_DAYS} days.", code="too_long")
+            if since > timezone.localdate():
+                raise ValidationError("“From” is in the future: there is no usage yet.", code="future")
+        return cleaned
