@@ -130,12 +130,37 @@ class RegionalCredentialsForm(forms.Form):
     provider's fields."""
 
     def entry(self) -> dict | None:
-        data = {k: v for k, v in self.cleaned_data.items() if v}
+        data = {k: v for k, v in self.cleaned_data.items() if v and k != "DELETE"}
         return data or None
 
 
-def regional_formset(provider: Provider, data) -> forms.BaseFormSet | None:
-    """The provider's extra per-region credential sets, or None for providers without them."""
+class RegionalFormSet(forms.BaseFormSet):
+    """The per-region sets: rows added with the server-side "Add region" button, each with a "remove" box."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this set"
+
+    @property
+    def can_add(self) -> bool:
+        return self.total_form_count() < self.max_num
+
+
+ADD_REGION = "_add_region"
+
+
+def typed_values(form: forms.Form) -> dict:
+    """What was typed into a bound form, field by field (as its widgets read it), to show again unbound."""
+    return {name: form[name].data for name in form.fields if name != "DELETE"}
+
+
+def regional_formset(provider: Provider, data, *, add_row: bool = False) -> RegionalFormSet | None:
+    """The provider's extra per-region credential sets, or None for providers without them.
+
+    With `add_row` (the "Add region" button), the rows typed so far come back unbound (no error shown yet; rows
+    ticked "remove" are dropped) with one more empty row. Secret fields are never written back into a page, so
+    they come back empty."""
     if not provider.regional_credential_fields:
         return None
     fields = {"regions": forms.MultipleChoiceField(choices=[(r, r) for r in provider.regions], required=False,
@@ -143,14 +168,23 @@ def regional_formset(provider: Provider, data) -> forms.BaseFormSet | None:
     # Every field optional: an empty row is no set; the service validates what is filled in.
     fields.update({spec.name: _credential_formfield(spec, required=False) for spec in provider.regional_credential_fields})
     form_class = type(f"{provider.id.title()}RegionalCredentialsForm", (RegionalCredentialsForm,), fields)
-    formset_class = forms.formset_factory(form_class, extra=1, max_num=len(provider.regions))
+    formset_class = forms.formset_factory(form_class, formset=RegionalFormSet, extra=1, can_delete=True,
+                                          max_num=len(provider.regions))
+    if add_row and data is not None:
+        typed = formset_class(data, prefix="regional")
+        rows = [typed_values(form) for form in typed.forms if not form["DELETE"].data]
+        return formset_class(initial=rows, prefix="regional")
     return formset_class(data, prefix="regional")
 
 
 def regional_credentials(formset) -> list[dict] | None:
-    """The regional sets filled in, or None when none was (on edit: keep the stored sets)."""
-    entries = [entry for form in formset.forms if (entry := form.entry())]
-    return entries or None
+    """The regional sets filled in and not removed, or None when none was (on edit: keep the stored sets).
+
+    Remembers which row each set came from, so that the service's `regional_credentials.<n>` errors land on it."""
+    filled = [(form, entry) for form in formset.forms
+              if not form.cleaned_data.get("DELETE") and (entry := form.entry())]
+    formset.entry_forms = [form for form, _ in filled]
+    return [entry for _, entry in filled] or None
 
 
 def add_domain_errors(form: forms.Form, exc: DomainError, formset=None) -> None:
@@ -160,8 +194,9 @@ def add_domain_errors(form: forms.Form, exc: DomainError, formset=None) -> None:
         target_form, field_name = form, path.removeprefix("credentials.")
         if path.startswith("regional_credentials.") and formset is not None:
             index, _, field_name = path.removeprefix("regional_credentials.").partition(".")
-            if index.isdigit() and int(index) < len(formset.forms):
-                target_form = formset.forms[int(index)]
+            rows = getattr(formset, "entry_forms", formset.forms)
+            if index.isdigit() and int(index) < len(rows):
+                target_form = rows[int(index)]
         for message in messages:
             if field_name in target_form.fields:
                 target_form.add_error(field_name, message)
