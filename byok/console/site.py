@@ -74,6 +74,7 @@ class OwnerConsoleSite(admin.AdminSite):
     index_title = "Bring your own key"
     site_url = None
     login_form = ConsoleAuthenticationForm
+    login_template = "byok_console/login.html"
     index_template = "byok_console/index.html"
 
     def access(self, request: HttpRequest) -> ConsoleAccess:

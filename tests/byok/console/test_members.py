@@ -175,3 +175,11 @@ def test_another_owners_workspace_invitations_answer_404(owner, workspace):
     other = WorkspaceFactory()
     assert signed_in(owner).post(workspace_url(other, "invitations/"), {"email": "x@example.com"}).status_code == 404
     assert not Invitation.objects.exists()
+
+
+def test_a_signed_in_member_reads_why_the_console_is_closed(workspace):
+    mark = add_member(workspace, UserFactory(username="mark"))
+    response = signed_in(mark).get("/manage/", follow=True)
+    html = response.content.decode()
+    assert 'id="not-for-members"' in html and "You are signed in as mark, a member" in html
+    assert "but are not authorized" not in html
