@@ -165,7 +165,7 @@ def test_a_system_event_names_byok_and_a_deleted_key_keeps_its_name(owner, works
 def test_audit_detail_page_has_the_sentence(owner, workspace):
     event = AuditEvent.objects.filter(owner=owner).first()
     html = signed_in(owner).get(f"/manage/audit/auditevent/{event.pk}/change/").content.decode()
-    assert f"olivia created the workspace Acme" in html
+    assert "olivia created the workspace Acme" in html
 
 
 def test_another_owners_usage_is_not_in_the_range(owner, workspace):
