@@ -43,3 +43,36 @@ class ApiKeyAlreadyRevoked(DomainError):
 class ApiKeyExpiryInvalid(DomainError):
     code = "invalid"
     status = 400
+
+
+class MembershipNotAllowed(DomainError):
+    """The actor's role does not allow this change (only the owner grants or removes admin, or removes members)."""
+
+    code = "membership_not_allowed"
+    status = 403
+
+
+class AlreadyInvited(DomainError):
+    code = "already_invited"
+    status = 409
+
+
+class InvitationUnusable(DomainError):
+    """The link is unknown, expired, revoked or already used; `state` says which."""
+
+    code = "invitation_unusable"
+    status = 410
+
+    def __init__(self, message: str, *, state: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.state = state
+
+
+class InvitationNotForYou(DomainError):
+    code = "invitation_not_for_you"
+    status = 403
+
+
+class InvitationNotSent(DomainError):
+    code = "invitation_not_sent"
+    status = 503

@@ -117,3 +117,50 @@ class ApiKey(models.Model):
 
     def is_active_at(self, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Invitation(models.Model):
+    """An invitation to join a workspace, sent by e-mail as a link that carries a random token.
+
+    Like an API key, the token itself is shown once (in the e-mail) and stored only as its SHA-256; the link works
+    for any signed-in user whose e-mail address matches `email` (case-insensitive), until it expires, is revoked
+    or is used.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")],
+                            default=Membership.Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the link's token, hex.")
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "email"], name="invitation_workspace_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"
+
+    @staticmethod
+    def hash_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def state_at(self, now) -> str:
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at <= now:
+            return self.State.EXPIRED
+        return self.State.PENDING

@@ -1,11 +1,15 @@
 """Writes to accounts. The admin, the API and the staff commands all call these."""
 
 import secrets
-from collections.abc import Iterable
+import smtplib
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
@@ -15,16 +19,21 @@ from audit.services.record import audit_record
 from core.invalidation import generation_bump
 
 from .errors import (
+    AlreadyInvited,
     AlreadyMember,
     ApiKeyAlreadyRevoked,
     ApiKeyExpiryInvalid,
     ApiKeyNotAllowed,
+    InvitationNotForYou,
+    InvitationNotSent,
+    InvitationUnusable,
+    MembershipNotAllowed,
     NotAMember,
     OwnershipTransferRequired,
     SlugTaken,
     UnknownPlan,
 )
-from .models import ApiKey, Membership, Plan, User, Workspace
+from .models import ApiKey, Invitation, Membership, Plan, User, Workspace
 
 # What can stop an API key working (or start it again) bumps this topic; the gateway's key cache listens to it.
 # ApiKey writes bump it here; membership, workspace and user changes bump it from accounts.signals.
@@ -82,14 +91,23 @@ def _membership(workspace: Workspace, user: User) -> Membership:
         raise NotAMember(f"{user.username} is not a member of {workspace.slug}.") from exc
 
 
+def _require_owner(workspace: Workspace, actor: User | None, message: str) -> None:
+    """Only the workspace's owner (or the system: no actor) may go on."""
+    if actor is not None and actor.pk != workspace.owner_id:
+        raise MembershipNotAllowed(message)
+
+
 def membership_remove(*, workspace: Workspace, user: User, actor: User | None) -> None:
-    """Remove a member (or let a member leave). The owner must transfer ownership first."""
+    """Remove a member (the owner does), or let a member leave (the member themselves). The owner must transfer
+    ownership first; admins remove nobody but themselves."""
     with transaction.atomic():
         membership = _membership(workspace, user)
         if membership.role == Membership.Role.OWNER or user.pk == workspace.owner_id:
             raise OwnershipTransferRequired(
                 f"{user.username} owns {workspace.slug}; transfer ownership before removing them."
             )
+        if actor is None or actor.pk != user.pk:
+            _require_owner(workspace, actor, f"Only the owner of {workspace.name} removes members.")
         membership.delete()
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
@@ -108,6 +126,8 @@ def membership_role_change(*, workspace: Workspace, user: User, role: str, actor
             raise OwnershipTransferRequired(
                 "The owner's role changes only through ownership transfer.", fields={"role": ["Transfer ownership."]}
             )
+        # The only other roles are member and admin: every change grants or removes admin.
+        _require_owner(workspace, actor, f"Only the owner of {workspace.name} grants or removes admin.")
         previous = membership.role
         membership.role = role
         membership.full_clean()
@@ -128,6 +148,7 @@ def workspace_ownership_transfer(*, workspace: Workspace, new_owner: User, actor
     with transaction.atomic():
         workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
         previous_owner = workspace.owner
+        _require_owner(workspace, actor, f"Only the owner of {workspace.name} hands it over.")
         if new_owner.pk == previous_owner.pk:
             return workspace
         incoming = _membership(workspace, new_owner)
@@ -145,6 +166,163 @@ def workspace_ownership_transfer(*, workspace: Workspace, new_owner: User, actor
             details={"from": previous_owner.username, "to": new_owner.username},
         )
     return workspace
+
+
+# --- invitations ---------------------------------------------------------------------------------------------
+#
+# Membership by invitation: an owner (any role) or an admin (member role only) invites an e-mail address; the
+# link in the e-mail carries a random token (stored as its SHA-256 only) and works for any signed-in user whose
+# e-mail address matches, until it expires (BYOK_INVITATION_DAYS), is revoked or is used. Nothing the inviter
+# sees or receives depends on whether an account exists for the address: the same message, the same e-mail.
+
+INVITATION_TOKEN_BYTES = 32
+INVITABLE_ROLES = (Membership.Role.MEMBER, Membership.Role.ADMIN)
+
+
+def _require_may_invite(workspace: Workspace, actor: User | None, role: str) -> None:
+    if role not in INVITABLE_ROLES:
+        raise OwnershipTransferRequired("Invite as member or admin; the owner is changed by ownership transfer.",
+                                        fields={"role": ["Choose member or admin."]})
+    if actor is None or actor.pk == workspace.owner_id:
+        return
+    actor_role = Membership.objects.filter(workspace=workspace, user=actor).values_list("role", flat=True).first()
+    if actor_role != Membership.Role.ADMIN:
+        raise MembershipNotAllowed(f"Only the owner and admins of {workspace.name} invite people.")
+    if role != Membership.Role.MEMBER:
+        raise MembershipNotAllowed(f"Only the owner of {workspace.name} invites admins; admins invite members.",
+                                   fields={"role": ["Admins invite members only."]})
+
+
+def _invitation_details(invitation: Invitation) -> dict:
+    return {"invitation_id": invitation.pk, "email": invitation.email, "role": invitation.role,
+            "expires_at": invitation.expires_at.isoformat()}
+
+
+@sensitive_variables("token")
+def invitation_create(*, workspace: Workspace, email: str, role: str = Membership.Role.MEMBER, actor: User | None,
+                      link_for: Callable[[str], str]) -> tuple[Invitation, str]:
+    """Invite an e-mail address to the workspace and send it the link (`link_for(token)`: the absolute URL of the
+    page that accepts it, which is the surface's to say). Inviting an address again replaces its pending invitation (a new link; the old one
+    stops working). Answers the invitation and its token, which is never shown again."""
+    email = email.strip()
+    _require_may_invite(workspace, actor, role)
+    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+        # The members' e-mail addresses are on the inviter's own members page: this reveals nothing new.
+        raise AlreadyMember(f"Someone with the e-mail address {email} is already a member of {workspace.name}.",
+                            fields={"email": ["Already a member."]})
+    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
+    now = timezone.now()
+    with transaction.atomic():
+        pending = list(Invitation.objects.select_for_update().filter(
+            workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True,
+            expires_at__gt=now))
+        if pending and actor is not None and actor.pk != workspace.owner_id and any(
+                p.role != Membership.Role.MEMBER for p in pending):
+            raise AlreadyInvited(f"{email} has a pending invitation from the owner; only they can replace it.")
+        for previous in pending:
+            previous.revoked_at = now
+            previous.save(update_fields=["revoked_at"])
+        invitation = Invitation(workspace=workspace, email=email, role=role, invited_by=actor,
+                                token_hash=Invitation.hash_of(token),
+                                expires_at=now + timedelta(days=settings.BYOK_INVITATION_DAYS))
+        invitation.full_clean()
+        invitation.save()
+        audit_record(
+            action=AuditAction.INVITATION_SENT,
+            actor=actor,
+            owner=workspace.owner,
+            workspace=workspace,
+            details={**_invitation_details(invitation), "replaces": [p.pk for p in pending]},
+        )
+        _invitation_email(invitation, link=link_for(token))
+    return invitation, token
+
+
+def _invitation_email(invitation: Invitation, *, link: str) -> None:
+    """The same e-mail whether or not the address has an account. A mail server that does not take it undoes the
+    invitation (the caller's transaction rolls back): an invitation nobody received is no invitation."""
+    context = {"invitation": invitation, "workspace": invitation.workspace, "link": link,
+               "inviter": invitation.invited_by.get_username() if invitation.invited_by else "byok",
+               "role": invitation.get_role_display().lower()}
+    subject = " ".join(render_to_string("accounts/email/invitation_subject.txt", context).split())
+    body = render_to_string("accounts/email/invitation_body.txt", context)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+    except (smtplib.SMTPException, OSError) as exc:
+        raise InvitationNotSent("The invitation e-mail could not be sent; nothing was saved. Try again later.") from exc
+
+
+UNUSABLE_MESSAGES = {
+    "unknown": "This invitation link is not valid. Check that you copied the whole link, or ask for a new one.",
+    Invitation.State.EXPIRED: "This invitation has expired. Ask the person who invited you for a new one.",
+    Invitation.State.REVOKED: "This invitation was withdrawn. Ask the person who invited you for a new one.",
+    Invitation.State.ACCEPTED: "This invitation has already been used.",
+}
+
+
+def invitation_by_token(token: str, *, for_update: bool = False) -> Invitation:
+    """The pending invitation a link's token names; InvitationUnusable (with its state) otherwise."""
+    rows = Invitation.objects.select_related("workspace__owner", "invited_by")
+    if for_update:
+        rows = rows.select_for_update()
+    invitation = rows.filter(token_hash=Invitation.hash_of(token)).first()
+    if invitation is None:
+        raise InvitationUnusable(UNUSABLE_MESSAGES["unknown"], state="unknown")
+    state = invitation.state_at(timezone.now())
+    if state != Invitation.State.PENDING:
+        raise InvitationUnusable(UNUSABLE_MESSAGES[state], state=state)
+    return invitation
+
+
+def invitation_is_for(invitation: Invitation, user: User) -> bool:
+    return bool(user.email) and user.email.strip().casefold() == invitation.email.strip().casefold()
+
+
+@sensitive_variables("token")
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """The signed-in `user` accepts the invitation the token names: they become a member with its role."""
+    with transaction.atomic():
+        invitation = invitation_by_token(token, for_update=True)
+        if not invitation_is_for(invitation, user):
+            raise InvitationNotForYou("This invitation was sent to another e-mail address. Sign in with the "
+                                      "account that has that address to accept it.")
+        workspace = invitation.workspace
+        if Membership.objects.filter(workspace=workspace, user=user).exists():
+            raise AlreadyMember(f"You are already a member of {workspace.name}.")
+        membership = Membership.objects.create(workspace=workspace, user=user, role=invitation.role)
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            action=AuditAction.INVITATION_ACCEPTED,
+            actor=user,
+            owner=workspace.owner,
+            workspace=workspace,
+            details={**_invitation_details(invitation), "user": user.username,
+                     "invited_by": invitation.invited_by.get_username() if invitation.invited_by else None},
+        )
+    return membership
+
+
+def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitation:
+    """Withdraw a pending invitation: its link stops working. The owner revokes any; an admin, member invitations."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+        _require_may_invite(invitation.workspace, actor, invitation.role)
+        state = invitation.state_at(timezone.now())
+        if state != Invitation.State.PENDING:
+            raise InvitationUnusable(f"The invitation to {invitation.email} is {state.label.lower()}; "
+                                     f"there is nothing to revoke.", state=state)
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action=AuditAction.INVITATION_REVOKED,
+            actor=actor,
+            owner=invitation.workspace.owner,
+            workspace=invitation.workspace,
+            details=_invitation_details(invitation),
+        )
+    return invitation
 
 
 def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:

@@ -33,6 +33,9 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "API_KEY_CREATED", "API key created"
     API_KEY_REVOKED = "API_KEY_REVOKED", "API key revoked"
     LOGIN_LOCKED_OUT = "LOGIN_LOCKED_OUT", "Sign-in locked out"
+    INVITATION_SENT = "INVITATION_SENT", "Invitation sent"
+    INVITATION_ACCEPTED = "INVITATION_ACCEPTED", "Invitation accepted"
+    INVITATION_REVOKED = "INVITATION_REVOKED", "Invitation revoked"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ Starts the web server, a Celery worker with beat and, unless real provider endpo
 the provider simulator with its demo accounts (sandbox mode).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,34 @@ def sandbox_endpoints() -> dict[str, str]:
     for provider in ("openai", "mistral", "deepseek", "xai", "zai"):
         endpoints[f"BYOK_{provider.upper()}_BASE_URL"] = f"{base}/{provider}/v1"
     return endpoints
+
+
+DEMO_ACCOUNTS = ROOT / "byok" / "simulator" / "demo_accounts.json"
+# The simulator's demo accounts that play the platform's own credentials in sandbox mode. The Bedrock one is reserved
+# for the platform (no owner is told to use it), so making an owner's demo key fail leaves the platform working.
+PLATFORM_DEMO_ACCOUNTS = {"bedrock": "demo-platform-bedrock", "anthropic": "demo-anthropic", "openai": "demo-openai"}
+# In sandbox mode a failing key is retried after this many seconds (not the production default of 300), so that a
+# newcomer who breaks a demo key and mends it sees the recovery within a minute.
+SANDBOX_BREAKER_COOLDOWN_SECONDS = "30"
+
+
+def sandbox_platform_env() -> dict[str, str]:
+    """Platform credentials from the simulator's demo accounts, and a short breaker cool-down: enough to watch a
+    fallback to platform credentials and the recovery. Whatever the environment already sets wins."""
+    accounts = {a["name"]: a for a in json.loads(DEMO_ACCOUNTS.read_text())["accounts"]}
+    aws = accounts[PLATFORM_DEMO_ACCOUNTS["bedrock"]]
+    defaults = {
+        "PLATFORM_AWS_ACCESS_KEY_ID": aws["access_key_id"],
+        "PLATFORM_AWS_SECRET_ACCESS_KEY": aws["secret_access_key"],
+        "PLATFORM_ANTHROPIC_API_KEY": accounts[PLATFORM_DEMO_ACCOUNTS["anthropic"]]["api_key"],
+        "PLATFORM_OPENAI_API_KEY": accounts[PLATFORM_DEMO_ACCOUNTS["openai"]]["api_key"],
+        "BYOK_BREAKER_COOLDOWN_SECONDS": SANDBOX_BREAKER_COOLDOWN_SECONDS,
+    }
+    # Platform credentials given for a provider in the environment replace all of that provider's demo ones.
+    given = {prefix for prefix in ("PLATFORM_AWS_", "PLATFORM_ANTHROPIC_", "PLATFORM_OPENAI_")
+             if any(name.startswith(prefix) for name in os.environ)}
+    return {name: value for name, value in defaults.items()
+            if name not in os.environ and not any(name.startswith(prefix) for prefix in given)}
 
 
 def real_endpoints_configured() -> bool:
@@ -65,7 +94,8 @@ def banner(*, sandbox: bool) -> str:
 
 def main() -> int:
     sandbox = not real_endpoints_configured()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(sandbox_endpoints() if sandbox else {})}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           **({**sandbox_endpoints(), **sandbox_platform_env()} if sandbox else {})}
     env.setdefault("BYOK_VAR_DIR", str(ROOT / "var"))
     print(banner(sandbox=sandbox), flush=True)
     children = [

@@ -111,7 +111,7 @@ class CompletionApi(APIView):
         except NotAMemberOfWorkspace:
             raise Http404 from None
         response = Response(outcome.as_dict())
-        response["X-BYOK-Source"] = outcome.source
+        response["X-BYOK-Source"] = str(outcome.source)  # a plain str: WSGI servers refuse str subclasses (enums)
         return response
 
 

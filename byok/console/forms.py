@@ -7,7 +7,7 @@ on the field they name with `add_domain_errors`.
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.utils import timezone
 
 from accounts.forms import LockoutMessageMixin
 from accounts.models import Membership, User, Workspace
@@ -132,12 +132,37 @@ class RegionalCredentialsForm(forms.Form):
     provider's fields."""
 
     def entry(self) -> dict | None:
-        data = {k: v for k, v in self.cleaned_data.items() if v}
+        data = {k: v for k, v in self.cleaned_data.items() if v and k != "DELETE"}
         return data or None
 
 
-def regional_formset(provider: Provider, data) -> forms.BaseFormSet | None:
-    """The provider's extra per-region credential sets, or None for providers without them."""
+class RegionalFormSet(forms.BaseFormSet):
+    """The per-region sets: rows added with the server-side "Add region" button, each with a "remove" box."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this set"
+
+    @property
+    def can_add(self) -> bool:
+        return self.total_form_count() < self.max_num
+
+
+ADD_REGION = "_add_region"
+
+
+def typed_values(form: forms.Form) -> dict:
+    """What was typed into a bound form, field by field (as its widgets read it), to show again unbound."""
+    return {name: form[name].data for name in form.fields if name != "DELETE"}
+
+
+def regional_formset(provider: Provider, data, *, add_row: bool = False) -> RegionalFormSet | None:
+    """The provider's extra per-region credential sets, or None for providers without them.
+
+    With `add_row` (the "Add region" button), the rows typed so far come back unbound (no error shown yet; rows
+    ticked "remove" are dropped) with one more empty row. Secret fields are never written back into a page, so
+    they come back empty."""
     if not provider.regional_credential_fields:
         return None
     fields = {"regions": forms.MultipleChoiceField(choices=[(r, r) for r in provider.regions], required=False,
@@ -145,14 +170,23 @@ def regional_formset(provider: Provider, data) -> forms.BaseFormSet | None:
     # Every field optional: an empty row is no set; the service validates what is filled in.
     fields.update({spec.name: _credential_formfield(spec, required=False) for spec in provider.regional_credential_fields})
     form_class = type(f"{provider.id.title()}RegionalCredentialsForm", (RegionalCredentialsForm,), fields)
-    formset_class = forms.formset_factory(form_class, extra=1, max_num=len(provider.regions))
+    formset_class = forms.formset_factory(form_class, formset=RegionalFormSet, extra=1, can_delete=True,
+                                          max_num=len(provider.regions))
+    if add_row and data is not None:
+        typed = formset_class(data, prefix="regional")
+        rows = [typed_values(form) for form in typed.forms if not form["DELETE"].data]
+        return formset_class(initial=rows, prefix="regional")
     return formset_class(data, prefix="regional")
 
 
 def regional_credentials(formset) -> list[dict] | None:
-    """The regional sets filled in, or None when none was (on edit: keep the stored sets)."""
-    entries = [entry for form in formset.forms if (entry := form.entry())]
-    return entries or None
+    """The regional sets filled in and not removed, or None when none was (on edit: keep the stored sets).
+
+    Remembers which row each set came from, so that the service's `regional_credentials.<n>` errors land on it."""
+    filled = [(form, entry) for form in formset.forms
+              if not form.cleaned_data.get("DELETE") and (entry := form.entry())]
+    formset.entry_forms = [form for form, _ in filled]
+    return [entry for _, entry in filled] or None
 
 
 def add_domain_errors(form: forms.Form, exc: DomainError, formset=None) -> None:
@@ -162,8 +196,9 @@ def add_domain_errors(form: forms.Form, exc: DomainError, formset=None) -> None:
         target_form, field_name = form, path.removeprefix("credentials.")
         if path.startswith("regional_credentials.") and formset is not None:
             index, _, field_name = path.removeprefix("regional_credentials.").partition(".")
-            if index.isdigit() and int(index) < len(formset.forms):
-                target_form = formset.forms[int(index)]
+            rows = getattr(formset, "entry_forms", formset.forms)
+            if index.isdigit() and int(index) < len(rows):
+                target_form = rows[int(index)]
         for message in messages:
             if field_name in target_form.fields:
                 target_form.add_error(field_name, message)
@@ -180,19 +215,39 @@ class RevertConfirmForm(forms.Form):
     )
 
 
-class MemberAddForm(forms.Form):
-    user = forms.CharField(label="Username or e-mail", max_length=254)
+class InvitationForm(forms.Form):
+    """Invite someone by e-mail. Admins invite members only: the role field offers them nothing else."""
+
+    email = forms.EmailField(label="E-mail", max_length=254)
     role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")],
                              initial=Membership.Role.MEMBER)
 
-    def clean_user(self) -> User:
-        value = self.cleaned_data["user"].strip()
-        matches = list(User.objects.filter(Q(username=value) | Q(email__iexact=value), is_active=True)[:2])
-        if len(matches) != 1:
-            # One message whether nobody or several match: the form is no directory of users.
-            raise ValidationError("No single active user has this username or e-mail.")
-        return matches[0]
+    def __init__(self, *args, may_invite_admins: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_invite_admins:
+            self.fields["role"].choices = [(Membership.Role.MEMBER, "Member")]
 
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")])
+
+
+class UsageRangeForm(forms.Form):
+    """The usage page's date range: both days included, at most a year, not starting in the future."""
+
+    MAX_DAYS = 366
+
+    since = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until:
+            if since > until:
+                raise ValidationError("“From” must be on or before “To”.", code="order")
+            if (until - since).days + 1 > self.MAX_DAYS:
+                raise ValidationError(f"Choose at most {self.MAX_DAYS} days.", code="too_long")
+            if since > timezone.localdate():
+                raise ValidationError("“From” is in the future: there is no usage yet.", code="future")
+        return cleaned

@@ -39,12 +39,14 @@ from ..services.keys import (
 )
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
 from .forms import (
+    ADD_REGION,
     RevertConfirmForm,
     add_domain_errors,
     key_form_class,
     regional_credentials,
     regional_formset,
     rotate_form_class,
+    typed_values,
 )
 from .scope import console_provider_keys, console_provider_keys_with_status
 from .site import (
@@ -94,6 +96,11 @@ def test_outcome(data: dict) -> dict:
 def article(word: str) -> str:
     """ "an" before a vowel sound ("an AWS Bedrock key", "an OpenAI key"), else "a"."""
     return "an" if word[:1].upper() in "AEIOU" else "a"
+
+
+def adding_region(data) -> bool:
+    """The "Add region" button: show the form again with one more regional row, save nothing, check nothing."""
+    return data is not None and ADD_REGION in data
 
 
 def submitted_and_valid(data, form, formset=None) -> bool:
@@ -288,10 +295,13 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             return self.render(request, "byok_console/key_provider_choice.html",
                                {"title": "Add a provider key: choose the provider", "providers": PROVIDERS.values()})
         data = posted(request)
-        form = key_form_class(provider, editing=False)(data, owner=request.user)
-        formset = regional_formset(provider, data)
+        form_class = key_form_class(provider, editing=False)
+        form = form_class(data, owner=request.user)
+        formset = regional_formset(provider, data, add_row=adding_region(data))
         test = None
-        if data is not None and "_test" in data:
+        if adding_region(data):
+            form = form_class(initial=typed_values(form), owner=request.user)
+        elif data is not None and "_test" in data:
             test = self._test_only(request, provider, form, formset)
         elif submitted_and_valid(data, form, formset):
             def create():
@@ -352,11 +362,14 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         data = posted(request)
         form = formset = test = None
         if can_change:
-            form = key_form_class(key.provider_spec, editing=True)(data, owner=request.user, initial={
+            form_class = key_form_class(key.provider_spec, editing=True)
+            form = form_class(data, owner=request.user, initial={
                 "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
                 "scope": key.scope, "workspaces": list(key.workspaces.all())})
-            formset = regional_formset(key.provider_spec, data)
-        if submitted_and_valid(data, form, formset):
+            formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
+            if adding_region(data):
+                form = form_class(initial=typed_values(form), owner=request.user)
+        if not adding_region(data) and submitted_and_valid(data, form, formset):
             regional = regional_credentials(formset) if formset else None
             settings_ = form.key_settings()
 
@@ -427,9 +440,11 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         key = self.action_object(request, object_id)
         data = posted(request)
         form = rotate_form_class(key.provider_spec)(data)
-        formset = regional_formset(key.provider_spec, data)
+        formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
         test = None
-        if submitted_and_valid(data, form, formset):
+        if adding_region(data):
+            form = rotate_form_class(key.provider_spec)(initial=typed_values(form))
+        elif submitted_and_valid(data, form, formset):
             def rotate():
                 return provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
                                            regional_credentials=regional_credentials(formset) if formset else None)

@@ -7,15 +7,16 @@ nothing here.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import ApiKey, Membership, User, Workspace
 from audit.models import AuditEvent
 
-from ..models import ProviderKey
+from ..models import ProviderKey, UsageRecord
 from ..selectors import month_start, platform_credits_remaining, usage_summary
 
 
@@ -111,10 +112,60 @@ class CreditBalance:
     remaining: int
 
 
-def console_usage(access: ConsoleAccess, *, until: datetime | None = None) -> dict:
-    """This month's calls and tokens in the visible workspaces, and each of their owners' platform credits."""
-    until = until or timezone.now()
-    since = timezone.make_aware(datetime.combine(month_start(until), time.min))
+def usage_range_default(today: date | None = None) -> tuple[date, date]:
+    """This month so far, in the site's time zone: the usage page's range when none is chosen."""
+    today = today or timezone.localdate()
+    return today.replace(day=1), today
+
+
+def _bounds(since: date, until: date) -> tuple[datetime, datetime]:
+    """[since 00:00, the day after until 00:00) in the site's time zone: both days included."""
+    return (timezone.make_aware(datetime.combine(since, time.min)),
+            timezone.make_aware(datetime.combine(until + timedelta(days=1), time.min)))
+
+
+def console_usage_records(access: ConsoleAccess, *, since: date, until: date) -> QuerySet[UsageRecord]:
+    """The usage rows of the visible workspaces from `since` to `until` (both days included)."""
+    start, end = _bounds(since, until)
+    return UsageRecord.objects.filter(workspace_id__in=access.workspace_ids, created_at__gte=start,
+                                      created_at__lt=end)
+
+
+_TOTALS = {"calls": Count("id"), "input_tokens": Coalesce(Sum("input_tokens"), 0),
+           "output_tokens": Coalesce(Sum("output_tokens"), 0), "credits_charged": Coalesce(Sum("credits_charged"), 0)}
+
+
+def console_usage_breakdown(access: ConsoleAccess, *, since: date, until: date) -> dict:
+    """Calls and tokens by member, by model, by source and by day: one grouped query each, whatever the rows."""
+    rows = console_usage_records(access, since=since, until=until)
+    day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+    return {
+        "by_member": list(rows.values("user__username").annotate(**_TOTALS).order_by("-calls", "user__username")),
+        "by_day": list(rows.annotate(day=day).values("day").annotate(**_TOTALS).order_by("day")),
+    }
+
+
+def console_usage_export_rows(access: ConsoleAccess, *, since: date, until: date):
+    """One row per day, workspace, member, source, provider and model (what the CSV export streams): grouped in
+    the database, read in chunks. No key id or hint, no secret: only names and counts."""
+    day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+    return (console_usage_records(access, since=since, until=until).annotate(day=day)
+            .values("day", "workspace__slug", "user__username", "source", "provider", "model")
+            .annotate(**_TOTALS)
+            .values_list("day", "workspace__slug", "user__username", "source", "provider", "model", *_TOTALS)
+            .order_by("day", "workspace__slug", "user__username", "source", "provider", "model")
+            .iterator(chunk_size=2000))
+
+
+def console_usage(access: ConsoleAccess, *, until: datetime | None = None, since_day: date | None = None,
+                  until_day: date | None = None) -> dict:
+    """Calls and tokens in the visible workspaces (this month, or `since_day` to `until_day` included), and each
+    of their owners' platform credits this month."""
+    if since_day is not None and until_day is not None:
+        since, until = _bounds(since_day, until_day)
+    else:
+        until = until or timezone.now()
+        since = timezone.make_aware(datetime.combine(month_start(until), time.min))
     workspaces = list(Workspace.objects.filter(pk__in=access.workspace_ids).select_related("owner__plan"))
     owners = {w.owner_id: w.owner for w in workspaces}
     credits = [

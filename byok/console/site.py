@@ -6,13 +6,16 @@ POST-only admin views (like Django's UserAdmin password view) with `sensitive_po
 gives them the object they act on, and `run_and_redirect` / `redirect_to_change` end them.
 """
 
+import csv
+import itertools
+from datetime import date
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -24,8 +27,15 @@ from core.errors import DomainError
 
 from ..errors import PlanRequired
 from ..services.keys import require_byok_plan
-from .forms import ConsoleAuthenticationForm
-from .scope import ConsoleAccess, console_access, console_usage
+from .forms import ConsoleAuthenticationForm, UsageRangeForm
+from .scope import (
+    ConsoleAccess,
+    console_access,
+    console_usage,
+    console_usage_breakdown,
+    console_usage_export_rows,
+    usage_range_default,
+)
 
 sensitive_post = method_decorator(sensitive_post_parameters())
 post_only = method_decorator(require_POST)
@@ -65,6 +75,7 @@ class OwnerConsoleSite(admin.AdminSite):
     index_title = "Bring your own key"
     site_url = None
     login_form = ConsoleAuthenticationForm
+    login_template = "byok_console/login.html"
     index_template = "byok_console/index.html"
 
     def access(self, request: HttpRequest) -> ConsoleAccess:
@@ -97,14 +108,72 @@ class OwnerConsoleSite(admin.AdminSite):
             **console_home(access), **(extra_context or {})})
 
     def get_urls(self):
-        return [path("usage/", self.admin_view(self.usage_view), name="usage"), *super().get_urls()]
+        from .invitations import InvitationSignInView, invitation_view  # they render through this site
+
+        return [
+            path("usage/", self.admin_view(self.usage_view), name="usage"),
+            path("usage/csv/", self.admin_view(self.usage_csv_view), name="usage_csv"),
+            # An invitation's link is for whoever holds it, members included: not behind `admin_view`.
+            path("invitations/sign-in/", InvitationSignInView.as_view(), name="invitation_sign_in"),
+            path("invitations/<str:token>/", invitation_view, name="invitation_accept"),
+            *super().get_urls(),
+        ]
+
+    def _usage_range(self, request: HttpRequest) -> tuple[UsageRangeForm, date, date]:
+        """The range asked for (?since=&until=), or this month so far when none is, or when it is invalid (the form
+        then carries the errors)."""
+        default_since, default_until = usage_range_default()
+        asked = "since" in request.GET or "until" in request.GET
+        form = UsageRangeForm(request.GET if asked else None,
+                              initial={"since": default_since, "until": default_until})
+        if asked and form.is_valid():
+            return form, form.cleaned_data["since"], form.cleaned_data["until"]
+        return form, default_since, default_until
 
     def usage_view(self, request: HttpRequest) -> TemplateResponse:
-        return self.render(request, "byok_console/usage.html",
-                           {"title": "Usage this month", **console_usage(self.access(request))})
+        access = self.access(request)
+        form, since, until = self._usage_range(request)
+        return self.render(request, "byok_console/usage.html", {
+            "title": "Usage", "form": form, "since_day": since, "until_day": until,
+            "csv_query": urlencode({"since": since.isoformat(), "until": until.isoformat()}),
+            **console_usage(access, since_day=since, until_day=until),
+            **console_usage_breakdown(access, since=since, until=until)},
+            status=400 if form.is_bound and not form.is_valid() else 200)
+
+    def usage_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """The range's usage as CSV, streamed from a grouped query read in chunks: counts and names, no key."""
+        form, since, until = self._usage_range(request)
+        if form.is_bound and not form.is_valid():
+            return HttpResponse(" ".join(e for errors in form.errors.values() for e in errors), status=400,
+                                content_type="text/plain; charset=utf-8")
+        rows = console_usage_export_rows(self.access(request), since=since, until=until)
+        writer = csv.writer(_Echo())
+        header = ["date", "workspace", "member", "source", "provider", "model", "calls", "input_tokens",
+                  "output_tokens", "credits_charged"]
+        lines = itertools.chain([writer.writerow(header)],
+                                (writer.writerow([_csv_cell(v) for v in row]) for row in rows))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="byok-usage-{since}-to-{until}.csv"'
+        return response
 
 
 console_site = OwnerConsoleSite(name="console")
+
+
+class _Echo:
+    """A file for csv.writer that hands each line back instead of storing it (Django's streaming CSV recipe)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value):
+    """Counts as they are; text that a spreadsheet would run as a formula (=, +, -, @ …) quoted with a '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def object_action(view):

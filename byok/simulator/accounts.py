@@ -6,6 +6,7 @@ trying the product describes a situation ("an account without Opus", "a throttle
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -219,8 +220,14 @@ class AccountRegistry:
             return self._by_name.get(name)
 
     def by_access_key(self, access_key_id: str) -> Account | SessionCredentials | None:
+        """An account by its key id, or session credentials acting for their account as it is now: like IAM, a
+        change to the account (its models, its behaviour) applies to the sessions it issued, at once."""
         with self._lock:
-            return self._sessions.get(access_key_id) or self._by_access_key.get(access_key_id)
+            session = self._sessions.get(access_key_id)
+            if session is None:
+                return self._by_access_key.get(access_key_id)
+            current = self._by_name.get(session.account.name)
+            return dataclasses.replace(session, account=current) if current is not None else session
 
     def by_api_key(self, provider: str, api_key: str) -> Account | None:
         with self._lock:

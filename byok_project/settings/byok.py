@@ -35,6 +35,8 @@ BYOK_DEFAULT_FAMILY = os.environ.get("BYOK_DEFAULT_FAMILY", "bedrock")
 BYOK_BREAKER_COOLDOWN_SECONDS = env_int("BYOK_BREAKER_COOLDOWN_SECONDS", 300)
 BYOK_DEMO_PASSWORD = os.environ.get("BYOK_DEMO_PASSWORD", "byok-demo-2026")
 BYOK_REQUIRE_SERVICES = env_bool("BYOK_REQUIRE_SERVICES", False)
+# How long a workspace invitation's link works.
+BYOK_INVITATION_DAYS = env_int("BYOK_INVITATION_DAYS", 7)
 
 # --- STS session tokens and credential expiry ---------------------------------------------------------------
 # Long-term AKIA keys call models with an STS session (GetSessionToken) that byok refreshes before it expires.

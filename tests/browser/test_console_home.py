@@ -27,7 +27,11 @@ def olivias_key(sandbox) -> ProviderKey:
     return key
 
 
-def test_owner_home_shows_the_serving_key_usage_and_tests_it(open_as, sandbox):
+def test_owner_home_shows_the_serving_key_usage_and_tests_it(open_as, sandbox, settings):
+    from byok_project.stack import sandbox_platform_env
+
+    # As under `make run`: platform credentials on the simulator's demo accounts.
+    settings.BYOK_PLATFORM_ENV = {k: v for k, v in sandbox_platform_env().items() if k.startswith("PLATFORM_")}
     key = olivias_key(sandbox)
     page = open_as("olivia")
     assert page.url.endswith("/manage/")

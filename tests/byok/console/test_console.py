@@ -380,19 +380,6 @@ def workspace_url(workspace, suffix=""):
     return f"/manage/accounts/workspace/{workspace.pk}/{suffix}"
 
 
-def test_owner_adds_a_member_by_email(owner, workspace):
-    newcomer = UserFactory(email="new@example.com")
-    signed_in(owner).post(workspace_url(workspace, "members/add/"), {"user": "NEW@example.com", "role": "admin"})
-    assert Membership.objects.get(workspace=workspace, user=newcomer).role == "admin"
-
-
-def test_adding_an_existing_member_is_a_message(owner, workspace):
-    member = add_member(workspace)
-    response = signed_in(owner).post(workspace_url(workspace, "members/add/"),
-                                     {"user": member.username, "role": "member"}, follow=True)
-    assert "already a member" in response.content.decode()
-
-
 def test_removing_the_owner_shows_the_ownership_rule(owner, workspace):
     admin_user = add_member(workspace, role=Membership.Role.ADMIN)
     response = signed_in(admin_user).post(workspace_url(workspace, f"members/{owner.pk}/remove/"), follow=True)
@@ -418,7 +405,7 @@ def test_another_owners_workspace_answers_404(owner, workspace):
     other = WorkspaceFactory()
     client = signed_in(owner)
     assert client.get(workspace_url(other, "change/")).status_code == 404
-    assert client.post(workspace_url(other, "members/add/"), {"user": owner.username}).status_code == 404
+    assert client.post(workspace_url(other, "invitations/"), {"email": "x@example.com"}).status_code == 404
 
 
 # --- usage and audit ------------------------------------------------------------------------------------------

@@ -1,0 +1,185 @@
+"""The members page in the owner console: invitations by e-mail, the invitation link's page, and the buttons each
+role is offered (and refused)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Invitation, Membership
+from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner():
+    return BusinessUserFactory(username="olivia", email="olivia@example.com")
+
+
+@pytest.fixture
+def workspace(owner):
+    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def workspace_url(workspace, suffix=""):
+    return f"/manage/accounts/workspace/{workspace.pk}/{suffix}"
+
+
+def mailed_link() -> str:
+    return re.search(r"http://testserver(/manage/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
+
+
+def test_owner_invites_by_email_and_the_invitee_accepts(owner, workspace):
+    response = signed_in(owner).post(workspace_url(workspace, "invitations/"),
+                                     {"email": "new@example.com", "role": "admin"}, follow=True)
+    html = response.content.decode()
+    assert "Invitation sent to new@example.com" in html and 'class="invitation"' in html
+    assert not Membership.objects.filter(workspace=workspace, user__email="new@example.com").exists()
+    newcomer = UserFactory(email="NEW@example.com")
+    client = signed_in(newcomer)
+    page = client.get(mailed_link()).content.decode()
+    assert "Join Acme" in page and "Accept and join Acme" in page
+    response = client.post(mailed_link())
+    assert response.status_code == 302 and response.url == "/manage/"  # an admin lands in the console
+    assert Membership.objects.get(workspace=workspace, user=newcomer).role == "admin"
+
+
+def test_a_member_accepts_and_reads_a_welcome_not_the_console(owner, workspace):
+    signed_in(owner).post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
+    client = signed_in(UserFactory(email="m@example.com"))
+    html = client.post(mailed_link()).content.decode()
+    assert 'id="invitation-joined"' in html and "You joined Acme as a member" in html
+
+
+def test_the_same_message_whether_or_not_an_account_exists(owner, workspace):
+    UserFactory(email="known@example.com")
+    client = signed_in(owner)
+    said = []
+    for email in ("known@example.com", "unknown@example.com"):
+        html = client.post(workspace_url(workspace, "invitations/"), {"email": email, "role": "member"},
+                           follow=True).content.decode()
+        said.append(re.search(r'<li class="success">(.*?)</li>', html).group(1).replace(email, "EMAIL"))
+    assert said[0] == said[1]
+
+
+def test_signed_out_visitor_is_asked_to_sign_in_and_comes_back(owner, workspace):
+    signed_in(owner).post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
+    UserFactory(username="mark", email="m@example.com")
+    client = Client()
+    html = client.get(mailed_link()).content.decode()
+    assert "Sign in to accept" in html and "Accept and join" not in html
+    response = client.post(f"/manage/invitations/sign-in/?next={mailed_link()}",
+                           {"username": "mark", "password": "byok-demo-2026", "next": mailed_link()})
+    assert response.status_code == 302 and response.url == mailed_link()
+    assert "Accept and join Acme" in client.get(mailed_link()).content.decode()
+
+
+def test_signed_in_with_another_address_cannot_accept(owner, workspace):
+    signed_in(owner).post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
+    client = signed_in(UserFactory(email="someone-else@example.com"))
+    assert "not the one this invitation was sent to" in client.get(mailed_link()).content.decode()
+    assert "another e-mail address" in client.post(mailed_link()).content.decode()
+    assert Invitation.objects.get().accepted_at is None
+
+
+@pytest.mark.parametrize("state, words", [("expired", "has expired"), ("revoked", "was withdrawn"),
+                                          ("accepted", "already been used")])
+def test_a_dead_link_says_why(owner, workspace, state, words):
+    signed_in(owner).post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
+    invitation = Invitation.objects.get()
+    changes = {"expired": {"expires_at": timezone.now() - timedelta(minutes=1)},
+               "revoked": {"revoked_at": timezone.now()}, "accepted": {"accepted_at": timezone.now()}}[state]
+    Invitation.objects.filter(pk=invitation.pk).update(**changes)
+    response = signed_in(UserFactory(email="m@example.com")).get(mailed_link())
+    assert response.status_code == 410 and words in response.content.decode()
+
+
+def test_an_unknown_link_is_not_valid():
+    response = Client().get("/manage/invitations/not-a-token/")
+    assert response.status_code == 404 and "not valid" in response.content.decode()
+
+
+def test_owner_revokes_a_pending_invitation(owner, workspace):
+    client = signed_in(owner)
+    client.post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
+    invitation = Invitation.objects.get()
+    html = client.post(workspace_url(workspace, f"invitations/{invitation.pk}/revoke/"), follow=True).content.decode()
+    assert "was revoked" in html and "No pending invitations." in html
+
+
+# --- what each role is offered --------------------------------------------------------------------------------
+
+
+def test_owner_row_offers_no_remove_and_the_owner_manages_the_others(owner, workspace):
+    add_member(workspace, UserFactory(username="mark"))
+    html = signed_in(owner).get(workspace_url(workspace, "change/")).content.decode()
+    owner_row = re.search(r'<tr class="member-olivia">.*?</tr>', html, re.S).group(0)
+    mark_row = re.search(r'<tr class="member-mark">.*?</tr>', html, re.S).group(0)
+    assert "Remove" not in owner_row and "Change role" not in owner_row
+    assert "Remove" in mark_row and "Change role" in mark_row and "Make owner" in mark_row
+    assert '<option value="admin">Admin</option>' in re.search(r'<form[^>]*id="invite".*?</form>', html,
+                                                                re.S).group(0)
+
+
+def test_admin_invites_members_only_and_changes_nobody(owner, workspace):
+    ada = add_member(workspace, UserFactory(username="ada"), role=Membership.Role.ADMIN)
+    mark = add_member(workspace, UserFactory(username="mark"))
+    client = signed_in(ada)
+    html = client.get(workspace_url(workspace, "change/")).content.decode()
+    assert "Remove" not in html and "Change role" not in html and "Make owner" not in html
+    invite_form = re.search(r'<form[^>]*id="invite".*?</form>', html, re.S).group(0)
+    assert 'value="admin"' not in invite_form and 'id="read-only-note"' in html
+    html = client.post(workspace_url(workspace, "invitations/"), {"email": "a@example.com", "role": "admin"},
+                       follow=True).content.decode()
+    assert not Invitation.objects.exists() and "Select a valid choice" in html
+    client.post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
+    assert Invitation.objects.get().role == "member"
+    html = client.post(workspace_url(workspace, f"members/{mark.pk}/remove/"), follow=True).content.decode()
+    assert "Only the owner of Acme removes members" in html
+    html = client.post(workspace_url(workspace, f"members/{mark.pk}/role/"), {"role": "admin"},
+                       follow=True).content.decode()
+    assert "Only the owner of Acme grants or removes admin" in html
+    assert Membership.objects.get(workspace=workspace, user=mark).role == "member"
+
+
+def test_members_page_queries_do_not_grow_with_invitations(owner, workspace):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(owner)
+
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(workspace_url(workspace, "change/")).status_code == 200
+        return len(captured)
+
+    for i in range(3):
+        client.post(workspace_url(workspace, "invitations/"), {"email": f"m{i}@example.com", "role": "member"})
+    few = count()
+    for i in range(3, 30):
+        client.post(workspace_url(workspace, "invitations/"), {"email": f"m{i}@example.com", "role": "member"})
+    assert count() == few
+
+
+def test_another_owners_workspace_invitations_answer_404(owner, workspace):
+    other = WorkspaceFactory()
+    assert signed_in(owner).post(workspace_url(other, "invitations/"), {"email": "x@example.com"}).status_code == 404
+    assert not Invitation.objects.exists()
+
+
+def test_a_signed_in_member_reads_why_the_console_is_closed(workspace):
+    mark = add_member(workspace, UserFactory(username="mark"))
+    response = signed_in(mark).get("/manage/", follow=True)
+    html = response.content.decode()
+    assert 'id="not-for-members"' in html and "You are signed in as mark, a member" in html
+    assert "but are not authorized" not in html
