@@ -53,13 +53,12 @@ def positive_data_acceptance(ctx, response, case):
 
 @pytest.fixture
 def api_token(transactional_db):
-    from rest_framework.authtoken.models import Token
-
+    from accounts.services import api_token_create
     from tests.factories import BusinessUserFactory, WorkspaceFactory
 
     owner = BusinessUserFactory()
     WorkspaceFactory(owner=owner)
-    return Token.objects.create(user=owner).key
+    return api_token_create(user=owner, actor=owner)[1]
 
 
 @pytest.fixture
