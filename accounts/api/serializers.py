@@ -77,7 +77,6 @@ class AuthTokenInput(StrictInput):
     name = serializers.CharField(max_length=100, required=False, default="",
                                  help_text="What the token is for (shown in the token list).")
     expires_in_days = serializers.IntegerField(min_value=1, max_value=API_TOKEN_MAX_DAYS, required=False,
-                                               default=None, allow_null=True,
                                                help_text="Days until the token expires (default BYOK_API_TOKEN_DAYS).")
 
     def validate(self, attrs):

@@ -78,7 +78,7 @@ class TokenObtainApi(APIView):
         data = serializer.validated_data
         user = data["user"]
         register_success(request, user.get_username())
-        token, raw_token = api_token_create(user=user, name=data["name"], expires_in_days=data["expires_in_days"],
+        token, raw_token = api_token_create(user=user, name=data["name"], expires_in_days=data.get("expires_in_days"),
                                             actor=user)
         return Response(TokenOutput({"token": raw_token, "id": token.pk, "expires_at": token.expires_at}).data)
 
