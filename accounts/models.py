@@ -81,7 +81,10 @@ class Membership(models.Model):
 
 
 class ApiKey(models.Model):
-    """A member's key for calling byok's gateway with an official SDK, bound to one workspace.
+    """A byok key: a member's workspace API key (bound to one workspace, for the gateway and the official SDKs), or a
+    user's control-plane API token (no workspace: `POST /api/v1/auth/token/`, acting as the user on the whole API).
+    One model, one lookup, one cache (byok.gateway.auth) and one invalidation for both: a workspace of None is what
+    makes a token (`is_token`).
 
     The key itself (`byok_` + 32 random bytes, urlsafe) is shown once, when it is created, and stored only as its
     SHA-256. A plain, unsalted, fast hash is enough here, unlike for passwords: the key has 256 bits of randomness,
@@ -91,9 +94,10 @@ class ApiKey(models.Model):
 
     PREFIX = "byok_"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys", null=True, blank=True,
+                                  help_text="The key's workspace; empty for a control-plane API token.")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys",
-                             help_text="The member who owns the key; calls made with it are theirs.")
+                             help_text="The member who owns the key (the user of a token); calls made with it are theirs.")
     name = models.CharField(max_length=100)
     key_hint = models.CharField(max_length=16, help_text="The visible prefix and the last 4 characters.")
     key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key, hex.")
@@ -114,6 +118,11 @@ class ApiKey(models.Model):
     def hash_of(raw_key: str) -> str:
         """How a key is stored and looked up."""
         return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @property
+    def is_token(self) -> bool:
+        """A control-plane API token (no workspace) rather than a workspace API key."""
+        return self.workspace_id is None
 
     def is_active_at(self, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,5 +1,6 @@
 """Reads scoped to what the user's memberships allow."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,31 +37,52 @@ def api_keys_visible_to(*, workspace: Workspace, user: User) -> QuerySet[ApiKey]
     return keys.filter(user=user)
 
 
+def api_tokens_of(user: User) -> QuerySet[ApiKey]:
+    """A user's own control-plane API tokens (revoked and expired ones included)."""
+    return ApiKey.objects.filter(user=user, workspace__isnull=True)
+
+
 @dataclass(frozen=True)
 class ApiKeyPrincipal:
-    """Who a valid API key speaks for. Holds no secret (the key's hash is not even kept)."""
+    """Who a valid API key or API token speaks for. Holds no secret (the key's hash is not even kept).
+
+    A workspace API key has its workspace; a control-plane API token has none (`is_token`) and acts as its user."""
 
     api_key_id: int
     user_id: int
-    workspace_id: int
-    workspace_slug: str
+    workspace_id: int | None
+    workspace_slug: str | None
     key_hint: str
     expires_at: datetime | None = None
+
+    @property
+    def is_token(self) -> bool:
+        return self.workspace_id is None
 
     def valid_at(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
 
 
+# What DRF's authtoken keys looked like (40 hex digits): the only values without the prefix worth a query.
+LEGACY_TOKEN = re.compile(r"[0-9a-f]{40}")
+
+
 def api_key_principal(raw_key: str, *, now: datetime | None = None) -> ApiKeyPrincipal | None:
-    """The principal of a usable key, in one query; None for an unknown, revoked or expired key, a key whose user
-    is inactive or no longer a member of its workspace (a deleted workspace takes its keys with it)."""
-    if not raw_key.startswith(ApiKey.PREFIX):
+    """The principal of a usable key or token, in one query; None for an unknown, revoked or expired one, one whose
+    user is inactive, a workspace key whose user is no longer a member of its workspace (a deleted workspace takes
+    its keys with it).
+
+    A value without the `byok_` prefix can only be a token migrated from DRF's authtoken (accounts migration 0005):
+    it matches control-plane tokens only, never a workspace key; anything else is refused without a query."""
+    legacy = not raw_key.startswith(ApiKey.PREFIX)
+    if legacy and not LEGACY_TOKEN.fullmatch(raw_key):
         return None
     now = now or timezone.now()
     member = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("user_id"))
+    keys = ApiKey.objects.filter(workspace__isnull=True) if legacy else ApiKey.objects
     row = (
-        ApiKey.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), Exists(member),
-                              key_hash=ApiKey.hash_of(raw_key), revoked_at__isnull=True, user__is_active=True)
+        keys.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), Q(workspace__isnull=True) | Exists(member),
+                    key_hash=ApiKey.hash_of(raw_key), revoked_at__isnull=True, user__is_active=True)
         .order_by()
         .values_list("id", "user_id", "workspace_id", "workspace__slug", "key_hint", "expires_at")[:1]
     )

@@ -349,7 +349,7 @@ def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:
     return user
 
 
-# --- workspace API keys ----------------------------------------------------------------------------------------
+# --- workspace API keys and control-plane API tokens (one model: a token is an ApiKey with no workspace) --------
 
 API_KEY_RANDOM_BYTES = 32
 API_KEY_USED_EVERY = timedelta(minutes=1)
@@ -387,23 +387,45 @@ def api_key_create(
     return key, raw_key
 
 
+@sensitive_variables("raw_token")
+def api_token_create(*, user: User, name: str = "", expires_in_days: int | None = None,
+                     actor: User | None) -> tuple[ApiKey, str]:
+    """A new control-plane API token for `user` (an ApiKey with no workspace): the token object and the token itself,
+    which is never shown again. It expires after `expires_in_days`, by default BYOK_API_TOKEN_DAYS."""
+    days = settings.BYOK_API_TOKEN_DAYS if expires_in_days is None else expires_in_days
+    if days < 1:
+        raise ApiKeyExpiryInvalid("An API token must expire in the future.",
+                                  fields={"expires_in_days": ["Must be at least 1."]})
+    raw_token = ApiKey.PREFIX + secrets.token_urlsafe(API_KEY_RANDOM_BYTES)
+    with transaction.atomic():
+        token = ApiKey(workspace=None, user=user, name=name or "API token",
+                       expires_at=timezone.now() + timedelta(days=days),
+                       key_hint=api_key_hint(raw_token), key_hash=ApiKey.hash_of(raw_token))
+        token.full_clean()
+        token.save()
+        audit_record(action=AuditAction.API_TOKEN_CREATED, actor=actor, owner=user, details=_api_key_details(token))
+        generation_bump(GATEWAY_TOPIC)
+    return token, raw_token
+
+
 def api_key_revoke(*, key: ApiKey, actor: User | None) -> ApiKey:
-    """Revoke a key (for good): its own user, or an owner or admin of its workspace. Every process refuses it on
-    its next call (this one at once, the others within the gateway's poll interval)."""
+    """Revoke a key or a token (for good): its own user, or (a workspace key) an owner or admin of its workspace.
+    Every process refuses it on its next call (this one at once, the others within the gateway's poll interval)."""
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().select_related("workspace__owner", "user").get(pk=key.pk)
-        if actor is not None and actor.pk != key.user_id and not Membership.objects.filter(
+        if actor is not None and actor.pk != key.user_id and (key.is_token or not Membership.objects.filter(
             workspace_id=key.workspace_id, user=actor, role__in=Membership.MANAGING_ROLES
-        ).exists():
+        ).exists()):
             raise ApiKeyNotAllowed("Only the key's own member, or an owner or admin of its workspace, can revoke it.")
+        kind = "API token" if key.is_token else "API key"
         if key.revoked_at is not None:
-            raise ApiKeyAlreadyRevoked(f"The API key {key.key_hint} is already revoked.")
+            raise ApiKeyAlreadyRevoked(f"The {kind} {key.key_hint} is already revoked.")
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(
-            action=AuditAction.API_KEY_REVOKED,
+            action=AuditAction.API_TOKEN_REVOKED if key.is_token else AuditAction.API_KEY_REVOKED,
             actor=actor,
-            owner=key.workspace.owner,
+            owner=key.user if key.is_token else key.workspace.owner,
             workspace=key.workspace,
             details=_api_key_details(key),
         )

@@ -13,7 +13,8 @@ poll).
   database (or is unknown). A bulk `User.objects.update(is_active=False)` sends no signal: deactivate through
   `save()` (the staff admin does), or call `generation_bump("gateway")` after the update.
 
-ApiKey create and revoke bump from their services (accounts.services); an ApiKey deleted as a row bumps here.
+ApiKey create and revoke (workspace API keys and API tokens alike) bump from their services (accounts.services); an
+ApiKey deleted as a row bumps here.
 """
 
 from django.db.models.signals import post_delete, post_save

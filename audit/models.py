@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     ENCRYPTION_KEY_ROTATED = "ENCRYPTION_KEY_ROTATED", "Encryption key rotated"
     API_KEY_CREATED = "API_KEY_CREATED", "API key created"
     API_KEY_REVOKED = "API_KEY_REVOKED", "API key revoked"
+    API_TOKEN_CREATED = "API_TOKEN_CREATED", "API token created"
+    API_TOKEN_REVOKED = "API_TOKEN_REVOKED", "API token revoked"
     LOGIN_LOCKED_OUT = "LOGIN_LOCKED_OUT", "Sign-in locked out"
     INVITATION_SENT = "INVITATION_SENT", "Invitation sent"
     INVITATION_ACCEPTED = "INVITATION_ACCEPTED", "Invitation accepted"

@@ -130,10 +130,8 @@ def main() -> None:
 
 
 def _team(api_key: str) -> tuple[str, str]:
-    from rest_framework.authtoken.models import Token
-
     from accounts.models import User
-    from accounts.services import membership_add, workspace_create
+    from accounts.services import api_token_create, membership_add, workspace_create
     from byok.services.keys import provider_key_create
 
     owner = User.objects.create(username="bench-owner", plan_id="business")
@@ -142,4 +140,4 @@ def _team(api_key: str) -> tuple[str, str]:
     membership_add(workspace=workspace, user=member, actor=owner)
     provider_key_create(owner=owner, provider="anthropic", name="main", credentials={"api_key": api_key},
                         skip_test=True)
-    return Token.objects.create(user=member).key, workspace.slug
+    return api_token_create(user=member, name="bench", actor=member)[1], workspace.slug

@@ -48,6 +48,16 @@ def _seeded_plans(request):
 
 
 @pytest.fixture(autouse=True)
+def _api_key_use_marks_forgotten():
+    """byok.gateway.auth remembers, per key id, when it last recorded a key's use. Rolled-back tests reuse ids
+    (SQLite), and every token-authenticated test now creates an ApiKey row: start each test with no marks."""
+    from byok.gateway import auth
+
+    with auth._marked_lock:
+        auth._marked.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -67,13 +77,22 @@ def api_client():
 
 @pytest.fixture
 def client_for(api_client):
-    """An API client authenticated as the given user by token, as real clients are."""
-    from rest_framework.authtoken.models import Token
+    """An API client authenticated as the given user by an API token, as real clients are (one token per user,
+    kept as `client.token`)."""
+    from unittest import mock
+
+    from accounts.services import api_token_create
+
+    tokens = {}
 
     def login(user):
-        token, _ = Token.objects.get_or_create(user=user)
+        if user.pk not in tokens:
+            # Made by the service, less its audit event: tests count the events of what they do themselves.
+            with mock.patch("accounts.services.audit_record"):
+                tokens[user.pk] = api_token_create(user=user, name="test client", actor=user)[1]
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.token = tokens[user.pk]
+        client.credentials(HTTP_AUTHORIZATION=f"Token {client.token}")
         return client
 
     return login

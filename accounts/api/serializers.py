@@ -1,9 +1,9 @@
+from django.contrib.auth import authenticate
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from core.serializers import StrictInput, StrictInputMixin
+from core.serializers import StrictInput
 
 from ..models import ApiKey, Membership, Plan, User, Workspace
 
@@ -63,13 +63,43 @@ class WorkspaceDetailOutput(WorkspaceOutput):
         fields = WorkspaceOutput.Meta.fields + ["members"]
 
 
+API_TOKEN_MAX_DAYS = 3650
+
+
 @extend_schema_serializer(component_name="AuthToken")
-class AuthTokenInput(StrictInputMixin, AuthTokenSerializer):
-    """DRF's username/password check, refusing unknown fields like every other API input."""
+class AuthTokenInput(StrictInput):
+    """A username and password (checked through every authentication backend, the lockout one first), and what to
+    call the new token and how long it lives."""
+
+    username = serializers.CharField(max_length=150, write_only=True)
+    password = serializers.CharField(max_length=4096, write_only=True, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    name = serializers.CharField(max_length=100, required=False, default="",
+                                 help_text="What the token is for (shown in the token list).")
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=API_TOKEN_MAX_DAYS, required=False,
+                                               help_text="Days until the token expires (default BYOK_API_TOKEN_DAYS).")
+
+    def validate(self, attrs):
+        user = authenticate(request=self.context.get("request"), username=attrs["username"],
+                            password=attrs["password"])
+        if user is None:  # wrong credentials, an inactive user, or a lockout (the view tells them apart)
+            raise serializers.ValidationError("Unable to sign in with the credentials given.", code="authorization")
+        return {**attrs, "user": user}
 
 
 class TokenOutput(serializers.Serializer):
-    token = serializers.CharField(help_text='Send it as `Authorization: Token <token>`.')
+    token = serializers.CharField(help_text="The token itself (byok_…): shown this once, never again. Send it as "
+                                            "`Authorization: Token <token>` or `Authorization: Bearer <token>`.")
+    id = serializers.IntegerField(help_text="The token's id in GET /api/v1/auth/tokens/.")
+    expires_at = serializers.DateTimeField()
+
+
+class ApiTokenOutput(serializers.ModelSerializer):
+    hint = serializers.CharField(source="key_hint", read_only=True, help_text="byok_… and the token's last 4.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "hint", "created_at", "expires_at", "last_used_at", "revoked_at"]
 
 
 class ApiKeyInput(StrictInput):

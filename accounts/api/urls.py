@@ -1,6 +1,8 @@
 from django.urls import path
 
 from .views import (
+    ApiTokenDetailApi,
+    ApiTokenListApi,
     MeApi,
     TokenObtainApi,
     WorkspaceApiKeyDetailApi,
@@ -11,6 +13,8 @@ from .views import (
 
 urlpatterns = [
     path("auth/token/", TokenObtainApi.as_view(), name="auth-token"),
+    path("auth/tokens/", ApiTokenListApi.as_view(), name="auth-token-list"),
+    path("auth/tokens/<int:pk>/", ApiTokenDetailApi.as_view(), name="auth-token-detail"),
     path("me/", MeApi.as_view(), name="me"),
     path("workspaces/", WorkspaceListApi.as_view(), name="workspace-list"),
     path("workspaces/<slug:slug>/", WorkspaceDetailApi.as_view(), name="workspace-detail"),

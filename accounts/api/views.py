@@ -2,23 +2,22 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.schema import ErrorOutput
 
 from ..lockout import LoginLockedOut, locked_for, register_success
 from ..models import User
-from ..selectors import api_keys_visible_to, workspaces_visible_to
-from ..services import api_key_create, api_key_revoke
+from ..selectors import api_keys_visible_to, api_tokens_of, workspaces_visible_to
+from ..services import api_key_create, api_key_revoke, api_token_create
 from .serializers import (
     ApiKeyCreatedOutput,
     ApiKeyInput,
     ApiKeyOutput,
+    ApiTokenOutput,
     AuthTokenInput,
     MeOutput,
     TokenOutput,
@@ -48,16 +47,15 @@ class WorkspaceDetailApi(APIView):
         return Response(WorkspaceDetailOutput(workspace).data)
 
 
-class TokenObtainApi(ObtainAuthToken):
-    """DRF's token view with the API's own (bounded) parsers instead of its hard-coded stock ones.
+class TokenObtainApi(APIView):
+    """A new control-plane API token for a username and password: stored as its hash only, shown once.
 
     Wrong credentials are a 401 `authentication_failed` (the same whichever of username and password was wrong);
     a locked account or address (accounts/lockout.py) a 429 `locked_out` with Retry-After, even for the right
-    password.
+    password. Each call creates a token (list and revoke them at /api/v1/auth/tokens/).
     """
 
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
-    serializer_class = AuthTokenInput
+    permission_classes = [AllowAny]
 
     @extend_schema(
         request=AuthTokenInput, responses={
@@ -66,19 +64,49 @@ class TokenObtainApi(ObtainAuthToken):
             429: OpenApiResponse(ErrorOutput, description="Too many failed sign-ins from this account or address "
                                                           "(`locked_out`); see Retry-After."),
         },
-        summary="Exchange a username and password for an API token")
+        auth=[],
+        summary="Exchange a username and password for an API token (shown once)")
+    @sensitive_variables("raw_token")
     def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
+        serializer = AuthTokenInput(data=request.data, context={"request": request})
         if not serializer.is_valid():
             if left := locked_for(request):
                 raise LoginLockedOut(left)
             if set(serializer.errors) == {"non_field_errors"}:  # the credentials check itself failed
                 raise AuthenticationFailed("Unable to sign in with the credentials given.")
             raise ValidationError(serializer.errors)
-        user = serializer.validated_data["user"]
+        data = serializer.validated_data
+        user = data["user"]
         register_success(request, user.get_username())
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token, raw_token = api_token_create(user=user, name=data["name"], expires_in_days=data.get("expires_in_days"),
+                                            actor=user)
+        return Response(TokenOutput({"token": raw_token, "id": token.pk, "expires_at": token.expires_at}).data)
+
+
+class ApiTokenListApi(generics.ListAPIView):
+    """The caller's own API tokens: never the token itself, only its hint."""
+
+    serializer_class = ApiTokenOutput
+
+    def get_queryset(self):
+        return api_tokens_of(self.request.user)
+
+    @extend_schema(summary="Your API tokens (active, expired and revoked; never the token itself)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ApiTokenDetailApi(APIView):
+    @extend_schema(request=None, responses={
+        204: None,
+        404: OpenApiResponse(ErrorOutput, description="No such token of yours (`not_found`)."),
+        409: OpenApiResponse(ErrorOutput, description="Already revoked (`api_key_already_revoked`)."),
+    }, summary="Revoke one of your API tokens: the next call with it is a 401")
+    def delete(self, request, pk):
+        token = get_object_or_404(api_tokens_of(request.user), pk=pk)
+        api_key_revoke(key=token, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class WorkspaceApiKeyListApi(generics.ListAPIView):
     """A member's own API keys for the workspace (all of its keys for its owner and admins), and creating one."""

@@ -1,4 +1,5 @@
-"""Workspace API keys on the data plane: who a key speaks for, from an in-process cache in front of one query.
+"""byok keys (workspace API keys and control-plane API tokens, both `accounts.ApiKey` rows): who a key speaks for,
+from an in-process cache in front of one query. Used by the data plane and by the REST API's authentication.
 
 `authenticate_api_key(raw_key)` answers an `ApiKeyPrincipal`, or None for a key that must be refused. Answers,
 good and bad, are cached in this process (bounded LRUs keyed by the key's SHA-256, never the key): a hit costs

@@ -27,8 +27,8 @@ class _ProviderEnumNames(Mapping):
 # --- REST API ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "core.authentication.TokenAuthentication",
-        # Workspace API keys (Bearer byok_… / x-api-key), on their own workspace's endpoints only.
+        # API tokens (Token / Bearer byok_…) act as their user everywhere; workspace API keys (Bearer byok_… /
+        # x-api-key) only on their own workspace's endpoints. One model, one cached lookup (byok/api/authentication.py).
         "byok.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -18,7 +18,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -121,6 +120,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "byok <byok@localhost>
 # --- Sign-in protection (accounts/lockout.py) -------------------------------------------------------------
 # The lockout backend comes first: a locked account or address is refused before any password is checked.
 AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# Days a control-plane API token (POST /api/v1/auth/token/) stays valid unless the request asks for fewer or more.
+BYOK_API_TOKEN_DAYS = env_int("BYOK_API_TOKEN_DAYS", 30)
 # Failed sign-ins (API token, owner console, staff admin) before an account, or a client address, is locked.
 BYOK_LOGIN_FAILURE_LIMIT = env_int("BYOK_LOGIN_FAILURE_LIMIT", 20)
 # The first lockout's length; each further one within a day doubles it, up to the maximum.

@@ -70,4 +70,4 @@ def test_a_wrong_or_deactivated_token_is_refused(client_for, api_client):
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "authentication_failed"
     wrong = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert (wrong.status_code, wrong.json()["error"]["message"]) == (401, "Invalid token.")
+    assert (wrong.status_code, wrong.json()["error"]["message"]) == (401, "Invalid, expired or revoked API token or key.")

@@ -107,13 +107,13 @@ def test_bad_input_is_a_400_naming_the_field(client_for, body, field):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid" and list(error["fields"]) == [field]
-    assert not ApiKey.objects.exists()
+    assert not ApiKey.objects.filter(workspace=workspace).exists()
 
 
 def test_the_key_is_stored_only_as_its_hash(client_for):
     _, workspace, member = team()
     raw_key = client_for(member).post(keys_url(workspace), {"name": "k"}, format="json").json()["key"]
-    row = ApiKey.objects.values().get()
+    row = ApiKey.objects.filter(workspace=workspace).values().get()
     assert row["key_hash"] == hashlib.sha256(raw_key.encode()).hexdigest()
     assert raw_key not in str(row) and raw_key[5:] not in str(row)
     assert raw_key[5:] not in database_dump()  # nowhere in any table, not even in the audit trail

@@ -49,7 +49,7 @@ def test_other_unmatched_routes_keep_the_html_page():
 def test_an_html_error_from_the_browsable_api_is_json_too(client_for):
     response = APIClient().get("/api/v1/me/", HTTP_ACCEPT="text/html")
     assert_error(response, 401, "not_authenticated")
-    assert response["WWW-Authenticate"] == "Token"  # headers of the replaced response are kept
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'  # headers of the replaced response are kept
 
 
 def database_down(execute, sql, params, many, context):

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib import admin
 from django.db import connection
 from django.test import Client
@@ -32,6 +33,7 @@ from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
+DEMO_PASSWORD = django_settings.BYOK_DEMO_PASSWORD
 UPPER = string.ascii_uppercase + string.digits
 ALNUM = string.ascii_letters + string.digits
 
@@ -67,6 +69,7 @@ class Planted:
     keys: dict[str, ProviderKey]
     canaries: list[str] = field(default_factory=list)
     api_key: dict = field(default_factory=dict)  # the workspace API key created by a step: {"id", "key"}
+    api_token: dict = field(default_factory=dict)  # the API token created by a step: {"token", "id", "expires_at"}
 
     def fresh(self, provider: str) -> dict:
         """New canary credentials for `provider`, remembered so they are searched for too."""
@@ -155,6 +158,20 @@ def with_api_key(header: str) -> Callable[[Planted], dict]:
                       else {"x-api-key": p.api_key["key"]})
 
 
+def api_token_created(p: Planted, response) -> None:
+    """The one response allowed to show the API token: from now on it is a canary too."""
+    p.api_token.update(response.json())
+    p.canaries.append(p.api_token["token"])
+
+
+def with_api_token(scheme: str) -> Callable[[Planted], dict]:
+    return lambda p: {"Authorization": f"{scheme} {p.api_token['token']}"}
+
+
+def api_token_url(p: Planted) -> str:
+    return reverse("auth-token-detail", kwargs={"pk": p.api_token["id"]})
+
+
 def api_key_url(p: Planted) -> str:
     return reverse("workspace-api-key-detail", kwargs={"slug": p.workspace.slug, "pk": p.api_key["id"]})
 
@@ -230,6 +247,19 @@ API_STEPS = [
     Step("provider-key-detail", "delete", key_url("zai", "provider-key-detail"), expect=(204,)),
     Step("auth-token", "post", lambda p: reverse("auth-token"),
          lambda p: {"username": p.owner.username, "password": "wrong"}, expect=(401,)),
+    Step("auth-token", "post", lambda p: reverse("auth-token"),
+         lambda p: {"username": p.owner.username, "password": DEMO_PASSWORD, "name": "canary token"},
+         after=api_token_created),
+    Step("auth-token", "post", lambda p: reverse("auth-token"),
+         lambda p: {"username": p.owner.username, "password": DEMO_PASSWORD, "expires_in_days": 0}, expect=(400,)),
+    Step("auth-token-list", "get", lambda p: reverse("auth-token-list")),
+    Step("me", "get", lambda p: reverse("me"), headers=with_api_token("Token")),
+    Step("provider-key-list", "get", lambda p: reverse("provider-key-list"), headers=with_api_token("Bearer")),
+    Step("auth-token-list", "get", lambda p: reverse("auth-token-list"), headers=with_api_token("Bearer")),
+    Step("auth-token-detail", "delete", api_token_url, expect=(204,)),
+    Step("auth-token-detail", "delete", api_token_url, expect=(409,)),
+    Step("auth-token-detail", "delete", lambda p: reverse("auth-token-detail", kwargs={"pk": 10**9}), expect=(404,)),
+    Step("me", "get", lambda p: reverse("me"), expect=(401,), headers=with_api_token("Token")),
     Step("byok-revert", "post", lambda p: reverse("byok-revert"), lambda p: {"confirm": False}, expect=(400,)),
     Step("byok-revert", "post", lambda p: reverse("byok-revert"), lambda p: {"confirm": True}),
 ]
@@ -258,6 +288,7 @@ def test_every_api_route_has_a_step():
 def test_canaries_appear_nowhere_but_in_ciphertext(planted, captured_logs, client_for):
     stream, records, caplog = captured_logs
     client = client_for(planted.owner)
+    planted.canaries.append(client.token)  # the API token the steps run with: never shown, logged nor stored
     ciphertexts = {p: k.secret for p, k in planted.keys.items()}
     for provider, key in planted.keys.items():
         stored = ProviderKey.objects.get(pk=key.pk)
@@ -283,6 +314,7 @@ def test_canaries_appear_nowhere_but_in_ciphertext(planted, captured_logs, clien
     assert_no_canary(caplog.text, planted.canaries, "captured log records")
     assert_no_canary(database_dump(), planted.canaries, "the database (outside ciphertext)")
     assert planted.api_key["key"] in planted.canaries  # the workspace API key was searched for too
+    assert planted.api_token["token"] in planted.canaries  # and the API token created by a step
     assert ciphertexts  # the keys existed under ciphertext until the revert destroyed them
     assert not ProviderKey.objects.filter(owner=planted.owner).exists()
 

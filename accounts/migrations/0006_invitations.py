@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_api_key'),
+        ('accounts', '0005_authtoken_to_api_tokens'),
     ]
 
     operations = [
