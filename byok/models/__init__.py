@@ -1,4 +1,4 @@
-from .keys import CredentialReminder, ProviderKey
+from .keys import CredentialReminder, ProviderKey, RoleExternalId
 from .usage import PlatformCreditUsage, UsageRecord
 
-__all__ = ["CredentialReminder", "PlatformCreditUsage", "ProviderKey", "UsageRecord"]
+__all__ = ["CredentialReminder", "PlatformCreditUsage", "ProviderKey", "RoleExternalId", "UsageRecord"]
