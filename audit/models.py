@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     ENCRYPTION_KEY_ROTATED = "ENCRYPTION_KEY_ROTATED", "Encryption key rotated"
     API_KEY_CREATED = "API_KEY_CREATED", "API key created"
     API_KEY_REVOKED = "API_KEY_REVOKED", "API key revoked"
+    CATALOG_CHANGED = "CATALOG_CHANGED", "Model catalog changed"
+    MODEL_RETIRED = "MODEL_RETIRED", "Model retired"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -21,6 +21,7 @@ from audit.models import AuditAction
 from audit.services.record import audit_record
 from core.errors import DomainError
 
+from ..catalog.selectors import tier_models
 from ..models import ProviderKey
 from ..providers.base import Credentials
 from ..providers.outcomes import Category, CheckResult
@@ -29,8 +30,8 @@ from .roles import caller_options
 
 
 def current_tier_models(spec) -> dict[str, str]:
-    """Tier -> base model id the provider serves each tier with now."""
-    return dict(spec.models)
+    """Tier -> base model id the provider serves each tier with now (the catalog's): what a test checks."""
+    return tier_models(spec)
 
 
 class TooManyConnectionTests(DomainError):
