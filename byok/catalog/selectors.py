@@ -102,3 +102,24 @@ def estimated_cost(*, provider: str, model: str, input_tokens: int, output_token
     if price is None:
         return None
     return (Decimal(input_tokens) * price[0] + Decimal(output_tokens) * price[1]) / _MILLION
+
+
+def catalog_by_family() -> dict[str, list[dict]]:
+    """Every catalog model, by family, as the providers API lists them (read from the table, not the snapshot)."""
+    from ..models import Model
+
+    listing: dict[str, list[dict]] = {}
+    for row in Model.objects.select_related("replacement").order_by("family", "status", "model_id"):
+        listing.setdefault(row.family, []).append({
+            "model_id": row.model_id, "display_name": row.display_name, "tiers": row.tiers,
+            "profile_ids": row.profile_ids, "aliases": row.aliases, "context_window": row.context_window,
+            "input_price_per_mtok": _text(row.input_price_per_mtok),
+            "output_price_per_mtok": _text(row.output_price_per_mtok), "currency": "USD",
+            "status": row.status, "deprecated_on": row.deprecated_on, "retires_on": row.retires_on,
+            "replacement": row.replacement.model_id if row.replacement else None,
+        })
+    return listing
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
