@@ -38,6 +38,8 @@ class AuditAction(models.TextChoices):
     INVITATION_SENT = "INVITATION_SENT", "Invitation sent"
     INVITATION_ACCEPTED = "INVITATION_ACCEPTED", "Invitation accepted"
     INVITATION_REVOKED = "INVITATION_REVOKED", "Invitation revoked"
+    CATALOG_CHANGED = "CATALOG_CHANGED", "Model catalog changed"
+    MODEL_RETIRED = "MODEL_RETIRED", "Model retired"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ class ByokConfig(AppConfig):
         from audit.services.sinks import register_sink
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .catalog import services as catalog_services  # noqa: F401  (catalog writes bump its generation)
         from .services.notifications import OWNER_EMAIL_ACTIONS, ship_to_owner_email
 
         # Owners are emailed about their keys' trouble: once per event, as an audit sink (a mail outage delays it).

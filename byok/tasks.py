@@ -38,3 +38,15 @@ def expire_credentials() -> list[int]:
 def notify_expiring_credentials() -> int:
     """Daily: one reminder per owner about expired, expiring and old keys (never twice the same day)."""
     return credential_reminders_send()
+
+
+# --- The model catalog -------------------------------------------------------------------------------------
+
+
+@shared_task(soft_time_limit=540, time_limit=600, ignore_result=True)
+def model_lifecycle() -> dict:
+    """Daily: retire models whose day has come (their tiers move to the replacement) and tell the owners whose
+    traffic used a deprecated or retiring model (once per model per owner)."""
+    from .catalog.services import catalog_lifecycle_run
+
+    return catalog_lifecycle_run()

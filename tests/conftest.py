@@ -45,6 +45,14 @@ def _seeded_plans(request):
 
     if not Plan.objects.exists():
         importlib.import_module("accounts.migrations.0002_seed_plans").seed_plans(django_apps, None)
+    # Likewise the model catalog; and no test sees another's catalog snapshot (a rolled-back test's writes).
+    from byok.catalog.selectors import cache as catalog_cache
+    from byok.catalog.sync import catalog_sync
+    from byok.models import Model
+
+    if not Model.objects.exists():
+        catalog_sync(Model)
+    catalog_cache.clear()
 
 
 @pytest.fixture(autouse=True)

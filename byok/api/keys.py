@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from core.schema import ErrorOutput
 from core.serializers import StrictInput
 
+from ..catalog.selectors import catalog_by_family, tier_models
 from ..models import ProviderKey
 from ..providers.registry import PROVIDER_CHOICES, PROVIDERS
 from ..selectors import provider_keys_visible_to, workspaces_owned_by
@@ -209,8 +210,15 @@ class ProviderCatalogApi(APIView):
         family = serializers.CharField()
         docs_url = serializers.CharField()
         credential_fields = serializers.ListField(child=serializers.DictField())
-        models = serializers.DictField(child=serializers.CharField())
+        models = serializers.DictField(child=serializers.CharField(),
+                                       help_text="Tier -> the base model id serving it now (the catalog's).")
+        catalog = serializers.ListField(child=serializers.DictField(),
+                                        help_text="The catalog's models of the provider's family, with prices and "
+                                                  "lifecycle.")
 
-    @extend_schema(responses=ProviderOutput(many=True), summary="Providers and their credential fields, for forms")
+    @extend_schema(responses=ProviderOutput(many=True),
+                   summary="Providers, their credential fields (for forms) and their catalog models")
     def get(self, request):
-        return Response([provider.describe() for provider in PROVIDERS.values()])
+        catalog = catalog_by_family()
+        return Response([{**provider.describe(), "models": tier_models(provider),
+                          "catalog": catalog.get(provider.family, [])} for provider in PROVIDERS.values()])

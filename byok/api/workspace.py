@@ -210,6 +210,21 @@ class UsageTotalsOutput(serializers.Serializer):
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
     credits_charged = serializers.IntegerField()
+    estimated_cost = serializers.DecimalField(max_digits=20, decimal_places=6,
+                                              help_text="USD at the catalog's prices at call time.")
+
+
+class UsageCostOutput(serializers.Serializer):
+    currency = serializers.CharField()
+    byok = serializers.DecimalField(max_digits=20, decimal_places=6,
+                                    help_text="Estimated cost of calls on the owner's own keys (billed by their "
+                                              "provider account).")
+    platform = serializers.DecimalField(max_digits=20, decimal_places=6,
+                                        help_text="Estimated cost of calls on platform credentials.")
+    platform_credits_saved = serializers.IntegerField(
+        help_text="Platform credits the owner's own keys saved (1 credit = 1,000 tokens).")
+    platform_credits_saved_value = serializers.DecimalField(
+        max_digits=20, decimal_places=6, help_text="Those calls' worth in money at catalog prices.")
 
 
 class UsageRowOutput(UsageTotalsOutput):
@@ -223,6 +238,7 @@ class UsageSummaryOutput(serializers.Serializer):
     until = serializers.DateTimeField()
     by_source = serializers.DictField(child=UsageTotalsOutput(), help_text="Totals per source: byok, platform.")
     rows = UsageRowOutput(many=True)
+    cost = UsageCostOutput()
     platform_credits_remaining = serializers.IntegerField()
 
 
@@ -246,4 +262,4 @@ class WorkspaceUsageApi(APIView):
         summary = usage_summary(workspaces=[workspace], since=since, until=until)
         summary["platform_credits_remaining"] = platform_credits_remaining(
             owner_id=workspace.owner_id, allowance=workspace.owner.plan.monthly_platform_credits)
-        return Response(summary)
+        return Response(UsageSummaryOutput(summary).data)

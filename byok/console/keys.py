@@ -27,7 +27,12 @@ from ..gateway.serving import (
 )
 from ..models import ProviderKey
 from ..providers.registry import FAMILIES, PROVIDERS
-from ..services.connection import TooManyConnectionTests, connection_test, provider_key_test_connection
+from ..services.connection import (
+    TooManyConnectionTests,
+    connection_test,
+    current_tier_models,
+    provider_key_test_connection,
+)
 from ..services.keys import (
     byok_revert_to_platform,
     provider_key_create,
@@ -37,6 +42,7 @@ from ..services.keys import (
     provider_key_rotate,
     provider_key_update,
 )
+from ..services.roles import owner_external_id, platform_aws_account_id
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
 from .forms import (
     ADD_REGION,
@@ -315,7 +321,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_add.html", {
             "title": f"Add {article(provider.name)} {provider.name} key", "provider": provider, "form": form,
             "formset": formset, "test": test, "fresh_test": test is not None, "tested_only": "_test" in request.POST,
-            **self._access_help(provider, form)})
+            **self._access_help(provider, form, owner=request.user)})
 
     def _test_only(self, request, provider, form, formset) -> dict | None:
         """The "Test" button: run the connection test on the typed credentials (throttled like every test) and
@@ -337,19 +343,30 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             return None
         return test_outcome(result.as_dict())
 
-    def _access_help(self, provider, form=None, key: ProviderKey | None = None) -> dict:
+    def _access_help(self, provider, form=None, key: ProviderKey | None = None, *, owner=None) -> dict:
         """The provider's access policy for every inference profile (the page shows the chosen one) and the
-        model-access steps; nothing for providers without profiles."""
+        model-access steps; for a role, also the owner's external ID and the exact trust policy. Nothing for
+        providers without profiles."""
         if not provider.inference_profiles:
             return {}
         chosen = (form["inference_profile"].value() if form is not None and "inference_profile" in form.fields
                   else None) or (key.inference_profile if key else None)
-        return {"access_help": {
+        help_ = {
             "chosen": chosen,
             "policies": [{"profile": p, "json": json.dumps(provider.access_policy(p.id), indent=2)}
                          for p in provider.inference_profiles.values()],
-            "models": list(provider.models.values()),
-        }}
+            "models": list(current_tier_models(provider).values()),
+            "role": None,
+        }
+        if provider.assumes_role and owner is not None:
+            external_id = owner_external_id(owner)
+            platform_account = platform_aws_account_id(provider)
+            help_["role"] = {
+                "external_id": external_id, "platform_account": platform_account,
+                "trust_json": json.dumps(provider.trust_policy(platform_account_id=platform_account,
+                                                               external_id=external_id), indent=2),
+            }
+        return {"access_help": help_}
 
     # -- change ------------------------------------------------------------------------------------------------
 
@@ -392,7 +409,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
             "fresh_test": fresh_test or test is not None or request.GET.get("tested") == "1",
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
-            **self._access_help(key.provider_spec, form, key)})
+            **self._access_help(key.provider_spec, form, key, owner=key.owner)})
 
     # -- buttons -----------------------------------------------------------------------------------------------
 

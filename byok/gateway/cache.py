@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from core.invalidation import generation_changed, on_invalidate
 
+from ..catalog.selectors import TOPIC as CATALOG_TOPIC
+from ..catalog.selectors import catalog_loaded, catalog_snapshot
 from .dbthread import db
 from .resolve import NotAMemberOfWorkspace, Resolution, credentials_resolve
 
@@ -71,6 +73,8 @@ def _valid_until(resolution: Resolution) -> float:
 
 async def resolution_for(user_id: int, slug: str, family: str | None) -> Resolution:
     """The cached resolution, or one query in a worker thread (connection closed after) on a miss."""
+    if not catalog_loaded():  # model names are read from the catalog snapshot in memory by the callers
+        await db(catalog_snapshot)
     cache_key = (user_id, slug, family)
     entry = _resolutions.get(cache_key)
     if entry is not None and entry[0] > time.monotonic():
@@ -100,6 +104,7 @@ def _read_generation() -> bool:
     # The watcher's own thread keeps its connection between reads (closed when the process stops).
     try:
         changed = generation_changed(TOPIC)
+        generation_changed(CATALOG_TOPIC)  # drops the catalog snapshot; the next resolution reloads it
     except Exception:  # noqa: BLE001 -- the cache or database is away: drop everything rather than serve stale
         if not _unreadable[0]:  # once per outage, not every 250 ms
             logger.warning("gateway generation unreadable; caches are dropped until it is back", exc_info=True)

@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 
+from ..catalog.selectors import tier_model
 from ..models import ProviderKey, UsageRecord
 from ..providers.base import TIERS, Provider
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
@@ -88,8 +89,10 @@ class Resolution:
         return PROVIDERS[self.provider]
 
     def model_for(self, tier: str) -> str:
-        """The provider's model for the tier (Sonnet for standard, Opus for complex), under the inference profile."""
-        return self.provider_spec.model_for(tier, inference_profile=self.inference_profile)
+        """The model for the tier, under the inference profile: the catalog's current one (byok.catalog), else the
+        provider's code default (Sonnet for standard, Opus for complex)."""
+        return self.provider_spec.model_for(tier, inference_profile=self.inference_profile,
+                                            base=tier_model(self.family, tier))
 
     def describe(self) -> dict:
         return {

@@ -1,4 +1,5 @@
-from .keys import CredentialReminder, ProviderKey
+from .catalog import Model, ModelNotice
+from .keys import CredentialReminder, ProviderKey, RoleExternalId
 from .usage import PlatformCreditUsage, UsageRecord
 
-__all__ = ["CredentialReminder", "PlatformCreditUsage", "ProviderKey", "UsageRecord"]
+__all__ = ["CredentialReminder", "Model", "ModelNotice", "PlatformCreditUsage", "ProviderKey", "RoleExternalId", "UsageRecord"]

@@ -41,7 +41,7 @@ class ProviderKeyQuerySet(EncryptedFieldsQuerySet):
 
     def rotation_due(self, *, now: datetime) -> "ProviderKeyQuerySet":
         """The rule of `ProviderKey.rotation_due`, as a query."""
-        return self.exclude(credential_type=ProviderKey.CredentialType.TEMPORARY).annotate(
+        return self.exclude(credential_type__in=_NO_ROTATION).annotate(
             rotation_since=Coalesce("rotated_at", "created_at")).filter(rotation_since__lte=now - _rotation_age())
 
 
@@ -52,6 +52,7 @@ class ProviderKey(models.Model):
         LONG_TERM = "long_term", "Long-term"
         TEMPORARY = "temporary", "Temporary"
         API_KEY = "api_key", "API key"
+        ROLE = "role", "IAM role"
 
     class FallbackMode(models.TextChoices):
         PLATFORM = "platform", "Fall back to platform credentials"
@@ -143,8 +144,8 @@ class ProviderKey(models.Model):
         return self.provider_spec.refreshes_session(self.credential_type)
 
     def rotation_due(self, *, now: datetime) -> bool:
-        """A long-lived key older than BYOK_ROTATION_REMINDER_DAYS since it was created or last rotated."""
-        return (self.credential_type != self.CredentialType.TEMPORARY
+        """A long-lived key with a secret, older than BYOK_ROTATION_REMINDER_DAYS since it was created or last rotated."""
+        return (self.credential_type not in _NO_ROTATION
                 and (self.rotated_at or self.created_at) <= now - _rotation_age())
 
     @sensitive_variables("credentials")
@@ -168,6 +169,23 @@ class ProviderKey(models.Model):
     @property
     def status(self) -> str:
         return self.status_for(byok_allowed=self.owner.plan.byok_allowed)
+
+
+# Temporary credentials expire instead; a role holds no secret of the owner's to rotate.
+_NO_ROTATION = (ProviderKey.CredentialType.TEMPORARY, ProviderKey.CredentialType.ROLE)
+
+
+class RoleExternalId(models.Model):
+    """The one external ID of an owner: the condition of their roles' trust policies that only byok, acting for
+    this owner, meets (so no other byok customer can have byok assume this owner's role). Not a secret, never
+    edited: generated once, shown in the console."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_external_id")
+    external_id = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.external_id
 
 
 class CredentialReminder(models.Model):

@@ -24,6 +24,18 @@ class UsageRecord(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     fallback_reason = models.CharField(max_length=64, blank=True)
     credits_charged = models.PositiveIntegerField(default=0)
+    estimated_cost = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True,
+        help_text="USD at the catalog's prices at call time; empty when the catalog has no price for the model.")
+
+    def save(self, *args, **kwargs):
+        # Priced here, once, at call time: the gateway records calls without knowing about prices.
+        if self.estimated_cost is None and (self.input_tokens or self.output_tokens):
+            from ..catalog.selectors import estimated_cost
+
+            self.estimated_cost = estimated_cost(provider=self.provider, model=self.model,
+                                                 input_tokens=self.input_tokens, output_tokens=self.output_tokens)
+        super().save(*args, **kwargs)
 
     class Meta:
         ordering = ["-created_at"]

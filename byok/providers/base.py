@@ -199,7 +199,8 @@ class CredentialType:
     LONG_TERM = "long_term"
     TEMPORARY = "temporary"
     API_KEY = "api_key"
-    ALL = (LONG_TERM, TEMPORARY, API_KEY)
+    ROLE = "role"  # no secret of the owner's: byok assumes the owner's role with its own credentials
+    ALL = (LONG_TERM, TEMPORARY, API_KEY, ROLE)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,16 @@ class PlatformCredentials:
     region: str = ""
 
 
+@dataclass(frozen=True)
+class RoleCaller:
+    """Who assumes an owner's role: the platform's own credentials, the owner's external ID and a session name
+    naming the owner. Built by byok (services/roles.py) for providers that `assumes_role`."""
+
+    platform: PlatformCredentials = field(repr=False)
+    external_id: str
+    session_name: str
+
+
 class InferenceProfileInvalid(CredentialsInvalid):
     pass
 
@@ -246,6 +257,9 @@ class Provider(ABC):
     default_inference_profile: str = ""
     regional_credential_fields: tuple[CredentialField, ...] = ()  # fields of one extra per-region set; none: no sets
     regions: tuple[str, ...] = ()  # where the provider runs, when the owner chooses
+    # Keys that hold no secret, only a role byok assumes with its own credentials: session_refresh and check are
+    # given a `caller` (RoleCaller), and the console shows the trust policy.
+    assumes_role: bool = False
 
     # --- credentials ------------------------------------------------------------------------------------------
 
@@ -333,9 +347,10 @@ class Provider(ABC):
                 f"Unknown inference profile; choose one of: {', '.join(self.inference_profiles)}."]})
         return requested
 
-    def model_for(self, tier: str, *, inference_profile: str = "") -> str:
-        """The model id to call for a tier (`standard`, `complex`), under the profile's prefix where there is one."""
-        base = self.models[tier]
+    def model_for(self, tier: str, *, inference_profile: str = "", base: str | None = None) -> str:
+        """The model id to call for a tier (`standard`, `complex`), under the profile's prefix where there is one.
+        `base` is the catalog's current model for the tier; without it, the provider's code default."""
+        base = base or self.models[tier]
         return self.inference_profiles[inference_profile].model_id(base) if inference_profile else base
 
     def region_for(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
@@ -362,6 +377,10 @@ class Provider(ABC):
 
     def access_policy(self, inference_profile: str) -> dict | None:
         """The least-privilege policy an owner pastes into the provider's console, where the provider has one."""
+        return None
+
+    def trust_policy(self, *, platform_account_id: str, external_id: str) -> dict | None:
+        """For providers that `assumes_role`: the trust policy the owner's role needs so byok may assume it."""
         return None
 
     # --- calls -------------------------------------------------------------------------------------------------
@@ -392,8 +411,10 @@ class Provider(ABC):
         """A provider error as a categorised `Failure` with an actionable hint (re-raises anything else)."""
 
     @abstractmethod
-    def check(self, credentials: Credentials, *, inference_profile: str = "") -> list[CheckResult]:
-        """Every check of a connection test (identity, permissions, each tier model), run concurrently."""
+    def check(self, credentials: Credentials, *, inference_profile: str = "",
+              models: Mapping[str, str] | None = None) -> list[CheckResult]:
+        """Every check of a connection test (identity, permissions, each tier model), run concurrently. `models`:
+        tier -> base model id, the catalog's current ones (the code defaults when None)."""
 
     def describe(self) -> dict:
         data = {

@@ -66,9 +66,9 @@ class OpenAICompatibleProvider(Provider):
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
         return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)
 
-    def check(self, credentials, *, inference_profile: str = "") -> list[CheckResult]:
+    def check(self, credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
         sdk_client = self.client(credentials, timeout=check_timeout())
-        return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list()], models=self.models,
+        return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list()], models=models or self.models,
                                           name=self.name, console=self.console, classify=self.classify)
 
     def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:

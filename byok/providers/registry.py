@@ -4,13 +4,13 @@ from core.errors import DomainError
 
 from .anthropic import AnthropicProvider
 from .base import CredentialType, Provider
-from .bedrock import BedrockApiKeyProvider, BedrockProvider
+from .bedrock import BedrockApiKeyProvider, BedrockProvider, BedrockRoleProvider
 from .openai_compat import DEEPSEEK, GROQ, MISTRAL, OPENAI, XAI, ZAI
 
 PROVIDERS: dict[str, Provider] = {
     p.id: p
-    for p in (BedrockProvider(), BedrockApiKeyProvider(), AnthropicProvider(), OPENAI, MISTRAL, DEEPSEEK, XAI, ZAI,
-              GROQ)
+    for p in (BedrockProvider(), BedrockApiKeyProvider(), BedrockRoleProvider(), AnthropicProvider(), OPENAI, MISTRAL,
+              DEEPSEEK, XAI, ZAI, GROQ)
 }
 PROVIDER_CHOICES = [(p.id, p.name) for p in PROVIDERS.values()]
 FAMILIES = list(dict.fromkeys(p.family for p in PROVIDERS.values()))  # registry order

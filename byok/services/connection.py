@@ -22,10 +22,17 @@ from audit.services.record import audit_record
 from core.errors import DomainError
 from core.invalidation import generation_bump
 
+from ..catalog.selectors import tier_models
 from ..models import ProviderKey
 from ..providers.base import Credentials
 from ..providers.outcomes import Category, CheckResult
 from ..providers.registry import get_provider
+from .roles import caller_options
+
+
+def current_tier_models(spec) -> dict[str, str]:
+    """Tier -> base model id the provider serves each tier with now (the catalog's): what a test checks."""
+    return tier_models(spec)
 
 
 class TooManyConnectionTests(DomainError):
@@ -83,7 +90,10 @@ def connection_test(*, provider: str, credentials: Credentials, inference_profil
     if actor is not None:
         _throttle(user_id=actor.pk, owner_id=owner_id)
     started = time.perf_counter()
-    checks = get_provider(provider).check(credentials, inference_profile=inference_profile)
+    spec = get_provider(provider)
+    owner = User.objects.get(pk=owner_id) if spec.assumes_role else None
+    checks = spec.check(credentials, inference_profile=inference_profile, models=current_tier_models(spec),
+                        **(caller_options(spec, owner) if owner else {}))
     failing = sorted((c for c in checks if not c.ok), key=lambda c: Category.PRIORITY.index(c.category))
     return ConnectionTestResult(
         ok=not failing,

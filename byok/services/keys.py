@@ -225,7 +225,9 @@ def provider_key_rotate(
     regional_credentials: list | None = None, skip_test: bool = False,
 ) -> ProviderKey:
     """Replace the stored secret after testing the new one; the old secret is gone when this returns."""
-    secret_names = key.provider_spec.secret_field_names
+    # What a rotation must name: the new secret, or for keys without one (a role) the new required values.
+    spec = key.provider_spec
+    secret_names = spec.secret_field_names or {f.name for f in spec.credential_fields if f.required}
     if not any(str(credentials.get(n) or "").strip() for n in secret_names):
         raise KeyInvalid("Rotation needs the new secret.", fields={
             "credentials": [f"Enter the new {' / '.join(sorted(secret_names))}."]})

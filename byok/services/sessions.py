@@ -1,4 +1,5 @@
-"""Sessions for keys whose provider refreshes them (long-term Bedrock keys: STS session tokens).
+"""Sessions for keys whose provider refreshes them (long-term Bedrock keys: STS session tokens; Bedrock role keys:
+AssumeRole sessions).
 
 - Such keys call models with a short-lived session the provider obtains (STS `GetSessionToken`); the long-term
   secret only ever talks to STS. A 5-minute cycle refreshes every session that expires within
@@ -30,6 +31,7 @@ from core.invalidation import generation_bump
 
 from ..models import ProviderKey
 from ..providers.outcomes import Category, Failure
+from .roles import caller_options
 
 logger = logging.getLogger(__name__)
 
@@ -198,9 +200,11 @@ def _refresh(*, key_id: int, skip, wait: bool, actor: User | None) -> SessionRef
 
 
 def _get_session_token(key: ProviderKey) -> tuple[dict, datetime]:
-    return key.provider_spec.session_refresh(key.get_credentials(), inference_profile=key.inference_profile,
-                                             duration_seconds=settings.BYOK_SESSION_DURATION,
-                                             timeout=settings.BYOK_SESSION_STS_TIMEOUT)
+    spec = key.provider_spec
+    # A role key's session comes from AssumeRole with the platform's credentials and the owner's external ID.
+    return spec.session_refresh(key.get_credentials(), inference_profile=key.inference_profile,
+                                duration_seconds=settings.BYOK_SESSION_DURATION,
+                                timeout=settings.BYOK_SESSION_STS_TIMEOUT, **caller_options(spec, key.owner))
 
 
 def _mark_failing(key: ProviderKey, failure: Failure, *, now: datetime) -> None:

@@ -70,6 +70,19 @@ def secret_hint(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class Role:
+    """An IAM role in a simulated AWS account: who may assume it (one trusted account) and with which external ID."""
+
+    name: str  # may carry a path: "service/byok-bedrock"
+    trusted_account: str
+    external_id: str = ""  # empty: no sts:ExternalId condition
+    max_session_duration: int = 3600
+
+    def arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:role/{self.name}"
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     provider: str
@@ -86,6 +99,11 @@ class Account:
     # Bearer-key providers
     api_key: str = field(default="", repr=False)
     region: str = "us-east-1"
+    # AWS: roles other accounts may assume (sts:AssumeRole); their sessions act for this account.
+    roles: tuple[Role, ...] = ()
+
+    def role_arns(self) -> dict[str, Role]:
+        return {role.arn(self.account_id): role for role in self.roles}
 
     @property
     def arn(self) -> str:
@@ -113,10 +131,17 @@ class SessionCredentials:
     session_token: str = field(repr=False)
     expires_at: float
     account: Account
+    role_arn: str = ""  # AssumeRole's sessions: the role and the session name they were issued for
+    session_name: str = ""
 
     @property
     def expired(self) -> bool:
         return time.time() >= self.expires_at
+
+    @property
+    def assumed_role_arn(self) -> str:
+        role_name = self.role_arn.rsplit("/", 1)[-1]
+        return f"arn:aws:sts::{self.account.account_id}:assumed-role/{role_name}/{self.session_name}"
 
 
 def bedrock_base_model_id(model_id: str) -> str:
@@ -142,8 +167,15 @@ def account_from_dict(data: dict[str, Any]) -> Account:
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(model, str) for model in models):
         raise AccountsError(f"{name}: models must be a list of model ids.")
+    roles = data.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, dict) and r.get("name") and r.get("trusted_account")
+                                              for r in roles):
+        raise AccountsError(f"{name}: roles must be a list of {{name, trusted_account, external_id}} objects.")
     account = Account(
         name=name,
+        roles=tuple(Role(name=str(r["name"]), trusted_account=str(r["trusted_account"]),
+                         external_id=str(r.get("external_id", "")),
+                         max_session_duration=int(r.get("max_session_duration", 3600))) for r in roles),
         provider=provider,
         models=tuple(bedrock_base_model_id(m) if provider in ("bedrock", "bedrock_api_key") else m for m in models),
         behaviour=behaviour,
@@ -162,6 +194,8 @@ def account_from_dict(data: dict[str, Any]) -> Account:
 
 
 def _validate_credentials(account: Account) -> None:
+    if account.provider in AWS_PROVIDERS and account.roles and not account.access_key_id:
+        return  # an account reached only through its roles
     if account.provider in AWS_PROVIDERS:
         if not _ACCESS_KEY_ID.match(account.access_key_id):
             raise AccountsError(f"{account.name}: access_key_id must be AKIA/ASIA + 16 upper-case alphanumerics.")
@@ -195,6 +229,7 @@ class AccountRegistry:
         self._by_access_key: dict[str, Account] = {}
         self._by_api_key: dict[tuple[str, str], Account] = {}
         self._sessions: dict[str, SessionCredentials] = {}
+        self._by_role_arn: dict[str, tuple[Account, Role]] = {}
         self.add(accounts)
 
     def add(self, accounts: list[Account]) -> None:
@@ -205,7 +240,11 @@ class AccountRegistry:
                 if previous is not None:
                     self._by_access_key.pop(previous.access_key_id, None)
                     self._by_api_key.pop((previous.provider, previous.api_key), None)
+                    for arn in previous.role_arns():
+                        self._by_role_arn.pop(arn, None)
                 self._by_name[account.name] = account
+                for arn, role in account.role_arns().items():
+                    self._by_role_arn[arn] = (account, role)
                 if account.access_key_id:
                     self._by_access_key[account.access_key_id] = account
                 if account.api_key:
@@ -244,8 +283,15 @@ class AccountRegistry:
                 if MODEL_FAMILY[account.provider] == family
             )
 
-    def issue_session(self, account: Account, duration_seconds: int) -> SessionCredentials:
+    def by_role_arn(self, role_arn: str) -> tuple[Account, Role] | None:
+        with self._lock:
+            return self._by_role_arn.get(role_arn)
+
+    def issue_session(self, account: Account, duration_seconds: int, *, role_arn: str = "",
+                      session_name: str = "") -> SessionCredentials:
         session = SessionCredentials(
+            role_arn=role_arn,
+            session_name=session_name,
             access_key_id="ASIA" + "".join(secrets.choice(_ALPHANUMERIC_UPPER) for _ in range(16)),
             secret_access_key="".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)),
             session_token="IQoJb3JpZ2luX2VjE" + secrets.token_urlsafe(96),

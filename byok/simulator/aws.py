@@ -1,5 +1,5 @@
 """AWS: Bedrock Runtime (restJson1: Converse, InvokeModel and their event-stream variants) and STS (query protocol,
-XML), SigV4-verified."""
+XML: GetCallerIdentity, GetSessionToken, AssumeRole), SigV4-verified."""
 
 from __future__ import annotations
 
@@ -400,10 +400,12 @@ def handle_sts(request: SimRequest, state: SimulatorState) -> SimResponse:
         _authenticate_sigv4(request, state, caller, "sts", _STS_ERRORS)
         assert caller.account is not None
         _apply_behaviour(caller.account, _STS_ERRORS)
-        if form.get("Version") != STS_VERSION or action not in ("GetCallerIdentity", "GetSessionToken"):
+        if form.get("Version") != STS_VERSION or action not in ("GetCallerIdentity", "GetSessionToken", "AssumeRole"):
             raise AwsError(400, "InvalidAction", f"Could not find operation {action} for version {form.get('Version')}")
         if action == "GetCallerIdentity":
-            response = _sts_response(action, _caller_identity_xml(caller.account))
+            response = _sts_response(action, _caller_identity_xml(caller.account, caller.session))
+        elif action == "AssumeRole":
+            response = _sts_response(action, _assume_role_xml(state, caller, form))
         else:
             response = _sts_response(action, _get_session_token_xml(state, caller, form.get("DurationSeconds")))
     except AwsError as error:
@@ -412,8 +414,63 @@ def handle_sts(request: SimRequest, state: SimulatorState) -> SimResponse:
     return _finish(state, operation, caller, response)
 
 
-def _caller_identity_xml(account: Account) -> str:
+def _caller_identity_xml(account: Account, session: SessionCredentials | None = None) -> str:
+    if session is not None and session.role_arn:
+        user_id = f"{_role_id(session.role_arn)}:{session.session_name}"
+        return (f"<Arn>{escape(session.assumed_role_arn)}</Arn><UserId>{escape(user_id)}</UserId>"
+                f"<Account>{account.account_id}</Account>")
     return f"<Arn>{escape(account.arn)}</Arn><UserId>{account.user_id}</UserId><Account>{account.account_id}</Account>"
+
+
+def _role_id(role_arn: str) -> str:
+    """A stable AROA… unique id for a role, as AWS reports it."""
+    return "AROA" + uuid.uuid5(uuid.NAMESPACE_URL, role_arn).hex[:17].upper()
+
+
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+
+
+def _assume_role_xml(state: SimulatorState, caller: Caller, form: dict[str, str]) -> str:
+    """sts:AssumeRole: only the role's trusted account, with the role's external ID, gets a session of the role's
+    account (ASIA credentials that expire after DurationSeconds and call Bedrock as that account)."""
+    account = caller.account
+    assert account is not None
+    role_arn, session_name = form.get("RoleArn", ""), form.get("RoleSessionName", "")
+    if not _SESSION_NAME.fullmatch(session_name):
+        raise AwsError(400, "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to "
+                       "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+    caller_arn = caller.session.assumed_role_arn if caller.session and caller.session.role_arn else account.arn
+    refused = AwsError(403, "AccessDenied",
+                       f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+    found = state.accounts.by_role_arn(role_arn)
+    if found is None:  # AWS answers a role that does not exist as it answers one that does not trust the caller
+        raise refused
+    role_account, role = found
+    if role.trusted_account != account.account_id:
+        raise refused
+    if role.external_id and not hmac.compare_digest(form.get("ExternalId", "").encode(), role.external_id.encode()):
+        raise refused
+    duration = form.get("DurationSeconds", "")
+    seconds = int(duration) if duration.isdigit() else 3600
+    if not 900 <= seconds <= role.max_session_duration:
+        raise AwsError(400, "ValidationError", f"The requested DurationSeconds exceeds the MaxSessionDuration set "
+                       f"for this role." if seconds > role.max_session_duration else
+                       f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy "
+                       "constraint: Member must have value greater than or equal to 900")
+    session = state.accounts.issue_session(role_account, seconds, role_arn=role_arn, session_name=session_name)
+    logger.info("sts.AssumeRole issued %s for role %s of account %s", secret_hint(session.access_key_id),
+                role.name, role_account.name)
+    expiration = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        "<Credentials>"
+        f"<AccessKeyId>{session.access_key_id}</AccessKeyId>"
+        f"<SecretAccessKey>{escape(session.secret_access_key)}</SecretAccessKey>"
+        f"<SessionToken>{escape(session.session_token)}</SessionToken>"
+        f"<Expiration>{expiration}</Expiration>"
+        "</Credentials>"
+        f"<AssumedRoleUser><AssumedRoleId>{_role_id(role_arn)}:{escape(session_name)}</AssumedRoleId>"
+        f"<Arn>{escape(session.assumed_role_arn)}</Arn></AssumedRoleUser>"
+    )
 
 
 def _get_session_token_xml(state: SimulatorState, caller: Caller, duration: str | None) -> str:

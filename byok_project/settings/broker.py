@@ -53,4 +53,6 @@ CELERY_BEAT_SCHEDULE = {
                                 "options": {"expires": 290}},
     "byok-notify-expiring-credentials": {"task": "byok.tasks.notify_expiring_credentials",
                                          "schedule": crontab(hour=8, minute=0), "options": {"expires": 3600}},
+    "byok-model-lifecycle": {"task": "byok.tasks.model_lifecycle", "schedule": crontab(hour=7, minute=30),
+                             "options": {"expires": 3600}},
 }

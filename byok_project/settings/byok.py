@@ -44,6 +44,11 @@ BYOK_SESSION_DURATION = env_int("BYOK_SESSION_DURATION", 43200)  # seconds (STS 
 # A session expiring within this window is refreshed by the 5-minute cycle.
 BYOK_SESSION_REFRESH_WINDOW = timedelta(seconds=env_int("BYOK_SESSION_REFRESH_WINDOW", 1800))
 BYOK_SESSION_STS_TIMEOUT = float(os.environ.get("BYOK_SESSION_STS_TIMEOUT", "10"))
+# IAM-role keys: the principal of the trust policy owners give their roles (byok's own AWS account). Empty: the
+# account of the platform's AWS credentials (PLATFORM_AWS_*), read from STS GetCallerIdentity.
+BYOK_PLATFORM_AWS_ACCOUNT_ID = os.environ.get("BYOK_PLATFORM_AWS_ACCOUNT_ID", "").strip()
+# The model catalog: owners hear of a model their traffic used this many days before it is retired.
+BYOK_MODEL_NOTICE_DAYS = env_int("BYOK_MODEL_NOTICE_DAYS", 30)
 # Daily reminders: temporary credentials and Bedrock API keys expiring within this many days, and keys older
 # than the rotation age.
 BYOK_EXPIRY_REMINDER_DAYS = env_int("BYOK_EXPIRY_REMINDER_DAYS", 7)

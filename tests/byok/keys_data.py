@@ -14,11 +14,13 @@ MISTRAL = {"api_key": "EXAMPLEexampleEXAMPLEexample0123"}
 DEEPSEEK = {"api_key": "sk-0123456789abcdef0123456789abcdef"}
 XAI = {"api_key": "xai-EXAMPLEexampleEXAMPLEexample0123"}
 ZAI = {"api_key": "0123456789abcdef0123456789abcdef.EXAMPLEexample12"}
+BEDROCK_ROLE = {"role_arn": "arn:aws:iam::123456789012:role/byok-bedrock"}
 GROQ = {"api_key": "gsk_EXAMPLEexampleEXAMPLEexample0123456789EXAMPLEexample"}
 
 VALID = {
     "bedrock": BEDROCK_AKIA,
     "bedrock_api_key": BEDROCK_API_KEY,
+    "bedrock_role": BEDROCK_ROLE,
     "anthropic": ANTHROPIC,
     "openai": OPENAI,
     "mistral": MISTRAL,

@@ -47,6 +47,8 @@ def canary_credentials() -> dict[str, dict[str, str]]:
     return {
         "bedrock": {"access_key_id": "AKIA" + rand(UPPER, 16), "secret_access_key": rand(ALNUM + "/+", 40)},
         "bedrock_api_key": {"api_key": "ABSK" + rand(ALNUM, 60), "region": "us-east-1"},
+        # Not a secret, but the full ARN (account and role) is shown only as its hint, like an access key id.
+        "bedrock_role": {"role_arn": f"arn:aws:iam::{rand(string.digits, 12)}:role/canary-{rand(ALNUM, 20)}"},
         "anthropic": {"api_key": "sk-ant-api03-" + rand(ALNUM, 80)},
         "openai": {"api_key": "sk-proj-" + rand(ALNUM, 60)},
         "mistral": {"api_key": rand(ALNUM, 32)},
@@ -89,16 +91,23 @@ def planted(settings) -> Planted:
     workspace = WorkspaceFactory(owner=owner)
     credentials = canary_credentials()
     keys = {}
+    other_workspace = WorkspaceFactory(owner=owner)
     for provider, values in credentials.items():
-        # One owner-wide key per family: the second Bedrock key serves the workspace only.
-        scope = {"scope": "selected", "workspaces": [workspace]} if provider == "bedrock_api_key" else {}
+        # One owner-wide key per family: the other Bedrock keys serve one workspace each.
+        scope = {"scope": "selected", "workspaces": [workspace]} if provider == "bedrock_api_key" else \
+            {"scope": "selected", "workspaces": [other_workspace]} if provider == "bedrock_role" else {}
         keys[provider] = provider_key_create(owner=owner, provider=provider, name=f"{provider} canary",
                                              credentials=values, skip_test=True, **scope)
     session = {"access_key_id": "ASIA" + rand(UPPER, 16), "secret_access_key": rand(ALNUM, 40),
                "session_token": "FwoGZXIvYXdz" + rand(ALNUM, 200)}
     keys["bedrock"].set_session(session, None)
     keys["bedrock"].save()
-    canaries = [part for values in credentials.values() for part in secret_parts(values)] + list(session.values())
+    role_session = {"access_key_id": "ASIA" + rand(UPPER, 16), "secret_access_key": rand(ALNUM, 40),
+                    "session_token": "FwoGZXIvYXdz" + rand(ALNUM, 200)}
+    keys["bedrock_role"].set_session(role_session, None)
+    keys["bedrock_role"].save()
+    canaries = [part for values in credentials.values() for part in secret_parts(values)] + list(session.values()) \
+        + list(role_session.values())
     return Planted(owner=owner, workspace=workspace, keys=keys, canaries=canaries)
 
 
@@ -234,6 +243,15 @@ API_STEPS = [
          expect=(200, 400)),
     Step("provider-key-test-connection", "post", key_url("anthropic", "provider-key-test-connection"),
          expect=(200, 400)),
+    Step("provider-key-test-connection", "post", key_url("bedrock_role", "provider-key-test-connection"),
+         expect=(200, 400)),
+    Step("provider-key-test", "post", lambda p: reverse("provider-key-test"),
+         lambda p: {"provider": "bedrock_role", "credentials": p.fresh("bedrock_role")}, expect=(200, 400)),
+    Step("provider-key-rotate", "post", key_url("bedrock_role", "provider-key-rotate"),
+         lambda p: {"credentials": p.fresh("bedrock_role"), "skip_test": True}),
+    Step("provider-key-rotate", "post", key_url("bedrock_role", "provider-key-rotate"),
+         lambda p: {"credentials": {"role_arn": p.fresh("bedrock_role")["role_arn"] + "*"}, "skip_test": True},
+         expect=(400,)),
     Step("workspace-byok", "get", lambda p: reverse("workspace-byok", kwargs={"slug": p.workspace.slug})),
     Step("workspace-byok-test-connection", "post",
          lambda p: reverse("workspace-byok-test-connection", kwargs={"slug": p.workspace.slug}), expect=ANSWERED),

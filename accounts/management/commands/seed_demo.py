@@ -52,9 +52,21 @@ class Command(BaseCommand):
                 if not Membership.objects.filter(workspace=workspace, user=users[username]).exists():
                     membership_add(workspace=workspace, user=users[username], role=role, actor=None)
                     created.append(f"{username} in {slug} as {role}")
+        created += _demo_role_external_id(users["olivia"])
         report(
             self,
             options,
             {"created": created},
             "Demo data: " + ("; ".join(created) if created else "already present, nothing changed") + ".",
         )
+
+
+DEMO_EXTERNAL_ID = "byok-demoOliviaRole0000000001"  # the simulator's demo-bedrock-role trusts it (demo_accounts.json)
+
+
+def _demo_role_external_id(olivia) -> list[str]:
+    """olivia's external ID is the one the simulator's demo role expects, so a role key works in the sandbox."""
+    from byok.models import RoleExternalId
+
+    _, was_created = RoleExternalId.objects.get_or_create(owner=olivia, defaults={"external_id": DEMO_EXTERNAL_ID})
+    return ["olivia's role external ID"] if was_created else []

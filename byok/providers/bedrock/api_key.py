@@ -100,12 +100,12 @@ class BedrockApiKeyProvider(Provider):
     def region_for(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
         return regions[0]  # the key's own region (validated to lie inside its profile)
 
-    def check(self, credentials: Credentials, *, inference_profile: str = "") -> list[CheckResult]:
+    def check(self, credentials: Credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
         region = credentials["region"]
         return run_concurrently(model_checks(
             partial(runtime_client, credentials["api_key"], region=region, timeout=check_timeout()),
             profile=self.inference_profiles[inference_profile or DEFAULT_PROFILE], region=region,
-            complete=messages_complete, classify_error=classify_api_key))
+            complete=messages_complete, classify_error=classify_api_key, models=models))
 
     def classify(self, exc: BaseException, **context) -> Failure:
         return classify_api_key(exc, **context)

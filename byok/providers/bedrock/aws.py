@@ -150,13 +150,13 @@ def _model_check(*, name: str, model_id: str, make_client, complete, classify_er
 
 
 def model_checks(make_client, *, profile: InferenceProfile, region: str, suffix: str = "", complete=None,
-                  classify_error=None) -> list:
-    """One minimal call per tier (Sonnet and Opus) under the profile's model ids."""
+                  classify_error=None, models=None) -> list:
+    """One minimal call per tier (the catalog's current models, else Sonnet and Opus) under the profile's model ids."""
     return [
         _model_check(name=f"model:{tier}{suffix}", model_id=profile.model_id(base), make_client=make_client,
                      complete=complete or converse, classify_error=classify_error or classify, profile=profile,
                      region=region)
-        for tier, base in BEDROCK_MODELS.items()
+        for tier, base in (models or BEDROCK_MODELS).items()
     ]
 
 
@@ -186,6 +186,52 @@ def session_token(values: Mapping[str, Any], *, region: str, duration_seconds: i
         answer = sts_client(values, region=region, timeout=timeout).get_session_token(DurationSeconds=duration_seconds)
     except Exception as exc:  # every STS error becomes a categorised Failure (classify re-raises anything else)
         raise classify(exc, operation="sts:GetSessionToken") from None
+    credentials = answer["Credentials"]
+    session = {"access_key_id": credentials["AccessKeyId"], "secret_access_key": credentials["SecretAccessKey"],
+               "session_token": credentials["SessionToken"]}
+    return session, credentials["Expiration"]
+
+
+# --- Roles: byok assumes the owner's role with the platform's own credentials ---------------------------------
+
+ROLE_HINTS = {
+    "AccessDenied": "byok could not assume your role: AWS refused sts:AssumeRole. Check that the role still exists, "
+    "that its trust policy is the one shown with the key (byok's AWS account as the principal) and that its "
+    "sts:ExternalId condition is exactly your external ID, then test the key again.",
+    "NoSuchEntity": "The role does not exist: it was deleted, or the role ARN is wrong. Create the role again with "
+    "the trust and permission policies shown with the key, then rotate the key to its ARN.",
+    "platform": "byok's own AWS credentials were refused when assuming your role: this is on byok's side, not "
+    "yours. Calls use platform credentials meanwhile; no change to your role is needed.",
+    "expired_session": "The role session byok obtained was refused by Bedrock (revoked, or the role was changed). "
+    "byok assumes the role again on the next call; if it keeps failing, check the role's trust policy.",
+}
+
+
+def classify_assume_role(exc: BaseException) -> Failure:
+    """What an AssumeRole refusal means for the owner: a changed trust policy, a wrong external ID or a deleted role
+    (their role: the key fails), or byok's own credentials (not theirs: retried, the key is left alone)."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            return Failure(Category.PERMISSION_DENIED, ROLE_HINTS["AccessDenied"], code=code, status=status)
+        if code == "NoSuchEntity":
+            return Failure(Category.INVALID_CREDENTIALS, ROLE_HINTS["NoSuchEntity"], code=code, status=status)
+        if code in INVALID_CODES or code in EXPIRED_CODES:
+            return Failure(Category.PROVIDER_UNAVAILABLE, ROLE_HINTS["platform"], code=code, status=status)
+    failure = classify(exc, operation="sts")
+    return failure
+
+
+@sensitive_variables("platform_values", "answer", "credentials")
+def assume_role(platform_values: Mapping[str, Any], *, role_arn: str, external_id: str, session_name: str,
+                region: str, duration_seconds: int, timeout: float) -> tuple[dict, datetime]:
+    """STS AssumeRole with the platform's credentials: the role session's values and their expiry."""
+    try:
+        answer = sts_client(platform_values, region=region, timeout=timeout).assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name, ExternalId=external_id, DurationSeconds=duration_seconds)
+    except Exception as exc:  # every STS error becomes a categorised Failure (classify re-raises anything else)
+        raise classify_assume_role(exc) from None
     credentials = answer["Credentials"]
     session = {"access_key_id": credentials["AccessKeyId"], "secret_access_key": credentials["SecretAccessKey"],
                "session_token": credentials["SessionToken"]}

@@ -168,7 +168,7 @@ class BedrockProvider(Provider):
         return {name: value for name, value in super().values_kept_on_rotation(credentials).items()
                 if name not in ("access_key_id", "regional")}
 
-    def check(self, credentials: Credentials, *, inference_profile: str = "") -> list[CheckResult]:
+    def check(self, credentials: Credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
         """Identity, session-token permission (AKIA) and both models, for the main set and each regional set."""
         profile = self.inference_profiles[inference_profile or DEFAULT_PROFILE]
         region = profile.default_region
@@ -176,13 +176,13 @@ class BedrockProvider(Provider):
         if credentials["access_key_id"].startswith("AKIA"):
             checks.append(session_check(credentials, region=region))
         checks += model_checks(partial(runtime_client_iam, credentials, region=region, timeout=check_timeout()),
-                               profile=profile, region=region)
+                               profile=profile, region=region, models=models)
         for entry in credentials.get("regional", []):
             entry_region = entry["regions"][0]
             suffix = f"@{entry_region}"
             checks.append(identity_check(entry, region=entry_region, suffix=suffix))
             checks += model_checks(partial(runtime_client_iam, entry, region=entry_region, timeout=check_timeout()),
-                                   profile=profile, region=entry_region, suffix=suffix)
+                                   profile=profile, region=entry_region, suffix=suffix, models=models)
         return run_concurrently(checks)
 
     def classify(self, exc: BaseException, **context) -> Failure:

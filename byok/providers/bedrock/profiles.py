@@ -28,10 +28,11 @@ INFERENCE_PROFILES = {
 DEFAULT_PROFILE = "global"
 
 
-def iam_policy(profile: InferenceProfile) -> dict:
-    """The least-privilege policy byok needs for a profile: both models, both ARN kinds, and session tokens."""
+def iam_policy(profile: InferenceProfile, *, session_tokens: bool = True) -> dict:
+    """The least-privilege policy byok needs for a profile: both models, both ARN kinds, and (for IAM users whose
+    long-term keys byok turns into sessions) session tokens."""
     models = list(BEDROCK_MODELS.values())
-    return {
+    policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -43,5 +44,25 @@ def iam_policy(profile: InferenceProfile) -> dict:
                 + ([f"arn:aws:bedrock:::foundation-model/{m}" for m in models] if profile.id == "global" else []),
             },
             {"Sid": "RefreshSessionTokens", "Effect": "Allow", "Action": ["sts:GetSessionToken"], "Resource": "*"},
+        ],
+    }
+    if not session_tokens:
+        policy["Statement"] = policy["Statement"][:1]
+    return policy
+
+
+def trust_policy(*, platform_account_id: str, external_id: str) -> dict:
+    """The trust policy of an owner's role: only byok's AWS account may assume it, and only with the owner's
+    external ID (which stops another byok customer from pointing byok at this role: the confused deputy)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowByokToAssumeThisRole",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{platform_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
         ],
     }

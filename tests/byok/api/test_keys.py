@@ -25,7 +25,8 @@ def test_owner_creates_a_key_for_every_provider_and_sees_only_the_hint(client_fo
     secrets = [v for k, v in VALID[provider].items() if k not in ("region", "access_key_id")]
     assert not any(s in response.content.decode() for s in secrets)
     key = ProviderKey.objects.get(pk=body["id"])
-    assert key.get_credentials()["api_key" if "api_key" in VALID[provider] else "secret_access_key"] in secrets
+    stored = key.get_credentials()
+    assert stored.get("api_key", stored.get("secret_access_key", stored.get("role_arn"))) in secrets
     assert all(s not in key.secret for s in secrets)
 
 
@@ -165,7 +166,8 @@ def test_second_owner_wide_key_for_the_same_family_is_refused(client_for):
 
 def test_provider_catalog_lists_every_provider_without_secrets(client_for):
     body = client_for(UserFactory()).get("/api/v1/providers/").json()
-    assert [p["id"] for p in body] == ["bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai", "groq"]
+    assert [p["id"] for p in body] == ["bedrock", "bedrock_api_key", "bedrock_role", "anthropic", "openai", "mistral",
+                                      "deepseek", "xai", "zai", "groq"]
     bedrock = body[0]
     assert [p["id"] for p in bedrock["inference_profiles"]] == ["global", "us", "eu", "apac"]
     assert bedrock["models"]["complex"] == "anthropic.claude-opus-4-5-20251101-v1:0"

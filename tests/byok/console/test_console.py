@@ -145,6 +145,29 @@ def test_bedrock_add_offers_profiles_with_their_purpose_and_the_iam_policy(owner
     assert "Copy policy" in html and "Model access" in html and 'name="regional-0-regions"' in html
 
 
+def test_role_add_shows_the_external_id_the_trust_policy_and_the_permission_policy(owner, workspace, settings):
+    from byok.services.roles import owner_external_id
+
+    settings.BYOK_PLATFORM_AWS_ACCOUNT_ID = "999900001111"
+    html = signed_in(owner).get(f"{KEYS}add/?provider=bedrock_role").content.decode()
+    external_id = owner_external_id(owner)
+    assert 'name="role_arn"' in html and "secret_access_key" not in html
+    assert html.count(external_id) == 2  # shown, and inside the trust policy; no input to change it
+    assert "arn:aws:iam::999900001111:root" in html and "&quot;sts:ExternalId&quot;" in html
+    assert "Copy external ID" in html and "Copy trust policy" in html and "Copy permission policy" in html
+    assert "sts:GetSessionToken" not in html
+    assert signed_in(owner).get(f"{KEYS}add/?provider=bedrock_role").content.decode().count(external_id) == 2
+
+
+def test_role_page_derives_the_platform_account_from_the_platform_credentials(owner, workspace, sandbox, settings):
+    from tests.byok.routing_helpers import use_platform_account
+
+    use_platform_account(settings, sandbox, account_id="999900002222")
+    settings.BYOK_PLATFORM_AWS_ACCOUNT_ID = ""
+    html = signed_in(owner).get(f"{KEYS}add/?provider=bedrock_role").content.decode()
+    assert "arn:aws:iam::999900002222:root" in html
+
+
 def test_test_and_save_stores_a_working_key(owner, workspace, sandbox):
     response = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", bedrock_form(sandbox.account("demo-bedrock")))
     key = ProviderKey.objects.get(owner=owner)

@@ -19,7 +19,8 @@ for line in sys.stdin:
     user_id, slug = line.split()
     try:
         resolution = credentials_resolve(user=User(pk=int(user_id)), workspace_slug=slug)
-        answer = {"source": resolution.source, "reason": resolution.reason, "key_hint": resolution.key_hint}
+        answer = {"source": resolution.source, "reason": resolution.reason, "key_hint": resolution.key_hint,
+                  "models": resolution.describe()["models"]}
     except NotAMemberOfWorkspace:
         answer = {"source": None, "reason": "not_a_member", "key_hint": ""}
     print(json.dumps({"pid": os.getpid(), **answer}), flush=True)

@@ -37,8 +37,9 @@ def test_regions_come_from_the_profile_or_from_the_api_key_itself():
     assert PROVIDERS["openai"].region_for(inference_profile="") == ""
 
 
-def test_only_long_term_bedrock_keys_refresh_sessions():
-    assert session_refreshing_providers() == {"bedrock": ("long_term",)}
+def test_only_long_term_bedrock_keys_and_role_keys_refresh_sessions():
+    assert session_refreshing_providers() == {"bedrock": ("long_term",), "bedrock_role": ("role",)}
+    assert not PROVIDERS["bedrock_role"].refreshes_session("long_term")
     assert PROVIDERS["bedrock"].refreshes_session("long_term")
     assert not PROVIDERS["bedrock"].refreshes_session("temporary")
     assert not PROVIDERS["bedrock_api_key"].refreshes_session("api_key")

@@ -33,7 +33,9 @@ def control(url: str, path: str, payload: object | None = None) -> tuple[int, di
 
 def test_demo_credentials_look_like_real_ones():
     for account in load_accounts():
-        if account.provider == "bedrock":
+        if account.provider == "bedrock" and account.roles and not account.access_key_id:
+            assert all(re.fullmatch(r"\d{12}", role.trusted_account) for role in account.roles), account.name
+        elif account.provider == "bedrock":
             assert re.fullmatch(r"(AKIA|ASIA)[A-Z0-9]{16}", account.access_key_id), account.name
             assert len(account.secret_access_key) == 40, account.name
         elif account.provider == "anthropic":

@@ -1,0 +1,36 @@
+"""Staff admin: the model catalog. Every save and delete is audited (CATALOG_CHANGED) and reaches every process
+through the catalog generation (byok.catalog.services)."""
+
+from django.contrib import admin
+
+from ..catalog.services import catalog_model_deleted, catalog_model_saved, model_snapshot
+from ..models import Model
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "family", "model_id", "serves_standard", "serves_complex", "status",
+                    "retires_on", "replacement", "input_price_per_mtok", "output_price_per_mtok"]
+    list_filter = ["family", "status", "serves_standard", "serves_complex"]
+    search_fields = ["model_id", "display_name", "aliases"]
+    list_select_related = ["replacement"]
+    fieldsets = [
+        (None, {"fields": ["family", "model_id", "display_name", "aliases", "profile_ids", "context_window"]}),
+        ("Tiers", {"fields": ["serves_standard", "serves_complex"],
+                   "description": "At most one current model per family serves each tier."}),
+        ("Prices (USD per million tokens)", {"fields": ["input_price_per_mtok", "output_price_per_mtok"]}),
+        ("Lifecycle", {"fields": ["status", "deprecated_on", "retires_on", "replacement"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        before = model_snapshot(Model.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        catalog_model_saved(model=obj, before=before, actor=request.user)
+
+    def delete_model(self, request, obj):
+        catalog_model_deleted(model=obj, actor=request.user)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -1,0 +1,149 @@
+"""Writes to the model catalog: every one bumps the "catalog" generation (so every process drops its snapshot) and
+is audited; and the lifecycle: notices to owners whose traffic used a deprecated or retiring model, and retirement,
+which moves the model's tiers to its replacement by itself."""
+
+import logging
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from accounts.models import User
+from audit.models import AuditAction
+from audit.services.record import audit_record
+from core.invalidation import generation_bump
+
+from ..models import Model, ModelNotice, UsageRecord
+from ..providers.registry import PROVIDERS
+from .selectors import TOPIC
+from .sync import TIER_FIELDS, SyncReport, catalog_sync
+
+logger = logging.getLogger(__name__)
+USAGE_LOOKBACK = timedelta(days=30)
+AUDITED_FIELDS = ("family", "model_id", "display_name", "serves_standard", "serves_complex", "status",
+                  "deprecated_on", "retires_on", "replacement_id", "input_price_per_mtok", "output_price_per_mtok",
+                  "context_window", "aliases", "profile_ids")
+
+
+@receiver(post_save, sender=Model)
+@receiver(post_delete, sender=Model)
+def _catalog_written(**kwargs) -> None:
+    """Any write, from any path (admin, sync, retirement, a shell): every process drops its catalog snapshot."""
+    generation_bump(TOPIC)
+
+
+def model_snapshot(model: Model) -> dict:
+    return {name: str(getattr(model, name)) if getattr(model, name) is not None else None for name in AUDITED_FIELDS}
+
+
+def catalog_model_saved(*, model: Model, before: dict | None, actor: User | None, system_actor: str = "") -> None:
+    """Audit one change of the catalog (CATALOG_CHANGED): what changed, from and to."""
+    after = model_snapshot(model)
+    changes = {name: {"from": (before or {}).get(name), "to": value} for name, value in after.items()
+               if before is None or before.get(name) != value}
+    audit_record(action=AuditAction.CATALOG_CHANGED, actor=actor, system_actor=system_actor,
+                 details={"model": f"{model.family}/{model.model_id}", "created": before is None,
+                          "changes": changes})
+
+
+def catalog_model_deleted(*, model: Model, actor: User | None) -> None:
+    audit_record(action=AuditAction.CATALOG_CHANGED, actor=actor,
+                 details={"model": f"{model.family}/{model.model_id}", "deleted": True})
+
+
+def catalog_sync_run() -> SyncReport:
+    """The bundled data file into the table (manage.py sync_model_catalog), audited when anything changed."""
+    with transaction.atomic():
+        report = catalog_sync(Model)
+        if report.created or report.updated:
+            audit_record(action=AuditAction.CATALOG_CHANGED, actor=None, system_actor="sync_model_catalog",
+                         details={"created": report.created, "updated": report.updated})
+    return report
+
+
+# --- Lifecycle -------------------------------------------------------------------------------------------------
+
+
+def models_retire_due(*, today: date) -> list[Model]:
+    """Models whose retirement day has come: retired, their tiers moved to the replacement, audited."""
+    retired = []
+    for model in Model.objects.filter(retires_on__lte=today).exclude(status=Model.Status.RETIRED).order_by("id"):
+        with transaction.atomic():
+            model = Model.objects.select_for_update().get(pk=model.pk)
+            if model.status == Model.Status.RETIRED:
+                continue
+            tiers = model.tiers
+            replacement = model.replacement
+            if replacement is not None and replacement.status == Model.Status.RETIRED:
+                replacement = None
+            for tier in tiers:
+                setattr(model, TIER_FIELDS[tier], False)
+            model.status = Model.Status.RETIRED
+            model.save(update_fields=["status", *[TIER_FIELDS[t] for t in tiers], "updated_at"])
+            if replacement is not None and tiers:
+                for tier in tiers:
+                    setattr(replacement, TIER_FIELDS[tier], True)
+                replacement.save(update_fields=[TIER_FIELDS[t] for t in tiers] + ["updated_at"])
+            audit_record(action=AuditAction.MODEL_RETIRED, actor=None, system_actor="model_lifecycle", details={
+                "model": f"{model.family}/{model.model_id}", "tiers": tiers,
+                "replacement": f"{replacement.family}/{replacement.model_id}" if replacement else None})
+            if tiers and replacement is None:
+                logger.warning("%s/%s retired with no replacement: its tiers fall back to the providers' defaults.",
+                               model.family, model.model_id)
+        retired.append(model)
+    return retired
+
+
+def _families_providers(family: str) -> list[str]:
+    return [p.id for p in PROVIDERS.values() if p.family == family]
+
+
+def _owners_who_used(model: Model, *, since) -> list[int]:
+    """Owners with a call to the model (any of its ids, under any profile prefix) since `since`."""
+    ids = model.ids()
+    recent = UsageRecord.objects.filter(created_at__gte=since, provider__in=_families_providers(model.family))
+    owners = set()
+    for owner_id, used in recent.values_list("owner_id", "model").distinct():
+        if used in ids or used.split(".", 1)[-1] in ids:
+            owners.add(owner_id)
+    return sorted(owners)
+
+
+def model_notices_due(*, today: date) -> list[Model]:
+    """Deprecated models, and models retiring within BYOK_MODEL_NOTICE_DAYS (or retired already)."""
+    horizon = today + timedelta(days=settings.BYOK_MODEL_NOTICE_DAYS)
+    return [m for m in Model.objects.select_related("replacement").order_by("id")
+            if m.status in (Model.Status.DEPRECATED, Model.Status.RETIRED)
+            or (m.retires_on is not None and m.retires_on <= horizon)]
+
+
+def model_notices_send(*, today: date | None = None) -> int:
+    """E-mail each owner whose traffic used such a model in the last 30 days, once per model per owner."""
+    from ..services.notifications import owner_email
+
+    today = today or timezone.localdate()
+    since = timezone.now() - USAGE_LOOKBACK
+    sent = 0
+    for model in model_notices_due(today=today):
+        for owner in User.objects.filter(pk__in=_owners_who_used(model, since=since)):
+            try:
+                with transaction.atomic():
+                    ModelNotice.objects.create(owner=owner, model=model)  # the claim: a re-run sends nothing
+                    owner_email(owner=owner, template="model_notice", context={
+                        "owner": owner, "model": model, "replacement": model.replacement,
+                        "retires_on": model.retires_on, "retired": model.status == Model.Status.RETIRED,
+                        "providers": ", ".join(PROVIDERS[p].name for p in _families_providers(model.family))})
+            except IntegrityError:
+                continue
+            sent += 1
+    return sent
+
+
+def catalog_lifecycle_run(*, today: date | None = None) -> dict:
+    """The daily task: retire what is due (tiers move), then tell the owners concerned."""
+    today = today or timezone.localdate()
+    retired = models_retire_due(today=today)
+    return {"retired": [f"{m.family}/{m.model_id}" for m in retired], "notices": model_notices_send(today=today)}
