@@ -39,8 +39,19 @@ class NoEchoTextInput(forms.TextInput):
         return None
 
 
+class NoEchoTextarea(forms.Textarea):
+    """For a pasted file (a service-account key, a credentials file): multi-line, never written back into a page."""
+
+    def format_value(self, value):
+        return None
+
+
 def _credential_formfield(spec: CredentialField, *, required: bool, keep_hint: str = "") -> forms.Field:
     help_text = " ".join(t for t in (spec.help, keep_hint) if t)
+    if spec.kind == "textarea":
+        return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
+                               max_length=spec.max_length,
+                               widget=NoEchoTextarea(attrs={"autocomplete": "off", "rows": 8, "spellcheck": "false"}))
     if spec.secret:
         # Never rendered back: a redisplayed form (after an error) shows the field empty again.
         return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,

@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
 from byok.services.keys import provider_key_create
+from byok.simulator.accounts import new_service_account
 from core.logging import RedactingFilter
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
 
@@ -52,12 +53,22 @@ def canary_credentials() -> dict[str, dict[str, str]]:
         "xai": {"api_key": "xai-" + rand(ALNUM, 60)},
         "zai": {"api_key": rand(ALNUM, 32) + "." + rand(ALNUM, 16)},
         "groq": {"api_key": "gsk_" + rand(ALNUM, 52)},
+        "vertex": {"service_account_json": json.dumps(new_service_account(
+            project_id="canary-" + rand(string.ascii_lowercase, 8), account_name="canary-" + rand(string.digits, 6),
+            token_uri="https://oauth2.googleapis.com/token")), "location": "europe-west1"},
     }
 
 
 def secret_parts(credentials: dict) -> list[str]:
-    """What must never be shown: every secret field, and the full access key id (only its hint is shown)."""
-    return [v for k, v in credentials.items() if k not in ("region", "expires_at")]
+    """What must never be shown: every secret field, and the full access key id (only its hint is shown). A
+    service-account key file: the whole file, its private key id and every line of its private key (as text, so a
+    JSON-escaped copy is caught as well as a raw one)."""
+    parts = [v for k, v in credentials.items() if k not in ("region", "expires_at", "location")]
+    if "service_account_json" in credentials:
+        info = json.loads(credentials["service_account_json"])
+        parts += [info["private_key_id"]] + [line for line in info["private_key"].splitlines()
+                                              if line and not line.startswith("-----")]
+    return parts
 
 
 @dataclass
