@@ -65,6 +65,35 @@ class ConnectionTestApi(APIView):
         return Response(result.as_dict())
 
 
+class ProviderKeyParseApi(APIView):
+    class ParseInput(StrictInput):
+        provider = serializers.ChoiceField(choices=PROVIDER_CHOICES, default="bedrock")
+        text = serializers.CharField(trim_whitespace=False, max_length=8192, write_only=True,
+                                     help_text="The pasted credentials: JSON, a credentials file section or export lines")
+
+    class ParseOutput(serializers.Serializer):
+        provider = serializers.CharField()
+        format = serializers.CharField(help_text="json, sts_json, credentials_file or env")
+        access_key_id = serializers.CharField(help_text="The key id's hint, never the whole id")
+        credential_type = serializers.CharField()
+        has_secret_access_key = serializers.BooleanField()
+        has_session_token = serializers.BooleanField()
+        region = serializers.CharField()
+        expires_at = serializers.CharField()
+        problems = serializers.DictField(help_text="What would be refused on saving, by field")
+
+    @method_decorator(sensitive_variables("data", "preview"))
+    @extend_schema(request=ParseInput, responses=ParseOutput,
+                   summary="Preview pasted credentials, masked; nothing is stored or tested")
+    def post(self, request):
+        data = self.ParseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        require_byok_plan(request.user)
+        spec = get_provider(data.validated_data["provider"])
+        preview = spec.paste_preview(data.validated_data["text"])
+        return Response({"provider": spec.id, **preview})
+
+
 class ProviderKeyTestConnectionApi(APIView):
     @extend_schema(request=None, responses=ConnectionTestOutput, summary="Test a stored key; the result is kept on it")
     def post(self, request, pk):

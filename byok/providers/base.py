@@ -306,6 +306,11 @@ class Provider(ABC):
         """What a rotation keeps from the old credentials: the non-secret fields (region, expiry), never a secret."""
         return {name: value for name, value in credentials.items() if name not in self.secret_field_names}
 
+    def paste_preview(self, text: str) -> dict:
+        """What a pasted credentials blob holds, masked; only providers with a `pasted` field accept one."""
+        raise CredentialsInvalid("This provider takes no pasted credentials.",
+                                 fields={"provider": [f"{self.name} keys are entered field by field."]})
+
     # --- capabilities ---------------------------------------------------------------------------------------
 
     def profile_for(self, requested: str) -> str:

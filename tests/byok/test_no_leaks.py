@@ -228,6 +228,16 @@ API_STEPS = [
          expect=(200, 400)),
     Step("provider-key-test-connection", "post", key_url("anthropic", "provider-key-test-connection"),
          expect=(200, 400)),
+    Step("provider-key-parse", "post", lambda p: reverse("provider-key-parse"),
+         lambda p: {"provider": "bedrock", "text": "export AWS_ACCESS_KEY_ID={access_key_id}\n"
+                    "export AWS_SECRET_ACCESS_KEY={secret_access_key}\n".format(**p.fresh("bedrock"))}),
+    Step("provider-key-parse", "post", lambda p: reverse("provider-key-parse"),
+         lambda p: {"provider": "bedrock", "text": json.dumps({"accessKeyId": p.fresh("bedrock")["access_key_id"]})},
+         expect=(400,)),
+    Step("provider-key-rotate", "post", key_url("bedrock", "provider-key-rotate"),
+         lambda p: {"skip_test": True, "credentials": {"pasted": json.dumps(
+             {"Credentials": {"AccessKeyId": p.fresh("bedrock")["access_key_id"],
+                              "SecretAccessKey": p.fresh("bedrock")["secret_access_key"]}})}}),
     Step("provider-key-test-connection", "post", key_url("vertex", "provider-key-test-connection"),
          expect=(200, 400)),
     Step("provider-key-test", "post", lambda p: reverse("provider-key-test"),
