@@ -23,7 +23,7 @@ def sandbox_endpoints() -> dict[str, str]:
     """Where provider calls go in sandbox mode: the bundled simulator."""
     base = f"http://127.0.0.1:{SIMULATOR_PORT}"
     endpoints = {"BYOK_BEDROCK_ENDPOINT_URL": base, "BYOK_STS_ENDPOINT_URL": base,
-                 "BYOK_ANTHROPIC_BASE_URL": f"{base}/anthropic"}
+                 "BYOK_ANTHROPIC_BASE_URL": f"{base}/anthropic", "BYOK_VERTEX_BASE_URL": f"{base}/vertex"}
     for provider in ("openai", "mistral", "deepseek", "xai", "zai"):
         endpoints[f"BYOK_{provider.upper()}_BASE_URL"] = f"{base}/{provider}/v1"
     return endpoints

@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
 # One cheap test first: most records contain none of these and skip the real patterns.
 _SUSPICIOUS = re.compile(
     r"AKIA|ASIA|sk-|xai-|ABSK|byok_|bedrock-api-key-|FwoGZXIvYXdz|IQoJb3JpZ2lu|bearer|authorization|x-api-key|x-amz-"
-    r"|secret|token|password|passwd|api_?key|api-key",
+    r"|secret|token|password|passwd|api_?key|api-key|PRIVATE KEY|private_key|ya29\.",
     re.IGNORECASE,
 )
 _AWS_KEY_ID = re.compile(r"(?P<prefix>AKIA|ASIA)[A-Z0-9]{12}(?P<tail>[A-Z0-9]{4})(?![A-Z0-9])")
@@ -60,9 +60,12 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 _HEADER_VALUE = re.compile(r"(?i)\b(authorization|proxy-authorization|x-api-key)([\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]+")
 _NAMED_VALUE = re.compile(
     r"(?i)(?<![A-Za-z0-9])((?:aws_)?(?:secret_access_key|secretaccesskey|session_token|sessiontoken|security_token"
-    r"|api_key|apikey|api-key|access_token|refresh_token|client_secret|password|passwd"
+    r"|api_key|apikey|api-key|access_token|refresh_token|client_secret|password|passwd|private_key"
     r"|x-amz-security-token|x-amz-signature))([\"']?\s*[:=]\s*[\"']?)[^\s\"',&;<>]+"
 )
+# A PEM private key (a service-account key file's private_key), raw or JSON-escaped (\n), and Google access tokens.
+_PEM_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL)
+_GOOGLE_ACCESS_TOKEN = re.compile(r"ya29\.[A-Za-z0-9_.-]{10,}")
 REDACTED = "[redacted]"
 
 
@@ -75,6 +78,8 @@ def redact(text: str) -> str:
     if not _SUSPICIOUS.search(text):
         return text
     found_key_id = _AWS_KEY_ID.search(text) is not None
+    text = _PEM_PRIVATE_KEY.sub(REDACTED, text)
+    text = _GOOGLE_ACCESS_TOKEN.sub(REDACTED, text)
     text = _HEADER_VALUE.sub(lambda m: m[1] + m[2] + REDACTED, text)
     text = _NAMED_VALUE.sub(lambda m: m[1] + m[2] + REDACTED, text)
     text = _BEARER.sub(lambda m: m[1] + REDACTED, text)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from core.serializers import StrictInput
 
-from ..providers.registry import PROVIDER_CHOICES, get_provider
+from ..providers.registry import PROVIDER_CHOICES, PROVIDERS, get_provider
 from ..selectors import provider_keys_visible_to
 from ..services.connection import connection_test, provider_key_test_connection
 from ..services.keys import require_byok_plan
@@ -65,6 +65,37 @@ class ConnectionTestApi(APIView):
         result = connection_test(provider=spec.id, credentials=cleaned.credentials, inference_profile=profile,
                                  actor=request.user, owner_id=request.user.pk)
         return Response(result.as_dict())
+
+
+class ProviderKeyParseApi(APIView):
+    class ParseInput(StrictInput):
+        provider = serializers.ChoiceField(default="bedrock", help_text="A provider that accepts pasted credentials",
+                                           choices=[(p.id, p.name) for p in PROVIDERS.values()
+                                                    if any(f.name == "pasted" for f in p.credential_fields)])
+        text = serializers.CharField(trim_whitespace=False, max_length=8192, write_only=True,
+                                     help_text="The pasted credentials: JSON, a credentials file section or export lines")
+
+    class ParseOutput(serializers.Serializer):
+        provider = serializers.CharField()
+        format = serializers.CharField(help_text="json, sts_json, credentials_file or env")
+        access_key_id = serializers.CharField(help_text="The key id's hint, never the whole id")
+        credential_type = serializers.CharField()
+        has_secret_access_key = serializers.BooleanField()
+        has_session_token = serializers.BooleanField()
+        region = serializers.CharField()
+        expires_at = serializers.CharField()
+        problems = serializers.DictField(help_text="What would be refused on saving, by field")
+
+    @method_decorator(sensitive_variables("data", "preview"))
+    @extend_schema(request=ParseInput, responses=ParseOutput,
+                   summary="Preview pasted credentials, masked; nothing is stored or tested")
+    def post(self, request):
+        data = self.ParseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        require_byok_plan(request.user)
+        spec = get_provider(data.validated_data["provider"])
+        preview = spec.paste_preview(data.validated_data["text"])
+        return Response({"provider": spec.id, **preview})
 
 
 class ProviderKeyTestConnectionApi(APIView):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("providers/", keys.ProviderCatalogApi.as_view(), name="provider-catalog"),
     path("provider-keys/", keys.ProviderKeyListApi.as_view(), name="provider-key-list"),
     path("provider-keys/test/", connection.ConnectionTestApi.as_view(), name="provider-key-test"),
+    path("provider-keys/parse/", connection.ProviderKeyParseApi.as_view(), name="provider-key-parse"),
     path("provider-keys/<int:pk>/", keys.ProviderKeyDetailApi.as_view(), name="provider-key-detail"),
     path("provider-keys/<int:pk>/test-connection/", connection.ProviderKeyTestConnectionApi.as_view(),
          name="provider-key-test-connection"),

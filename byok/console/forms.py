@@ -41,8 +41,19 @@ class NoEchoTextInput(forms.TextInput):
         return None
 
 
+class NoEchoTextarea(forms.Textarea):
+    """For a pasted file (a service-account key, a credentials file): multi-line, never written back into a page."""
+
+    def format_value(self, value):
+        return None
+
+
 def _credential_formfield(spec: CredentialField, *, required: bool, keep_hint: str = "") -> forms.Field:
     help_text = " ".join(t for t in (spec.help, keep_hint) if t)
+    if spec.kind == "textarea":
+        return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
+                               max_length=spec.max_length,
+                               widget=NoEchoTextarea(attrs={"autocomplete": "off", "rows": 8, "spellcheck": "false"}))
     if spec.secret:
         # Never rendered back: a redisplayed form (after an error) shows the field empty again.
         return forms.CharField(label=spec.label, required=required, help_text=help_text, strip=True,
@@ -102,13 +113,18 @@ def _profile_field(provider: Provider) -> forms.ChoiceField:
     )
 
 
+def _accepts_paste(provider: Provider) -> bool:
+    return any(spec.name == "pasted" for spec in provider.credential_fields)
+
+
 def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
     """The add form (required fields as the catalog says) or the edit form (blank credential fields keep)."""
     fields: dict[str, forms.Field] = {}
     if provider.inference_profiles:
         fields["inference_profile"] = _profile_field(provider)
+    pastes = _accepts_paste(provider)  # typed fields or a paste: the service says which is missing
     for spec in provider.credential_fields:
-        fields[spec.name] = _credential_formfield(spec, required=spec.required and not editing,
+        fields[spec.name] = _credential_formfield(spec, required=spec.required and not editing and not pastes,
                                                   keep_hint=KEEP_HELP if editing else "")
     names = tuple(s.name for s in provider.credential_fields)
     attrs = {**fields, "provider": provider, "credential_names": names,
@@ -118,8 +134,10 @@ def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
 
 def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
     """The new credentials; a choice or date left blank (region, expiry) is kept from the old ones."""
+    pastes = _accepts_paste(provider)
     fields = {
-        spec.name: _credential_formfield(spec, required=spec.required and spec.kind not in ("choice", "date"),
+        spec.name: _credential_formfield(spec, required=spec.required and spec.kind not in ("choice", "date")
+                                         and not pastes,
                                          keep_hint=KEEP_HELP if spec.kind in ("choice", "date") else "")
         for spec in provider.credential_fields
     }

@@ -304,9 +304,11 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         form_class = key_form_class(provider, editing=False)
         form = form_class(data, owner=request.user)
         formset = regional_formset(provider, data, add_row=adding_region(data))
-        test = None
+        test = parse_preview = None
         if adding_region(data):
             form = form_class(initial=typed_values(form), owner=request.user)
+        elif data is not None and "_parse" in data:
+            parse_preview = self._parse_only(provider, form)
         elif data is not None and "_test" in data:
             test = self._test_only(request, provider, form, formset)
         elif submitted_and_valid(data, form, formset):
@@ -321,7 +323,22 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_add.html", {
             "title": f"Add {article(provider.name)} {provider.name} key", "provider": provider, "form": form,
             "formset": formset, "test": test, "fresh_test": test is not None, "tested_only": "_test" in request.POST,
+            "parse_preview": parse_preview, "accepts_paste": "pasted" in form.fields,
             **self._access_help(provider, form, owner=request.user)})
+
+    def _parse_only(self, provider, form) -> dict | None:
+        """The "Parse" button: what the pasted credentials hold, masked (the key id's hint; whether a secret and a
+        session token are there), before anything is tested or saved. The paste is not written back."""
+        form.is_valid()
+        form.errors.clear()
+        try:
+            preview = provider.paste_preview(form.data.get("pasted", ""))
+        except DomainError as exc:
+            for message in exc.fields.get("text", [exc.message]):
+                form.add_error("pasted" if "pasted" in form.fields else None, message)
+            return None
+        return {**preview, "problems": [f"{name.removeprefix('credentials.')}: {reason}"
+                                        for name, reasons in preview["problems"].items() for reason in reasons]}
 
     def _test_only(self, request, provider, form, formset) -> dict | None:
         """The "Test" button: run the connection test on the typed credentials (throttled like every test) and

@@ -50,7 +50,7 @@ class CredentialField:
     required: bool = True
     help: str = ""
     validate: Validator | None = None
-    kind: str = "text"  # text | password | date | choice
+    kind: str = "text"  # text | password | date | choice | textarea (a pasted file: multi-line, never echoed)
     choices: tuple[str, ...] = ()
     max_length: int = MAX_FIELD_LENGTH
 
@@ -61,7 +61,7 @@ class CredentialField:
             "secret": self.secret,
             "required": self.required,
             "help": self.help,
-            "kind": "password" if self.secret else self.kind,
+            "kind": "password" if self.secret and self.kind == "text" else self.kind,
             "choices": list(self.choices),
         }
 
@@ -249,6 +249,7 @@ class Provider(ABC):
     family: str
     credential_fields: tuple[CredentialField, ...]
     models: dict[str, str]  # tier -> base model id
+    models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
     docs_url: str = ""
     hint_prefix = 6
 
@@ -281,11 +282,13 @@ class Provider(ABC):
                 errors[prefix + spec.name] = ["Must be a string."]
                 continue
             value = value or ""
-            if value != value.strip() and spec.kind not in ("date", "choice"):  # secrets and key ids: never altered silently
+            # Secrets and key ids: never altered silently. Dates, choices and pasted files (JSON, credential files):
+            # surrounding spaces carry no meaning there.
+            if value != value.strip() and spec.kind not in ("date", "choice", "textarea"):
                 errors[prefix + spec.name] = [
                     f"{spec.label} has spaces or line breaks before or after it; remove them and paste it again."]
                 continue
-            value = value.strip()  # dates and choices: surrounding spaces carry no meaning
+            value = value.strip()
             if not value:
                 if keep is not None and spec.name in keep:
                     cleaned[spec.name] = keep[spec.name]
@@ -331,6 +334,11 @@ class Provider(ABC):
     def values_kept_on_rotation(self, credentials: Mapping[str, Any]) -> dict:
         """What a rotation keeps from the old credentials: the non-secret fields (region, expiry), never a secret."""
         return {name: value for name, value in credentials.items() if name not in self.secret_field_names}
+
+    def paste_preview(self, text: str) -> dict:
+        """What a pasted credentials blob holds, masked; only providers with a `pasted` field accept one."""
+        raise CredentialsInvalid("This provider takes no pasted credentials.",
+                                 fields={"provider": [f"{self.name} keys are entered field by field."]})
 
     # --- capabilities ---------------------------------------------------------------------------------------
 
@@ -425,6 +433,8 @@ class Provider(ABC):
             "credential_fields": [f.describe() for f in self.credential_fields],
             "models": self.models,
         }
+        if self.models_extra:
+            data["models_extra"] = list(self.models_extra)
         if self.inference_profiles:
             data.update(inference_profiles=[p.describe() for p in self.inference_profiles.values()],
                         default_inference_profile=self.default_inference_profile, regions=list(self.regions))

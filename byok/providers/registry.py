@@ -6,11 +6,12 @@ from .anthropic import AnthropicProvider
 from .base import CredentialType, Provider
 from .bedrock import BedrockApiKeyProvider, BedrockProvider, BedrockRoleProvider
 from .openai_compat import DEEPSEEK, GROQ, MISTRAL, OPENAI, XAI, ZAI
+from .vertex import VertexProvider
 
 PROVIDERS: dict[str, Provider] = {
     p.id: p
     for p in (BedrockProvider(), BedrockApiKeyProvider(), BedrockRoleProvider(), AnthropicProvider(), OPENAI, MISTRAL,
-              DEEPSEEK, XAI, ZAI, GROQ)
+              DEEPSEEK, XAI, ZAI, GROQ, VertexProvider())
 }
 PROVIDER_CHOICES = [(p.id, p.name) for p in PROVIDERS.values()]
 FAMILIES = list(dict.fromkeys(p.family for p in PROVIDERS.values()))  # registry order

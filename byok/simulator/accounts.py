@@ -22,11 +22,17 @@ from byok.providers.registry import PROVIDERS as BYOK_PROVIDERS
 DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
 
 AWS_PROVIDERS = frozenset({"bedrock"})
+GOOGLE_PROVIDERS = frozenset({"vertex"})  # service-account key files: JWT-bearer token exchange, then OAuth2 tokens
 OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai", "groq")
 BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", *OPENAI_COMPATIBLE})
-PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS
+PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS | GOOGLE_PROVIDERS
 # "mid_stream_failure": non-streaming calls work; a stream sends a few deltas, then fails in the protocol's own way.
-BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable", "mid_stream_failure"})
+# "disabled" and "api_disabled" are Vertex's: a disabled service account, a project without the Vertex AI API.
+BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable", "mid_stream_failure",
+                        "disabled", "api_disabled"})
+# Where the demo service-account files send their token requests (`make run`'s simulator port); a server on
+# another port hands out the files with its own URL (SimulatorServer.vertex_service_account_json).
+DEFAULT_VERTEX_TOKEN_URI = "http://127.0.0.1:8100/vertex/token"
 
 # Geographic / global cross-region inference profiles put one of these before the base model id.
 BEDROCK_PROFILE_PREFIXES = ("global", "us", "us-gov", "eu", "apac", "jp", "au", "ca")
@@ -43,10 +49,12 @@ _EXTRA_MODELS = {
     "xai": ("grok-3-mini",),
     "zai": (),
     "groq": ("openai/gpt-oss-120b",),
+    "vertex": ("claude-haiku-4-5@20251001", "gemini-2.5-flash-lite"),
 }
 MODEL_CATALOG: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(
-        [m for p in BYOK_PROVIDERS.values() if p.family == family for m in p.models.values()] + list(extra)
+        [m for p in BYOK_PROVIDERS.values() if p.family == family for m in (*p.models.values(), *p.models_extra)]
+        + list(extra)
     ))
     for family, extra in _EXTRA_MODELS.items()
 }
@@ -104,6 +112,14 @@ class Account:
 
     def role_arns(self) -> dict[str, Role]:
         return {role.arn(self.account_id): role for role in self.roles}
+    # Google (provider "vertex"): the service account; the simulator keeps its public key only to verify JWTs,
+    # and the whole key file (`service_account`, with the private key) when an accounts file gives it, for people
+    # to paste.
+    project_id: str = ""
+    client_email: str = ""
+    private_key_id: str = ""
+    public_key: str = field(default="", repr=False)
+    service_account: dict[str, Any] = field(default_factory=dict, repr=False, hash=False, compare=False)
 
     @property
     def arn(self) -> str:
@@ -116,7 +132,13 @@ class Account:
 
     @property
     def credential_hint(self) -> str:
-        return self.access_key_id or secret_hint(self.api_key)
+        return self.access_key_id or self.client_email or secret_hint(self.api_key)
+
+    def service_account_json(self, token_uri: str = DEFAULT_VERTEX_TOKEN_URI) -> str:
+        """The account's service-account key file as pasted into byok, its token_uri pointing at a simulator."""
+        if not self.service_account:
+            raise ValueError(f"{self.name}: no service-account key file (only its public key) is known.")
+        return json.dumps({**self.service_account, "token_uri": token_uri}, indent=2)
 
     def may_use(self, model: str) -> bool:
         return model in self.models
@@ -171,6 +193,7 @@ def account_from_dict(data: dict[str, Any]) -> Account:
     if not isinstance(roles, list) or not all(isinstance(r, dict) and r.get("name") and r.get("trusted_account")
                                               for r in roles):
         raise AccountsError(f"{name}: roles must be a list of {{name, trusted_account, external_id}} objects.")
+    google = _google_fields(name, data) if provider in GOOGLE_PROVIDERS else {}
     account = Account(
         name=name,
         roles=tuple(Role(name=str(r["name"]), trusted_account=str(r["trusted_account"]),
@@ -188,6 +211,7 @@ def account_from_dict(data: dict[str, Any]) -> Account:
         sts_get_session_token=bool(data.get("sts_get_session_token", True)),
         api_key=str(data.get("api_key", "")),
         region=str(data.get("region", "us-east-1")),
+        **google,
     )
     _validate_credentials(account)
     return account
@@ -203,8 +227,65 @@ def _validate_credentials(account: Account) -> None:
             raise AccountsError(f"{account.name}: secret_access_key must be exactly 40 characters.")
         if account.access_key_id.startswith("ASIA") != bool(account.session_token):
             raise AccountsError(f"{account.name}: an ASIA (temporary) key needs a session_token, an AKIA key none.")
+    elif account.provider in GOOGLE_PROVIDERS:
+        if not account.client_email.endswith(".iam.gserviceaccount.com") or not account.project_id:
+            raise AccountsError(f"{account.name}: a vertex account needs client_email (….iam.gserviceaccount.com) "
+                                "and project_id.")
     elif not account.api_key:
         raise AccountsError(f"{account.name}: provider {account.provider} needs an api_key.")
+
+
+def _google_fields(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A vertex account from its whole key file (`service_account`) or from `client_email` + `public_key`."""
+    from cryptography.hazmat.primitives import serialization
+
+    info = data.get("service_account") or {}
+    if not isinstance(info, dict):
+        raise AccountsError(f"{name}: service_account must be the key file's JSON object.")
+    public_key = str(data.get("public_key", ""))
+    if info.get("private_key"):
+        try:
+            private = serialization.load_pem_private_key(str(info["private_key"]).encode(), password=None)
+        except (ValueError, TypeError):
+            raise AccountsError(f"{name}: service_account.private_key is not a PEM private key.") from None
+        public_key = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    try:
+        serialization.load_pem_public_key(public_key.encode())
+    except (ValueError, TypeError):
+        raise AccountsError(f"{name}: a vertex account needs service_account (with private_key) or public_key "
+                            "(PEM).") from None
+    return {
+        "project_id": str(info.get("project_id") or data.get("project_id") or ""),
+        "client_email": str(info.get("client_email") or data.get("client_email") or ""),
+        "private_key_id": str(info.get("private_key_id") or data.get("private_key_id") or ""),
+        "public_key": public_key,
+        "service_account": info,
+    }
+
+
+def new_service_account(*, project_id: str, account_name: str, token_uri: str = DEFAULT_VERTEX_TOKEN_URI) -> dict:
+    """A complete service-account key file with a fresh RSA key, shaped like the ones Google issues."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    email = f"{account_name}@{project_id}.iam.gserviceaccount.com"
+    return {
+        "type": "service_account",
+        "project_id": project_id,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": pem,
+        "client_email": email,
+        "client_id": str(secrets.randbelow(10**21)).rjust(21, "1"),
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+        "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+        "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/" + email.replace("@", "%40"),
+        "universe_domain": "googleapis.com",
+    }
 
 
 def accounts_from_json(data: dict[str, Any] | list[dict[str, Any]]) -> list[Account]:
@@ -230,6 +311,8 @@ class AccountRegistry:
         self._by_api_key: dict[tuple[str, str], Account] = {}
         self._sessions: dict[str, SessionCredentials] = {}
         self._by_role_arn: dict[str, tuple[Account, Role]] = {}
+        self._by_client_email: dict[str, Account] = {}
+        self._access_tokens: dict[str, tuple[Account, float]] = {}  # Google OAuth2 tokens issued -> (account, expiry)
         self.add(accounts)
 
     def add(self, accounts: list[Account]) -> None:
@@ -242,9 +325,13 @@ class AccountRegistry:
                     self._by_api_key.pop((previous.provider, previous.api_key), None)
                     for arn in previous.role_arns():
                         self._by_role_arn.pop(arn, None)
+                    self._by_client_email.pop(previous.client_email, None)
+                    self._access_tokens = {t: v for t, v in self._access_tokens.items() if v[0] is not previous}
                 self._by_name[account.name] = account
                 for arn, role in account.role_arns().items():
                     self._by_role_arn[arn] = (account, role)
+                if account.client_email:
+                    self._by_client_email[account.client_email] = account
                 if account.access_key_id:
                     self._by_access_key[account.access_key_id] = account
                 if account.api_key:
@@ -271,6 +358,21 @@ class AccountRegistry:
     def by_api_key(self, provider: str, api_key: str) -> Account | None:
         with self._lock:
             return self._by_api_key.get((provider, api_key))
+
+    def by_client_email(self, client_email: str) -> Account | None:
+        with self._lock:
+            return self._by_client_email.get(client_email)
+
+    def issue_access_token(self, account: Account, lifetime_seconds: int = 3599) -> str:
+        token = "ya29.sim-" + secrets.token_urlsafe(48)
+        with self._lock:
+            self._access_tokens[token] = (account, time.time() + lifetime_seconds)
+        return token
+
+    def by_access_token(self, token: str) -> Account | None:
+        with self._lock:
+            found = self._access_tokens.get(token)
+        return found[0] if found and found[1] > time.time() else None
 
     def knows_model(self, provider: str, model: str) -> bool:
         family = MODEL_FAMILY[provider]
@@ -337,6 +439,10 @@ def new_account(provider: str, *, name: str | None = None, **fields: Any) -> Acc
         temporary = "session_token" in fields
         data["access_key_id"] = ("ASIA" if temporary else "AKIA") + _random(_ALPHANUMERIC_UPPER, 16)
         data["secret_access_key"] = _random(_SECRET_ALPHABET, 40)
+    elif provider in GOOGLE_PROVIDERS:
+        data["service_account"] = new_service_account(
+            project_id=str(fields.pop("project_id", f"byok-sim-{secrets.token_hex(4)}")),
+            account_name=f"byok-{secrets.token_hex(3)}")
     else:
         data["api_key"] = _new_api_key(provider)
     data.update(fields)

@@ -7,6 +7,7 @@ URL layout (one port):
     POST /                                 STS query API (GetCallerIdentity, GetSessionToken)
     /anthropic/v1/messages, /v1/models     Anthropic
     /{openai,mistral,deepseek,xai,zai,groq}/v1  OpenAI Chat Completions and Models
+    /vertex/token, /vertex/v1/projects/…   Google OAuth2 (JWT bearer) and Vertex AI (Claude rawPredict, Gemini)
     /_simulator/stats|reset|accounts       control, for tests and benchmarks
 """
 
@@ -36,6 +37,7 @@ from .anthropic_api import handle_anthropic
 from .aws import handle_bedrock, handle_sts
 from .openai_api import handle_openai_compatible
 from .tls import write_self_signed_certificate
+from .vertex import handle_vertex
 from .wire import SimRequest, SimResponse, SimulatorState, StreamAborted, json_response, logger
 
 AccountsSource = str | Path | Iterable[Account | dict[str, Any]] | dict[str, Any] | None
@@ -135,7 +137,7 @@ class SimulatorServer:
     def __init__(
         self, accounts: AccountsSource = None, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False
     ) -> None:
-        self.state = SimulatorState(accounts=AccountRegistry(_to_accounts(accounts)))
+        self.state = SimulatorState(accounts=AccountRegistry(_to_accounts(accounts)), tls=tls)
         self._httpd = _HTTPServer((host, port), _RequestHandler)
         self._httpd.simulator = self
         self._thread: threading.Thread | None = None
@@ -174,12 +176,27 @@ class SimulatorServer:
             raise ValueError(f"Not an OpenAI-compatible provider: {provider}")
         return f"{self.url}/{provider}/v1"
 
+    @property
+    def vertex_base_url(self) -> str:
+        """Vertex AI without its version: AnthropicVertex's base_url is this + /v1, google-genai's this + /."""
+        return f"{self.url}/vertex"
+
+    @property
+    def vertex_token_url(self) -> str:
+        """Google's OAuth2 token endpoint (the `token_uri` of the key files this server accepts)."""
+        return f"{self.url}/vertex/token"
+
+    def vertex_service_account_json(self, name: str) -> str:
+        """A vertex account's whole key file, as an owner pastes it, with this server's token_uri."""
+        return self.account(name).service_account_json(self.vertex_token_url)
+
     def env(self) -> dict[str, str]:
         """The environment variables that point byok at this simulator."""
         variables = {
             "BYOK_BEDROCK_ENDPOINT_URL": self.url,
             "BYOK_STS_ENDPOINT_URL": self.url,
             "BYOK_ANTHROPIC_BASE_URL": self.anthropic_base_url,
+            "BYOK_VERTEX_BASE_URL": self.vertex_base_url,
         }
         for provider in OPENAI_COMPATIBLE:
             variables[f"BYOK_{provider.upper()}_BASE_URL"] = self.openai_base_url(provider)
@@ -257,6 +274,8 @@ class SimulatorServer:
             return self._control(request, path.removeprefix("/_simulator"))
         if path.startswith("/anthropic/"):
             return handle_anthropic(request, self.state, path.removeprefix("/anthropic"))
+        if path.startswith("/vertex/"):
+            return handle_vertex(request, self.state, path.removeprefix("/vertex"))
         if path.startswith("/model/"):
             return handle_bedrock(request, self.state)
         if path == "/" and request.method == "POST":
@@ -269,6 +288,12 @@ class SimulatorServer:
     def _control(self, request: SimRequest, path: str) -> SimResponse:
         if request.method == "GET" and path == "/stats":
             return json_response(200, self.stats())
+        if request.method == "GET" and path.startswith("/vertex/") and path.endswith(".json"):
+            try:
+                key_file = self.vertex_service_account_json(path.removeprefix("/vertex/").removesuffix(".json"))
+            except (KeyError, ValueError):
+                return json_response(404, {"error": "No vertex account with a key file by that name."})
+            return SimResponse(status=200, body=key_file.encode(), headers={"Content-Type": "application/json"})
         if request.method == "POST" and path == "/reset":
             self.reset()
             return json_response(200, {"reset": True})

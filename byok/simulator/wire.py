@@ -116,6 +116,7 @@ class SimulatorState:
 
     accounts: AccountRegistry
     stats: CallStats = field(default_factory=CallStats)
+    tls: bool = False  # served over HTTPS (what URLs the server reports, e.g. the audience of Google's JWTs)
 
     def simulate_latency(self, account: Account) -> None:
         # Sleeps only this request's thread: slow accounts never hold up other callers.

@@ -28,6 +28,7 @@ from rest_framework.test import APIClient
 from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
 from byok.services.keys import provider_key_create
+from byok.simulator.accounts import new_service_account
 from core.logging import RedactingFilter
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
 
@@ -56,12 +57,22 @@ def canary_credentials() -> dict[str, dict[str, str]]:
         "xai": {"api_key": "xai-" + rand(ALNUM, 60)},
         "zai": {"api_key": rand(ALNUM, 32) + "." + rand(ALNUM, 16)},
         "groq": {"api_key": "gsk_" + rand(ALNUM, 52)},
+        "vertex": {"service_account_json": json.dumps(new_service_account(
+            project_id="canary-" + rand(string.ascii_lowercase, 8), account_name="canary-" + rand(string.digits, 6),
+            token_uri="https://oauth2.googleapis.com/token")), "location": "europe-west1"},
     }
 
 
 def secret_parts(credentials: dict) -> list[str]:
-    """What must never be shown: every secret field, and the full access key id (only its hint is shown)."""
-    return [v for k, v in credentials.items() if k not in ("region", "expires_at")]
+    """What must never be shown: every secret field, and the full access key id (only its hint is shown). A
+    service-account key file: the whole file, its private key id and every line of its private key (as text, so a
+    JSON-escaped copy is caught as well as a raw one)."""
+    parts = [v for k, v in credentials.items() if k not in ("region", "expires_at", "location")]
+    if "service_account_json" in credentials:
+        info = json.loads(credentials["service_account_json"])
+        parts += [info["private_key_id"]] + [line for line in info["private_key"].splitlines()
+                                              if line and not line.startswith("-----")]
+    return parts
 
 
 @dataclass
@@ -252,6 +263,25 @@ API_STEPS = [
     Step("provider-key-rotate", "post", key_url("bedrock_role", "provider-key-rotate"),
          lambda p: {"credentials": {"role_arn": p.fresh("bedrock_role")["role_arn"] + "*"}, "skip_test": True},
          expect=(400,)),
+    Step("provider-key-parse", "post", lambda p: reverse("provider-key-parse"),
+         lambda p: {"provider": "bedrock", "text": "export AWS_ACCESS_KEY_ID={access_key_id}\n"
+                    "export AWS_SECRET_ACCESS_KEY={secret_access_key}\n".format(**p.fresh("bedrock"))}),
+    Step("provider-key-parse", "post", lambda p: reverse("provider-key-parse"),
+         lambda p: {"provider": "bedrock", "text": json.dumps({"accessKeyId": p.fresh("bedrock")["access_key_id"]})},
+         expect=(400,)),
+    Step("provider-key-rotate", "post", key_url("bedrock", "provider-key-rotate"),
+         lambda p: {"skip_test": True, "credentials": {"pasted": json.dumps(
+             {"Credentials": {"AccessKeyId": p.fresh("bedrock")["access_key_id"],
+                              "SecretAccessKey": p.fresh("bedrock")["secret_access_key"]}})}}),
+    Step("provider-key-test-connection", "post", key_url("vertex", "provider-key-test-connection"),
+         expect=(200, 400)),
+    Step("provider-key-test", "post", lambda p: reverse("provider-key-test"),
+         lambda p: {"provider": "vertex", "credentials": p.fresh("vertex")}, expect=(200, 400)),
+    Step("provider-key-rotate", "post", key_url("vertex", "provider-key-rotate"),
+         lambda p: {"credentials": {"service_account_json": p.fresh("vertex")["service_account_json"][:-2]},
+                    "skip_test": True}, expect=(400,)),
+    Step("provider-key-rotate", "post", key_url("vertex", "provider-key-rotate"),
+         lambda p: {"credentials": p.fresh("vertex"), "skip_test": True}),
     Step("workspace-byok", "get", lambda p: reverse("workspace-byok", kwargs={"slug": p.workspace.slug})),
     Step("workspace-byok-test-connection", "post",
          lambda p: reverse("workspace-byok-test-connection", kwargs={"slug": p.workspace.slug}), expect=ANSWERED),

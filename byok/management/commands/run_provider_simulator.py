@@ -34,6 +34,8 @@ class Command(BaseCommand):
         self.stdout.write("Point byok at it with:")
         for name, value in server.env().items():
             self.stdout.write(f"  export {name}={value}")
+        self.stdout.write(f"Vertex service-account key files (this server's token_uri): "
+                          f"GET {server.url}/_simulator/vertex/<account name>.json")
         if server.ca_file:
             self.stdout.write(f"  (trust the certificate {server.ca_file})")
         self.stdout.write(

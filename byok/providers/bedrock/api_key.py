@@ -1,10 +1,12 @@
 """Bedrock with a Bedrock API key (a bearer token: ABSK… long-term, bedrock-api-key-… short-term), one region."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import anthropic as anthropic_sdk
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .. import http_sdk
@@ -18,12 +20,14 @@ from ..base import (
     InferenceProfile,
     Provider,
     endpoint,
+    expiry_datetime,
     hint,
     parse_expiry,
     pattern_validator,
 )
 from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
 from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, model_checks
+from .paste import LONG_TERM_DEFAULT_DAYS, short_term_key_expiry
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
 
 _bedrock_api_key = pattern_validator(
@@ -73,7 +77,9 @@ class BedrockApiKeyProvider(Provider):
         CredentialField("api_key", "Bedrock API key", secret=True, validate=_bedrock_api_key),
         CredentialField("region", "Region", secret=False, validate=_region, kind="choice", choices=COMMERCIAL_REGIONS),
         CredentialField("expires_at", "Expires at", secret=False, required=False, validate=parse_expiry, kind="date",
-                        help="API keys are issued for a fixed number of days (e.g. 180); enter the expiry date."),
+                        help="Short-term keys (bedrock-api-key-…) carry their expiry, which byok reads. Long-term "
+                             f"keys (ABSK…): the date you chose in the AWS console; left empty, byok reminds you "
+                             f"{LONG_TERM_DEFAULT_DAYS} days after you add the key."),
     )
     inference_profiles = INFERENCE_PROFILES
     default_inference_profile = DEFAULT_PROFILE
@@ -95,7 +101,30 @@ class BedrockApiKeyProvider(Provider):
             raise CredentialsInvalid("Region outside the inference profile.", fields={
                 "credentials.region": [f"{region} is outside the {profile.name} inference profile's regions."]})
         cleaned.regions = [region]
+        return self._with_expiry(cleaned, entered=bool(str(raw.get("expires_at") or "").strip()))
+
+    @sensitive_variables("cleaned", "values")
+    def _with_expiry(self, cleaned: CleanedKey, *, entered: bool) -> CleanedKey:
+        """A short-term key's own expiry (the earlier of it and a date entered); a long-term key without a date
+        gets a reminder date LONG_TERM_DEFAULT_DAYS from now."""
+        values = dict(cleaned.credentials)
+        carried = short_term_key_expiry(values["api_key"])
+        if carried is not None:
+            if carried <= timezone.now():
+                raise CredentialsInvalid("This short-term key has expired.", fields={"credentials.api_key": [
+                    f"This short-term key expired at {carried:%Y-%m-%d %H:%M} UTC: generate a new one."]})
+            if cleaned.expires_at is None or carried < cleaned.expires_at:
+                values["expires_at"] = carried.isoformat()
+        elif values["api_key"].startswith("ABSK") and not entered and not values.get("expires_at"):
+            values["expires_at"] = (timezone.now() + timedelta(days=LONG_TERM_DEFAULT_DAYS)).isoformat()
+        cleaned.credentials = Credentials(self, values)
+        cleaned.expires_at = expiry_datetime(values.get("expires_at"))
         return cleaned
+
+    def values_kept_on_rotation(self, credentials: Mapping[str, Any]) -> dict:
+        # A new key has its own expiry: the old key's date (entered, carried or defaulted) is not kept.
+        return {name: value for name, value in super().values_kept_on_rotation(credentials).items()
+                if name != "expires_at"}
 
     def region_for(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
         return regions[0]  # the key's own region (validated to lie inside its profile)

@@ -37,6 +37,7 @@ from .aws import (
     session_token,
 )
 from .aws_async import BedrockAsyncClient
+from .paste import parse_pasted_credentials
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
 
 _secret_access_key = pattern_validator(
@@ -79,6 +80,38 @@ IAM_FIELDS = (
 )
 
 
+PASTED_FIELD = CredentialField(
+    "pasted", "Paste credentials", secret=True, required=False, kind="textarea", max_length=8192,
+    help="Instead of the fields above: JSON ({\"accessKeyId\", \"secretAccessKey\", \"sessionToken\", \"region\"} or "
+         "the output of aws sts get-session-token), an AWS CLI credentials file section (aws_access_key_id = …), or "
+         "export AWS_ACCESS_KEY_ID=… lines.",
+)
+
+
+@sensitive_variables()
+def expand_pasted(raw: Mapping[str, Any]) -> tuple[dict, dict]:
+    """`raw` with a pasted blob (`pasted`) replaced by the fields it holds, and the errors of the paste itself."""
+    raw = dict(raw)
+    pasted = raw.pop("pasted", None)
+    if pasted is None or (isinstance(pasted, str) and not pasted.strip()):
+        return raw, {}
+    if not isinstance(pasted, str):
+        return raw, {"credentials.pasted": ["Must be a string."]}
+    try:
+        parsed = parse_pasted_credentials(pasted)
+    except ValueError as exc:
+        return raw, {"credentials.pasted": [str(exc)]}
+    values = {name: parsed[name] for name in SESSION_FIELDS if parsed.get(name)}
+    if parsed.get("expires_at") and values["access_key_id"].startswith("ASIA"):
+        values["expires_at"] = parsed["expires_at"]
+    errors = {}
+    for name, value in values.items():
+        typed = raw.get(name)
+        if isinstance(typed, str) and typed.strip() and typed.strip() != value:
+            errors[f"credentials.{name}"] = ["Differs from the pasted credentials: paste them or type them, not both."]
+    return {**raw, **values}, errors
+
+
 class BedrockProvider(Provider):
     id = "bedrock"
     name = "AWS Bedrock (IAM credentials)"
@@ -88,6 +121,7 @@ class BedrockProvider(Provider):
     credential_fields = IAM_FIELDS + (
         CredentialField("expires_at", "Expires at", secret=False, required=False, validate=parse_expiry, kind="date",
                         help="When temporary credentials expire (ISO 8601)."),
+        PASTED_FIELD,
     )
     inference_profiles = INFERENCE_PROFILES
     default_inference_profile = DEFAULT_PROFILE
@@ -100,12 +134,14 @@ class BedrockProvider(Provider):
     @sensitive_variables()  # every local holds raw input: hidden from error reports
     def clean(self, raw, *, keep: Credentials | None = None, inference_profile: str = DEFAULT_PROFILE,
               regional_credentials: list | None = None) -> CleanedKey:
+        raw, paste_errors = expand_pasted(raw)
         keep_values = keep
         new_key_id = raw.get("access_key_id")
         if keep is not None and isinstance(new_key_id, str) and new_key_id.strip() not in ("", keep.get("access_key_id")):
             # A different key id means a different key: never pair it with the old secret.
             keep_values = {}
         cleaned, errors = self.field_errors(raw, keep=keep_values)
+        errors.update(paste_errors)
         _check_iam_set(cleaned, errors)
         profile = self.inference_profiles.get(inference_profile)
         if profile is None:
@@ -162,6 +198,30 @@ class BedrockProvider(Provider):
                 seen.add(region)
             cleaned_sets.append({"regions": regions, **values})
         return cleaned_sets
+
+    @sensitive_variables()
+    def paste_preview(self, text: str) -> dict:
+        """What a paste holds, masked (the key id's hint, whether a secret and a token are there), and what would be
+        wrong with it as a key; nothing is stored."""
+        try:
+            parsed = parse_pasted_credentials(text)
+        except ValueError as exc:
+            raise CredentialsInvalid("The pasted credentials cannot be read.", fields={"text": [str(exc)]}) from None
+        expanded, problems = expand_pasted({"pasted": text})
+        cleaned, errors = self.field_errors(expanded, fields=self.credential_fields[:-1])
+        _check_iam_set(cleaned, errors)
+        key_id = parsed["access_key_id"]
+        return {
+            "format": parsed["format"],
+            "access_key_id": hint(key_id),
+            "credential_type": CredentialType.TEMPORARY if key_id.startswith("ASIA")
+            else CredentialType.LONG_TERM if key_id.startswith("AKIA") else "",
+            "has_secret_access_key": bool(parsed.get("secret_access_key")),
+            "has_session_token": bool(parsed.get("session_token")),
+            "region": parsed.get("region", "") if parsed.get("region", "") in COMMERCIAL_REGIONS else "",
+            "expires_at": cleaned.get("expires_at", ""),
+            "problems": {**problems, **errors},
+        }
 
     def values_kept_on_rotation(self, credentials: Mapping[str, Any]) -> dict:
         # The key id belongs to the old secret, and the regional sets are rotated with their own secrets.

@@ -1,8 +1,11 @@
 """Bad input, table-driven: every case is a 400 naming the exact field with a reason, and nothing is stored."""
 
+import json
 from dataclasses import dataclass, field
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from audit.models import AuditEvent
 from byok.models import ProviderKey
@@ -18,6 +21,7 @@ from tests.byok.keys_data import (
     MISTRAL,
     OPENAI,
     VALID,
+    VERTEX_INFO,
     XAI,
     ZAI,
 )
@@ -38,7 +42,7 @@ class Bad:
     credentials: dict | None = None  # merged over the provider's valid credentials; a None value drops the field
     body: dict = field(default_factory=dict)  # merged over the whole request body
     existing: str = ""  # "name" or "owner_wide": a key the owner already has
-
+    says: str = ""  # words the reason must contain
     def request(self, workspace_slug: str) -> dict:
         credentials = {**VALID[self.provider], **(self.credentials or {})}
         body = {"provider": self.provider, "name": "New key", "skip_test": True,
@@ -50,6 +54,26 @@ class Bad:
 
 def creds(**values) -> dict:
     return values
+
+
+def key_file(**overrides) -> dict:
+    """Vertex credentials whose service-account file has `overrides` (a None value drops the field)."""
+    info = {k: v for k, v in {**VERTEX_INFO, **overrides}.items() if v is not None}
+    return {"service_account_json": json.dumps(info, indent=2)}
+
+
+def _pem(key, encryption=None) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             encryption or serialization.NoEncryption()).decode()
+
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+ENCRYPTED_PEM = _pem(_RSA, serialization.BestAvailableEncryption(b"passphrase"))
+EC_PEM = _pem(ec.generate_private_key(ec.SECP256R1()))
+PUBLIC_PEM = _RSA.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+PEM = VERTEX_INFO["private_key"]
+SA = "credentials.service_account_json"
 
 
 BAD_INPUTS = [
@@ -189,6 +213,57 @@ BAD_INPUTS = [
         credentials=creds(api_key="sk-" + GROQ["api_key"][4:])),
     Bad("Groq key one character short", "credentials.api_key", "groq",
         credentials=creds(api_key=GROQ["api_key"][:-1])),
+    # --- vertex: the service-account key file, pasted whole
+    Bad("key file that is not JSON", SA, "vertex", creds(service_account_json="type: service_account"),
+        says="Not JSON"),
+    Bad("key file cut short", SA, "vertex", creds(service_account_json=json.dumps(VERTEX_INFO)[:-40]),
+        says="Not JSON"),
+    Bad("key file that is a JSON list", SA, "vertex", creds(service_account_json=json.dumps([VERTEX_INFO])),
+        says="JSON object"),
+    Bad("key file that is a JSON string", SA, "vertex", creds(service_account_json='"service_account"'),
+        says="JSON object"),
+    Bad("key file that is an empty object", SA, "vertex", creds(service_account_json="{}"), says="type"),
+    Bad("key file without a type", SA, "vertex", key_file(type=None), says='"service_account"'),
+    Bad("user credentials instead of a service account", SA, "vertex", key_file(type="authorized_user"),
+        says="gcloud auth application-default login"),
+    Bad("workload identity federation file", SA, "vertex", key_file(type="external_account"),
+        says="workload identity federation"),
+    Bad("key file without project_id", SA, "vertex", key_file(project_id=None), says="project_id"),
+    Bad("key file with a blank project_id", SA, "vertex", key_file(project_id="   "), says="project_id in the key file is blank"),
+    Bad("key file with a numeric project_id", SA, "vertex", key_file(project_id=123456), says="must be a string"),
+    Bad("key file with a malformed project_id", SA, "vertex", key_file(project_id="My Project!"), says="project id"),
+    Bad("key file without client_email", SA, "vertex", key_file(client_email=None), says="client_email"),
+    Bad("client_email of a person", SA, "vertex", key_file(client_email="olivia@gmail.com"),
+        says="iam.gserviceaccount.com"),
+    Bad("client_email that is not an e-mail", SA, "vertex", key_file(client_email="byok-caller"),
+        says="client_email"),
+    Bad("client_email of the default compute account", SA, "vertex",
+        key_file(client_email="123456789-compute@developer.gserviceaccount.com"), says="client_email"),
+    Bad("key file without private_key", SA, "vertex", key_file(private_key=None), says="private_key"),
+    Bad("private_key without its PEM armour", SA, "vertex", key_file(private_key="".join(PEM.splitlines()[1:-1])),
+        says="not a PEM private key"),
+    Bad("private_key cut in the middle", SA, "vertex", key_file(private_key=PEM[:400] + "\n-----END PRIVATE KEY-----\n"),
+        says="damaged or truncated"),
+    Bad("private_key that is encrypted", SA, "vertex", key_file(private_key=ENCRYPTED_PEM), says="encrypted"),
+    Bad("private_key that is an EC key", SA, "vertex", key_file(private_key=EC_PEM), says="RSA"),
+    Bad("a public key where the private key belongs", SA, "vertex", key_file(private_key=PUBLIC_PEM),
+        says="not a PEM private key"),
+    Bad("key file without private_key_id", SA, "vertex", key_file(private_key_id=None), says="private_key_id"),
+    Bad("private_key_id that is not hexadecimal", SA, "vertex", key_file(private_key_id="not-a-key-id!"),
+        says="private_key_id"),
+    Bad("token_uri over plain http", SA, "vertex", key_file(token_uri="http://oauth2.googleapis.com/token"),
+        says="https://"),
+    Bad("token_uri on another host", SA, "vertex", key_file(token_uri="https://tokens.example.com/token"),
+        says="Google's token endpoint"),
+    Bad("loopback token_uri outside sandbox mode", SA, "vertex",
+        key_file(token_uri="http://127.0.0.1:8100/vertex/token"), says="https://"),
+    Bad("key file without token_uri", SA, "vertex", key_file(token_uri=None), says="token_uri"),
+    Bad("key file larger than any key file", SA, "vertex", key_file(padding="x" * 9000)),
+    Bad("key file missing", SA, "vertex", creds(service_account_json=None), says="required"),
+    Bad("unknown Vertex location", "credentials.location", "vertex", creds(location="mars-central1"),
+        says="Unknown Vertex AI location"),
+    Bad("Vertex location missing", "credentials.location", "vertex", creds(location=None)),
+    Bad("Vertex key with an inference profile", "inference_profile", "vertex", body={"inference_profile": "us"}),
     Bad("unknown provider", "provider", body={"provider": "gemini"}),
     # --- the key's own fields
     Bad("empty name", "name", body={"name": ""}),
@@ -208,6 +283,7 @@ BAD_INPUTS = [
 
 def test_the_table_is_large_and_every_case_is_distinct():
     assert len(BAD_INPUTS) >= 45
+    assert len([case for case in BAD_INPUTS if case.provider == "vertex" and case.field == SA]) >= 20
     assert len({case.why for case in BAD_INPUTS}) == len(BAD_INPUTS)
 
 
@@ -229,6 +305,11 @@ def test_bad_input_is_refused_with_its_field_and_nothing_is_stored(client_for, c
     assert error["code"] == ("key_conflict" if conflict else "invalid")
     assert case.field in error["fields"], error["fields"]
     assert all(reason.strip() for reason in error["fields"][case.field])
+    if case.says:
+        assert case.says in " ".join(error["fields"][case.field]), error["fields"][case.field]
+    if case.provider == "vertex":  # the reason names the problem, never the file or its key
+        assert not any(line in response.content.decode() for line in PEM.splitlines()[1:-1])
+        assert VERTEX_INFO["private_key_id"] not in response.content.decode()
     assert ProviderKey.objects.count() == keys_before
     assert AuditEvent.objects.filter(action="KEY_CREATED").count() == created_before
 
@@ -236,18 +317,20 @@ def test_bad_input_is_refused_with_its_field_and_nothing_is_stored(client_for, c
 @pytest.mark.parametrize("provider", sorted(VALID))
 def test_surrounding_whitespace_on_secrets_and_key_ids_is_refused_not_trimmed(client_for, provider):
     # The rule (README "Credential values"): a secret or key id is stored exactly as given or refused, never
-    # altered silently; dates and regions (choices) are trimmed; so is the key's name.
+    # altered silently; dates, regions (choices) and pasted files (a service-account JSON: whitespace around JSON
+    # means nothing) are trimmed; so is the key's name.
     fields = {spec.name: spec for spec in get_provider(provider).credential_fields}
     padded = {name: f"  {value}\n\t" for name, value in VALID[provider].items()}
     body = {"provider": provider, "name": "  Padded  ", "credentials": padded, "skip_test": True}
-    response = client_for(BusinessUserFactory()).post("/api/v1/provider-keys/", body, format="json")
-    assert response.status_code == 400, response.json()
-    refused = {name for name in padded if fields[name].kind not in ("date", "choice")}
-    assert refused
-    assert set(response.json()["error"]["fields"]) == {f"credentials.{name}" for name in refused}
-    for name in refused:
-        assert "before or after" in response.json()["error"]["fields"][f"credentials.{name}"][0]
-    assert not ProviderKey.objects.exists()
+    refused = {name for name in padded if fields[name].kind not in ("date", "choice", "textarea")}
+    assert refused or provider == "vertex"
+    if refused:
+        response = client_for(BusinessUserFactory()).post("/api/v1/provider-keys/", body, format="json")
+        assert response.status_code == 400, response.json()
+        assert set(response.json()["error"]["fields"]) == {f"credentials.{name}" for name in refused}
+        for name in refused:
+            assert "before or after" in response.json()["error"]["fields"][f"credentials.{name}"][0]
+        assert not ProviderKey.objects.exists()
 
     trimmed = {name: value if name in refused else f"  {value}\n\t" for name, value in VALID[provider].items()}
     response = client_for(BusinessUserFactory()).post(
@@ -255,7 +338,10 @@ def test_surrounding_whitespace_on_secrets_and_key_ids_is_refused_not_trimmed(cl
     assert response.status_code == 201, response.json()
     key = ProviderKey.objects.get()
     assert key.name == "Padded"
-    assert key.get_credentials().to_json() == VALID[provider]
+    stored = key.get_credentials().to_json()
+    if provider == "bedrock_api_key":  # a long-term API key without a date gets a reminder date (180 days)
+        assert stored.pop("expires_at")
+    assert stored == VALID[provider]
 
 
 def test_a_validation_reason_never_echoes_the_value(client_for):

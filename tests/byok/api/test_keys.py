@@ -22,11 +22,13 @@ def test_owner_creates_a_key_for_every_provider_and_sees_only_the_hint(client_fo
     body = response.json()
     assert body["status"] == "active"
     assert "…" in body["key_hint"]
-    secrets = [v for k, v in VALID[provider].items() if k not in ("region", "access_key_id")]
+    secrets = [v for k, v in VALID[provider].items() if k not in ("region", "location", "access_key_id")]
     assert not any(s in response.content.decode() for s in secrets)
     key = ProviderKey.objects.get(pk=body["id"])
     stored = key.get_credentials()
-    assert stored.get("api_key", stored.get("secret_access_key", stored.get("role_arn"))) in secrets
+    secret_field = next(name for name in ("api_key", "service_account_json", "secret_access_key", "role_arn")
+                        if name in stored)
+    assert stored[secret_field] in secrets
     assert all(s not in key.secret for s in secrets)
 
 
@@ -167,7 +169,7 @@ def test_second_owner_wide_key_for_the_same_family_is_refused(client_for):
 def test_provider_catalog_lists_every_provider_without_secrets(client_for):
     body = client_for(UserFactory()).get("/api/v1/providers/").json()
     assert [p["id"] for p in body] == ["bedrock", "bedrock_api_key", "bedrock_role", "anthropic", "openai", "mistral",
-                                      "deepseek", "xai", "zai", "groq"]
+                                      "deepseek", "xai", "zai", "groq", "vertex"]
     bedrock = body[0]
     assert [p["id"] for p in bedrock["inference_profiles"]] == ["global", "us", "eu", "apac"]
     assert bedrock["models"]["complex"] == "anthropic.claude-opus-4-5-20251101-v1:0"

@@ -42,8 +42,12 @@ def test_demo_credentials_look_like_real_ones():
             assert account.api_key.startswith("sk-ant-api03-")
         elif account.provider == "openai":
             assert account.api_key.startswith("sk-proj-")
+        elif account.provider == "vertex":
+            assert account.client_email.endswith(".iam.gserviceaccount.com"), account.name
+            assert account.service_account["private_key"].startswith("-----BEGIN PRIVATE KEY-----"), account.name
     providers = {account.provider for account in load_accounts()}
-    assert providers == {"bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai", "groq"}
+    assert providers == {"bedrock", "bedrock_api_key", "anthropic", "openai", "mistral", "deepseek", "xai", "zai", "groq",
+                         "vertex"}
 
 
 def test_stats_count_calls_per_operation_and_principal_and_reset_zeroes_them(sim):
@@ -145,6 +149,7 @@ def test_env_points_every_provider_at_the_server(simulator):
         "BYOK_XAI_BASE_URL",
         "BYOK_ZAI_BASE_URL",
         "BYOK_GROQ_BASE_URL",
+        "BYOK_VERTEX_BASE_URL",
     }
 
 

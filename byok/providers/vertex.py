@@ -1,0 +1,440 @@
+"""Google Vertex AI with a service-account key file: Claude through `anthropic.AnthropicVertex`, Gemini through the
+Google Gen AI SDK (`google-genai`, vertexai=True). Both authenticate with OAuth2 access tokens that `google-auth`
+obtains from the key file (a JWT signed with its private key, exchanged at its `token_uri`)."""
+
+import json
+import re
+import threading
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import anthropic as anthropic_sdk
+import google.auth.exceptions
+import google.auth.transport.requests
+import httpx2
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.views.decorators.debug import sensitive_variables
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+from google.oauth2 import service_account
+
+from . import http_sdk
+from .anthropic import messages_complete
+from .base import (
+    CleanedKey,
+    CredentialField,
+    Credentials,
+    CredentialsInvalid,
+    PlatformCredentials,
+    Provider,
+    endpoint,
+)
+from .outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
+
+CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-4-5@20250929", "complex": "claude-opus-4-5@20251101"}
+GEMINI_MODELS = ("gemini-2.5-pro", "gemini-2.5-flash")
+SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+ENDPOINT_OVERRIDE = "BYOK_VERTEX_BASE_URL"  # e.g. the simulator's http://127.0.0.1:8100/vertex
+CONSOLE = "the Google Cloud console"
+# Where Vertex AI serves Claude and Gemini; `global` routes each request to any region with capacity.
+LOCATIONS = (
+    "global", "us-east5", "us-central1", "us-east1", "us-east4", "us-south1", "us-west1", "us-west4",
+    "northamerica-northeast1", "southamerica-east1", "europe-west1", "europe-west2", "europe-west3", "europe-west4",
+    "europe-west6", "europe-west8", "europe-west9", "europe-north1", "europe-southwest1", "asia-east1",
+    "asia-northeast1", "asia-northeast3", "asia-south1", "asia-southeast1", "australia-southeast1", "me-central1",
+)
+_PROJECT_ID = re.compile(r"(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_CLIENT_EMAIL = re.compile(r"[a-z][a-z0-9-]{4,62}@[a-z0-9.:-]{1,100}\.iam\.gserviceaccount\.com")
+_KEY_ID = re.compile(r"[0-9a-fA-F]{16,64}")
+_GOOGLE_TOKEN_HOSTS = ("oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_FILE = "the key file"
+
+
+def _reject(reason: str) -> None:
+    raise ValueError(f"{reason} Download a new JSON key (IAM & Admin → Service accounts → Keys → Add key → JSON) "
+                     "and paste the whole file.")
+
+
+def _string(info: dict, name: str) -> str:
+    value = info.get(name)
+    if value is None:
+        _reject(f"{_FILE.capitalize()} has no {name}.")
+    if not isinstance(value, str):
+        _reject(f"The {name} in {_FILE} must be a string.")
+    if not value.strip():
+        _reject(f"The {name} in {_FILE} is blank.")
+    return value
+
+
+def _check_token_uri(value: str) -> None:
+    """Google's token endpoint only: byok POSTs a signed assertion there (a pasted file is no way to point byok's
+    servers at another host). In sandbox mode (a Vertex endpoint override is configured) loopback is allowed too."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is not None and host in _LOOPBACK_HOSTS and endpoint(ENDPOINT_OVERRIDE):
+        return
+    if parts is None or parts.scheme != "https":
+        _reject(f"The token_uri in {_FILE} must be an https:// URL (Google's is {GOOGLE_TOKEN_URI}).")
+    if host not in _GOOGLE_TOKEN_HOSTS:
+        _reject(f"The token_uri in {_FILE} must be Google's token endpoint ({GOOGLE_TOKEN_URI}).")
+
+
+@sensitive_variables()
+def _check_private_key(value: str) -> None:
+    if not value.lstrip().startswith("-----BEGIN") or "PRIVATE KEY-----" not in value:
+        _reject(f"The private_key in {_FILE} is not a PEM private key (-----BEGIN PRIVATE KEY----- …).")
+    key, problem = None, ""
+    try:
+        key = serialization.load_pem_private_key(value.encode(), password=None)
+    except TypeError:  # the PEM is encrypted: service-account keys never are
+        problem = "is encrypted; Google's key files hold an unencrypted key."
+    except Exception:  # noqa: BLE001 -- any parse failure: damaged or truncated (its text is never repeated)
+        problem = "cannot be read: it is damaged or truncated."
+    if problem:
+        _reject(f"The private_key in {_FILE} {problem}")
+    if not isinstance(key, rsa.RSAPrivateKey):
+        _reject(f"The private_key in {_FILE} is not an RSA key, which Google's service-account keys always are.")
+
+
+@sensitive_variables()
+def parse_service_account(value: str) -> dict:
+    """The key file as a dict, or ValueError naming what is wrong with it (never quoting it)."""
+    try:
+        info = json.loads(value)
+    except ValueError as exc:
+        position = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise ValueError(f"Not JSON{position}: paste the whole service-account key file, from {{ to }}.") from None
+    if not isinstance(info, dict):
+        raise ValueError("The key file must be a JSON object ({ … }); paste the whole service-account key file.")
+    kind = info.get("type")
+    if kind != "service_account":
+        known = {"authorized_user": "a user's credentials (gcloud auth application-default login)",
+                 "external_account": "a workload identity federation configuration",
+                 "impersonated_service_account": "an impersonation configuration"}
+        what = known.get(kind) if isinstance(kind, str) else None
+        _reject(f"This is {what}, not a service-account key." if what
+                else 'The key file\'s type must be "service_account".')
+    project_id = _string(info, "project_id")
+    if not _PROJECT_ID.fullmatch(project_id):
+        _reject(f"The project_id in {_FILE} is not a Google Cloud project id (6–30 lower-case letters, digits, "
+                "hyphens).")
+    email = _string(info, "client_email")
+    if not _CLIENT_EMAIL.fullmatch(email):
+        _reject(f"The client_email in {_FILE} is not a service account's e-mail (name@project.iam.gserviceaccount"
+                ".com).")
+    key_id = _string(info, "private_key_id")
+    if not _KEY_ID.fullmatch(key_id):
+        _reject(f"The private_key_id in {_FILE} is not a key id (hexadecimal).")
+    _check_private_key(_string(info, "private_key"))
+    _check_token_uri(_string(info, "token_uri"))
+    return info
+
+
+@sensitive_variables()
+def _service_account_json(value: str) -> str:
+    parse_service_account(value)
+    return value  # stored exactly as pasted
+
+
+def _location(value: str) -> str:
+    if value not in LOCATIONS:
+        raise ValueError("Unknown Vertex AI location; use a region such as us-east5 or europe-west1, or global.")
+    return value
+
+
+def _hint_of(info: Mapping[str, Any]) -> str:
+    """`byok@acme-prod.iam.gserviceaccount.com key 3f9a01c2…`: who and which key, never the key (≤ 64 chars)."""
+    key = f" key {str(info.get('private_key_id', ''))[:8]}…"
+    email = str(info.get("client_email", ""))
+    if len(email) + len(key) > 64:
+        email = email.removesuffix(".iam.gserviceaccount.com")[: 63 - len(key)] + "…"
+    return email + key
+
+
+# --- clients --------------------------------------------------------------------------------------------------
+
+
+class _TimedRequest(google.auth.transport.requests.Request):
+    """google-auth's transport with a deadline: the SDKs refresh tokens without one (requests would wait 120 s)."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self._timeout = timeout
+
+    def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        return super().__call__(url, method=method, body=body, headers=headers, timeout=timeout or self._timeout,
+                                **kwargs)
+
+
+class _ServiceAccountCredentials(service_account.Credentials):
+    """Refreshes through a transport with byok's timeout, whichever SDK asks, one refresh at a time."""
+
+    byok_timeout: float = 10.0
+
+    def refresh(self, request):
+        with self.__dict__.setdefault("_byok_refresh_lock", threading.Lock()):  # setdefault is atomic
+            if not self.valid:
+                super().refresh(_TimedRequest(self.byok_timeout))
+
+
+def api_base_url() -> str | None:
+    """The Vertex AI endpoint override without its version (`…/vertex`), or None for Google's regional hosts."""
+    return endpoint(ENDPOINT_OVERRIDE)
+
+
+class VertexClient:
+    """The SDK clients of one key: Claude (`claude`) and Gemini (`gemini`), sharing one set of Google credentials
+    whose access token both SDKs refresh when it expires."""
+
+    @sensitive_variables("info")
+    def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
+        self.project_id = info["project_id"]
+        self.location = location
+        self.timeout = timeout
+        base = api_base_url()
+        if base:  # sandbox mode: every Google endpoint is the override, as STS is for Bedrock; nothing leaves
+            info = {**info, "token_uri": f"{base}/token"}
+        self.google_credentials = _ServiceAccountCredentials.from_service_account_info(dict(info), scopes=[SCOPE])
+        self.google_credentials.byok_timeout = timeout
+        # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
+        self.claude = anthropic_sdk.AnthropicVertex(
+            region=location, project_id=self.project_id, credentials=self.google_credentials,
+            base_url=f"{base}/v1" if base else None, timeout=timeout, max_retries=0)
+        self._gemini: genai.Client | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<VertexClient {self.project_id} {self.location}>"
+
+    def access_token(self) -> str:
+        """A valid access token (the token exchange, when there is none yet or it expired)."""
+        self.google_credentials.refresh(None)
+        return self.google_credentials.token
+
+    @property
+    def gemini(self) -> genai.Client:
+        with self._lock:
+            if self._gemini is None:
+                base = api_base_url()
+                options = genai_types.HttpOptions(
+                    api_version="v1", timeout=int(self.timeout * 1000),
+                    retry_options=genai_types.HttpRetryOptions(attempts=1),
+                    **({"base_url": f"{base}/"} if base else {}))
+                self._gemini = genai.Client(vertexai=True, project=self.project_id, location=self.location,
+                                            credentials=self.google_credentials, http_options=options)
+            return self._gemini
+
+
+def is_gemini(model: str) -> bool:
+    return model.startswith("gemini-")
+
+
+@sensitive_variables("client")
+def gemini_complete(client: VertexClient, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    contents = [genai_types.Content(role="model" if m["role"] == "assistant" else "user",
+                                    parts=[genai_types.Part(text=m["content"])])
+                for m in messages if m["role"] != "system"]
+    config = genai_types.GenerateContentConfig(max_output_tokens=max_tokens, system_instruction=system or None)
+    response = client.gemini.models.generate_content(model=model, contents=contents, config=config)
+    usage = response.usage_metadata
+    finish = response.candidates[0].finish_reason if response.candidates else None
+    return Completion(
+        output=response.text or "",
+        model=model,
+        input_tokens=(usage.prompt_token_count or 0) if usage else 0,
+        output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+        stop_reason=getattr(finish, "value", finish) or "",
+    )
+
+
+# --- errors ---------------------------------------------------------------------------------------------------
+
+_HINTS = {
+    "invalid_key": "Google refused this service-account key (invalid_grant): it was deleted, has expired, or the "
+                   "file is damaged. Create a new JSON key for the service account in the Google Cloud console "
+                   "(IAM & Admin → Service accounts → Keys) and paste it.",
+    "account_disabled": "The service account is disabled or was deleted: enable it in the Google Cloud console "
+                        "(IAM & Admin → Service accounts), or use another service account's key.",
+    "token_rejected": "Vertex AI rejected the access token obtained with this key: check that the key file belongs "
+                      "to the project it names, then create a new key.",
+    "service_disabled": "The Vertex AI API is not enabled in the key's project: enable aiplatform.googleapis.com "
+                        "(APIs & Services → Library → Vertex AI API), wait a few minutes, and test again.",
+    "permission": "The service account may not call Vertex AI models: grant it the Vertex AI User role "
+                  "(roles/aiplatform.user) on the project in IAM & Admin → IAM.",
+    "model_access": "This project cannot use {model} in {location}: enable the model in Vertex AI Model Garden "
+                    "(Claude models need the publisher's terms accepted), or choose a location that serves it.",
+    "quota": "Vertex AI quota is exhausted for {model} (429 RESOURCE_EXHAUSTED): retry later, or request a higher "
+             "quota in IAM & Admin → Quotas (online prediction requests per base model).",
+    "unavailable": "Vertex AI answered with a server error; this is usually temporary: retry shortly.",
+    "timeout": "Google did not answer in time. Retry; if it persists, check the Google Cloud status page.",
+    "network": "Could not reach Google (the token endpoint or Vertex AI). Check the network path.",
+    "bad_request": "Vertex AI rejected the request as invalid ({code}).",
+}
+
+
+def _failure(category: str, hint_key: str, *, code: str, status: int | None = None, model: str = "",
+             location: str = "") -> Failure:
+    text = _HINTS[hint_key].format(model=model or "this model", location=location or "this location", code=code)
+    return Failure(category, text, code=code, status=status)
+
+
+def _google_error(body: Any) -> tuple[str, str, str]:
+    """(status, reason, message) of a Google API error body `{"error": {"code", "status", "details": [...]}}`."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", "", ""
+    reasons = [d.get("reason", "") for d in error.get("details") or [] if isinstance(d, dict)]
+    return str(error.get("status") or ""), next((r for r in reasons if r), ""), str(error.get("message") or "")
+
+
+def _by_status(status: int, google_status: str, reason: str, message: str, *, model: str, location: str) -> Failure:
+    code = reason or google_status or str(status)
+    if status == 401:
+        return _failure(Category.INVALID_CREDENTIALS, "token_rejected", code=code, status=status)
+    if status == 403 and (reason == "SERVICE_DISABLED" or "has not been used" in message or "is disabled" in message):
+        return _failure(Category.PERMISSION_DENIED, "service_disabled", code="SERVICE_DISABLED", status=status)
+    if status == 403 and ("model" in message.lower() and "permission" not in message.lower()):
+        return _failure(Category.MODEL_ACCESS, "model_access", code=code, status=status, model=model,
+                        location=location)
+    if status == 403:
+        return _failure(Category.PERMISSION_DENIED, "permission", code=code, status=status)
+    if status == 404:
+        return _failure(Category.MODEL_ACCESS, "model_access", code=code, status=status, model=model,
+                        location=location)
+    if status == 429:
+        return _failure(Category.RATE_LIMITED, "quota", code=code or "RESOURCE_EXHAUSTED", status=status, model=model)
+    if status >= 500:
+        return _failure(Category.PROVIDER_UNAVAILABLE, "unavailable", code=code, status=status)
+    return _failure(Category.BAD_REQUEST, "bad_request", code=code, status=status)
+
+
+def classify(exc: BaseException, *, model: str = "", location: str = "") -> Failure:
+    """A token-exchange or Vertex AI error (either SDK) as a categorised Failure with what to do about it."""
+    if isinstance(exc, Failure):
+        return exc
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+        error, description = str(data.get("error", "")), str(data.get("error_description", "")).lower()
+        if getattr(exc, "retryable", False) or error in ("internal_failure", "server_error",
+                                                         "temporarily_unavailable"):
+            return _failure(Category.PROVIDER_UNAVAILABLE, "unavailable", code=error or "token_endpoint")
+        if "account not found" in description or "disabled" in description:
+            return _failure(Category.INVALID_CREDENTIALS, "account_disabled", code="account_disabled")
+        return _failure(Category.INVALID_CREDENTIALS, "invalid_key", code=error or "invalid_grant")
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        timed_out = "timed out" in str(exc).lower() or "timeout" in type(exc.__cause__).__name__.lower()
+        return _failure(Category.TIMEOUT if timed_out else Category.NETWORK, "timeout" if timed_out else "network",
+                        code=type(exc).__name__)
+    if isinstance(exc, anthropic_sdk.APIStatusError):
+        google_status, reason, message = _google_error(exc.body if isinstance(exc.body, dict) else {})
+        return _by_status(exc.status_code, google_status, reason, message or str(exc.body or ""), model=model,
+                          location=location)
+    if isinstance(exc, genai_errors.APIError):
+        google_status, reason, message = _google_error(exc.details if isinstance(exc.details, dict) else {})
+        return _by_status(exc.code, google_status or str(exc.status or ""), reason, message or str(exc.message or ""),
+                          model=model, location=location)
+    if isinstance(exc, (anthropic_sdk.APITimeoutError, httpx2.TimeoutException)):
+        return _failure(Category.TIMEOUT, "timeout", code=type(exc).__name__)
+    if isinstance(exc, (anthropic_sdk.APIConnectionError, httpx2.TransportError)):
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, google.auth.exceptions.GoogleAuthError):  # a token refresh inside the SDK's send
+            return classify(cause, model=model, location=location)
+        return _failure(Category.NETWORK, "network", code=type(exc).__name__)
+    failure = http_sdk.classify(exc, anthropic_sdk, name="Vertex AI", console=CONSOLE, model=model)
+    return failure
+
+
+# --- the provider ---------------------------------------------------------------------------------------------
+
+
+class VertexProvider(Provider):
+    id = "vertex"
+    name = "Google Vertex AI"
+    family = "vertex"
+    models = CLAUDE_ON_VERTEX
+    models_extra = GEMINI_MODELS
+    docs_url = "https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude"
+    regions = LOCATIONS
+    credential_fields = (
+        CredentialField(
+            "service_account_json", "Service account key (JSON)", secret=True, kind="textarea", max_length=8192,
+            validate=_service_account_json,
+            help="The whole JSON key file of a service account with the Vertex AI User role (IAM & Admin → "
+                 "Service accounts → Keys → Add key → JSON).",
+        ),
+        CredentialField("location", "Location", secret=False, validate=_location, kind="choice", choices=LOCATIONS,
+                        help="The Vertex AI region calls go to (e.g. us-east5, europe-west1), or global."),
+    )
+
+    @sensitive_variables()
+    def hint(self, credentials: Mapping[str, Any]) -> str:
+        return _hint_of(json.loads(credentials["service_account_json"]))
+
+    @sensitive_variables()
+    def clean(self, raw, *, keep: Credentials | None = None, inference_profile: str = "",
+              regional_credentials: list | None = None) -> CleanedKey:
+        cleaned = super().clean(raw, keep=keep, regional_credentials=regional_credentials)
+        cleaned.regions = [cleaned.credentials["location"]]
+        return cleaned
+
+    def region_for(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
+        return regions[0] if regions else ""
+
+    def platform_credentials(self, env: Mapping[str, str]) -> PlatformCredentials:
+        values = {"service_account_json": env.get("PLATFORM_VERTEX_SERVICE_ACCOUNT_JSON", ""),
+                  "location": env.get("PLATFORM_VERTEX_LOCATION") or "global"}
+        return PlatformCredentials(values=values, configured=bool(values["service_account_json"]),
+                                   region=values["location"])
+
+    @sensitive_variables("credentials", "info")
+    def client(self, credentials: Mapping[str, Any], *, region: str = "", timeout: float) -> VertexClient:
+        info = json.loads(credentials["service_account_json"])
+        return VertexClient(info, location=region or credentials["location"], timeout=timeout)
+
+    def complete(self, client: VertexClient, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
+        if is_gemini(model):
+            return gemini_complete(client, model=model, messages=messages, max_tokens=max_tokens)
+        return messages_complete(client.claude, model=model, messages=messages, max_tokens=max_tokens)
+
+    def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
+        return classify(exc, model=model, location=context.get("location", ""))
+
+    @sensitive_variables("credentials")
+    def check(self, credentials: Credentials, *, inference_profile: str = "",
+              models: Mapping[str, str] | None = None) -> list[CheckResult]:
+        """The token exchange (is the key valid, is the account enabled?), then one minimal call per tier model."""
+        try:
+            client = self.client(credentials, timeout=check_timeout())
+        except (ValueError, KeyError):
+            raise CredentialsInvalid("The service-account key cannot be used.", fields={
+                "credentials.service_account_json": ["The key file cannot be read; paste it again."]}) from None
+        location = client.location
+        token_uri = client.google_credentials._token_uri
+        token = CheckResult.from_call(
+            "oauth2:token", lambda: client.access_token() and {"account": client.project_id},
+            target=f"POST {urlsplit(token_uri).path or '/'} (JWT bearer)", region=location,
+            classify=lambda exc: self.classify(exc, location=location))
+        if not token.ok:
+            return [token]
+
+        def model_check(tier: str, model: str) -> CheckResult:
+            call = partial(self.complete, client, model=model, messages=[{"role": "user", "content": "ping"}],
+                           max_tokens=1)
+            return CheckResult.from_call(f"model:{tier}", lambda: call() and {}, target=model, region=location,
+                                         classify=lambda exc: self.classify(exc, model=model, location=location))
+
+        return [token] + run_concurrently([partial(model_check, tier, model)
+                                    for tier, model in (models or self.models).items()])
+
+    def describe(self) -> dict:
+        return {**super().describe(), "locations": list(LOCATIONS)}

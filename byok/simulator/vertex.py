@@ -1,0 +1,291 @@
+"""Google Vertex AI as `google-auth`, `anthropic.AnthropicVertex` and `google-genai` speak it.
+
+- `POST /vertex/token`: the OAuth2 JWT-bearer grant. The assertion's RS256 signature is verified with the service
+  account's public key (the simulator keeps no private key), its audience (Google's token endpoint), issue and
+  expiry times are checked as Google does, and an access token is issued; every refusal is a 400 `{"error": "invalid_grant", …}`.
+- `POST /vertex/v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:rawPredict|:streamRawPredict`:
+  Claude (an Anthropic Messages body with `anthropic_version: vertex-2023-10-16`; the model is in the URL).
+- `POST /vertex/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent` and
+  `:streamGenerateContent?alt=sse`: Gemini.
+
+Platform errors (authentication, API not enabled, quota, model not found) have Google's shape
+`{"error": {"code", "message", "status", "details"}}` on both publishers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from .accounts import Account
+from .anthropic_api import message, messages_prompt, stream_events
+from .wire import (
+    SimRequest,
+    SimResponse,
+    SimulatorState,
+    StreamAborted,
+    answer,
+    conversation_prompt,
+    json_response,
+    logger,
+    sse,
+    sse_response,
+    streamed_pieces,
+    text_of,
+)
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# What Google requires as the assertion's `aud`, whichever URL the assertion is posted to (google-auth always signs
+# this, also when a key file's token_uri points at the simulator).
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+MAX_ASSERTION_LIFETIME = 3600  # Google refuses assertions valid for longer than an hour
+CLOCK_SKEW = 300
+_MODEL_PATH = re.compile(
+    r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/(?P<publisher>anthropic|google)"
+    r"/models/(?P<model>[^/:]+):(?P<method>rawPredict|streamRawPredict|generateContent|streamGenerateContent)$"
+)
+_OPERATIONS = {"rawPredict": "vertex.RawPredict", "streamRawPredict": "vertex.StreamRawPredict",
+               "generateContent": "vertex.GenerateContent", "streamGenerateContent": "vertex.StreamGenerateContent"}
+
+
+class GoogleError(Exception):
+    def __init__(self, status: int, google_status: str, message: str, details: list | None = None) -> None:
+        super().__init__(f"{google_status}: {message}")
+        self.status, self.google_status, self.message, self.details = status, google_status, message, details or []
+
+
+def _error_response(error: GoogleError) -> SimResponse:
+    payload = {"error": {"code": error.status, "message": error.message, "status": error.google_status}}
+    if error.details:
+        payload["error"]["details"] = error.details
+    return json_response(error.status, payload)
+
+
+class InvalidGrant(Exception):
+    def __init__(self, description: str, error: str = "invalid_grant", account: Account | None = None) -> None:
+        super().__init__(description)
+        self.error, self.description, self.account = error, description, account
+
+
+# --- the token endpoint ---------------------------------------------------------------------------------------
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _verify_assertion(assertion: str, state: SimulatorState, audience: str) -> Account:
+    """The account whose key signed this JWT, after Google's checks; InvalidGrant otherwise."""
+    try:
+        header_b64, payload_b64, signature_b64 = assertion.split(".")
+        header, claims = json.loads(_b64url(header_b64)), json.loads(_b64url(payload_b64))
+        signature = _b64url(signature_b64)
+    except (ValueError, TypeError):
+        raise InvalidGrant("Invalid JWT: the assertion is not a signed JWT.") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict) or header.get("alg") != "RS256":
+        raise InvalidGrant("Invalid JWT: the assertion must be signed with RS256.")
+    account = state.accounts.by_client_email(str(claims.get("iss", "")))
+    if account is None or account.provider != "vertex":
+        raise InvalidGrant("Invalid grant: account not found")
+    public_key = serialization.load_pem_public_key(account.public_key.encode())
+    try:
+        public_key.verify(signature, f"{header_b64}.{payload_b64}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise InvalidGrant("Invalid JWT Signature.", account=account) from None
+    if account.private_key_id and header.get("kid") not in (None, account.private_key_id):
+        raise InvalidGrant("Invalid JWT Signature.", account=account)  # a key id the account does not have (deleted key)
+    if claims.get("aud") != audience:
+        raise InvalidGrant(f"Invalid JWT: Failed audience check. The right audience is {audience}", account=account)
+    now = time.time()
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if (not isinstance(iat, (int, float)) or not isinstance(exp, (int, float)) or exp - iat > MAX_ASSERTION_LIFETIME
+            or iat > now + CLOCK_SKEW or exp < now - CLOCK_SKEW):
+        raise InvalidGrant("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+                           "timeframe. Check your iat and exp values in the JWT claim.", account=account)
+    if account.behaviour == "expired":  # the key expired (or was deleted): Google cannot tell the signature's key
+        raise InvalidGrant("Invalid JWT Signature.", account=account)
+    if account.behaviour == "disabled":
+        raise InvalidGrant("Invalid grant: account not found", account=account)
+    return account
+
+
+def handle_token(request: SimRequest, state: SimulatorState) -> SimResponse:
+    form = {key: values[0] for key, values in parse_qs(request.body.decode("utf-8", "replace")).items()}
+    audience = GOOGLE_TOKEN_AUDIENCE
+    account: Account | None = None
+    try:
+        if form.get("grant_type") != JWT_BEARER:
+            raise InvalidGrant("Invalid grant_type.", error="unsupported_grant_type")
+        account = _verify_assertion(form.get("assertion", ""), state, audience)
+        response = json_response(200, {"access_token": state.accounts.issue_access_token(account),
+                                       "expires_in": 3599, "token_type": "Bearer"})
+    except InvalidGrant as refusal:
+        account = refusal.account
+        logger.info("vertex.Token refused: %s (%s)", refusal.error, account.name if account else "unknown account")
+        response = json_response(400, {"error": refusal.error, "error_description": refusal.description})
+    if account is not None:
+        state.simulate_latency(account)
+    state.stats.record(operation="vertex.Token", principal=account.name if account else "unknown", account=account,
+                       status=response.status)
+    return response
+
+
+# --- the model endpoints --------------------------------------------------------------------------------------
+
+_BEHAVIOUR_ERRORS = {
+    "throttled": (429, "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/"
+                  "online_prediction_requests_per_base_model with base model: {model}. Please submit a quota "
+                  "increase request."),
+    "server_error": (500, "INTERNAL", "Internal error encountered."),
+    "unavailable": (503, "UNAVAILABLE", "The service is currently unavailable."),
+}
+
+
+def _authenticate(request: SimRequest, state: SimulatorState) -> Account:
+    authorization = request.headers.get("Authorization", "")
+    account = state.accounts.by_access_token(authorization.removeprefix("Bearer ").strip()) \
+        if authorization.startswith("Bearer ") else None
+    if account is None:
+        raise GoogleError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 "
+                          "access token, login cookie or other valid authentication credential.")
+    return account
+
+
+def _check_access(account: Account, state: SimulatorState, *, project: str, publisher: str, model: str) -> None:
+    if project != account.project_id:
+        raise GoogleError(403, "PERMISSION_DENIED", f"Permission 'aiplatform.endpoints.predict' denied on resource "
+                          f"'projects/{project}' (or it may not exist).",
+                          [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IAM_PERMISSION_DENIED",
+                            "domain": "aiplatform.googleapis.com"}])
+    if account.behaviour == "api_disabled":
+        raise GoogleError(403, "PERMISSION_DENIED", f"Vertex AI API has not been used in project {project} before or "
+                          "it is disabled. Enable it by visiting the Google Cloud console, then retry.",
+                          [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
+                            "domain": "googleapis.com",
+                            "metadata": {"service": "aiplatform.googleapis.com", "consumer": f"projects/{project}"}}])
+    failure = _BEHAVIOUR_ERRORS.get(account.behaviour)
+    if failure is not None:
+        status, google_status, text = failure
+        raise GoogleError(status, google_status, text.format(model=model))
+    if not account.may_use(model) or not state.accounts.knows_model("vertex", model):
+        raise GoogleError(404, "NOT_FOUND", f"Publisher Model `projects/{project}/locations/.../publishers/"
+                          f"{publisher}/models/{model}` was not found or your project does not have access to it.")
+
+
+def handle_vertex(request: SimRequest, state: SimulatorState, path: str) -> SimResponse:
+    """`path` is what follows `/vertex`: `/token`, or `/v1/projects/…`."""
+    if path == "/token" and request.method == "POST":
+        return handle_token(request, state)
+    match = _MODEL_PATH.match(unquote(path))
+    if request.method != "POST" or match is None:
+        return _error_response(GoogleError(404, "NOT_FOUND", f"No simulated Vertex AI API at {request.method} {path}"))
+    operation = _OPERATIONS[match["method"]]
+    model, publisher = match["model"], match["publisher"]
+    account: Account | None = None
+    try:
+        account = _authenticate(request, state)
+        if (publisher == "anthropic") != match["method"].endswith("awPredict"):
+            raise GoogleError(400, "INVALID_ARGUMENT", f"{match['method']} is not served for {publisher} models.")
+        _check_access(account, state, project=match["project"], publisher=publisher, model=model)
+        if publisher == "anthropic":
+            response = _claude(request, account, model, stream=match["method"] == "streamRawPredict")
+        else:
+            response = _gemini(request, account, model, stream=match["method"] == "streamGenerateContent")
+    except GoogleError as error:
+        logger.info("%s refused: %s %s (%s)", operation, error.status, error.google_status,
+                    f"account {account.name}" if account else "unknown token")
+        response = _error_response(error)
+    if account is not None:
+        state.simulate_latency(account)
+    state.stats.record(operation=operation, principal=account.name if account else "unknown", account=account,
+                       status=response.status)
+    return response
+
+
+def _claude(request: SimRequest, account: Account, model: str, *, stream: bool) -> SimResponse:
+    body = request.json()
+    if not isinstance(body, dict):
+        return _anthropic_error(400, "The request body is not valid JSON.")
+    # Vertex's own version string, or an Anthropic API date as newer SDKs send.
+    if not re.fullmatch(rf"{VERTEX_ANTHROPIC_VERSION}|\d{{4}}-\d{{2}}-\d{{2}}", str(body.get("anthropic_version"))):
+        return _anthropic_error(400, f"anthropic_version: must be {VERTEX_ANTHROPIC_VERSION} on Vertex AI.")
+    if "model" in body:
+        return _anthropic_error(400, "model: Extra inputs are not permitted (the model is in the URL on Vertex AI).")
+    for required in ("max_tokens", "messages"):
+        if required not in body:
+            return _anthropic_error(400, f"{required}: Field required")
+    if not isinstance(body["messages"], list) or not body["messages"]:
+        return _anthropic_error(400, "messages: at least one message is required")
+    reply = answer(provider="vertex", model=model, prompt=messages_prompt(body), max_tokens=int(body["max_tokens"]))
+    message_id = f"msg_vrtx_{uuid.uuid4().hex[:24]}"
+    if stream or body.get("stream") is True:
+        return sse_response(sse(event, event["type"]) for event in stream_events(account, reply, model, message_id))
+    return json_response(200, message(reply, model, message_id))
+
+
+def _anthropic_error(status: int, text: str) -> SimResponse:
+    return json_response(status, {"type": "error", "error": {"type": "invalid_request_error", "message": text}})
+
+
+def _gemini_prompt(body: dict[str, Any]):
+    contents = body.get("contents") if isinstance(body.get("contents"), list) else []
+    messages = [{"role": "assistant" if c.get("role") == "model" else "user", "content": c.get("parts") or []}
+                for c in contents if isinstance(c, dict)]
+    system = body.get("systemInstruction") or body.get("system_instruction") or {}
+    return conversation_prompt(messages, system=text_of(system.get("parts") if isinstance(system, dict) else system))
+
+
+def _gemini(request: SimRequest, account: Account, model: str, *, stream: bool) -> SimResponse:
+    body = request.json()
+    if not isinstance(body, dict) or not body.get("contents"):
+        raise GoogleError(400, "INVALID_ARGUMENT", "contents is not specified")
+    config = body.get("generationConfig") if isinstance(body.get("generationConfig"), dict) else {}
+    max_tokens = config.get("maxOutputTokens")
+    reply = answer(provider="vertex", model=model, prompt=_gemini_prompt(body),
+                   max_tokens=int(max_tokens) if max_tokens else None)
+    usage = {"promptTokenCount": reply.input_tokens, "candidatesTokenCount": reply.output_tokens,
+             "totalTokenCount": reply.input_tokens + reply.output_tokens}
+    finish = "MAX_TOKENS" if reply.truncated else "STOP"
+    response_id = uuid.uuid4().hex[:22]
+    if not stream:
+        return json_response(200, {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": reply.text}]}, "finishReason": finish}],
+            "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
+    if parse_qs(urlsplit("?" + request.query).query).get("alt") != ["sse"]:
+        raise GoogleError(400, "INVALID_ARGUMENT", "The simulator streams Gemini as server-sent events: add alt=sse.")
+    return sse_response(_gemini_stream(account, reply.pieces(), finish, usage, model, response_id))
+
+
+def _gemini_stream(account: Account, pieces: list[str], finish: str, usage: dict, model: str,
+                   response_id: str) -> Iterator[bytes]:
+    sent, fails = streamed_pieces(account, _Pieces(pieces))
+    for index, piece in enumerate(sent):
+        chunk: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [{"text": piece}]}}],
+                                 "modelVersion": model, "responseId": response_id}
+        if index == len(sent) - 1 and not fails:
+            chunk["candidates"][0]["finishReason"] = finish
+            chunk["usageMetadata"] = usage
+        yield sse(chunk)
+    if fails:
+        raise StreamAborted()  # the connection drops with the body unfinished
+
+
+class _Pieces:
+    """Adapts a list of pieces to what `streamed_pieces` expects of an Answer."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self._pieces = pieces
+
+    def pieces(self) -> list[str]:
+        return self._pieces
