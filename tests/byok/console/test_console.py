@@ -523,6 +523,17 @@ def test_test_button_on_the_add_page_tests_and_saves_nothing(owner, workspace, s
     assert AuditEvent.objects.filter(action=AuditAction.KEY_CREATED).count() == 0
 
 
+def test_the_test_lists_the_models_the_key_can_use(owner, workspace, sandbox):
+    account = sandbox.add_account("openai")
+    html = signed_in(owner).post(f"{KEYS}add/?provider=openai", {
+        "api_key": account.api_key, "name": "", "fallback_mode": "platform", "scope": "all_workspaces",
+        "_test": "Test"}).content.decode()
+    assert not ProviderKey.objects.exists()
+    listed = re.search(r'id="test-models".*?</details>', html, re.S).group(0)
+    assert all(f"<code>{model}</code>" in listed for model in account.models), listed
+    assert account.api_key not in html
+
+
 def test_test_button_is_throttled_like_every_test(owner, workspace, sandbox, settings):
     settings.BYOK_CONNECTION_TEST_RATE = "0/min"
     form = bedrock_form(sandbox.account("demo-bedrock"), _test="Test")
