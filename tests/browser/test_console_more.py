@@ -166,6 +166,18 @@ def test_rotating_replaces_the_last_test_shown(open_as, sandbox):
     assert f"olivia rotated “EU key” ({key.key_hint})" in page.locator("#result_list").inner_text()
 
 
+def test_changing_the_profile_replaces_the_last_test_shown(open_as, sandbox):
+    key = olivias_key(sandbox.add_account("bedrock", models=ALL_MODELS))
+    page = open_as("olivia")
+    page.goto(f"{KEYS}{key.pk}/change/")
+    assert "us-east-1" in page.locator("#test-result").inner_text()  # the Global profile's region
+    page.check('input[name="inference_profile"][value="eu"]')
+    page.locator('.submit-row input[name="_save"]').click()
+    page.wait_for_load_state()
+    result = page.locator("#test-result").inner_text()
+    assert "eu-central-1" in result and "us-east-1" not in result
+
+
 def test_a_provider_failure_shows_as_a_fallback_on_the_home_page(open_as, sandbox, settings):
     settings.BYOK_PLATFORM_ENV = {k: v for k, v in sandbox_platform_env().items() if k.startswith("PLATFORM_")}
     account = sandbox.add_account("bedrock", models=ALL_MODELS)
