@@ -264,7 +264,7 @@ def invitation_by_token(token: str, *, for_update: bool = False) -> Invitation:
     """The pending invitation a link's token names; InvitationUnusable (with its state) otherwise."""
     rows = Invitation.objects.select_related("workspace__owner", "invited_by")
     if for_update:
-        rows = rows.select_for_update()
+        rows = rows.select_for_update(of=("self",))  # PostgreSQL: the joined rows may be NULL
     invitation = rows.filter(token_hash=Invitation.hash_of(token)).first()
     if invitation is None:
         raise InvitationUnusable(UNUSABLE_MESSAGES["unknown"], state="unknown")
@@ -307,7 +307,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
 def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitation:
     """Withdraw a pending invitation: its link stops working. The owner revokes any; an admin, member invitations."""
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
+        invitation = Invitation.objects.select_for_update(of=("self",)).select_related("workspace").get(pk=invitation.pk)
         _require_may_invite(invitation.workspace, actor, invitation.role)
         state = invitation.state_at(timezone.now())
         if state != Invitation.State.PENDING:
@@ -412,7 +412,7 @@ def api_key_revoke(*, key: ApiKey, actor: User | None) -> ApiKey:
     """Revoke a key or a token (for good): its own user, or (a workspace key) an owner or admin of its workspace.
     Every process refuses it on its next call (this one at once, the others within the gateway's poll interval)."""
     with transaction.atomic():
-        key = ApiKey.objects.select_for_update().select_related("workspace__owner", "user").get(pk=key.pk)
+        key = ApiKey.objects.select_for_update(of=("self",)).select_related("workspace__owner", "user").get(pk=key.pk)
         if actor is not None and actor.pk != key.user_id and (key.is_token or not Membership.objects.filter(
             workspace_id=key.workspace_id, user=actor, role__in=Membership.MANAGING_ROLES
         ).exists()):
