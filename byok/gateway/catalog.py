@@ -21,7 +21,8 @@ CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex
 
 # family -> its catalog model ids (base ids, without inference-profile prefixes), and the reverse
 FAMILY_MODELS: dict[str, tuple[str, ...]] = {
-    family: tuple(dict.fromkeys(m for p in PROVIDERS.values() if p.family == family for m in p.models.values()))
+    family: tuple(dict.fromkeys(m for p in PROVIDERS.values() if p.family == family
+                                for m in (*p.models.values(), *p.models_extra)))
     for family in FAMILIES
 }
 MODEL_FAMILY = {model: family for family, models in FAMILY_MODELS.items() for model in models}

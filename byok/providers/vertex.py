@@ -39,6 +39,7 @@ from .base import (
 )
 from .outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
 from .translate import RequestInvalid
+from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
 CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-4-5@20250929", "complex": "claude-opus-4-5@20251101"}
 GEMINI_MODELS = ("gemini-2.5-pro", "gemini-2.5-flash")
@@ -287,7 +288,7 @@ class _AsyncClaudeOnVertex(anthropic_sdk.AsyncAnthropicVertex):
 
 
 class AsyncVertexClient:
-    """The async SDK client of one key for the data plane: Claude on Vertex (`claude`)."""
+    """The async SDK clients of one key for the data plane: Claude on Vertex (`claude`), Gemini (`gemini`)."""
 
     @sensitive_variables("info")
     def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
@@ -300,19 +301,60 @@ class AsyncVertexClient:
             region=location, project_id=self.project_id, credentials=self.google_credentials,
             base_url=f"{base}/v1" if base else None, timeout=timeout, max_retries=0)
 
+        self._gemini: genai.Client | None = None
+
     def __repr__(self) -> str:
         return f"<AsyncVertexClient {self.project_id} {self.location}>"
 
+    @property
+    def gemini(self) -> genai.Client:
+        """google-genai (its `aio` side), made on first use; it refreshes the shared credentials in a thread."""
+        if self._gemini is None:
+            base = api_base_url()
+            options = genai_types.HttpOptions(
+                api_version="v1", timeout=int(self.timeout * 1000),
+                retry_options=genai_types.HttpRetryOptions(attempts=1), **({"base_url": f"{base}/"} if base else {}))
+            self._gemini = genai.Client(vertexai=True, project=self.project_id, location=self.location,
+                                        credentials=self.google_credentials, http_options=options)
+        return self._gemini
+
     async def close(self) -> None:
         await self.claude.close()
+        if self._gemini is not None:
+            await self._gemini.aio.aclose()
 
 
 async def vertex_acall(client: AsyncVertexClient, call: Call):
-    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not)."""
+    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not); Gemini
+    through google-genai's async client, on chat only (text)."""
     if is_gemini(call.model):
-        raise RequestInvalid(f"{call.model} is a Gemini model: byok's data plane serves Claude on Vertex AI only "
-                             "(use a Claude model, e.g. vertex/standard or vertex/complex).", param="model")
+        async for item in _gemini_acall(client, call):
+            yield item
+        return
     async for item in messages_acall(client.claude, call):
+        yield item
+
+
+async def _gemini_acall(client: AsyncVertexClient, call: Call):
+    if call.api != "chat":
+        raise RequestInvalid(f"{call.model} is a Gemini model: /v1/messages serves Claude; call it on "
+                             "/v1/chat/completions.", param="model")
+    kwargs = chat_to_gemini(call.body)
+    config = genai_types.GenerateContentConfig(**kwargs["config"])
+    models = client.gemini.aio.models
+    if not call.stream:
+        response = await models.generate_content(model=call.model, contents=kwargs["contents"], config=config)
+        yield gemini_to_chat(response, model=call.model)
+        return
+    stream = await models.generate_content_stream(model=call.model, contents=kwargs["contents"], config=config)
+    translator = GeminiStreamToChat(model=call.model)
+    try:
+        async for response in stream:
+            for item in translator.feed(response):
+                yield item
+    finally:
+        await stream.aclose()
+    for item in translator.finish():
         yield item
 
 

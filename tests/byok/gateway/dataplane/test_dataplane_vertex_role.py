@@ -92,18 +92,34 @@ def test_a_revoked_vertex_key_is_a_categorised_failure(dataplane, sandbox):
     assert key.status != ProviderKey.Status.ACTIVE
 
 
-def test_gemini_on_the_data_plane_is_a_clear_400(dataplane, sandbox, monkeypatch):
-    from byok.gateway import resolve
-
+def test_gemini_chat_completion_stream_and_not(dataplane, sandbox):
     member, account, key = vertex_key(sandbox)
-    # The catalog moves Vertex's standard tier to Gemini: the data plane says it cannot serve it (not a 5xx).
-    monkeypatch.setattr(resolve, "tier_model", lambda family, tier: "gemini-2.5-flash" if family == "vertex" else None)
-    with pytest.raises(openai.BadRequestError) as raised:
-        dataplane.openai(member).chat.completions.create(model="vertex/standard", messages=HELLO)
-    assert "Gemini" in str(raised.value.body)
+    client = dataplane.openai(member)
+    completion = client.chat.completions.create(
+        model="vertex/gemini-2.5-flash", messages=[{"role": "system", "content": "Be brief."}, *HELLO], max_tokens=50)
+    assert completion.choices[0].message.content and completion.choices[0].finish_reason == "stop"
+    assert completion.model == "gemini-2.5-flash" and completion.usage.completion_tokens > 0
+    chunks = list(client.chat.completions.create(model="gemini-2.5-pro", messages=HELLO, stream=True,
+                                                 stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage.completion_tokens > 0 and not chunks[-1].choices
+    assert sandbox.calls("vertex.GenerateContent") == {account.name: 1}
+    assert sandbox.calls("vertex.StreamGenerateContent") == {account.name: 1}
+    rows = usage_rows(dataplane)
+    assert [(r["provider"], r["model"]) for r in rows] == [("vertex", "gemini-2.5-flash"), ("vertex", "gemini-2.5-pro")]
+    assert rows[1]["output_tokens"] == chunks[-1].usage.completion_tokens
+
+
+def test_gemini_on_messages_and_with_tools_is_a_clear_400(dataplane, sandbox):
+    member, account, key = vertex_key(sandbox)
     with pytest.raises(anthropic.BadRequestError) as raised:
-        dataplane.anthropic(member).messages.create(model="vertex/standard", max_tokens=10, messages=HELLO)
+        dataplane.anthropic(member).messages.create(model="vertex/gemini-2.5-flash", max_tokens=10, messages=HELLO)
     assert "Gemini" in str(raised.value.body)
+    with pytest.raises(openai.BadRequestError) as raised:
+        dataplane.openai(member).chat.completions.create(model="vertex/gemini-2.5-flash", messages=HELLO, tools=[
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}])
+    assert "tools" in str(raised.value.body)
 
 
 @pytest.fixture
