@@ -25,7 +25,7 @@ from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
 from . import aclients, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
-from .catalog import ALIASES, FAMILY_MODELS, UnknownModel, parse_model, valid_names
+from .catalog import ALIASES, CLAUDE_FAMILIES, FAMILY_MODELS, UnknownModel, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
 from .dbthread import db
 from .resolve import NotAMemberOfWorkspace, Resolution, Source
@@ -231,8 +231,8 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
             raise RequestInvalid("max_tokens: a positive integer is required.", param="max_tokens")
         target = parse_model(body.get("model"))
         resolution = await resolve_target(principal.user_id, principal.workspace_slug, target)
-        if resolution.family not in ("bedrock", "anthropic"):
-            raise RequestInvalid(f"/v1/messages serves Claude (Anthropic or Bedrock); {body.get('model')!r} is a "
+        if resolution.family not in CLAUDE_FAMILIES:
+            raise RequestInvalid(f"/v1/messages serves Claude (Anthropic, Bedrock or Vertex); {body.get('model')!r} is a "
                                  f"{resolution.family} model: call it on /v1/chat/completions.", param="model")
         stream = bool(body.get("stream"))
         served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,

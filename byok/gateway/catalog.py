@@ -1,7 +1,7 @@
 """Model names the data plane accepts, and what each means.
 
 - a tier: `standard`, `complex` — the tier's model of the workspace's default family (the owner's key's family);
-- an alias: `claude-sonnet`, `claude-opus` — the standard / complex tier of a Claude family (Bedrock or Anthropic);
+- an alias: `claude-sonnet`, `claude-opus` — the standard / complex tier of a Claude family (Bedrock, Anthropic or Vertex);
 - provider-qualified: `<provider id>/<tier, alias or model id>`, e.g. `bedrock/complex`, `openai/gpt-5`,
   `anthropic/claude-sonnet-4-5-20250929` (any registry provider id; the provider's family is what counts);
 - a catalog model id alone: `gpt-5`, `claude-opus-4-5-20251101`, `anthropic.claude-sonnet-4-5-20250929-v1:0`
@@ -17,11 +17,12 @@ from ..providers.registry import FAMILIES, PROVIDERS
 from .resolve import Resolution
 
 ALIASES = {"claude-sonnet": "standard", "claude-opus": "complex"}
-CLAUDE_FAMILIES = ("bedrock", "anthropic")
+CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex AI (its tiers are Claude)
 
 # family -> its catalog model ids (base ids, without inference-profile prefixes), and the reverse
 FAMILY_MODELS: dict[str, tuple[str, ...]] = {
-    family: tuple(dict.fromkeys(m for p in PROVIDERS.values() if p.family == family for m in p.models.values()))
+    family: tuple(dict.fromkeys(m for p in PROVIDERS.values() if p.family == family
+                                for m in (*p.models.values(), *p.models_extra)))
     for family in FAMILIES
 }
 MODEL_FAMILY = {model: family for family, models in FAMILY_MODELS.items() for model in models}

@@ -2,9 +2,12 @@
 Google Gen AI SDK (`google-genai`, vertexai=True). Both authenticate with OAuth2 access tokens that `google-auth`
 obtains from the key file (a JWT signed with its private key, exchanged at its `token_uri`)."""
 
+import asyncio
+import hashlib
 import json
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -23,8 +26,9 @@ from google.genai import types as genai_types
 from google.oauth2 import service_account
 
 from . import http_sdk
-from .anthropic import messages_complete
+from .anthropic import messages_acall, messages_complete
 from .base import (
+    Call,
     CleanedKey,
     CredentialField,
     Credentials,
@@ -34,6 +38,8 @@ from .base import (
     endpoint,
 )
 from .outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
+from .translate import RequestInvalid
+from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
 CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-4-5@20250929", "complex": "claude-opus-4-5@20251101"}
 GEMINI_MODELS = ("gemini-2.5-pro", "gemini-2.5-flash")
@@ -191,6 +197,17 @@ def api_base_url() -> str | None:
     return endpoint(ENDPOINT_OVERRIDE)
 
 
+@sensitive_variables("info")
+def google_credentials(info: Mapping[str, Any], *, timeout: float) -> _ServiceAccountCredentials:
+    """Refreshable Google credentials of a key file (in sandbox mode its token endpoint is the override's)."""
+    base = api_base_url()
+    if base:  # sandbox mode: every Google endpoint is the override, as STS is for Bedrock; nothing leaves
+        info = {**info, "token_uri": f"{base}/token"}
+    credentials = _ServiceAccountCredentials.from_service_account_info(dict(info), scopes=[SCOPE])
+    credentials.byok_timeout = timeout
+    return credentials
+
+
 class VertexClient:
     """The SDK clients of one key: Claude (`claude`) and Gemini (`gemini`), sharing one set of Google credentials
     whose access token both SDKs refresh when it expires."""
@@ -201,10 +218,7 @@ class VertexClient:
         self.location = location
         self.timeout = timeout
         base = api_base_url()
-        if base:  # sandbox mode: every Google endpoint is the override, as STS is for Bedrock; nothing leaves
-            info = {**info, "token_uri": f"{base}/token"}
-        self.google_credentials = _ServiceAccountCredentials.from_service_account_info(dict(info), scopes=[SCOPE])
-        self.google_credentials.byok_timeout = timeout
+        self.google_credentials = google_credentials(info, timeout=timeout)
         # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
         self.claude = anthropic_sdk.AnthropicVertex(
             region=location, project_id=self.project_id, credentials=self.google_credentials,
@@ -236,6 +250,112 @@ class VertexClient:
 
 def is_gemini(model: str) -> bool:
     return model.startswith("gemini-")
+
+
+# --- the data plane (async) -----------------------------------------------------------------------------------
+
+_SHARED_MAX = 256
+_shared: OrderedDict[tuple, _ServiceAccountCredentials] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+@sensitive_variables("info", "text")
+def _shared_credentials(info: Mapping[str, Any], *, timeout: float) -> _ServiceAccountCredentials:
+    """One set of Google credentials per key file (and endpoint), shared by the data plane's client shards, so a
+    key's access token is exchanged once, not once per connection pool."""
+    text = json.dumps(dict(info), sort_keys=True)
+    cache_key = (hashlib.sha256(text.encode()).hexdigest(), api_base_url(), timeout)
+    with _shared_lock:
+        credentials = _shared.get(cache_key)
+        if credentials is None:
+            credentials = _shared[cache_key] = google_credentials(info, timeout=timeout)
+            while len(_shared) > _SHARED_MAX:
+                _shared.popitem(last=False)
+        else:
+            _shared.move_to_end(cache_key)
+        return credentials
+
+
+class _AsyncClaudeOnVertex(anthropic_sdk.AsyncAnthropicVertex):
+    """AsyncAnthropicVertex whose token refresh (a blocking JWT exchange) runs in a worker thread; the credentials'
+    own lock makes concurrent refreshes one exchange. The event loop never waits on Google's token endpoint."""
+
+    async def _ensure_access_token(self) -> str:
+        credentials = self.credentials
+        if not credentials.valid:
+            await asyncio.to_thread(credentials.refresh, None)
+        return credentials.token
+
+
+class AsyncVertexClient:
+    """The async SDK clients of one key for the data plane: Claude on Vertex (`claude`), Gemini (`gemini`)."""
+
+    @sensitive_variables("info")
+    def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
+        self.project_id = info["project_id"]
+        self.location = location
+        self.timeout = timeout
+        base = api_base_url()
+        self.google_credentials = _shared_credentials(info, timeout=timeout)
+        self.claude = _AsyncClaudeOnVertex(
+            region=location, project_id=self.project_id, credentials=self.google_credentials,
+            base_url=f"{base}/v1" if base else None, timeout=timeout, max_retries=0)
+
+        self._gemini: genai.Client | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncVertexClient {self.project_id} {self.location}>"
+
+    @property
+    def gemini(self) -> genai.Client:
+        """google-genai (its `aio` side), made on first use; it refreshes the shared credentials in a thread."""
+        if self._gemini is None:
+            base = api_base_url()
+            options = genai_types.HttpOptions(
+                api_version="v1", timeout=int(self.timeout * 1000),
+                retry_options=genai_types.HttpRetryOptions(attempts=1), **({"base_url": f"{base}/"} if base else {}))
+            self._gemini = genai.Client(vertexai=True, project=self.project_id, location=self.location,
+                                        credentials=self.google_credentials, http_options=options)
+        return self._gemini
+
+    async def close(self) -> None:
+        await self.claude.close()
+        if self._gemini is not None:
+            await self._gemini.aio.aclose()
+
+
+async def vertex_acall(client: AsyncVertexClient, call: Call):
+    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not); Gemini
+    through google-genai's async client, on chat only (text)."""
+    if is_gemini(call.model):
+        async for item in _gemini_acall(client, call):
+            yield item
+        return
+    async for item in messages_acall(client.claude, call):
+        yield item
+
+
+async def _gemini_acall(client: AsyncVertexClient, call: Call):
+    if call.api != "chat":
+        raise RequestInvalid(f"{call.model} is a Gemini model: /v1/messages serves Claude; call it on "
+                             "/v1/chat/completions.", param="model")
+    kwargs = chat_to_gemini(call.body)
+    config = genai_types.GenerateContentConfig(**kwargs["config"])
+    models = client.gemini.aio.models
+    if not call.stream:
+        response = await models.generate_content(model=call.model, contents=kwargs["contents"], config=config)
+        yield gemini_to_chat(response, model=call.model)
+        return
+    stream = await models.generate_content_stream(model=call.model, contents=kwargs["contents"], config=config)
+    translator = GeminiStreamToChat(model=call.model)
+    try:
+        async for response in stream:
+            for item in translator.feed(response):
+                yield item
+    finally:
+        await stream.aclose()
+    for item in translator.finish():
+        yield item
 
 
 @sensitive_variables("client")
@@ -405,6 +525,14 @@ class VertexProvider(Provider):
         if is_gemini(model):
             return gemini_complete(client, model=model, messages=messages, max_tokens=max_tokens)
         return messages_complete(client.claude, model=model, messages=messages, max_tokens=max_tokens)
+
+    @sensitive_variables("credentials", "info")
+    def async_client(self, credentials: Mapping[str, Any], *, region: str = "", timeout: float) -> AsyncVertexClient:
+        info = json.loads(credentials["service_account_json"])
+        return AsyncVertexClient(info, location=region or credentials["location"], timeout=timeout)
+
+    def acall(self, client: AsyncVertexClient, call: Call):
+        return vertex_acall(client, call)
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
         return classify(exc, model=model, location=context.get("location", ""))

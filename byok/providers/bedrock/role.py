@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ..base import (
     MAX_FIELD_LENGTH,
+    Call,
     CleanedKey,
     CredentialField,
     Credentials,
@@ -42,6 +43,7 @@ from .aws import (
     runtime_client_iam,
     sts_client,
 )
+from .aws_async import BedrockAsyncClient
 from .iam import SESSION_FIELDS, BedrockProvider
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy, trust_policy
 
@@ -208,6 +210,15 @@ class BedrockRoleProvider(Provider):
 
     def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         return converse(client, model=model, messages=messages, max_tokens=max_tokens)
+
+    def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
+        """The role session's signed async client, as IAM credentials' (the gateway refreshes the session first)."""
+        if "access_key_id" not in credentials:
+            raise Failure(Category.EXPIRED, ROLE_HINTS["expired_session"], code="no_session")
+        return BedrockAsyncClient(credentials, region=region, timeout=timeout)
+
+    def acall(self, client: BedrockAsyncClient, call: Call):
+        return BedrockProvider.acall(self, client, call)
 
     def access_policy(self, inference_profile: str) -> dict:
         """The role's permission policy: both models through the profile; no session tokens (byok assumes it)."""
