@@ -52,6 +52,7 @@ class OwnedWorkspacesField(serializers.SlugRelatedField):
         return workspaces_owned_by(self.context["request"].user)
 
 
+@extend_schema_field({"type": "integer", "description": "The id of a workspace API key of one of your workspaces."})
 class OwnedApiKeysField(serializers.PrimaryKeyRelatedField):
     """Workspace API key ids, resolved among the API keys of the caller's own workspaces only (others look unknown)."""
 
