@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import ApiKey
 from core.schema import ErrorOutput
 from core.serializers import StrictInput
 
@@ -51,8 +52,17 @@ class OwnedWorkspacesField(serializers.SlugRelatedField):
         return workspaces_owned_by(self.context["request"].user)
 
 
+@extend_schema_field({"type": "integer", "description": "The id of a workspace API key of one of your workspaces."})
+class OwnedApiKeysField(serializers.PrimaryKeyRelatedField):
+    """Workspace API key ids, resolved among the API keys of the caller's own workspaces only (others look unknown)."""
+
+    def get_queryset(self):
+        return ApiKey.objects.filter(workspace__owner=self.context["request"].user).select_related("workspace")
+
+
 class ProviderKeyOutput(serializers.ModelSerializer):
     workspaces = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    api_keys = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     status = serializers.SerializerMethodField()
     last_test = serializers.SerializerMethodField()
 
@@ -60,7 +70,7 @@ class ProviderKeyOutput(serializers.ModelSerializer):
         model = ProviderKey
         fields = [
             "id", "provider", "name", "key_hint", "credential_type", "inference_profile", "regions", "enabled",
-            "fallback_mode", "scope", "workspaces", "status", "expires_at", "session_token_expires_at",
+            "fallback_mode", "scope", "workspaces", "api_keys", "status", "expires_at", "session_token_expires_at",
             "failure_reason", "created_at", "updated_at", "rotated_at", "last_used_at", "last_test",
         ]
 
@@ -74,7 +84,8 @@ class ProviderKeyOutput(serializers.ModelSerializer):
 
 
 CONFLICT = OpenApiResponse(ErrorOutput, description="Clashes with another of your keys (`key_conflict`): the name, "
-                                                   "an owner-wide key of the family, or workspaces already served.")
+                                                   "an owner-wide key of the family, or workspaces or API keys already "
+                                                   "served.")
 
 
 def _key_or_404(request, pk) -> ProviderKey:
@@ -91,6 +102,9 @@ class ProviderKeyListApi(APIView):
         fallback_mode = serializers.ChoiceField(choices=ProviderKey.FallbackMode.choices, required=False)
         scope = serializers.ChoiceField(choices=ProviderKey.Scope.choices, required=False)
         workspaces = serializers.ListField(child=OwnedWorkspacesField(), required=False, max_length=500)
+        api_keys = serializers.ListField(
+            child=OwnedApiKeysField(), required=False, max_length=500,
+            help_text="For scope api_keys: ids of workspace API keys of your workspaces whose calls this key serves.")
         skip_test = serializers.BooleanField(default=False)
 
     @extend_schema(responses=ProviderKeyOutput(many=True), summary="Your provider keys")
@@ -118,6 +132,9 @@ class ProviderKeyDetailApi(APIView):
         fallback_mode = serializers.ChoiceField(choices=ProviderKey.FallbackMode.choices, required=False)
         scope = serializers.ChoiceField(choices=ProviderKey.Scope.choices, required=False)
         workspaces = serializers.ListField(child=OwnedWorkspacesField(), required=False, max_length=500)
+        api_keys = serializers.ListField(
+            child=OwnedApiKeysField(), required=False, max_length=500,
+            help_text="For scope api_keys: ids of workspace API keys of your workspaces whose calls this key serves.")
         skip_test = serializers.BooleanField(default=False)
 
     @extend_schema(responses=ProviderKeyOutput, summary="One of your provider keys")

@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.selectors import can_manage_workspace, workspaces_visible_to
+from accounts.selectors import ApiKeyPrincipal, can_manage_workspace, workspaces_visible_to
 from core.parsers import JSONParser
 from core.serializers import StrictInput
 
@@ -31,10 +31,20 @@ MAX_MESSAGES = 200
 MAX_CONTENT = 200_000
 
 
+def calling_api_key_id(request) -> int | None:
+    """The workspace API key the request is authenticated with (byok.api.authentication), or None (a session, an API
+    token): provider keys scoped to API keys serve only calls made with those keys."""
+    principal = getattr(request, "auth", None)
+    if isinstance(principal, ApiKeyPrincipal) and not principal.is_token:
+        return principal.api_key_id
+    return None
+
+
 def _resolve(request, slug: str, provider: str | None = None) -> Resolution:
     try:
         return credentials_resolve(user=request.user, workspace_slug=slug,
-                                   family=get_provider(provider).family if provider else None)
+                                   family=get_provider(provider).family if provider else None,
+                                   api_key_id=calling_api_key_id(request))
     except NotAMemberOfWorkspace:
         raise Http404 from None
 
@@ -107,7 +117,8 @@ class CompletionApi(APIView):
         data = self.CompletionInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            outcome = llm_complete(user=request.user, workspace_slug=slug, **data.validated_data)
+            outcome = llm_complete(user=request.user, workspace_slug=slug, api_key_id=calling_api_key_id(request),
+                                   **data.validated_data)
         except NotAMemberOfWorkspace:
             raise Http404 from None
         response = Response(outcome.as_dict())

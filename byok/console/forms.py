@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.forms import LockoutMessageMixin
-from accounts.models import Membership, User, Workspace
+from accounts.models import ApiKey, Membership, User, Workspace
 from core.errors import DomainError
 
 from ..models import ProviderKey
@@ -91,14 +91,21 @@ class KeySettingsMixin(forms.Form):
     workspaces = forms.ModelMultipleChoiceField(queryset=Workspace.objects.none(), required=False,
                                                 widget=forms.CheckboxSelectMultiple,
                                                 help_text="Only with “Selected workspaces”.")
+    api_keys = forms.ModelMultipleChoiceField(
+        queryset=ApiKey.objects.none(), required=False, widget=forms.CheckboxSelectMultiple, label="API keys",
+        help_text="Only with “Selected API keys”: calls made with these workspace API keys use this key (e.g. one key "
+                  "for staging callers, another for production); other calls in their workspaces do not.")
 
     def __init__(self, *args, owner: User, **kwargs):
         super().__init__(*args, **kwargs)
         # Foreign-key choices come from the owner's own workspaces, never from the whole table.
         self.fields["workspaces"].queryset = Workspace.objects.filter(owner=owner)
+        self.fields["api_keys"].queryset = (ApiKey.objects.filter(workspace__owner=owner, revoked_at__isnull=True)
+                                            .select_related("workspace").order_by("workspace__name", "name"))
+        self.fields["api_keys"].label_from_instance = lambda k: f"{k.workspace.name}: {k.name} ({k.key_hint})"
 
     def key_settings(self) -> dict:
-        data = {f: self.cleaned_data[f] for f in ("name", "fallback_mode", "scope", "workspaces")}
+        data = {f: self.cleaned_data[f] for f in ("name", "fallback_mode", "scope", "workspaces", "api_keys")}
         if "inference_profile" in self.fields:
             data["inference_profile"] = self.cleaned_data["inference_profile"]
         return data
@@ -128,7 +135,8 @@ def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
                                                   keep_hint=KEEP_HELP if editing else "")
     names = tuple(s.name for s in provider.credential_fields)
     attrs = {**fields, "provider": provider, "credential_names": names,
-             "field_order": ["name", "inference_profile", *names, "fallback_mode", "scope", "workspaces"]}
+             "field_order": ["name", "inference_profile", *names, "fallback_mode", "scope", "workspaces",
+                            "api_keys"]}
     return type(f"{provider.id.title()}KeyForm", (KeySettingsMixin, KeyFormBase), attrs)
 
 

@@ -41,6 +41,7 @@ RETRY_AFTER_SECONDS = "5"
 class Principal:
     user_id: int
     workspace_slug: str
+    api_key_id: int | None = None  # the calling workspace API key: provider keys scoped to it serve its calls
 
 
 class AuthFailed(Exception):
@@ -65,7 +66,8 @@ async def _principal(headers: dict[str, str]) -> Principal:
     if requested and requested != principal.workspace_slug:
         raise AuthFailed("This API key belongs to another workspace.", status=403)
     usage.batch.note_api_key(principal.api_key_id)
-    return Principal(user_id=principal.user_id, workspace_slug=principal.workspace_slug)
+    return Principal(user_id=principal.user_id, workspace_slug=principal.workspace_slug,
+                     api_key_id=principal.api_key_id)
 
 
 # --- responses ---------------------------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
         stream = bool(body.get("stream"))
         served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug,
                                  target=parse_model(body.get("model")), api="chat", body=body, stream=stream,
-                                 region=headers.get("x-byok-region", ""))
+                                 region=headers.get("x-byok-region", ""), api_key_id=principal.api_key_id)
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the OpenAI error shape
         if isinstance(exc, DomainError) and exc.details.get("source") == "byok":
             reply.headers["x-byok-source"] = "byok"
@@ -230,13 +232,14 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
         if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
             raise RequestInvalid("max_tokens: a positive integer is required.", param="max_tokens")
         target = parse_model(body.get("model"))
-        resolution = await resolve_target(principal.user_id, principal.workspace_slug, target)
+        resolution = await resolve_target(principal.user_id, principal.workspace_slug, target, principal.api_key_id)
         if resolution.family not in CLAUDE_FAMILIES:
             raise RequestInvalid(f"/v1/messages serves Claude (Anthropic, Bedrock or Vertex); {body.get('model')!r} is a "
                                  f"{resolution.family} model: call it on /v1/chat/completions.", param="model")
         stream = bool(body.get("stream"))
         served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,
-                                 api="messages", body=body, stream=stream, region=headers.get("x-byok-region", ""))
+                                 api="messages", body=body, stream=stream, region=headers.get("x-byok-region", ""),
+                                 api_key_id=principal.api_key_id)
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
         await _answer_error(reply, exc, anthropic_error)
         return
@@ -283,7 +286,8 @@ async def models(headers: dict, raw: bytes, reply: Reply) -> None:
         principal = await _principal(headers)
         entries = []
         for family in FAMILIES:
-            resolution = await cache.resolution_for(principal.user_id, principal.workspace_slug, family)
+            resolution = await cache.resolution_for(principal.user_id, principal.workspace_slug, family,
+                                                    principal.api_key_id)
             if not _can_serve(resolution):
                 continue
             tier_models = {resolution.model_for(tier): tier for tier in TIERS}

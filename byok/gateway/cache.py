@@ -71,18 +71,20 @@ def _valid_until(resolution: Resolution) -> float:
     return deadline
 
 
-async def resolution_for(user_id: int, slug: str, family: str | None) -> Resolution:
-    """The cached resolution, or one query in a worker thread (connection closed after) on a miss."""
+async def resolution_for(user_id: int, slug: str, family: str | None, api_key_id: int | None = None) -> Resolution:
+    """The cached resolution, or one query in a worker thread (connection closed after) on a miss. Cached per calling
+    API key too: a provider key scoped to API keys serves only calls made with them."""
     if not catalog_loaded():  # model names are read from the catalog snapshot in memory by the callers
         await db(catalog_snapshot)
-    cache_key = (user_id, slug, family)
+    cache_key = (user_id, slug, family, api_key_id)
     entry = _resolutions.get(cache_key)
     if entry is not None and entry[0] > time.monotonic():
         if entry[1] is None:
             raise NotAMemberOfWorkspace(slug)
         return entry[1]
     try:
-        resolution = await db(credentials_resolve, user=_UserRef(user_id), workspace_slug=slug, family=family)
+        resolution = await db(credentials_resolve, user=_UserRef(user_id), workspace_slug=slug, family=family,
+                                api_key_id=api_key_id)
     except NotAMemberOfWorkspace:
         _store(cache_key, time.monotonic() + MAX_AGE, None)
         raise

@@ -66,12 +66,13 @@ def _background(coroutine) -> None:
     task.add_done_callback(_tasks.discard)
 
 
-async def resolve_target(user_id: int, slug: str, target: Target) -> Resolution:
-    """The resolution for the target's family (the workspace's default family first, when the name gives none)."""
-    resolution = await resolution_for(user_id, slug, target.family)
+async def resolve_target(user_id: int, slug: str, target: Target, api_key_id: int | None = None) -> Resolution:
+    """The resolution for the target's family (the workspace's default family first, when the name gives none), for
+    a call made with the API key `api_key_id` (keys scoped to it win)."""
+    resolution = await resolution_for(user_id, slug, target.family, api_key_id)
     family = target.family_for(resolution.family)
     if family != resolution.family:
-        resolution = await resolution_for(user_id, slug, family)
+        resolution = await resolution_for(user_id, slug, family, api_key_id)
     return resolution
 
 
@@ -87,8 +88,8 @@ def with_region(resolution: Resolution, region: str) -> Resolution:
 
 
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
-                    region: str = "") -> Served:
-    resolution = with_region(await resolve_target(user_id, slug, target), region)
+                    region: str = "", api_key_id: int | None = None) -> Served:
+    resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
     model = target.model_id(resolution)
     fallback_reason = ""
     if resolution.source == Source.BYOK:

@@ -56,8 +56,8 @@ class KeyState:
 class Resolution:
     """Which credentials serve a call, and why. Holds no plaintext.
 
-    `reason` is a stable code: owner_key, workspace_key (BYOK); no_key, plan_inactive, key_disabled, key_expired,
-    or the failure category of a failing key such as invalid_credentials (platform).
+    `reason` is a stable code: owner_key, workspace_key, api_key_scoped (BYOK); no_key, plan_inactive, key_disabled,
+    key_expired, or the failure category of a failing key such as invalid_credentials (platform).
     """
 
     source: str
@@ -118,7 +118,8 @@ _KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expir
                 "session_token_expires_at", "last_used_at", "model_breakers", "secret", "session_secret")
 _DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
 
-# One round trip: membership, the owner's plan, and the owner's keys that serve this workspace.
+# One round trip: membership, the owner's plan, and the owner's keys that serve this workspace (keys scoped to API keys
+# only for a call made with one of those keys: the first parameter is the calling API key's id, or NULL).
 _RESOLVE_SQL = f"""
 SELECT {", ".join(_MEMBERSHIP_COLUMNS)}, {", ".join("k." + c for c in _KEY_COLUMNS)}
 FROM accounts_membership m
@@ -127,7 +128,11 @@ JOIN accounts_user o ON o.id = w.owner_id
 JOIN accounts_plan p ON p.code = o.plan_id
 LEFT JOIN byok_providerkey k ON k.owner_id = o.id AND (
     k.scope = 'all_workspaces'
-    OR EXISTS (SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id)
+    OR (k.scope = 'selected' AND EXISTS (
+        SELECT 1 FROM byok_providerkey_workspaces kw WHERE kw.providerkey_id = k.id AND kw.workspace_id = w.id))
+    OR (k.scope = 'api_keys' AND EXISTS (
+        SELECT 1 FROM byok_providerkey_api_keys ka JOIN accounts_apikey a ON a.id = ka.apikey_id
+        WHERE ka.providerkey_id = k.id AND ka.apikey_id = %s AND a.workspace_id = w.id))
 )
 WHERE m.user_id = %s AND w.slug = %s
 """
@@ -166,16 +171,18 @@ def unusable_reason(key: "KeyState | ProviderKey", now: datetime) -> str | None:
     return None
 
 
-def credentials_resolve(*, user: User, workspace_slug: str, family: str | None = None) -> Resolution:
+def credentials_resolve(*, user: User, workspace_slug: str, family: str | None = None,
+                        api_key_id: int | None = None) -> Resolution:
     """Which credentials serve `user`'s next call in the workspace, for a provider family (or the default one).
 
     Members inherit the owner's keys. BYOK needs the owner's plan to allow it and a key that is enabled,
-    unexpired, not cooling down after failures, and in scope; a key scoped to selected workspaces wins
-    over an owner-wide key. Otherwise: platform credentials. One database query, no cache: a change takes
+    unexpired, not cooling down after failures, and in scope; a key scoped to the calling workspace API key
+    (`api_key_id`; None for session and token calls, which never use such keys) wins over a key scoped to selected
+    workspaces, which wins over an owner-wide key. Otherwise: platform credentials. One database query, no cache: a change takes
     effect on the very next call in every process.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_RESOLVE_SQL, [user.pk, workspace_slug])
+        cursor.execute(_RESOLVE_SQL, [api_key_id, user.pk, workspace_slug])
         rows = cursor.fetchall()
     if not rows:
         raise NotAMemberOfWorkspace(workspace_slug)
@@ -197,18 +204,23 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
                       region=provider.region_for(inference_profile=profile, regions=key.regions), **base)
 
 
+_SCOPE_RANK = {ProviderKey.Scope.API_KEYS: 0, ProviderKey.Scope.SELECTED: 1, ProviderKey.Scope.ALL_WORKSPACES: 2}
+_SCOPE_REASON = {ProviderKey.Scope.API_KEYS: "api_key_scoped", ProviderKey.Scope.SELECTED: "workspace_key"}
+
+
 def key_choice(keys: list, *, byok_allowed: bool, now: datetime) -> tuple[str, str, "KeyState | ProviderKey | None"]:
     """(source, reason, key) among the owner's keys of one family that serve the workspace (KeyStates or stored keys):
-    the rule every answer about "what serves" follows. A key scoped to selected workspaces wins over an owner-wide
-    one; then the first usable. Without BYOK: the platform, with the key that cannot serve (so answers can name it)."""
-    candidates = sorted(keys, key=lambda k: (k.scope != ProviderKey.Scope.SELECTED, k.pk))
+    the rule every answer about "what serves" follows. A key scoped to the calling API key wins over one scoped to
+    selected workspaces, which wins over an owner-wide one; then the first usable. Without BYOK: the platform, with the
+    key that cannot serve (so answers can name it)."""
+    candidates = sorted(keys, key=lambda k: (_SCOPE_RANK.get(k.scope, len(_SCOPE_RANK)), k.pk))
     if not byok_allowed:
         return Source.PLATFORM, "plan_inactive", candidates[0] if candidates else None
     if not candidates:
         return Source.PLATFORM, "no_key", None
     for key in candidates:
         if unusable_reason(key, now) is None:
-            return Source.BYOK, "workspace_key" if key.scope == ProviderKey.Scope.SELECTED else "owner_key", key
+            return Source.BYOK, _SCOPE_REASON.get(key.scope, "owner_key"), key
     return Source.PLATFORM, unusable_reason(candidates[0], now), candidates[0]
 
 

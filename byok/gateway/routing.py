@@ -58,10 +58,11 @@ class CallOutcome:
 
 
 def llm_complete(*, user: User, workspace_slug: str, task: str, messages: list[dict], max_tokens: int,
-                 provider: str | None = None) -> CallOutcome:
-    """One LLM call for a member of the workspace, on the owner's key when it can serve, else platform credentials."""
+                 provider: str | None = None, api_key_id: int | None = None) -> CallOutcome:
+    """One LLM call for a member of the workspace, on the owner's key when it can serve, else platform credentials.
+    `api_key_id`: the workspace API key the call is made with (provider keys scoped to it win), None otherwise."""
     family = get_provider(provider).family if provider else None
-    resolution = credentials_resolve(user=user, workspace_slug=workspace_slug, family=family)
+    resolution = credentials_resolve(user=user, workspace_slug=workspace_slug, family=family, api_key_id=api_key_id)
     fallback_reason = ""
     if resolution.source == Source.BYOK:
         model = resolution.model_for(task)

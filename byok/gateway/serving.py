@@ -58,7 +58,7 @@ class Serving:
     workspace: Workspace
     family: str
     source: str  # byok, platform or nothing (calls fail)
-    reason: str  # owner_key, workspace_key, or why not BYOK (no_key, plan_inactive, key_disabled, …)
+    reason: str  # owner_key, workspace_key (never api_key_scoped: see serving_for), or why not BYOK (no_key, plan_inactive, key_disabled, …)
     key: ProviderKey | None  # the key that serves, or the one that cannot
     platform_configured: bool
 
@@ -90,7 +90,10 @@ class Serving:
 def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey], byok_allowed: bool,
                 now: datetime | None = None, platform: dict | None = None) -> Serving:
     """The rules of `credentials_resolve` and routing, on the owner's keys (any order; this filters by family and
-    scope). `keys` need `workspaces` prefetched for selected-scope keys; `platform` caches platform_configured."""
+    scope). `keys` need `workspaces` prefetched for selected-scope keys; `platform` caches platform_configured.
+
+    Keys scoped to selected API keys (scope api_keys) are left out: they serve only calls made with those API keys,
+    never the workspace in general, so this answers for session, token and other API keys' calls."""
     now = now or timezone.now()
     platform = {} if platform is None else platform
     if family not in platform:
@@ -144,6 +147,10 @@ def what_serves_next(*, owner: User, families: Iterable[str], workspaces: Iterab
 
 
 def what_serves_key_workspaces(key: ProviderKey) -> str:
-    """What serves the workspaces this key serves (all the owner's, or its selected ones), for its family."""
-    workspaces = None if key.scope == ProviderKey.Scope.ALL_WORKSPACES else list(key.workspaces.all())
+    """What serves the workspaces this key serves (all the owner's, or its selected ones, or its API keys' ones), for its
+    family. For a key scoped to API keys the sentence says what serves those workspaces' other calls."""
+    if key.scope == ProviderKey.Scope.API_KEYS:
+        workspaces = list(Workspace.objects.filter(api_keys__provider_keys=key).distinct().order_by("name"))
+    else:
+        workspaces = None if key.scope == ProviderKey.Scope.ALL_WORKSPACES else list(key.workspaces.all())
     return what_serves_next(owner=key.owner, families=[key.family], workspaces=workspaces)

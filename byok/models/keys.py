@@ -61,6 +61,7 @@ class ProviderKey(models.Model):
     class Scope(models.TextChoices):
         ALL_WORKSPACES = "all_workspaces", "All my workspaces"
         SELECTED = "selected", "Selected workspaces"
+        API_KEYS = "api_keys", "Selected API keys"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -88,6 +89,9 @@ class ProviderKey(models.Model):
     fallback_mode = models.CharField(max_length=16, choices=FallbackMode.choices, default=FallbackMode.PLATFORM)
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL_WORKSPACES)
     workspaces = models.ManyToManyField("accounts.Workspace", blank=True, related_name="provider_keys")
+    api_keys = models.ManyToManyField(
+        "accounts.ApiKey", blank=True, related_name="provider_keys",
+        help_text="For scope api_keys: the workspace API keys (of the owner's workspaces) whose calls this key serves.")
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

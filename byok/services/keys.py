@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import User, Workspace
+from accounts.models import ApiKey, User, Workspace
 from audit.models import AuditAction
 from audit.services.record import audit_record
 from core.invalidation import generation_bump
@@ -43,7 +43,25 @@ def _owned_workspaces(owner: User, workspaces: Iterable[Workspace]) -> list[Work
     return workspaces
 
 
-def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace]) -> None:
+def _owned_api_keys(owner: User, api_keys: Iterable[ApiKey]) -> list[ApiKey]:
+    api_keys = list(api_keys)
+    foreign = [str(a.pk) for a in api_keys if a.workspace_id is None or a.workspace.owner_id != owner.pk]
+    if foreign:
+        raise KeyInvalid("A key can only serve API keys of workspaces its owner owns.",
+                         fields={"api_keys": [f"Not an API key of your workspaces: {', '.join(foreign)}."]})
+    return api_keys
+
+
+def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace], api_keys: list[ApiKey] = ()) -> None:
+    if scope == ProviderKey.Scope.API_KEYS and not api_keys:
+        raise KeyInvalid("Choose the API keys this key serves.",
+                         fields={"api_keys": ["Select at least one API key, or use another scope."]})
+    if scope != ProviderKey.Scope.API_KEYS and api_keys:
+        raise KeyInvalid("Only a key scoped to API keys serves selected API keys.",
+                         fields={"api_keys": ["Leave empty unless the scope is api_keys."]})
+    if scope == ProviderKey.Scope.API_KEYS and workspaces:
+        raise KeyInvalid("A key scoped to API keys serves their workspaces through them.",
+                         fields={"workspaces": ["Leave empty when the scope is api_keys."]})
     if scope == ProviderKey.Scope.SELECTED and not workspaces:
         raise KeyInvalid("Choose the workspaces this key serves.",
                          fields={"workspaces": ["Select at least one workspace, or use scope all_workspaces."]})
@@ -60,6 +78,14 @@ def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace]) -
         if clash:
             raise KeyConflict("Another key already serves these workspaces.", fields={
                 "workspaces": [f"Already served by another {key.family} key: {', '.join(clash)}."]})
+    if scope == ProviderKey.Scope.API_KEYS:
+        wanted = {a.pk: a for a in api_keys}
+        taken = sorted(set(others.filter(scope=scope, api_keys__in=list(wanted)).values_list("api_keys", flat=True))
+                       & set(wanted))
+        if taken:
+            names = ", ".join(f"{wanted[pk].name} ({wanted[pk].key_hint})" for pk in taken)
+            raise KeyConflict("Another key already serves these API keys.", fields={
+                "api_keys": [f"Already served by another {key.family} key: {names}."]})
 
 
 def _check_name(*, key: ProviderKey, name: str) -> None:
@@ -118,6 +144,7 @@ def provider_key_create(
     fallback_mode: str = ProviderKey.FallbackMode.PLATFORM,
     scope: str = ProviderKey.Scope.ALL_WORKSPACES,
     workspaces: Iterable[Workspace] = (),
+    api_keys: Iterable[ApiKey] = (),
     skip_test: bool = False,
     actor: User | None = None,
 ) -> ProviderKey:
@@ -129,21 +156,24 @@ def provider_key_create(
     key = ProviderKey(owner=owner, provider=provider, family=spec.family, name=name.strip(),
                       inference_profile=profile, fallback_mode=fallback_mode, scope=scope)
     workspaces = _owned_workspaces(owner, workspaces)
+    api_keys = _owned_api_keys(owner, api_keys)
     _check_name(key=key, name=name)
-    _check_scope(key=key, scope=scope, workspaces=workspaces)
+    _check_scope(key=key, scope=scope, workspaces=workspaces, api_keys=api_keys)
     test = None
     if not skip_test:
         test = _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile, actor=actor or owner,
                               owner_id=owner.pk)
     _apply(key, cleaned, test)
-    key.full_clean(exclude=["secret", "session_secret", "workspaces"])
+    key.full_clean(exclude=["secret", "session_secret", "workspaces", "api_keys"])
     with transaction.atomic():
         key.save()
         key.workspaces.set(workspaces)
+        key.api_keys.set(api_keys)
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_CREATED, actor=actor or owner, owner=owner, target=key,
                      details={"provider": provider, "name": key.name, "scope": scope,
-                              "inference_profile": profile, "skip_test": skip_test})
+                              "inference_profile": profile, "skip_test": skip_test}
+                     | ({"api_keys": sorted(a.pk for a in api_keys)} if api_keys else {}))
         session_refresh_soon(key=key)
     return key
 
@@ -161,6 +191,7 @@ def provider_key_update(
     fallback_mode: str = _UNSET,
     scope: str = _UNSET,
     workspaces: Iterable[Workspace] = _UNSET,
+    api_keys: Iterable[ApiKey] = _UNSET,
     credentials: Mapping[str, Any] | None = None,
     regional_credentials: list | None = None,
     skip_test: bool = False,
@@ -176,9 +207,13 @@ def provider_key_update(
     new_scope = changes.get("scope", key.scope)
     current_workspaces = list(key.workspaces.all())
     new_workspaces = _owned_workspaces(key.owner, current_workspaces if workspaces is _UNSET else workspaces)
-    if new_scope == ProviderKey.Scope.ALL_WORKSPACES and workspaces is _UNSET:
+    if new_scope != ProviderKey.Scope.SELECTED and workspaces is _UNSET:
         new_workspaces = []
-    _check_scope(key=key, scope=new_scope, workspaces=new_workspaces)
+    current_api_keys = list(key.api_keys.all())
+    new_api_keys = _owned_api_keys(key.owner, current_api_keys if api_keys is _UNSET else api_keys)
+    if new_scope != ProviderKey.Scope.API_KEYS and api_keys is _UNSET:
+        new_api_keys = []
+    _check_scope(key=key, scope=new_scope, workspaces=new_workspaces, api_keys=new_api_keys)
 
     secrets_given = any(str(v).strip() for v in (credentials or {}).values()) or regional_credentials is not None
     profile = changes.get("inference_profile", key.inference_profile)
@@ -198,6 +233,9 @@ def provider_key_update(
     new_slugs = sorted(w.slug for w in new_workspaces)
     if new_slugs != previous_slugs:
         details["workspaces"] = {"from": previous_slugs, "to": new_slugs}
+    previous_ids, new_ids = sorted(a.pk for a in current_api_keys), sorted(a.pk for a in new_api_keys)
+    if new_ids != previous_ids:
+        details["api_keys"] = {"from": previous_ids, "to": new_ids}
     if replacement is not None:
         details["credentials"] = "credentials changed"
     if not details:
@@ -212,6 +250,7 @@ def provider_key_update(
             _keep_test(key, test)  # other models and regions: the old result no longer says anything
         key.save()
         key.workspaces.set(new_workspaces)
+        key.api_keys.set(new_api_keys)
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_UPDATED, actor=actor, owner=key.owner, target=key, details=details)
         if replacement is not None:

@@ -35,6 +35,8 @@ SEMANTIC_REJECTIONS = {
     "POST /api/v1/provider-keys/parse/": set(),
 }
 SEMANTIC_MESSAGES = ("This date is in the past", "does not exist.", "Select at least one workspace",
+                     "Select at least one API key", "Leave empty unless the scope is api_keys",
+                     "Leave empty when the scope is api_keys",
                      "inference profile's regions", "Session Token", "Include at least one user message",
                      "inference profile", "Leave empty for this provider", "keys do not expire",
                      "already has a credential set")
