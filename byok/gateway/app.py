@@ -203,17 +203,11 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
     tokens = {"prompt_tokens": 0, "completion_tokens": 0}
     await reply.start_stream()
     try:
-        item = served.first
-        items = relay(served)
-        while True:
+        async for item in relay(served):
             if item.get("usage"):
                 tokens = item["usage"]
             if include_usage or item.get("choices"):
                 await reply.chunk(_sse(item))
-            try:
-                item = await anext(items)
-            except StopAsyncIteration:
-                break
         await reply.chunk(b"data: [DONE]\n\n")
     except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with an error event
         status, code, message, _ = _error_of(exc)
@@ -252,9 +246,7 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
     input_tokens = output_tokens = 0
     await reply.start_stream()
     try:
-        item = served.first
-        items = relay(served)
-        while True:
+        async for item in relay(served):
             kind = item.get("type")
             if kind == "message_start":
                 tokens = (item.get("message") or {}).get("usage") or {}
@@ -265,10 +257,6 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
                 output_tokens = tokens.get("output_tokens") or output_tokens
                 input_tokens = tokens.get("input_tokens") or input_tokens
             await reply.chunk(_sse(item, kind))
-            try:
-                item = await anext(items)
-            except StopAsyncIteration:
-                break
     except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with an error event
         status, code, message, _ = _error_of(exc)
         error = anthropic_error(status if status != 400 else 502, code,

@@ -157,7 +157,8 @@ async def _close(iterator) -> None:
 
 
 async def relay(served: Served) -> AsyncIterator[dict]:
-    """The rest of the output; a provider error mid-stream comes out as a categorised Failure."""
+    """The whole output, the first item included; a provider error mid-stream comes out as a categorised Failure."""
+    yield served.first
     try:
         async for item in served.rest:
             yield item

@@ -14,27 +14,12 @@ from audit.models import AuditAction, AuditEvent
 from byok.crypto import keyring
 from byok.models import ProviderKey, UsageRecord
 from byok.services.keys import provider_key_create
+from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db
 
 KEYS = "/manage/byok/providerkey/"
-
-
-@pytest.fixture
-def owner():
-    return BusinessUserFactory(username="olivia")
-
-
-@pytest.fixture
-def workspace(owner):
-    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def bedrock_key(owner, account, **fields) -> ProviderKey:

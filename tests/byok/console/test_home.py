@@ -4,7 +4,6 @@ a constant number of queries from 10 to 1,000 keys and 100,000 usage rows."""
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -12,26 +11,11 @@ from audit.models import AuditAction, AuditEvent
 from byok.models import PlatformCreditUsage, ProviderKey, UsageRecord
 from byok.selectors import month_start
 from byok.services.keys import provider_key_disable
+from tests.byok.console.conftest import signed_in
 from tests.byok.routing_helpers import key_for, use_platform_account
-from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
+from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owner():
-    return BusinessUserFactory(username="olivia")
-
-
-@pytest.fixture
-def workspace(owner):
-    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
 
 
 def test_home_names_the_serving_key_and_offers_a_test(owner, workspace, sandbox):

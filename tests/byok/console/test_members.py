@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership
+from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -18,17 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def owner():
     return BusinessUserFactory(username="olivia", email="olivia@example.com")
-
-
-@pytest.fixture
-def workspace(owner):
-    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def workspace_url(workspace, suffix=""):

@@ -4,9 +4,9 @@ shows the form again with one more empty row, and a "remove" box per row."""
 import re
 
 import pytest
-from django.test import Client
 
 from byok.models import ProviderKey
+from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,12 +19,6 @@ def owner():
     owner = BusinessUserFactory(username="olivia")
     WorkspaceFactory(owner=owner)
     return owner
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def form_data(main, rows: list[dict], **extra) -> dict:

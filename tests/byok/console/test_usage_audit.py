@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,25 +13,10 @@ from accounts.models import Membership
 from audit.models import AuditAction, AuditEvent
 from byok.models import UsageRecord
 from byok.services.keys import provider_key_create, provider_key_rotate
+from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner():
-    return BusinessUserFactory(username="olivia")
-
-
-@pytest.fixture
-def workspace(owner):
-    return WorkspaceFactory(owner=owner, name="Acme", slug="acme")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def usage(workspace, *, user, day: date, source="byok", model="claude-sonnet", count=1, key_hint="AKIA…SECRETISH"):
