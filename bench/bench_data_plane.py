@@ -249,11 +249,10 @@ def _account_json(account) -> dict:
             "models": list(account.models), "latency_ms": account.latency_ms}
 
 
-def _teams(fast_key: str, slow_key: str) -> tuple[str, str]:
-    from rest_framework.authtoken.models import Token
-
+def _teams(fast_key: str, slow_key: str) -> tuple[str, str, str]:
+    """Three workspaces with an owner's key each, and a member's workspace API key for each (what SDKs send)."""
     from accounts.models import User
-    from accounts.services import membership_add, workspace_create
+    from accounts.services import api_key_create, membership_add, workspace_create
     from byok.services.keys import provider_key_create
 
     tokens = []
@@ -265,7 +264,7 @@ def _teams(fast_key: str, slow_key: str) -> tuple[str, str]:
         membership_add(workspace=workspace, user=member, actor=owner)
         provider_key_create(owner=owner, provider=provider, name="main", credentials={"api_key": api_key},
                             skip_test=True)
-        tokens.append(Token.objects.create(user=member).key)
+        tokens.append(api_key_create(workspace=workspace, user=member, name="bench", actor=member)[1])
     return tokens[0], tokens[1], tokens[2]
 
 
