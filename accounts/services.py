@@ -50,7 +50,6 @@ def workspace_create(*, owner: User, name: str, slug: str | None = None, actor: 
         workspace.full_clean()
         workspace.save()
         Membership.objects.create(workspace=workspace, user=owner, role=Membership.Role.OWNER)
-        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.MEMBER_ADDED,
             actor=actor or owner,
@@ -71,7 +70,6 @@ def membership_add(
     try:
         with transaction.atomic():
             membership = Membership.objects.create(workspace=workspace, user=user, role=role)
-            generation_bump("gateway")  # cached resolutions in every data-plane process drop
             audit_record(
                 action=AuditAction.MEMBER_ADDED,
                 actor=actor,
@@ -109,7 +107,6 @@ def membership_remove(*, workspace: Workspace, user: User, actor: User | None) -
         if actor is None or actor.pk != user.pk:
             _require_owner(workspace, actor, f"Only the owner of {workspace.name} removes members.")
         membership.delete()
-        generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.MEMBER_REMOVED,
             actor=actor,
@@ -132,7 +129,7 @@ def membership_role_change(*, workspace: Workspace, user: User, role: str, actor
         membership.role = role
         membership.full_clean()
         membership.save(update_fields=["role"])
-        generation_bump("gateway")  # cached resolutions in every data-plane process drop
+        generation_bump(GATEWAY_TOPIC)  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.MEMBER_ROLE_CHANGED,
             actor=actor,
@@ -157,7 +154,7 @@ def workspace_ownership_transfer(*, workspace: Workspace, new_owner: User, actor
         incoming.save(update_fields=["role"])
         workspace.owner = new_owner
         workspace.save(update_fields=["owner"])
-        generation_bump("gateway")  # cached resolutions in every data-plane process drop
+        generation_bump(GATEWAY_TOPIC)  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.OWNERSHIP_TRANSFERRED,
             actor=actor,
@@ -339,7 +336,7 @@ def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:
             return user
         user.plan = plan
         user.save(update_fields=["plan"])
-        generation_bump("gateway")  # cached resolutions in every data-plane process drop
+        generation_bump(GATEWAY_TOPIC)  # cached resolutions in every data-plane process drop
         audit_record(
             action=AuditAction.PLAN_CHANGED,
             actor=actor,
