@@ -22,6 +22,7 @@ from core.errors import DomainError
 from ..providers.base import TIERS
 from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
+from ..providers import transport
 from ..providers.translate import RequestInvalid
 from . import aclients, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
@@ -355,6 +356,7 @@ class DataPlane:
             self._stop.set()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await usage.batch.flush()
+        await transport.close()
 
     async def lifespan(self, receive, send) -> None:
         while True:

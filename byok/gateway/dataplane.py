@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.utils import timezone
 
 from core.metrics import record_call
 
@@ -45,7 +46,7 @@ class Served:
         resolution = self.resolution
         key = resolution.key if resolution.source == Source.BYOK else None
         usage.batch.add(usage.UsageEntry(
-            workspace_id=resolution.workspace_id, user_id=self.user_id, owner_id=resolution.owner_id,
+            at=timezone.now(), workspace_id=resolution.workspace_id, user_id=self.user_id, owner_id=resolution.owner_id,
             provider=resolution.provider, model=self.model, source=resolution.source, task=self.task,
             key_id=key.id if key else None, key_hint=key.key_hint if key else "", input_tokens=input_tokens,
             output_tokens=output_tokens, latency_ms=round((time.perf_counter() - self.started) * 1000),

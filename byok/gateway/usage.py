@@ -1,5 +1,5 @@
-"""Usage off the request path: calls are queued in this process and written in batches (bulk_create plus the
-platform-credit debits and last_used_at stamps) every FLUSH_INTERVAL and on clean shutdown, in a worker thread.
+"""Usage off the request path: calls are queued in this process and written in batches (one multi-row INSERT plus
+the platform-credit debits and last_used_at stamps) every FLUSH_INTERVAL and on clean shutdown, in a worker thread.
 
 What a crash loses: the calls of the last FLUSH_INTERVAL (≤ 1 s) of this process, usage records and their credit
 debits alike; a clean shutdown (SIGTERM, the ASGI lifespan's shutdown) writes everything.
@@ -14,13 +14,15 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.services import api_key_mark_used
 
 from ..errors import PlatformCreditsExhausted
+from ..catalog.selectors import estimated_cost
 from ..models import ProviderKey, UsageRecord
 from ..selectors import platform_credits_used
 from .dbthread import db
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class UsageEntry:
+    at: datetime
     workspace_id: int
     user_id: int
     owner_id: int
@@ -120,16 +123,18 @@ class UsageBatch:
             await self.flush()
 
 
+_COLUMNS = ("created_at", "workspace_id", "user_id", "owner_id", "provider", "model", "source", "task", "key_id",
+            "key_hint", "input_tokens", "output_tokens", "latency_ms", "fallback_reason", "credits_charged",
+            "estimated_cost")
+
+
 def _write(entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[int]) -> None:
     now = timezone.now()
     credits: dict[int, int] = defaultdict(int)
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        UsageRecord.objects.bulk_create([UsageRecord(
-            workspace_id=e.workspace_id, user_id=e.user_id, owner_id=e.owner_id, provider=e.provider, model=e.model,
-            source=e.source, task=e.task, key_id=e.key_id, key_hint=e.key_hint, input_tokens=e.input_tokens,
-            output_tokens=e.output_tokens, latency_ms=e.latency_ms, fallback_reason=e.fallback_reason,
-            credits_charged=e.credits_charged) for e in entries])
+        if entries:
+            _insert_usage(entries)
         for e in entries:
             if e.credits_charged:
                 credits[e.owner_id] += e.credits_charged
@@ -138,6 +143,22 @@ def _write(entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[int])
         if stamp_keys:
             ProviderKey.objects.filter(pk__in=stamp_keys).update(last_used_at=now)
         api_key_mark_used(api_keys, now=now)
+
+
+def _insert_usage(entries: list[UsageEntry]) -> None:
+    """One INSERT for the batch, priced at the catalog's prices. Plain SQL: bulk_create's per-field compilation cost
+    about a third of the data plane's CPU under load (measured with py-spy at 16 clients)."""
+    ops = connection.ops
+    rows = [(ops.adapt_datetimefield_value(e.at), e.workspace_id, e.user_id, e.owner_id, e.provider, e.model, e.source,
+             e.task, e.key_id, e.key_hint, e.input_tokens, e.output_tokens, e.latency_ms, e.fallback_reason,
+             e.credits_charged, ops.adapt_decimalfield_value(
+                 estimated_cost(provider=e.provider, model=e.model, input_tokens=e.input_tokens,
+                                output_tokens=e.output_tokens) if e.input_tokens or e.output_tokens else None, 14, 8))
+            for e in entries]
+    table = ops.quote_name(UsageRecord._meta.db_table)
+    columns = ", ".join(ops.quote_name(column) for column in _COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})", rows)
 
 
 batch = UsageBatch()

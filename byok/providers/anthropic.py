@@ -4,13 +4,14 @@ import json
 
 import anthropic as anthropic_sdk
 
-from . import http_sdk
+from . import http_sdk, transport
 from .base import Call, CredentialField, Provider, endpoint, pattern_validator
 from .outcomes import CheckResult, Completion, Failure, check_timeout
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
 CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
 CONSOLE = "console.anthropic.com"
+API_VERSION = "2023-06-01"  # the Messages API version byok speaks (what the SDKs send)
 
 
 class AnthropicProvider(Provider):
@@ -47,10 +48,12 @@ class AnthropicProvider(Provider):
     def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         return messages_complete(sdk_client, model=model, messages=messages, max_tokens=max_tokens)
 
-    def async_client(self, credentials, *, region: str = "", timeout: float) -> anthropic_sdk.AsyncAnthropic:
-        return async_messages_client(credentials["api_key"], timeout=timeout)
+    def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:
+        return transport.ApiClient(endpoint("BYOK_ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+                                   headers={"x-api-key": credentials["api_key"], "anthropic-version": API_VERSION},
+                                   timeout=timeout)
 
-    def acall(self, client, call: Call):
+    def acall(self, client: transport.ApiClient, call: Call):
         return messages_acall(client, call, raw=True)
 
 
@@ -69,11 +72,6 @@ def messages_complete(sdk_client, *, model: str, messages: list[dict], max_token
     )
 
 
-def async_messages_client(api_key: str, *, timeout: float) -> anthropic_sdk.AsyncAnthropic:
-    return anthropic_sdk.AsyncAnthropic(api_key=api_key, base_url=endpoint("BYOK_ANTHROPIC_BASE_URL"),
-                                        timeout=timeout, max_retries=0)
-
-
 async def messages_acall(sdk_client, call: Call, *, raw: bool = False):
     """A data-plane call on the Anthropic Messages API (the Anthropic API, or Bedrock through AnthropicBedrock):
     Messages requests pass through; chat requests are translated there and back."""
@@ -81,7 +79,7 @@ async def messages_acall(sdk_client, call: Call, *, raw: bool = False):
         body = chat_to_messages(call.body, model=call.model)
     else:
         body = {**{k: v for k, v in call.body.items() if k != "stream"}, "model": call.model}
-    if raw:  # the Anthropic API: the body passes through the SDK client's raw POST
+    if raw:  # the Anthropic API: the body passes through as JSON
         async for item in _raw_messages(sdk_client, call, body):
             yield item
         return
@@ -103,14 +101,14 @@ async def messages_acall(sdk_client, call: Call, *, raw: bool = False):
         await stream.close()
 
 
-async def _raw_messages(sdk_client, call: Call, body: dict):
+async def _raw_messages(client: transport.ApiClient, call: Call, body: dict):
     translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
     if not call.stream:
-        message = await http_sdk.raw_json(sdk_client, "/v1/messages", body)
+        message = await client.post_json("/v1/messages", body)
         yield message_to_chat(message, model=call.model) if translator else {**message, "model": call.model}
         return
-    response = await http_sdk.raw_post(sdk_client, "/v1/messages", {**body, "stream": True})
-    async for event, data in http_sdk.sse_events(response, name="Anthropic"):
+    response = await client.post("/v1/messages", {**body, "stream": True})
+    async for event, data in transport.sse_events(response):
         item = json.loads(data)
         if event == "error" or item.get("type") == "error":
             raise http_sdk.stream_error(item.get("error"), name="Anthropic", console=CONSOLE)

@@ -6,7 +6,7 @@ from typing import Any
 
 import openai as openai_sdk
 
-from . import http_sdk
+from . import http_sdk, transport
 from .base import Call, CredentialField, Provider, Validator, endpoint, hint, pattern_validator
 from .outcomes import CheckResult, Completion, Failure, check_timeout
 from .translate import RequestInvalid
@@ -39,23 +39,22 @@ class OpenAICompatibleProvider(Provider):
         base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
         return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
 
-    def async_client(self, credentials, *, region: str = "", timeout: float) -> openai_sdk.AsyncOpenAI:
+    def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:
         base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
-        return openai_sdk.AsyncOpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout,
-                                      max_retries=0)
+        return transport.ApiClient(base_url, headers={"Authorization": f"Bearer {credentials['api_key']}"},
+                                   timeout=timeout)
 
-    async def acall(self, client, call: Call):
+    async def acall(self, client: transport.ApiClient, call: Call):
         """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded."""
         if call.api != "chat":
             raise RequestInvalid(f"{self.name} models are served on /v1/chat/completions, not /v1/messages.")
         body = {**call.body, "model": call.model}
         if not call.stream:
             body.pop("stream", None)
-            yield await http_sdk.raw_json(client, "/chat/completions", body)
+            yield await client.post_json("/chat/completions", body)
             return
         body.update(stream=True, stream_options={**(body.get("stream_options") or {}), "include_usage": True})
-        response = await http_sdk.raw_post(client, "/chat/completions", body)
-        async for _, data in http_sdk.sse_events(response, name=self.name):
+        async for _, data in transport.sse_events(await client.post("/chat/completions", body)):
             if data == "[DONE]":
                 break
             chunk = json.loads(data)

@@ -6,11 +6,12 @@ from functools import partial
 from typing import Any
 
 import anthropic as anthropic_sdk
+from botocore.exceptions import ClientError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .. import http_sdk
-from ..anthropic import messages_acall, messages_complete
+from ..anthropic import messages_complete
 from ..base import (
     Call,
     CleanedKey,
@@ -26,7 +27,8 @@ from ..base import (
     pattern_validator,
 )
 from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
-from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, model_checks
+from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, classify, model_checks
+from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import LONG_TERM_DEFAULT_DAYS, short_term_key_expiry
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
 
@@ -51,20 +53,34 @@ def runtime_client(api_key: str, *, region: str, timeout: float) -> anthropic_sd
 
 
 def classify_api_key(exc: BaseException, *, model: str = "", profile: InferenceProfile | None = None) -> Failure:
-    """AWS answers a bad API key and a model not enabled with the same 403; only the message tells them apart."""
-    if isinstance(exc, anthropic_sdk.APIStatusError) and exc.status_code in (401, 403):
-        code = exc.response.headers.get("x-amzn-errortype", "").split(":")[0] or type(exc).__name__
+    """AWS answers a bad API key and a model not enabled with the same 403; only the message tells them apart.
+    Errors come from AnthropicBedrock (the sync path) or as botocore ClientErrors (the data plane's client)."""
+    refusal = _refusal(exc)
+    if refusal is not None:
+        status, code, message = refusal
         if code in EXPIRED_CODES:
             category = Category.EXPIRED
-        elif code in INVALID_CODES or "model" not in str(exc).lower():
+        elif code in INVALID_CODES or "model" not in message.lower():
             category = Category.INVALID_CREDENTIALS
         else:
             category = Category.MODEL_ACCESS
-        return Failure(category, bedrock_hint(category, model=model, profile=profile), code=code,
-                       status=exc.status_code)
+        return Failure(category, bedrock_hint(category, model=model, profile=profile), code=code, status=status)
+    if not isinstance(exc, anthropic_sdk.APIError):
+        return classify(exc, model=model, profile=profile)
     failure = http_sdk.classify(exc, anthropic_sdk, name="AWS Bedrock", console="the AWS console", model=model)
     return Failure(failure.category, bedrock_hint(failure.category, code=failure.code, model=model, profile=profile),
                    code=failure.code, status=failure.status)
+
+
+def _refusal(exc: BaseException) -> tuple[int, str, str] | None:
+    """(status, error code, message) of a 401 or 403."""
+    if isinstance(exc, anthropic_sdk.APIStatusError) and exc.status_code in (401, 403):
+        code = exc.response.headers.get("x-amzn-errortype", "").split(":")[0] or type(exc).__name__
+        return exc.status_code, code, str(exc)
+    if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (401, 403):
+        error = exc.response.get("Error", {})
+        return exc.response["ResponseMetadata"]["HTTPStatusCode"], error.get("Code", ""), error.get("Message", "")
+    return None
 
 
 class BedrockApiKeyProvider(Provider):
@@ -145,12 +161,11 @@ class BedrockApiKeyProvider(Provider):
     def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
         return messages_complete(client, model=model, messages=messages, max_tokens=max_tokens)
 
-    def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
-        return anthropic_sdk.AsyncAnthropicBedrock(api_key=credentials["api_key"], aws_region=region, timeout=timeout,
-                                                   max_retries=0, base_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"))
+    def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> BedrockAsyncClient:
+        return BedrockAsyncClient.with_api_key(credentials["api_key"], region=region, timeout=timeout)
 
-    def acall(self, client, call: Call):
-        return messages_acall(client, call)
+    def acall(self, client: BedrockAsyncClient, call: Call):
+        return bedrock_acall(client, call)
 
     def access_policy(self, inference_profile: str) -> dict:
         return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

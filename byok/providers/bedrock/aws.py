@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import botocore.session
-import httpx2
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -20,6 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ..base import InferenceProfile, endpoint
 from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout
+from ..transport import TransportFailed
 from .profiles import BEDROCK_MODELS
 
 INVALID_CODES = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId",
@@ -79,9 +79,9 @@ def classify(exc: BaseException, *, model: str = "", profile: InferenceProfile |
             category = Category.BAD_REQUEST
         hint_code = "sts:GetSessionToken" if operation == "sts:GetSessionToken" else code
         return Failure(category, bedrock_hint(category, code=hint_code, model=model, profile=profile), code=code, status=status)
-    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, httpx2.TimeoutException)):
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, TimeoutError)):
         return Failure(Category.TIMEOUT, bedrock_hint(Category.TIMEOUT), code=type(exc).__name__)
-    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, BotoCoreError, OSError, httpx2.TransportError)):
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, BotoCoreError, OSError, TransportFailed)):
         return Failure(Category.NETWORK, bedrock_hint(Category.NETWORK), code=type(exc).__name__)
     raise exc
 

@@ -1,6 +1,6 @@
-"""Bedrock Runtime with IAM credentials, asynchronously, without boto3: httpx2 (the HTTP client under the official
-SDKs) for transport, botocore's SigV4 signer for authentication and its EventStreamBuffer for the binary event
-streams of ConverseStream and InvokeModelWithResponseStream.
+"""Bedrock Runtime with IAM credentials, asynchronously, without boto3: the data plane's transport (..transport),
+botocore's SigV4 signer for authentication and its EventStreamBuffer for the binary event streams of ConverseStream
+and InvokeModelWithResponseStream.
 
 Errors come back as botocore `ClientError`s shaped as botocore would raise them, so `aws.classify` reads them the
 same way for the sync and async paths.
@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx2
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as AwsCredentials
@@ -19,69 +18,103 @@ from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError
 from django.views.decorators.debug import sensitive_variables
 
-from ..base import endpoint
+from .. import transport
+from ..base import Call, endpoint
+from ..translate import RequestInvalid
+from ..translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
+from ..translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
 
 # Stream exceptions (lower camel case in the frame header) and the HTTP status botocore would attach.
 _STREAM_STATUS = {"throttlingException": 429, "validationException": 400, "serviceQuotaExceededException": 429}
 
 
 class BedrockAsyncClient:
-    """One set of IAM credentials in one region: signs and sends Bedrock Runtime calls over a shared pool."""
+    """One set of IAM credentials (SigV4) or one Bedrock API key (a bearer token) in one region: sends Bedrock
+    Runtime calls over the data plane's shared transport."""
 
     @sensitive_variables("values")
     def __init__(self, values: Mapping[str, Any], *, region: str, timeout: float) -> None:
         self._credentials = AwsCredentials(values["access_key_id"], values["secret_access_key"],
-                                           values.get("session_token") or None)
+                                           values.get("session_token") or None) if values else None
+        self._bearer = ""
         self.region = region
         self.base_url = endpoint("BYOK_BEDROCK_ENDPOINT_URL") or f"https://bedrock-runtime.{region}.amazonaws.com"
-        self.http = httpx2.AsyncClient(timeout=timeout, limits=httpx2.Limits(max_connections=None,
-                                                                             max_keepalive_connections=256))
+        self.timeout = timeout
+
+    @classmethod
+    @sensitive_variables("api_key")
+    def with_api_key(cls, api_key: str, *, region: str, timeout: float) -> "BedrockAsyncClient":
+        client = cls({}, region=region, timeout=timeout)
+        client._bearer = f"Bearer {api_key}"
+        return client
 
     def __repr__(self) -> str:
         return f"<BedrockAsyncClient {self.region}>"
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-    def _request(self, model: str, action: str, body: dict, *, stream: bool) -> httpx2.Request:
+    async def _post(self, model: str, action: str, body: dict, *, stream: bool):
         url = f"{self.base_url}/model/{quote(model, safe='')}/{action}"
-        data = json.dumps(body, separators=(",", ":")).encode()
+        data = transport.encode(body)
         accept = "application/vnd.amazon.eventstream" if stream else "application/json"
-        signed = AWSRequest(method="POST", url=url, data=data,
-                            headers={"Content-Type": "application/json", "Accept": accept})
-        SigV4Auth(self._credentials, "bedrock", self.region).add_auth(signed)
-        return self.http.build_request("POST", url, content=data, headers=dict(signed.headers.items()))
+        headers = {"Content-Type": "application/json", "Accept": accept}
+        if self._bearer:
+            headers["Authorization"] = self._bearer
+        else:
+            signed = AWSRequest(method="POST", url=url, data=data, headers=headers)
+            SigV4Auth(self._credentials, "bedrock", self.region).add_auth(signed)
+            headers = dict(signed.headers.items())
+        try:
+            return await transport.post(url, headers=headers, data=data, timeout=self.timeout)
+        except transport.HttpStatusError as exc:
+            raise _client_error(exc.status, exc.headers, exc.body, action) from None
 
     async def call(self, model: str, action: str, body: dict) -> dict:
         """Converse or InvokeModel: the JSON answer, or a ClientError."""
-        response = await self.http.send(self._request(model, action, body, stream=False))
-        if response.status_code >= 300:
-            raise _client_error(response.status_code, response.headers, response.content, action)
-        return response.json()
+        response = await self._post(model, action, body, stream=False)
+        try:
+            return json.loads(await response.read())
+        finally:
+            response.release()
 
     async def stream(self, model: str, action: str, body: dict) -> AsyncIterator[tuple[str, dict]]:
         """ConverseStream or InvokeModelWithResponseStream: (event type, payload) pairs, or a ClientError."""
-        response = await self.http.send(self._request(model, action, body, stream=True), stream=True)
-        try:
-            if response.status_code >= 300:
-                raise _client_error(response.status_code, response.headers, await response.aread(), action)
-            buffer = EventStreamBuffer()
-            async for data in response.aiter_bytes():
-                buffer.add_data(data)
-                for message in buffer:
-                    headers = message.headers
-                    kind = headers.get(":message-type")
-                    if kind == "event":
-                        yield headers.get(":event-type", ""), json.loads(message.payload or b"{}")
-                    else:
-                        code = headers.get(":exception-type") or headers.get(":error-code") or "StreamError"
-                        payload = json.loads(message.payload or b"{}")
-                        status = _STREAM_STATUS.get(code, 500)
-                        raise ClientError({"Error": {"Code": code[:1].upper() + code[1:],
-                                                     "Message": payload.get("message", "")},
-                                           "ResponseMetadata": {"HTTPStatusCode": status}}, action)
-        finally:
-            await response.aclose()
+        buffer = EventStreamBuffer()
+        async for data in transport.chunks(await self._post(model, action, body, stream=True)):
+            buffer.add_data(data)
+            for message in buffer:
+                headers = message.headers
+                kind = headers.get(":message-type")
+                if kind == "event":
+                    yield headers.get(":event-type", ""), json.loads(message.payload or b"{}")
+                else:
+                    code = headers.get(":exception-type") or headers.get(":error-code") or "StreamError"
+                    payload = json.loads(message.payload or b"{}")
+                    status = _STREAM_STATUS.get(code, 500)
+                    raise ClientError({"Error": {"Code": code[:1].upper() + code[1:],
+                                                 "Message": payload.get("message", "")},
+                                       "ResponseMetadata": {"HTTPStatusCode": status}}, action)
+
+
+async def bedrock_acall(client: BedrockAsyncClient, call: Call):
+    """Chat requests on Converse / ConverseStream; Messages requests on InvokeModel[WithResponseStream]."""
+    if call.api == "chat":
+        body = chat_to_converse(call.body)
+        if not call.stream:
+            yield converse_to_chat(await client.call(call.model, "converse", body), model=call.model)
+            return
+        translator = ConverseStreamToChat(model=call.model)
+        async for kind, payload in client.stream(call.model, "converse-stream", body):
+            for chunk in translator.feed(kind, payload):
+                yield chunk
+        return
+    if call.api != "messages":
+        raise RequestInvalid(f"Unknown API {call.api!r}.")
+    body = messages_to_invoke(call.body)
+    if not call.stream:
+        yield {**await client.call(call.model, "invoke", body), "model": call.model}
+        return
+    async for kind, payload in client.stream(call.model, "invoke-with-response-stream", body):
+        if kind == "chunk":
+            yield invoke_chunk_event(payload)
 
 
 def _client_error(status: int, headers, content: bytes, action: str) -> ClientError:

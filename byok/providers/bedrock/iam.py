@@ -24,9 +24,6 @@ from ..base import (
     pattern_validator,
 )
 from ..outcomes import CheckResult, Completion, Failure, check_timeout, run_concurrently
-from ..translate import RequestInvalid
-from ..translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
-from ..translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
 from .aws import (
     classify,
     converse,
@@ -36,7 +33,7 @@ from .aws import (
     session_check,
     session_token,
 )
-from .aws_async import BedrockAsyncClient
+from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import parse_pasted_credentials
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
 
@@ -260,27 +257,8 @@ class BedrockProvider(Provider):
         regional = next((e for e in credentials.get("regional", []) if region in e["regions"]), credentials)
         return BedrockAsyncClient(regional, region=region, timeout=timeout)
 
-    async def acall(self, client: BedrockAsyncClient, call: Call):
-        """Chat requests on Converse / ConverseStream; Messages requests on InvokeModel[WithResponseStream]."""
-        if call.api == "chat":
-            body = chat_to_converse(call.body)
-            if not call.stream:
-                yield converse_to_chat(await client.call(call.model, "converse", body), model=call.model)
-                return
-            translator = ConverseStreamToChat(model=call.model)
-            async for kind, payload in client.stream(call.model, "converse-stream", body):
-                for chunk in translator.feed(kind, payload):
-                    yield chunk
-            return
-        if call.api != "messages":
-            raise RequestInvalid(f"Unknown API {call.api!r}.")
-        body = messages_to_invoke(call.body)
-        if not call.stream:
-            yield {**await client.call(call.model, "invoke", body), "model": call.model}
-            return
-        async for kind, payload in client.stream(call.model, "invoke-with-response-stream", body):
-            if kind == "chunk":
-                yield invoke_chunk_event(payload)
+    def acall(self, client: BedrockAsyncClient, call: Call):
+        return bedrock_acall(client, call)
 
     # Long-term keys call models with an STS session: the long-term secret only ever talks to STS.
     def refreshes_session(self, credential_type: str) -> bool:

@@ -43,7 +43,7 @@ from .aws import (
     runtime_client_iam,
     sts_client,
 )
-from .aws_async import BedrockAsyncClient
+from .aws_async import BedrockAsyncClient, bedrock_acall
 from .iam import SESSION_FIELDS, BedrockProvider
 from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy, trust_policy
 
@@ -218,7 +218,7 @@ class BedrockRoleProvider(Provider):
         return BedrockAsyncClient(credentials, region=region, timeout=timeout)
 
     def acall(self, client: BedrockAsyncClient, call: Call):
-        return BedrockProvider.acall(self, client, call)
+        return bedrock_acall(client, call)
 
     def access_policy(self, inference_profile: str) -> dict:
         """The role's permission policy: both models through the profile; no session tokens (byok assumes it)."""

@@ -4,11 +4,14 @@ first byte, mid-stream failures, exclusive keys, unknown models."""
 
 import base64
 import json
+from decimal import Decimal
 
 import anthropic
 import openai
 import pytest
+from django.utils import timezone
 
+from byok.catalog.selectors import estimated_cost
 from byok.models import ProviderKey, UsageRecord
 from byok.services.keys import provider_key_disable
 from tests.byok.routing_helpers import key_for, team, use_platform_account
@@ -61,6 +64,19 @@ def test_chat_completion_on_the_owner_key(dataplane, sandbox, provider):
     assert (row["source"], row["provider"], row["credits_charged"]) == ("byok", provider, 0)
     assert (row["input_tokens"], row["output_tokens"]) == (completion.usage.prompt_tokens,
                                                            completion.usage.completion_tokens)
+
+
+@pytest.mark.parametrize("provider", FAMILY_PROVIDERS)
+def test_usage_records_are_priced_at_the_catalog_and_dated_at_the_call(dataplane, sandbox, provider):
+    owner, workspace, member, account, key = owner_key(sandbox, provider)
+    before = timezone.now()
+    completion = dataplane.openai(member).chat.completions.create(model=model_for(provider), messages=HELLO)
+    dataplane.flush_usage()
+    record = UsageRecord.objects.get()
+    expected = estimated_cost(provider=provider, model=record.model, input_tokens=completion.usage.prompt_tokens,
+                              output_tokens=completion.usage.completion_tokens)
+    assert expected and record.estimated_cost == expected.quantize(Decimal("1e-8"))
+    assert before <= record.created_at <= timezone.now()
 
 
 @pytest.mark.parametrize("provider", FAMILY_PROVIDERS)
