@@ -299,7 +299,7 @@ class BedrockProvider(Provider):
     def refreshes_session(self, credential_type: str) -> bool:
         return credential_type == CredentialType.LONG_TERM
 
-    @sensitive_variables("credentials", "session", "entry", "values")
+    @sensitive_variables("credentials", "session", "regional", "entry", "values")
     def session_refresh(self, credentials: Credentials, *, inference_profile: str, duration_seconds: int,
                         timeout: float) -> tuple[dict, datetime]:
         """A session for the main set and one for each long-term regional set (GetSessionToken with that set's own
