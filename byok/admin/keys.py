@@ -12,7 +12,7 @@ from ..services.keys import provider_key_delete
 
 METADATA_FIELDS = [
     "owner", "provider", "family", "name", "key_hint", "credential_type", "status", "inference_profile", "regions",
-    "enabled", "fallback_mode", "scope", "workspaces", "expires_at", "session_token_expires_at",
+    "region_hints", "enabled", "fallback_mode", "scope", "workspaces", "expires_at", "session_token_expires_at",
     "created_at", "updated_at", "rotated_at", "last_used_at", "last_test_status", "last_tested_at",
     "last_test_summary", "failing_since", "failure_reason",
 ]

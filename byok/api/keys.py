@@ -65,12 +65,15 @@ class ProviderKeyOutput(serializers.ModelSerializer):
     api_keys = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     status = serializers.SerializerMethodField()
     last_test = serializers.SerializerMethodField()
+    region_hints = serializers.DictField(
+        child=serializers.CharField(), read_only=True,
+        help_text="For each region with its own credential set, that set's hint (what calls it serves report).")
 
     class Meta:
         model = ProviderKey
         fields = [
-            "id", "provider", "name", "key_hint", "credential_type", "inference_profile", "regions", "enabled",
-            "fallback_mode", "scope", "workspaces", "api_keys", "status", "expires_at", "session_token_expires_at",
+            "id", "provider", "name", "key_hint", "credential_type", "inference_profile", "regions", "region_hints",
+            "enabled", "fallback_mode", "scope", "workspaces", "api_keys", "status", "expires_at", "session_token_expires_at",
             "failure_reason", "created_at", "updated_at", "rotated_at", "last_used_at", "last_test",
         ]
 

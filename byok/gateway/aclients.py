@@ -2,21 +2,20 @@
 sync SDK clients, in a cache of their own: async clients belong to the event loop that serves the data plane).
 
 A long-term Bedrock key whose STS session is missing or close to expiry has it refreshed first, in a worker thread
-(services.sessions.session_ensure_fresh: once for all concurrent callers), inside the call's deadline.
+(services.sessions.session_ensure_fresh: once for all concurrent callers), inside the call's deadline; so is one the
+provider finds incomplete when the client is built (a session stored before regional sets had their own).
 """
 
 import asyncio
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
 
-from ..models import ProviderKey
 from ..providers.base import Provider
-from ..services.sessions import session_ensure_fresh
-from .clients import _credentials, _session_usable
+from ..providers.outcomes import SessionIncomplete
+from .clients import _credentials, _session_usable, client_cache_key, session_refreshed, session_replaced
 from .dbthread import db
 from .resolve import Resolution, Source
 
@@ -29,25 +28,12 @@ _clients: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _fresh_session(key_id: int) -> tuple[str, Any]:
-    session_ensure_fresh(key_id=key_id)
-    return ProviderKey.objects.filter(pk=key_id).values_list("session_secret", "session_token_expires_at").get()
-
-
 async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution]:
     """The provider, a ready async client and the resolution it was built for (with a refreshed session)."""
     spec = resolution.provider_spec
-    if resolution.source == Source.BYOK:
-        key = resolution.key
-        if key.refreshes_session and not _session_usable(key):
-            session_secret, expires_at = await db(_fresh_session, key.id)
-            resolution = replace(resolution, key=replace(key, session_secret=session_secret,
-                                                         session_token_expires_at=expires_at))
-            key = resolution.key
-        cache_key = (Source.BYOK, key.id, resolution.region, key.secret, key.session_secret)
-    else:
-        platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
-        cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items())))
+    if resolution.source == Source.BYOK and resolution.key.refreshes_session and not _session_usable(resolution.key):
+        resolution = await db(session_refreshed, resolution)
+    cache_key = client_cache_key(resolution)
     shards = _clients.get(cache_key)
     if shards is not None:
         shards[0] += 1
@@ -56,7 +42,13 @@ async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution
             client = shards[1 + shards[0] % SHARDS] = spec.async_client(
                 _credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
         return spec, client, resolution
-    client = spec.async_client(_credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    try:
+        credentials = _credentials(resolution)
+    except SessionIncomplete:
+        resolution = await db(session_replaced, resolution)
+        cache_key = client_cache_key(resolution)
+        credentials = _credentials(resolution)
+    client = spec.async_client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
     shards = [0, client] + [None] * (SHARDS - 1)
     stale = []
     with _lock:

@@ -21,6 +21,7 @@ from core.errors import DomainError
 from ..crypto import keyring
 from ..models import ProviderKey
 from ..providers.base import Credentials, Provider
+from ..providers.outcomes import SessionIncomplete
 from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
 from .resolve import KeyState, Resolution, Source
 
@@ -41,18 +42,19 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
     spec = resolution.provider_spec
     if resolution.source == Source.BYOK:
         resolution = _with_usable_session(resolution)
-        key = resolution.key
-        cache_key = (Source.BYOK, key.id, resolution.region, key.secret, key.session_secret)
-    else:
-        # Keyed by the configured values too, so changed platform settings are never served a stale client.
-        platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
-        cache_key = (Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items())))
+    cache_key = client_cache_key(resolution)
     with _lock:
         client = _clients.get(cache_key)
         if client is not None:
             _clients.move_to_end(cache_key)
             return spec, client
-    client = spec.client(_credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    try:
+        credentials = _credentials(resolution)
+    except SessionIncomplete:
+        resolution = session_replaced(resolution)
+        cache_key = client_cache_key(resolution)
+        credentials = _credentials(resolution)
+    client = spec.client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
     with _lock:
         if resolution.source == Source.BYOK:
             for stale in [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key]:
@@ -61,6 +63,16 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
         while len(_clients) > MAX_CLIENTS:
             _clients.popitem(last=False)
     return spec, client
+
+
+def client_cache_key(resolution: Resolution) -> tuple:
+    """What a cached client is built from: the key's ciphertexts (new credentials or a new session: a new client), or
+    the platform's configured values (so changed platform settings are never served a stale client)."""
+    if resolution.source == Source.BYOK:
+        key = resolution.key
+        return Source.BYOK, key.id, resolution.region, key.secret, key.session_secret
+    platform = resolution.provider_spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
+    return Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items()))
 
 
 @sensitive_variables("platform")
@@ -81,10 +93,23 @@ def _with_usable_session(resolution: Resolution) -> Resolution:
     key = resolution.key
     if not key.refreshes_session or _session_usable(key):
         return resolution
-    session_ensure_fresh(key_id=key.id)
+    return session_refreshed(resolution)
+
+
+def session_refreshed(resolution: Resolution, *, replacing: str | None = None) -> Resolution:
+    """The resolution with the key's session refreshed now (once for all concurrent callers) and read back."""
+    key = resolution.key
+    session_ensure_fresh(key_id=key.id, replacing=replacing)
     session_secret, expires_at = ProviderKey.objects.filter(pk=key.id).values_list(
         "session_secret", "session_token_expires_at").get()
     return replace(resolution, key=replace(key, session_secret=session_secret, session_token_expires_at=expires_at))
+
+
+def session_replaced(resolution: Resolution) -> Resolution:
+    """The provider found the key's stored session incomplete (it predates a part the credentials now need): a fresh
+    one, whole. Should it still be incomplete, building the credentials raises SessionIncomplete again: a Failure,
+    and the call falls back."""
+    return session_refreshed(resolution, replacing=resolution.key.session_secret)
 
 
 def _session_usable(key: KeyState) -> bool:
@@ -100,7 +125,9 @@ def _credentials(resolution: Resolution) -> Credentials:
     key = resolution.key
     spec = resolution.provider_spec
     credentials = spec.credentials(keyring().decrypt_json(key.secret))
-    if _session_usable(key):
-        # Keys with sessions call models with them: the long-term secret only talks to the session service (STS).
+    if key.refreshes_session:
+        # Keys with sessions call models with them: the long-term secrets only talk to the session service (STS).
+        if not _session_usable(key):
+            raise SessionIncomplete("byok could not obtain a session for this key in time; retry shortly.")
         credentials = spec.with_session(credentials, keyring().decrypt_json(key.session_secret))
     return credentials

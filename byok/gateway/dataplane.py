@@ -48,7 +48,7 @@ class Served:
         usage.batch.add(usage.UsageEntry(
             at=timezone.now(), workspace_id=resolution.workspace_id, user_id=self.user_id, owner_id=resolution.owner_id,
             provider=resolution.provider, model=self.model, source=resolution.source, task=self.task,
-            key_id=key.id if key else None, key_hint=key.key_hint if key else "", input_tokens=input_tokens,
+            key_id=key.id if key else None, key_hint=resolution.key_hint if key else "", input_tokens=input_tokens,
             output_tokens=output_tokens, latency_ms=round((time.perf_counter() - self.started) * 1000),
             fallback_reason=self.fallback_reason,
             credits_charged=usage.credits_for(resolution, input_tokens, output_tokens)))

@@ -37,6 +37,7 @@ class KeyState:
     regions: tuple[str, ...]
     fallback_mode: str
     key_hint: str
+    region_hints: dict
     session_token_expires_at: datetime | None
     last_used_at: datetime | None
     model_breakers: dict
@@ -50,6 +51,10 @@ class KeyState:
     @property
     def refreshes_session(self) -> bool:
         return PROVIDERS[self.provider].refreshes_session(self.credential_type)
+
+    def hint_for(self, region: str) -> str:
+        """The hint of the credential set that serves `region`: a regional set's where it has one, else the key's."""
+        return self.region_hints.get(region) or self.key_hint
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,11 @@ class Resolution:
 
     @property
     def key_hint(self) -> str:
-        return self.key.key_hint if self.key else ""
+        """The hint of the credentials serving: on the key, its set for the resolution's region (the key itself
+        when the platform serves: it names the key that could not)."""
+        if self.key is None:
+            return ""
+        return self.key.hint_for(self.region) if self.source == Source.BYOK else self.key.key_hint
 
     @property
     def provider_spec(self) -> Provider:
@@ -115,7 +124,7 @@ class NotAMemberOfWorkspace(Exception):
 _MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
 _KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expires_at", "failing_since", "failure_reason",
                 "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
-                "session_token_expires_at", "last_used_at", "model_breakers", "secret", "session_secret")
+                "region_hints", "session_token_expires_at", "last_used_at", "model_breakers", "secret", "session_secret")
 _DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
 
 # One round trip: membership, the owner's plan, and the owner's keys that serve this workspace (keys scoped to API keys
@@ -150,9 +159,10 @@ def _key_state(row) -> KeyState:
     values = dict(zip(_KEY_COLUMNS, row[len(_MEMBERSHIP_COLUMNS):]))
     for name in _DATETIME_COLUMNS:
         values[name] = _datetime(values[name])
-    regions, breakers = values["regions"], values["model_breakers"]
+    regions, breakers, region_hints = values["regions"], values["model_breakers"], values["region_hints"]
     values.update(
         model_breakers=(json.loads(breakers) if isinstance(breakers, str) else breakers) or {},
+        region_hints=(json.loads(region_hints) if isinstance(region_hints, str) else region_hints) or {},
         enabled=bool(values["enabled"]),
         failure_reason=values["failure_reason"] or "",
         regions=tuple(json.loads(regions) if isinstance(regions, str) else regions or ()),

@@ -112,7 +112,7 @@ def byok_failed(resolution: Resolution, failure: Failure, *, model: str) -> str:
         breaker_open(resolution, failure, model=model)
     if not failure.fallback_eligible or key.fallback_mode == ProviderKey.FallbackMode.NONE:
         raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
-                                 key_hint=key.key_hint) from None
+                                 key_hint=resolution.key_hint) from None
     return failure.category
 
 
@@ -169,7 +169,7 @@ def _record(resolution: Resolution, *, user: User, task: str, completion: Comple
         UsageRecord.objects.create(
             workspace_id=resolution.workspace_id, user=user, owner_id=resolution.owner_id,
             provider=resolution.provider, model=completion.model, source=resolution.source, task=task,
-            key_id=key.id if key else None, key_hint=key.key_hint if key else "",
+            key_id=key.id if key else None, key_hint=resolution.key_hint if key else "",
             input_tokens=completion.input_tokens, output_tokens=completion.output_tokens, latency_ms=latency_ms,
             fallback_reason=fallback_reason, credits_charged=credits,
         )
@@ -181,7 +181,7 @@ def _record(resolution: Resolution, *, user: User, task: str, completion: Comple
         output=completion.output, model=completion.model, provider=resolution.provider, source=resolution.source,
         fallback_reason=fallback_reason, input_tokens=completion.input_tokens,
         output_tokens=completion.output_tokens, credits_charged=credits,
-        key_hint=key.key_hint if key else "", latency_ms=latency_ms,
+        key_hint=resolution.key_hint if key else "", latency_ms=latency_ms,
     )
 
 

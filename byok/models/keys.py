@@ -85,6 +85,10 @@ class ProviderKey(models.Model):
         max_length=16, blank=True, help_text="For providers with inference profiles (Bedrock); validated by the provider.",
     )
     regions = models.JSONField(default=list, blank=True, help_text="Regions with their own credential set.")
+    region_hints = models.JSONField(
+        default=dict, blank=True,
+        help_text="{region: hint} of the regional credential set serving each of those regions (not secret): what "
+        "responses and usage name when that set serves, read without decrypting anything.")
     enabled = models.BooleanField(default=True)
     fallback_mode = models.CharField(max_length=16, choices=FallbackMode.choices, default=FallbackMode.PLATFORM)
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL_WORKSPACES)

@@ -173,6 +173,7 @@ class CleanedKey:
     credential_type: str
     expires_at: datetime | None = None
     regions: list[str] = field(default_factory=list)
+    region_hints: dict[str, str] = field(default_factory=dict)  # region -> hint of the set serving it, when not the main
 
 
 @dataclass(frozen=True)
@@ -375,7 +376,8 @@ class Provider(ABC):
         raise NotImplementedError(f"{self.name} keys have no sessions to refresh.")
 
     def with_session(self, credentials: Credentials, session: Mapping[str, Any]) -> Credentials:
-        """The credentials to call models with while a session is valid."""
+        """The credentials to call models with while a session is valid; raises `SessionIncomplete` when the session
+        lacks a part these credentials need (then it must be refreshed: never sign with what it should replace)."""
         return credentials
 
     def platform_credentials(self, env: Mapping[str, str]) -> PlatformCredentials:

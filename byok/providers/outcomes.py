@@ -49,6 +49,15 @@ class Failure(Exception):
         return self.category in Category.PERSISTENT
 
 
+class SessionIncomplete(Failure):
+    """A stored session lacks a part the credentials need (one stored before regional credential sets had sessions
+    of their own): the caller refreshes it rather than sign with a long-term secret. A `Failure` (provider
+    unavailable: not the owner's doing, not persistent), so a call that still finds it incomplete falls back."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(Category.PROVIDER_UNAVAILABLE, hint, code="SessionIncomplete")
+
+
 @dataclass
 class CheckResult:
     """One check of a connection test: a model call, an identity or a permission probe."""

@@ -126,6 +126,7 @@ def _apply(key: ProviderKey, cleaned: CleanedKey, test: ConnectionTestResult | N
     key.credential_type = cleaned.credential_type
     key.expires_at = cleaned.expires_at
     key.regions = cleaned.regions
+    key.region_hints = cleaned.region_hints
     key.failing_since = None
     key.failure_reason = ""
     key.breaker_open_until = None

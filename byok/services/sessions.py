@@ -1,8 +1,9 @@
 """Sessions for keys whose provider refreshes them (long-term Bedrock keys: STS session tokens; Bedrock role keys:
 AssumeRole sessions).
 
-- Such keys call models with a short-lived session the provider obtains (STS `GetSessionToken`); the long-term
-  secret only ever talks to STS. A 5-minute cycle refreshes every session that expires within
+- Such keys call models with a short-lived session the provider obtains (STS `GetSessionToken`, for a Bedrock key
+  once per long-term credential set: the main one and each regional one, stored as one session that expires with
+  its first part); the long-term secrets only ever talk to STS. A 5-minute cycle refreshes every session that expires within
   BYOK_SESSION_REFRESH_WINDOW, one task per key; a call that finds its session overdue refreshes it inline.
 - Each refresh locks the key's row and re-checks that it is still due, so two workers (or a worker and a call)
   make one session call per key. Throttling and network trouble are retried by the task; credentials the provider
@@ -116,8 +117,11 @@ def _scheduled_skip(key: ProviderKey, now: datetime) -> str | None:
     return "fresh" if _session_valid_beyond(key, now + _window()) else None
 
 
-def _call_time_skip(key: ProviderKey, now: datetime) -> str | None:
-    # A waiting caller finds the session another caller (or process) has just stored.
+def _call_time_skip(key: ProviderKey, now: datetime, *, replacing: str | None = None) -> str | None:
+    # A waiting caller finds the session another caller (or process) has just stored; one that replaces a session
+    # it found incomplete refreshes unless that session is gone.
+    if replacing is not None and key.session_secret == replacing:
+        return None
     return "fresh" if _session_valid_beyond(key, now + SESSION_SAFETY_MARGIN) else None
 
 
@@ -147,8 +151,9 @@ _flight_locks: dict[int, threading.Lock] = {}
 _flight_locks_guard = threading.Lock()
 
 
-def session_ensure_fresh(*, key_id: int) -> None:
-    """At call time, when the key's session is missing or inside the safety margin: refresh it once.
+def session_ensure_fresh(*, key_id: int, replacing: str | None = None) -> None:
+    """At call time, when the key's session is missing or inside the safety margin, or is the stored session
+    `replacing` that the provider found incomplete (providers.outcomes.SessionIncomplete): refresh it once.
 
     Concurrent callers in this process queue on a per-key lock and find the session the first one stored; other
     processes wait on the row lock and find the same. Raises the categorised `Failure` when STS refuses, so the
@@ -158,7 +163,8 @@ def session_ensure_fresh(*, key_id: int) -> None:
         flight = _flight_locks.setdefault(key_id, threading.Lock())
     with flight:
         try:
-            outcome = _refresh(key_id=key_id, skip=_call_time_skip, wait=True, actor=None)
+            outcome = _refresh(key_id=key_id, skip=partial(_call_time_skip, replacing=replacing), wait=True,
+                               actor=None)
         except SessionRefreshRetryable as exc:
             raise exc.failure from None
     if outcome.failure is not None:

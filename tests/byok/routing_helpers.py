@@ -19,6 +19,15 @@ def key_for(owner, sim_account, provider="bedrock", **options):
                                credentials=credentials, skip_test=True, **options)
 
 
+def regional_set(sim_account, *regions):
+    """A regional credential set on a simulated AWS account, for `regional_credentials`."""
+    values = {"regions": list(regions), "access_key_id": sim_account.access_key_id,
+              "secret_access_key": sim_account.secret_access_key}
+    if sim_account.session_token:
+        values["session_token"] = sim_account.session_token
+    return values
+
+
 def use_platform_account(settings, sim, provider="bedrock", **fields):
     """Platform credentials on a simulated account of their own (so its calls can be counted)."""
     account = sim.add_account("bedrock" if provider == "bedrock" else provider, **fields)

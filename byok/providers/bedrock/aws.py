@@ -169,12 +169,13 @@ def identity_check(values, *, region: str, suffix: str = ""):
                                          region=region, classify=lambda exc: classify(exc, operation="sts"))
 
 
-def session_check(values, *, region: str):
+def session_check(values, *, region: str, suffix: str = ""):
     def call():
         sts_client(values, region=region, timeout=check_timeout()).get_session_token(DurationSeconds=900)
         return {}
 
-    return lambda: CheckResult.from_call("sts:GetSessionToken", call, target="sts:GetSessionToken", region=region,
+    return lambda: CheckResult.from_call(f"sts:GetSessionToken{suffix}", call, target="sts:GetSessionToken",
+                                         region=region,
                                          classify=lambda exc: classify(exc, operation="sts:GetSessionToken"))
 
 

@@ -2,6 +2,7 @@
 plus optional extra credential sets for chosen regions."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -23,7 +24,7 @@ from ..base import (
     parse_expiry,
     pattern_validator,
 )
-from ..outcomes import CheckResult, Completion, Failure, check_timeout, run_concurrently
+from ..outcomes import CheckResult, Completion, Failure, SessionIncomplete, check_timeout, run_concurrently
 from .aws import (
     classify,
     converse,
@@ -147,6 +148,13 @@ class BedrockProvider(Provider):
             regional = list(keep.get("regional", []))
         else:
             regional = self._clean_regional(regional_credentials or [], profile, errors)
+        if cleaned.get("access_key_id", "").startswith("ASIA"):
+            for index, entry in enumerate(regional):
+                if entry.get("access_key_id", "").startswith("AKIA"):
+                    # Only long-term keys get sessions: this set would sign calls with its long-term secret.
+                    errors.setdefault(f"regional_credentials.{index}.access_key_id", []).append(
+                        "A long-term AKIA set needs a long-term AKIA main key (byok obtains session tokens for "
+                        "long-term keys only): use temporary ASIA credentials here too, or an AKIA main key.")
         if errors:
             raise CredentialsInvalid("Some credential fields are invalid.", fields=errors)
         if regional:
@@ -159,6 +167,7 @@ class BedrockProvider(Provider):
             else CredentialType.LONG_TERM,
             expires_at=expiry_datetime(cleaned.get("expires_at")),
             regions=sorted({region for entry in regional for region in entry["regions"]}),
+            region_hints={region: hint(entry["access_key_id"]) for entry in regional for region in entry["regions"]},
         )
 
     @sensitive_variables()
@@ -226,7 +235,8 @@ class BedrockProvider(Provider):
                 if name not in ("access_key_id", "regional")}
 
     def check(self, credentials: Credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
-        """Identity, session-token permission (AKIA) and both models, for the main set and each regional set."""
+        """Identity, session-token permission (AKIA: its calls will use sessions) and both models, for the main set
+        and each regional set."""
         profile = self.inference_profiles[inference_profile or DEFAULT_PROFILE]
         region = profile.default_region
         checks = [identity_check(credentials, region=region)]
@@ -238,6 +248,8 @@ class BedrockProvider(Provider):
             entry_region = entry["regions"][0]
             suffix = f"@{entry_region}"
             checks.append(identity_check(entry, region=entry_region, suffix=suffix))
+            if entry["access_key_id"].startswith("AKIA"):
+                checks.append(session_check(entry, region=entry_region, suffix=suffix))
             checks += model_checks(partial(runtime_client_iam, entry, region=entry_region, timeout=check_timeout()),
                                    profile=profile, region=entry_region, suffix=suffix, models=models)
         return run_concurrently(checks)
@@ -260,19 +272,56 @@ class BedrockProvider(Provider):
     def acall(self, client: BedrockAsyncClient, call: Call):
         return bedrock_acall(client, call)
 
-    # Long-term keys call models with an STS session: the long-term secret only ever talks to STS.
+    # Long-term keys call models with STS sessions: the long-term secrets (the main set's and every long-term regional
+    # set's) only ever talk to STS.
     def refreshes_session(self, credential_type: str) -> bool:
         return credential_type == CredentialType.LONG_TERM
 
-    @sensitive_variables("credentials")
+    @sensitive_variables("credentials", "session", "regional", "entry", "values")
     def session_refresh(self, credentials: Credentials, *, inference_profile: str, duration_seconds: int,
                         timeout: float) -> tuple[dict, datetime]:
+        """A session for the main set and one for each long-term regional set (GetSessionToken with that set's own
+        credentials, in its first region), as one value; it expires when its first part does. Any part failing
+        fails the whole refresh, its hint naming the regional set."""
         region = self.inference_profiles[inference_profile or DEFAULT_PROFILE].default_region
-        return session_token(credentials, region=region, duration_seconds=duration_seconds, timeout=timeout)
+        session, expires_at = session_token(credentials, region=region, duration_seconds=duration_seconds,
+                                            timeout=timeout)
+        regional = []
+        for entry in credentials.get("regional", []):
+            if not entry["access_key_id"].startswith("AKIA"):
+                regional.append(None)  # temporary credentials are used as they are
+                continue
+            try:
+                values, entry_expires_at = session_token(entry, region=entry["regions"][0],
+                                                         duration_seconds=duration_seconds, timeout=timeout)
+            except Failure as failure:
+                raise replace(failure, hint=f"The credential set for {', '.join(entry['regions'])} "
+                                            f"({hint(entry['access_key_id'])}): {failure.hint}") from None
+            # Names its set, so a session is never used for another set's credentials.
+            regional.append({"source_access_key_id": entry["access_key_id"], **values})
+            expires_at = min(expires_at, entry_expires_at)
+        if regional:
+            session["regional"] = regional  # aligned with credentials["regional"]
+        return session, expires_at
 
-    @sensitive_variables("credentials", "session")
+    @sensitive_variables("credentials", "session", "sessions", "own", "entry", "regional", "values")
     def with_session(self, credentials: Credentials, session: Mapping[str, Any]) -> Credentials:
-        return Credentials(self, {**credentials, **{name: session[name] for name in SESSION_FIELDS}})
+        """The main set's session in place of its long-term values, and each long-term regional set's own session in
+        place of that set's; temporary regional sets are used as they are."""
+        sessions = session.get("regional") or []
+        regional = []
+        for index, entry in enumerate(credentials.get("regional", [])):
+            if entry["access_key_id"].startswith("AKIA"):
+                own = sessions[index] if index < len(sessions) else None
+                if not own or own["source_access_key_id"] != entry["access_key_id"]:
+                    raise SessionIncomplete(f"byok is renewing this key's AWS sessions (the stored one has none for "
+                                            f"the {', '.join(entry['regions'])} credential set); retry shortly.")
+                entry = {"regions": entry["regions"], **{name: own[name] for name in SESSION_FIELDS}}
+            regional.append(entry)
+        values = {**credentials, **{name: session[name] for name in SESSION_FIELDS}}
+        if regional:
+            values["regional"] = regional
+        return Credentials(self, values)
 
     def platform_credentials(self, env: Mapping[str, str]) -> PlatformCredentials:
         values = {"access_key_id": env.get("PLATFORM_AWS_ACCESS_KEY_ID", ""),

@@ -37,6 +37,18 @@ def test_bedrock_key_defaults_to_global_profile_and_long_term(client_for):
     assert (body["inference_profile"], body["credential_type"], body["key_hint"]) == ("global", "long_term", "AKIA…7XQ2")
 
 
+def test_a_bedrock_key_names_each_regional_sets_hint_and_no_secret(client_for):
+    regional = {"access_key_id": "AKIAZ7EXAMPLE4KE7XQ9", "secret_access_key": "r" * 40}
+    response = client_for(BusinessUserFactory()).post("/api/v1/provider-keys/", {
+        "provider": "bedrock", "name": "eu", "credentials": BEDROCK_AKIA, "inference_profile": "eu", "skip_test": True,
+        "regional_credentials": [{"regions": ["eu-west-1", "eu-west-3"], **regional}]}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["region_hints"] == {"eu-west-1": "AKIA…7XQ9", "eu-west-3": "AKIA…7XQ9"}
+    assert body["regions"] == ["eu-west-1", "eu-west-3"] and body["key_hint"] == "AKIA…7XQ2"
+    assert regional["secret_access_key"] not in response.content.decode()
+
+
 def test_temporary_bedrock_key_records_its_expiry(client_for):
     response = client_for(BusinessUserFactory()).post(
         "/api/v1/provider-keys/",

@@ -6,7 +6,9 @@ import re
 import pytest
 
 from byok.models import ProviderKey
+from byok.providers.base import hint
 from tests.byok.console.conftest import signed_in
+from tests.byok.routing_helpers import key_for, regional_set
 from tests.factories import BusinessUserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +113,11 @@ def test_add_region_works_on_the_edit_and_rotate_pages_too(owner, sim, page):
     assert response.status_code == 200 and row_count(html) == 2 and 'id="error-summary"' not in html
     key.refresh_from_db()
     assert key.name == "EU key" and key.key_hint == ProviderKey.objects.get().key_hint
+
+
+def test_the_key_page_names_each_regions_credential_set_by_its_hint(owner, sim):
+    main, eu = sim.add_account("bedrock"), sim.add_account("bedrock")
+    key = key_for(owner, main, inference_profile="eu", regional_credentials=[regional_set(eu, "eu-west-1")])
+    html = signed_in(owner).get(f"/manage/byok/providerkey/{key.pk}/change/").content.decode()
+    assert f"eu-west-1 <code>{hint(eu.access_key_id)}</code>" in html
+    assert eu.access_key_id not in html and eu.secret_access_key not in html

@@ -9,6 +9,7 @@ from byok.models import ProviderKey
 from byok.providers.registry import PROVIDERS
 from byok.services.connection import connection_test
 from byok.services.keys import provider_key_create
+from tests.byok.routing_helpers import regional_set
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +159,21 @@ def test_regional_credential_sets_are_each_tested_in_their_region(sandbox):
     assert checks(result)["model:complex@eu-west-1"] == (False, "model_access")
     assert {c.region for c in result.checks if c.name.endswith("@eu-west-1")} == {"eu-west-1"}
     assert sandbox.calls("bedrock.Converse").get(regional.access_key_id) == 2
+
+
+def test_a_long_term_regional_set_is_checked_for_session_tokens_like_the_main_set(sandbox):
+    main = sandbox.add_account("bedrock")
+    no_sts = sandbox.add_account("bedrock", sts_get_session_token=False)
+    temporary = sandbox.add_account("bedrock", session_token="IQoJb3JpZ2luX2VjEXAMPLETOKEN0123")
+    creds = creds_for("bedrock", main, regional=[regional_set(no_sts, "eu-west-1"),
+                                                 regional_set(temporary, "eu-west-2")])
+    result = connection_test(provider="bedrock", credentials=creds, inference_profile="eu", actor=None, owner_id=0)
+    assert (result.ok, result.category) == (False, "permission_denied")
+    assert checks(result)["sts:GetSessionToken@eu-west-1"] == (False, "permission_denied")
+    [check] = [c for c in result.checks if c.name == "sts:GetSessionToken@eu-west-1"]
+    assert check.region == "eu-west-1" and "sts:GetSessionToken" in check.hint
+    assert "sts:GetSessionToken@eu-west-2" not in checks(result)  # temporary credentials: no sessions to obtain
+    assert sandbox.calls("sts.GetSessionToken") == {main.access_key_id: 1, no_sts.access_key_id: 1}
 
 
 def test_sts_checks_pass_against_moto_server(moto_sts, settings):

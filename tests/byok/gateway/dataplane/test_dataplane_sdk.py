@@ -340,7 +340,7 @@ def test_region_header_picks_a_regional_credential_set(dataplane, sandbox):
     client = dataplane.openai(member)
     assert client.chat.completions.create(model="standard", messages=HELLO).choices[0].message.content
     calls = sandbox.server.stats()["by_account"]
-    assert regional.name not in calls
+    assert "bedrock.Converse" not in calls[regional.name]  # its session was obtained with the main one's, unused
     completion = dataplane.openai(member, **{"X-BYOK-Region": "eu-west-1"}).chat.completions.create(
         model="standard", messages=HELLO)
     assert completion.model == f"eu.{SONNET}" and regional.name in sandbox.server.stats()["by_account"]
