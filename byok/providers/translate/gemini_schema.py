@@ -32,7 +32,7 @@ _MAX_DEPTH = 32  # deeper request JSON would exhaust the recursion before Vertex
 def gemini_schema(schema, *, param: str) -> dict:
     """`schema` (a JSON Schema object) translated; RequestInvalid(param=…) names where it cannot be expressed."""
     if not isinstance(schema, dict):
-        raise RequestInvalid(f"{param} must be a JSON Schema object.", param=param)
+        raise RequestInvalid(f"{param} must be a JSON Schema object.", param=_field(param))
     defs = {**_mapping(schema.get("definitions"), f"{param}.definitions"),
             **_mapping(schema.get("$defs"), f"{param}.$defs")}
     return _Translation(defs).schema(schema, param, depth=0, refs=())
