@@ -6,7 +6,8 @@
 - `POST /vertex/v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:rawPredict|:streamRawPredict`:
   Claude (an Anthropic Messages body with `anthropic_version: vertex-2023-10-16`; the model is in the URL).
 - `POST /vertex/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent` and
-  `:streamGenerateContent?alt=sse`: Gemini.
+  `:streamGenerateContent?alt=sse`: Gemini, with function calling, images and JSON mode, refusing what Vertex AI's
+  request checks refuse (unknown Schema fields, bad image bytes, unanswered function calls, …).
 
 Platform errors (authentication, API not enabled, quota, model not found) have Google's shape
 `{"error": {"code", "message", "status", "details"}}` on both publishers.
