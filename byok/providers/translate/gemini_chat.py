@@ -2,7 +2,7 @@
 
 In: `chat_to_gemini` gives the request as plain dicts in google-genai's field names (the provider validates them
 into the SDK's types): system/developer messages as `system_instruction`; user text and images (data URLs as
-`inline_data`, http(s) and gs:// links as `file_data`, which Vertex AI fetches itself); assistant tool calls as
+`inline_data`, http(s) links as `file_data`, which Vertex AI fetches itself); assistant tool calls as
 `function_call` parts and tool messages as `function_response` parts (named after the call they answer); tools as
 function declarations (their JSON Schema in Gemini's subset, see gemini_schema), tool_choice as the function
 calling mode; temperature, top_p, stop, max tokens and response_format (JSON, with its schema) as generation config.
@@ -89,7 +89,7 @@ def _turn(message, system: list[str], call_names: dict[str, str]) -> dict | None
         system.append(text_of(content))
         return None
     if role == "user":
-        parts = [_user_part(part) for part in parts_of(content)]
+        parts = [part for part in map(_user_part, parts_of(content)) if part != {"text": ""}]
     elif role == "assistant":
         parts = [{"text": text} for text in [text_of(content)] if text] + _function_calls(message, call_names)
     elif role == "tool":
@@ -118,9 +118,12 @@ def _image_part(part: dict) -> dict:
             raise RequestInvalid(f"Gemini does not read {media} images; send PNG, JPEG or WebP.", param="messages")
         return {"inline_data": {"mime_type": _INLINE_TYPES[media], "data": base64.b64decode(data)}}
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http", "gs"):
-        raise RequestInvalid("An image_url is a data: URL, an http(s):// link or a gs:// Cloud Storage URI.",
-                             param="messages")
+    if parts.scheme == "gs":
+        # Vertex AI reads Cloud Storage as the key's service account: a member must not reach the owner's buckets.
+        raise RequestInvalid("gs:// images would be read with the key owner's service account; send an https:// "
+                             "link or a data URL.", param="messages")
+    if parts.scheme not in ("https", "http"):
+        raise RequestInvalid("An image_url is a data: URL or an http(s):// link.", param="messages")
     suffix = parts.path[parts.path.rfind("."):].lower() if "." in parts.path.rsplit("/", 1)[-1] else ""
     if suffix not in _LINK_TYPES:
         # Vertex AI needs the type of a file it fetches, and an OpenAI image_url does not carry one.

@@ -27,7 +27,7 @@ CHAT = {
         {"role": "developer", "content": [{"type": "text", "text": "Use tools."}]},
         {"role": "user", "content": [{"type": "text", "text": "Look:"},
                                      {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-                                     {"type": "image_url", "image_url": {"url": "gs://bucket/photos/cat.jpeg"}}]},
+                                     {"type": "image_url", "image_url": {"url": "https://img.example/photos/cat.jpeg"}}]},
         {"role": "assistant", "content": "Checking.", "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}},
             {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
@@ -43,7 +43,7 @@ def test_a_chat_request_as_gemini_contents_and_config():
     user, model, results = request["contents"]
     assert user == {"role": "user", "parts": [
         {"text": "Look:"}, {"inline_data": {"mime_type": "image/png", "data": PNG_BYTES}},
-        {"file_data": {"mime_type": "image/jpeg", "file_uri": "gs://bucket/photos/cat.jpeg"}}]}
+        {"file_data": {"mime_type": "image/jpeg", "file_uri": "https://img.example/photos/cat.jpeg"}}]}
     assert model == {"role": "model", "parts": [{"text": "Checking."},
                                                 {"function_call": {"name": "get_weather", "args": {"city": "Oslo"}}},
                                                 {"function_call": {"name": "get_time", "args": {}}}]}
@@ -186,7 +186,9 @@ def gif() -> str:
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.example/photo"}}]}],
      "messages", "messages[0]: Gemini needs an image link's type"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x.example/a.png"}}]}],
-     "messages", "messages[0]: An image_url is a data: URL, an http(s):// link or a gs:// Cloud Storage URI."),
+     "messages", "messages[0]: An image_url is a data: URL or an http(s):// link."),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "gs://owners-bucket/secret.png"}}]}],
+     "messages", "messages[0]: gs:// images would be read with the key owner's service account"),
     ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": {"id": "c"}}], "messages",
      "messages[1]: tool_calls must be a list."),
     ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}],
