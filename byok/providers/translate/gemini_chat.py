@@ -104,6 +104,8 @@ def _turn(message, system: list[str], call_names: dict[str, str]) -> dict | None
 def _user_part(part: dict) -> dict:
     kind = part.get("type")
     if kind in ("text", "input_text"):
+        if not isinstance(part.get("text", ""), str):
+            raise RequestInvalid("A text part's text must be a string.", param="messages")
         return {"text": part.get("text", "")}
     if kind == "image_url":
         return _image_part(part)

@@ -21,10 +21,13 @@ from . import RequestInvalid
 
 _TYPES = {"string": "STRING", "number": "NUMBER", "integer": "INTEGER", "boolean": "BOOLEAN", "array": "ARRAY",
           "object": "OBJECT", "null": "NULL"}
-_KEPT = {"description": "description", "title": "title", "pattern": "pattern",
-         "default": "default", "nullable": "nullable", "minimum": "minimum", "maximum": "maximum",
-         "minLength": "min_length", "maxLength": "max_length", "minItems": "min_items", "maxItems": "max_items",
-         "minProperties": "min_properties", "maxProperties": "max_properties"}
+# JSON Schema keyword -> (Gemini field, what its value must be)
+_KEPT = {"description": ("description", str), "title": ("title", str), "pattern": ("pattern", str),
+         "default": ("default", object), "nullable": ("nullable", bool), "minimum": ("minimum", (int, float)),
+         "maximum": ("maximum", (int, float)), "minLength": ("min_length", int), "maxLength": ("max_length", int),
+         "minItems": ("min_items", int), "maxItems": ("max_items", int), "minProperties": ("min_properties", int),
+         "maxProperties": ("max_properties", int)}
+_KINDS = {str: "a string", bool: "true or false", int: "an integer"}
 _FORMATS = {"STRING": ("date-time",), "NUMBER": ("float", "double"), "INTEGER": ("int32", "int64")}
 _MAX_DEPTH = 32  # deeper request JSON would exhaust the recursion before Vertex AI saw it
 
@@ -57,9 +60,13 @@ class _Translation:
             self.refuse(where, f"nests deeper than {_MAX_DEPTH} levels")
         schema, refs = self.flattened(schema, where, refs=refs)
         out: dict = {}
-        for ours, theirs in _KEPT.items():
-            if schema.get(ours) is not None:
-                out[theirs] = schema[ours]
+        for ours, (theirs, kind) in _KEPT.items():
+            value = schema.get(ours)
+            if value is None:
+                continue
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, (int, float))):  # True: no int
+                self.refuse(f"{where}.{ours}", f"must be {_KINDS.get(kind, 'a number')}")
+            out[theirs] = value
         if isinstance(schema.get("examples"), list) and schema["examples"]:
             out.setdefault("example", schema["examples"][0])
         elif "example" in schema:
