@@ -326,7 +326,7 @@ class AsyncVertexClient:
 
 async def vertex_acall(client: AsyncVertexClient, call: Call):
     """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not); Gemini
-    through google-genai's async client, on chat only (text)."""
+    through google-genai's async client, on chat only."""
     if is_gemini(call.model):
         async for item in _gemini_acall(client, call):
             yield item
@@ -335,18 +335,25 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
         yield item
 
 
+def gemini_request(body: dict) -> dict:
+    """generate_content's `contents` and `config` for an OpenAI chat body: the translation's plain dicts, validated
+    here, once, into google-genai's types (so the SDK never guesses what a dict is)."""
+    request = chat_to_gemini(body)
+    return {"contents": [genai_types.Content.model_validate(turn) for turn in request["contents"]],
+            "config": genai_types.GenerateContentConfig.model_validate(request["config"])}
+
+
 async def _gemini_acall(client: AsyncVertexClient, call: Call):
     if call.api != "chat":
-        raise RequestInvalid(f"{call.model} is a Gemini model: /v1/messages serves Claude; call it on "
-                             "/v1/chat/completions.", param="model")
-    kwargs = chat_to_gemini(call.body)
-    config = genai_types.GenerateContentConfig(**kwargs["config"])
+        raise RequestInvalid(f"{call.model} is a Gemini model, which /v1/messages does not serve (it serves Claude): "
+                             "call it on /v1/chat/completions.", param="model")
+    request = gemini_request(call.body)
     models = client.gemini.aio.models
     if not call.stream:
-        response = await models.generate_content(model=call.model, contents=kwargs["contents"], config=config)
+        response = await models.generate_content(model=call.model, **request)
         yield gemini_to_chat(response, model=call.model)
         return
-    stream = await models.generate_content_stream(model=call.model, contents=kwargs["contents"], config=config)
+    stream = await models.generate_content_stream(model=call.model, **request)
     translator = GeminiStreamToChat(model=call.model)
     try:
         async for response in stream:
@@ -360,12 +367,8 @@ async def _gemini_acall(client: AsyncVertexClient, call: Call):
 
 @sensitive_variables("client")
 def gemini_complete(client: VertexClient, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
-    contents = [genai_types.Content(role="model" if m["role"] == "assistant" else "user",
-                                    parts=[genai_types.Part(text=m["content"])])
-                for m in messages if m["role"] != "system"]
-    config = genai_types.GenerateContentConfig(max_output_tokens=max_tokens, system_instruction=system or None)
-    response = client.gemini.models.generate_content(model=model, contents=contents, config=config)
+    request = gemini_request({"messages": messages, "max_tokens": max_tokens})
+    response = client.gemini.models.generate_content(model=model, **request)
     usage = response.usage_metadata
     finish = response.candidates[0].finish_reason if response.candidates else None
     return Completion(

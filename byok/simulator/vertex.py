@@ -6,7 +6,8 @@
 - `POST /vertex/v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:rawPredict|:streamRawPredict`:
   Claude (an Anthropic Messages body with `anthropic_version: vertex-2023-10-16`; the model is in the URL).
 - `POST /vertex/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent` and
-  `:streamGenerateContent?alt=sse`: Gemini.
+  `:streamGenerateContent?alt=sse`: Gemini, with function calling, images and JSON mode, refusing what Vertex AI's
+  request checks refuse (unknown Schema fields, bad image bytes, unanswered function calls, …).
 
 Platform errors (authentication, API not enabled, quota, model not found) have Google's shape
 `{"error": {"code", "message", "status", "details"}}` on both publishers.
@@ -20,6 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -30,14 +32,18 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from .accounts import Account
 from .anthropic_api import message, messages_prompt, stream_events
 from .wire import (
+    Answer,
     SimRequest,
     SimResponse,
     SimulatorState,
     StreamAborted,
+    Tool,
     answer,
     conversation_prompt,
+    count_tokens,
     json_response,
     logger,
+    sample_object,
     sse,
     sse_response,
     streamed_pieces,
@@ -238,40 +244,226 @@ def _anthropic_error(status: int, text: str) -> SimResponse:
     return json_response(status, {"type": "error", "error": {"type": "invalid_request_error", "message": text}})
 
 
+# --- Gemini -------------------------------------------------------------------------------------------------------
+
+# Gemini's Schema (an OpenAPI 3.0 subset) as the REST API spells it: any other key is refused, as Vertex AI's
+# request parser refuses unknown fields.
+_SCHEMA_FIELDS = {"type", "format", "title", "description", "nullable", "default", "items", "minItems", "maxItems",
+                  "enum", "properties", "propertyOrdering", "required", "minProperties", "maxProperties", "minLength",
+                  "maxLength", "pattern", "example", "anyOf", "additionalProperties", "minimum", "maximum"}
+_SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
+_STRING_FORMATS = {"enum", "date-time"}
+# The image types Gemini reads, each with how its bytes start (a corrupt or mislabelled image is refused).
+_IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff", "image/webp": b"RIFF"}
+_FUNCTION_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}")
+_MODES = {"MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED"}
+
+
+def _camel(key: str) -> str:
+    """Vertex AI's JSON parser takes proto field names in either spelling (`inline_data`, `inlineData`)."""
+    head, *rest = key.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {_camel(key): item for key, item in value.items()} if isinstance(value, dict) else {}
+
+
+def _invalid(message: str) -> GoogleError:
+    return GoogleError(400, "INVALID_ARGUMENT", message)
+
+
+def _check_schema(schema: Any, where: str) -> dict[str, Any]:
+    """The schema with camelCase keys, recursively, after Vertex AI's checks; GoogleError otherwise."""
+    if not isinstance(schema, dict):
+        raise _invalid(f"Invalid value at '{where}': a Schema must be an object.")
+    schema = _fields(schema)
+    for key in schema:
+        if key not in _SCHEMA_FIELDS:
+            raise _invalid(f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\': Cannot find field.')
+    kind = schema.get("type")
+    if kind is not None and str(kind).upper() not in _SCHEMA_TYPES:
+        raise _invalid(f"Invalid value at '{where}.type' (type.googleapis.com/google.cloud.aiplatform.v1.Type), "
+                       f'"{kind}"')
+    if str(kind).upper() == "STRING" and schema.get("format") not in (None, *_STRING_FORMATS):
+        raise _invalid(f"{where}.format: only 'enum' and 'date-time' are supported for STRING type")
+    if "enum" in schema and not (isinstance(schema["enum"], list) and all(isinstance(v, str) for v in schema["enum"])):
+        raise _invalid(f"Invalid value at '{where}.enum': enum values must be strings.")
+    properties = schema.get("properties")
+    if properties is not None:
+        schema["properties"] = {name: _check_schema(sub, f"{where}.properties[{name}].value")
+                                for name, sub in (properties.items() if isinstance(properties, dict) else [])}
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = _check_schema(schema[key], f"{where}.{key}")
+    if isinstance(schema.get("anyOf"), list):
+        schema["anyOf"] = [_check_schema(sub, f"{where}.any_of[{i}]") for i, sub in enumerate(schema["anyOf"])]
+    return schema
+
+
+def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A checked Gemini schema in JSON Schema's lower-case types (what `sample_object` reads)."""
+    out = dict(schema)
+    if isinstance(out.get("type"), str):
+        out["type"] = out["type"].lower()
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {name: _json_schema(sub) for name, sub in out["properties"].items()}
+    return out
+
+
+def _gemini_tools(body: dict[str, Any]) -> tuple[tuple[Tool, ...], str | None]:
+    """The declared functions, and what the calling mode forces (see `Prompt.forced_tool`), after Vertex AI's
+    checks."""
+    tools: list[Tool] = []
+    for t_index, tool in enumerate(body.get("tools") or []):
+        for f_index, declaration in enumerate(_fields(tool).get("functionDeclarations") or []):
+            where = f"tools[{t_index}].function_declarations[{f_index}]"
+            declaration = _fields(declaration)
+            name = declaration.get("name")
+            if not isinstance(name, str) or not _FUNCTION_NAME.fullmatch(name):
+                raise _invalid(f"* GenerateContentRequest.{where}.name: Invalid function name. Must start with a "
+                               "letter or an underscore. Must be alphameric (a-z, A-Z, 0-9), underscores (_), dots (.)"
+                               ", colons (:) or dashes (-), with a maximum length of 64.")
+            parameters = declaration.get("parameters")
+            schema: dict[str, Any] = {}
+            if parameters is not None:
+                schema = _check_schema(parameters, f"{where}.parameters")
+                if str(schema.get("type", "")).upper() == "OBJECT" and not schema.get("properties"):
+                    raise _invalid(f"* GenerateContentRequest.{where}.parameters.properties: should be non-empty for "
+                                   "OBJECT type")
+            tools.append(Tool(name=name, description=str(declaration.get("description", "")),
+                              schema=_json_schema(schema)))
+    calling = _fields(_fields(body.get("toolConfig")).get("functionCallingConfig"))
+    mode = str(calling.get("mode") or "AUTO").upper()
+    allowed = calling.get("allowedFunctionNames") or []
+    if mode not in _MODES:
+        raise _invalid(f"Invalid value at 'tool_config.function_calling_config.mode', \"{mode}\"")
+    if allowed and mode != "ANY":
+        raise _invalid("* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: only "
+                       "allowed when mode is ANY")
+    unknown = [name for name in allowed if name not in {tool.name for tool in tools}]
+    if unknown:
+        raise _invalid(f"* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: "
+                       f"{unknown[0]} is not a declared function")
+    if mode == "NONE":
+        return (), None
+    if mode == "ANY":
+        return tuple(tool for tool in tools if not allowed or tool.name in allowed), ""
+    return tuple(tools), None
+
+
+def _image(data: dict[str, Any], where: str) -> None:
+    mime = data.get("mimeType")
+    if mime not in _IMAGE_MAGIC:
+        raise _invalid(f"Unsupported MIME type: {mime}")
+    try:
+        raw = base64.b64decode(str(data.get("data", "")).replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        raise _invalid(f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES), Base64 decoding failed") from None
+    if not raw or not raw.startswith(_IMAGE_MAGIC[mime]):
+        raise _invalid("Unable to process input image. Please retry or report in "
+                       "https://developers.generativeai.google/guide/troubleshooting")
+
+
+def _gemini_messages(contents: list[Any]) -> list[dict[str, Any]]:
+    """The contents, after Vertex AI's checks, as the messages `conversation_prompt` reads: text, an image block
+    for each inline or linked image, a tool_result block for each function response."""
+    messages: list[dict[str, Any]] = []
+    calls_before = 0  # function calls in the previous model turn, which the next user turn must answer one by one
+    for c_index, content in enumerate(contents):
+        content = _fields(content)
+        role, parts = content.get("role", "user"), content.get("parts")
+        if role not in ("user", "model") or not isinstance(parts, list) or not parts:
+            raise _invalid(f"* GenerateContentRequest.contents[{c_index}]: a content has role user or model and "
+                           "non-empty parts")
+        blocks: list[dict[str, Any]] = []
+        calls = responses = 0
+        for p_index, part in enumerate(parts):
+            part, where = _fields(part), f"contents[{c_index}].parts[{p_index}]"
+            if isinstance(part.get("text"), str):
+                blocks.append({"text": part["text"]})
+            elif isinstance(part.get("inlineData"), dict):
+                _image(_fields(part["inlineData"]), where)
+                blocks.append({"type": "image"})
+            elif isinstance(part.get("fileData"), dict):
+                data = _fields(part["fileData"])
+                if not data.get("mimeType") or urlsplit(str(data.get("fileUri", ""))).scheme not in ("gs", "http",
+                                                                                                      "https"):
+                    raise _invalid(f"* GenerateContentRequest.{where}.file_data: a file_uri (gs:// or http(s)://) "
+                                   "and a mime_type are required")
+                blocks.append({"type": "image"})
+            elif isinstance(part.get("functionCall"), dict) and role == "model":
+                calls += 1
+            elif isinstance(part.get("functionResponse"), dict) and role == "user":
+                response = _fields(part["functionResponse"])
+                if not response.get("name") or not isinstance(response.get("response"), dict):
+                    raise _invalid(f"* GenerateContentRequest.{where}.function_response: a name and a response "
+                                   "object are required")
+                responses += 1
+                blocks.append({"type": "tool_result", "content": json.dumps(response["response"])})
+            else:
+                raise _invalid(f"* GenerateContentRequest.{where}: a part holds one of text, inline_data, file_data, "
+                               "function_call (model) or function_response (user)")
+        if responses and responses != calls_before:
+            raise _invalid("Please ensure that the number of function response parts is equal to the number of "
+                           "function call parts of the function call turn.")
+        calls_before = calls
+        messages.append({"role": "assistant" if role == "model" else "user", "content": blocks})
+    return messages
+
+
 def _gemini_prompt(body: dict[str, Any]):
-    contents = body.get("contents") if isinstance(body.get("contents"), list) else []
-    messages = [{"role": "assistant" if c.get("role") == "model" else "user", "content": c.get("parts") or []}
-                for c in contents if isinstance(c, dict)]
-    system = body.get("systemInstruction") or body.get("system_instruction") or {}
-    return conversation_prompt(messages, system=text_of(system.get("parts") if isinstance(system, dict) else system))
+    system = _fields(body).get("systemInstruction") or {}
+    tools, forced = _gemini_tools(_fields(body))
+    return conversation_prompt(_gemini_messages(body["contents"]), tools=tools, forced_tool=forced,
+                               system=text_of(system.get("parts") if isinstance(system, dict) else system))
+
+
+def _json_answer(reply: Answer, config: dict[str, Any]) -> Answer:
+    """JSON mode: an object that fits the response schema (or one holding the reply's text)."""
+    schema = config.get("responseSchema")
+    if schema is not None:
+        schema = _check_schema(schema, "generation_config.response_schema")
+    value = sample_object(_json_schema(schema)) if schema else {"reply": reply.text}
+    text = json.dumps(value)
+    return replace(reply, text=text, output_tokens=count_tokens(text), truncated=False)
 
 
 def _gemini(request: SimRequest, account: Account, model: str, *, stream: bool) -> SimResponse:
     body = request.json()
     if not isinstance(body, dict) or not body.get("contents"):
         raise GoogleError(400, "INVALID_ARGUMENT", "contents is not specified")
-    config = body.get("generationConfig") if isinstance(body.get("generationConfig"), dict) else {}
+    config = _fields(body.get("generationConfig"))
     max_tokens = config.get("maxOutputTokens")
     reply = answer(provider="vertex", model=model, prompt=_gemini_prompt(body),
                    max_tokens=int(max_tokens) if max_tokens else None)
+    mime = config.get("responseMimeType", "text/plain")
+    if mime not in ("text/plain", "application/json"):
+        raise _invalid(f"Unsupported response mime type: {mime}")
+    if mime == "application/json" and reply.tool_call is None:
+        reply = _json_answer(reply, config)
     usage = {"promptTokenCount": reply.input_tokens, "candidatesTokenCount": reply.output_tokens,
              "totalTokenCount": reply.input_tokens + reply.output_tokens}
-    finish = "MAX_TOKENS" if reply.truncated else "STOP"
+    finish = "MAX_TOKENS" if reply.truncated else "STOP"  # a function call ends with STOP too
     response_id = uuid.uuid4().hex[:22]
+    if reply.tool_call is not None:  # Gemini sends a function call whole, also when streaming
+        pieces = [{"functionCall": {"name": reply.tool_call.name, "args": reply.tool_call.arguments}}]
+    else:
+        pieces = [{"text": piece} for piece in (reply.pieces() if stream else [reply.text])]
     if not stream:
         return json_response(200, {
-            "candidates": [{"content": {"role": "model", "parts": [{"text": reply.text}]}, "finishReason": finish}],
+            "candidates": [{"content": {"role": "model", "parts": pieces}, "finishReason": finish}],
             "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
     if parse_qs(urlsplit("?" + request.query).query).get("alt") != ["sse"]:
         raise GoogleError(400, "INVALID_ARGUMENT", "The simulator streams Gemini as server-sent events: add alt=sse.")
-    return sse_response(_gemini_stream(account, reply.pieces(), finish, usage, model, response_id))
+    return sse_response(_gemini_stream(account, pieces, finish, usage, model, response_id))
 
 
-def _gemini_stream(account: Account, pieces: list[str], finish: str, usage: dict, model: str,
+def _gemini_stream(account: Account, pieces: list[dict], finish: str, usage: dict, model: str,
                    response_id: str) -> Iterator[bytes]:
     sent, fails = streamed_pieces(account, _Pieces(pieces))
     for index, piece in enumerate(sent):
-        chunk: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [{"text": piece}]}}],
+        chunk: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [piece]}}],
                                  "modelVersion": model, "responseId": response_id}
         if index == len(sent) - 1 and not fails:
             chunk["candidates"][0]["finishReason"] = finish
@@ -282,10 +474,10 @@ def _gemini_stream(account: Account, pieces: list[str], finish: str, usage: dict
 
 
 class _Pieces:
-    """Adapts a list of pieces to what `streamed_pieces` expects of an Answer."""
+    """Adapts a list of parts to what `streamed_pieces` expects of an Answer."""
 
-    def __init__(self, pieces: list[str]) -> None:
+    def __init__(self, pieces: list[dict]) -> None:
         self._pieces = pieces
 
-    def pieces(self) -> list[str]:
+    def pieces(self) -> list[dict]:
         return self._pieces

@@ -203,7 +203,7 @@ def answer(*, provider: str, model: str, prompt: Prompt, max_tokens: int | None)
     input_tokens = max(1, count_tokens(prompt.text))
     tool = _tool_to_call(prompt)
     if tool is not None:
-        call = ToolCall(name=tool.name, arguments=_arguments_for(tool.schema))
+        call = ToolCall(name=tool.name, arguments=sample_object(tool.schema))
         return Answer(
             text="",
             input_tokens=input_tokens,
@@ -239,8 +239,9 @@ def _tool_to_call(prompt: Prompt) -> Tool | None:
 _SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {}}
 
 
-def _arguments_for(schema: dict[str, Any]) -> dict[str, Any]:
-    """Arguments that fit a tool's input schema: its required properties (or all), each with a sample value."""
+def sample_object(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object that fits a JSON schema (a tool's input, a JSON answer's): its required properties (or all), each
+    with a sample value."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return {}

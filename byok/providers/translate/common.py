@@ -80,8 +80,10 @@ def json_mode_instruction(response_format) -> str:
 
 
 def max_tokens_of(body: dict) -> int:
-    value = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-    if not isinstance(value, int) or value < 1:
+    """The caller's limit (max_completion_tokens, else max_tokens; 0 is refused, not taken for none), or ours."""
+    value = next((body[name] for name in ("max_completion_tokens", "max_tokens") if body.get(name) is not None),
+                 DEFAULT_MAX_TOKENS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise RequestInvalid("max_tokens must be a positive integer.", param="max_tokens")
     return value
 

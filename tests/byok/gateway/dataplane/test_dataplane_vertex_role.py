@@ -2,7 +2,6 @@
 keys (the role session's signed async client), through the official OpenAI and Anthropic SDKs against the
 simulator."""
 
-import anthropic
 import openai
 import pytest
 
@@ -109,17 +108,6 @@ def test_gemini_chat_completion_stream_and_not(dataplane, sandbox):
     rows = usage_rows(dataplane)
     assert [(r["provider"], r["model"]) for r in rows] == [("vertex", "gemini-2.5-flash"), ("vertex", "gemini-2.5-pro")]
     assert rows[1]["output_tokens"] == chunks[-1].usage.completion_tokens
-
-
-def test_gemini_on_messages_and_with_tools_is_a_clear_400(dataplane, sandbox):
-    member, account, key = vertex_key(sandbox)
-    with pytest.raises(anthropic.BadRequestError) as raised:
-        dataplane.anthropic(member).messages.create(model="vertex/gemini-2.5-flash", max_tokens=10, messages=HELLO)
-    assert "Gemini" in str(raised.value.body)
-    with pytest.raises(openai.BadRequestError) as raised:
-        dataplane.openai(member).chat.completions.create(model="vertex/gemini-2.5-flash", messages=HELLO, tools=[
-            {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}])
-    assert "tools" in str(raised.value.body)
 
 
 @pytest.fixture

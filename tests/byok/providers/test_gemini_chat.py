@@ -1,0 +1,295 @@
+"""OpenAI chat ↔ Gemini generateContent, as pure translations: what each request becomes in google-genai's field
+names (and that google-genai's types take it as is), how JSON Schema becomes Gemini's subset, which requests are
+refused with a 400 naming the field, and how Gemini's answers (function calls included) read in OpenAI's shape."""
+
+import base64
+import json
+
+import pytest
+from google.genai import types as genai_types
+
+from byok.providers.translate import RequestInvalid
+from byok.providers.translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
+from byok.providers.translate.gemini_schema import gemini_schema
+from byok.providers.vertex import gemini_request
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"0" * 16
+PNG = base64.b64encode(PNG_BYTES).decode()
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                           "required": ["city"]}}}
+CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+CHAT = {
+    "model": "gemini-2.5-flash", "temperature": 0.5, "top_p": 0.9, "stop": "END", "max_completion_tokens": 77,
+    "response_format": {"type": "json_object"}, "tools": [WEATHER, CLOCK], "tool_choice": "required",
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "developer", "content": [{"type": "text", "text": "Use tools."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Look:"},
+                                     {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                                     {"type": "image_url", "image_url": {"url": "https://img.example/photos/cat.jpeg"}}]},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}},
+            {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_2", "content": "14:05"},
+        {"role": "tool", "tool_call_id": "call_1", "content": "{\"celsius\": 21}"},
+        {"role": "user", "content": "And tomorrow?"},
+    ],
+}
+
+
+def test_a_chat_request_as_gemini_contents_and_config():
+    request = chat_to_gemini(CHAT)
+    user, model, results = request["contents"]
+    assert user == {"role": "user", "parts": [
+        {"text": "Look:"}, {"inline_data": {"mime_type": "image/png", "data": PNG_BYTES}},
+        {"file_data": {"mime_type": "image/jpeg", "file_uri": "https://img.example/photos/cat.jpeg"}}]}
+    assert model == {"role": "model", "parts": [{"text": "Checking."},
+                                                {"function_call": {"name": "get_weather", "args": {"city": "Oslo"}}},
+                                                {"function_call": {"name": "get_time", "args": {}}}]}
+    # Both results answer the calls by name, in one user turn with the next question; text is wrapped in an object.
+    assert results == {"role": "user", "parts": [
+        {"function_response": {"name": "get_time", "response": {"output": "14:05"}}},
+        {"function_response": {"name": "get_weather", "response": {"celsius": 21}}},
+        {"text": "And tomorrow?"}]}
+    config = request["config"]
+    assert config["system_instruction"] == "Be brief.\nUse tools."
+    assert (config["max_output_tokens"], config["temperature"], config["top_p"], config["stop_sequences"]) == \
+        (77, 0.5, 0.9, ["END"])
+    assert config["response_mime_type"] == "application/json" and "response_schema" not in config
+    weather, clock = config["tools"][0]["function_declarations"]
+    assert weather == {"name": "get_weather", "description": "The weather in a city.", "parameters": {
+        "type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}}
+    assert clock == {"name": "get_time"}  # Gemini refuses an object schema without properties
+    assert config["tool_config"] == {"function_calling_config": {"mode": "ANY"}}
+
+
+def test_google_genai_takes_the_translation_as_its_own_types():
+    request = gemini_request(CHAT)
+    assert isinstance(request["config"], genai_types.GenerateContentConfig)
+    assert request["config"].tool_config.function_calling_config.mode == genai_types.FunctionCallingConfigMode.ANY
+    assert request["contents"][0].parts[1].inline_data.data == PNG_BYTES
+    assert request["contents"][2].parts[1].function_response.response == {"celsius": 21}
+
+
+@pytest.mark.parametrize(("choice", "calling"), [
+    ("auto", {"mode": "AUTO"}),
+    ("none", {"mode": "NONE"}),
+    ("required", {"mode": "ANY"}),
+    ({"type": "function", "function": {"name": "get_time"}}, {"mode": "ANY", "allowed_function_names": ["get_time"]}),
+])
+def test_tool_choice_is_the_function_calling_mode(choice, calling):
+    config = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], "tools": [WEATHER, CLOCK],
+                             "tool_choice": choice})["config"]
+    assert config["tool_config"] == {"function_calling_config": calling}
+
+
+def test_without_limits_gemini_keeps_its_own():
+    config = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}]})["config"]
+    assert config == {}  # no max_output_tokens: a thinking model's budget is not cut to an arbitrary default
+
+
+def test_json_schema_response_format_becomes_the_response_schema():
+    config = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "w", "strict": True, "schema": {
+            "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"],
+            "additionalProperties": False}}}})["config"]
+    assert config["response_mime_type"] == "application/json"
+    assert config["response_schema"] == {"type": "OBJECT", "properties": {"n": {"type": "INTEGER"}},
+                                         "required": ["n"], "additional_properties": False}
+
+
+def test_json_schema_becomes_geminis_subset():
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Trip", "type": "object",
+        "$defs": {"Place": {"type": "object", "description": "A place", "properties": {"name": {"type": "string"}}}},
+        "properties": {
+            "when": {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]},
+            "site": {"type": "string", "format": "uri", "minLength": 3, "x-ui": "link"},
+            "note": {"type": ["string", "null"], "maxLength": 200},
+            "stops": {"type": "array", "items": {"$ref": "#/$defs/Place"}, "minItems": 1, "uniqueItems": True},
+            "origin": {"anyOf": [{"$ref": "#/$defs/Place"}, {"type": "null"}], "description": "Where from"},
+            "mode": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "kind": {"const": "leisure"},
+            "level": {"type": "integer", "enum": [1, 2, 3], "exclusiveMinimum": 0, "minimum": 1},
+            "party": {"allOf": [{"type": "object", "properties": {"adults": {"type": "integer"}}, "required": ["adults"]},
+                                {"properties": {"children": {"type": "integer"}}}]},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    out = gemini_schema(schema, param="tools[0].function.parameters")
+    place = {"type": "OBJECT", "description": "A place", "properties": {"name": {"type": "STRING"}}}
+    assert out["title"] == "Trip" and out["type"] == "OBJECT" and "$defs" not in out and "$schema" not in out
+    p = out["properties"]
+    assert p["when"] == {"type": "STRING", "format": "date-time", "example": "2026-01-01T00:00:00Z"}
+    assert p["site"] == {"type": "STRING", "min_length": 3}  # format uri: Gemini refuses it; x-ui: not Gemini's
+    assert p["note"] == {"type": "STRING", "nullable": True, "max_length": 200}
+    assert p["stops"] == {"type": "ARRAY", "items": place, "min_items": 1}
+    assert p["origin"] == {**place, "description": "Where from", "nullable": True}
+    assert p["mode"] == {"any_of": [{"type": "STRING"}, {"type": "INTEGER"}]}
+    assert p["kind"] == {"enum": ["leisure"]}
+    assert p["level"] == {"type": "INTEGER", "minimum": 1, "enum": ["1", "2", "3"], "format": "enum"}
+    assert p["party"] == {"type": "OBJECT", "required": ["adults"], "properties": {
+        "adults": {"type": "INTEGER"}, "children": {"type": "INTEGER"}}}
+    assert p["tags"] == {"type": "OBJECT", "additional_properties": {"type": "STRING"}}
+    genai_types.Schema.model_validate(out)  # every key is one of Gemini's
+
+
+@pytest.mark.parametrize(("schema", "words"), [
+    ({"type": "object", "properties": {"at": {"type": "array", "items": [{"type": "number"}]}}},
+     "tools[0].function.parameters.properties.at is a tuple array"),
+    ({"type": "object", "properties": {"at": {"type": "array", "prefixItems": [{"type": "number"}]}}},
+     "tools[0].function.parameters.properties.at is a tuple array"),
+    ({"$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}}, "$ref": "#/$defs/N"},
+     "tools[0].function.parameters.properties.next.$ref '#/$defs/N' is recursive"),
+    ({"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}},
+     "tools[0].function.parameters.properties.a.$ref 'https://example.com/a.json' does not name an entry"),
+    ({"type": "object", "properties": {"a": {"type": "text"}}}, "tools[0].function.parameters.properties.a.type"),
+    ({"type": "object", "properties": {"a": {"allOf": [{"type": "string"}, {"type": "integer"}]}}},
+     "tools[0].function.parameters.properties.a.allOf[1]: its 'type' conflicts"),
+    ({"type": "object", "properties": ["a"]}, "tools[0].function.parameters.properties must be an object"),
+    ({"type": "object", "properties": {"a": {"enum": []}}}, "tools[0].function.parameters.properties.a.enum"),
+    ({"type": "object", "properties": {"a": {"type": "string", "minLength": "3"}}},
+     "tools[0].function.parameters.properties.a.minLength must be an integer"),
+    ({"type": "object", "properties": {"a": {"type": "number", "maximum": True}}},
+     "tools[0].function.parameters.properties.a.maximum must be a number"),
+    ({"type": "object", "properties": {"a": {"type": "string", "nullable": "yes"}}},
+     "tools[0].function.parameters.properties.a.nullable must be true or false"),
+    ({"type": "array", "items": {"type": "string"}}, "tools[0].function.parameters must be an object schema"),
+    ("object", "tools[0].function.parameters must be a JSON Schema object"),
+])
+def test_schemas_gemini_cannot_express_are_400s_naming_the_place(schema, words):
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    with pytest.raises(RequestInvalid) as raised:
+        chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], "tools": [tool]})
+    assert str(raised.value).startswith(words) and raised.value.param == "tools"
+
+
+def test_a_deeply_nested_schema_is_refused_before_it_exhausts_the_stack():
+    schema = {"type": "string"}
+    for _ in range(40):
+        schema = {"type": "array", "items": schema}
+    with pytest.raises(RequestInvalid, match="nests deeper than 32 levels") as raised:
+        gemini_schema(schema, param="response_format.json_schema.schema")
+    assert raised.value.param == "response_format"
+
+
+def gif() -> str:
+    return base64.b64encode(b"GIF89a").decode()
+
+
+@pytest.mark.parametrize(("messages", "param", "words"), [
+    (["Hi"], "messages", "messages[0]: Each message is an object with a role."),
+    ([{"role": "robot", "content": "Hi"}], "messages", "messages[0]: Unknown message role 'robot'"),
+    ([{"role": "system", "content": "Be brief."}], "messages", "messages: at least one user message"),
+    ([{"role": "user", "content": 42}], "messages", "messages[0]: Message content must be a string or a list"),
+    ([{"role": "user", "content": [{"type": "text", "text": 42}]}], "messages",
+     "messages[0]: A text part's text must be a string."),
+    ([{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}], "messages",
+     "messages[0]: Unsupported content part type 'input_audio'"),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/gif;base64,{gif()}"}}]}],
+     "messages", "messages[0]: Gemini does not read image/gif images"),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}],
+     "messages", "messages[0]: The image's data URL is not valid base64."),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.example/photo"}}]}],
+     "messages", "messages[0]: Gemini needs an image link's type"),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x.example/a.png"}}]}],
+     "messages", "messages[0]: An image_url is a data: URL or an http(s):// link."),
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "gs://owners-bucket/secret.png"}}]}],
+     "messages", "messages[0]: gs:// images would be read with the key owner's service account"),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": {"id": "c"}}], "messages",
+     "messages[1]: tool_calls must be a list."),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}],
+     "messages", "messages[1]: tool_calls[0] needs function.name."),
+    ([{"role": "user", "content": "Hi"},
+      {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{oops"}}]}],
+     "messages", "messages[1]: tool_calls[0]: A tool call's function.arguments must be a JSON object string."),
+    ([{"role": "user", "content": "Hi"}, {"role": "tool", "tool_call_id": "call_9", "content": "42"}], "messages",
+     "messages[1]: tool_call_id must be the id of a tool call in an earlier assistant message"),
+])
+def test_malformed_messages_are_400s_naming_the_message(messages, param, words):
+    with pytest.raises(RequestInvalid) as raised:
+        chat_to_gemini({"messages": messages})
+    assert str(raised.value).startswith(words) and raised.value.param == param
+
+
+@pytest.mark.parametrize(("fields", "param", "words"), [
+    ({"temperature": "warm"}, "temperature", "temperature must be a number."),
+    ({"top_p": True}, "top_p", "top_p must be a number."),
+    ({"stop": [1]}, "stop", "stop must be a string or a list of strings."),
+    ({"max_tokens": 0}, "max_tokens", "max_tokens must be a positive integer."),
+    ({"response_format": {"type": "yaml"}}, "response_format", "response_format.type must be text, json_object"),
+    ({"response_format": {"type": "json_schema"}}, "response_format", "response_format.json_schema must be"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "tuple"}}}}, "response_format",
+     "response_format.json_schema.schema.type must be one of"),
+    ({"tools": {"f": 1}}, "tools", "tools must be a list."),
+    ({"tools": [{"type": "function", "function": {"name": "9lives"}}]}, "tools",
+     "tools[0].function.name: Gemini takes function names that start with a letter or an underscore"),
+    ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "get_time"}}}, "tool_choice",
+     "tool_choice names 'get_time', which is not one of the tools."),
+    ({"tools": [WEATHER], "tool_choice": "always"}, "tool_choice", "tool_choice must be auto, none, required"),
+    ({"tool_choice": "required"}, "tool_choice", "tool_choice needs tools."),
+])
+def test_malformed_parameters_are_400s_naming_the_field(fields, param, words):
+    with pytest.raises(RequestInvalid) as raised:
+        chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], **fields})
+    assert str(raised.value).startswith(words) and raised.value.param == param
+
+
+def response(parts: list[dict], finish: str = "STOP", **extra) -> genai_types.GenerateContentResponse:
+    return genai_types.GenerateContentResponse.model_validate({
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}],
+        "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 5, "thoughtsTokenCount": 2}, **extra})
+
+
+def test_function_calls_come_back_as_tool_calls():
+    chat = gemini_to_chat(response([{"thought": True, "text": "Let me see."}, {"text": "On it."},
+                                    {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
+                                    {"functionCall": {"name": "get_time"}}]), model="gemini-2.5-pro")
+    choice = chat["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == "On it."  # no thoughts
+    weather, clock = choice["message"]["tool_calls"]
+    assert weather["id"].startswith("call_") and weather["id"] != clock["id"] and len(weather["id"]) == 29
+    assert (weather["type"], weather["function"]) == ("function", {"name": "get_weather",
+                                                                   "arguments": '{"city": "Oslo"}'})
+    assert clock["function"] == {"name": "get_time", "arguments": "{}"}
+    assert chat["usage"] == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}  # thinking counts
+    assert chat["model"] == "gemini-2.5-pro"
+
+
+@pytest.mark.parametrize(("finish", "reason"), [("STOP", "stop"), ("MAX_TOKENS", "length"),
+                                                ("SAFETY", "content_filter"), ("OTHER", "stop")])
+def test_text_answers_keep_geminis_finish_reason(finish, reason):
+    chat = gemini_to_chat(response([{"text": "Hello"}], finish), model="m")
+    assert (chat["choices"][0]["message"]["content"], chat["choices"][0]["finish_reason"]) == ("Hello", reason)
+    assert "tool_calls" not in chat["choices"][0]["message"]
+
+
+def test_a_blocked_prompt_is_a_content_filter_finish():
+    blocked = genai_types.GenerateContentResponse.model_validate({"promptFeedback": {"blockReason": "SAFETY"}})
+    assert gemini_to_chat(blocked, model="m")["choices"][0]["finish_reason"] == "content_filter"
+
+
+def test_a_stream_with_a_function_call_in_openais_chunk_shape():
+    translator = GeminiStreamToChat(model="gemini-2.5-flash")
+    chunks = translator.feed(genai_types.GenerateContentResponse.model_validate(
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Checking"}]}}]}))
+    chunks += translator.feed(response([{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
+                                        {"functionCall": {"name": "get_time", "args": {}}}]))
+    chunks += translator.finish()
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[1]["choices"][0]["delta"] == {"content": "Checking"}
+    first, second = (c["choices"][0]["delta"]["tool_calls"] for c in chunks[2:4])
+    assert first == [{"index": 0, "id": first[0]["id"], "type": "function",
+                      "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]
+    assert second[0]["index"] == 1 and second[0]["id"].startswith("call_") and second[0]["id"] != first[0]["id"]
+    assert chunks[4]["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "tool_calls", "logprobs": None}
+    assert chunks[5]["choices"] == [] and chunks[5]["usage"]["completion_tokens"] == 7
+    assert len({c["id"] for c in chunks}) == 1 and all(c["object"] == "chat.completion.chunk" for c in chunks)
+
+
+def test_a_text_stream_ends_with_geminis_reason_then_usage():
+    translator = GeminiStreamToChat(model="m")
+    chunks = translator.feed(response([{"text": "Hi"}], "MAX_TOKENS")) + translator.finish()
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]] == [None, None, "length"]
+    assert json.loads(json.dumps(chunks[-1]))["usage"]["prompt_tokens"] == 11
