@@ -1,5 +1,6 @@
 """Ready async clients for a resolution, cached in this process per credential version (as clients.py does for the
-sync SDK clients, in a cache of their own: async clients belong to the event loop that serves the data plane).
+sync SDK clients). A client is small: the key's URL and authentication; its connections belong to the data plane's
+shared transport (providers/transport.py).
 
 A long-term Bedrock key whose STS session is missing or close to expiry has it refreshed first, in a worker thread
 (services.sessions.session_ensure_fresh: once for all concurrent callers), inside the call's deadline; so is one the
@@ -19,10 +20,7 @@ from .clients import _credentials, _session_usable, client_cache_key, session_re
 from .dbthread import db
 from .resolve import Resolution, Source
 
-MAX_CLIENTS = 256
-# Clients per credential version, used in turn: an httpx connection pool's bookkeeping grows with the square of the
-# requests in flight, so 1,000 concurrent slow calls on one pool spend seconds in it; 16 pools keep each small.
-SHARDS = 16
+MAX_CLIENTS = 1024  # per process; a client is a few small objects (connections belong to the shared transport)
 
 _clients: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
@@ -34,13 +32,8 @@ async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution
     if resolution.source == Source.BYOK and resolution.key.refreshes_session and not _session_usable(resolution.key):
         resolution = await db(session_refreshed, resolution)
     cache_key = client_cache_key(resolution)
-    shards = _clients.get(cache_key)
-    if shards is not None:
-        shards[0] += 1
-        client = shards[1 + shards[0] % SHARDS]
-        if client is None:
-            client = shards[1 + shards[0] % SHARDS] = spec.async_client(
-                _credentials(resolution), region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    client = _clients.get(cache_key)
+    if client is not None:
         return spec, client, resolution
     try:
         credentials = _credentials(resolution)
@@ -49,22 +42,15 @@ async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution
         cache_key = client_cache_key(resolution)
         credentials = _credentials(resolution)
     client = spec.async_client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
-    shards = [0, client] + [None] * (SHARDS - 1)
-    stale = []
     with _lock:
-        if resolution.source == Source.BYOK:
-            stale = [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key]
-        _clients[cache_key] = shards
+        stale = [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key] \
+            if resolution.source == Source.BYOK else []
+        _clients[cache_key] = client
+        old = [_clients.pop(k) for k in stale]
         while len(_clients) > MAX_CLIENTS:
-            stale.append(next(iter(_clients)))
-            if stale[-1] == cache_key:
-                break
-            _clients.pop(stale[-1], None)
-        old = [_clients.pop(k) for k in stale if k in _clients]
-    for gone in old:
-        for stale_client in gone[1:]:
-            if stale_client is not None:
-                _close_later(stale_client)
+            old.append(_clients.pop(next(iter(_clients))))
+    for replaced in old:
+        _close_later(replaced)
     return spec, client, resolution
 
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from core.errors import DomainError
 
+from ..providers import transport
 from ..providers.base import TIERS
 from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
-from ..providers import transport
 from ..providers.translate import RequestInvalid
 from . import aclients, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal

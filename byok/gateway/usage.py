@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from accounts.services import api_key_mark_used
 
-from ..errors import PlatformCreditsExhausted
 from ..catalog.selectors import estimated_cost
+from ..errors import PlatformCreditsExhausted
 from ..models import ProviderKey, UsageRecord
 from ..selectors import platform_credits_used
 from .dbthread import db

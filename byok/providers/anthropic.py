@@ -1,6 +1,7 @@
 """Anthropic's API with an owner's `sk-ant-…` key."""
 
 import json
+from functools import partial
 
 import anthropic as anthropic_sdk
 
@@ -54,7 +55,7 @@ class AnthropicProvider(Provider):
                                    timeout=timeout)
 
     def acall(self, client: transport.ApiClient, call: Call):
-        return messages_acall(client, call, raw=True)
+        return messages_acall(partial(client.post, "/v1/messages"), call)
 
 
 def messages_complete(sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
@@ -72,46 +73,23 @@ def messages_complete(sdk_client, *, model: str, messages: list[dict], max_token
     )
 
 
-async def messages_acall(sdk_client, call: Call, *, raw: bool = False):
-    """A data-plane call on the Anthropic Messages API (the Anthropic API, or Bedrock through AnthropicBedrock):
-    Messages requests pass through; chat requests are translated there and back."""
+async def messages_acall(post, call: Call, *, name: str = "Anthropic", console: str = CONSOLE):
+    """A data-plane call on the Anthropic Messages API (the Anthropic API, or Claude on Vertex): Messages requests pass
+    through; chat requests are translated there and back. `post(body)` sends a Messages body and returns the
+    response, body unread."""
     if call.api == "chat":
         body = chat_to_messages(call.body, model=call.model)
     else:
         body = {**{k: v for k, v in call.body.items() if k != "stream"}, "model": call.model}
-    if raw:  # the Anthropic API: the body passes through as JSON
-        async for item in _raw_messages(sdk_client, call, body):
-            yield item
-        return
-    if not call.stream:
-        message = http_sdk.plain(await sdk_client.messages.create(**http_sdk.sdk_kwargs(sdk_client.messages.create, body)))
-        yield message_to_chat(message, model=call.model) if call.api == "chat" else {**message, "model": call.model}
-        return
-    stream = await sdk_client.messages.create(**http_sdk.sdk_kwargs(sdk_client.messages.create, body), stream=True)
-    translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
-    try:
-        async for event in stream:
-            event = http_sdk.plain(event)
-            if translator is None:
-                yield event
-            else:
-                for chunk in translator.feed(event):
-                    yield chunk
-    finally:
-        await stream.close()
-
-
-async def _raw_messages(client: transport.ApiClient, call: Call, body: dict):
     translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
     if not call.stream:
-        message = await client.post_json("/v1/messages", body)
+        message = await transport.read_json(await post(body))
         yield message_to_chat(message, model=call.model) if translator else {**message, "model": call.model}
         return
-    response = await client.post("/v1/messages", {**body, "stream": True})
-    async for event, data in transport.sse_events(response):
+    async for event, data in transport.sse_events(await post({**body, "stream": True})):
         item = json.loads(data)
         if event == "error" or item.get("type") == "error":
-            raise http_sdk.stream_error(item.get("error"), name="Anthropic", console=CONSOLE)
+            raise http_sdk.stream_error(item.get("error"), name=name, console=console)
         if translator is None:
             yield item
         else:

@@ -75,29 +75,6 @@ def model_list_checks(list_ids, *, models: dict[str, str], name: str, console: s
     ]
 
 
-def plain(obj) -> dict:
-    """An SDK response object as the plain dict the provider sent (fields it did not send left out)."""
-    return obj.to_dict(exclude_unset=True) if hasattr(obj, "to_dict") else dict(obj)
-
-
-_parameters: dict = {}
-
-
-def sdk_kwargs(method, body: dict) -> dict:
-    """The request body as keyword arguments of an SDK method: fields the SDK version does not name travel in
-    `extra_body`, so the caller's request passes through whole whatever the SDK's release."""
-    import inspect
-
-    key = getattr(method, "__qualname__", repr(method))
-    names = _parameters.get(key)
-    if names is None:
-        names = _parameters[key] = frozenset(inspect.signature(method).parameters) - {"extra_body", "extra_headers",
-                                                                                       "extra_query", "timeout"}
-    known = {name: value for name, value in body.items() if name in names}
-    extra = {name: value for name, value in body.items() if name not in names}
-    return {**known, "extra_body": extra} if extra else known
-
-
 _ERROR_CATEGORIES = {"overloaded_error": Category.PROVIDER_UNAVAILABLE, "api_error": Category.PROVIDER_UNAVAILABLE,
                      "rate_limit_error": Category.RATE_LIMITED, "authentication_error": Category.INVALID_CREDENTIALS,
                      "permission_error": Category.PERMISSION_DENIED, "not_found_error": Category.MODEL_ACCESS,

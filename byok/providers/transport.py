@@ -107,7 +107,11 @@ async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: fl
 
 async def post_json(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float) -> dict:
     """POST `data` and read the JSON answer."""
-    response = await post(url, headers=headers, data=data, timeout=timeout)
+    return await read_json(await post(url, headers=headers, data=data, timeout=timeout))
+
+
+async def read_json(response: aiohttp.ClientResponse) -> dict:
+    """The JSON body of a response from `post`. Releases the response."""
     try:
         return json.loads(await response.read())
     except TimeoutError:

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anthropic as anthropic_sdk
 import google.auth.exceptions
@@ -25,7 +25,7 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 from google.oauth2 import service_account
 
-from . import http_sdk
+from . import http_sdk, transport
 from .anthropic import messages_acall, messages_complete
 from .base import (
     Call,
@@ -276,35 +276,43 @@ def _shared_credentials(info: Mapping[str, Any], *, timeout: float) -> _ServiceA
         return credentials
 
 
-class _AsyncClaudeOnVertex(anthropic_sdk.AsyncAnthropicVertex):
-    """AsyncAnthropicVertex whose token refresh (a blocking JWT exchange) runs in a worker thread; the credentials'
-    own lock makes concurrent refreshes one exchange. The event loop never waits on Google's token endpoint."""
-
-    async def _ensure_access_token(self) -> str:
-        credentials = self.credentials
-        if not credentials.valid:
-            await asyncio.to_thread(credentials.refresh, None)
-        return credentials.token
+VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"  # the Messages API version Claude on Vertex takes in the body
 
 
 class AsyncVertexClient:
-    """The async SDK clients of one key for the data plane: Claude on Vertex (`claude`), Gemini (`gemini`)."""
+    """One key on the data plane: Claude on Vertex through the transport (rawPredict / streamRawPredict with an OAuth2
+    bearer token), Gemini through google-genai's async client. Both share the key's Google credentials, whose token
+    refresh (a blocking JWT exchange) runs in a worker thread: the event loop never waits on Google's token
+    endpoint, and the credentials' own lock makes concurrent refreshes one exchange."""
 
     @sensitive_variables("info")
     def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
         self.project_id = info["project_id"]
         self.location = location
         self.timeout = timeout
-        base = api_base_url()
         self.google_credentials = _shared_credentials(info, timeout=timeout)
-        self.claude = _AsyncClaudeOnVertex(
-            region=location, project_id=self.project_id, credentials=self.google_credentials,
-            base_url=f"{base}/v1" if base else None, timeout=timeout, max_retries=0)
-
+        host = api_base_url() or ("https://aiplatform.googleapis.com" if location == "global"
+                                  else f"https://{location}-aiplatform.googleapis.com")
+        self._claude_models = (f"{host}/v1/projects/{quote(self.project_id, safe='')}/locations/{location}"
+                               "/publishers/anthropic/models/")
         self._gemini: genai.Client | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncVertexClient {self.project_id} {self.location}>"
+
+    async def _access_token(self) -> str:
+        credentials = self.google_credentials
+        if not credentials.valid:
+            await asyncio.to_thread(credentials.refresh, None)
+        return credentials.token
+
+    async def claude_post(self, body: dict):
+        """A Messages body to Claude on Vertex: the model goes in the URL, the version in the body."""
+        payload = {**{k: v for k, v in body.items() if k != "model"}, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
+        action = "streamRawPredict" if body.get("stream") else "rawPredict"
+        headers = {"Authorization": f"Bearer {await self._access_token()}", "Content-Type": "application/json"}
+        return await transport.post(f"{self._claude_models}{quote(body['model'], safe='@')}:{action}",
+                                    headers=headers, data=transport.encode(payload), timeout=self.timeout)
 
     @property
     def gemini(self) -> genai.Client:
@@ -319,7 +327,6 @@ class AsyncVertexClient:
         return self._gemini
 
     async def close(self) -> None:
-        await self.claude.close()
         if self._gemini is not None:
             await self._gemini.aio.aclose()
 
@@ -331,7 +338,7 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
         async for item in _gemini_acall(client, call):
             yield item
         return
-    async for item in messages_acall(client.claude, call):
+    async for item in messages_acall(client.claude_post, call, name="Vertex AI", console=CONSOLE):
         yield item
 
 
@@ -458,6 +465,10 @@ def classify(exc: BaseException, *, model: str = "", location: str = "") -> Fail
         timed_out = "timed out" in str(exc).lower() or "timeout" in type(exc.__cause__).__name__.lower()
         return _failure(Category.TIMEOUT if timed_out else Category.NETWORK, "timeout" if timed_out else "network",
                         code=type(exc).__name__)
+    if isinstance(exc, transport.HttpStatusError):
+        google_status, reason, message = _google_error(exc.json())
+        return _by_status(exc.status, google_status, reason, message or exc.body.decode(errors="replace"),
+                          model=model, location=location)
     if isinstance(exc, anthropic_sdk.APIStatusError):
         google_status, reason, message = _google_error(exc.body if isinstance(exc.body, dict) else {})
         return _by_status(exc.status_code, google_status, reason, message or str(exc.body or ""), model=model,
@@ -466,8 +477,10 @@ def classify(exc: BaseException, *, model: str = "", location: str = "") -> Fail
         google_status, reason, message = _google_error(exc.details if isinstance(exc.details, dict) else {})
         return _by_status(exc.code, google_status or str(exc.status or ""), reason, message or str(exc.message or ""),
                           model=model, location=location)
-    if isinstance(exc, (anthropic_sdk.APITimeoutError, httpx2.TimeoutException)):
+    if isinstance(exc, (anthropic_sdk.APITimeoutError, httpx2.TimeoutException, TimeoutError)):
         return _failure(Category.TIMEOUT, "timeout", code=type(exc).__name__)
+    if isinstance(exc, transport.TransportFailed):
+        return _failure(Category.NETWORK, "network", code=exc.code)
     if isinstance(exc, (anthropic_sdk.APIConnectionError, httpx2.TransportError)):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, google.auth.exceptions.GoogleAuthError):  # a token refresh inside the SDK's send
