@@ -17,6 +17,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+from accounts.models import ApiKey
 from core.errors import DomainError
 
 from ..providers import transport
@@ -28,7 +29,7 @@ from . import aclients, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
 from .catalog import ALIASES, CLAUDE_FAMILIES, FAMILY_MODELS, UnknownModel, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
-from .dbthread import db
+from .dbthread import db_once
 from .resolve import NotAMemberOfWorkspace, Resolution, Source
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ async def _principal(headers: dict[str, str]) -> Principal:
         raise AuthFailed("Missing credentials: send Authorization: Bearer <API key> or x-api-key: <API key>.")
     principal = cached_principal(raw)
     if principal is NOT_CACHED:
-        principal = await db(authenticate_api_key, raw)
+        principal = await db_once(("principal", ApiKey.hash_of(raw)), authenticate_api_key, raw)
     if principal is None:
         raise AuthFailed("Invalid, revoked or expired API key.")
     requested = headers.get("x-byok-workspace", "")

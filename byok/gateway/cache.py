@@ -20,7 +20,7 @@ from core.invalidation import generation_changed, on_invalidate
 
 from ..catalog.selectors import TOPIC as CATALOG_TOPIC
 from ..catalog.selectors import catalog_loaded, catalog_snapshot
-from .dbthread import db
+from .dbthread import db_once
 from .resolve import NotAMemberOfWorkspace, Resolution, credentials_resolve
 
 TOPIC = "gateway"
@@ -31,11 +31,13 @@ logger = logging.getLogger(__name__)
 
 _resolutions: dict[tuple, tuple[float, Resolution | None]] = {}  # None: not a member
 _lock = threading.Lock()
+_epoch = [0]  # moves with every drop: an answer read before a drop is never stored after it
 _drops: list = []  # other caches dropped with the resolutions (principals, credit counters)
 
 
 def drop_all() -> None:
     with _lock:
+        _epoch[0] += 1
         _resolutions.clear()
     for drop in _drops:
         drop()
@@ -75,25 +77,33 @@ async def resolution_for(user_id: int, slug: str, family: str | None, api_key_id
     """The cached resolution, or one query in a worker thread (connection closed after) on a miss. Cached per calling
     API key too: a provider key scoped to API keys serves only calls made with them."""
     if not catalog_loaded():  # model names are read from the catalog snapshot in memory by the callers
-        await db(catalog_snapshot)
+        await db_once(("catalog",), catalog_snapshot)
     cache_key = (user_id, slug, family, api_key_id)
     entry = _resolutions.get(cache_key)
     if entry is not None and entry[0] > time.monotonic():
         if entry[1] is None:
             raise NotAMemberOfWorkspace(slug)
         return entry[1]
+    return await db_once(("resolution", *cache_key), _resolve, cache_key, _epoch[0])
+
+
+def _resolve(cache_key: tuple, epoch: int) -> Resolution:
+    """One query for a cache miss (in a worker thread), stored unless the caches were dropped meanwhile."""
+    user_id, slug, family, api_key_id = cache_key
     try:
-        resolution = await db(credentials_resolve, user=_UserRef(user_id), workspace_slug=slug, family=family,
-                                api_key_id=api_key_id)
+        resolution = credentials_resolve(user=_UserRef(user_id), workspace_slug=slug, family=family,
+                                         api_key_id=api_key_id)
     except NotAMemberOfWorkspace:
-        _store(cache_key, time.monotonic() + MAX_AGE, None)
+        _store(cache_key, time.monotonic() + MAX_AGE, None, epoch)
         raise
-    _store(cache_key, _valid_until(resolution), resolution)
+    _store(cache_key, _valid_until(resolution), resolution, epoch)
     return resolution
 
 
-def _store(cache_key, until: float, value) -> None:
+def _store(cache_key, until: float, value, epoch: int) -> None:
     with _lock:
+        if epoch != _epoch[0]:
+            return
         if len(_resolutions) >= MAX_ENTRIES:
             _resolutions.clear()
         _resolutions[cache_key] = (until, value)

@@ -1,6 +1,10 @@
 """Database work from the data plane's event loop: in a worker thread, with the thread's connection closed after,
-so no connection is held while a provider call is in flight (and none by an idle thread)."""
+so no connection is held while a provider call is in flight (and none by an idle thread).
 
+`db_once` shares one such call between concurrent callers asking the same thing: when a cache drops under a
+thousand calls in flight, one query per cache key refills it, not one per call."""
+
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial, wraps
 
@@ -27,4 +31,17 @@ async def db(fn, *args, **kwargs):
     return await sync_to_async(_closing(partial(fn, *args, **kwargs)), thread_sensitive=False, executor=_executor)()
 
 
-__all__ = ["db", "close_old_connections"]
+_flights: dict[tuple, asyncio.Future] = {}
+
+
+async def db_once(key: tuple, fn, *args, **kwargs):
+    """`db(fn, …)`, or the same call already in flight under `key` (its answer or its exception)."""
+    flight = _flights.get(key)
+    if flight is None or flight.get_loop() is not asyncio.get_running_loop():
+        flight = _flights[key] = asyncio.ensure_future(db(fn, *args, **kwargs))
+        flight.add_done_callback(lambda done: _flights.pop(key) if _flights.get(key) is done else None)
+    # shield: a caller that gives up (its deadline, a disconnect) does not cancel the others' query
+    return await asyncio.shield(flight)
+
+
+__all__ = ["db", "db_once", "close_old_connections"]
