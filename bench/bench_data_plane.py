@@ -28,6 +28,8 @@ CLIENTS = int(os.environ.get("BENCH_DP_CLIENTS", 16))
 SECONDS = float(os.environ.get("BENCH_DP_SECONDS", 5))
 SLOW_CALLS = int(os.environ.get("BENCH_DP_SLOW_CALLS", 1000))
 SLOW_SECONDS = float(os.environ.get("BENCH_DP_SLOW_SECONDS", 10))
+LOCKSTEP = os.environ.get("BENCH_DP_LOCKSTEP") == "1"
+UPSTREAM_LATENCY = 1.0  # seconds: the stub upstream's answer time (bench._stub_upstream's argument below)
 STREAM_PAIRS = int(os.environ.get("BENCH_DP_STREAM_PAIRS", 200))
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-5-mini"
@@ -51,8 +53,8 @@ def main() -> None:
             "BYOK_OPENAI_BASE_URL": f"{simulator_url}/openai/v1", "PYTHONPATH": str(ROOT),
             "BYOK_MISTRAL_BASE_URL": f"http://127.0.0.1:{stub_port}/v1",
         }
-        stub = subprocess.Popen([sys.executable, "-m", "bench._stub_upstream", str(stub_port), "1.0"], cwd=ROOT,
-                                env=env)
+        stub = subprocess.Popen([sys.executable, "-m", "bench._stub_upstream", str(stub_port),
+                                 str(UPSTREAM_LATENCY)], cwd=ROOT, env=env)
         simulator = subprocess.Popen([sys.executable, "manage.py", "run_provider_simulator", "--port",
                                       str(simulator_port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
@@ -165,7 +167,8 @@ class Bench:
         """SLOW_CALLS clients, each on its own keep-alive connection (as SDK clients keep theirs), calling back to back
         for SLOW_SECONDS after a first call each: SLOW_CALLS calls are always in flight, so the throughput is
         clients / mean call time (Little's law) and the ideal is SLOW_CALLS / 1 s. Raw sockets: an HTTP client's
-        own pool would measure the load generator, not the server."""
+        own pool would measure the load generator, not the server. BENCH_DP_LOCKSTEP=1 starts every client in the
+        same millisecond instead (a burst of SLOW_CALLS calls every second)."""
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
@@ -186,7 +189,7 @@ class Bench:
             await reader.readexactly(length)
             return status.split()[1] == b"200"
 
-        async def client(deadline_box) -> None:
+        async def client(deadline_box, offset: float) -> None:
             try:
                 reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
                 await one(reader, writer)
@@ -196,6 +199,7 @@ class Bench:
                 return
             ready.release()
             await go.wait()
+            await asyncio.sleep(offset)
             busy = 0.0
             count = 0
             while time.monotonic() < deadline_box[0]:
@@ -214,18 +218,22 @@ class Bench:
             seconds.append(busy / max(count, 1))
 
         deadline = [0.0]
-        tasks = [asyncio.create_task(client(deadline)) for _ in range(SLOW_CALLS)]
+        # Starts spread over the first second, as independent callers' are: started in the same millisecond, the
+        # calls would stay in lockstep (the upstream answers all of them at once every second) and measure a burst.
+        tasks = [asyncio.create_task(client(deadline, 0.0 if LOCKSTEP else index * UPSTREAM_LATENCY / SLOW_CALLS))
+                 for index in range(SLOW_CALLS)]
         for _ in range(SLOW_CALLS):
             await ready.acquire()
         cpu = _cpu_seconds(self.worker_pid)
-        deadline[0] = time.monotonic() + SLOW_SECONDS
+        deadline[0] = time.monotonic() + UPSTREAM_LATENCY + SLOW_SECONDS
         go.set()
         await asyncio.gather(*tasks)
         cpu = _cpu_seconds(self.worker_pid) - cpu
         mean = sum(seconds) / max(len(seconds), 1)
         throughput = len(seconds) / mean if mean else 0.0
         through = "through" in label
-        print(f"{SLOW_CALLS} calls in flight for {SLOW_SECONDS:g} s, 1 s provider latency, {label}: "
+        print(f"{SLOW_CALLS} calls in flight for {SLOW_SECONDS:g} s{' in lockstep' if LOCKSTEP else ''}, 1 s provider "
+              f"latency, {label}: "
               f"{throughput:.0f} req/s, {100 * throughput / SLOW_CALLS:.0f} % of ideal (target >= 90), mean call "
               f"{mean * 1000:.0f} ms, {calls[0]} calls, {errors[0]} errors"
               + (f"; worker CPU {cpu * 1000 / max(calls[0], 1):.2f} ms per call" if through else ""), flush=True)
