@@ -14,6 +14,7 @@ from audit.models import AuditAction, AuditEvent
 from byok.catalog.selectors import tier_model
 from byok.models import Model, ModelNotice, UsageRecord
 from byok.providers.bedrock.profiles import SONNET_4_5
+from tests.byok.catalog.test_catalog import edit
 from tests.byok.routing_helpers import team
 
 HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -49,9 +50,8 @@ def test_a_passed_retirement_moves_the_tier_and_each_owner_hears_once_under_beat
     UsageRecord.objects.create(workspace=quiet_workspace, owner=quiet_owner, provider="bedrock", model="us." + HAIKU,
                                source="byok", task="standard", input_tokens=10)
     haiku = Model.objects.get(family="bedrock", model_id=HAIKU)
-    Model.objects.filter(family="bedrock", model_id=SONNET_4_5).update(
-        status="deprecated", deprecated_on=today - timedelta(days=60), retires_on=today - timedelta(days=1),
-        replacement=haiku)
+    edit(Model.objects.get(family="bedrock", model_id=SONNET_4_5), status="deprecated", replacement=haiku,
+         deprecated_on=today - timedelta(days=60), retires_on=today - timedelta(days=1))
     assert tier_model("bedrock", "standard") == SONNET_4_5  # this process's snapshot, before any worker ran
 
     mailbox = tmp_path / "mail"
