@@ -1,6 +1,8 @@
 """The catalog as the gateway reads it: an in-process snapshot in front of one query.
 
-`tier_model(family, tier)` answers the base model id serving the tier now (None: the provider's code default).
+`tier_model(family, tier)` answers the base model id serving the tier now (None: the provider's code default);
+`catalog_model(family, id)` the model with its lifecycle; `lifecycle_notices` which deprecated or retiring models
+an owner's traffic uses, the one rule behind the lifecycle e-mail and the console's notices.
 The snapshot is dropped whenever the "catalog" generation moves (core.invalidation): at once in the process that
 wrote, and in every other process the next time it reads, since a read polls `generation_changed("catalog")` when
 the last poll is older than POLL_INTERVAL. Fills are guarded like byok.gateway.auth's: a snapshot read before a
@@ -9,20 +11,52 @@ drop is never stored after it.
 
 import asyncio
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
 
 from core.invalidation import generation_changed, generation_checked_within, on_invalidate
 
 TOPIC = "catalog"
 POLL_INTERVAL = 0.25  # seconds: a catalog change reaches every process within this long (plus one read)
+USAGE_LOOKBACK = timedelta(days=30)  # "a model their traffic uses": a call to it in this long
 _MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """One catalog row as the snapshot keeps it."""
+
+    pk: int
+    family: str
+    model_id: str
+    display_name: str
+    status: str
+    tiers: tuple[str, ...]
+    ids: frozenset[str]  # the base id, its per-profile ids and its aliases
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+    replacement_id: str | None = None  # the replacement's model_id (same family)
+
+    @property
+    def retired(self) -> bool:
+        return self.status == "retired"
+
+    def lifecycle(self) -> dict:
+        """As GET /v1/models lists it (the providers API lists the same from the table)."""
+        return {"status": self.status, "deprecated_on": self.deprecated_on and self.deprecated_on.isoformat(),
+                "retires_on": self.retires_on and self.retires_on.isoformat(), "replacement": self.replacement_id}
 
 
 @dataclass(frozen=True)
 class Snapshot:
     tiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (family, tier) -> base model id
     prices: dict[tuple[str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)  # (family, any id) -> prices
+    models: dict[tuple[str, str], CatalogModel] = field(default_factory=dict)  # (family, base id) -> model
 
 
 class _Cache:
@@ -53,15 +87,21 @@ on_invalidate(TOPIC, cache.clear)
 def _load() -> Snapshot:
     from ..models import Model
 
-    tiers, prices = {}, {}
-    for row in Model.objects.all():
+    tiers, prices, models = {}, {}, {}
+    rows = list(Model.objects.all())
+    model_ids = {row.pk: row.model_id for row in rows}
+    for row in rows:
         if row.status != Model.Status.RETIRED:
             for tier in row.tiers:
                 tiers[(row.family, tier)] = row.model_id
         if row.input_price_per_mtok is not None and row.output_price_per_mtok is not None:
             for model_id in row.ids():
                 prices[(row.family, model_id)] = (row.input_price_per_mtok, row.output_price_per_mtok)
-    return Snapshot(tiers=tiers, prices=prices)
+        models[(row.family, row.model_id)] = CatalogModel(
+            pk=row.pk, family=row.family, model_id=row.model_id, display_name=row.display_name, status=row.status,
+            tiers=tuple(row.tiers), ids=frozenset(row.ids()), deprecated_on=row.deprecated_on,
+            retires_on=row.retires_on, replacement_id=model_ids.get(row.replacement_id))
+    return Snapshot(tiers=tiers, prices=prices, models=models)
 
 
 def catalog_snapshot() -> Snapshot:
@@ -103,6 +143,11 @@ def tier_models(provider) -> dict[str, str]:
     return {tier: snapshot.tiers.get((provider.family, tier)) or default for tier, default in provider.models.items()}
 
 
+def catalog_model(family: str, model_id: str) -> CatalogModel | None:
+    """The catalog's model of the family with this base id, or None."""
+    return catalog_snapshot().models.get((family, model_id))
+
+
 def _price(family: str, model: str) -> tuple[Decimal, Decimal] | None:
     prices = catalog_snapshot().prices
     found = prices.get((family, model))
@@ -141,3 +186,98 @@ def catalog_by_family() -> dict[str, list[dict]]:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+# --- Lifecycle notices -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LifecycleNotice:
+    """A deprecated, retiring or recently retired model that calls in some workspaces used lately, and what those
+    calls use next: what the console's notice and the owners' e-mail say."""
+
+    model: CatalogModel
+    replacement: CatalogModel | None  # the model named to replace it (None: none named, or retired itself)
+    owner_ids: frozenset[int]  # the owners of the workspaces whose calls used it
+    workspaces: tuple[str, ...]  # those workspaces' names
+    tasks: frozenset[str]  # how those calls asked for it: a tier ("standard", "complex") or "model" (by its id)
+    # (tier, the name of the model serving it once this one is retired). None: nothing replaces it, the tier would
+    # still call it (it is the provider's code default).
+    tier_moves: tuple[tuple[str, str | None], ...]
+
+    @property
+    def named_directly(self) -> bool:
+        """Some calls named the model itself: retirement does not redirect them."""
+        return "model" in self.tasks
+
+
+def models_with_notice(catalog: Snapshot, *, today: date) -> list[CatalogModel]:
+    """Deprecated models, models retiring within BYOK_MODEL_NOTICE_DAYS, and models retired within as many days
+    (or on a day the catalog does not know)."""
+    window = timedelta(days=settings.BYOK_MODEL_NOTICE_DAYS)
+
+    def due(model: CatalogModel) -> bool:
+        if model.retired:
+            return model.retires_on is None or model.retires_on >= today - window
+        return model.status == "deprecated" or (model.retires_on is not None and model.retires_on <= today + window)
+
+    return sorted((m for m in catalog.models.values() if due(m)), key=lambda m: m.pk)
+
+
+def lifecycle_notices(*, today: date | None = None, now: datetime | None = None,
+                      workspace_ids: Iterable[int] | None = None) -> list[LifecycleNotice]:
+    """Every model of `models_with_notice` that calls used (any of its ids, under any profile prefix) in the last
+    USAGE_LOOKBACK, in the given workspaces (None: all of them), one notice per model. Read from the table, not this
+    process's snapshot (a daily task and owner pages, not the call path): one query, and one more for the usage
+    when some model has a notice."""
+    from ..models import UsageRecord
+    from ..providers.registry import PROVIDERS
+
+    now = now or timezone.now()
+    catalog = _load()
+    models = models_with_notice(catalog, today=today or timezone.localdate(now))
+    if not models:
+        return []
+    by_id = {(m.family, model_id): m for m in models for model_id in m.ids}
+    families = {m.family for m in models}
+    rows = UsageRecord.objects.filter(created_at__gte=now - USAGE_LOOKBACK, provider__in=[
+        p.id for p in PROVIDERS.values() if p.family in families])
+    if workspace_ids is not None:
+        rows = rows.filter(workspace_id__in=list(workspace_ids))
+    used: dict[int, tuple[set, set, set]] = {}  # model pk -> owners, workspace names, tasks
+    for owner_id, workspace, provider, model_id, task in (
+            rows.values_list("owner_id", "workspace__name", "provider", "model", "task").order_by().distinct()):
+        family = PROVIDERS[provider].family
+        model = by_id.get((family, model_id)) or by_id.get((family, model_id.split(".", 1)[-1]))
+        if model is not None:
+            owners, workspaces, tasks = used.setdefault(model.pk, (set(), set(), set()))
+            owners.add(owner_id)
+            workspaces.add(workspace)
+            tasks.add(task)
+    return [_notice(catalog, model, *used[model.pk]) for model in models if model.pk in used]
+
+
+def _notice(catalog: Snapshot, model: CatalogModel, owners: set, workspaces: set, tasks: set) -> LifecycleNotice:
+    from ..providers.base import TIERS
+    from ..providers.registry import platform_provider
+
+    replacement = catalog.models.get((model.family, model.replacement_id)) if model.replacement_id else None
+    if replacement is not None and replacement.retired:
+        replacement = None  # retirement moves no tier to a retired model (services.models_retire_due)
+
+    def serving(base: str | None) -> str | None:
+        """A base id by its catalog name; None when it is the retiring model itself."""
+        if base is None or base == model.model_id:
+            return None
+        found = catalog.models.get((model.family, base))
+        return found.display_name if found else base
+
+    defaults = platform_provider(model.family).models
+    if model.retired:  # what the tiers its traffic used are served with now
+        moves = [(tier, serving(catalog.tiers.get((model.family, tier)) or defaults.get(tier)))
+                 for tier in TIERS if tier in tasks]
+    else:  # what its tiers move to on its retirement day
+        moves = [(tier, replacement.display_name if replacement else serving(defaults.get(tier)))
+                 for tier in model.tiers]
+    return LifecycleNotice(model=model, replacement=replacement, owner_ids=frozenset(owners),
+                           workspaces=tuple(sorted(workspaces)), tasks=frozenset(tasks), tier_moves=tuple(moves))

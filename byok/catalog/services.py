@@ -3,9 +3,8 @@ is audited; and the lifecycle: notices to owners whose traffic used a deprecated
 which moves the model's tiers to its replacement by itself."""
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -16,13 +15,12 @@ from audit.models import AuditAction
 from audit.services.record import audit_record
 from core.invalidation import generation_bump
 
-from ..models import Model, ModelNotice, UsageRecord
+from ..models import Model, ModelNotice
 from ..providers.registry import PROVIDERS
-from .selectors import TOPIC
+from .selectors import TOPIC, lifecycle_notices
 from .sync import TIER_FIELDS, SyncReport, catalog_sync
 
 logger = logging.getLogger(__name__)
-USAGE_LOOKBACK = timedelta(days=30)
 AUDITED_FIELDS = ("family", "model_id", "display_name", "serves_standard", "serves_complex", "status",
                   "deprecated_on", "retires_on", "replacement_id", "input_price_per_mtok", "output_price_per_mtok",
                   "context_window", "aliases", "profile_ids")
@@ -97,45 +95,23 @@ def models_retire_due(*, today: date) -> list[Model]:
     return retired
 
 
-def _families_providers(family: str) -> list[str]:
-    return [p.id for p in PROVIDERS.values() if p.family == family]
-
-
-def _owners_who_used(model: Model, *, since) -> list[int]:
-    """Owners with a call to the model (any of its ids, under any profile prefix) since `since`."""
-    ids = model.ids()
-    recent = UsageRecord.objects.filter(created_at__gte=since, provider__in=_families_providers(model.family))
-    owners = set()
-    for owner_id, used in recent.values_list("owner_id", "model").distinct():
-        if used in ids or used.split(".", 1)[-1] in ids:
-            owners.add(owner_id)
-    return sorted(owners)
-
-
-def model_notices_due(*, today: date) -> list[Model]:
-    """Deprecated models, and models retiring within BYOK_MODEL_NOTICE_DAYS (or retired already)."""
-    horizon = today + timedelta(days=settings.BYOK_MODEL_NOTICE_DAYS)
-    return [m for m in Model.objects.select_related("replacement").order_by("id")
-            if m.status in (Model.Status.DEPRECATED, Model.Status.RETIRED)
-            or (m.retires_on is not None and m.retires_on <= horizon)]
-
-
 def model_notices_send(*, today: date | None = None) -> int:
-    """E-mail each owner whose traffic used such a model in the last 30 days, once per model per owner."""
+    """E-mail each owner whose traffic used a model with a notice (selectors.lifecycle_notices, the rule the console
+    shows too), once per model per owner."""
     from ..services.notifications import owner_email
 
     today = today or timezone.localdate()
-    since = timezone.now() - USAGE_LOOKBACK
     sent = 0
-    for model in model_notices_due(today=today):
-        for owner in User.objects.filter(pk__in=_owners_who_used(model, since=since)):
+    for notice in lifecycle_notices(today=today):
+        model = notice.model
+        for owner in User.objects.filter(pk__in=notice.owner_ids).order_by("pk"):
             try:
                 with transaction.atomic():
-                    ModelNotice.objects.create(owner=owner, model=model)  # the claim: a re-run sends nothing
+                    ModelNotice.objects.create(owner=owner, model_id=model.pk)  # the claim: a re-run sends nothing
                     owner_email(owner=owner, template="model_notice", context={
-                        "owner": owner, "model": model, "replacement": model.replacement,
-                        "retires_on": model.retires_on, "retired": model.status == Model.Status.RETIRED,
-                        "providers": ", ".join(PROVIDERS[p].name for p in _families_providers(model.family))})
+                        "owner": owner, "model": model, "replacement": notice.replacement,
+                        "retires_on": model.retires_on, "retired": model.retired,
+                        "providers": ", ".join(p.name for p in PROVIDERS.values() if p.family == model.family)})
             except IntegrityError:
                 continue
             sent += 1

@@ -1,10 +1,10 @@
 """The console's home page (/manage/): for each workspace the viewer owns or administers, what serves its calls now
 and why, calls by source over 24 hours and 30 days (with a server-rendered chart), fallback incidents, what expires
-soon, and platform credits used.
+soon, platform credits used, and the catalog's notices about models their calls used (deprecated, retiring, retired).
 
 A constant number of queries whatever the number of keys, usage rows or events: every read is one query (keys with
-their workspaces, usage grouped by workspace, day and source in the database, the last incidents), and the answers
-are put together in Python.
+their workspaces, usage grouped by workspace, day and source in the database, the last incidents, the models their
+calls used when the catalog has notices), and the answers are put together in Python.
 """
 
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from audit.models import AuditAction
 
+from ..catalog.selectors import lifecycle_notices
 from ..gateway.serving import Serving, serving_for
 from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.registry import FAMILIES
@@ -160,4 +161,5 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
                for o in owners.values()]
 
     return {"homes": list(homes.values()), "totals": totals, "chart": _chart(days, per_day),
-            "incidents": incidents, "expiring": expiring, "sessions": sessions, "credits": credits, "now": now}
+            "incidents": incidents, "expiring": expiring, "sessions": sessions, "credits": credits, "now": now,
+            "model_notices": lifecycle_notices(now=now, workspace_ids=access.workspace_ids)}

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.errors import DomainError
 
+from ..catalog.selectors import catalog_model, lifecycle_notices
 from ..errors import ConnectionTestFailed
 from ..gateway.serving import (
     family_name,
@@ -223,6 +224,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
                    "read_only_note": None if access.is_owner else
                    "These are your workspace owners' keys that serve the workspaces you administer: read-only, "
                    "only an owner adds, tests, rotates or reverts their keys.",
+                   "model_notices": lifecycle_notices(workspace_ids=access.workspace_ids),
                    **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 
@@ -373,6 +375,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "policies": [{"profile": p, "json": json.dumps(provider.access_policy(p.id), indent=2)}
                          for p in provider.inference_profiles.values()],
             "models": list(current_tier_models(provider).values()),
+            "retiring": self._retiring_tier_models(provider),
             "role": None,
         }
         if provider.assumes_role and owner is not None:
@@ -384,6 +387,18 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
                                                                external_id=external_id), indent=2),
             }
         return {"access_help": help_}
+
+    @staticmethod
+    def _retiring_tier_models(provider) -> list[dict]:
+        """The tier models with a retirement day and a replacement: the owner enables the replacement ahead of it."""
+        retiring = []
+        for tier, model_id in current_tier_models(provider).items():
+            model = catalog_model(provider.family, model_id)
+            replacement = catalog_model(provider.family, model.replacement_id) if model and model.replacement_id \
+                else None
+            if model and model.retires_on and replacement and not replacement.retired:
+                retiring.append({"tier": tier, "model": model, "replacement": replacement})
+        return retiring
 
     # -- change ------------------------------------------------------------------------------------------------
 
@@ -428,6 +443,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
             "api_keys": [f"{a.name} ({a.key_hint})" for a in key.api_keys.select_related("workspace")]
             if key.owner_id == request.user.pk else [],
+            "model_notices": [n for n in lifecycle_notices(workspace_ids=self.access(request).workspace_ids)
+                              if n.model.family == key.family],
             **self._access_help(key.provider_spec, form, key, owner=key.owner)})
 
     # -- buttons -----------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from accounts.models import ApiKey
 from core.errors import DomainError
 
+from ..catalog.selectors import catalog_model
 from ..providers import transport
 from ..providers.base import TIERS
 from ..providers.outcomes import Category, Failure
@@ -286,7 +287,9 @@ async def models(headers: dict, raw: bytes, reply: Reply) -> None:
                 aliases = [f"{family}/{tier_models[served]}"] if served in tier_models else []
                 if served in tier_models and family in ("bedrock", "anthropic"):
                     aliases += [a for a, tier in ALIASES.items() if tier == tier_models[served]]
-                entries.append(_model_entry(served, resolution, aliases, anthropic_shape))
+                known = catalog_model(family, model)
+                entries.append(_model_entry(served, resolution, aliases, anthropic_shape,
+                                            lifecycle=known.lifecycle() if known else None))
     except Exception as exc:  # noqa: BLE001
         await _answer_error(reply, exc, shape)
         return
@@ -307,10 +310,11 @@ def _can_serve(resolution: Resolution) -> bool:
     return platform_provider(resolution.family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
 
 
-def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthropic_shape: bool) -> dict:
+def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthropic_shape: bool, *,
+                 lifecycle: dict | None) -> dict:
     byok = {"source": resolution.source, "provider": resolution.provider, "family": resolution.family,
             "key_hint": resolution.key_hint if resolution.source == Source.BYOK else None,
-            "reason": resolution.reason, "aliases": aliases}
+            "reason": resolution.reason, "aliases": aliases, "lifecycle": lifecycle}
     if anthropic_shape:
         return {"id": model, "type": "model", "display_name": model, "created_at": "2025-01-01T00:00:00Z",
                 "byok": byok}

@@ -4,7 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .env import BASE_DIR, PRODUCTION, development_secret, env_bool, env_int, env_list
+from .env import BASE_DIR, PRODUCTION, VAR_DIR, development_secret, env_bool, env_int, env_list
 
 SECRET_KEY = development_secret("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
@@ -116,6 +116,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "byok <byok@localhost>")
+# Django's file backend (django.core.mail.backends.filebased.EmailBackend) writes each e-mail here: what the
+# workers sent, readable from another process.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
 
 # --- Sign-in protection (accounts/lockout.py) -------------------------------------------------------------
 # The lockout backend comes first: a locked account or address is refused before any password is checked.

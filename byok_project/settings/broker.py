@@ -6,7 +6,7 @@ from datetime import timedelta
 from celery.schedules import crontab
 
 from .base import TIME_ZONE
-from .env import VAR_DIR
+from .env import VAR_DIR, env_int
 
 # --- Celery -----------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
@@ -42,6 +42,10 @@ CELERY_TIMEZONE = TIME_ZONE
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 
+# The model lifecycle runs daily at 07:30, or every BYOK_MODEL_LIFECYCLE_INTERVAL seconds when that is set (e.g. 3600:
+# a model is retired within the hour its day begins rather than at 07:30).
+BYOK_MODEL_LIFECYCLE_INTERVAL = env_int("BYOK_MODEL_LIFECYCLE_INTERVAL", 0)
+
 # Periodic tasks. django-celery-beat's DatabaseScheduler copies these into the database at beat start, where staff
 # see and change them; stale runs expire rather than pile up.
 CELERY_BEAT_SCHEDULE = {
@@ -53,6 +57,8 @@ CELERY_BEAT_SCHEDULE = {
                                 "options": {"expires": 290}},
     "byok-notify-expiring-credentials": {"task": "byok.tasks.notify_expiring_credentials",
                                          "schedule": crontab(hour=8, minute=0), "options": {"expires": 3600}},
-    "byok-model-lifecycle": {"task": "byok.tasks.model_lifecycle", "schedule": crontab(hour=7, minute=30),
-                             "options": {"expires": 3600}},
+    "byok-model-lifecycle": {"task": "byok.tasks.model_lifecycle",
+                             "schedule": float(BYOK_MODEL_LIFECYCLE_INTERVAL) if BYOK_MODEL_LIFECYCLE_INTERVAL
+                             else crontab(hour=7, minute=30),
+                             "options": {"expires": min(BYOK_MODEL_LIFECYCLE_INTERVAL or 3600, 3600)}},
 }

@@ -1,12 +1,15 @@
 """The console's home page and the add form's Test button, in a real browser (as olivia, ada and frank)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from accounts.models import User
-from byok.models import ProviderKey, UsageRecord
+from byok.models import Model, ProviderKey, UsageRecord
+from byok.providers.bedrock.profiles import SONNET_4_5
 from byok.services.keys import provider_key_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,6 +49,22 @@ def test_owner_home_shows_the_serving_key_usage_and_tests_it(open_as, sandbox, s
     assert "tested=1" in page.url and "111122223333" in page.locator("#test-result").inner_text()
     page.reload()  # post-redirect-get: a reload shows the same page, not a blank 405
     assert "111122223333" in page.locator("#test-result").inner_text()
+
+
+def test_owner_home_says_which_model_her_traffic_uses_retires_and_what_replaces_it(open_as, sandbox):
+    olivias_key(sandbox)
+    olivia = User.objects.get(username="olivia")
+    UsageRecord.objects.create(workspace=olivia.owned_workspaces.get(slug="acme"), owner=olivia, provider="bedrock",
+                               model="global." + SONNET_4_5, task="standard", source="byok")
+    sonnet = Model.objects.get(family="bedrock", model_id=SONNET_4_5)
+    sonnet.retires_on = timezone.localdate() + timedelta(days=12)
+    sonnet.replacement = Model.objects.get(family="bedrock", model_id="anthropic.claude-haiku-4-5-20251001-v1:0")
+    sonnet.save()
+    notice = open_as("olivia").locator("#model-notices")
+    assert notice.is_visible()
+    assert notice.locator("li").inner_text() == (
+        f"Claude Sonnet 4.5 (used by your traffic in Acme) retires on {sonnet.retires_on:%Y-%m-%d}; byok will move "
+        f"the standard tier to Claude Haiku 4.5 then.")
 
 
 def test_admin_home_reads_the_owners_setup_without_owner_buttons(open_as, sandbox):

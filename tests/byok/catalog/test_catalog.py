@@ -32,6 +32,14 @@ def model(family: str, model_id: str) -> Model:
     return Model.objects.get(family=family, model_id=model_id)
 
 
+def edit(row: Model, **changes) -> Model:
+    """Change a catalog row as every writer does (a save: the catalog generation moves, snapshots drop)."""
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.save()
+    return row
+
+
 def sync() -> dict:
     out = io.StringIO()
     call_command("sync_model_catalog", "--json", stdout=out)
@@ -172,8 +180,7 @@ def test_retirement_moves_the_tier_and_owners_hear_once(sandbox, django_capture_
     UsageRecord.objects.create(workspace=workspace, user=member, owner=owner, provider="bedrock",
                                model="us." + SONNET_4_5, source="byok", task="standard", input_tokens=10)
     sonnet, haiku = model("bedrock", SONNET_4_5), model("bedrock", HAIKU)
-    Model.objects.filter(pk=sonnet.pk).update(status="deprecated", deprecated_on=today, replacement=haiku,
-                                              retires_on=today + timedelta(days=10))
+    edit(sonnet, status="deprecated", deprecated_on=today, replacement=haiku, retires_on=today + timedelta(days=10))
 
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.model_lifecycle.apply().result == {"retired": [], "notices": 1}
@@ -182,7 +189,7 @@ def test_retirement_moves_the_tier_and_owners_hear_once(sandbox, django_capture_
     assert "Claude Haiku 4.5 replaces it" in mail.outbox[0].subject and "2" in mail.outbox[0].subject
     assert tier_model("bedrock", "standard") == SONNET_4_5
 
-    Model.objects.filter(pk=sonnet.pk).update(retires_on=today)  # the day has come
+    edit(sonnet, retires_on=today)  # the day has come
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.model_lifecycle.apply().result == {"retired": ["bedrock/" + SONNET_4_5], "notices": 0}
         assert tasks.model_lifecycle.apply().result == {"retired": [], "notices": 0}
@@ -202,8 +209,7 @@ def test_a_model_retired_without_notice_still_tells_its_users_once(sandbox, djan
     UsageRecord.objects.create(workspace=workspace, user=member, owner=owner, provider="anthropic",
                                model="claude-opus-4-5", source="platform", task="complex", output_tokens=10)
     opus = model("anthropic", "claude-opus-4-5-20251101")
-    Model.objects.filter(pk=opus.pk).update(retires_on=timezone.localdate(),
-                                            replacement=model("anthropic", "claude-haiku-4-5-20251001"))
+    edit(opus, retires_on=timezone.localdate(), replacement=model("anthropic", "claude-haiku-4-5-20251001"))
     with django_capture_on_commit_callbacks(execute=True):
         first = tasks.model_lifecycle.apply().result
         second = tasks.model_lifecycle.apply().result

@@ -8,12 +8,15 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from accounts.models import Membership
 from audit.models import AuditAction, AuditEvent
 from byok.crypto import keyring
-from byok.models import ProviderKey, UsageRecord
+from byok.models import Model, ProviderKey, UsageRecord
+from byok.providers.bedrock.profiles import SONNET_4_5
 from byok.services.keys import provider_key_create
+from tests.byok.catalog.test_catalog import edit
 from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
@@ -606,3 +609,30 @@ def test_delete_confirmation_says_what_serves_next(owner, workspace, sim, settin
     key = bedrock_key(owner, sim.account("demo-bedrock"))
     html = signed_in(owner).get(f"{KEYS}{key.pk}/delete/").content.decode()
     assert 'id="after-delete"' in html and "no platform credentials are configured for AWS Bedrock" in html
+
+
+# --- model lifecycle ------------------------------------------------------------------------------------------
+
+
+def test_the_key_list_and_the_keys_page_tell_of_a_model_their_traffic_uses_retiring(owner, workspace, sim):
+    key = bedrock_key(owner, sim.account("demo-bedrock"))
+    today = timezone.localdate()
+    UsageRecord.objects.create(workspace=workspace, owner=owner, provider="bedrock", model="global." + SONNET_4_5,
+                               source="byok", task="standard")
+    UsageRecord.objects.create(workspace=workspace, owner=owner, provider="openai", model="gpt-5", source="platform",
+                               task="complex")
+    haiku = Model.objects.get(family="bedrock", model_id="anthropic.claude-haiku-4-5-20251001-v1:0")
+    edit(Model.objects.get(family="bedrock", model_id=SONNET_4_5), retires_on=today + timedelta(days=9),
+         replacement=haiku)
+    edit(Model.objects.get(family="openai", model_id="gpt-5"), status="deprecated")
+    sentence = (f"Claude Sonnet 4.5 (used by your traffic in Acme) retires on {today + timedelta(days=9):%Y-%m-%d}; "
+                f"byok will move the standard tier to Claude Haiku 4.5 then.")
+
+    listing = " ".join(strip_tags(signed_in(owner).get(KEYS).content.decode()).split())
+    assert sentence in listing and "GPT-5 (used by your traffic in Acme) is deprecated" in listing
+    page = signed_in(owner).get(f"{KEYS}{key.pk}/change/").content.decode()
+    text = " ".join(strip_tags(page).split())
+    assert sentence in text and "GPT-5" not in text  # the key's family only
+    # Where the page lists the models to enable, the replacement is named too.
+    assert ("Claude Sonnet 4.5 retires on " f"{today + timedelta(days=9):%Y-%m-%d}: byok moves the standard tier to "
+            "Claude Haiku 4.5 (anthropic.claude-haiku-4-5-20251001-v1:0) then; enable it too.") in text

@@ -5,12 +5,16 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from accounts.models import Membership
 from audit.models import AuditAction, AuditEvent
-from byok.models import PlatformCreditUsage, ProviderKey, UsageRecord
+from byok import tasks
+from byok.models import Model, PlatformCreditUsage, ProviderKey, UsageRecord
+from byok.providers.bedrock.profiles import SONNET_4_5
 from byok.selectors import month_start
 from byok.services.keys import provider_key_disable
+from tests.byok.catalog.test_catalog import edit
 from tests.byok.console.conftest import signed_in
 from tests.byok.routing_helpers import key_for, use_platform_account
 from tests.factories import UserFactory, WorkspaceFactory, add_member
@@ -89,6 +93,51 @@ def test_home_lists_expiring_keys_and_credits(owner, workspace, sandbox):
     assert "“Temporary”" in html and "expires" in html and "<strong>42</strong> of" in html
 
 
+def model_notices(client) -> list[str]:
+    """The home page's model notices as a reader sees them (text, whitespace collapsed)."""
+    html = client.get("/manage/").content.decode()
+    if 'id="model-notices"' not in html:
+        return []
+    items = html.split('id="model-notices"')[1].split("</section>")[0].split('<li class="byok-model-notice">')[1:]
+    return [" ".join(strip_tags(item).split()) for item in items]
+
+
+def test_home_tells_the_owner_a_model_their_traffic_uses_retires_and_what_replaces_it(owner, workspace):
+    today = timezone.localdate()
+    other_owner = UserFactory()
+    WorkspaceFactory(owner=other_owner, name="Elsewhere")
+    UsageRecord.objects.create(workspace=workspace, owner=owner, provider="bedrock", model="us." + SONNET_4_5,
+                               source="byok", task="standard")
+    sonnet_4_6 = Model.objects.create(family="bedrock", model_id="anthropic.claude-sonnet-4-6",
+                                      display_name="Claude Sonnet 4.6")
+    sonnet = edit(Model.objects.get(family="bedrock", model_id=SONNET_4_5), status="deprecated",
+                  deprecated_on=today - timedelta(days=3), retires_on=today + timedelta(days=20),
+                  replacement=sonnet_4_6)
+    client = signed_in(owner)
+    assert model_notices(client) == [
+        f"Claude Sonnet 4.5 (used by your traffic in Acme) is deprecated since {sonnet.deprecated_on:%Y-%m-%d} and "
+        f"retires on {sonnet.retires_on:%Y-%m-%d}; byok will move the standard tier to Claude Sonnet 4.6 then."]
+    elsewhere = signed_in(other_owner).get("/manage/").content.decode()
+    assert "Elsewhere" in elsewhere and 'id="model-notices"' not in elsewhere  # no call of theirs used it
+
+    edit(sonnet, retires_on=today)
+    tasks.model_lifecycle.apply()
+    assert model_notices(client) == [f"Claude Sonnet 4.5 (used by your traffic in Acme) was retired on {today:%Y-%m-%d}; "
+                                     f"the standard tier now uses Claude Sonnet 4.6."]
+    ada = add_member(workspace, UserFactory(username="ada"), role=Membership.Role.ADMIN)
+    assert model_notices(signed_in(ada)) == model_notices(client)
+
+
+def test_home_names_calls_that_ask_for_a_model_by_its_id_and_a_model_with_no_date_yet(owner, workspace):
+    UsageRecord.objects.create(workspace=workspace, owner=owner, provider="openai", model="gpt-5", source="platform",
+                               task="model")
+    edit(Model.objects.get(family="openai", model_id="gpt-5"), status="deprecated",
+         replacement=Model.objects.get(family="openai", model_id="gpt-5-mini"))
+    assert model_notices(signed_in(owner)) == [
+        "GPT-5 (used by your traffic in Acme) is deprecated; no retirement date is set yet, and GPT-5 mini is named "
+        "to replace it. Calls that name it directly are not redirected: switch them to GPT-5 mini."]
+
+
 def _populate(owner, workspaces, n_keys, n_rows, with_events):
     keys = [ProviderKey(owner=owner, provider="anthropic", family="anthropic", name=f"k{i}", secret="x",
                         key_hint=f"sk-…{i:04d}", credential_type="api_key", scope="selected",
@@ -117,11 +166,17 @@ def _populate(owner, workspaces, n_keys, n_rows, with_events):
 def test_home_runs_a_constant_number_of_queries(owner, n_keys, n_rows, django_assert_max_num_queries):
     workspaces = [WorkspaceFactory(owner=owner, name=f"W{i}") for i in range(3)]
     _populate(owner, workspaces, n_keys, n_rows, with_events=True)
+    edit(Model.objects.get(family="anthropic", model_id="claude-sonnet-4-5-20250929"), status="deprecated")
+    UsageRecord.objects.filter(pk__in=UsageRecord.objects.values("pk")[:n_rows // 10]).update(
+        model="claude-sonnet-4-5-20250929")
     client = signed_in(owner)
     with django_assert_max_num_queries(QUERIES):
         response = client.get("/manage/")
     assert response.status_code == 200
     assert response.content.decode().count('byok-workspace"') == 3
+    assert response.content.decode().count('class="byok-model-notice"') == 1
 
 
-QUERIES = 10  # measured: 10 at both sizes (session, user, access, plan, workspaces, keys, key workspaces, usage, incidents, credits)
+# Measured: 12 at both sizes (session, user, access, plan, workspaces, keys, key workspaces, usage, incidents, credits,
+# the catalog, and the usage of its models with a notice).
+QUERIES = 12

@@ -4,6 +4,7 @@ first byte, mid-stream failures, exclusive keys, unknown models."""
 
 import base64
 import json
+from datetime import date
 from decimal import Decimal
 
 import anthropic
@@ -12,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from byok.catalog.selectors import estimated_cost
-from byok.models import ProviderKey, UsageRecord
+from byok.models import Model, ProviderKey, UsageRecord
 from byok.services.keys import provider_key_disable
 from tests.byok.routing_helpers import key_for, team, use_platform_account
 
@@ -284,10 +285,19 @@ def test_authentication_and_workspace(dataplane, sandbox):
 def test_models_lists_what_the_workspace_can_call(dataplane, sandbox, settings):
     owner, workspace, member, account, key = owner_key(sandbox, "anthropic")
     use_platform_account(settings, sandbox, provider="openai")
+    sonnet = Model.objects.get(family="anthropic", model_id="claude-sonnet-4-5-20250929")
+    sonnet.status, sonnet.deprecated_on, sonnet.retires_on = "deprecated", date(2026, 9, 1), date(2026, 12, 1)
+    sonnet.replacement = Model.objects.get(family="anthropic", model_id="claude-haiku-4-5-20251001")
+    sonnet.save()
     models = {m.id: m.model_extra["byok"] for m in dataplane.openai(member).models.list()}
     assert models["claude-sonnet-4-5-20250929"]["source"] == "byok"
     assert "claude-sonnet" in models["claude-sonnet-4-5-20250929"]["aliases"]
+    assert models["claude-sonnet-4-5-20250929"]["lifecycle"] == {
+        "status": "deprecated", "deprecated_on": "2026-09-01", "retires_on": "2026-12-01",
+        "replacement": "claude-haiku-4-5-20251001"}
     assert models["gpt-5"]["source"] == "platform"
+    assert models["gpt-5"]["lifecycle"] == {"status": "available", "deprecated_on": None, "retires_on": None,
+                                            "replacement": None}
     assert not any(m.startswith("mistral") for m in models), "no key and no platform credentials"
     listed = [m.id for m in dataplane.anthropic(member).models.list()]
     assert "claude-opus-4-5-20251101" in listed

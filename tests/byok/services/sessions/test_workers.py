@@ -1,12 +1,8 @@
 """Real workers: the beat task fans out, a broker outage loses nothing, two worker processes make one STS call per
 key, and concurrent callers of one process share one inline refresh."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -20,11 +16,9 @@ from byok.providers.base import hint
 from byok.services.sessions import session_ensure_fresh, session_refresh, session_refresh_fan_out
 from byok_project.celery import app
 from tests.audit.conftest import broker_unreachable
-from tests.byok.gateway.test_cross_process import database_url
 from tests.byok.routing_helpers import key_for
 from tests.factories import BusinessUserFactory
 
-ROOT = Path(__file__).resolve().parents[4]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -127,31 +121,16 @@ def test_concurrent_callers_share_one_inline_refresh(sandbox):
     assert AuditEvent.objects.filter(action=AuditAction.SESSION_REFRESHED).count() == 1
 
 
-def start_worker_process(name: str, sandbox) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONPATH": str(ROOT), **sandbox.server.env()}
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "byok_project", "worker", "-P", "threads", "--concurrency", "2",
-         "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 @pytest.mark.worker
-def test_two_worker_processes_make_exactly_one_sts_call_per_due_key(sandbox, postgres):
+def test_two_worker_processes_make_exactly_one_sts_call_per_due_key(sandbox, postgres, worker_processes):
     accounts = due_keys(sandbox, 1000, owners=10)
-    app.control.purge()
-    workers = [start_worker_process(f"sessions-{n}", sandbox) for n in range(2)]
-    try:
-        # Two cycles back to back: every key is queued twice, so both workers contend for the same rows.
-        assert session_refresh_fan_out().queued == 1000
-        assert session_refresh_fan_out().queued == 1000
-        wait_until(lambda: refreshed_count() == 1000, timeout=60)
-        time.sleep(1)  # any duplicate still in flight would be counted by now
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=30)
-        app.control.purge()
+    for n in range(2):
+        worker_processes(f"sessions-{n}", env=sandbox.server.env())
+    # Two cycles back to back: every key is queued twice, so both workers contend for the same rows.
+    assert session_refresh_fan_out().queued == 1000
+    assert session_refresh_fan_out().queued == 1000
+    wait_until(lambda: refreshed_count() == 1000, timeout=60)
+    time.sleep(1)  # any duplicate still in flight would be counted by now
     calls = sandbox.calls("sts.GetSessionToken")
     assert len(calls) == 1000 and set(calls.values()) == {1}
     assert set(calls) == {a.access_key_id for a in accounts}
