@@ -178,7 +178,7 @@ class Bench:
                                                     "Content-Length": str(len(payload))}.items())
         request = f"POST {parts.path} HTTP/1.1\r\n{head}\r\n".encode() + payload
         ready, go = asyncio.Semaphore(0), asyncio.Event()
-        seconds, calls, errors = [], [0], [0]
+        seconds, calls, errors, durations = [], [0], [0], []
 
         async def one(reader, writer) -> bool:
             writer.write(request)
@@ -208,7 +208,8 @@ class Bench:
                     ok = await one(reader, writer)
                 except (OSError, IndexError, StopIteration, asyncio.IncompleteReadError):
                     ok = False
-                busy += time.monotonic() - started
+                durations.append(time.monotonic() - started)
+                busy += durations[-1]
                 count += 1
                 if not ok:
                     errors[0] += 1
@@ -230,12 +231,14 @@ class Bench:
         await asyncio.gather(*tasks)
         cpu = _cpu_seconds(self.worker_pid) - cpu
         mean = sum(seconds) / max(len(seconds), 1)
+        spread = percentiles(durations) if durations else {"p50": 0.0, "p99": 0.0}
         throughput = len(seconds) / mean if mean else 0.0
         through = "through" in label
         print(f"{SLOW_CALLS} calls in flight for {SLOW_SECONDS:g} s{' in lockstep' if LOCKSTEP else ''}, 1 s provider "
               f"latency, {label}: "
-              f"{throughput:.0f} req/s, {100 * throughput / SLOW_CALLS:.0f} % of ideal (target >= 90), mean call "
-              f"{mean * 1000:.0f} ms, {calls[0]} calls, {errors[0]} errors"
+              f"{throughput:.0f} req/s, {100 * throughput / SLOW_CALLS:.0f} % of ideal (target >= 90), call mean "
+              f"{mean * 1000:.0f} ms p50 {spread['p50'] * 1000:.0f} ms p99 {spread['p99'] * 1000:.0f} ms, "
+              f"{calls[0]} calls, {errors[0]} errors"
               + (f"; worker CPU {cpu * 1000 / max(calls[0], 1):.2f} ms per call" if through else ""), flush=True)
 
     def streaming(self) -> None:
