@@ -29,7 +29,7 @@ from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
 from . import aclients, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
-from .catalog import ALIASES, CLAUDE_FAMILIES, FAMILY_MODELS, UnknownModel, parse_model, valid_names
+from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
 from .dbthread import db_once
 from .resolve import NotAMemberOfWorkspace, Resolution, Source
@@ -283,7 +283,7 @@ async def models(headers: dict, raw: bytes, reply: Reply) -> None:
             if not _can_serve(resolution):
                 continue
             tier_models = {resolution.model_for(tier): tier for tier in TIERS}
-            for model in FAMILY_MODELS[family]:
+            for model in family_models(family):
                 served = next((m for m in tier_models if m.endswith(model)), model)
                 aliases = [f"{family}/{tier_models[served]}"] if served in tier_models else []
                 if served in tier_models and family in ("bedrock", "anthropic"):
@@ -401,6 +401,7 @@ class DataPlane:
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
+        await cache.catalog_ready()
         await handler(headers, b"".join(chunks), reply)
 
 

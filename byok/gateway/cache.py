@@ -73,11 +73,16 @@ def _valid_until(resolution: Resolution) -> float:
     return deadline
 
 
+async def catalog_ready() -> None:
+    """Model names and tiers are read from the catalog snapshot in memory: load it (in a thread) when it is missing,
+    at start-up and after every catalog change."""
+    if not catalog_loaded():
+        await db_once(("catalog",), catalog_snapshot)
+
+
 async def resolution_for(user_id: int, slug: str, family: str | None, api_key_id: int | None = None) -> Resolution:
     """The cached resolution, or one query in a worker thread (connection closed after) on a miss. Cached per calling
     API key too: a provider key scoped to API keys serves only calls made with them."""
-    if not catalog_loaded():  # model names are read from the catalog snapshot in memory by the callers
-        await db_once(("catalog",), catalog_snapshot)
     cache_key = (user_id, slug, family, api_key_id)
     entry = _resolutions.get(cache_key)
     if entry is not None and entry[0] > time.monotonic():

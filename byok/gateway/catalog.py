@@ -4,14 +4,19 @@
 - an alias: `claude-sonnet`, `claude-opus` — the standard / complex tier of a Claude family (Bedrock, Anthropic or Vertex);
 - provider-qualified: `<provider id>/<tier, alias or model id>`, e.g. `bedrock/complex`, `openai/gpt-5`,
   `anthropic/claude-sonnet-4-5-20250929` (any registry provider id; the provider's family is what counts);
-- a catalog model id alone: `gpt-5`, `claude-opus-4-5-20251101`, `anthropic.claude-sonnet-4-5-20250929-v1:0`
-  (a Bedrock id may carry an inference-profile prefix; the key's own profile is applied).
+- a model id alone: `gpt-5`, `claude-opus-4-5-20251101`, `anthropic.claude-sonnet-4-5-20250929-v1:0` (a Bedrock id
+  may carry an inference-profile prefix; the key's own profile is applied), or one of its catalog aliases.
+
+The models of a family are the model catalog's (byok.catalog: staff add models in /admin/) and the providers'
+code defaults, less the ones the catalog says are retired; read from the in-memory catalog snapshot, so a change
+reaches every process with the catalog generation.
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from ..catalog.selectors import Snapshot, catalog_snapshot
 from ..providers.base import TIERS
 from ..providers.registry import FAMILIES, PROVIDERS
 from .resolve import Resolution
@@ -19,14 +24,46 @@ from .resolve import Resolution
 ALIASES = {"claude-sonnet": "standard", "claude-opus": "complex"}
 CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex AI (its tiers are Claude)
 
-# family -> its catalog model ids (base ids, without inference-profile prefixes), and the reverse
-FAMILY_MODELS: dict[str, tuple[str, ...]] = {
+# family -> the model ids the providers' code names (tier defaults and extras), without inference-profile prefixes
+CODE_MODELS: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(m for p in PROVIDERS.values() if p.family == family
                                 for m in (*p.models.values(), *p.models_extra)))
     for family in FAMILIES
 }
-MODEL_FAMILY = {model: family for family, models in FAMILY_MODELS.items() for model in models}
 PROFILE_PREFIXES = {profile for p in PROVIDERS.values() for profile in p.inference_profiles}
+
+
+@dataclass(frozen=True)
+class _Names:
+    snapshot: Snapshot
+    family_models: dict[str, tuple[str, ...]]  # family -> base model ids callable now
+    model_ids: dict[str, tuple[str, str]]  # a base id or catalog alias -> (family, base id)
+
+
+_names: list[_Names] = []
+
+
+def _current() -> _Names:
+    """The names of the catalog snapshot in memory, derived once per snapshot."""
+    snapshot = catalog_snapshot()
+    if _names and _names[0].snapshot is snapshot:
+        return _names[0]
+    retired = {(m.family, m.model_id) for m in snapshot.models.values() if m.retired}
+    family_models = {family: tuple(dict.fromkeys(
+        [m.model_id for (f, _), m in sorted(snapshot.models.items()) if f == family]
+        + list(CODE_MODELS[family]))) for family in FAMILIES}
+    family_models = {family: tuple(m for m in models if (family, m) not in retired)
+                     for family, models in family_models.items()}
+    model_ids = {alias: (m.family, m.model_id) for m in snapshot.models.values() if not m.retired for alias in m.ids}
+    model_ids.update({model: (family, model) for family, models in family_models.items() for model in models})
+    names = _Names(snapshot, family_models, model_ids)
+    _names[:] = [names]
+    return names
+
+
+def family_models(family: str) -> tuple[str, ...]:
+    """The base model ids of the family that can be called now (catalog and code, not retired)."""
+    return _current().family_models[family]
 
 
 class UnknownModel(ValueError):
@@ -71,9 +108,9 @@ def _tier_or_model(name: str, family: str | None) -> Target:
         return Target(family=family, tier=name)
     if name in ALIASES:
         return Target(family=family, tier=ALIASES[name], claude=family is None)
-    base = _strip_profile(name)
-    if base in MODEL_FAMILY and (family is None or MODEL_FAMILY[base] == family):
-        return Target(family=MODEL_FAMILY[base], base_model=base)
+    known = _current().model_ids.get(_strip_profile(name))
+    if known is not None and (family is None or known[0] == family):
+        return Target(family=known[0], base_model=known[1])
     raise UnknownModel(name)
 
 
@@ -89,6 +126,6 @@ def parse_model(name) -> Target:
 
 def valid_names() -> list[str]:
     names = list(TIERS) + list(ALIASES)
-    for family, models in FAMILY_MODELS.items():
+    for family, models in _current().family_models.items():
         names += [f"{family}/{tier}" for tier in TIERS] + list(models)
     return names

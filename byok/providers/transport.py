@@ -14,6 +14,7 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
+from contextlib import contextmanager
 
 import aiohttp
 from yarl import URL
@@ -85,9 +86,20 @@ def encode(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+@contextmanager
+def _failures():
+    """aiohttp's connection errors as TransportFailed; timeouts stay TimeoutError."""
+    try:
+        yield
+    except TimeoutError:
+        raise
+    except aiohttp.ClientError as exc:
+        raise TransportFailed(exc) from None
+
+
 async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float) -> aiohttp.ClientResponse:
     """POST `data`; the response with its body unread (release it), or HttpStatusError / TransportFailed."""
-    try:
+    with _failures():
         # encoded=True: the path goes out exactly as given (a SigV4 signature covers it; yarl would re-quote it).
         target = URL(url, encoded=True)
         response = await _http().post(target, data=data, headers=headers, timeout=_timeout(timeout),
@@ -98,10 +110,6 @@ async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: fl
             finally:
                 response.release()
             raise HttpStatusError(response.status, response.headers, content)
-    except TimeoutError:
-        raise
-    except aiohttp.ClientError as exc:
-        raise TransportFailed(exc) from None
     return response
 
 
@@ -113,11 +121,8 @@ async def post_json(url: str, *, headers: Mapping[str, str], data: bytes, timeou
 async def read_json(response: aiohttp.ClientResponse) -> dict:
     """The JSON body of a response from `post`. Releases the response."""
     try:
-        return json.loads(await response.read())
-    except TimeoutError:
-        raise
-    except aiohttp.ClientError as exc:
-        raise TransportFailed(exc) from None
+        with _failures():
+            return json.loads(await response.read())
     finally:
         response.release()
 
@@ -125,12 +130,9 @@ async def read_json(response: aiohttp.ClientResponse) -> dict:
 async def chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     """The body as it arrives; a connection cut short is TransportFailed. Releases the response."""
     try:
-        async for data in response.content.iter_any():
-            yield data
-    except TimeoutError:
-        raise
-    except aiohttp.ClientError as exc:
-        raise TransportFailed(exc) from None
+        with _failures():
+            async for data in response.content.iter_any():
+                yield data
     finally:
         response.release()
 
@@ -139,22 +141,19 @@ async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[st
     """(event, data) pairs of a server-sent-event stream. Releases the response."""
     event, data = None, []
     try:
-        async for raw in response.content:
-            line = raw.rstrip(b"\r\n").decode()
-            if not line:
-                if data:
-                    yield event, "\n".join(data)
-                event, data = None, []
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-            elif line.startswith("event:"):
-                event = line[6:].strip()
+        with _failures():
+            async for raw in response.content:
+                line = raw.rstrip(b"\r\n").decode()
+                if not line:
+                    if data:
+                        yield event, "\n".join(data)
+                    event, data = None, []
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
         if data:
             yield event, "\n".join(data)
-    except TimeoutError:
-        raise
-    except aiohttp.ClientError as exc:
-        raise TransportFailed(exc) from None
     finally:
         response.release()
 

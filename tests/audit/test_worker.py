@@ -1,6 +1,5 @@
 """A real Celery worker (the configured broker: filesystem locally, Redis in CI) chains and ships the trail."""
 
-import time
 
 import pytest
 
@@ -9,19 +8,12 @@ from audit import tasks
 from audit.models import AuditDelivery, AuditEvent
 from byok.services.keys import provider_key_disable, provider_key_enable
 from byok_project.celery import app
+from tests.fixtures.workers import wait_until
 
 from .conftest import broker_unreachable
 
 # Serialized rollback: the plans seeded by a data migration survive the flush that transactional tests end with.
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("the worker did not get there in time")
-        time.sleep(0.1)
 
 
 def worker_idle() -> None:

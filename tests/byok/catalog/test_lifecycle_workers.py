@@ -4,7 +4,6 @@ traffic used it gets exactly one e-mail, however many ticks and workers run the 
 
 import email
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,19 +15,12 @@ from byok.models import Model, ModelNotice, UsageRecord
 from byok.providers.bedrock.profiles import SONNET_4_5
 from tests.byok.catalog.test_catalog import edit
 from tests.byok.routing_helpers import team
+from tests.fixtures.workers import wait_until
 
 HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
 RUN = re.compile(r"Task byok\.tasks\.model_lifecycle\[[^\]]+\] succeeded")  # Celery's line for a finished run
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("the workers did not get there in time")
-        time.sleep(0.2)
 
 
 def sent_mail(folder) -> list[email.message.Message]:

@@ -303,6 +303,22 @@ def test_models_lists_what_the_workspace_can_call(dataplane, sandbox, settings):
     assert "claude-opus-4-5-20251101" in listed
 
 
+def test_model_names_and_listing_follow_the_catalog(dataplane, sandbox):
+    owner, workspace, member, account, key = owner_key(sandbox, "anthropic")
+    Model.objects.create(family="anthropic", model_id="claude-sonnet-4-6", display_name="Claude Sonnet 4.6",
+                         aliases=["claude-sonnet-4-6-latest"])
+    haiku = Model.objects.get(family="anthropic", model_id="claude-haiku-4-5-20251001")
+    haiku.status = "retired"
+    haiku.save()
+    client = dataplane.openai(member)
+    listed = [m.id for m in client.models.list()]
+    assert "claude-sonnet-4-6" in listed and "claude-haiku-4-5-20251001" not in listed
+    raw = client.chat.completions.with_raw_response.create(model="claude-sonnet-4-6-latest", messages=HELLO)
+    assert (raw.headers["x-byok-model"], raw.headers["x-byok-source"]) == ("claude-sonnet-4-6", "byok")
+    with pytest.raises(openai.NotFoundError, match="claude-haiku-4-5-20251001"):
+        client.chat.completions.create(model="claude-haiku-4-5-20251001", messages=HELLO)
+
+
 def test_a_missing_model_opens_its_own_breaker_only(dataplane, sandbox, settings):
     owner, workspace, member, account, key = owner_key(sandbox, "bedrock", account={"models": [SONNET]})
     use_platform_account(settings, sandbox)

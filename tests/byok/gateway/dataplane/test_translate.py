@@ -118,6 +118,7 @@ def test_messages_to_bedrock_invoke():
         {"type": "message_stop"}
 
 
+@pytest.mark.django_db  # model names come from the catalog
 def test_model_names():
     from byok.gateway.catalog import UnknownModel, parse_model
 

@@ -18,16 +18,9 @@ from byok_project.celery import app
 from tests.audit.conftest import broker_unreachable
 from tests.byok.routing_helpers import key_for
 from tests.factories import BusinessUserFactory
+from tests.fixtures.workers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("the workers did not get there in time")
-        time.sleep(0.2)
 
 
 def refreshed_count() -> int:
