@@ -12,11 +12,13 @@ A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or 
 
 import asyncio
 import json
+import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import contextmanager
 
 import aiohttp
+import certifi
 from yarl import URL
 
 
@@ -56,7 +58,9 @@ def _http() -> aiohttp.ClientSession:
     global _session, _session_loop
     loop = asyncio.get_running_loop()
     if _session is None or _session_loop is not loop or _session.closed:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        # certifi's CA bundle: the same trust store the official SDKs (httpx) verify providers against.
+        tls = ssl.create_default_context(cafile=certifi.where())
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30, ssl=tls)
         # No cookie jar: one session serves every tenant, and a provider's cookies must not travel between them.
         _session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                                          headers={"User-Agent": "byok"})
