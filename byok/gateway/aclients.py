@@ -8,22 +8,19 @@ provider finds incomplete when the client is built (a session stored before regi
 """
 
 import asyncio
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
 
 from ..providers.base import Provider
 from ..providers.outcomes import SessionIncomplete
-from .clients import _credentials, _session_usable, client_cache_key, session_refreshed, session_replaced
+from .clients import ClientCache, _credentials, _session_usable, client_cache_key, session_refreshed, session_replaced
 from .dbthread import db
 from .resolve import Resolution, Source
 
 MAX_CLIENTS = 1024  # per process; a client is a few small objects (connections belong to the shared transport)
 
-_clients: OrderedDict[tuple, Any] = OrderedDict()
-_lock = threading.Lock()
+_clients = ClientCache(MAX_CLIENTS)
 
 
 async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution]:
@@ -42,14 +39,7 @@ async def aclient_for(resolution: Resolution) -> tuple[Provider, Any, Resolution
         cache_key = client_cache_key(resolution)
         credentials = _credentials(resolution)
     client = spec.async_client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
-    with _lock:
-        stale = [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key] \
-            if resolution.source == Source.BYOK else []
-        _clients[cache_key] = client
-        old = [_clients.pop(k) for k in stale]
-        while len(_clients) > MAX_CLIENTS:
-            old.append(_clients.pop(next(iter(_clients))))
-    for replaced in old:
+    for replaced in _clients.put(cache_key, client):
         _close_later(replaced)
     return spec, client, resolution
 
@@ -65,5 +55,4 @@ def _close_later(client: Any) -> None:
 
 def drop_all() -> None:
     """Forget every client (a new event loop, e.g. a restarted server in tests, cannot use the old pools)."""
-    with _lock:
-        _clients.clear()
+    _clients.clear()

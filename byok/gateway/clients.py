@@ -33,8 +33,38 @@ class PlatformCredentialsMissing(DomainError):
     status = 503
 
 
-_clients: OrderedDict[tuple, Any] = OrderedDict()
-_lock = threading.Lock()
+class ClientCache:
+    """Built clients by `client_cache_key`, bounded (least recently used out). Storing a key's new credential
+    version drops its older ones, so rotated or refreshed credentials never linger in memory."""
+
+    def __init__(self, limit: int) -> None:
+        self._clients: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def get(self, cache_key: tuple) -> Any | None:
+        with self._lock:
+            client = self._clients.get(cache_key)
+            if client is not None:
+                self._clients.move_to_end(cache_key)
+            return client
+
+    def put(self, cache_key: tuple, client: Any) -> list:
+        """Store `client`; answers the clients it replaced or evicted (the caller may close them)."""
+        with self._lock:
+            gone = [self._clients.pop(k) for k in list(self._clients)
+                    if cache_key[0] == Source.BYOK and k[:2] == cache_key[:2] and k != cache_key]
+            self._clients[cache_key] = client
+            while len(self._clients) > self.limit:
+                gone.append(self._clients.popitem(last=False)[1])
+            return gone
+
+    def clear(self) -> None:
+        with self._lock:
+            self._clients.clear()
+
+
+_clients = ClientCache(MAX_CLIENTS)
 
 
 def client_for(resolution: Resolution) -> tuple[Provider, Any]:
@@ -43,11 +73,9 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
     if resolution.source == Source.BYOK:
         resolution = _with_usable_session(resolution)
     cache_key = client_cache_key(resolution)
-    with _lock:
-        client = _clients.get(cache_key)
-        if client is not None:
-            _clients.move_to_end(cache_key)
-            return spec, client
+    client = _clients.get(cache_key)
+    if client is not None:
+        return spec, client
     try:
         credentials = _credentials(resolution)
     except SessionIncomplete:
@@ -55,13 +83,7 @@ def client_for(resolution: Resolution) -> tuple[Provider, Any]:
         cache_key = client_cache_key(resolution)
         credentials = _credentials(resolution)
     client = spec.client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
-    with _lock:
-        if resolution.source == Source.BYOK:
-            for stale in [k for k in _clients if k[0] == Source.BYOK and k[1] == cache_key[1] and k != cache_key]:
-                del _clients[stale]
-        _clients[cache_key] = client
-        while len(_clients) > MAX_CLIENTS:
-            _clients.popitem(last=False)
+    _clients.put(cache_key, client)
     return spec, client
 
 

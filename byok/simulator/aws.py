@@ -460,15 +460,9 @@ def _assume_role_xml(state: SimulatorState, caller: Caller, form: dict[str, str]
     session = state.accounts.issue_session(role_account, seconds, role_arn=role_arn, session_name=session_name)
     logger.info("sts.AssumeRole issued %s for role %s of account %s", secret_hint(session.access_key_id),
                 role.name, role_account.name)
-    expiration = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
-        "<Credentials>"
-        f"<AccessKeyId>{session.access_key_id}</AccessKeyId>"
-        f"<SecretAccessKey>{escape(session.secret_access_key)}</SecretAccessKey>"
-        f"<SessionToken>{escape(session.session_token)}</SessionToken>"
-        f"<Expiration>{expiration}</Expiration>"
-        "</Credentials>"
-        f"<AssumedRoleUser><AssumedRoleId>{_role_id(role_arn)}:{escape(session_name)}</AssumedRoleId>"
+        _credentials_xml(session)
+        + f"<AssumedRoleUser><AssumedRoleId>{_role_id(role_arn)}:{escape(session_name)}</AssumedRoleId>"
         f"<Arn>{escape(session.assumed_role_arn)}</Arn></AssumedRoleUser>"
     )
 
@@ -497,6 +491,11 @@ def _get_session_token_xml(state: SimulatorState, caller: Caller, duration: str 
         )
     session = state.accounts.issue_session(account, seconds)
     logger.info("sts.GetSessionToken issued %s for account %s", secret_hint(session.access_key_id), account.name)
+    return _credentials_xml(session)
+
+
+def _credentials_xml(session) -> str:
+    """The <Credentials> element STS answers with (GetSessionToken, AssumeRole)."""
     expiration = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         "<Credentials>"

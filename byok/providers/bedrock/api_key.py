@@ -19,7 +19,6 @@ from ..base import (
     Credentials,
     CredentialsInvalid,
     InferenceProfile,
-    Provider,
     endpoint,
     expiry_datetime,
     hint,
@@ -30,7 +29,12 @@ from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout
 from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, classify, model_checks
 from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import LONG_TERM_DEFAULT_DAYS, short_term_key_expiry
-from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
+from .profiles import (
+    COMMERCIAL_REGIONS,
+    DEFAULT_PROFILE,
+    UNKNOWN_PROFILE,
+    BedrockFamily,
+)
 
 _bedrock_api_key = pattern_validator(
     label="Bedrock API key",
@@ -83,11 +87,9 @@ def _refusal(exc: BaseException) -> tuple[int, str, str] | None:
     return None
 
 
-class BedrockApiKeyProvider(Provider):
+class BedrockApiKeyProvider(BedrockFamily):
     id = "bedrock_api_key"
     name = "AWS Bedrock (API key)"
-    family = "bedrock"
-    models = BEDROCK_MODELS
     docs_url = "https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html"
     credential_fields = (
         CredentialField("api_key", "Bedrock API key", secret=True, validate=_bedrock_api_key),
@@ -97,9 +99,6 @@ class BedrockApiKeyProvider(Provider):
                              f"keys (ABSK…): the date you chose in the AWS console; left empty, byok reminds you "
                              f"{LONG_TERM_DEFAULT_DAYS} days after you add the key."),
     )
-    inference_profiles = INFERENCE_PROFILES
-    default_inference_profile = DEFAULT_PROFILE
-    regions = COMMERCIAL_REGIONS
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["api_key"])
@@ -112,7 +111,7 @@ class BedrockApiKeyProvider(Provider):
         region = cleaned.credentials["region"]
         if profile is None:
             raise CredentialsInvalid("Unknown inference profile.", fields={
-                "inference_profile": [f"Unknown inference profile; choose one of: {', '.join(INFERENCE_PROFILES)}."]})
+                "inference_profile": [UNKNOWN_PROFILE]})
         if region not in profile.source_regions:
             raise CredentialsInvalid("Region outside the inference profile.", fields={
                 "credentials.region": [f"{region} is outside the {profile.name} inference profile's regions."]})
@@ -166,6 +165,3 @@ class BedrockApiKeyProvider(Provider):
 
     def acall(self, client: BedrockAsyncClient, call: Call):
         return bedrock_acall(client, call)
-
-    def access_policy(self, inference_profile: str) -> dict:
-        return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

@@ -18,7 +18,6 @@ from ..base import (
     CredentialType,
     InferenceProfile,
     PlatformCredentials,
-    Provider,
     expiry_datetime,
     hint,
     parse_expiry,
@@ -36,7 +35,12 @@ from .aws import (
 )
 from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import parse_pasted_credentials
-from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy
+from .profiles import (
+    COMMERCIAL_REGIONS,
+    DEFAULT_PROFILE,
+    UNKNOWN_PROFILE,
+    BedrockFamily,
+)
 
 _secret_access_key = pattern_validator(
     label="Secret Access Key", regex=r"[A-Za-z0-9/+=]{40}", expectation="exactly 40 characters (letters, digits, / + =)."
@@ -110,21 +114,16 @@ def expand_pasted(raw: Mapping[str, Any]) -> tuple[dict, dict]:
     return {**raw, **values}, errors
 
 
-class BedrockProvider(Provider):
+class BedrockProvider(BedrockFamily):
     id = "bedrock"
     name = "AWS Bedrock (IAM credentials)"
-    family = "bedrock"
-    models = BEDROCK_MODELS
     docs_url = "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html"
     credential_fields = IAM_FIELDS + (
         CredentialField("expires_at", "Expires at", secret=False, required=False, validate=parse_expiry, kind="date",
                         help="When temporary credentials expire (ISO 8601)."),
         PASTED_FIELD,
     )
-    inference_profiles = INFERENCE_PROFILES
-    default_inference_profile = DEFAULT_PROFILE
     regional_credential_fields = IAM_FIELDS
-    regions = COMMERCIAL_REGIONS
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["access_key_id"])
@@ -143,7 +142,7 @@ class BedrockProvider(Provider):
         _check_iam_set(cleaned, errors)
         profile = self.inference_profiles.get(inference_profile)
         if profile is None:
-            errors["inference_profile"] = [f"Unknown inference profile; choose one of: {', '.join(INFERENCE_PROFILES)}."]
+            errors["inference_profile"] = [UNKNOWN_PROFILE]
         if regional_credentials is None and keep is not None:
             regional = list(keep.get("regional", []))
         else:
@@ -330,6 +329,3 @@ class BedrockProvider(Provider):
         return PlatformCredentials(values=values, configured=bool(values["access_key_id"]),
                                    region=env.get("PLATFORM_AWS_REGION") or "us-east-1",
                                    inference_profile=env.get("PLATFORM_BEDROCK_INFERENCE_PROFILE") or "us")
-
-    def access_policy(self, inference_profile: str) -> dict:
-        return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

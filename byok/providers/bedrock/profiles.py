@@ -1,6 +1,7 @@
-"""Bedrock's models, regions and cross-region inference profiles, and the IAM policy each profile needs."""
+"""Bedrock's models, regions and cross-region inference profiles, the IAM policy each profile needs, and what every
+way into Bedrock (IAM credentials, API keys, roles) shares as a provider."""
 
-from ..base import InferenceProfile
+from ..base import InferenceProfile, Provider
 
 SONNET_4_5 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 OPUS_4_5 = "anthropic.claude-opus-4-5-20251101-v1:0"
@@ -66,3 +67,20 @@ def trust_policy(*, platform_account_id: str, external_id: str) -> dict:
             }
         ],
     }
+
+
+UNKNOWN_PROFILE = f"Unknown inference profile; choose one of: {', '.join(INFERENCE_PROFILES)}."
+
+
+class BedrockFamily(Provider):
+    """What every Bedrock provider shares: the models, the regions and the cross-region inference profiles, and the
+    permission policy a profile needs."""
+
+    family = "bedrock"
+    models = BEDROCK_MODELS
+    inference_profiles = INFERENCE_PROFILES
+    default_inference_profile = DEFAULT_PROFILE
+    regions = COMMERCIAL_REGIONS
+
+    def access_policy(self, inference_profile: str) -> dict:
+        return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

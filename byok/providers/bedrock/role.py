@@ -28,7 +28,6 @@ from ..base import (
     CredentialsInvalid,
     CredentialType,
     PlatformCredentials,
-    Provider,
     RoleCaller,
     clean_token,
 )
@@ -45,7 +44,13 @@ from .aws import (
 )
 from .aws_async import BedrockAsyncClient, bedrock_acall
 from .iam import SESSION_FIELDS, BedrockProvider
-from .profiles import BEDROCK_MODELS, COMMERCIAL_REGIONS, DEFAULT_PROFILE, INFERENCE_PROFILES, iam_policy, trust_policy
+from .profiles import (
+    DEFAULT_PROFILE,
+    UNKNOWN_PROFILE,
+    BedrockFamily,
+    iam_policy,
+    trust_policy,
+)
 
 # AssumeRole sessions last at most the role's MaxSessionDuration, one hour unless the owner raised it.
 ROLE_SESSION_MAX_SECONDS = 3600
@@ -102,20 +107,15 @@ def role_hint(role_arn: str) -> str:
     return f"…{account[-4:]}:role/{name}"[:64]
 
 
-class BedrockRoleProvider(Provider):
+class BedrockRoleProvider(BedrockFamily):
     id = "bedrock_role"
     name = "AWS Bedrock (IAM role)"
-    family = "bedrock"
-    models = BEDROCK_MODELS
     docs_url = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"
     credential_fields = (
         CredentialField("role_arn", "Role ARN", secret=False, validate=validate_role_arn, max_length=MAX_FIELD_LENGTH,
                         help=f"The ARN of the role byok assumes in your account, e.g. {EXAMPLE_ARN}. Its trust "
                              "policy must name byok's AWS account and your external ID (shown below)."),
     )
-    inference_profiles = INFERENCE_PROFILES
-    default_inference_profile = DEFAULT_PROFILE
-    regions = COMMERCIAL_REGIONS
     assumes_role = True
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
@@ -127,7 +127,7 @@ class BedrockRoleProvider(Provider):
         if regional_credentials:
             errors["regional_credentials"] = ["A role has no regional credential sets: byok assumes it in every region."]
         if inference_profile not in self.inference_profiles:
-            errors["inference_profile"] = [f"Unknown inference profile; choose one of: {', '.join(INFERENCE_PROFILES)}."]
+            errors["inference_profile"] = [UNKNOWN_PROFILE]
         if errors:
             raise CredentialsInvalid("Some credential fields are invalid.", fields=errors)
         credentials = Credentials(self, cleaned)
