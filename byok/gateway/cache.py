@@ -32,19 +32,12 @@ logger = logging.getLogger(__name__)
 _resolutions: dict[tuple, tuple[float, Resolution | None]] = {}  # None: not a member
 _lock = threading.Lock()
 _epoch = [0]  # moves with every drop: an answer read before a drop is never stored after it
-_drops: list = []  # other caches dropped with the resolutions (principals, credit counters)
 
 
 def drop_all() -> None:
     with _lock:
         _epoch[0] += 1
         _resolutions.clear()
-    for drop in _drops:
-        drop()
-
-
-def also_drop(drop) -> None:
-    _drops.append(drop)
 
 
 on_invalidate(TOPIC, drop_all)
