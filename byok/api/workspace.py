@@ -17,10 +17,11 @@ from core.parsers import JSONParser
 from core.serializers import StrictInput
 
 from ..gateway.clients import platform_credentials
+from ..gateway import bridge
 from ..gateway.resolve import NotAMemberOfWorkspace, Resolution, Source, credentials_resolve
-from ..gateway.routing import llm_complete
 from ..gateway.status import byok_status
 from ..models import ProviderKey, UsageRecord
+from ..providers.translate import RequestInvalid
 from ..providers.base import TIERS
 from ..providers.registry import PROVIDER_CHOICES, get_provider
 from ..selectors import platform_credits_remaining, usage_summary
@@ -117,10 +118,12 @@ class CompletionApi(APIView):
         data = self.CompletionInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            outcome = llm_complete(user=request.user, workspace_slug=slug, api_key_id=calling_api_key_id(request),
-                                   **data.validated_data)
+            outcome = bridge.complete(user=request.user, workspace_slug=slug, api_key_id=calling_api_key_id(request),
+                                      **data.validated_data)
         except NotAMemberOfWorkspace:
             raise Http404 from None
+        except RequestInvalid as exc:  # what the provider's family cannot take (the data plane's 400)
+            raise serializers.ValidationError({exc.param or "messages": [str(exc)]}) from None
         response = Response(outcome.as_dict())
         response["X-BYOK-Source"] = str(outcome.source)  # a plain str: WSGI servers refuse str subclasses (enums)
         return response

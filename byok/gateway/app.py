@@ -22,12 +22,13 @@ from accounts.models import ApiKey
 from core.errors import DomainError
 
 from ..catalog.selectors import catalog_model
+from ..models.keys import is_exclusive
 from ..providers import transport
 from ..providers.base import TIERS
 from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
-from . import aclients, cache, usage
+from . import bridge, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
 from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
@@ -304,7 +305,7 @@ async def models(headers: dict, raw: bytes, reply: Reply) -> None:
 def _can_serve(resolution: Resolution) -> bool:
     if resolution.source == Source.BYOK:
         return True
-    if resolution.key is not None and resolution.byok_allowed and resolution.key.fallback_mode == "none":
+    if resolution.byok_allowed and is_exclusive(resolution.key):
         return False  # an exclusive key that cannot serve now: nothing serves this family
     from django.conf import settings
 
@@ -353,19 +354,15 @@ class DataPlane:
         # garbage collector's reach, a full collection no longer walks them (each walk stalled every call in flight).
         gc.collect()
         gc.freeze()
-        cache.drop_all()
-        aclients.drop_all()
-        usage.batch = usage.UsageBatch()
         self._stop = asyncio.Event()
-        self._tasks = [asyncio.create_task(cache.watch_generation(self._stop)),
-                       asyncio.create_task(usage.batch.run(self._stop))]
+        self._tasks = await bridge.core_start(self._stop)
+        bridge.attach(asyncio.get_running_loop())  # sync callers in this process (REST, tasks) call on this loop
         self.started.set()
 
     async def shutdown(self) -> None:
+        bridge.detach()
         if self._stop is not None:
-            self._stop.set()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await usage.batch.flush()
+            await bridge.core_stop(self._stop, self._tasks)
         await transport.close()
 
     async def lifespan(self, receive, send) -> None:

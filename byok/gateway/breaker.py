@@ -23,6 +23,7 @@ from audit.services.record import audit_record
 from core.invalidation import generation_bump
 
 from ..models import ProviderKey
+from ..models.keys import is_exclusive
 from ..providers.outcomes import Category, Failure
 from .resolve import KeyState, Resolution
 
@@ -90,7 +91,7 @@ def breaker_open(resolution: Resolution, failure: Failure, *, model: str) -> Non
                 failing_since=now, failure_reason=failure.category, breaker_open_until=now + cooldown())
         if opened:
             generation_bump("gateway")
-            exclusive = key.fallback_mode == ProviderKey.FallbackMode.NONE
+            exclusive = is_exclusive(key)
             audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
                          target=key, **_audit_refs(resolution),
                          details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,

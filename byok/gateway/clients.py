@@ -1,12 +1,15 @@
-"""Ready SDK clients for a resolution, cached in this process per credential version.
+"""Ready clients for a resolution, cached in this process per credential version: the data plane's only client
+cache. A client is small (the key's URL and authentication); its connections belong to the shared transport
+(providers/transport.py). Every write of credentials re-encrypts them with a fresh IV, so new credentials (rotation,
+a new session, even a new key that reuses a deleted key's id) always miss the cache and the old entry is dropped.
+The cache is process-local on purpose: clients hold plaintext credentials, which never enter a shared cache.
 
-Building an SDK client costs milliseconds (boto3 far more than the HTTP SDKs), so each process keeps the
-clients it built, keyed by the key's id and its ciphertexts. Every write of credentials re-encrypts them with a
-fresh IV, so new credentials (rotation, a new session, even a new key that reuses a deleted key's id) always
-miss the cache and the old entry is dropped. The cache is process-local on purpose: clients hold plaintext
-credentials, which never enter a cache shared between processes.
+A long-term Bedrock key whose STS session is missing or close to expiry has it refreshed first, in a worker thread
+(services.sessions.session_ensure_fresh: once for all concurrent callers), inside the call's deadline; so is one the
+provider finds incomplete when the client is built (a session stored before regional sets had their own).
 """
 
+import asyncio
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -23,9 +26,10 @@ from ..models import ProviderKey
 from ..providers.base import Credentials, Provider
 from ..providers.outcomes import SessionIncomplete
 from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
+from .dbthread import db
 from .resolve import KeyState, Resolution, Source
 
-MAX_CLIENTS = 256  # per process; a boto3 client holds a few hundred KB
+MAX_CLIENTS = 1024  # per process; a client is a few small objects
 
 
 class PlatformCredentialsMissing(DomainError):
@@ -67,24 +71,39 @@ class ClientCache:
 _clients = ClientCache(MAX_CLIENTS)
 
 
-def client_for(resolution: Resolution) -> tuple[Provider, Any]:
-    """The provider plug-in and a ready SDK client for this resolution (built once per credential version)."""
+async def client_for(resolution: Resolution) -> tuple[Provider, Any, Resolution]:
+    """The provider, a ready client and the resolution it was built for (with a refreshed session)."""
     spec = resolution.provider_spec
-    if resolution.source == Source.BYOK:
-        resolution = _with_usable_session(resolution)
+    if resolution.source == Source.BYOK and resolution.key.refreshes_session and not _session_usable(resolution.key):
+        resolution = await db(session_refreshed, resolution)
     cache_key = client_cache_key(resolution)
     client = _clients.get(cache_key)
     if client is not None:
-        return spec, client
+        return spec, client, resolution
     try:
         credentials = _credentials(resolution)
     except SessionIncomplete:
-        resolution = session_replaced(resolution)
+        resolution = await db(session_replaced, resolution)
         cache_key = client_cache_key(resolution)
         credentials = _credentials(resolution)
-    client = spec.client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
-    _clients.put(cache_key, client)
-    return spec, client
+    client = spec.async_client(credentials, region=resolution.region, timeout=settings.BYOK_LLM_TIMEOUT)
+    for replaced in _clients.put(cache_key, client):
+        _close_later(replaced)
+    return spec, client, resolution
+
+
+def _close_later(client: Any) -> None:
+    """Close a replaced client once calls still using it have had time to finish."""
+    close = getattr(client, "close", None) or getattr(client, "aclose", None)
+    if close is None:
+        return
+    loop = asyncio.get_running_loop()
+    loop.call_later(settings.BYOK_LLM_TIMEOUT + 5, lambda: loop.create_task(close()))
+
+
+def drop_all() -> None:
+    """Forget every client (a new event loop, e.g. a restarted server in tests, cannot use the old pools)."""
+    _clients.clear()
 
 
 def client_cache_key(resolution: Resolution) -> tuple:
@@ -107,15 +126,6 @@ def platform_credentials(resolution: Resolution) -> Credentials:
             f"usable key of its own ({resolution.reason})."
         )
     return spec.credentials(platform.values)
-
-
-def _with_usable_session(resolution: Resolution) -> Resolution:
-    """A key with sessions (long-term Bedrock) whose session is missing or inside the safety margin gets it refreshed now, once
-    for all concurrent callers; the fresh session replaces the resolved one, so the client is cached under it."""
-    key = resolution.key
-    if not key.refreshes_session or _session_usable(key):
-        return resolution
-    return session_refreshed(resolution)
 
 
 def session_refreshed(resolution: Resolution, *, replacing: str | None = None) -> Resolution:

@@ -1,5 +1,6 @@
-"""The data plane's call path, async: resolve (cached), call the owner's key or platform credentials, fall back
-only before the first byte, keep the breaker. The same rules as the sync path (routing.py) — the same functions.
+"""The one call path of every LLM call, async: resolve (cached), call the owner's key or platform credentials, fall
+back only before the first byte, keep the breaker (the rules are routing.py's). `/v1/*` calls it directly; sync
+callers (the REST endpoint, byok.llm, tasks, commands) through byok.gateway.bridge.
 
 `open_call` returns once the provider produced its first output item (the whole answer, or the first stream event):
 everything that can still fall back has happened by then. What follows is the caller's to relay; a provider error
@@ -21,7 +22,8 @@ from ..providers.base import Call, Provider
 from ..providers.outcomes import Category, Failure
 from ..providers.translate import RequestInvalid
 from . import usage
-from .aclients import aclient_for
+from .clients import client_for
+from .breaker import breaker_close
 from .cache import resolution_for
 from .catalog import Target
 from .dbthread import db
@@ -40,31 +42,33 @@ class Served:
     started: float
     user_id: int
     task: str
+    breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
 
-    def record(self, input_tokens: int, output_tokens: int) -> None:
+    def record(self, input_tokens: int, output_tokens: int) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
         resolution = self.resolution
         key = resolution.key if resolution.source == Source.BYOK else None
-        usage.batch.add(usage.UsageEntry(
+        entry = usage.UsageEntry(
             at=timezone.now(), workspace_id=resolution.workspace_id, user_id=self.user_id, owner_id=resolution.owner_id,
             provider=resolution.provider, model=self.model, source=resolution.source, task=self.task,
             key_id=key.id if key else None, key_hint=resolution.key_hint if key else "", input_tokens=input_tokens,
             output_tokens=output_tokens, latency_ms=round((time.perf_counter() - self.started) * 1000),
             fallback_reason=self.fallback_reason,
-            credits_charged=usage.credits_for(resolution, input_tokens, output_tokens)))
+            credits_charged=usage.credits_for(resolution, input_tokens, output_tokens))
+        usage.batch.add(entry)
         if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
-            from .breaker import breaker_close
-
-            _background(db(breaker_close, resolution, model=self.model))
+            self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))
+        return entry
 
 
 _tasks: set = set()
 
 
-def _background(coroutine) -> None:
+def _background(coroutine) -> asyncio.Task:
     task = asyncio.get_running_loop().create_task(coroutine)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+    return task
 
 
 async def resolve_target(user_id: int, slug: str, target: Target, api_key_id: int | None = None) -> Resolution:
@@ -124,7 +128,7 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
     iterator = None
     try:
         async with asyncio.timeout(settings.BYOK_LLM_TIMEOUT):
-            spec, client, resolution = await aclient_for(resolution)
+            spec, client, resolution = await client_for(resolution)
             iterator = spec.acall(client, Call(api=api, body=body, model=model, stream=stream))
             first = await anext(iterator)
     except (Failure, RequestInvalid):

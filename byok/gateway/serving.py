@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 
 from ..models import ProviderKey
+from ..models.keys import is_exclusive
 from ..providers.registry import FAMILIES, platform_provider
 from .resolve import key_choice
 
@@ -67,10 +68,6 @@ class Serving:
         return family_name(self.family)
 
     @property
-    def exclusive_blocks(self) -> bool:
-        return self.source == NOTHING and self.key is not None and self.platform_configured
-
-    @property
     def why(self) -> str:
         """Why BYOK does not serve; empty when it does."""
         return "" if self.source == BYOK else reason_text(self.reason, self.key)
@@ -82,7 +79,7 @@ class Serving:
             return f"use “{self.key.name}” ({self.key.key_hint})"
         if self.source == PLATFORM:
             return "use platform credentials (counted against platform credits)"
-        if self.key is not None and self.key.fallback_mode == ProviderKey.FallbackMode.NONE and self.reason != "plan_inactive":
+        if is_exclusive(self.key) and self.reason != "plan_inactive":
             return f"fail: “{self.key.name}” ({self.key.key_hint}) is exclusive (never falls back) and cannot serve"
         return f"fail: no platform credentials are configured for {self.family_name}"
 
@@ -105,7 +102,7 @@ def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey
     if source == BYOK:
         return Serving(workspace, family, BYOK, reason, key, configured)
     # Routing's rule: an exclusive key never falls back; the platform serves only when configured.
-    exclusive = byok_allowed and key is not None and key.fallback_mode == ProviderKey.FallbackMode.NONE
+    exclusive = byok_allowed and is_exclusive(key)
     return Serving(workspace, family, PLATFORM if configured and not exclusive else NOTHING, reason, key, configured)
 
 

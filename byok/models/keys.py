@@ -45,6 +45,12 @@ class ProviderKeyQuerySet(EncryptedFieldsQuerySet):
             rotation_since=Coalesce("rotated_at", "created_at")).filter(rotation_since__lte=now - _rotation_age())
 
 
+def is_exclusive(key) -> bool:
+    """The one rule of exclusive keys: a key whose fallback mode is "none" never falls back to platform credentials.
+    `key`: a ProviderKey, the gateway's KeyState, or None (no key: nothing is exclusive)."""
+    return key is not None and key.fallback_mode == ProviderKey.FallbackMode.NONE
+
+
 class ProviderKey(models.Model):
     """An owner's credentials for one provider. The secret is one encrypted value; everything else is plain."""
 

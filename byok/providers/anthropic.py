@@ -7,7 +7,7 @@ import anthropic as anthropic_sdk
 
 from . import http_sdk, transport
 from .base import Call, CredentialField, Provider, endpoint, pattern_validator
-from .outcomes import CheckResult, Completion, Failure, check_timeout
+from .outcomes import CheckResult, Failure, check_timeout
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
 CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
@@ -32,8 +32,8 @@ class AnthropicProvider(Provider):
         ),
     )
 
-    def client(self, credentials, *, region: str = "", timeout: float) -> anthropic_sdk.Anthropic:
-        # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
+    def sdk_client(self, credentials, *, timeout: float) -> anthropic_sdk.Anthropic:
+        """The official SDK, for the connection test's model listing (calls go through the transport)."""
         return anthropic_sdk.Anthropic(api_key=credentials["api_key"], base_url=endpoint("BYOK_ANTHROPIC_BASE_URL"),
                                        timeout=timeout, max_retries=0)
 
@@ -41,13 +41,10 @@ class AnthropicProvider(Provider):
         return http_sdk.classify(exc, anthropic_sdk, name=self.name, console=CONSOLE, model=model)
 
     def check(self, credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
-        sdk_client = self.client(credentials, timeout=check_timeout())
+        sdk_client = self.sdk_client(credentials, timeout=check_timeout())
         return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list(limit=1000)],
                                           models=models or self.models, name=self.name, console=CONSOLE,
                                           classify=self.classify)
-
-    def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        return messages_complete(sdk_client, model=model, messages=messages, max_tokens=max_tokens)
 
     def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:
         return transport.ApiClient(endpoint("BYOK_ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
@@ -56,21 +53,6 @@ class AnthropicProvider(Provider):
 
     def acall(self, client: transport.ApiClient, call: Call):
         return messages_acall(partial(client.post, "/v1/messages"), call)
-
-
-def messages_complete(sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-    """One call of the Anthropic Messages API (also how Bedrock API keys call Claude, via AnthropicBedrock)."""
-    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
-    turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
-    kwargs = {"system": system} if system else {}
-    response = sdk_client.messages.create(model=model, messages=turns, max_tokens=max_tokens, **kwargs)
-    return Completion(
-        output="".join(getattr(block, "text", "") for block in response.content),
-        model=model,
-        input_tokens=response.usage.input_tokens,
-        output_tokens=response.usage.output_tokens,
-        stop_reason=response.stop_reason or "",
-    )
 
 
 async def messages_acall(post, call: Call, *, name: str = "Anthropic", console: str = CONSOLE):

@@ -19,7 +19,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from core.errors import DomainError
 
-from .outcomes import CheckResult, Completion, Failure
+from . import transport
+from .outcomes import CheckResult, Failure, check_timeout
 
 MAX_FIELD_LENGTH = 4096
 TIERS = ("standard", "complex")  # every provider serves each tier with one of its models
@@ -218,6 +219,9 @@ class Call:
     stream: bool
 
 
+PROBE = {"messages": [{"role": "user", "content": "Reply with OK."}], "max_tokens": 1}
+
+
 @dataclass(frozen=True)
 class PlatformCredentials:
     """The platform's own credentials for a provider, read from the environment (PLATFORM_* variables)."""
@@ -396,18 +400,9 @@ class Provider(ABC):
     # --- calls -------------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> Any:
-        """A ready SDK client for these credentials (cached by the gateway per credential version)."""
-
-    @abstractmethod
-    def complete(self, client: Any, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        """One model call; provider errors propagate for `classify`."""
-
-    # --- async calls (the data plane) ----------------------------------------------------------------------------
-
     def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> Any:
-        """A ready async client (an async SDK client, or an HTTP client for signed calls); cached like `client`."""
-        raise NotImplementedError(f"{self.name} has no async client.")
+        """A ready client for these credentials (its URL and signing; connections are the shared transport's),
+        cached by the gateway per credential version."""
 
     async def acall(self, client: Any, call: Call) -> AsyncIterator[dict]:
         """Run the call; yield its output in `call.api`'s own format: one response dict, or (streaming) each
@@ -415,6 +410,16 @@ class Provider(ABC):
         a request this provider cannot express raises `translate.RequestInvalid`."""
         raise NotImplementedError(f"{self.name} has no async calls.")
         yield {}  # pragma: no cover  (makes this an async generator)
+
+    def probe(self, credentials: Mapping[str, Any], *, region: str, model: str) -> None:
+        """One minimal call of `model` (one output token), made the way the data plane makes every call: what a
+        connection test's model check proves. Provider errors propagate for `classify`."""
+        async def call() -> None:
+            client = self.async_client(credentials, region=region, timeout=check_timeout())
+            async for _ in self.acall(client, Call(api="chat", body=PROBE, model=model, stream=False)):
+                pass
+
+        transport.run_sync(call())
 
     @abstractmethod
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:

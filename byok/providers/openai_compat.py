@@ -8,7 +8,7 @@ import openai as openai_sdk
 
 from . import http_sdk, transport
 from .base import Call, CredentialField, Provider, Validator, endpoint, hint, pattern_validator
-from .outcomes import CheckResult, Completion, Failure, check_timeout
+from .outcomes import CheckResult, Failure, check_timeout
 from .translate import RequestInvalid
 
 
@@ -34,8 +34,9 @@ class OpenAICompatibleProvider(Provider):
     def console(self) -> str:
         return self.docs_url or self.name
 
-    def client(self, credentials, *, region: str = "", timeout: float) -> openai_sdk.OpenAI:
-        # The official base URL unless an override (simulator, proxy) is configured; never a user-supplied URL.
+    def sdk_client(self, credentials, *, timeout: float) -> openai_sdk.OpenAI:
+        """The official SDK, for the connection test's model listing (calls go through the transport). The official
+        base URL unless an override (simulator, proxy) is configured; never a user-supplied URL."""
         base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
         return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
 
@@ -66,19 +67,9 @@ class OpenAICompatibleProvider(Provider):
         return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)
 
     def check(self, credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
-        sdk_client = self.client(credentials, timeout=check_timeout())
+        sdk_client = self.sdk_client(credentials, timeout=check_timeout())
         return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list()], models=models or self.models,
                                           name=self.name, console=self.console, classify=self.classify)
-
-    def complete(self, sdk_client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        response = sdk_client.chat.completions.create(model=model, messages=messages, max_completion_tokens=max_tokens)
-        return Completion(
-            output=response.choices[0].message.content or "",
-            model=response.model,
-            input_tokens=response.usage.prompt_tokens,
-            output_tokens=response.usage.completion_tokens,
-            stop_reason=response.choices[0].finish_reason or "",
-        )
 
 
 _openai_key_shape = pattern_validator(

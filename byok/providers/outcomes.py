@@ -94,14 +94,5 @@ def run_concurrently(checks: list[Callable[[], CheckResult]]) -> list[CheckResul
         return list(pool.map(lambda check: check(), checks))
 
 
-@dataclass
-class Completion:
-    output: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    stop_reason: str = ""
-
-
 def check_timeout() -> float:
     return settings.BYOK_CONNECTION_TEST_TIMEOUT

@@ -4,7 +4,8 @@
 Why not the official SDKs' async clients (httpx underneath), measured side by side (bench/bench_transport.py): a
 call through the SDKs' raw POST costs ~1 ms of CPU and through bare httpx ~0.65 ms, through aiohttp ~0.1 ms; with
 1,000 calls in flight, httpx's pool re-checks every connection for each request (~5.7 ms of CPU per call) where
-aiohttp stays at ~0.3 ms. The sync path (connection tests, the REST completions endpoint) keeps the official SDKs.
+aiohttp stays at ~0.3 ms. Every model call goes through here, connection tests' model checks included (`run_sync`);
+the official SDKs remain only for identity and listing calls (STS, models.list, Google's token exchange).
 
 A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or dropped connection
 `TransportFailed`, a connect or read timeout `TimeoutError`; each provider's `classify` reads them.
@@ -14,6 +15,7 @@ import asyncio
 import json
 import ssl
 import urllib.request
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import contextmanager
 
@@ -47,25 +49,23 @@ class TransportFailed(Exception):
         self.code = type(cause).__name__
 
 
-_session: aiohttp.ClientSession | None = None
-_session_loop: asyncio.AbstractEventLoop | None = None
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
 _timeouts: dict[float, aiohttp.ClientTimeout] = {}
 _proxies: dict[tuple, str | None] = {}
 
 
 def _http() -> aiohttp.ClientSession:
     """This event loop's session (a new loop, e.g. a restarted server in tests, gets its own)."""
-    global _session, _session_loop
     loop = asyncio.get_running_loop()
-    if _session is None or _session_loop is not loop or _session.closed:
+    session = _sessions.get(loop)
+    if session is None or session.closed:
         # certifi's CA bundle: the same trust store the official SDKs (httpx) verify providers against.
         tls = ssl.create_default_context(cafile=certifi.where())
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30, ssl=tls)
         # No cookie jar: one session serves every tenant, and a provider's cookies must not travel between them.
-        _session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                         headers={"User-Agent": "byok"})
-        _session_loop = loop
-    return _session
+        session = _sessions[loop] = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                                          headers={"User-Agent": "byok"})
+    return session
 
 
 def _proxy(url: URL) -> str | None:
@@ -163,11 +163,22 @@ async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[st
 
 
 async def close() -> None:
-    """Close this process's session (the data plane's shutdown)."""
-    global _session
-    if _session is not None and not _session.closed and _session_loop is asyncio.get_running_loop():
-        await _session.close()
-    _session = None
+    """Close this loop's session (the data plane's shutdown)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None and not session.closed:
+        await session.close()
+
+
+def run_sync(coroutine):
+    """Run a provider call from sync code (a connection test's model check, in a thread of its own) on an event loop
+    and session of its own, both closed after."""
+    async def run():
+        try:
+            return await coroutine
+        finally:
+            await close()
+
+    return asyncio.run(run())
 
 
 class ApiClient:

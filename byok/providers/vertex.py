@@ -26,7 +26,7 @@ from google.genai import types as genai_types
 from google.oauth2 import service_account
 
 from . import http_sdk, transport
-from .anthropic import messages_acall, messages_complete
+from .anthropic import messages_acall
 from .base import (
     Call,
     CleanedKey,
@@ -37,7 +37,7 @@ from .base import (
     Provider,
     endpoint,
 )
-from .outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
+from .outcomes import Category, CheckResult, Failure, check_timeout, run_concurrently
 from .translate import RequestInvalid
 from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
@@ -208,44 +208,22 @@ def google_credentials(info: Mapping[str, Any], *, timeout: float) -> _ServiceAc
     return credentials
 
 
-class VertexClient:
-    """The SDK clients of one key: Claude (`claude`) and Gemini (`gemini`), sharing one set of Google credentials
-    whose access token both SDKs refresh when it expires."""
+class TokenClient:
+    """A key's Google credentials, for the connection test's token exchange (calls go through AsyncVertexClient)."""
 
     @sensitive_variables("info")
     def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
         self.project_id = info["project_id"]
         self.location = location
-        self.timeout = timeout
-        base = api_base_url()
         self.google_credentials = google_credentials(info, timeout=timeout)
-        # No SDK retries: byok decides what a failure means (fallback, breaker) and must answer fast.
-        self.claude = anthropic_sdk.AnthropicVertex(
-            region=location, project_id=self.project_id, credentials=self.google_credentials,
-            base_url=f"{base}/v1" if base else None, timeout=timeout, max_retries=0)
-        self._gemini: genai.Client | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"<VertexClient {self.project_id} {self.location}>"
+        return f"<TokenClient {self.project_id} {self.location}>"
 
     def access_token(self) -> str:
         """A valid access token (the token exchange, when there is none yet or it expired)."""
         self.google_credentials.refresh(None)
         return self.google_credentials.token
-
-    @property
-    def gemini(self) -> genai.Client:
-        with self._lock:
-            if self._gemini is None:
-                base = api_base_url()
-                options = genai_types.HttpOptions(
-                    api_version="v1", timeout=int(self.timeout * 1000),
-                    retry_options=genai_types.HttpRetryOptions(attempts=1),
-                    **({"base_url": f"{base}/"} if base else {}))
-                self._gemini = genai.Client(vertexai=True, project=self.project_id, location=self.location,
-                                            credentials=self.google_credentials, http_options=options)
-            return self._gemini
 
 
 def is_gemini(model: str) -> bool:
@@ -370,21 +348,6 @@ async def _gemini_acall(client: AsyncVertexClient, call: Call):
         await stream.aclose()
     for item in translator.finish():
         yield item
-
-
-@sensitive_variables("client")
-def gemini_complete(client: VertexClient, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-    request = gemini_request({"messages": messages, "max_tokens": max_tokens})
-    response = client.gemini.models.generate_content(model=model, **request)
-    usage = response.usage_metadata
-    finish = response.candidates[0].finish_reason if response.candidates else None
-    return Completion(
-        output=response.text or "",
-        model=model,
-        input_tokens=(usage.prompt_token_count or 0) if usage else 0,
-        output_tokens=(usage.candidates_token_count or 0) if usage else 0,
-        stop_reason=getattr(finish, "value", finish) or "",
-    )
 
 
 # --- errors ---------------------------------------------------------------------------------------------------
@@ -533,14 +496,9 @@ class VertexProvider(Provider):
                                    region=values["location"])
 
     @sensitive_variables("credentials", "info")
-    def client(self, credentials: Mapping[str, Any], *, region: str = "", timeout: float) -> VertexClient:
+    def token_client(self, credentials: Mapping[str, Any], *, timeout: float) -> TokenClient:
         info = json.loads(credentials["service_account_json"])
-        return VertexClient(info, location=region or credentials["location"], timeout=timeout)
-
-    def complete(self, client: VertexClient, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        if is_gemini(model):
-            return gemini_complete(client, model=model, messages=messages, max_tokens=max_tokens)
-        return messages_complete(client.claude, model=model, messages=messages, max_tokens=max_tokens)
+        return TokenClient(info, location=credentials["location"], timeout=timeout)
 
     @sensitive_variables("credentials", "info")
     def async_client(self, credentials: Mapping[str, Any], *, region: str = "", timeout: float) -> AsyncVertexClient:
@@ -558,7 +516,7 @@ class VertexProvider(Provider):
               models: Mapping[str, str] | None = None) -> list[CheckResult]:
         """The token exchange (is the key valid, is the account enabled?), then one minimal call per tier model."""
         try:
-            client = self.client(credentials, timeout=check_timeout())
+            client = self.token_client(credentials, timeout=check_timeout())
         except (ValueError, KeyError):
             raise CredentialsInvalid("The service-account key cannot be used.", fields={
                 "credentials.service_account_json": ["The key file cannot be read; paste it again."]}) from None
@@ -572,9 +530,8 @@ class VertexProvider(Provider):
             return [token]
 
         def model_check(tier: str, model: str) -> CheckResult:
-            call = partial(self.complete, client, model=model, messages=[{"role": "user", "content": "ping"}],
-                           max_tokens=1)
-            return CheckResult.from_call(f"model:{tier}", lambda: call() and {}, target=model, region=location,
+            call = partial(self.probe, credentials, region=location, model=model)
+            return CheckResult.from_call(f"model:{tier}", call, target=model, region=location,
                                          classify=lambda exc: self.classify(exc, model=model, location=location))
 
         return [token] + run_concurrently([partial(model_check, tier, model)

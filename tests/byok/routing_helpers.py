@@ -1,6 +1,12 @@
 """Shared set-up for routing tests: an owner with a key on a simulated account, members, platform credentials."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+
+from byok.models import ProviderKey
 from byok.services.keys import provider_key_create
+from core.invalidation import generation_bump
 from tests.factories import BusinessUserFactory, WorkspaceFactory, add_member
 
 MESSAGES = [{"role": "user", "content": "Summarise the quarterly report in one line."}]
@@ -46,3 +52,10 @@ def team(owner=None):
     workspace = WorkspaceFactory(owner=owner)
     member = add_member(workspace)
     return owner, workspace, member
+
+
+def cooled_down(key) -> None:
+    """The key's breaker cool-down is over (as if its time had passed): the next call may probe the key. The
+    gateway generation moves, as it does when a breaker changes, so cached resolutions see it."""
+    ProviderKey.objects.filter(pk=key.pk).update(breaker_open_until=timezone.now() - timedelta(seconds=1))
+    generation_bump("gateway")

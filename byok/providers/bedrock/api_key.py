@@ -5,13 +5,10 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import anthropic as anthropic_sdk
 from botocore.exceptions import ClientError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .. import http_sdk
-from ..anthropic import messages_complete
 from ..base import (
     Call,
     CleanedKey,
@@ -19,13 +16,12 @@ from ..base import (
     Credentials,
     CredentialsInvalid,
     InferenceProfile,
-    endpoint,
     expiry_datetime,
     hint,
     parse_expiry,
     pattern_validator,
 )
-from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
+from ..outcomes import Category, CheckResult, Failure, run_concurrently
 from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, classify, model_checks
 from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import LONG_TERM_DEFAULT_DAYS, short_term_key_expiry
@@ -50,15 +46,9 @@ def _region(value: str) -> str:
     return value
 
 
-def runtime_client(api_key: str, *, region: str, timeout: float) -> anthropic_sdk.AnthropicBedrock:
-    """Bedrock with an API key as a bearer token, scoped to this client (boto3 only reads it from the process env)."""
-    return anthropic_sdk.AnthropicBedrock(api_key=api_key, aws_region=region, timeout=timeout, max_retries=0,
-                                          base_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"))
-
-
 def classify_api_key(exc: BaseException, *, model: str = "", profile: InferenceProfile | None = None) -> Failure:
     """AWS answers a bad API key and a model not enabled with the same 403; only the message tells them apart.
-    Errors come from AnthropicBedrock (the sync path) or as botocore ClientErrors (the data plane's client)."""
+    Errors come as botocore ClientErrors (the data plane's client)."""
     refusal = _refusal(exc)
     if refusal is not None:
         status, code, message = refusal
@@ -69,18 +59,11 @@ def classify_api_key(exc: BaseException, *, model: str = "", profile: InferenceP
         else:
             category = Category.MODEL_ACCESS
         return Failure(category, bedrock_hint(category, model=model, profile=profile), code=code, status=status)
-    if not isinstance(exc, anthropic_sdk.APIError):
-        return classify(exc, model=model, profile=profile)
-    failure = http_sdk.classify(exc, anthropic_sdk, name="AWS Bedrock", console="the AWS console", model=model)
-    return Failure(failure.category, bedrock_hint(failure.category, code=failure.code, model=model, profile=profile),
-                   code=failure.code, status=failure.status)
+    return classify(exc, model=model, profile=profile)
 
 
 def _refusal(exc: BaseException) -> tuple[int, str, str] | None:
     """(status, error code, message) of a 401 or 403."""
-    if isinstance(exc, anthropic_sdk.APIStatusError) and exc.status_code in (401, 403):
-        code = exc.response.headers.get("x-amzn-errortype", "").split(":")[0] or type(exc).__name__
-        return exc.status_code, code, str(exc)
     if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (401, 403):
         error = exc.response.get("Error", {})
         return exc.response["ResponseMetadata"]["HTTPStatusCode"], error.get("Code", ""), error.get("Message", "")
@@ -147,18 +130,12 @@ class BedrockApiKeyProvider(BedrockFamily):
     def check(self, credentials: Credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
         region = credentials["region"]
         return run_concurrently(model_checks(
-            partial(runtime_client, credentials["api_key"], region=region, timeout=check_timeout()),
+            partial(self.probe, credentials, region=region),
             profile=self.inference_profiles[inference_profile or DEFAULT_PROFILE], region=region,
-            complete=messages_complete, classify_error=classify_api_key, models=models))
+            classify_error=classify_api_key, models=models))
 
     def classify(self, exc: BaseException, **context) -> Failure:
         return classify_api_key(exc, **context)
-
-    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
-        return runtime_client(credentials["api_key"], region=region, timeout=timeout)
-
-    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        return messages_complete(client, model=model, messages=messages, max_tokens=max_tokens)
 
     def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> BedrockAsyncClient:
         return BedrockAsyncClient.with_api_key(credentials["api_key"], region=region, timeout=timeout)

@@ -18,7 +18,7 @@ from botocore.exceptions import (
 from django.views.decorators.debug import sensitive_variables
 
 from ..base import InferenceProfile, endpoint
-from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout
+from ..outcomes import Category, CheckResult, Failure, check_timeout
 from ..transport import TransportFailed
 from .profiles import BEDROCK_MODELS
 
@@ -114,48 +114,21 @@ def sts_client(values: Mapping[str, Any], *, region: str, timeout: float):
     return _aws_client("sts", values, region=region, endpoint_url=endpoint("BYOK_STS_ENDPOINT_URL"), timeout=timeout)
 
 
-def runtime_client_iam(values: Mapping[str, Any], *, region: str, timeout: float):
-    return _aws_client("bedrock-runtime", values, region=region, endpoint_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"),
-                       timeout=timeout)
-
-
-def converse(client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-    system = [{"text": m["content"]} for m in messages if m["role"] == "system"]
-    turns = [{"role": m["role"], "content": [{"text": m["content"]}]} for m in messages if m["role"] != "system"]
-    kwargs = {"system": system} if system else {}
-    response = client.converse(modelId=model, messages=turns, inferenceConfig={"maxTokens": max_tokens}, **kwargs)
-    content = response["output"]["message"]["content"]
-    return Completion(
-        output="".join(block.get("text", "") for block in content),
-        model=model,
-        input_tokens=response["usage"]["inputTokens"],
-        output_tokens=response["usage"]["outputTokens"],
-        stop_reason=response.get("stopReason", ""),
-    )
-
-
-PING = [{"role": "user", "content": "Reply with OK."}]
-
-
-def _model_check(*, name: str, model_id: str, make_client, complete, classify_error, profile: InferenceProfile,
-                 region: str):
+def _model_check(*, name: str, model_id: str, probe, classify_error, profile: InferenceProfile, region: str):
     def run() -> CheckResult:
-        def call():
-            complete(make_client(), model=model_id, messages=PING, max_tokens=1)
-
-        return CheckResult.from_call(name, call, target=model_id, region=region,
+        return CheckResult.from_call(name, lambda: probe(model=model_id), target=model_id, region=region,
                                      classify=lambda exc: classify_error(exc, model=model_id, profile=profile))
 
     return run
 
 
-def model_checks(make_client, *, profile: InferenceProfile, region: str, suffix: str = "", complete=None,
-                  classify_error=None, models=None) -> list:
-    """One minimal call per tier (the catalog's current models, else Sonnet and Opus) under the profile's model ids."""
+def model_checks(probe, *, profile: InferenceProfile, region: str, suffix: str = "", classify_error=None,
+                 models=None) -> list:
+    """One minimal call per tier (the catalog's current models, else Sonnet and Opus) under the profile's model ids,
+    made by `probe(model=…)`: the provider's own data-plane call."""
     return [
-        _model_check(name=f"model:{tier}{suffix}", model_id=profile.model_id(base), make_client=make_client,
-                     complete=complete or converse, classify_error=classify_error or classify, profile=profile,
-                     region=region)
+        _model_check(name=f"model:{tier}{suffix}", model_id=profile.model_id(base), probe=probe,
+                     classify_error=classify_error or classify, profile=profile, region=region)
         for tier, base in (models or BEDROCK_MODELS).items()
     ]
 

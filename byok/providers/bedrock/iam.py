@@ -23,13 +23,11 @@ from ..base import (
     parse_expiry,
     pattern_validator,
 )
-from ..outcomes import CheckResult, Completion, Failure, SessionIncomplete, check_timeout, run_concurrently
+from ..outcomes import CheckResult, Failure, SessionIncomplete, run_concurrently
 from .aws import (
     classify,
-    converse,
     identity_check,
     model_checks,
-    runtime_client_iam,
     session_check,
     session_token,
 )
@@ -241,7 +239,7 @@ class BedrockProvider(BedrockFamily):
         checks = [identity_check(credentials, region=region)]
         if credentials["access_key_id"].startswith("AKIA"):
             checks.append(session_check(credentials, region=region))
-        checks += model_checks(partial(runtime_client_iam, credentials, region=region, timeout=check_timeout()),
+        checks += model_checks(partial(self.probe, credentials, region=region),
                                profile=profile, region=region, models=models)
         for entry in credentials.get("regional", []):
             entry_region = entry["regions"][0]
@@ -249,22 +247,15 @@ class BedrockProvider(BedrockFamily):
             checks.append(identity_check(entry, region=entry_region, suffix=suffix))
             if entry["access_key_id"].startswith("AKIA"):
                 checks.append(session_check(entry, region=entry_region, suffix=suffix))
-            checks += model_checks(partial(runtime_client_iam, entry, region=entry_region, timeout=check_timeout()),
+            checks += model_checks(partial(self.probe, entry, region=entry_region),
                                    profile=profile, region=entry_region, suffix=suffix, models=models)
         return run_concurrently(checks)
 
     def classify(self, exc: BaseException, **context) -> Failure:
         return classify(exc, **context)
 
-    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
-        """A bedrock-runtime client for `region`, with that region's credential set if the key has one."""
-        regional = next((e for e in credentials.get("regional", []) if region in e["regions"]), credentials)
-        return runtime_client_iam(regional, region=region, timeout=timeout)
-
-    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        return converse(client, model=model, messages=messages, max_tokens=max_tokens)
-
     def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float) -> BedrockAsyncClient:
+        """A signing client for `region`, with that region's credential set if the key has one."""
         regional = next((e for e in credentials.get("regional", []) if region in e["regions"]), credentials)
         return BedrockAsyncClient(regional, region=region, timeout=timeout)
 

@@ -31,15 +31,13 @@ from ..base import (
     RoleCaller,
     clean_token,
 )
-from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout, run_concurrently
+from ..outcomes import Category, CheckResult, Failure, check_timeout, run_concurrently
 from .aws import (
     ROLE_HINTS,
     assume_role,
     classify,
     classify_assume_role,
-    converse,
     model_checks,
-    runtime_client_iam,
     sts_client,
 )
 from .aws_async import BedrockAsyncClient, bedrock_acall
@@ -191,7 +189,7 @@ class BedrockRoleProvider(BedrockFamily):
 
         checks = [lambda: CheckResult.from_call("sts:GetCallerIdentity", identity, target="sts:GetCallerIdentity",
                                                 region=region, classify=lambda exc: self.classify(exc))]
-        checks += model_checks(partial(runtime_client_iam, session, region=region, timeout=check_timeout()),
+        checks += model_checks(partial(self.probe, session, region=region),
                                profile=profile, region=region, models=models, classify_error=self.classify)
         return [assumed] + run_concurrently(checks)
 
@@ -203,17 +201,9 @@ class BedrockRoleProvider(BedrockFamily):
             return Failure(failure.category, ROLE_HINTS["expired_session"], code=failure.code, status=failure.status)
         return failure
 
-    def client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
-        if "access_key_id" not in credentials:  # no role session yet: the gateway refreshes one before calling
-            raise Failure(Category.EXPIRED, ROLE_HINTS["expired_session"], code="no_session")
-        return runtime_client_iam(credentials, region=region, timeout=timeout)
-
-    def complete(self, client, *, model: str, messages: list[dict], max_tokens: int) -> Completion:
-        return converse(client, model=model, messages=messages, max_tokens=max_tokens)
-
     def async_client(self, credentials: Mapping[str, Any], *, region: str, timeout: float):
         """The role session's signed async client, as IAM credentials' (the gateway refreshes the session first)."""
-        if "access_key_id" not in credentials:
+        if "access_key_id" not in credentials:  # no role session yet: the gateway refreshes one before calling
             raise Failure(Category.EXPIRED, ROLE_HINTS["expired_session"], code="no_session")
         return BedrockAsyncClient(credentials, region=region, timeout=timeout)
 
