@@ -10,6 +10,7 @@ from . import http_sdk, transport
 from .base import Call, CredentialField, Provider, Validator, endpoint, hint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
 from .translate import RequestInvalid
+from .translate.chat import checked
 
 
 class OpenAICompatibleProvider(Provider):
@@ -49,6 +50,7 @@ class OpenAICompatibleProvider(Provider):
         """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded."""
         if call.api != "chat":
             raise RequestInvalid(f"{self.name} models are served on /v1/chat/completions, not /v1/messages.")
+        checked(call.body)
         body = {**call.body, "model": call.model}
         if not call.stream:
             body.pop("stream", None)

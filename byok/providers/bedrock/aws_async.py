@@ -103,7 +103,7 @@ async def bedrock_acall(client: BedrockAsyncClient, call: Call):
             return
         translator = ConverseStreamToChat(model=call.model)
         async for kind, payload in client.stream(call.model, "converse-stream", body):
-            for chunk in translator.feed(kind, payload):
+            for chunk in translator.feed((kind, payload)):
                 yield chunk
         return
     if call.api != "messages":

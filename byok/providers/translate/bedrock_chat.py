@@ -3,95 +3,118 @@
 import json
 
 from . import RequestInvalid
-from .common import (
+from .anthropic_chat import JSON_TOOL
+from .chat import (
+    COMMON_RULES,
     IMAGE_FORMATS,
-    chat_completion,
-    chunk,
-    completion_id,
-    finish_reason,
-    function_tools,
-    image_of,
-    json_mode_instruction,
+    OWN,
+    Drop,
+    Map,
+    Refuse,
+    Rule,
+    ToolChoice,
+    declared,
+    json_answer_of,
     max_tokens_of,
-    merge_turns,
-    now,
-    parts_of,
-    stop_list,
-    text_of,
-    tool_arguments,
-    usage,
+    number,
+    stops_of,
+    tool_choice_of,
+    tools_of,
+    walk,
 )
+from .common import StreamToChat, chat_completion, finish_reason, merge_turns, usage
 
 
-def _user_blocks(content) -> list[dict]:
+DEFAULT_MAX_TOKENS = 4096  # Converse needs a limit; OpenAI callers often send none
+CACHE_POINT = {"cachePoint": {"type": "default"}}  # Converse's mark: cache everything up to here
+
+# Chat Completions -> Converse, field by field (docs/providers.md lists the drops and refusals).
+CHAT_TO_CONVERSE: dict[str, Rule] = {
+    **COMMON_RULES,
+    "max_tokens": OWN, "max_completion_tokens": OWN,
+    "temperature": Map("inferenceConfig.temperature", check=number(0, 1)),
+    "top_p": Map("inferenceConfig.topP"),
+    "stop": Map("inferenceConfig.stopSequences", stops_of),
+    "seed": Drop("Bedrock Converse has no seed: answers are not reproducible by seed."),
+    "parallel_tool_calls": Refuse("cannot turn parallel tool calls off on Converse.", accepts=lambda value: value),
+    "reasoning_effort": Refuse("takes extended thinking on /v1/messages (thinking with budget_tokens).",
+                               accepts=lambda value: value == "none"),
+}
+
+
+def _blocks(parts) -> list[dict]:
     blocks = []
-    for part in parts_of(content):
-        kind = part.get("type")
-        if kind in ("text", "input_text"):
-            blocks.append({"text": part.get("text", "")})
-        elif kind == "image_url":
-            url, media, data = image_of(part)
-            if data is None:
-                raise RequestInvalid("Bedrock takes images as data URLs (data:image/png;base64,…), not links.",
-                                     param="messages")
-            blocks.append({"image": {"format": IMAGE_FORMATS[media], "source": {"bytes": data}}})
+    for part in parts:
+        if part.kind == "text":
+            if part.text:
+                blocks.append({"text": part.text})
+        elif part.data is None:
+            raise RequestInvalid("Bedrock takes images as data URLs (data:image/png;base64,…), not links.",
+                                 param="messages")
         else:
-            raise RequestInvalid(f"Unsupported content part type {kind!r}.", param="messages")
+            blocks.append({"image": {"format": IMAGE_FORMATS[part.media], "source": {"bytes": part.data}}})
+        if part.cache:
+            blocks.append(CACHE_POINT)
     return blocks
 
 
 def chat_to_converse(body: dict) -> dict:
     """An OpenAI chat request as a Converse request body (the model id goes in the URL)."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestInvalid("messages must be a non-empty list.", param="messages")
+    out = declared(body, CHAT_TO_CONVERSE, family="Bedrock")
     system, turns = [], []
-    for message in messages:
-        if not isinstance(message, dict):
-            raise RequestInvalid("Each message is an object with a role.", param="messages")
-        role = message.get("role")
-        if role in ("system", "developer"):
-            if text := text_of(message.get("content")):
-                system.append({"text": text})
-        elif role == "user":
-            turns.append({"role": "user", "content": _user_blocks(message.get("content"))})
-        elif role == "assistant":
-            blocks = [{"text": t} for t in [text_of(message.get("content"))] if t]
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                blocks.append({"toolUse": {"toolUseId": call.get("id"), "name": function.get("name"),
-                                           "input": tool_arguments(function.get("arguments"))}})
+    for turn in walk(body.get("messages")):
+        if turn.role == "system":
+            system += _blocks(turn.parts)
+        elif turn.role == "user":
+            turns.append({"role": "user", "content": _blocks(turn.parts)})
+        elif turn.role == "assistant":
+            blocks = _blocks(turn.parts)
+            blocks += [{"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
+                       for call in turn.tool_calls]
             turns.append({"role": "assistant", "content": blocks})
-        elif role == "tool":
-            turns.append({"role": "user", "content": [{"toolResult": {
-                "toolUseId": message.get("tool_call_id"), "content": [{"text": text_of(message.get("content"))}]}}]})
         else:
-            raise RequestInvalid(f"Unknown message role {role!r}.", param="messages")
-    if instruction := json_mode_instruction(body.get("response_format")):
-        system.append({"text": instruction})
-    config = {"maxTokens": max_tokens_of(body)}
-    if body.get("temperature") is not None:
-        config["temperature"] = body["temperature"]
-    if body.get("top_p") is not None:
-        config["topP"] = body["top_p"]
-    if stops := stop_list(body.get("stop")):
-        config["stopSequences"] = stops
-    out = {"messages": merge_turns(turns), "inferenceConfig": config}
+            turns.append({"role": "user", "content": [{"toolResult": {
+                "toolUseId": turn.tool_call_id, "content": [{"text": turn.text}]}}]})
+    out.setdefault("inferenceConfig", {})["maxTokens"] = max_tokens_of(body, DEFAULT_MAX_TOKENS)
+    out["messages"] = merge_turns(turns)
     if system:
         out["system"] = system
-    tools = function_tools(body.get("tools"))
-    if tools:
-        tool_config = {"tools": [{"toolSpec": {"name": t["name"], "description": t["description"] or t["name"],
-                                               "inputSchema": {"json": t["parameters"]}}} for t in tools]}
-        choice = body.get("tool_choice")
-        if choice == "required":
-            tool_config["toolChoice"] = {"any": {}}
-        elif isinstance(choice, dict) and (choice.get("function") or {}).get("name"):
-            tool_config["toolChoice"] = {"tool": {"name": choice["function"]["name"]}}
-        elif choice not in (None, "auto", "none"):
-            raise RequestInvalid("tool_choice must be auto, none, required or a named function.", param="tool_choice")
+    if tool_config := _tool_config(body):
         out["toolConfig"] = tool_config
     return out
+
+
+def _tool_config(body: dict) -> dict:
+    """Converse's toolConfig; a JSON answer (response_format) is a forced tool whose input is the answer."""
+    tools = tools_of(body.get("tools"), family="Bedrock")
+    choice = tool_choice_of(body.get("tool_choice"), tools)
+    answer = json_answer_of(body.get("response_format"))
+    specs = []
+    for tool in tools:
+        specs.append({"toolSpec": {"name": tool.name, "description": tool.description or tool.name,
+                                   "inputSchema": {"json": tool.parameters}}})
+        if tool.cache:
+            specs.append(CACHE_POINT)
+    if answer is not None:
+        if any(t.name == JSON_TOOL for t in tools):
+            raise RequestInvalid(f"tools: {JSON_TOOL!r} is the name byok gives the JSON answer; rename the tool.",
+                                 param="tools")
+        specs.append({"toolSpec": {"name": JSON_TOOL, "description": "Give your final answer as this JSON value.",
+                                   "inputSchema": {"json": answer.schema or {"type": "object"}}}})
+        if choice is None or choice.mode in ("auto", "required"):
+            choice = ToolChoice("required") if tools else ToolChoice("named", JSON_TOOL)
+        elif choice.mode == "none":
+            choice = ToolChoice("named", JSON_TOOL)
+    if not specs:
+        if choice is not None and choice.mode not in ("auto", "none"):
+            raise RequestInvalid("tool_choice needs tools.", param="tool_choice")
+        return {}
+    config: dict = {"tools": specs}
+    if choice is not None and choice.mode == "required":
+        config["toolChoice"] = {"any": {}}
+    elif choice is not None and choice.mode == "named":
+        config["toolChoice"] = {"tool": {"name": choice.name}}
+    return config
 
 
 def converse_to_chat(response: dict, *, model: str) -> dict:
@@ -99,48 +122,57 @@ def converse_to_chat(response: dict, *, model: str) -> dict:
     for block in ((response.get("output") or {}).get("message") or {}).get("content") or []:
         if "text" in block:
             text.append(block["text"])
+        elif "toolUse" in block and block["toolUse"].get("name") == JSON_TOOL:
+            text.append(json.dumps(block["toolUse"].get("input") or {}))
         elif "toolUse" in block:
             use = block["toolUse"]
             calls.append({"id": use.get("toolUseId"), "type": "function",
                           "function": {"name": use.get("name"), "arguments": json.dumps(use.get("input") or {})}})
     tokens = response.get("usage") or {}
-    return chat_completion(id=completion_id(), model=model, text="".join(text), tool_calls=calls,
-                           stop=response.get("stopReason"), prompt_tokens=tokens.get("inputTokens", 0),
-                           completion_tokens=tokens.get("outputTokens", 0))
+    stop = response.get("stopReason")
+    return chat_completion(model=model, text="".join(text), tool_calls=calls,
+                           stop="end_turn" if stop == "tool_use" and not calls else stop,
+                           prompt_tokens=tokens.get("inputTokens", 0), completion_tokens=tokens.get("outputTokens", 0))
 
 
-class ConverseStreamToChat:
-    """ConverseStream events ({event type: payload}) in, OpenAI chat.completion.chunk dicts out."""
+class ConverseStreamToChat(StreamToChat):
+    """ConverseStream events, each a (event type, payload) pair, in; OpenAI chat.completion.chunk dicts out."""
 
     def __init__(self, *, model: str) -> None:
-        self.id, self.model, self.created = completion_id(), model, now()
+        super().__init__(model=model)
         self.tool_index: dict[int, int] = {}
+        self.json_block: int | None = None
 
-    def _chunk(self, delta=None, finish=None, usage_=None) -> dict:
-        return chunk(id=self.id, model=self.model, created=self.created, delta=delta, finish=finish, usage_=usage_)
-
-    def feed(self, kind: str, payload: dict) -> list[dict]:
+    def feed(self, event: tuple[str, dict]) -> list[dict]:
+        kind, payload = event
         if kind == "messageStart":
-            return [self._chunk({"role": "assistant", "content": ""})]
+            return [self.chunk({"role": "assistant", "content": ""})]
         if kind == "contentBlockStart":
             use = (payload.get("start") or {}).get("toolUse")
+            if use and use.get("name") == JSON_TOOL:
+                self.json_block = payload.get("contentBlockIndex", 0)
+                return []
             if use:
                 index = self.tool_index[payload.get("contentBlockIndex", 0)] = len(self.tool_index)
-                return [self._chunk({"tool_calls": [{"index": index, "id": use.get("toolUseId"), "type": "function",
-                                                     "function": {"name": use.get("name"), "arguments": ""}}]})]
+                return [self.chunk({"tool_calls": [{"index": index, "id": use.get("toolUseId"), "type": "function",
+                                                    "function": {"name": use.get("name"), "arguments": ""}}]})]
             return []
         if kind == "contentBlockDelta":
             delta = payload.get("delta") or {}
+            block = payload.get("contentBlockIndex", 0)
             if "text" in delta:
-                return [self._chunk({"content": delta["text"]})]
-            if "toolUse" in delta and payload.get("contentBlockIndex", 0) in self.tool_index:
-                index = self.tool_index[payload.get("contentBlockIndex", 0)]
-                return [self._chunk({"tool_calls": [{"index": index,
-                                                     "function": {"arguments": delta["toolUse"].get("input", "")}}]})]
+                return [self.chunk({"content": delta["text"]})]
+            if "toolUse" in delta and block == self.json_block:
+                return [self.chunk({"content": delta["toolUse"].get("input", "")})]
+            if "toolUse" in delta and block in self.tool_index:
+                return [self.chunk({"tool_calls": [{"index": self.tool_index[block],
+                                                    "function": {"arguments": delta["toolUse"].get("input", "")}}]})]
             return []
         if kind == "messageStop":
-            return [self._chunk({}, finish=finish_reason(payload.get("stopReason")))]
+            stop = payload.get("stopReason")
+            return [self.chunk({}, finish=finish_reason("end_turn" if stop == "tool_use" and not self.tool_index
+                                                        else stop))]
         if kind == "metadata":
             tokens = payload.get("usage") or {}
-            return [self._chunk(usage_=usage(tokens.get("inputTokens", 0), tokens.get("outputTokens", 0)))]
+            return [self.chunk(usage_=usage(tokens.get("inputTokens", 0), tokens.get("outputTokens", 0)))]
         return []

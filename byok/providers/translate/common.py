@@ -147,12 +147,12 @@ def finish_reason(stop: str | None) -> str | None:
     return FINISH_REASONS.get(stop, "stop") if stop else None
 
 
-def chat_completion(*, id: str, model: str, text: str, tool_calls: list[dict], stop: str | None,
+def chat_completion(*, model: str, id: str = "", text: str, tool_calls: list[dict], stop: str | None,
                     prompt_tokens: int, completion_tokens: int) -> dict:
     message = {"role": "assistant", "content": text or (None if tool_calls else "")}
     if tool_calls:
         message["tool_calls"] = tool_calls
-    return {"id": id, "object": "chat.completion", "created": now(), "model": model,
+    return {"id": id or completion_id(), "object": "chat.completion", "created": now(), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(stop), "logprobs": None}],
             "usage": usage(prompt_tokens, completion_tokens)}
 
@@ -170,3 +170,20 @@ def chunk(*, id: str, model: str, created: int, delta: dict | None = None, finis
     if usage_ is not None:
         out["usage"] = usage_
     return out
+
+
+class StreamToChat:
+    """The one interface of every stream translation: `feed(event)` takes one event of the provider's stream and
+    returns 0..n chat.completion.chunk dicts; `finish()` returns what is left once the stream ends."""
+
+    def __init__(self, *, model: str) -> None:
+        self.id, self.model, self.created = completion_id(), model, now()
+
+    def feed(self, event) -> list[dict]:
+        raise NotImplementedError
+
+    def finish(self) -> list[dict]:
+        return []
+
+    def chunk(self, delta=None, finish=None, usage_=None) -> dict:
+        return chunk(id=self.id, model=self.model, created=self.created, delta=delta, finish=finish, usage_=usage_)

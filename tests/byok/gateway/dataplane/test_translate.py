@@ -32,15 +32,18 @@ CHAT = {
 
 def test_chat_to_anthropic_messages():
     body = chat_to_messages(CHAT, model="claude")
-    assert body["system"].startswith("Be brief.\n\nUse tools.") and "JSON" in body["system"]
+    assert body["system"] == "Be brief.\n\nUse tools."
     assert (body["max_tokens"], body["temperature"], body["top_p"], body["stop_sequences"]) == (77, 0.5, 0.9, ["END"])
-    assert body["tool_choice"] == {"type": "any"} and body["tools"][0]["input_schema"]["type"] == "object"
+    # JSON mode with tools: the answer is one more tool, and the model must call one of them
+    assert body["tool_choice"] == {"type": "any"} and [t["name"] for t in body["tools"]] == ["f", "json_answer"]
+    assert body["tools"][1]["input_schema"] == {"type": "object"}
     user, assistant, results = body["messages"]
     assert user["content"][1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
                                                               "data": PNG}}
     assert assistant["content"] == [{"type": "tool_use", "id": "call_1", "name": "f", "input": {"a": 1}}]
     # the tool result and the next user turn merge into one user message (roles alternate)
-    assert results["content"][0] == {"type": "tool_result", "tool_use_id": "call_1", "content": "42"}
+    assert results["content"][0] == {"type": "tool_result", "tool_use_id": "call_1",
+                                     "content": [{"type": "text", "text": "42"}]}
     assert results["content"][1] == {"type": "text", "text": "And?"}
 
 
@@ -103,7 +106,7 @@ def test_converse_stream_to_chunks():
               ("contentBlockDelta", {"delta": {"text": "Hi"}, "contentBlockIndex": 0}),
               ("messageStop", {"stopReason": "end_turn"}),
               ("metadata", {"usage": {"inputTokens": 2, "outputTokens": 3}})]
-    chunks = [c for kind, payload in events for c in translator.feed(kind, payload)]
+    chunks = [c for event in events for c in translator.feed(event)]
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
     assert chunks[-1]["usage"] == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
 
@@ -132,3 +135,85 @@ def test_model_names():
     for unknown in ("gpt-17", "openai/claude-sonnet-4-5-20250929", "", None, "nobody/standard"):
         with pytest.raises(UnknownModel):
             parse_model(unknown)
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA}}
+
+
+def test_a_json_schema_is_a_forced_tool_and_its_input_the_answer():
+    body = chat_to_messages({"messages": [{"role": "user", "content": "Where?"}], "response_format": JSON_SCHEMA},
+                            model="m")
+    assert body["tools"] == [{"name": "json_answer", "description": "Give your final answer as this JSON value.",
+                              "input_schema": SCHEMA}]
+    assert body["tool_choice"] == {"type": "tool", "name": "json_answer"} and "system" not in body
+    answer = message_to_chat({"content": [{"type": "tool_use", "id": "t", "name": "json_answer",
+                                           "input": {"city": "Oslo"}}], "stop_reason": "tool_use",
+                              "usage": {"input_tokens": 1, "output_tokens": 1}}, model="m")
+    choice = answer["choices"][0]
+    assert json.loads(choice["message"]["content"]) == {"city": "Oslo"} and choice["finish_reason"] == "stop"
+    assert "tool_calls" not in choice["message"]
+    converse = chat_to_converse({"messages": [{"role": "user", "content": "Where?"}], "response_format": JSON_SCHEMA})
+    assert converse["toolConfig"]["toolChoice"] == {"tool": {"name": "json_answer"}}
+    assert converse["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"] == {"json": SCHEMA}
+    translator = ConverseStreamToChat(model="m")
+    events = [("messageStart", {}), ("contentBlockStart", {"contentBlockIndex": 0, "start": {
+        "toolUse": {"toolUseId": "t", "name": "json_answer"}}}),
+        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"city": "Oslo"}'}}}),
+        ("messageStop", {"stopReason": "tool_use"})]
+    chunks = [c for event in events for c in translator.feed(event)]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == '{"city": "Oslo"}'
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_cache_control_reaches_claude_on_both_apis():
+    cached = {"type": "text", "text": "A long manual.", "cache_control": {"type": "ephemeral"}}
+    request = {"messages": [{"role": "system", "content": [cached]}, {"role": "user", "content": "Hi"}],
+               "tools": [{"type": "function", "function": {"name": "f"}, "cache_control": {"type": "ephemeral"}}]}
+    body = chat_to_messages(request, model="m")
+    assert body["system"] == [{"type": "text", "text": "A long manual.", "cache_control": {"type": "ephemeral"}}]
+    assert body["tools"][0]["cache_control"] == {"type": "ephemeral"}
+    converse = chat_to_converse(request)
+    assert converse["system"] == [{"text": "A long manual."}, {"cachePoint": {"type": "default"}}]
+    assert converse["toolConfig"]["tools"][1] == {"cachePoint": {"type": "default"}}
+
+
+HELLO = [{"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize("fields, param, says", [
+    ({"temperature": "hot"}, "temperature", "must be a number"),
+    ({"temperature": 1.5}, "temperature", "between 0 and 1"),
+    ({"n": 2}, "n", "one choice"),
+    ({"logprobs": True}, "logprobs", "no log probabilities"),
+    ({"top_p": [1]}, "top_p", "must be a number"),
+    ({"stop": 7}, "stop", "string or a list"),
+    ({"max_tokens": 0}, "max_tokens", "between 1"),
+    ({"stream_options": "x"}, "stream_options", "must be an object"),
+    ({"tools": [{"type": "web_search"}]}, "tools", "function tools only"),
+    ({"tool_choice": 3}, "tool_choice", "string or an object"),
+    ({"response_format": {"type": "xml"}}, "response_format", "json_schema"),
+    ({"frobnicate": 1}, "frobnicate", "not a Chat Completions request field"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages", "text must be a string"),
+    ({"messages": [{"role": "assistant", "tool_calls": "x"}]}, "messages", "must be a list"),
+])
+@pytest.mark.parametrize("translate", [lambda body: chat_to_messages(body, model="m"), chat_to_converse],
+                         ids=["claude", "converse"])
+def test_every_field_has_one_rule_and_a_wrong_value_is_a_400_naming_it(translate, fields, param, says):
+    with pytest.raises(RequestInvalid, match=says) as refused:
+        translate({"messages": HELLO, **fields})
+    assert refused.value.param == param
+
+
+def test_every_chat_field_is_declared_for_every_translating_family():
+    from byok.providers.translate.anthropic_chat import CHAT_TO_MESSAGES
+    from byok.providers.translate.bedrock_chat import CHAT_TO_CONVERSE
+    from byok.providers.translate.chat import CHAT_FIELDS
+
+    for rules in (CHAT_TO_MESSAGES, CHAT_TO_CONVERSE):
+        assert set(rules) == set(CHAT_FIELDS)
+
+
+def test_dropped_fields_are_accepted_and_left_out():
+    body = chat_to_messages({"messages": HELLO, "seed": 3, "user": "u", "store": False, "n": 1}, model="m")
+    assert not {"seed", "user", "store", "n"} & set(body)
