@@ -56,6 +56,16 @@ def _seeded_plans(request):
 
 
 @pytest.fixture(autouse=True)
+def _bridge_loop_stopped(_seeded_plans):
+    """A sync LLM call starts the bridge's own event loop (byok.gateway.bridge), whose generation watcher reads the
+    database: stopped after the test that started it, before that test's database goes."""
+    yield
+    from byok.gateway import bridge
+
+    bridge.stop_own_loop()
+
+
+@pytest.fixture(autouse=True)
 def _api_key_use_marks_forgotten():
     """byok.gateway.auth remembers, per key id, when it last recorded a key's use. Rolled-back tests reuse ids
     (SQLite), and every token-authenticated test now creates an ApiKey row: start each test with no marks."""

@@ -3,11 +3,16 @@
     POST /v1/chat/completions   OpenAI Chat Completions (any family: Bedrock Converse, Anthropic, OpenAI-compatible)
     POST /v1/messages           Anthropic Messages (Claude on the Anthropic API or on Bedrock)
     GET  /v1/models             what this workspace can call now, and on whose credentials
+    GET  /v1/models/{id}        one of them
+
+Every other path under /v1/ is a JSON 404 in the calling SDK's shape (Anthropic's when `anthropic-version` is sent),
+never an HTML page. Browser apps from BYOK_CORS_ORIGINS get CORS answers (preflights included).
 
 A call in flight holds no database connection and no thread: resolutions, principals and clients come from
 in-process caches (dropped through the "gateway" generation), misses and writes run in worker threads that close
 their connection, and usage is written in batches (usage.py). Every response carries X-BYOK-Source,
-X-BYOK-Fallback-Reason, X-BYOK-Key-Hint, X-BYOK-Provider, X-BYOK-Model and X-Request-Id.
+X-BYOK-Fallback-Reason, X-BYOK-Key-Hint, X-BYOK-Provider, X-BYOK-Model, X-Request-Id and request-id (the
+header the Anthropic SDKs read).
 """
 
 import asyncio
@@ -17,6 +22,10 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import partial
+from urllib.parse import unquote
+
+from django.conf import settings
 
 from accounts.models import ApiKey
 from core.errors import DomainError
@@ -83,7 +92,8 @@ class Reply:
     def __init__(self, send, request_id: str) -> None:
         self.send = send
         self.headers = {"x-byok-source": "", "x-byok-fallback-reason": "", "x-byok-key-hint": "",
-                        "x-byok-provider": "", "x-byok-model": "", "x-request-id": request_id}
+                        "x-byok-provider": "", "x-byok-model": "", "x-request-id": request_id,
+                        "request-id": request_id}
 
     def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "") -> None:
         if resolution is not None:
@@ -98,7 +108,7 @@ class Reply:
         return [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
 
     async def json(self, status: int, payload, extra: dict | None = None) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         await self.send({"type": "http.response.start", "status": status, "headers": self._raw_headers(
             "application/json", {**(extra or {}), "content-length": str(len(body))})})
         await self.send({"type": "http.response.body", "body": body})
@@ -274,26 +284,10 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
 
 async def models(headers: dict, raw: bytes, reply: Reply) -> None:
     anthropic_shape = "anthropic-version" in headers
-    shape = anthropic_error if anthropic_shape else openai_error
     try:
-        principal = await _principal(headers)
-        entries = []
-        for family in FAMILIES:
-            resolution = await cache.resolution_for(principal.user_id, principal.workspace_slug, family,
-                                                    principal.api_key_id)
-            if not _can_serve(resolution):
-                continue
-            tier_models = {resolution.model_for(tier): tier for tier in TIERS}
-            for model in family_models(family):
-                served = next((m for m in tier_models if m.endswith(model)), model)
-                aliases = [f"{family}/{tier_models[served]}"] if served in tier_models else []
-                if served in tier_models and family in ("bedrock", "anthropic"):
-                    aliases += [a for a, tier in ALIASES.items() if tier == tier_models[served]]
-                known = catalog_model(family, model)
-                entries.append(_model_entry(served, resolution, aliases, anthropic_shape,
-                                            lifecycle=known.lifecycle() if known else None))
+        entries = await _model_entries(await _principal(headers), anthropic_shape)
     except Exception as exc:  # noqa: BLE001
-        await _answer_error(reply, exc, shape)
+        await _answer_error(reply, exc, _shape(headers))
         return
     if anthropic_shape:
         await reply.json(200, {"data": entries, "has_more": False, "first_id": entries[0]["id"] if entries else None,
@@ -302,13 +296,43 @@ async def models(headers: dict, raw: bytes, reply: Reply) -> None:
         await reply.json(200, {"object": "list", "data": entries})
 
 
+async def model(headers: dict, raw: bytes, reply: Reply, model_id: str) -> None:
+    """One model of the listing, by the id the listing gives it."""
+    try:
+        entries = await _model_entries(await _principal(headers), "anthropic-version" in headers)
+        entry = next((e for e in entries if e["id"] == model_id), None)
+        if entry is None:
+            raise UnknownModel(model_id)
+    except Exception as exc:  # noqa: BLE001
+        await _answer_error(reply, exc, _shape(headers))
+        return
+    await reply.json(200, entry)
+
+
+async def _model_entries(principal: Principal, anthropic_shape: bool) -> list[dict]:
+    entries = []
+    for family in FAMILIES:
+        resolution = await cache.resolution_for(principal.user_id, principal.workspace_slug, family,
+                                                principal.api_key_id)
+        if not _can_serve(resolution):
+            continue
+        tier_models = {resolution.model_for(tier): tier for tier in TIERS}
+        for model in family_models(family):
+            served = next((m for m in tier_models if m.endswith(model)), model)
+            aliases = [f"{family}/{tier_models[served]}"] if served in tier_models else []
+            if served in tier_models and family in ("bedrock", "anthropic"):
+                aliases += [a for a, tier in ALIASES.items() if tier == tier_models[served]]
+            known = catalog_model(family, model)
+            entries.append(_model_entry(served, resolution, aliases, anthropic_shape,
+                                        lifecycle=known.lifecycle() if known else None))
+    return entries
+
+
 def _can_serve(resolution: Resolution) -> bool:
     if resolution.source == Source.BYOK:
         return True
     if resolution.byok_allowed and is_exclusive(resolution.key):
         return False  # an exclusive key that cannot serve now: nothing serves this family
-    from django.conf import settings
-
     return platform_provider(resolution.family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
 
 
@@ -327,6 +351,42 @@ def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthrop
 ROUTES = {("POST", "/v1/chat/completions"): chat_completions, ("POST", "/v1/messages"): messages,
           ("GET", "/v1/models"): models}
 PATHS = {path for _, path in ROUTES}
+MODEL_PATH = "/v1/models/"
+
+
+def _shape(headers: dict, path: str = ""):
+    """The calling SDK's error shape: Anthropic's on its endpoint or when its version header is sent."""
+    return anthropic_error if path.startswith("/v1/messages") or "anthropic-version" in headers else openai_error
+
+
+# --- CORS, for browser apps from BYOK_CORS_ORIGINS ------------------------------------------------------------------
+
+_CORS_HEADERS = ("authorization", "x-api-key", "content-type", "anthropic-version", "anthropic-beta",
+                 "anthropic-dangerous-direct-browser-access", "openai-organization", "openai-project",
+                 "x-request-id")
+_CORS_HEADER_PREFIXES = ("x-byok-", "x-stainless-")
+_CORS_EXPOSED = ", ".join(("x-request-id", "request-id", "x-byok-source", "x-byok-fallback-reason", "x-byok-key-hint",
+                           "x-byok-provider", "x-byok-model", "retry-after"))
+
+
+def _cors(headers: dict) -> dict:
+    """CORS headers for an allowed Origin (none otherwise: the browser refuses the answer)."""
+    origin = headers.get("origin", "")
+    if not origin or origin not in settings.BYOK_CORS_ORIGINS:
+        return {}
+    return {"access-control-allow-origin": origin, "vary": "Origin", "access-control-expose-headers": _CORS_EXPOSED}
+
+
+async def _preflight(headers: dict, reply: Reply, path: str) -> None:
+    requested = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]
+    refused = [h for h in requested if h not in _CORS_HEADERS and not h.startswith(_CORS_HEADER_PREFIXES)]
+    if "access-control-allow-origin" not in reply.headers or refused:
+        why = f"headers not allowed: {', '.join(refused)}" if refused else "origin not in BYOK_CORS_ORIGINS"
+        await reply.json(403, _shape(headers, path)(403, "cors_refused", f"Cross-origin request refused ({why})."))
+        return
+    await reply.json(204, None, {"access-control-allow-methods": "GET, POST, OPTIONS",
+                                 "access-control-allow-headers": ", ".join(requested),
+                                 "access-control-max-age": "600"})
 
 
 # --- the ASGI application ----------------------------------------------------------------------------------------
@@ -342,7 +402,7 @@ class DataPlane:
         self.started = threading.Event()
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] in PATHS:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
             await self.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
@@ -379,10 +439,22 @@ class DataPlane:
     async def handle(self, scope, receive, send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         reply = Reply(send, headers.get("x-request-id") or uuid.uuid4().hex)
-        handler = ROUTES.get((scope["method"], scope["path"]))
+        reply.headers.update(_cors(headers))
+        path, method = scope["path"], scope["method"]
+        if method == "OPTIONS":
+            await _preflight(headers, reply, path)
+            return
+        handler = ROUTES.get((method, path))
+        if handler is None and method == "GET" and path.startswith(MODEL_PATH) and len(path) > len(MODEL_PATH):
+            handler = partial(model, model_id=unquote(path[len(MODEL_PATH):]))
         if handler is None:
-            shape = anthropic_error if scope["path"] == "/v1/messages" else openai_error
-            await reply.json(405, shape(405, "method_not_allowed", f"{scope['method']} is not allowed here."))
+            shape = _shape(headers, path)
+            if path in PATHS:
+                await reply.json(405, shape(405, "method_not_allowed", f"{method} is not allowed on {path}."))
+            else:
+                await reply.json(404, shape(404, "not_found", f"{method} {path} is not an endpoint byok serves. It "
+                                            f"serves POST /v1/chat/completions, POST /v1/messages, GET /v1/models "
+                                            f"and GET /v1/models/{{id}}."))
             return
         chunks, size = [], 0
         while True:
@@ -392,7 +464,7 @@ class DataPlane:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
-                shape = anthropic_error if scope["path"] == "/v1/messages" else openai_error
+                shape = _shape(headers, path)
                 await reply.json(413, shape(413, "request_too_large", "The request body is too large."))
                 return
             chunks.append(chunk)

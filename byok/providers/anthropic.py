@@ -8,6 +8,7 @@ import anthropic as anthropic_sdk
 from . import http_sdk, transport
 from .base import Call, CredentialField, Provider, endpoint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
+from .translate.messages import MESSAGES_ON_ANTHROPIC, messages_request
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
 CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
@@ -55,14 +56,15 @@ class AnthropicProvider(Provider):
         return messages_acall(partial(client.post, "/v1/messages"), call)
 
 
-async def messages_acall(post, call: Call, *, name: str = "Anthropic", console: str = CONSOLE):
+async def messages_acall(post, call: Call, *, rules=MESSAGES_ON_ANTHROPIC, name: str = "Anthropic",
+                        console: str = CONSOLE):
     """A data-plane call on the Anthropic Messages API (the Anthropic API, or Claude on Vertex): Messages requests pass
     through; chat requests are translated there and back. `post(body)` sends a Messages body and returns the
     response, body unread."""
     if call.api == "chat":
         body = chat_to_messages(call.body, model=call.model)
     else:
-        body = {**{k: v for k, v in call.body.items() if k != "stream"}, "model": call.model}
+        body = {**messages_request(call.body, rules, family=name), "model": call.model}
     translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
     if not call.stream:
         message = await transport.read_json(await post(body))

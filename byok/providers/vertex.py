@@ -39,6 +39,7 @@ from .base import (
 )
 from .outcomes import Category, CheckResult, Failure, check_timeout, run_concurrently
 from .translate import RequestInvalid
+from .translate.messages import MESSAGES_ON_VERTEX
 from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
 CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-4-5@20250929", "complex": "claude-opus-4-5@20251101"}
@@ -316,7 +317,8 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
         async for item in _gemini_acall(client, call):
             yield item
         return
-    async for item in messages_acall(client.claude_post, call, name="Vertex AI", console=CONSOLE):
+    async for item in messages_acall(client.claude_post, call, rules=MESSAGES_ON_VERTEX, name="Vertex AI",
+                                     console=CONSOLE):
         yield item
 
 

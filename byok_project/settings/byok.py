@@ -23,6 +23,8 @@ BYOK_ENDPOINTS = {
 }
 BYOK_CONNECTION_TEST_TIMEOUT = float(os.environ.get("BYOK_CONNECTION_TEST_TIMEOUT", "10"))
 BYOK_LLM_TIMEOUT = float(os.environ.get("BYOK_LLM_TIMEOUT", "60"))
+# Browser apps that may call /v1/* (CORS): exact origins, comma-separated, e.g. https://app.example.com. None by default.
+BYOK_CORS_ORIGINS = frozenset(o.strip() for o in os.environ.get("BYOK_CORS_ORIGINS", "").split(",") if o.strip())
 # Connection tests per user and per owner: an open test endpoint is an oracle for stolen keys.
 BYOK_CONNECTION_TEST_RATE = os.environ.get("BYOK_CONNECTION_TEST_RATE", "10/min")
 # Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each provider reads its own

@@ -149,21 +149,23 @@ def zero(value) -> bool:
     return value == 0
 
 
-def declared(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str) -> dict:
+def declared(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str,
+             fields: Mapping[str, Check] | None = None, api: str = "Chat Completions") -> dict:
     """The checked request for a translating family: the `Map`ped fields placed in a new dict (the translator adds
     what it `Own`s). Raises RequestInvalid for an unknown field, a wrong type or a refused value."""
+    fields = CHAT_FIELDS if fields is None else fields
     out: dict = {}
     for name, value in body.items():
-        check = CHAT_FIELDS.get(name)
+        check = fields.get(name)
         if check is None:
-            raise RequestInvalid(f"{name} is not a Chat Completions request field.", param=name)
+            raise RequestInvalid(f"{name} is not a {api} request field.", param=name)
         if value is None:
             continue
         value = check(value, name)
         rule = rules[name]
         if isinstance(rule, Refuse) and not rule.accepts(value):
             raise RequestInvalid(f"{name}: {family} {rule.reason}", param=name)
-        if isinstance(rule, Map):
+        if isinstance(rule, Map) and rule.to:
             if rule.check is not None:
                 try:
                     rule.check(value, name)

@@ -1,0 +1,46 @@
+"""Anthropic Messages requests, declared once: every field's type, and for each Claude family one rule per field
+(the same rules as translate/chat.py). Messages requests pass through to Claude; a field a family's API does not
+take is a 400 naming it, never dropped without a word."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import RequestInvalid
+from .chat import OWN, Check, Map, Refuse, Rule, array, boolean, declared, integer, number, obj, positive_int, string
+
+
+def _system(value, name):
+    if not isinstance(value, (str, list)):
+        raise RequestInvalid(f"{name} must be a string or a list of text blocks.", param=name)
+    return value
+
+
+def _strings(value, name):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RequestInvalid(f"{name} must be a list of strings.", param=name)
+    return value
+
+
+MESSAGES_FIELDS: dict[str, Check] = {
+    "model": string, "messages": array, "max_tokens": positive_int, "system": _system, "stop_sequences": _strings,
+    "stream": boolean, "temperature": number(0, 1), "top_p": number(0, 1), "top_k": integer(0, 1_000_000),
+    "tools": array, "tool_choice": obj, "metadata": obj, "thinking": obj, "service_tier": string,
+    "container": string, "mcp_servers": array, "context_management": obj, "output_format": obj,
+}
+PASS = Map("")  # the field goes to the provider as it came
+
+MESSAGES_ON_ANTHROPIC: dict[str, Rule] = {name: PASS for name in MESSAGES_FIELDS} | {"model": OWN, "stream": OWN}
+_ANTHROPIC_API_ONLY = {
+    "service_tier": Refuse("has no service tiers (the Anthropic API's priority tier)."),
+    "container": Refuse("runs no code-execution containers."),
+    "mcp_servers": Refuse("connects to no MCP servers (the Anthropic API's MCP connector)."),
+    "metadata": Refuse("takes no request metadata."),
+}
+MESSAGES_ON_BEDROCK: dict[str, Rule] = MESSAGES_ON_ANTHROPIC | _ANTHROPIC_API_ONLY
+MESSAGES_ON_VERTEX: dict[str, Rule] = MESSAGES_ON_ANTHROPIC | _ANTHROPIC_API_ONLY
+
+
+def messages_request(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str) -> dict:
+    """The Messages body for the family (without model and stream), every field checked against its rule."""
+    declared(body, rules, family=family, fields=MESSAGES_FIELDS, api="Messages")
+    return {name: value for name, value in body.items() if isinstance(rules[name], Map) and value is not None}
