@@ -42,7 +42,7 @@ def test_the_environment_wins_per_provider(monkeypatch):
     assert "BYOK_BREAKER_COOLDOWN_SECONDS" not in env and "PLATFORM_OPENAI_API_KEY" in env
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the call runs on the data plane's loop
 def test_a_failing_demo_key_falls_back_to_the_sandbox_platform_and_recovers(sandbox, settings, client_for,
                                                                            monkeypatch):
     without_platform_env(monkeypatch)

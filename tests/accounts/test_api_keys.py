@@ -134,6 +134,7 @@ def test_only_members_get_keys_and_only_the_right_people_revoke():
 
 # --- authentication ------------------------------------------------------------------------------------------------
 
+@pytest.mark.django_db(transaction=True)  # the call runs on the data plane's loop, in other threads
 def test_bearer_and_x_api_key_both_call_completions(sandbox):
     owner, workspace, member = team()
     key_for(owner, sandbox.add_account("bedrock"))

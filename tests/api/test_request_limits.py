@@ -8,7 +8,7 @@ from core.parsers import json_depth
 from tests.byok.routing_helpers import MESSAGES, team
 from tests.factories import BusinessUserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 DEEP = "[" * 1000 + "]" * 1000  # 2 KB: enough to make Python's json recurse past its limit
 

@@ -8,7 +8,7 @@ from tests.byok.keys_data import BEDROCK_AKIA, VALID
 from tests.byok.routing_helpers import MESSAGES, team
 from tests.factories import BusinessUserFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 
 def assert_fields(response, expected: dict):

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.byok.gateway.test_routing import revoke
 from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 TOKEN = "metrics-token-for-tests-0123456789"
 
 

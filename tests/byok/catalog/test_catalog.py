@@ -103,7 +103,7 @@ def test_one_current_model_per_family_and_tier():
     Model.objects.filter(family="bedrock", model_id=HAIKU).update(serves_standard=True)  # a retired one does not count
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the call runs on the data plane's loop
 def test_a_tier_changed_in_admin_serves_the_next_call_is_audited_and_tested(sandbox, client_for):
     owner, workspace, member = team()
     key_for(owner, sandbox.account("demo-bedrock"))
@@ -156,7 +156,7 @@ def test_a_tier_change_reaches_another_process_through_the_generation():
         resolver.close()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the call runs on the data plane's loop
 def test_every_call_is_priced_and_usage_shows_cost_and_credits_saved(sandbox, client_for):
     owner, workspace, member = team()
     key_for(owner, sandbox.account("demo-bedrock"))

@@ -10,7 +10,7 @@ from byok.models import ProviderKey
 from byok.services.keys import provider_key_create
 from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 
 def two_api_keys(workspace, member):

@@ -22,7 +22,7 @@ from byok.simulator.accounts import new_service_account
 from tests.byok.routing_helpers import MESSAGES, team
 from tests.factories import BusinessUserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 VERTEX = PROVIDERS["vertex"]
 SONNET, OPUS = "claude-sonnet-4-5@20250929", "claude-opus-4-5@20251101"

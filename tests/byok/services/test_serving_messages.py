@@ -11,7 +11,7 @@ from tests.byok.gateway.test_routing import revoke
 from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 from tests.factories import WorkspaceFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 KEYS = "/manage/byok/providerkey/"
 

@@ -13,7 +13,7 @@ from byok.services import sessions
 from byok.simulator.accounts import new_account
 from tests.byok.routing_helpers import MESSAGES, key_for, use_platform_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 
 def sts_calls(sandbox, account) -> int:

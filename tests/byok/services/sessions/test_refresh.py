@@ -15,7 +15,7 @@ from tests.byok.routing_helpers import MESSAGES, key_for
 
 from .conftest import expire_session
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 
 def assert_close(moment, expected, seconds=60):

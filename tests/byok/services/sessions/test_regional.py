@@ -11,7 +11,7 @@ from byok.providers.base import hint
 from byok.services.sessions import SessionRefreshRetryable, session_refresh
 from tests.byok.routing_helpers import MESSAGES, key_for, regional_set, use_platform_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 # The eu profile's default region: the sync path's calls go there, so a set for it serves them.
 EU_DEFAULT = "eu-central-1"

@@ -22,7 +22,7 @@ from tests.factories import BusinessUserFactory
 
 from .conftest import expire_session
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 PLATFORM_ACCOUNT = "999900001111"
 
