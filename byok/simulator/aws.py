@@ -453,8 +453,8 @@ def _assume_role_xml(state: SimulatorState, caller: Caller, form: dict[str, str]
     duration = form.get("DurationSeconds", "")
     seconds = int(duration) if duration.isdigit() else 3600
     if not 900 <= seconds <= role.max_session_duration:
-        raise AwsError(400, "ValidationError", f"The requested DurationSeconds exceeds the MaxSessionDuration set "
-                       f"for this role." if seconds > role.max_session_duration else
+        raise AwsError(400, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set "
+                       "for this role." if seconds > role.max_session_duration else
                        f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy "
                        "constraint: Member must have value greater than or equal to 900")
     session = state.accounts.issue_session(role_account, seconds, role_arn=role_arn, session_name=session_name)
