@@ -22,7 +22,7 @@ from accounts.models import User
 from core.metrics import record_call
 
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
-from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
+from ..models import TOKENS_PER_CREDIT, PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.outcomes import Category, Completion, Failure
 from ..providers.registry import get_provider
 from ..selectors import month_start, platform_credits_used
@@ -31,7 +31,6 @@ from .breaker import breaker_close, breaker_open, key_probe_claimed, model_block
 from .clients import client_for
 from .resolve import KeyState, Resolution, Source, credentials_resolve, platform_resolution
 
-TOKENS_PER_CREDIT = 1000
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per key
 
 

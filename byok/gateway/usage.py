@@ -23,11 +23,11 @@ from accounts.services import api_key_mark_used
 
 from ..catalog.selectors import estimated_cost
 from ..errors import PlatformCreditsExhausted
-from ..models import ProviderKey, UsageRecord
+from ..models import TOKENS_PER_CREDIT, ProviderKey, UsageRecord
 from ..selectors import platform_credits_used
 from .dbthread import db
 from .resolve import Resolution, Source
-from .routing import LAST_USED_GRANULARITY, TOKENS_PER_CREDIT, _commit_without_waiting_for_disk, _debit_platform_credits
+from .routing import LAST_USED_GRANULARITY, _commit_without_waiting_for_disk, _debit_platform_credits
 
 FLUSH_INTERVAL = 1.0
 CREDITS_TTL = 1.0
