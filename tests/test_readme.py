@@ -111,6 +111,7 @@ def make_run_stack(transactional_db, settings, monkeypatch):
         settings.BYOK_PLATFORM_ENV = {name: value for name, value in sandbox.items() if name.startswith("PLATFORM_")}
         assert sandbox["BYOK_BREAKER_COOLDOWN_SECONDS"] == "30"  # what the README's `sleep 30` waits for
         settings.BYOK_BREAKER_COOLDOWN_SECONDS = COOLDOWN_SECONDS
+        settings.BYOK_DEMO_PASSWORD = "byok-demo-2026"  # the README's (make run's default)
         call_command("seed_demo", verbosity=0)
         server = DataPlaneServer().start()
         try:
