@@ -88,7 +88,10 @@ class Shell:
         self.process.stdin.flush()
         output = []
         while True:
-            line = self.lines.get(timeout=timeout)
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                pytest.fail(f"no answer within {timeout} s to:\n{command}\nprinted so far:\n{''.join(output)}")
             if line.startswith(marker):
                 return int(line.split()[1]), "".join(output)
             output.append(line)
