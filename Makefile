@@ -33,8 +33,10 @@ run: migrate
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests will be skipped"; }
 
-## make test: set up and run the whole suite (BYOK_REQUIRE_SERVICES=1 turns missing services into failures).
+## make test: set up, lint (ruff: any finding fails) and run the whole suite (BYOK_REQUIRE_SERVICES=1 turns missing
+## services into failures).
 test: $(VENV)/.dev browser
+	$(BIN)/ruff check .
 	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev

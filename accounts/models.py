@@ -124,9 +124,6 @@ class ApiKey(models.Model):
         """A control-plane API token (no workspace) rather than a workspace API key."""
         return self.workspace_id is None
 
-    def is_active_at(self, now) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
 
 class Invitation(models.Model):
     """An invitation to join a workspace, sent by e-mail as a link that carries a random token.

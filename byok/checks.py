@@ -11,5 +11,5 @@ def encryption_keys_configured(app_configs, **kwargs):
     try:
         Keyring(settings.BYOK_ENCRYPTION_KEYS)
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), hint="Set BYOK_ENCRYPTION_KEYS (see README.md, Encryption at rest).", id="byok.E001")]
+        return [Error(str(exc), hint="Set BYOK_ENCRYPTION_KEYS (see docs/security.md, Encryption at rest).", id="byok.E001")]
     return []

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 
-from .models import PlatformCreditUsage, ProviderKey, UsageRecord
+from .models import TOKENS_PER_CREDIT, PlatformCreditUsage, ProviderKey, UsageRecord
 
 
 def provider_keys_visible_to(user: User) -> QuerySet[ProviderKey]:
@@ -46,8 +46,6 @@ def _money(value: Decimal | None) -> Decimal:
 def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: datetime, until: datetime) -> dict:
     """Calls, tokens and estimated cost (USD, the catalog's prices at call time) by source, provider and model for
     the workspaces, in [since, until); and what calls on the owner's own keys cost and saved in platform credits."""
-    from .gateway.routing import TOKENS_PER_CREDIT
-
     rows = list(
         UsageRecord.objects.filter(workspace__in=workspaces, created_at__gte=since, created_at__lt=until)
         .values("source", "provider", "model")

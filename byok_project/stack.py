@@ -65,7 +65,7 @@ def processes(env: dict[str, str], *, sandbox: bool) -> list[tuple[str, list[str
     python = sys.executable
     simulator = [("simulator", [python, "manage.py", "run_provider_simulator", "--port", str(SIMULATOR_PORT)])]
     return (simulator if sandbox else []) + [
-        # The ASGI app: the data plane (/v1/...) beside Django. Production adds --workers N (see README).
+        # The ASGI app: the data plane (/v1/...) beside Django. Production adds --workers N (see docs/operations.md).
         ("web", [python, "-m", "uvicorn", "byok_project.asgi:application", "--host", HOST, "--port", str(PORT),
                  "--no-access-log", "--lifespan", "on"]),
         ("worker", [python, "-m", "celery", "-A", "byok_project", "worker", "--beat", "--loglevel", "INFO",
@@ -87,7 +87,7 @@ def banner(*, sandbox: bool) -> str:
         f"  Demo logins       admin (staff), olivia (owner, business), ada (admin), mark (member),"
         f" frank (owner, free) - password: {password}",
         f"  Sandbox mode      provider calls go to the simulator on port {SIMULATOR_PORT}; demo credentials are in "
-        "README.md (Provider simulator)" if sandbox else "  Provider calls go to the real providers",
+        "docs/simulator.md (Demo accounts)" if sandbox else "  Provider calls go to the real providers",
         "",
     ])
 

@@ -9,7 +9,7 @@ from .serializers import StrictInputMixin
 
 
 class ErrorDetailOutput(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable and machine-readable: see the error table in README.md.")
+    code = serializers.CharField(help_text="Stable and machine-readable: see the error table in docs/api.md.")
     message = serializers.CharField(help_text="For a person; never contains a secret.")
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
                                    help_text='Reasons by field, e.g. {"credentials.api_key": ["…"]}.')

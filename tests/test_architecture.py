@@ -1,6 +1,7 @@
 """The layout's rules, checked on the source: no import circles, surfaces above the domain, providers without models.
 
-Module-level imports only (an import inside a function is resolved at call time and cannot form a circle at load).
+Every import counts, wherever it is written: an import inside a function only postpones the circle to call time, and
+still ties the two modules together.
 """
 
 import ast
@@ -10,16 +11,25 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "accounts", "audit", "byok", "byok_project")
 SURFACES = ("byok.api", "byok.console", "byok.admin")
 
+# Circles being removed on other branches of issue 19; the integrator empties this after merging them. Nothing else
+# may be added here: a new circle is fixed, not listed.
+KNOWN_PENDING_CIRCLES = [
+    # UsageRecord.save prices the call through catalog.selectors, which reads byok.models (the catalog's branch)
+    ["byok.catalog.selectors", "byok.models", "byok.models.usage"],
+    # the console site builds the invitation pages' URLs, which render through the site (the console's branch)
+    ["byok.console.invitations", "byok.console.site"],
+]
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+
+def _module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+def _modules(root: Path, packages) -> dict[str, Path]:
+    return {_module_name(root, path): path for package in packages for path in (root / package).rglob("*.py")
             if "migrations" not in path.parts}
 
 
@@ -32,12 +42,12 @@ def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
 
 
 def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """Module -> the first-party modules it imports when it loads."""
+    """Module -> the first-party modules it imports anywhere: at the top, in a function, a class or a branch."""
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         targets: set[str] = set()
-        for node in tree.body:  # top level only
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -47,6 +57,10 @@ def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
                     targets.add(submodule if submodule in modules else base)
         graph[module] = {t for t in targets if t in modules and t != module}
     return graph
+
+
+def import_graph(root: Path, packages) -> dict[str, set[str]]:
+    return _imports(_modules(root, packages))
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -84,19 +98,43 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-GRAPH = _imports(_modules())
+GRAPH = import_graph(ROOT, PACKAGES)
 
 
 def _package_of(module: str, packages) -> str | None:
     return next((p for p in packages if module == p or module.startswith(p + ".")), None)
 
 
+def unexpected_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    return [circle for circle in _cycles(graph) if circle not in KNOWN_PENDING_CIRCLES]
+
+
 def test_no_module_imports_itself_back():
-    assert _cycles(GRAPH) == []
+    assert unexpected_circles(GRAPH) == []
+
+
+def test_every_known_pending_circle_is_still_there():
+    """An entry whose circle is gone is removed from KNOWN_PENDING_CIRCLES, so the list never excuses a new one."""
+    assert [circle for circle in KNOWN_PENDING_CIRCLES if circle not in _cycles(GRAPH)] == []
 
 
 def test_the_circle_finder_finds_circles():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_a_planted_late_import_circle_fails_the_check(tmp_path):
+    """A package whose two modules import each other only inside a function and a method: the check sees it."""
+    package = tmp_path / "planted"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "prices.py").write_text("def price():\n    from .usage import TOKENS\n    return TOKENS\n")
+    (package / "usage.py").write_text(
+        "TOKENS = 1000\n\n\nclass Record:\n    def save(self):\n        if self:\n"
+        "            from planted import prices\n            return prices.price()\n")
+    (package / "leaf.py").write_text("from .usage import TOKENS\n")
+    graph = import_graph(tmp_path, ("planted",))
+    assert graph["planted.prices"] == {"planted.usage"} and graph["planted.usage"] == {"planted.prices"}
+    assert unexpected_circles(graph) == [["planted.prices", "planted.usage"]]
 
 
 def test_package_init_re_exports_do_not_hide_circles():

@@ -124,3 +124,14 @@ def test_seeded_admin_signs_in_to_the_staff_admin(client):
     response = client.get("/admin/")
     assert response.status_code == 200
     assert b"Provider keys" in response.content and b"Periodic tasks" in response.content
+
+
+def test_make_test_lints_with_ruff_before_the_suite_and_the_lint_is_clean():
+    planned = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = planned.splitlines()
+    lint = next(i for i, line in enumerate(lines) if line.endswith("ruff check ."))
+    suite = next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    assert lint < suite
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "."], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout

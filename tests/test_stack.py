@@ -28,7 +28,7 @@ def test_sandbox_platform_credentials_come_from_demo_accounts(monkeypatch):
     assert env["PLATFORM_AWS_SECRET_ACCESS_KEY"] == platform["secret_access_key"]
     assert env["PLATFORM_ANTHROPIC_API_KEY"] == DEMO["demo-anthropic"]["api_key"]
     assert env["PLATFORM_OPENAI_API_KEY"] == DEMO["demo-openai"]["api_key"]
-    # Reserved: not the account the README tells owners to add.
+    # Reserved: not the account the README's quick start tells owners to add.
     assert platform["access_key_id"] != DEMO["demo-bedrock"]["access_key_id"]
     assert int(env["BYOK_BREAKER_COOLDOWN_SECONDS"]) <= 60
 

@@ -76,6 +76,9 @@ async def _principal(headers: dict[str, str]) -> Principal:
         principal = await db_once(("principal", ApiKey.hash_of(raw)), authenticate_api_key, raw)
     if principal is None:
         raise AuthFailed("Invalid, revoked or expired API key.")
+    if principal.is_token:
+        raise AuthFailed("This is an API token, which speaks for you on /api/v1/ only: call /v1 with a workspace API "
+                         "key (POST /api/v1/workspaces/{slug}/api-keys/).", status=403)
     requested = headers.get("x-byok-workspace", "")
     if requested and requested != principal.workspace_slug:
         raise AuthFailed("This API key belongs to another workspace.", status=403)

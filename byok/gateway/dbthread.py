@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial, wraps
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connection
+from django.db import connection
 
 DB_THREADS = 8
 _executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="byok-db")
@@ -43,5 +43,3 @@ async def db_once(key: tuple, fn, *args, **kwargs):
     # shield: a caller that gives up (its deadline, a disconnect) does not cancel the others' query
     return await asyncio.shield(flight)
 
-
-__all__ = ["db", "db_once", "close_old_connections"]

@@ -16,8 +16,6 @@ from ..services.expiry import provider_key_mark_expired
 from .breaker import breaker_open, key_probe_claimed, model_blocked, model_breaker, model_probe_claimed
 from .resolve import Resolution, Source, platform_resolution
 
-TOKENS_PER_CREDIT = 1000
-
 
 def byok_gate_needs_db(resolution: Resolution, model: str) -> bool:
     """Whether deciding to call the key needs a database write (a breaker probe to claim): rarely."""

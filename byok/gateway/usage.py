@@ -24,11 +24,10 @@ from accounts.services import api_key_mark_used
 
 from ..catalog.selectors import estimated_cost
 from ..errors import PlatformCreditsExhausted
-from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
+from ..models import TOKENS_PER_CREDIT, PlatformCreditUsage, ProviderKey, UsageRecord
 from ..selectors import month_start, platform_credits_used
 from .dbthread import db
 from .resolve import Resolution, Source
-from .routing import TOKENS_PER_CREDIT
 
 FLUSH_INTERVAL = 1.0
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per key

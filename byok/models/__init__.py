@@ -1,5 +1,6 @@
 from .catalog import Model, ModelNotice
 from .keys import CredentialReminder, ProviderKey, RoleExternalId
-from .usage import PlatformCreditUsage, UsageRecord
+from .usage import TOKENS_PER_CREDIT, PlatformCreditUsage, UsageRecord
 
-__all__ = ["CredentialReminder", "Model", "ModelNotice", "PlatformCreditUsage", "ProviderKey", "RoleExternalId", "UsageRecord"]
+__all__ = ["TOKENS_PER_CREDIT", "CredentialReminder", "Model", "ModelNotice", "PlatformCreditUsage", "ProviderKey",
+           "RoleExternalId", "UsageRecord"]

@@ -45,8 +45,11 @@ class UsageRecord(models.Model):
         ]
 
 
+TOKENS_PER_CREDIT = 1000  # a platform credit buys this many tokens (input and output alike), rounded up per call
+
+
 class PlatformCreditUsage(models.Model):
-    """Platform credits an owner used in a month (1 credit = 1,000 tokens). BYOK calls never add to it."""
+    """Platform credits an owner used in a month (1 credit = TOKENS_PER_CREDIT tokens). BYOK calls never add to it."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     month = models.DateField(help_text="First day of the month.")

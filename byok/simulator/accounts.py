@@ -130,10 +130,6 @@ class Account:
         """A stable IAM unique id (AIDA…) derived from the access key, as GetCallerIdentity reports it."""
         return "AIDA" + self.access_key_id[4:].rjust(17, "X")[:17]
 
-    @property
-    def credential_hint(self) -> str:
-        return self.access_key_id or self.client_email or secret_hint(self.api_key)
-
     def service_account_json(self, token_uri: str = DEFAULT_VERTEX_TOKEN_URI) -> str:
         """The account's service-account key file as pasted into byok, its token_uri pointing at a simulator."""
         if not self.service_account:

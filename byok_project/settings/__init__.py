@@ -1,4 +1,4 @@
-"""Settings come from the environment (12-factor); every variable is listed in README.md and .env.example.
+"""Settings come from the environment (12-factor); every variable is listed in docs/operations.md and .env.example.
 
 Development runs on embedded defaults (SQLite and a filesystem broker under ./var/). Production
 (`DJANGO_ENV=production`, or `DEBUG=false`) has no insecure default: secrets must be given. One module per topic, star-imported in dependency order.

@@ -28,7 +28,7 @@ BYOK_CORS_ORIGINS = frozenset(o.strip() for o in os.environ.get("BYOK_CORS_ORIGI
 # Connection tests per user and per owner: an open test endpoint is an oracle for stolen keys.
 BYOK_CONNECTION_TEST_RATE = os.environ.get("BYOK_CONNECTION_TEST_RATE", "10/min")
 # Platform credentials: used when a workspace has no usable BYOK key (and for fallback). Each provider reads its own
-# PLATFORM_* variables (see README: PLATFORM_AWS_*, PLATFORM_<PROVIDER>_API_KEY); a call that needs platform
+# PLATFORM_* variables (see docs/operations.md: PLATFORM_AWS_*, PLATFORM_<PROVIDER>_API_KEY); a call that needs platform
 # credentials that are missing fails with platform_credentials_missing.
 BYOK_PLATFORM_ENV = {name: value for name, value in os.environ.items() if name.startswith("PLATFORM_")}
 # The provider family a call uses when the caller names none and the owner has no key.

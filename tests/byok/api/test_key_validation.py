@@ -319,7 +319,7 @@ def test_bad_input_is_refused_with_its_field_and_nothing_is_stored(client_for, c
 
 @pytest.mark.parametrize("provider", sorted(VALID))
 def test_surrounding_whitespace_on_secrets_and_key_ids_is_refused_not_trimmed(client_for, provider):
-    # The rule (README "Credential values"): a secret or key id is stored exactly as given or refused, never
+    # The rule (docs/providers.md, Validation): a secret or key id is stored exactly as given or refused, never
     # altered silently; dates, regions (choices) and pasted files (a service-account JSON: whitespace around JSON
     # means nothing) are trimmed; so is the key's name.
     fields = {spec.name: spec for spec in get_provider(provider).credential_fields}

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 KEYS = "/manage/byok/providerkey/"
 
 
-def console_pages(client: Client, planted: Planted) -> dict[str, str]:
+def console_pages(client: Client, canaries: Planted) -> dict[str, str]:
     """Every console page, fetched as the owner, by URL (POSTs that redisplay a form are included)."""
     pages = {}
 
@@ -28,25 +28,25 @@ def console_pages(client: Client, planted: Planted) -> dict[str, str]:
         pages[f"POST {url} {sorted(data)}"] = response.content.decode()
 
     for url in ("/manage/", KEYS, f"{KEYS}?status=active", f"{KEYS}add/", f"{KEYS}revert/",
-                "/manage/accounts/workspace/", f"/manage/accounts/workspace/{planted.workspace.pk}/change/",
+                "/manage/accounts/workspace/", f"/manage/accounts/workspace/{canaries.workspace.pk}/change/",
                 "/manage/usage/", "/manage/audit/auditevent/"):
         get(url)
     for provider in PROVIDERS:
         get(f"{KEYS}add/?provider={provider}")
-    for key in planted.keys.values():
+    for key in canaries.keys.values():
         for suffix in ("change/", "rotate/", "delete/", "history/"):
             get(f"{KEYS}{key.pk}/{suffix}")
         post(f"{KEYS}{key.pk}/test/", {}, follow=True)  # post-redirect-get: the key's page with the result
     regional = {"regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"}
-    for provider, key in planted.keys.items():
-        typed = planted.fresh(provider)  # fresh canaries typed into forms whose test then fails
+    for provider, key in canaries.keys.items():
+        typed = canaries.fresh(provider)  # fresh canaries typed into forms whose test then fails
         post(f"{KEYS}add/?provider={provider}", {"name": f"{provider} retry", "fallback_mode": "platform",
-                                                  "scope": "selected", "workspaces": [planted.workspace.pk],
+                                                  "scope": "selected", "workspaces": [canaries.workspace.pk],
                                                   "inference_profile": "global", **typed, **regional})
         post(f"{KEYS}add/?provider={provider}", {"_test": "Test", "inference_profile": "global",
-                                                  **planted.fresh(provider), **regional})  # test only, no save
-        post(f"{KEYS}{key.pk}/rotate/", {**planted.fresh(provider), **regional})
-    for event in AuditEvent.objects.filter(owner=planted.owner):
+                                                  **canaries.fresh(provider), **regional})  # test only, no save
+        post(f"{KEYS}{key.pk}/rotate/", {**canaries.fresh(provider), **regional})
+    for event in AuditEvent.objects.filter(owner=canaries.owner):
         get(f"/manage/audit/auditevent/{event.pk}/change/")
     return pages
 
