@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byok.providers.openai_compat import OpenAICompatibleProvider
 from byok.providers.registry import PROVIDERS as BYOK_PROVIDERS
 
 DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
 
 AWS_PROVIDERS = frozenset({"bedrock"})
 GOOGLE_PROVIDERS = frozenset({"vertex"})  # service-account key files: JWT-bearer token exchange, then OAuth2 tokens
-OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai", "groq")
+OPENAI_COMPATIBLE = tuple(p.id for p in BYOK_PROVIDERS.values() if isinstance(p, OpenAICompatibleProvider))
 BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", *OPENAI_COMPATIBLE})
 PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS | GOOGLE_PROVIDERS
 # "mid_stream_failure": non-streaming calls work; a stream sends a few deltas, then fails in the protocol's own way.

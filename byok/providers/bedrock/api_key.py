@@ -30,6 +30,7 @@ from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, classify, model_che
 from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import LONG_TERM_DEFAULT_DAYS, short_term_key_expiry
 from .profiles import (
+    BEDROCK_RUNTIME_ENDPOINT,
     COMMERCIAL_REGIONS,
     DEFAULT_PROFILE,
     UNKNOWN_PROFILE,
@@ -53,7 +54,7 @@ def _region(value: str) -> str:
 def runtime_client(api_key: str, *, region: str, timeout: float) -> anthropic_sdk.AnthropicBedrock:
     """Bedrock with an API key as a bearer token, scoped to this client (boto3 only reads it from the process env)."""
     return anthropic_sdk.AnthropicBedrock(api_key=api_key, aws_region=region, timeout=timeout, max_retries=0,
-                                          base_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"))
+                                          base_url=endpoint(BEDROCK_RUNTIME_ENDPOINT.setting))
 
 
 def classify_api_key(exc: BaseException, *, model: str = "", profile: InferenceProfile | None = None) -> Failure:
@@ -99,6 +100,7 @@ class BedrockApiKeyProvider(BedrockFamily):
                              f"keys (ABSK…): the date you chose in the AWS console; left empty, byok reminds you "
                              f"{LONG_TERM_DEFAULT_DAYS} days after you add the key."),
     )
+    endpoints = (BEDROCK_RUNTIME_ENDPOINT,)  # a bearer token: no STS
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["api_key"])

@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from ..base import InferenceProfile, endpoint
 from ..outcomes import Category, CheckResult, Completion, Failure, check_timeout
 from ..transport import TransportFailed
-from .profiles import BEDROCK_MODELS
+from .profiles import BEDROCK_MODELS, BEDROCK_RUNTIME_ENDPOINT, STS_ENDPOINT
 
 INVALID_CODES = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId",
             "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken"}
@@ -111,11 +111,11 @@ def _aws_client(service: str, values: Mapping[str, Any], *, region: str, endpoin
 
 
 def sts_client(values: Mapping[str, Any], *, region: str, timeout: float):
-    return _aws_client("sts", values, region=region, endpoint_url=endpoint("BYOK_STS_ENDPOINT_URL"), timeout=timeout)
+    return _aws_client("sts", values, region=region, endpoint_url=endpoint(STS_ENDPOINT.setting), timeout=timeout)
 
 
 def runtime_client_iam(values: Mapping[str, Any], *, region: str, timeout: float):
-    return _aws_client("bedrock-runtime", values, region=region, endpoint_url=endpoint("BYOK_BEDROCK_ENDPOINT_URL"),
+    return _aws_client("bedrock-runtime", values, region=region, endpoint_url=endpoint(BEDROCK_RUNTIME_ENDPOINT.setting),
                        timeout=timeout)
 
 
