@@ -142,8 +142,8 @@ def test_every_provider_has_a_sandbox_endpoint_a_simulator_route_and_a_demo_acco
     assert name in sim.server.stats()["by_account"]  # answered by the simulator, not the provider
 
 
-@pytest.mark.django_db
-def test_the_readme_demo_groq_account_tests_saves_and_answers_under_make_run(make_run, sim, client_for):
+@pytest.mark.django_db(transaction=True)
+def test_the_readme_demo_groq_account_tests_saves_and_answers_under_make_run(make_run, sim, client_for, dataplane):
     make_run()
     olivia, mark = User.objects.get(username="olivia"), User.objects.get(username="mark")
     response = client_for(olivia).post("/api/v1/provider-keys/", {
@@ -157,4 +157,8 @@ def test_the_readme_demo_groq_account_tests_saves_and_answers_under_make_run(mak
     body = call.json()
     assert (body["source"], body["provider"]) == ("byok", "groq") and body["output"]
     assert body["usage"]["output_tokens"] > 0
-    assert sim.server.stats()["by_account"]["demo-groq"] == {"groq.ListModels": 1, "groq.ChatCompletions": 1}
+    # The same key through the data plane, with a workspace API key and the official OpenAI SDK.
+    raw = dataplane.openai(mark).chat.completions.with_raw_response.create(model="groq/standard", messages=MESSAGES)
+    assert raw.headers["x-byok-source"] == "byok" and raw.headers["x-byok-provider"] == "groq"
+    assert raw.parse().choices[0].message.content
+    assert sim.server.stats()["by_account"]["demo-groq"] == {"groq.ListModels": 1, "groq.ChatCompletions": 2}
