@@ -12,21 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+from byok.providers.registry import endpoint_overrides
+from byok.simulator.server import simulator_env
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST, PORT = "127.0.0.1", int(os.environ.get("PORT", "8000"))
 
 
 SIMULATOR_PORT = int(os.environ.get("BYOK_SIMULATOR_PORT", "8100"))
-
-
-def sandbox_endpoints() -> dict[str, str]:
-    """Where provider calls go in sandbox mode: the bundled simulator."""
-    base = f"http://127.0.0.1:{SIMULATOR_PORT}"
-    endpoints = {"BYOK_BEDROCK_ENDPOINT_URL": base, "BYOK_STS_ENDPOINT_URL": base,
-                 "BYOK_ANTHROPIC_BASE_URL": f"{base}/anthropic", "BYOK_VERTEX_BASE_URL": f"{base}/vertex"}
-    for provider in ("openai", "mistral", "deepseek", "xai", "zai"):
-        endpoints[f"BYOK_{provider.upper()}_BASE_URL"] = f"{base}/{provider}/v1"
-    return endpoints
+SIMULATOR_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"
 
 
 DEMO_ACCOUNTS = ROOT / "byok" / "simulator" / "demo_accounts.json"
@@ -58,7 +52,16 @@ def sandbox_platform_env() -> dict[str, str]:
 
 
 def real_endpoints_configured() -> bool:
-    return any(name.startswith("BYOK_") and name.endswith(("_BASE_URL", "_ENDPOINT_URL")) for name in os.environ)
+    return any(os.environ.get(name) for name in endpoint_overrides())
+
+
+def process_env(*, sandbox: bool, simulator_url: str = SIMULATOR_URL) -> dict[str, str]:
+    """The environment of every process `make run` starts. In sandbox mode every endpoint setting a provider reads
+    points at the simulator, and the platform's credentials are its demo accounts."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           **({**simulator_env(simulator_url), **sandbox_platform_env()} if sandbox else {})}
+    env.setdefault("BYOK_VAR_DIR", str(ROOT / "var"))
+    return env
 
 
 def processes(env: dict[str, str], *, sandbox: bool) -> list[tuple[str, list[str]]]:
@@ -94,9 +97,7 @@ def banner(*, sandbox: bool) -> str:
 
 def main() -> int:
     sandbox = not real_endpoints_configured()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           **({**sandbox_endpoints(), **sandbox_platform_env()} if sandbox else {})}
-    env.setdefault("BYOK_VAR_DIR", str(ROOT / "var"))
+    env = process_env(sandbox=sandbox)
     print(banner(sandbox=sandbox), flush=True)
     children = [
         (name, subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))

@@ -5,10 +5,15 @@ import dataclasses
 import json
 
 import pytest
+from django.core.management import call_command
 
+from accounts.models import User
 from audit.models import AuditAction, AuditEvent
+from byok.providers.registry import PROVIDERS, endpoint_overrides
+from byok.services.connection import connection_test
 from byok.simulator.accounts import DEMO_ACCOUNTS_PATH
 from byok_project import stack
+from byok_project.settings.env import endpoint_settings
 from tests.byok.routing_helpers import MESSAGES, key_for, team
 
 DEMO = {a["name"]: a for a in json.loads(DEMO_ACCOUNTS_PATH.read_text())["accounts"]}
@@ -68,3 +73,92 @@ def test_a_failing_demo_key_falls_back_to_the_sandbox_platform_and_recovers(sand
     sandbox.server.add_accounts([account])  # mended
     assert call() == "byok"
     assert AuditEvent.objects.filter(action=AuditAction.BYOK_RECOVERED).exists()
+
+
+# --- every provider under `make run` ------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_run(sim, settings, monkeypatch):
+    """Configure byok as `make run`'s web and worker processes are: the environment stack.py gives them (sandbox mode,
+    the simulator on this test's port), read the way the settings read it, and seed_demo's users. Variables given
+    are set first, as a person would export them before `make run`."""
+    without_platform_env(monkeypatch)
+    for name in endpoint_overrides():
+        monkeypatch.delenv(name, raising=False)
+
+    def configure(**exported):
+        for name, value in exported.items():
+            monkeypatch.setenv(name, value)
+        sandbox = not stack.real_endpoints_configured()
+        assert sandbox
+        env = stack.process_env(sandbox=sandbox, simulator_url=sim.url)
+        settings.BYOK_ENDPOINTS = endpoint_settings(env)
+        settings.BYOK_PLATFORM_ENV = {name: value for name, value in env.items() if name.startswith("PLATFORM_")}
+        settings.BYOK_BREAKER_COOLDOWN_SECONDS = int(env["BYOK_BREAKER_COOLDOWN_SECONDS"])
+        call_command("seed_demo", verbosity=0)
+        return env
+
+    return configure
+
+
+def demo_account_name(provider: str) -> str:
+    """The demo account of each provider that works: demo-bedrock, demo-bedrock-api-key, demo-groq, …"""
+    return "demo-" + provider.replace("_", "-")
+
+
+def demo_credentials(provider: str, account: dict, sim) -> dict:
+    """What a person types into byok for a demo account (README: Provider simulator)."""
+    if provider == "bedrock":
+        return {"access_key_id": account["access_key_id"], "secret_access_key": account["secret_access_key"]}
+    if provider == "bedrock_api_key":
+        return {"api_key": account["api_key"], "region": account["region"]}
+    if provider == "bedrock_role":
+        return {"role_arn": f"arn:aws:iam::{account['account_id']}:role/byok-bedrock"}
+    if provider == "vertex":
+        return {"service_account_json": sim.server.vertex_service_account_json(account["name"]), "location": "global"}
+    return {"api_key": account["api_key"]}
+
+
+# Role keys are assumed with the platform's AWS credentials: the README has a person export demo-platform's first.
+ROLE_PLATFORM = {"PLATFORM_AWS_ACCESS_KEY_ID": DEMO["demo-platform"]["access_key_id"],
+                 "PLATFORM_AWS_SECRET_ACCESS_KEY": DEMO["demo-platform"]["secret_access_key"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_provider_has_a_sandbox_endpoint_a_simulator_route_and_a_demo_account(provider, make_run, sim):
+    spec = PROVIDERS[provider]
+    env = make_run(**(ROLE_PLATFORM if spec.assumes_role else {}))
+    assert spec.endpoints
+    for declared in spec.endpoints:
+        assert env[declared.setting] == sim.url + declared.simulator_path
+    # make run's simulator (run_provider_simulator) serves the demo accounts file, as the `sim` fixture's does.
+    name = demo_account_name(provider)
+    assert name in DEMO and sim.account(name).name == name
+    olivia = User.objects.get(username="olivia")
+    result = connection_test(provider=provider, credentials=spec.credentials(demo_credentials(provider, DEMO[name], sim)),
+                             inference_profile=spec.default_inference_profile, actor=None, owner_id=olivia.pk)
+    assert result.ok, result.as_dict()
+    assert name in sim.server.stats()["by_account"]  # answered by the simulator, not the provider
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_readme_demo_groq_account_tests_saves_and_answers_under_make_run(make_run, sim, client_for, dataplane):
+    make_run()
+    olivia, mark = User.objects.get(username="olivia"), User.objects.get(username="mark")
+    response = client_for(olivia).post("/api/v1/provider-keys/", {
+        "provider": "groq", "name": "Groq", "credentials": {"api_key": DEMO["demo-groq"]["api_key"]}}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["last_test"]["status"] == "ok"
+
+    call = client_for(mark).post("/api/v1/workspaces/acme/completions/", {"messages": MESSAGES, "provider": "groq"},
+                                 format="json")
+    assert call.status_code == 200, call.json()
+    body = call.json()
+    assert (body["source"], body["provider"]) == ("byok", "groq") and body["output"]
+    assert body["usage"]["output_tokens"] > 0
+    # The same key through the data plane, with a workspace API key and the official OpenAI SDK.
+    raw = dataplane.openai(mark).chat.completions.with_raw_response.create(model="groq/standard", messages=MESSAGES)
+    assert raw.headers["x-byok-source"] == "byok" and raw.headers["x-byok-provider"] == "groq"
+    assert raw.parse().choices[0].message.content
+    assert sim.server.stats()["by_account"]["demo-groq"] == {"groq.ListModels": 1, "groq.ChatCompletions": 2}

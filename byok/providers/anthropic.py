@@ -6,7 +6,7 @@ from functools import partial
 import anthropic as anthropic_sdk
 
 from . import http_sdk, transport
-from .base import Call, CredentialField, Provider, endpoint, pattern_validator
+from .base import Call, CredentialField, EndpointOverride, Provider, endpoint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
 from .translate.messages import MESSAGES_ON_ANTHROPIC, messages_request
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
@@ -14,6 +14,7 @@ from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, me
 CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
 CONSOLE = "console.anthropic.com"
 API_VERSION = "2023-06-01"  # the Messages API version byok speaks (what the SDKs send)
+ENDPOINT = EndpointOverride("BYOK_ANTHROPIC_BASE_URL", simulator_path="/anthropic")
 
 
 class AnthropicProvider(Provider):
@@ -23,6 +24,7 @@ class AnthropicProvider(Provider):
     models = CLAUDE_MODELS
     docs_url = "https://docs.anthropic.com/en/api/getting-started"
     hint_prefix = 7
+    endpoints = (ENDPOINT,)
     credential_fields = (
         CredentialField(
             "api_key", "API key", secret=True,
@@ -35,7 +37,7 @@ class AnthropicProvider(Provider):
 
     def sdk_client(self, credentials, *, timeout: float) -> anthropic_sdk.Anthropic:
         """The official SDK, for the connection test's model listing (calls go through the transport)."""
-        return anthropic_sdk.Anthropic(api_key=credentials["api_key"], base_url=endpoint("BYOK_ANTHROPIC_BASE_URL"),
+        return anthropic_sdk.Anthropic(api_key=credentials["api_key"], base_url=endpoint(ENDPOINT.setting),
                                        timeout=timeout, max_retries=0)
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
@@ -48,7 +50,7 @@ class AnthropicProvider(Provider):
                                           classify=self.classify)
 
     def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:
-        return transport.ApiClient(endpoint("BYOK_ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+        return transport.ApiClient(endpoint(ENDPOINT.setting) or "https://api.anthropic.com",
                                    headers={"x-api-key": credentials["api_key"], "anthropic-version": API_VERSION},
                                    timeout=timeout)
 

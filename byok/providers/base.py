@@ -33,6 +33,15 @@ def endpoint(name: str) -> str | None:
     return settings.BYOK_ENDPOINTS.get(name)
 
 
+@dataclass(frozen=True)
+class EndpointOverride:
+    """An endpoint a provider calls that a setting may point elsewhere, and where the bundled simulator serves it.
+    Declared once on the plug-in: `make run`'s sandbox environment, the simulator's routes and `.env.example` follow."""
+
+    setting: str  # the environment variable, e.g. BYOK_GROQ_BASE_URL
+    simulator_path: str  # appended to the simulator's URL, e.g. /groq/v1 ("" for Bedrock's and STS's own paths)
+
+
 class CredentialsInvalid(DomainError):
     """One or more credential fields are wrong; `fields` names each and the reason."""
 
@@ -257,6 +266,9 @@ class Provider(ABC):
     models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
     docs_url: str = ""
     hint_prefix = 6
+
+    # The endpoints whose address a setting may override (every one the provider calls).
+    endpoints: tuple[EndpointOverride, ...] = ()
 
     # Capabilities: the defaults describe a plain API-key provider.
     inference_profiles: Mapping[str, InferenceProfile] = {}  # none: a model id is the same everywhere

@@ -7,7 +7,7 @@ from typing import Any
 import openai as openai_sdk
 
 from . import http_sdk, transport
-from .base import Call, CredentialField, Provider, Validator, endpoint, hint, pattern_validator
+from .base import Call, CredentialField, EndpointOverride, Provider, Validator, endpoint, hint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
 from .translate import RequestInvalid
 from .translate.chat import checked
@@ -21,6 +21,8 @@ class OpenAICompatibleProvider(Provider):
         self.base_url = base_url
         self.models = models
         self.docs_url = docs_url
+        self.endpoint = EndpointOverride(f"BYOK_{id.upper()}_BASE_URL", simulator_path=f"/{id}/v1")
+        self.endpoints = (self.endpoint,)
         self.credential_fields = (CredentialField("api_key", "API key", secret=True, validate=key_validator),)
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
@@ -38,11 +40,11 @@ class OpenAICompatibleProvider(Provider):
     def sdk_client(self, credentials, *, timeout: float) -> openai_sdk.OpenAI:
         """The official SDK, for the connection test's model listing (calls go through the transport). The official
         base URL unless an override (simulator, proxy) is configured; never a user-supplied URL."""
-        base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
+        base_url = endpoint(self.endpoint.setting) or self.base_url
         return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
 
     def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:
-        base_url = endpoint(f"BYOK_{self.id.upper()}_BASE_URL") or self.base_url
+        base_url = endpoint(self.endpoint.setting) or self.base_url
         return transport.ApiClient(base_url, headers={"Authorization": f"Bearer {credentials['api_key']}"},
                                    timeout=timeout)
 

@@ -1,4 +1,7 @@
-"""Every provider plug-in by id. Adding a provider means its module, one line here, and its simulator module."""
+"""Every provider plug-in by id. Adding a provider means its module, one line here, and its simulator module.
+
+Every list of providers elsewhere derives from this one: endpoint settings (`make run`'s sandbox environment, the
+simulator's routes, `.env.example`), choices, families and the docs' providers table."""
 
 from core.errors import DomainError
 
@@ -17,6 +20,18 @@ PROVIDER_CHOICES = [(p.id, p.name) for p in PROVIDERS.values()]
 FAMILIES = list(dict.fromkeys(p.family for p in PROVIDERS.values()))  # registry order
 # Every inference profile any provider offers (Bedrock's today), for labels.
 INFERENCE_PROFILES = {profile.id: profile for p in PROVIDERS.values() for profile in p.inference_profiles.values()}
+
+
+def endpoint_overrides() -> dict[str, str]:
+    """Every endpoint setting a provider reads -> where the bundled simulator serves that endpoint (registry order)."""
+    return {e.setting: e.simulator_path for p in PROVIDERS.values() for e in p.endpoints}
+
+
+def providers_table() -> str:
+    """The providers as a Markdown table (id, name, family, endpoint variables), for the docs to show or check."""
+    rows = [f"| `{p.id}` | {p.name} | `{p.family}` | {', '.join(f'`{e.setting}`' for e in p.endpoints)} |"
+            for p in PROVIDERS.values()]
+    return "\n".join(["| id | name | family | endpoint variables |", "| --- | --- | --- | --- |", *rows])
 
 
 class UnknownProvider(DomainError):

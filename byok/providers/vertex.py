@@ -33,6 +33,7 @@ from .base import (
     CredentialField,
     Credentials,
     CredentialsInvalid,
+    EndpointOverride,
     PlatformCredentials,
     Provider,
     endpoint,
@@ -46,7 +47,8 @@ CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-4-5@20250929", "complex": "claude
 GEMINI_MODELS = ("gemini-2.5-pro", "gemini-2.5-flash")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-ENDPOINT_OVERRIDE = "BYOK_VERTEX_BASE_URL"  # e.g. the simulator's http://127.0.0.1:8100/vertex
+# Vertex AI without its version; when overridden, Google's token exchange goes to <override>/token too.
+ENDPOINT = EndpointOverride("BYOK_VERTEX_BASE_URL", simulator_path="/vertex")
 CONSOLE = "the Google Cloud console"
 # Where Vertex AI serves Claude and Gemini; `global` routes each request to any region with capacity.
 LOCATIONS = (
@@ -87,7 +89,7 @@ def _check_token_uri(value: str) -> None:
         host = parts.hostname or ""
     except ValueError:
         parts, host = None, ""
-    if parts is not None and host in _LOOPBACK_HOSTS and endpoint(ENDPOINT_OVERRIDE):
+    if parts is not None and host in _LOOPBACK_HOSTS and endpoint(ENDPOINT.setting):
         return
     if parts is None or parts.scheme != "https":
         _reject(f"The token_uri in {_FILE} must be an https:// URL (Google's is {GOOGLE_TOKEN_URI}).")
@@ -195,7 +197,7 @@ class _ServiceAccountCredentials(service_account.Credentials):
 
 def api_base_url() -> str | None:
     """The Vertex AI endpoint override without its version (`…/vertex`), or None for Google's regional hosts."""
-    return endpoint(ENDPOINT_OVERRIDE)
+    return endpoint(ENDPOINT.setting)
 
 
 @sensitive_variables("info")
@@ -466,6 +468,7 @@ class VertexProvider(Provider):
     models_extra = GEMINI_MODELS
     docs_url = "https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude"
     regions = LOCATIONS
+    endpoints = (ENDPOINT,)
     credential_fields = (
         CredentialField(
             "service_account_json", "Service account key (JSON)", secret=True, kind="textarea", max_length=8192,

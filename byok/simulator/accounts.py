@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byok.providers.openai_compat import OpenAICompatibleProvider
+from byok.providers.registry import FAMILIES
 from byok.providers.registry import PROVIDERS as BYOK_PROVIDERS
 
 DEMO_ACCOUNTS_PATH = Path(__file__).with_name("demo_accounts.json")
 
 AWS_PROVIDERS = frozenset({"bedrock"})
 GOOGLE_PROVIDERS = frozenset({"vertex"})  # service-account key files: JWT-bearer token exchange, then OAuth2 tokens
-OPENAI_COMPATIBLE = ("openai", "mistral", "deepseek", "xai", "zai", "groq")
+OPENAI_COMPATIBLE = tuple(p.id for p in BYOK_PROVIDERS.values() if isinstance(p, OpenAICompatibleProvider))
 BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", *OPENAI_COMPATIBLE})
 PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS | GOOGLE_PROVIDERS
 # "mid_stream_failure": non-streaming calls work; a stream sends a few deltas, then fails in the protocol's own way.
@@ -45,21 +47,19 @@ _EXTRA_MODELS = {
     "anthropic": ("claude-haiku-4-5-20251001", "claude-sonnet-4-6", "claude-opus-4-6"),
     "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o"),
     "mistral": ("mistral-small-latest",),
-    "deepseek": (),
     "xai": ("grok-3-mini",),
-    "zai": (),
     "groq": ("openai/gpt-oss-120b",),
     "vertex": ("claude-haiku-4-5@20251001", "gemini-2.5-flash-lite"),
 }
 MODEL_CATALOG: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(
         [m for p in BYOK_PROVIDERS.values() if p.family == family for m in (*p.models.values(), *p.models_extra)]
-        + list(extra)
+        + list(_EXTRA_MODELS.get(family, ()))
     ))
-    for family, extra in _EXTRA_MODELS.items()
+    for family in FAMILIES
 }
 # Bedrock API keys call the same Bedrock models as SigV4 credentials.
-MODEL_FAMILY = {provider: provider for provider in MODEL_CATALOG} | {"bedrock_api_key": "bedrock"}
+MODEL_FAMILY = {p.id: p.family for p in BYOK_PROVIDERS.values()}
 
 _ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
 _ALPHANUMERIC_UPPER = string.ascii_uppercase + string.digits

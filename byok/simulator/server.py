@@ -6,9 +6,11 @@ URL layout (one port):
     /model/{modelId}/invoke[-with-response-stream]
     POST /                                 STS query API (GetCallerIdentity, GetSessionToken)
     /anthropic/v1/messages, /v1/models     Anthropic
-    /{openai,mistral,deepseek,xai,zai,groq}/v1  OpenAI Chat Completions and Models
+    /{provider id}/v1                      OpenAI Chat Completions and Models, for OpenAI and each compatible provider
     /vertex/token, /vertex/v1/projects/…   Google OAuth2 (JWT bearer) and Vertex AI (Claude rawPredict, Gemini)
     /_simulator/stats|reset|accounts       control, for tests and benchmarks
+Each prefix is the `simulator_path` the provider plug-in declares (`EndpointOverride`); `simulator_env` gives the
+settings that point byok here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from byok.providers import anthropic, vertex
+from byok.providers.registry import PROVIDERS as BYOK_PROVIDERS
+from byok.providers.registry import endpoint_overrides
 
 from .accounts import (
     OPENAI_COMPATIBLE,
@@ -41,6 +47,15 @@ from .vertex import handle_vertex
 from .wire import SimRequest, SimResponse, SimulatorState, StreamAborted, json_response, logger
 
 AccountsSource = str | Path | Iterable[Account | dict[str, Any]] | dict[str, Any] | None
+
+ANTHROPIC_PATH = anthropic.ENDPOINT.simulator_path
+VERTEX_PATH = vertex.ENDPOINT.simulator_path
+OPENAI_COMPATIBLE_PATHS = {BYOK_PROVIDERS[provider].endpoint.simulator_path: provider for provider in OPENAI_COMPATIBLE}
+
+
+def simulator_env(url: str) -> dict[str, str]:
+    """The endpoint settings that point byok at a simulator serving on `url`: one per setting a provider reads."""
+    return {setting: url + path for setting, path in endpoint_overrides().items()}
 
 
 def _to_accounts(source: AccountsSource) -> list[Account]:
@@ -168,23 +183,23 @@ class SimulatorServer:
 
     @property
     def anthropic_base_url(self) -> str:
-        return f"{self.url}/anthropic"
+        return self.url + ANTHROPIC_PATH
 
     def openai_base_url(self, provider: str = "openai") -> str:
-        """Base URL of OpenAI or an OpenAI-compatible provider (mistral, deepseek, xai, zai, groq)."""
+        """Base URL of OpenAI or an OpenAI-compatible provider (mistral, deepseek, xai, zai, groq, …)."""
         if provider not in OPENAI_COMPATIBLE:
             raise ValueError(f"Not an OpenAI-compatible provider: {provider}")
-        return f"{self.url}/{provider}/v1"
+        return self.url + BYOK_PROVIDERS[provider].endpoint.simulator_path
 
     @property
     def vertex_base_url(self) -> str:
         """Vertex AI without its version: AnthropicVertex's base_url is this + /v1, google-genai's this + /."""
-        return f"{self.url}/vertex"
+        return self.url + VERTEX_PATH
 
     @property
     def vertex_token_url(self) -> str:
         """Google's OAuth2 token endpoint (the `token_uri` of the key files this server accepts)."""
-        return f"{self.url}/vertex/token"
+        return f"{self.vertex_base_url}/token"
 
     def vertex_service_account_json(self, name: str) -> str:
         """A vertex account's whole key file, as an owner pastes it, with this server's token_uri."""
@@ -192,15 +207,7 @@ class SimulatorServer:
 
     def env(self) -> dict[str, str]:
         """The environment variables that point byok at this simulator."""
-        variables = {
-            "BYOK_BEDROCK_ENDPOINT_URL": self.url,
-            "BYOK_STS_ENDPOINT_URL": self.url,
-            "BYOK_ANTHROPIC_BASE_URL": self.anthropic_base_url,
-            "BYOK_VERTEX_BASE_URL": self.vertex_base_url,
-        }
-        for provider in OPENAI_COMPATIBLE:
-            variables[f"BYOK_{provider.upper()}_BASE_URL"] = self.openai_base_url(provider)
-        return variables
+        return simulator_env(self.url)
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -272,17 +279,18 @@ class SimulatorServer:
         path = request.path
         if path.startswith("/_simulator/"):
             return self._control(request, path.removeprefix("/_simulator"))
-        if path.startswith("/anthropic/"):
-            return handle_anthropic(request, self.state, path.removeprefix("/anthropic"))
-        if path.startswith("/vertex/"):
-            return handle_vertex(request, self.state, path.removeprefix("/vertex"))
+        if path.startswith(ANTHROPIC_PATH + "/"):
+            return handle_anthropic(request, self.state, path.removeprefix(ANTHROPIC_PATH))
+        if path.startswith(VERTEX_PATH + "/"):
+            return handle_vertex(request, self.state, path.removeprefix(VERTEX_PATH))
         if path.startswith("/model/"):
             return handle_bedrock(request, self.state)
         if path == "/" and request.method == "POST":
             return handle_sts(request, self.state)
-        provider, _, rest = path.removeprefix("/").partition("/")
-        if provider in OPENAI_COMPATIBLE and rest.startswith("v1/"):
-            return handle_openai_compatible(request, self.state, provider, rest.removeprefix("v1"))
+        prefix = "/".join(path.split("/", 3)[:3])  # /groq/v1/chat/completions -> /groq/v1
+        provider = OPENAI_COMPATIBLE_PATHS.get(prefix)
+        if provider and path.startswith(prefix + "/"):
+            return handle_openai_compatible(request, self.state, provider, path.removeprefix(prefix))
         return json_response(404, {"message": f"No simulated API at {request.method} {path}"})
 
     def _control(self, request: SimRequest, path: str) -> SimResponse:

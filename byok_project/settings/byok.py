@@ -3,7 +3,7 @@
 import os
 from datetime import timedelta
 
-from .env import PRODUCTION, development_secret, env_bool, env_int, env_list, generate_fernet_key
+from .env import PRODUCTION, development_secret, endpoint_settings, env_bool, env_int, env_list, generate_fernet_key
 
 # --- byok -------------------------------------------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt. Independent of SECRET_KEY. In production they
@@ -13,14 +13,10 @@ BYOK_ENCRYPTION_KEYS = (
     if PRODUCTION
     else [k.strip() for k in development_secret("BYOK_ENCRYPTION_KEYS", "encryption_keys", generate_fernet_key).split(",")]
 )
-# Provider endpoints: unset means the real providers. BYOK_BEDROCK_ENDPOINT_URL, BYOK_STS_ENDPOINT_URL and
-# BYOK_<PROVIDER>_BASE_URL (one per provider id, e.g. BYOK_OPENAI_BASE_URL). Any set = sandbox mode.
-BYOK_ENDPOINTS = {
-    name: value.rstrip("/")
-    for name, value in os.environ.items()
-    if value and (name in {"BYOK_BEDROCK_ENDPOINT_URL", "BYOK_STS_ENDPOINT_URL"} or
-                  (name.startswith("BYOK_") and name.endswith("_BASE_URL")))
-}
+# Provider endpoints: unset means the real providers. Each provider plug-in declares the settings it reads
+# (byok.providers.registry.endpoint_overrides(): BYOK_BEDROCK_ENDPOINT_URL, BYOK_STS_ENDPOINT_URL,
+# BYOK_<PROVIDER>_BASE_URL); the check byok.W001 names any set that no provider reads. Any set = sandbox mode.
+BYOK_ENDPOINTS = endpoint_settings(os.environ)
 BYOK_CONNECTION_TEST_TIMEOUT = float(os.environ.get("BYOK_CONNECTION_TEST_TIMEOUT", "10"))
 BYOK_LLM_TIMEOUT = float(os.environ.get("BYOK_LLM_TIMEOUT", "60"))
 # Browser apps that may call /v1/* (CORS): exact origins, comma-separated, e.g. https://app.example.com. None by default.

@@ -32,6 +32,12 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from exc
 
 
+def endpoint_settings(environ) -> dict[str, str]:
+    """The endpoint overrides set in `environ`: every non-empty BYOK_*_BASE_URL and BYOK_*_ENDPOINT_URL."""
+    return {name: value.rstrip("/") for name, value in environ.items()
+            if value and name.startswith("BYOK_") and name.endswith(("_BASE_URL", "_ENDPOINT_URL"))}
+
+
 DJANGO_ENV = os.environ.get("DJANGO_ENV", "development")
 DEBUG = env_bool("DEBUG", DJANGO_ENV != "production")
 PRODUCTION = DJANGO_ENV == "production" or not DEBUG

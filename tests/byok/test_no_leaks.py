@@ -26,7 +26,7 @@ from django.views.debug import ExceptionReporter
 from rest_framework.test import APIClient
 
 from byok.models import ProviderKey
-from byok.providers.registry import PROVIDERS
+from byok.providers.registry import PROVIDERS, endpoint_overrides
 from byok.services.keys import provider_key_create
 from byok.simulator.accounts import new_service_account
 from core.logging import RedactingFilter
@@ -95,8 +95,7 @@ class Planted:
 def planted(settings) -> Planted:
     # Connection tests go to a closed local port: the failure path (SDK errors) runs, nothing leaves the machine.
     closed = "http://127.0.0.1:9"
-    settings.BYOK_ENDPOINTS = {name: closed for name in (
-        "BYOK_BEDROCK_ENDPOINT_URL", "BYOK_STS_ENDPOINT_URL", *(f"BYOK_{p.upper()}_BASE_URL" for p in PROVIDERS))}
+    settings.BYOK_ENDPOINTS = {name: closed for name in endpoint_overrides()}
     settings.BYOK_CONNECTION_TEST_TIMEOUT = 2
     owner = BusinessUserFactory()
     workspace = WorkspaceFactory(owner=owner)

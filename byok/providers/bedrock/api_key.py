@@ -26,6 +26,7 @@ from .aws import EXPIRED_CODES, INVALID_CODES, bedrock_hint, classify, model_che
 from .aws_async import BedrockAsyncClient, bedrock_acall
 from .paste import LONG_TERM_DEFAULT_DAYS, short_term_key_expiry
 from .profiles import (
+    BEDROCK_RUNTIME_ENDPOINT,
     COMMERCIAL_REGIONS,
     DEFAULT_PROFILE,
     UNKNOWN_PROFILE,
@@ -82,6 +83,7 @@ class BedrockApiKeyProvider(BedrockFamily):
                              f"keys (ABSK…): the date you chose in the AWS console; left empty, byok reminds you "
                              f"{LONG_TERM_DEFAULT_DAYS} days after you add the key."),
     )
+    endpoints = (BEDROCK_RUNTIME_ENDPOINT,)  # a bearer token: no STS
 
     def hint(self, credentials: Mapping[str, Any]) -> str:
         return hint(credentials["api_key"])

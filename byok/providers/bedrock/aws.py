@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from ..base import InferenceProfile, endpoint
 from ..outcomes import Category, CheckResult, Failure, check_timeout
 from ..transport import TransportFailed
-from .profiles import BEDROCK_MODELS
+from .profiles import BEDROCK_MODELS, STS_ENDPOINT
 
 INVALID_CODES = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId",
             "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken"}
@@ -111,7 +111,7 @@ def _aws_client(service: str, values: Mapping[str, Any], *, region: str, endpoin
 
 
 def sts_client(values: Mapping[str, Any], *, region: str, timeout: float):
-    return _aws_client("sts", values, region=region, endpoint_url=endpoint("BYOK_STS_ENDPOINT_URL"), timeout=timeout)
+    return _aws_client("sts", values, region=region, endpoint_url=endpoint(STS_ENDPOINT.setting), timeout=timeout)
 
 
 def _model_check(*, name: str, model_id: str, probe, classify_error, profile: InferenceProfile, region: str):

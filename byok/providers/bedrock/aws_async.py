@@ -23,6 +23,7 @@ from ..base import Call, endpoint
 from ..translate import RequestInvalid
 from ..translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
 from ..translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
+from .profiles import BEDROCK_RUNTIME_ENDPOINT
 
 # Stream exceptions (lower camel case in the frame header) and the HTTP status botocore would attach.
 _STREAM_STATUS = {"throttlingException": 429, "validationException": 400, "serviceQuotaExceededException": 429}
@@ -38,7 +39,7 @@ class BedrockAsyncClient:
                                            values.get("session_token") or None) if values else None
         self._bearer = ""
         self.region = region
-        self.base_url = endpoint("BYOK_BEDROCK_ENDPOINT_URL") or f"https://bedrock-runtime.{region}.amazonaws.com"
+        self.base_url = endpoint(BEDROCK_RUNTIME_ENDPOINT.setting) or f"https://bedrock-runtime.{region}.amazonaws.com"
         self.timeout = timeout
 
     @classmethod

@@ -1,7 +1,11 @@
 """Bedrock's models, regions and cross-region inference profiles, the IAM policy each profile needs, and what every
 way into Bedrock (IAM credentials, API keys, roles) shares as a provider."""
 
-from ..base import InferenceProfile, Provider
+from ..base import EndpointOverride, InferenceProfile, Provider
+
+# Bedrock Runtime and STS on overridable endpoints; the simulator serves both at its root (/model/…, POST /).
+BEDROCK_RUNTIME_ENDPOINT = EndpointOverride("BYOK_BEDROCK_ENDPOINT_URL", simulator_path="")
+STS_ENDPOINT = EndpointOverride("BYOK_STS_ENDPOINT_URL", simulator_path="")
 
 SONNET_4_5 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 OPUS_4_5 = "anthropic.claude-opus-4-5-20251101-v1:0"
@@ -81,6 +85,7 @@ class BedrockFamily(Provider):
     inference_profiles = INFERENCE_PROFILES
     default_inference_profile = DEFAULT_PROFILE
     regions = COMMERCIAL_REGIONS
+    endpoints = (BEDROCK_RUNTIME_ENDPOINT, STS_ENDPOINT)  # IAM keys and roles get STS sessions; API keys override
 
     def access_policy(self, inference_profile: str) -> dict:
         return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.services import user_plan_change
 from audit.models import AuditEvent
-from byok.models import PlatformCreditUsage, ProviderKey, UsageRecord
+from byok.models import PlatformCreditUsage, UsageRecord
 from byok.services.keys import provider_key_disable, provider_key_update
 from tests.byok.routing_helpers import MESSAGES, cooled_down, key_for, team, use_platform_account
 from tests.factories import UserFactory, WorkspaceFactory
