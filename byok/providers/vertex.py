@@ -1,6 +1,6 @@
-"""Google Vertex AI with a service-account key file: Claude through `anthropic.AnthropicVertex`, Gemini through the
-Google Gen AI SDK (`google-genai`, vertexai=True). Both authenticate with OAuth2 access tokens that `google-auth`
-obtains from the key file (a JWT signed with its private key, exchanged at its `token_uri`)."""
+"""Google Vertex AI with a service-account key file: Claude (rawPredict / streamRawPredict, the Anthropic Messages
+API) and Gemini (generateContent / streamGenerateContent) through the shared transport, with OAuth2 access tokens
+that `google-auth` obtains from the key file (a JWT signed with its private key, exchanged at its `token_uri`)."""
 
 import asyncio
 import hashlib
@@ -13,19 +13,14 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import anthropic as anthropic_sdk
 import google.auth.exceptions
 import google.auth.transport.requests
-import httpx2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.views.decorators.debug import sensitive_variables
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types as genai_types
 from google.oauth2 import service_account
 
-from . import http_sdk, transport
+from . import transport
 from .anthropic import messages_acall
 from .base import (
     Call,
@@ -173,7 +168,7 @@ def _hint_of(info: Mapping[str, Any]) -> str:
 
 
 class _TimedRequest(google.auth.transport.requests.Request):
-    """google-auth's transport with a deadline: the SDKs refresh tokens without one (requests would wait 120 s)."""
+    """google-auth's transport with a deadline: google-auth refreshes tokens without one (requests would wait 120 s)."""
 
     def __init__(self, timeout: float):
         super().__init__()
@@ -185,7 +180,7 @@ class _TimedRequest(google.auth.transport.requests.Request):
 
 
 class _ServiceAccountCredentials(service_account.Credentials):
-    """Refreshes through a transport with byok's timeout, whichever SDK asks, one refresh at a time."""
+    """Refreshes through a transport with byok's timeout, one refresh at a time."""
 
     byok_timeout: float = 10.0
 
@@ -261,10 +256,10 @@ VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"  # the Messages API version Claud
 
 
 class AsyncVertexClient:
-    """One key on the data plane: Claude on Vertex through the transport (rawPredict / streamRawPredict with an OAuth2
-    bearer token), Gemini through google-genai's async client. Both share the key's Google credentials, whose token
-    refresh (a blocking JWT exchange) runs in a worker thread: the event loop never waits on Google's token
-    endpoint, and the credentials' own lock makes concurrent refreshes one exchange."""
+    """One key on the data plane: Claude on Vertex (rawPredict / streamRawPredict) and Gemini (generateContent /
+    streamGenerateContent) through the transport, each request with an OAuth2 bearer token. The key's Google
+    credentials are shared; their token refresh (a blocking JWT exchange) runs in a worker thread: the event loop
+    never waits on Google's token endpoint, and the credentials' own lock makes concurrent refreshes one exchange."""
 
     @sensitive_variables("info")
     def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
@@ -274,47 +269,37 @@ class AsyncVertexClient:
         self.google_credentials = _shared_credentials(info, timeout=timeout)
         host = api_base_url() or ("https://aiplatform.googleapis.com" if location == "global"
                                   else f"https://{location}-aiplatform.googleapis.com")
-        self._claude_models = (f"{host}/v1/projects/{quote(self.project_id, safe='')}/locations/{location}"
-                               "/publishers/anthropic/models/")
-        self._gemini: genai.Client | None = None
+        publishers = f"{host}/v1/projects/{quote(self.project_id, safe='')}/locations/{location}/publishers"
+        self._claude_models = f"{publishers}/anthropic/models/"
+        self._gemini_models = f"{publishers}/google/models/"
 
     def __repr__(self) -> str:
         return f"<AsyncVertexClient {self.project_id} {self.location}>"
 
-    async def _access_token(self) -> str:
+    async def _headers(self) -> dict[str, str]:
         credentials = self.google_credentials
         if not credentials.valid:
             await asyncio.to_thread(credentials.refresh, None)
-        return credentials.token
+        return {"Authorization": f"Bearer {credentials.token}", "Content-Type": "application/json"}
 
     async def claude_post(self, body: dict):
         """A Messages body to Claude on Vertex: the model goes in the URL, the version in the body."""
         payload = {**{k: v for k, v in body.items() if k != "model"}, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
         action = "streamRawPredict" if body.get("stream") else "rawPredict"
-        headers = {"Authorization": f"Bearer {await self._access_token()}", "Content-Type": "application/json"}
         return await transport.post(f"{self._claude_models}{quote(body['model'], safe='@')}:{action}",
-                                    headers=headers, data=transport.encode(payload), timeout=self.timeout)
+                                    headers=await self._headers(), data=transport.encode(payload),
+                                    timeout=self.timeout)
 
-    @property
-    def gemini(self) -> genai.Client:
-        """google-genai (its `aio` side), made on first use; it refreshes the shared credentials in a thread."""
-        if self._gemini is None:
-            base = api_base_url()
-            options = genai_types.HttpOptions(
-                api_version="v1", timeout=int(self.timeout * 1000),
-                retry_options=genai_types.HttpRetryOptions(attempts=1), **({"base_url": f"{base}/"} if base else {}))
-            self._gemini = genai.Client(vertexai=True, project=self.project_id, location=self.location,
-                                        credentials=self.google_credentials, http_options=options)
-        return self._gemini
-
-    async def close(self) -> None:
-        if self._gemini is not None:
-            await self._gemini.aio.aclose()
+    async def gemini_post(self, model: str, body: dict, *, stream: bool):
+        """A generateContent body to Gemini; streaming, its answers come as server-sent events (`alt=sse`)."""
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return await transport.post(f"{self._gemini_models}{quote(model, safe='@')}:{action}",
+                                    headers=await self._headers(), data=transport.encode(body), timeout=self.timeout)
 
 
 async def vertex_acall(client: AsyncVertexClient, call: Call):
     """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not); Gemini
-    through google-genai's async client, on chat only."""
+    through the generateContent translation, on chat only."""
     if is_gemini(call.model):
         async for item in _gemini_acall(client, call):
             yield item
@@ -324,32 +309,22 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
         yield item
 
 
-def gemini_request(body: dict) -> dict:
-    """generate_content's `contents` and `config` for an OpenAI chat body: the translation's plain dicts, validated
-    here, once, into google-genai's types (so the SDK never guesses what a dict is)."""
-    request = chat_to_gemini(body)
-    return {"contents": [genai_types.Content.model_validate(turn) for turn in request["contents"]],
-            "config": genai_types.GenerateContentConfig.model_validate(request["config"])}
-
-
 async def _gemini_acall(client: AsyncVertexClient, call: Call):
     if call.api != "chat":
         raise RequestInvalid(f"{call.model} is a Gemini model, which /v1/messages does not serve (it serves Claude): "
                              "call it on /v1/chat/completions.", param="model")
-    request = gemini_request(call.body)
-    models = client.gemini.aio.models
+    body = chat_to_gemini(call.body)
     if not call.stream:
-        response = await models.generate_content(model=call.model, **request)
+        response = await transport.read_json(await client.gemini_post(call.model, body, stream=False))
         yield gemini_to_chat(response, model=call.model)
         return
-    stream = await models.generate_content_stream(model=call.model, **request)
     translator = GeminiStreamToChat(model=call.model)
-    try:
-        async for response in stream:
-            for item in translator.feed(response):
-                yield item
-    finally:
-        await stream.aclose()
+    async for _, data in transport.sse_events(await client.gemini_post(call.model, body, stream=True)):
+        response = json.loads(data)
+        if "error" in response:
+            raise _stream_failure(response, model=call.model, location=client.location)
+        for item in translator.feed(response):
+            yield item
     for item in translator.finish():
         yield item
 
@@ -415,8 +390,17 @@ def _by_status(status: int, google_status: str, reason: str, message: str, *, mo
     return _failure(Category.BAD_REQUEST, "bad_request", code=code, status=status)
 
 
+def _stream_failure(body: dict, *, model: str, location: str) -> Failure:
+    """An error after a stream began (`data: {"error": {"code", "message", "status"}}`), read as its status is."""
+    code = body["error"].get("code") if isinstance(body["error"], dict) else None
+    status = code if isinstance(code, int) and 400 <= code < 600 else 500
+    google_status, reason, message = _google_error(body)
+    return _by_status(status, google_status, reason, message, model=model, location=location)
+
+
 def classify(exc: BaseException, *, model: str = "", location: str = "") -> Failure:
-    """A token-exchange or Vertex AI error (either SDK) as a categorised Failure with what to do about it."""
+    """A token-exchange or Vertex AI error as a categorised Failure with what to do about it (re-raises anything
+    else)."""
     if isinstance(exc, Failure):
         return exc
     if isinstance(exc, google.auth.exceptions.RefreshError):
@@ -436,25 +420,11 @@ def classify(exc: BaseException, *, model: str = "", location: str = "") -> Fail
         google_status, reason, message = _google_error(exc.json())
         return _by_status(exc.status, google_status, reason, message or exc.body.decode(errors="replace"),
                           model=model, location=location)
-    if isinstance(exc, anthropic_sdk.APIStatusError):
-        google_status, reason, message = _google_error(exc.body if isinstance(exc.body, dict) else {})
-        return _by_status(exc.status_code, google_status, reason, message or str(exc.body or ""), model=model,
-                          location=location)
-    if isinstance(exc, genai_errors.APIError):
-        google_status, reason, message = _google_error(exc.details if isinstance(exc.details, dict) else {})
-        return _by_status(exc.code, google_status or str(exc.status or ""), reason, message or str(exc.message or ""),
-                          model=model, location=location)
-    if isinstance(exc, (anthropic_sdk.APITimeoutError, httpx2.TimeoutException, TimeoutError)):
+    if isinstance(exc, TimeoutError):
         return _failure(Category.TIMEOUT, "timeout", code=type(exc).__name__)
     if isinstance(exc, transport.TransportFailed):
         return _failure(Category.NETWORK, "network", code=exc.code)
-    if isinstance(exc, (anthropic_sdk.APIConnectionError, httpx2.TransportError)):
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, google.auth.exceptions.GoogleAuthError):  # a token refresh inside the SDK's send
-            return classify(cause, model=model, location=location)
-        return _failure(Category.NETWORK, "network", code=type(exc).__name__)
-    failure = http_sdk.classify(exc, anthropic_sdk, name="Vertex AI", console=CONSOLE, model=model)
-    return failure
+    raise exc
 
 
 # --- the provider ---------------------------------------------------------------------------------------------

@@ -1,17 +1,18 @@
-"""OpenAI Chat Completions ↔ Gemini generateContent / streamGenerateContent on Vertex AI (google-genai).
+"""OpenAI Chat Completions ↔ Gemini generateContent / streamGenerateContent on Vertex AI, in its REST API's JSON.
 
-In: `chat_to_gemini` gives the request as plain dicts in google-genai's field names (the provider validates them
-into the SDK's types): system/developer messages as `system_instruction`; user text and images (data URLs as
-`inline_data`, http(s) links as `file_data`, which Vertex AI fetches itself); assistant tool calls as
-`function_call` parts and tool messages as `function_response` parts (named after the call they answer); tools as
-function declarations (their JSON Schema in Gemini's subset, see gemini_schema), tool_choice as the function
-calling mode; temperature, top_p, stop, max tokens and response_format (JSON, with its schema) as generation config.
+In: `chat_to_gemini` gives the request body: system/developer messages as `systemInstruction`; user text and images
+(data URLs as `inlineData`, http(s) links as `fileData`, which Vertex AI fetches itself); assistant tool calls as
+`functionCall` parts and tool messages as `functionResponse` parts (named after the call they answer); tools as
+function declarations (their JSON Schema in Gemini's subset, see gemini_schema), tool_choice as the function calling
+mode; temperature, top_p, stop, max tokens and response_format (JSON, with its schema) as `generationConfig`. The
+body is what google-genai sends for the same request, in the REST reference's camelCase (Vertex AI's JSON parser
+takes either spelling of a field) and with an image's base64 passed on as the caller sent it.
 
-Out: chat.completion (and chunk) dicts: text, `function_call` parts as `tool_calls` with `call_…` ids and JSON
-arguments (finish_reason `tool_calls`), usage last.
+Out: chat.completion (and chunk) dicts from the response JSON: text (thoughts left out), `functionCall` parts as
+`tool_calls` with `call_…` ids and JSON arguments (finish_reason `tool_calls`), usage last (thinking tokens count as
+completion tokens, and are also given as `reasoning_tokens`; cached prompt tokens as `cached_tokens`).
 """
 
-import base64
 import json
 import re
 import uuid
@@ -48,12 +49,11 @@ _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 
 def _finish(reason: Any) -> str | None:
-    value = getattr(reason, "value", reason)
-    return _FINISH.get(str(value), "stop") if value else None
+    return _FINISH.get(str(reason), "stop") if reason else None
 
 
 def chat_to_gemini(body: dict) -> dict:
-    """generate_content keyword arguments (contents, config) for a chat request."""
+    """The generateContent request body for a chat request."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestInvalid("messages must be a non-empty list.", param="messages")
@@ -73,11 +73,12 @@ def chat_to_gemini(body: dict) -> dict:
             contents.append(turn)
     if not any(turn["role"] == "user" for turn in contents):
         raise RequestInvalid("messages: at least one user message is required.", param="messages")
-    config: dict[str, Any] = _generation_config(body)
-    if system:
-        config["system_instruction"] = "\n".join(system)
-    config.update(_tools(body))
-    return {"contents": contents, "config": config}
+    request: dict[str, Any] = {"contents": contents}
+    if system:  # a string system instruction, as google-genai sends it: one text part of a user turn
+        request["systemInstruction"] = {"role": "user", "parts": [{"text": "\n".join(system)}]}
+    request.update(_tools(body))
+    request["generationConfig"] = _generation_config(body)
+    return request
 
 
 def _turn(message, system: list[str], call_names: dict[str, str]) -> dict | None:
@@ -118,7 +119,7 @@ def _image_part(part: dict) -> dict:
     if data is not None:
         if media not in _INLINE_TYPES:
             raise RequestInvalid(f"Gemini does not read {media} images; send PNG, JPEG or WebP.", param="messages")
-        return {"inline_data": {"mime_type": _INLINE_TYPES[media], "data": base64.b64decode(data)}}
+        return {"inlineData": {"mimeType": _INLINE_TYPES[media], "data": data}}  # base64, checked by image_of
     parts = urlsplit(url)
     if parts.scheme == "gs":
         # Vertex AI reads Cloud Storage as the key's service account: a member must not reach the owner's buckets.
@@ -131,7 +132,7 @@ def _image_part(part: dict) -> dict:
         # Vertex AI needs the type of a file it fetches, and an OpenAI image_url does not carry one.
         raise RequestInvalid("Gemini needs an image link's type: use a link whose file name ends in .png, .jpg, "
                              ".jpeg, .webp, .heic or .heif, or send the image as a data URL.", param="messages")
-    return {"file_data": {"mime_type": _LINK_TYPES[suffix], "file_uri": url}}
+    return {"fileData": {"mimeType": _LINK_TYPES[suffix], "fileUri": url}}
 
 
 def _function_calls(message: dict, call_names: dict[str, str]) -> list[dict]:
@@ -149,7 +150,7 @@ def _function_calls(message: dict, call_names: dict[str, str]) -> list[dict]:
             raise RequestInvalid(f"tool_calls[{index}]: {exc}", param="messages") from None
         if isinstance(call.get("id"), str):
             call_names[call["id"]] = function["name"]
-        parts.append({"function_call": {"name": function["name"], "args": arguments}})
+        parts.append({"functionCall": {"name": function["name"], "args": arguments}})
     return parts
 
 
@@ -165,7 +166,7 @@ def _function_response(message: dict, call_names: dict[str, str]) -> dict:
         value = None
     # Gemini takes a function's response as an object; anything else goes under "output", the key it reads.
     response = value if isinstance(value, dict) else {"output": text}
-    return {"function_response": {"name": call_names[call_id], "response": response}}
+    return {"functionResponse": {"name": call_names[call_id], "response": response}}
 
 
 def _number(body: dict, name: str) -> float | None:
@@ -178,26 +179,27 @@ def _number(body: dict, name: str) -> float | None:
 def _generation_config(body: dict) -> dict:
     config: dict[str, Any] = {}
     if body.get("max_completion_tokens") is not None or body.get("max_tokens") is not None:
-        config["max_output_tokens"] = max_tokens_of(body)  # otherwise Gemini's own limit, thinking included
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p")):
+        config["maxOutputTokens"] = max_tokens_of(body)  # otherwise Gemini's own limit, thinking included
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "topP")):
         if (value := _number(body, ours)) is not None:
             config[theirs] = value
     if stop := stop_list(body.get("stop")):
-        config["stop_sequences"] = stop
+        config["stopSequences"] = stop
     response_format = body.get("response_format")
     if response_format is None:
         return config
     kind = response_format.get("type") if isinstance(response_format, dict) else None
     if kind == "json_object":
-        config["response_mime_type"] = "application/json"
+        config["responseMimeType"] = "application/json"
     elif kind == "json_schema":
         spec = response_format.get("json_schema")
         if not isinstance(spec, dict):
             raise RequestInvalid("response_format.json_schema must be an object with a schema.",
                                  param="response_format")
-        config["response_mime_type"] = "application/json"
+        config["responseMimeType"] = "application/json"
         if spec.get("schema") is not None:
-            config["response_schema"] = gemini_schema(spec["schema"], param="response_format.json_schema.schema")
+            config["responseSchema"] = gemini_schema(spec["schema"], param="response_format.json_schema.schema",
+                                                     ordered=True)
     elif kind != "text":
         raise RequestInvalid("response_format.type must be text, json_object or json_schema.",
                              param="response_format")
@@ -205,7 +207,7 @@ def _generation_config(body: dict) -> dict:
 
 
 def _tools(body: dict) -> dict:
-    """`tools` and `tool_config` of the generate_content config ({} without tools)."""
+    """The request's `tools` and `toolConfig` ({} without tools)."""
     tools = function_tools(body.get("tools"))
     choice = body.get("tool_choice")
     if not tools:
@@ -230,76 +232,85 @@ def _tools(body: dict) -> dict:
         declarations.append(declaration)
     calling: dict[str, Any]
     if choice is None:
-        return {"tools": [{"function_declarations": declarations}]}
+        return {"tools": [{"functionDeclarations": declarations}]}
     if isinstance(choice, str) and choice in _MODES:
         calling = {"mode": _MODES[choice]}
     elif isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
         name = choice["function"]["name"]
         if name not in {tool["name"] for tool in tools}:
             raise RequestInvalid(f"tool_choice names {name!r}, which is not one of the tools.", param="tool_choice")
-        calling = {"mode": "ANY", "allowed_function_names": [name]}
+        calling = {"mode": "ANY", "allowedFunctionNames": [name]}
     else:
         raise RequestInvalid("tool_choice must be auto, none, required or a named function.", param="tool_choice")
-    return {"tools": [{"function_declarations": declarations}], "tool_config": {"function_calling_config": calling}}
+    return {"tools": [{"functionDeclarations": declarations}], "toolConfig": {"functionCallingConfig": calling}}
 
 
 # --- Gemini → OpenAI ----------------------------------------------------------------------------------------------
 
 
-def _parts(response) -> list:
-    candidates = getattr(response, "candidates", None) or []
-    return (candidates[0].content.parts or []) if candidates and candidates[0].content else []
+def _candidate(response: dict) -> dict:
+    candidates = response.get("candidates") or []
+    return candidates[0] if candidates else {}
 
 
-def _text(parts: list) -> str:
-    return "".join(p.text or "" for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False))
+def _parts(response: dict) -> list[dict]:
+    return (_candidate(response).get("content") or {}).get("parts") or []
 
 
-def _tool_calls(parts: list) -> list[dict]:
+def _text(parts: list[dict]) -> str:
+    return "".join(part["text"] for part in parts if part.get("text") and not part.get("thought"))
+
+
+def _tool_calls(parts: list[dict]) -> list[dict]:
     """The function calls, as OpenAI tool calls; Vertex AI gives no call ids, so each gets one."""
-    return [{"id": part.function_call.id or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-             "function": {"name": part.function_call.name, "arguments": json.dumps(part.function_call.args or {})}}
-            for part in parts if getattr(part, "function_call", None)]
+    return [{"id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+             "function": {"name": call.get("name", ""), "arguments": json.dumps(call.get("args") or {})}}
+            for call in (part.get("functionCall") for part in parts) if call]
 
 
-def _reason(response) -> str | None:
-    candidates = getattr(response, "candidates", None) or []
-    if candidates:
-        return _finish(candidates[0].finish_reason)
-    feedback = getattr(response, "prompt_feedback", None)
-    return "content_filter" if feedback is not None and feedback.block_reason else None
+def _reason(response: dict) -> str | None:
+    if response.get("candidates"):
+        return _finish(_candidate(response).get("finishReason"))
+    return "content_filter" if (response.get("promptFeedback") or {}).get("blockReason") else None
 
 
-def _tokens(response) -> tuple[int, int]:
-    meta = getattr(response, "usage_metadata", None)
-    if meta is None:
-        return 0, 0
-    return meta.prompt_token_count or 0, (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
+def _usage(meta: dict | None) -> dict:
+    """OpenAI's usage of `usageMetadata`: thinking is output Google bills, so it counts as completion tokens."""
+    meta = meta or {}
+    thoughts, cached = meta.get("thoughtsTokenCount") or 0, meta.get("cachedContentTokenCount") or 0
+    out = usage(meta.get("promptTokenCount") or 0, (meta.get("candidatesTokenCount") or 0) + thoughts)
+    if cached:
+        out["prompt_tokens_details"] = {"cached_tokens": cached}
+    if thoughts:
+        out["completion_tokens_details"] = {"reasoning_tokens": thoughts}
+    return out
 
 
-def gemini_to_chat(response, *, model: str) -> dict:
+def gemini_to_chat(response: dict, *, model: str) -> dict:
     parts = _parts(response)
     calls = _tool_calls(parts)
-    prompt, completion = _tokens(response)
+    tokens = _usage(response.get("usageMetadata"))
     out = chat_completion(id=completion_id(), model=model, text=_text(parts), tool_calls=calls, stop=None,
-                          prompt_tokens=prompt, completion_tokens=completion)
+                          prompt_tokens=tokens["prompt_tokens"], completion_tokens=tokens["completion_tokens"])
     out["choices"][0]["finish_reason"] = "tool_calls" if calls else _reason(response) or "stop"
+    out["usage"] = tokens  # with its details
     return out
 
 
 class GeminiStreamToChat:
-    """generate_content_stream responses in, chat.completion.chunk dicts out; `finish` ends with the usage chunk.
+    """streamGenerateContent's responses (one per server-sent event) in, chat.completion.chunk dicts out; `finish`
+    ends with the usage chunk.
 
     Gemini streams a function call whole, in one part: it becomes one tool_calls delta (id, name, arguments)."""
 
     def __init__(self, *, model: str) -> None:
         self.id, self.model, self.created = completion_id(), model, now()
-        self.started, self.reason, self.tokens, self.calls = False, None, (0, 0), 0
+        self.started, self.reason, self.usage, self.calls = False, None, None, 0
 
     def _chunk(self, delta=None, finish=None, usage_=None) -> dict:
         return chunk(id=self.id, model=self.model, created=self.created, delta=delta, finish=finish, usage_=usage_)
 
-    def feed(self, response) -> list[dict]:
+    def feed(self, response: dict) -> list[dict]:
         out = []
         if not self.started:
             self.started = True
@@ -312,11 +323,11 @@ class GeminiStreamToChat:
             self.calls += 1
         if reason := _reason(response):
             self.reason = reason
-        if getattr(response, "usage_metadata", None) is not None:
-            self.tokens = _tokens(response)
+        if response.get("usageMetadata") is not None:
+            self.usage = response["usageMetadata"]
         return out
 
     def finish(self) -> list[dict]:
         out = [] if self.started else [self._chunk({"role": "assistant", "content": ""})]
         reason = "tool_calls" if self.calls else self.reason or "stop"
-        return out + [self._chunk({}, finish=reason), self._chunk(usage_=usage(*self.tokens))]
+        return out + [self._chunk({}, finish=reason), self._chunk(usage_=_usage(self.usage))]

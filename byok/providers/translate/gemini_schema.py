@@ -1,5 +1,5 @@
 """JSON Schema (what OpenAI tools and response_format carry) as Gemini's `Schema`, the OpenAPI 3.0 subset that
-Vertex AI takes for function parameters and `responseSchema`, in google-genai's field names.
+Vertex AI takes for function parameters and `responseSchema`, in its REST API's field names.
 
 What Gemini has, is kept: type, description, title, enum, default, nullable, properties, required, items,
 additionalProperties, minimum/maximum, min/maxLength, pattern, min/maxItems, min/maxProperties, and the formats Gemini
@@ -12,7 +12,8 @@ into its parent. Everything else (exclusiveMinimum, multipleOf, uniqueItems, not
 $schema, vendor `x-…` keys, …) has no Gemini field and is dropped: each only narrows which values are valid, so the
 model sees a looser schema, never a different one. What cannot be loosened that way is refused with a 400 naming
 the place: tuple arrays (`items` as a list, `prefixItems`), recursive or unresolvable `$ref`, conflicting `allOf`
-branches, unknown types.
+branches, unknown types. A response schema also lists each object's properties in `propertyOrdering` (as
+google-genai does), so that Gemini answers them in the order the caller declared rather than alphabetically.
 """
 
 import json
@@ -24,21 +25,22 @@ _TYPES = {"string": "STRING", "number": "NUMBER", "integer": "INTEGER", "boolean
 # JSON Schema keyword -> (Gemini field, what its value must be)
 _KEPT = {"description": ("description", str), "title": ("title", str), "pattern": ("pattern", str),
          "default": ("default", object), "nullable": ("nullable", bool), "minimum": ("minimum", (int, float)),
-         "maximum": ("maximum", (int, float)), "minLength": ("min_length", int), "maxLength": ("max_length", int),
-         "minItems": ("min_items", int), "maxItems": ("max_items", int), "minProperties": ("min_properties", int),
-         "maxProperties": ("max_properties", int)}
+         "maximum": ("maximum", (int, float)), "minLength": ("minLength", int), "maxLength": ("maxLength", int),
+         "minItems": ("minItems", int), "maxItems": ("maxItems", int), "minProperties": ("minProperties", int),
+         "maxProperties": ("maxProperties", int)}
 _KINDS = {str: "a string", bool: "true or false", int: "an integer"}
 _FORMATS = {"STRING": ("date-time",), "NUMBER": ("float", "double"), "INTEGER": ("int32", "int64")}
 _MAX_DEPTH = 32  # deeper request JSON would exhaust the recursion before Vertex AI saw it
 
 
-def gemini_schema(schema, *, param: str) -> dict:
-    """`schema` (a JSON Schema object) translated; RequestInvalid(param=…) names where it cannot be expressed."""
+def gemini_schema(schema, *, param: str, ordered: bool = False) -> dict:
+    """`schema` (a JSON Schema object) translated; RequestInvalid(param=…) names where it cannot be expressed.
+    `ordered`: each object with more than one property says their order (`propertyOrdering`)."""
     if not isinstance(schema, dict):
         raise RequestInvalid(f"{param} must be a JSON Schema object.", param=_field(param))
     defs = {**_mapping(schema.get("definitions"), f"{param}.definitions"),
             **_mapping(schema.get("$defs"), f"{param}.$defs")}
-    return _Translation(defs).schema(schema, param, depth=0, refs=())
+    return _Translation(defs, ordered=ordered).schema(schema, param, depth=0, refs=())
 
 
 def _mapping(value, where: str) -> dict:
@@ -50,8 +52,9 @@ def _mapping(value, where: str) -> dict:
 
 
 class _Translation:
-    def __init__(self, defs: dict) -> None:
+    def __init__(self, defs: dict, *, ordered: bool) -> None:
         self.defs = defs
+        self.ordered = ordered
 
     def schema(self, schema, where: str, *, depth: int, refs: tuple[str, ...]) -> dict:
         if not isinstance(schema, dict):
@@ -86,6 +89,8 @@ class _Translation:
                 self.refuse(f"{where}.properties", "must be an object of property schemas")
             out["properties"] = {name: self.schema(value, f"{where}.properties.{name}", depth=depth + 1, refs=refs)
                                  for name, value in properties.items()}
+            if self.ordered and len(properties) > 1 and out.get("type") == "OBJECT":
+                out["propertyOrdering"] = list(properties)
         if schema.get("required") is not None:
             required = schema["required"]
             if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
@@ -98,9 +103,9 @@ class _Translation:
             out["items"] = self.schema(schema["items"], f"{where}.items", depth=depth + 1, refs=refs)
         additional = schema.get("additionalProperties")
         if isinstance(additional, bool):
-            out["additional_properties"] = additional
+            out["additionalProperties"] = additional
         elif additional is not None:
-            out["additional_properties"] = self.schema(additional, f"{where}.additionalProperties", depth=depth + 1,
+            out["additionalProperties"] = self.schema(additional, f"{where}.additionalProperties", depth=depth + 1,
                                                        refs=refs)
         return out
 
@@ -143,7 +148,7 @@ class _Translation:
         if len(names) == 1:
             out["type"] = _TYPES[names[0]]
         else:  # ["string", "integer"]: a union of the types
-            out.setdefault("any_of", []).extend({"type": _TYPES[name]} for name in names)
+            out.setdefault("anyOf", []).extend({"type": _TYPES[name]} for name in names)
 
     def enum_into(self, out: dict, values, where: str) -> None:
         if not isinstance(values, list) or not values:
@@ -167,7 +172,7 @@ class _Translation:
             for key, value in translated[0].items():
                 out.setdefault(key, value)
         elif translated:
-            out.setdefault("any_of", []).extend(translated)
+            out.setdefault("anyOf", []).extend(translated)
 
     @staticmethod
     def refuse(where: str, problem: str):

@@ -1,17 +1,15 @@
-"""OpenAI chat ↔ Gemini generateContent, as pure translations: what each request becomes in google-genai's field
-names (and that google-genai's types take it as is), how JSON Schema becomes Gemini's subset, which requests are
-refused with a 400 naming the field, and how Gemini's answers (function calls included) read in OpenAI's shape."""
+"""OpenAI chat ↔ Gemini generateContent, as pure translations: what each request becomes in Vertex AI's REST JSON,
+how JSON Schema becomes Gemini's subset, which requests are refused with a 400 naming the field, and how Gemini's
+answers (function calls included) read in OpenAI's shape."""
 
 import base64
 import json
 
 import pytest
-from google.genai import types as genai_types
 
 from byok.providers.translate import RequestInvalid
 from byok.providers.translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 from byok.providers.translate.gemini_schema import gemini_schema
-from byok.providers.vertex import gemini_request
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"0" * 16
 PNG = base64.b64encode(PNG_BYTES).decode()
@@ -38,65 +36,61 @@ CHAT = {
 }
 
 
-def test_a_chat_request_as_gemini_contents_and_config():
+def test_a_chat_request_as_a_generate_content_body():
     request = chat_to_gemini(CHAT)
+    assert set(request) == {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig"}
     user, model, results = request["contents"]
     assert user == {"role": "user", "parts": [
-        {"text": "Look:"}, {"inline_data": {"mime_type": "image/png", "data": PNG_BYTES}},
-        {"file_data": {"mime_type": "image/jpeg", "file_uri": "https://img.example/photos/cat.jpeg"}}]}
+        {"text": "Look:"}, {"inlineData": {"mimeType": "image/png", "data": PNG}},
+        {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://img.example/photos/cat.jpeg"}}]}
+    assert base64.b64decode(user["parts"][1]["inlineData"]["data"]) == PNG_BYTES
     assert model == {"role": "model", "parts": [{"text": "Checking."},
-                                                {"function_call": {"name": "get_weather", "args": {"city": "Oslo"}}},
-                                                {"function_call": {"name": "get_time", "args": {}}}]}
+                                                {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
+                                                {"functionCall": {"name": "get_time", "args": {}}}]}
     # Both results answer the calls by name, in one user turn with the next question; text is wrapped in an object.
     assert results == {"role": "user", "parts": [
-        {"function_response": {"name": "get_time", "response": {"output": "14:05"}}},
-        {"function_response": {"name": "get_weather", "response": {"celsius": 21}}},
+        {"functionResponse": {"name": "get_time", "response": {"output": "14:05"}}},
+        {"functionResponse": {"name": "get_weather", "response": {"celsius": 21}}},
         {"text": "And tomorrow?"}]}
-    config = request["config"]
-    assert config["system_instruction"] == "Be brief.\nUse tools."
-    assert (config["max_output_tokens"], config["temperature"], config["top_p"], config["stop_sequences"]) == \
-        (77, 0.5, 0.9, ["END"])
-    assert config["response_mime_type"] == "application/json" and "response_schema" not in config
-    weather, clock = config["tools"][0]["function_declarations"]
+    assert request["systemInstruction"] == {"role": "user", "parts": [{"text": "Be brief.\nUse tools."}]}
+    assert request["generationConfig"] == {"maxOutputTokens": 77, "temperature": 0.5, "topP": 0.9,
+                                           "stopSequences": ["END"], "responseMimeType": "application/json"}
+    weather, clock = request["tools"][0]["functionDeclarations"]
     assert weather == {"name": "get_weather", "description": "The weather in a city.", "parameters": {
         "type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}}
     assert clock == {"name": "get_time"}  # Gemini refuses an object schema without properties
-    assert config["tool_config"] == {"function_calling_config": {"mode": "ANY"}}
-
-
-def test_google_genai_takes_the_translation_as_its_own_types():
-    request = gemini_request(CHAT)
-    assert isinstance(request["config"], genai_types.GenerateContentConfig)
-    assert request["config"].tool_config.function_calling_config.mode == genai_types.FunctionCallingConfigMode.ANY
-    assert request["contents"][0].parts[1].inline_data.data == PNG_BYTES
-    assert request["contents"][2].parts[1].function_response.response == {"celsius": 21}
+    assert request["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
 
 
 @pytest.mark.parametrize(("choice", "calling"), [
     ("auto", {"mode": "AUTO"}),
     ("none", {"mode": "NONE"}),
     ("required", {"mode": "ANY"}),
-    ({"type": "function", "function": {"name": "get_time"}}, {"mode": "ANY", "allowed_function_names": ["get_time"]}),
+    ({"type": "function", "function": {"name": "get_time"}}, {"mode": "ANY", "allowedFunctionNames": ["get_time"]}),
 ])
 def test_tool_choice_is_the_function_calling_mode(choice, calling):
-    config = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], "tools": [WEATHER, CLOCK],
-                             "tool_choice": choice})["config"]
-    assert config["tool_config"] == {"function_calling_config": calling}
+    request = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], "tools": [WEATHER, CLOCK],
+                              "tool_choice": choice})
+    assert request["toolConfig"] == {"functionCallingConfig": calling}
 
 
 def test_without_limits_gemini_keeps_its_own():
-    config = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}]})["config"]
-    assert config == {}  # no max_output_tokens: a thinking model's budget is not cut to an arbitrary default
+    request = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}]})
+    # no maxOutputTokens: a thinking model's budget is not cut to an arbitrary default
+    assert request == {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "generationConfig": {}}
 
 
 def test_json_schema_response_format_becomes_the_response_schema():
     config = chat_to_gemini({"messages": [{"role": "user", "content": "Hi"}], "response_format": {
         "type": "json_schema", "json_schema": {"name": "w", "strict": True, "schema": {
-            "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"],
-            "additionalProperties": False}}}})["config"]
-    assert config["response_mime_type"] == "application/json"
-    assert config["response_schema"] == {"type": "OBJECT", "properties": {"n": {"type": "INTEGER"}},
-                                         "required": ["n"], "additional_properties": False}
+            "type": "object", "properties": {"n": {"type": "integer"}, "unit": {"type": "string"}}, "required": ["n"],
+            "additionalProperties": False}}}})["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    # the properties in the caller's order (Gemini otherwise answers them alphabetically)
+    assert config["responseSchema"] == {"type": "OBJECT", "properties": {"n": {"type": "INTEGER"},
+                                                                         "unit": {"type": "STRING"}},
+                                        "propertyOrdering": ["n", "unit"], "required": ["n"],
+                                        "additionalProperties": False}
 
 
 def test_json_schema_becomes_geminis_subset():
@@ -122,17 +116,41 @@ def test_json_schema_becomes_geminis_subset():
     assert out["title"] == "Trip" and out["type"] == "OBJECT" and "$defs" not in out and "$schema" not in out
     p = out["properties"]
     assert p["when"] == {"type": "STRING", "format": "date-time", "example": "2026-01-01T00:00:00Z"}
-    assert p["site"] == {"type": "STRING", "min_length": 3}  # format uri: Gemini refuses it; x-ui: not Gemini's
-    assert p["note"] == {"type": "STRING", "nullable": True, "max_length": 200}
-    assert p["stops"] == {"type": "ARRAY", "items": place, "min_items": 1}
+    assert p["site"] == {"type": "STRING", "minLength": 3}  # format uri: Gemini refuses it; x-ui: not Gemini's
+    assert p["note"] == {"type": "STRING", "nullable": True, "maxLength": 200}
+    assert p["stops"] == {"type": "ARRAY", "items": place, "minItems": 1}
     assert p["origin"] == {**place, "description": "Where from", "nullable": True}
-    assert p["mode"] == {"any_of": [{"type": "STRING"}, {"type": "INTEGER"}]}
+    assert p["mode"] == {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}
     assert p["kind"] == {"enum": ["leisure"]}
     assert p["level"] == {"type": "INTEGER", "minimum": 1, "enum": ["1", "2", "3"], "format": "enum"}
     assert p["party"] == {"type": "OBJECT", "required": ["adults"], "properties": {
         "adults": {"type": "INTEGER"}, "children": {"type": "INTEGER"}}}
-    assert p["tags"] == {"type": "OBJECT", "additional_properties": {"type": "STRING"}}
-    genai_types.Schema.model_validate(out)  # every key is one of Gemini's
+    assert p["tags"] == {"type": "OBJECT", "additionalProperties": {"type": "STRING"}}
+    assert "propertyOrdering" not in json.dumps(out)  # a function's parameters need no order
+    assert keys_of(out) <= SCHEMA_FIELDS  # every key is one of Gemini's
+
+
+# Gemini's Schema as Vertex AI's REST reference spells it (projects.locations.publishers.models.generateContent).
+SCHEMA_FIELDS = {"type", "format", "title", "description", "nullable", "default", "items", "minItems", "maxItems",
+                 "enum", "properties", "propertyOrdering", "required", "minProperties", "maxProperties", "minLength",
+                 "maxLength", "pattern", "example", "anyOf", "additionalProperties", "minimum", "maximum"}
+
+
+def keys_of(schema: dict) -> set[str]:
+    """The schema's keys and its sub-schemas' (not the property names)."""
+    keys = set(schema)
+    subs = [*schema.get("properties", {}).values(), *schema.get("anyOf", [])]
+    subs += [schema[key] for key in ("items", "additionalProperties") if isinstance(schema.get(key), dict)]
+    return keys.union(*map(keys_of, subs))
+
+
+def test_a_response_schema_orders_every_object_with_several_properties():
+    schema = {"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "object", "properties": {
+        "z": {"type": "integer"}, "y": {"type": "integer"}}}, "c": {"type": "array", "items": {
+            "type": "object", "properties": {"only": {"type": "string"}}}}}}
+    out = gemini_schema(schema, param="response_format.json_schema.schema", ordered=True)
+    assert out["propertyOrdering"] == ["b", "a", "c"] and out["properties"]["a"]["propertyOrdering"] == ["z", "y"]
+    assert "propertyOrdering" not in out["properties"]["c"]["items"]  # one property: nothing to order
 
 
 @pytest.mark.parametrize(("schema", "words"), [
@@ -236,10 +254,11 @@ def test_malformed_parameters_are_400s_naming_the_field(fields, param, words):
     assert str(raised.value).startswith(words) and raised.value.param == param
 
 
-def response(parts: list[dict], finish: str = "STOP", **extra) -> genai_types.GenerateContentResponse:
-    return genai_types.GenerateContentResponse.model_validate({
-        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}],
-        "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 5, "thoughtsTokenCount": 2}, **extra})
+def response(parts: list[dict], finish: str = "STOP", **extra) -> dict:
+    """A generateContent response body, as Vertex AI's REST API answers."""
+    return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}],
+            "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 5, "thoughtsTokenCount": 2,
+                              "totalTokenCount": 18}, **extra}
 
 
 def test_function_calls_come_back_as_tool_calls():
@@ -253,7 +272,8 @@ def test_function_calls_come_back_as_tool_calls():
     assert (weather["type"], weather["function"]) == ("function", {"name": "get_weather",
                                                                    "arguments": '{"city": "Oslo"}'})
     assert clock["function"] == {"name": "get_time", "arguments": "{}"}
-    assert chat["usage"] == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}  # thinking counts
+    assert chat["usage"] == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18,  # thinking counts
+                             "completion_tokens_details": {"reasoning_tokens": 2}}
     assert chat["model"] == "gemini-2.5-pro"
 
 
@@ -266,14 +286,22 @@ def test_text_answers_keep_geminis_finish_reason(finish, reason):
 
 
 def test_a_blocked_prompt_is_a_content_filter_finish():
-    blocked = genai_types.GenerateContentResponse.model_validate({"promptFeedback": {"blockReason": "SAFETY"}})
-    assert gemini_to_chat(blocked, model="m")["choices"][0]["finish_reason"] == "content_filter"
+    blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}
+    chat = gemini_to_chat(blocked, model="m")
+    assert chat["choices"][0]["finish_reason"] == "content_filter" and chat["choices"][0]["message"]["content"] == ""
+    assert chat["usage"] == {"prompt_tokens": 4, "completion_tokens": 0, "total_tokens": 4}
+
+
+def test_cached_prompt_tokens_are_reported_as_openai_does():
+    chat = gemini_to_chat(response([{"text": "Hi"}], usageMetadata={
+        "promptTokenCount": 1200, "candidatesTokenCount": 3, "cachedContentTokenCount": 1024}), model="m")
+    assert chat["usage"] == {"prompt_tokens": 1200, "completion_tokens": 3, "total_tokens": 1203,
+                             "prompt_tokens_details": {"cached_tokens": 1024}}
 
 
 def test_a_stream_with_a_function_call_in_openais_chunk_shape():
     translator = GeminiStreamToChat(model="gemini-2.5-flash")
-    chunks = translator.feed(genai_types.GenerateContentResponse.model_validate(
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Checking"}]}}]}))
+    chunks = translator.feed({"candidates": [{"content": {"role": "model", "parts": [{"text": "Checking"}]}}]})
     chunks += translator.feed(response([{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
                                         {"functionCall": {"name": "get_time", "args": {}}}]))
     chunks += translator.finish()

@@ -1,22 +1,21 @@
-"""Google Vertex AI end to end through the real libraries (google-auth, anthropic.AnthropicVertex, google-genai)
-against the simulator: create → test → save, a member's call, Gemini, streaming, rotate, revert, every failure
-class, and the simulator's token endpoint refusing what Google refuses."""
+"""Google Vertex AI end to end against the simulator (google-auth's token exchange, Claude and Gemini through the
+transport): create → test → save, a member's call, Gemini, streaming, rotate, revert, every failure class, and the
+simulator's token endpoint refusing what Google refuses."""
 
 import json
 import time
 import urllib.parse
 import urllib.request
 
-import anthropic
 import pytest
 from google.auth import crypt, jwt
-from google.genai import errors as genai_errors
 
 from audit.models import AuditEvent
 from byok.models import ProviderKey, UsageRecord
-from byok.providers.base import CredentialsInvalid
+from byok.providers import transport
+from byok.providers.base import Call, CredentialsInvalid
 from byok.providers.registry import PROVIDERS
-from byok.providers.vertex import GOOGLE_TOKEN_URI
+from byok.providers.vertex import GOOGLE_TOKEN_URI, _stream_failure
 from byok.services.connection import connection_test
 from byok.simulator.accounts import new_service_account
 from tests.byok.routing_helpers import MESSAGES, team
@@ -112,6 +111,7 @@ def test_a_key_signed_by_another_private_key_is_refused_at_the_token_exchange(sa
     assert sandbox.calls("vertex.RawPredict") == {}
 
 
+@pytest.mark.django_db(transaction=True)  # the call runs on the data plane's loop, in another thread
 def test_member_call_through_the_gateway_runs_on_claude_on_vertex(sandbox, client_for):
     owner, workspace, member = team()
     account = sandbox.add_account("vertex")
@@ -130,6 +130,7 @@ def test_member_call_through_the_gateway_runs_on_claude_on_vertex(sandbox, clien
     assert UsageRecord.objects.get().provider == "vertex"
 
 
+@pytest.mark.django_db(transaction=True)  # the call runs on the data plane's loop, in another thread
 def test_a_failing_vertex_key_falls_back_to_platform_vertex_credentials(sandbox, client_for, settings):
     owner, workspace, member = team()
     mine = sandbox.add_account("vertex", behaviour="throttled")
@@ -144,17 +145,26 @@ def test_a_failing_vertex_key_falls_back_to_platform_vertex_credentials(sandbox,
     assert sandbox.calls("vertex.RawPredict") == {mine.name: 1, platform.name: 1}
 
 
+def chat(credentials, model: str, body: dict, *, stream: bool = False) -> list[dict]:
+    """One chat call through the provider's client and acall, as the data plane makes it: its output dicts."""
+    async def call():
+        client = VERTEX.async_client(credentials, timeout=5)
+        return [item async for item in VERTEX.acall(client, Call(api="chat", body=body, model=model, stream=stream))]
+    return transport.run_sync(call())
+
+
 def test_gemini_is_callable_through_the_provider(sandbox):
     account = sandbox.add_account("vertex")
-    client = VERTEX.client(credentials_of(sandbox, account, "europe-west4"), timeout=5)
+    credentials = credentials_of(sandbox, account, "europe-west4")
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name three colours please"}]
     for model in VERTEX.models_extra:
-        completion = VERTEX.complete(client, model=model, messages=messages, max_tokens=100)
-        assert completion.output == f"Simulated vertex reply from {model}: I read 6 words of your prompt."
-        assert (completion.model, completion.stop_reason) == (model, "STOP")
-        assert completion.input_tokens == 8 and completion.output_tokens > 0
-    short = VERTEX.complete(client, model="gemini-2.5-flash", messages=messages, max_tokens=3)
-    assert short.stop_reason == "MAX_TOKENS"
+        [completion] = chat(credentials, model, {"messages": messages, "max_tokens": 100})
+        choice = completion["choices"][0]
+        assert choice["message"]["content"] == f"Simulated vertex reply from {model}: I read 6 words of your prompt."
+        assert (completion["model"], choice["finish_reason"]) == (model, "stop")
+        assert completion["usage"]["prompt_tokens"] == 8 and completion["usage"]["completion_tokens"] > 0
+    [short] = chat(credentials, "gemini-2.5-flash", {"messages": messages, "max_tokens": 3})
+    assert short["choices"][0]["finish_reason"] == "length"
     assert sandbox.calls("vertex.GenerateContent") == {account.name: 3}
     assert sandbox.calls("vertex.Token") == {account.name: 1}  # the token is reused until it expires
     assert VERTEX.describe()["models_extra"] == ["gemini-2.5-pro", "gemini-2.5-flash"]
@@ -162,39 +172,57 @@ def test_gemini_is_callable_through_the_provider(sandbox):
 
 def test_gemini_without_access_is_classified(sandbox):
     account = sandbox.add_account("vertex", models=[SONNET, OPUS])
-    client = VERTEX.client(credentials_of(sandbox, account), timeout=5)
-    with pytest.raises(genai_errors.ClientError) as raised:
-        VERTEX.complete(client, model="gemini-2.5-pro", messages=MESSAGES, max_tokens=10)
+    with pytest.raises(transport.HttpStatusError) as raised:
+        chat(credentials_of(sandbox, account), "gemini-2.5-pro", {"messages": MESSAGES, "max_tokens": 10})
     failure = VERTEX.classify(raised.value, model="gemini-2.5-pro")
-    assert failure.category == "model_access" and "gemini-2.5-pro" in failure.hint
+    assert (failure.category, failure.status) == ("model_access", 404) and "gemini-2.5-pro" in failure.hint
 
 
-def test_streaming_through_both_sdks(sandbox):
+@pytest.mark.parametrize(("error", "category"), [
+    ({"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Quota exceeded."}, "rate_limited"),
+    ({"code": 503, "status": "UNAVAILABLE", "message": "The service is currently unavailable."},
+     "provider_unavailable"),
+    ({"status": "INTERNAL", "message": "Internal error."}, "provider_unavailable"),
+])
+def test_an_error_inside_a_gemini_stream_is_classified_by_its_code(error, category):
+    failure = _stream_failure({"error": error}, model="gemini-2.5-pro", location="us-east5")
+    assert (failure.category, failure.code) == (category, error["status"])
+
+
+def streamed_text(chunks: list[dict]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+def test_streaming_claude_and_gemini(sandbox):
     account = sandbox.add_account("vertex")
-    client = VERTEX.client(credentials_of(sandbox, account), timeout=5)
-    with client.claude.messages.stream(model=SONNET, max_tokens=100, messages=MESSAGES) as stream:
-        pieces = list(stream.text_stream)
-        final = stream.get_final_message()
-    assert len(pieces) > 3 and "".join(pieces) == final.content[0].text
-    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
-    chunks = list(client.gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="Hello there"))
-    assert len(chunks) > 3
-    assert "".join(c.text or "" for c in chunks) == "Simulated vertex reply from gemini-2.5-flash: I read 2 words of " \
-                                                   "your prompt."
-    assert chunks[-1].usage_metadata.candidates_token_count > 0
+    credentials = credentials_of(sandbox, account)
+    for model in (SONNET, "gemini-2.5-flash"):
+        chunks = chat(credentials, model, {"messages": [{"role": "user", "content": "Hello there"}],
+                                           "max_tokens": 100}, stream=True)
+        assert len(chunks) > 4
+        assert streamed_text(chunks) == f"Simulated vertex reply from {model}: I read 2 words of your prompt."
+        assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
+        assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
     assert sandbox.calls("vertex.StreamRawPredict") == {account.name: 1}
     assert sandbox.calls("vertex.StreamGenerateContent") == {account.name: 1}
 
 
-def test_streams_that_fail_midway_raise_in_each_sdk(sandbox):
+@pytest.mark.parametrize(("model", "category"), [(SONNET, "provider_unavailable"), ("gemini-2.5-flash", "network")])
+def test_streams_that_fail_midway_raise(sandbox, model, category):
+    # Claude ends its stream with an overloaded_error event; Gemini's connection drops with the body unfinished.
     account = sandbox.add_account("vertex", behaviour="mid_stream_failure")
-    client = VERTEX.client(credentials_of(sandbox, account), timeout=5)
-    with pytest.raises(anthropic.APIStatusError):
-        with client.claude.messages.stream(model=SONNET, max_tokens=100, messages=MESSAGES) as stream:
-            list(stream.text_stream)
+    pieces = []
+
+    async def call():
+        client = VERTEX.async_client(credentials_of(sandbox, account), timeout=5)
+        body = {"messages": MESSAGES, "max_tokens": 100}
+        async for item in VERTEX.acall(client, Call(api="chat", body=body, model=model, stream=True)):
+            pieces.append(item)
+
     with pytest.raises(Exception) as raised:
-        list(client.gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="Hello there"))
-    assert VERTEX.classify(raised.value).category == "network"
+        transport.run_sync(call())
+    assert streamed_text(pieces)  # some text came first
+    assert VERTEX.classify(raised.value, model=model).category == category
 
 
 def test_rotate_then_revert(sandbox, client_for):
