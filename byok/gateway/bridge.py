@@ -11,6 +11,7 @@ A sync caller returns once its usage record is written (a task or a command may 
 
 import asyncio
 import atexit
+import logging
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ from .catalog import Target
 from .dataplane import open_call
 
 STOP_TIMEOUT = 10.0  # seconds a stopping loop has to flush its usage
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,6 +98,9 @@ class _OwnLoop:
 
         try:
             asyncio.run_coroutine_threadsafe(finish(), self.loop).result(STOP_TIMEOUT)
+        except Exception:  # noqa: BLE001 -- stopping (often at exit) must not raise; say what may be unwritten
+            logger.exception("the data plane's own loop did not stop cleanly; %d usage records unwritten",
+                             len(usage.batch.pending))
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(STOP_TIMEOUT)

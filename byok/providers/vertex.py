@@ -213,7 +213,7 @@ class TokenClient:
     def __init__(self, info: Mapping[str, Any], *, location: str, timeout: float):
         self.project_id = info["project_id"]
         self.location = location
-        self.google_credentials = google_credentials(info, timeout=timeout)
+        self.google_credentials = _shared_credentials(info, timeout=timeout)  # the model checks' token too
 
     def __repr__(self) -> str:
         return f"<TokenClient {self.project_id} {self.location}>"

@@ -198,6 +198,7 @@ def expire(ctx):
     ctx.monkeypatch.setattr(auth, "timezone", SimpleNamespace(now=lambda: later))
 
 
+@pytest.mark.django_db(transaction=True)  # the calls run on the data plane's loop, in other threads
 @pytest.mark.parametrize("change", [revoke, remove_member, delete_workspace, deactivate_user, expire])
 def test_refused_on_the_very_next_call_in_this_process(sandbox, monkeypatch, change):
     owner, workspace, member = team()

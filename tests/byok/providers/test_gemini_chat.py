@@ -52,7 +52,7 @@ def test_a_chat_request_as_a_generate_content_body():
         {"functionResponse": {"name": "get_time", "response": {"output": "14:05"}}},
         {"functionResponse": {"name": "get_weather", "response": {"celsius": 21}}},
         {"text": "And tomorrow?"}]}
-    assert request["systemInstruction"] == {"role": "user", "parts": [{"text": "Be brief.\nUse tools."}]}
+    assert request["systemInstruction"] == {"role": "user", "parts": [{"text": "Be brief.\n\nUse tools."}]}
     assert request["generationConfig"] == {"maxOutputTokens": 77, "temperature": 0.5, "topP": 0.9,
                                            "stopSequences": ["END"], "responseMimeType": "application/json"}
     weather, clock = request["tools"][0]["functionDeclarations"]
@@ -197,18 +197,18 @@ def gif() -> str:
 
 
 @pytest.mark.parametrize(("messages", "param", "words"), [
-    (["Hi"], "messages", "messages[0]: Each message is an object with a role."),
-    ([{"role": "robot", "content": "Hi"}], "messages", "messages[0]: Unknown message role 'robot'"),
+    (["Hi"], "messages", "messages[0] must be an object with a role."),
+    ([{"role": "robot", "content": "Hi"}], "messages", "messages[0].role must be system, developer, user, assistant or tool"),
     ([{"role": "system", "content": "Be brief."}], "messages", "messages: at least one user message"),
-    ([{"role": "user", "content": 42}], "messages", "messages[0]: Message content must be a string or a list"),
+    ([{"role": "user", "content": 42}], "messages", "messages[0].content must be a string or a list"),
     ([{"role": "user", "content": [{"type": "text", "text": 42}]}], "messages",
-     "messages[0]: A text part's text must be a string."),
+     "messages[0].content[0].text must be a string."),
     ([{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}], "messages",
-     "messages[0]: Unsupported content part type 'input_audio'"),
+     "messages[0].content[0].type must be text or image_url here (got 'input_audio')"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/gif;base64,{gif()}"}}]}],
      "messages", "messages[0]: Gemini does not read image/gif images"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}],
-     "messages", "messages[0]: The image's data URL is not valid base64."),
+     "messages", "messages[0].content[0]: the image's data URL is not valid base64."),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.example/photo"}}]}],
      "messages", "messages[0]: Gemini needs an image link's type"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x.example/a.png"}}]}],
@@ -216,12 +216,12 @@ def gif() -> str:
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "gs://owners-bucket/secret.png"}}]}],
      "messages", "messages[0]: gs:// images would be read with the key owner's service account"),
     ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": {"id": "c"}}], "messages",
-     "messages[1]: tool_calls must be a list."),
+     "messages[1].tool_calls must be a list."),
     ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}],
-     "messages", "messages[1]: tool_calls[0] needs function.name."),
+     "messages", "messages[1].tool_calls[0] must be {\"id\", \"type\": \"function\""),
     ([{"role": "user", "content": "Hi"},
       {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{oops"}}]}],
-     "messages", "messages[1]: tool_calls[0]: A tool call's function.arguments must be a JSON object string."),
+     "messages", "messages[1].tool_calls[0].function.arguments is not valid JSON."),
     ([{"role": "user", "content": "Hi"}, {"role": "tool", "tool_call_id": "call_9", "content": "42"}], "messages",
      "messages[1]: tool_call_id must be the id of a tool call in an earlier assistant message"),
 ])
@@ -232,20 +232,20 @@ def test_malformed_messages_are_400s_naming_the_message(messages, param, words):
 
 
 @pytest.mark.parametrize(("fields", "param", "words"), [
-    ({"temperature": "warm"}, "temperature", "temperature must be a number."),
-    ({"top_p": True}, "top_p", "top_p must be a number."),
-    ({"stop": [1]}, "stop", "stop must be a string or a list of strings."),
-    ({"max_tokens": 0}, "max_tokens", "max_tokens must be a positive integer."),
+    ({"temperature": "warm"}, "temperature", "temperature must be a number, not a string."),
+    ({"top_p": True}, "top_p", "top_p must be a number, not a boolean."),
+    ({"stop": [1]}, "stop", "stop must be a string or a list of at most 4 strings."),
+    ({"max_tokens": 0}, "max_tokens", "max_tokens must be between 1 and"),
     ({"response_format": {"type": "yaml"}}, "response_format", "response_format.type must be text, json_object"),
-    ({"response_format": {"type": "json_schema"}}, "response_format", "response_format.json_schema must be"),
+    ({"response_format": {"type": "json_schema"}}, "response_format", "response_format.json_schema.schema must be a JSON Schema object."),
     ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "tuple"}}}}, "response_format",
      "response_format.json_schema.schema.type must be one of"),
-    ({"tools": {"f": 1}}, "tools", "tools must be a list."),
+    ({"tools": {"f": 1}}, "tools", "tools must be a list, not an object."),
     ({"tools": [{"type": "function", "function": {"name": "9lives"}}]}, "tools",
      "tools[0].function.name: Gemini takes function names that start with a letter or an underscore"),
     ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "get_time"}}}, "tool_choice",
      "tool_choice names 'get_time', which is not one of the tools."),
-    ({"tools": [WEATHER], "tool_choice": "always"}, "tool_choice", "tool_choice must be auto, none, required"),
+    ({"tools": [WEATHER], "tool_choice": "always"}, "tool_choice", "tool_choice must be auto, none, required or"),
     ({"tool_choice": "required"}, "tool_choice", "tool_choice needs tools."),
 ])
 def test_malformed_parameters_are_400s_naming_the_field(fields, param, words):
