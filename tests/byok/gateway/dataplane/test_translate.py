@@ -8,6 +8,7 @@ import pytest
 from byok.providers.translate import RequestInvalid
 from byok.providers.translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 from byok.providers.translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
+from byok.providers.translate.gemini_chat import chat_to_gemini
 from byok.providers.translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 16).decode()
@@ -183,7 +184,6 @@ HELLO = [{"role": "user", "content": "Hi"}]
 
 @pytest.mark.parametrize("fields, param, says", [
     ({"temperature": "hot"}, "temperature", "must be a number"),
-    ({"temperature": 1.5}, "temperature", "between 0 and 1"),
     ({"n": 2}, "n", "one choice"),
     ({"logprobs": True}, "logprobs", "no log probabilities"),
     ({"top_p": [1]}, "top_p", "must be a number"),
@@ -197,8 +197,8 @@ HELLO = [{"role": "user", "content": "Hi"}]
     ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages", "text must be a string"),
     ({"messages": [{"role": "assistant", "tool_calls": "x"}]}, "messages", "must be a list"),
 ])
-@pytest.mark.parametrize("translate", [lambda body: chat_to_messages(body, model="m"), chat_to_converse],
-                         ids=["claude", "converse"])
+@pytest.mark.parametrize("translate", [lambda body: chat_to_messages(body, model="m"), chat_to_converse,
+                                       chat_to_gemini], ids=["claude", "converse", "gemini"])
 def test_every_field_has_one_rule_and_a_wrong_value_is_a_400_naming_it(translate, fields, param, says):
     with pytest.raises(RequestInvalid, match=says) as refused:
         translate({"messages": HELLO, **fields})
@@ -209,11 +209,19 @@ def test_every_chat_field_is_declared_for_every_translating_family():
     from byok.providers.translate.anthropic_chat import CHAT_TO_MESSAGES
     from byok.providers.translate.bedrock_chat import CHAT_TO_CONVERSE
     from byok.providers.translate.chat import CHAT_FIELDS
+    from byok.providers.translate.gemini_chat import CHAT_TO_GEMINI
 
-    for rules in (CHAT_TO_MESSAGES, CHAT_TO_CONVERSE):
+    for rules in (CHAT_TO_MESSAGES, CHAT_TO_CONVERSE, CHAT_TO_GEMINI):
         assert set(rules) == set(CHAT_FIELDS)
 
 
 def test_dropped_fields_are_accepted_and_left_out():
     body = chat_to_messages({"messages": HELLO, "seed": 3, "user": "u", "store": False, "n": 1}, model="m")
     assert not {"seed", "user", "store", "n"} & set(body)
+
+
+@pytest.mark.parametrize("translate", [lambda body: chat_to_messages(body, model="m"), chat_to_converse])
+def test_claude_takes_temperatures_up_to_1(translate):
+    with pytest.raises(RequestInvalid, match="between 0 and 1") as refused:
+        translate({"messages": HELLO, "temperature": 1.5})
+    assert refused.value.param == "temperature"
