@@ -93,12 +93,13 @@ class PromptCache:
                 self._expiry[(account, model, prefix)] = now + TTL_SECONDS[ttl]
         return CacheUsage(read=read, write_5m=write["5m"], write_1h=write["1h"])
 
-    def use_automatic(self, *, account: str, model: str, text: str) -> int:
-        """OpenAI's automatic caching: the cached tokens of this prompt; the prompt is cached for the next call."""
+    def use_automatic(self, *, account: str, model: str, text: str) -> tuple[int, int]:
+        """OpenAI's automatic caching: (cached tokens read, tokens newly written) for this prompt, which is cached
+        for the next call."""
         words = text.split()
         total = _tokens(len(words))
         if total < MIN_CACHEABLE_TOKENS:
-            return 0
+            return 0, 0
         steps = range(MIN_CACHEABLE_TOKENS, total + 1, AUTOMATIC_STEP_TOKENS)
         step_words = {int(step / TOKENS_PER_WORD): step for step in steps}
         digest = hashlib.sha256()
@@ -113,4 +114,5 @@ class PromptCache:
                          default=0)
             for prefix, _ in prefixes:
                 self._expiry[(account, model, prefix)] = now + AUTOMATIC_TTL_SECONDS
-        return cached
+        written = max((tokens for _, tokens in prefixes), default=0) - cached
+        return cached, max(0, written)

@@ -156,8 +156,10 @@ class SimulatorState:
     tls: bool = False  # served over HTTPS (what URLs the server reports, e.g. the audience of Google's JWTs)
     prompt_cache: PromptCache = field(default_factory=PromptCache)
     signer: Signer = field(default_factory=Signer)  # thinking signatures, reasoning items' encrypted content
-    # OpenAI Responses API: stored responses by id -> (account name, the conversation's input items and output)
-    responses: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
+    # OpenAI Responses API (`store`): responses by id -> (account name, the conversation's items, the response),
+    # and their items by id -> (account name, item)
+    responses: dict[str, tuple[str, list[Any], dict[str, Any]]] = field(default_factory=dict)
+    response_items: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def simulate_latency(self, account: Account) -> None:
         # Sleeps only this request's thread: slow accounts never hold up other callers.
@@ -281,24 +283,36 @@ def _tool_to_call(prompt: Prompt) -> Tool | None:
     return next(about_weather, prompt.tools[0])
 
 
-_SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {}}
+_SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {},
+                  "null": None}
 
 
 def sample_object(schema: dict[str, Any]) -> dict[str, Any]:
     """An object that fits a JSON schema (a tool's input, a JSON answer's): its required properties (or all), each
-    with a sample value."""
+    with a sample value; nested objects are filled the same way."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return {}
     required = schema.get("required") or list(properties)
-    arguments: dict[str, Any] = {}
-    for name in required:
-        spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
-        if spec.get("enum"):
-            arguments[name] = spec["enum"][0]
-        else:
-            arguments[name] = _SAMPLE_VALUES.get(spec.get("type"), "Paris")
-    return arguments
+    return {name: _sample_value(properties.get(name)) for name in required}
+
+
+def _sample_value(spec: Any) -> Any:
+    spec = spec if isinstance(spec, dict) else {}
+    if spec.get("enum"):
+        return spec["enum"][0]
+    if "const" in spec:
+        return spec["const"]
+    if isinstance(spec.get("anyOf"), list) and spec["anyOf"]:
+        return _sample_value(spec["anyOf"][0])
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        kind = next((item for item in kind if item != "null"), "null")
+    if kind == "object" and isinstance(spec.get("properties"), dict):
+        return sample_object(spec)
+    if kind == "array" and spec.get("minItems"):
+        return [_sample_value(spec.get("items"))] * int(spec["minItems"])
+    return _SAMPLE_VALUES.get(kind, "Paris")
 
 
 def text_of(content: Any) -> str:
