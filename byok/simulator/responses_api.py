@@ -295,16 +295,17 @@ def create_response(body: Any, state: SimulatorState, account: Account) -> SimRe
     fmt = _text_format(body, prompt.text)
     effort, summary = _reasoning(body, model)
     max_tokens = _max_output_tokens(body, model)
-    reply = answer(provider="openai", model=model, prompt=prompt, max_tokens=max_tokens)
-    if reply.tool_call is None and fmt["type"] != "text":
+    thought = thinking_text(model, len(prompt.text.split())) if effort in EFFORT_THOUGHTS else None
+    reasoning_tokens = count_tokens(thought) * EFFORT_THOUGHTS[effort] if thought else 0
+    # Reasoning tokens use up max_output_tokens first, as on OpenAI.
+    visible_limit = None if max_tokens is None else max(1, max_tokens - reasoning_tokens)
+    reply = answer(provider="openai", model=model, prompt=prompt, max_tokens=visible_limit)
+    if reply.tool_call is None and fmt["type"] != "text" and not reply.truncated:
         value = sample_object(fmt["schema"]) if fmt["type"] == "json_schema" else {"reply": reply.text}
-        reply = replace(reply, text=json.dumps(value), output_tokens=count_tokens(json.dumps(value)), truncated=False)
+        reply = replace(reply, text=json.dumps(value), output_tokens=count_tokens(json.dumps(value)))
     cached, written = state.prompt_cache.use_automatic(account=account.name, model=model, text=prompt.text)
-    reply = replace(reply, cache=CacheUsage(read=cached, write_5m=written))
-    if effort in EFFORT_THOUGHTS:
-        thought = thinking_text(model, len(prompt.text.split()))
-        tokens = count_tokens(thought) * EFFORT_THOUGHTS[effort]
-        reply = replace(reply, thinking=thought, reasoning_tokens=tokens, output_tokens=reply.output_tokens + tokens)
+    reply = replace(reply, cache=CacheUsage(read=cached, write_5m=written), thinking=thought,
+                    reasoning_tokens=reasoning_tokens, output_tokens=reply.output_tokens + reasoning_tokens)
     response_id = f"resp_{uuid.uuid4().hex}"
     output = _output_items(reply, summary=summary, sealed="reasoning.encrypted_content" in include, state=state)
     response = _response_object(body, response_id, model, output, reply, fmt=fmt, effort=effort, summary=summary)
