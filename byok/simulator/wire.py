@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
+from urllib.parse import unquote
 
 from .accounts import Account, AccountRegistry
 from .caching import CacheUsage, PromptCache
@@ -113,7 +114,10 @@ class CallStats:
     def record(
         self, *, operation: str, principal: str, account: Account | None, status: int, **details: Any
     ) -> None:
-        """`details`: `endpoint` (the path), `region`, `model` and anything else worth a test's reading."""
+        """`details`: `endpoint` (the path, percent-decoded), `region`, `model` and anything else worth a test's
+        reading."""
+        if details.get("endpoint"):
+            details["endpoint"] = unquote(details["endpoint"])
         entry = {"operation": operation, "account": account.name if account else "unknown", "principal": principal,
                  "status": status, **{key: value for key, value in details.items() if value not in (None, "", [])}}
         with self._lock:
