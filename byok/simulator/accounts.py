@@ -51,7 +51,7 @@ _EXTRA_MODELS = {
     "mistral": ("mistral-small-latest", "mistral-embed"),
     "deepseek": (),
     "xai": ("grok-3-mini",),
-    "zai": (),
+    "zai": ("embedding-3",),
     "groq": ("openai/gpt-oss-120b",),
     "vertex": ("claude-haiku-4-5@20251001", "gemini-2.5-flash-lite", "text-embedding-005", "gemini-embedding-001"),
 }

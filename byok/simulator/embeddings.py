@@ -25,8 +25,9 @@ EMBEDDING_MODELS: dict[str, EmbeddingModel] = {
     "text-embedding-3-small": EmbeddingModel(1536, range(1, 1537), 2048),
     "text-embedding-3-large": EmbeddingModel(3072, range(1, 3073), 2048),
     "text-embedding-ada-002": EmbeddingModel(1536, (1536,), 2048),
-    # Mistral
+    # Mistral; Z.ai (embedding-3: 256, 512, 1,024 or 2,048 dimensions, up to 64 inputs)
     "mistral-embed": EmbeddingModel(1024, (1024,), 512),
+    "embedding-3": EmbeddingModel(2048, (256, 512, 1024, 2048), 64),
     # Bedrock: Titan Text Embeddings v2 takes one text; Cohere Embed up to 96
     "amazon.titan-embed-text-v2:0": EmbeddingModel(1024, (256, 512, 1024), 1),
     "cohere.embed-english-v3": EmbeddingModel(1024, (1024,), 96),

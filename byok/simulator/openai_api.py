@@ -58,7 +58,7 @@ _BEHAVIOUR_ERRORS: dict[str, tuple[int, str, str | None, str]] = {
 
 
 # The OpenAI-compatible providers that serve /v1/embeddings (the others answer 404, as their APIs do).
-EMBEDDING_PROVIDERS = frozenset({"openai", "mistral"})
+EMBEDDING_PROVIDERS = frozenset({"openai", "mistral", "zai"})
 
 
 def handle_openai_compatible(request: SimRequest, state: SimulatorState, provider: str, path: str) -> SimResponse:
@@ -266,7 +266,7 @@ def _embeddings(body: Any, account: Account) -> SimResponse:
     if encoding not in ("float", "base64"):
         raise invalid(f"Invalid value: '{encoding}'. Supported values are: 'float' and 'base64'.", "encoding_format")
     size = body.get("dimensions")
-    if size is not None and (model == "text-embedding-ada-002" or account.provider != "openai"):
+    if size is not None and len(spec.dimensions) == 1:
         raise invalid("This model does not support specifying dimensions.", "dimensions")
     size = size if size is not None else spec.default_dimensions
     if size not in spec.dimensions:

@@ -7,7 +7,7 @@ URL layout (one port):
     POST /                                 STS query API (GetCallerIdentity, GetSessionToken)
     /anthropic/v1/messages, /v1/models     Anthropic
     /{openai,mistral,deepseek,xai,zai,groq}/v1  OpenAI Chat Completions and Models; Embeddings (openai,
-                                           mistral); the Responses API (openai)
+                                           mistral, zai); the Responses API (openai)
     /vertex/token, /vertex/v1/projects/…   Google OAuth2 (JWT bearer) and Vertex AI (Claude rawPredict, Gemini)
     /_simulator/stats|calls|reset|accounts control, for tests and benchmarks
 """

@@ -67,11 +67,15 @@ def test_openai_refuses_bad_embedding_requests_naming_the_parameter(sim, fields,
     assert refused.value.param == param
 
 
-def test_mistral_embeds_and_a_provider_without_embeddings_answers_404(sim):
+def test_mistral_and_zai_embed_and_a_provider_without_embeddings_answers_404(sim):
     mistral = openai_client(sim.url, sim.account("demo-mistral").api_key, "mistral")
+    zai = openai_client(sim.url, sim.account("demo-zai").api_key, "zai")
     deepseek = openai_client(sim.url, sim.account("demo-deepseek").api_key, "deepseek")
 
     assert len(mistral.embeddings.create(model="mistral-embed", input="hi").data[0].embedding) == 1024
+    assert len(zai.embeddings.create(model="embedding-3", input="hi", dimensions=512).data[0].embedding) == 512
+    with pytest.raises(openai.BadRequestError):
+        mistral.embeddings.create(model="mistral-embed", input="hi", dimensions=256)
     with pytest.raises(openai.NotFoundError):
         deepseek.embeddings.create(model="deepseek-chat", input="hi")
 
