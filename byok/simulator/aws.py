@@ -19,7 +19,6 @@ from xml.sax.saxutils import escape
 from . import eventstream
 from .accounts import Account, SessionCredentials, bedrock_base_model_id, secret_hint
 from .anthropic_api import (
-    beta_refusal,
     check_thinking,
     claude_reply,
     message,
@@ -29,8 +28,8 @@ from .anthropic_api import (
 from .caching import Segment
 from .embeddings import EMBEDDING_MODELS, embed, int8, is_embedding_model
 from .limits import converse_max_tokens_error
-from .thinking import PLATFORM_BETAS, parse_betas, thinking_text
 from .sigv4 import SignatureError, parse_authorization, verify_signature
+from .thinking import PLATFORM_BETAS, parse_betas, thinking_text
 from .wire import (
     Answer,
     InvalidRequest,
@@ -505,7 +504,7 @@ def _count_tokens(request: SimRequest, state: SimulatorState, base_model: str) -
         raise AwsError(400, "ValidationException", "1 validation error detected: Value at 'input' failed to satisfy "
                        "constraint: Member must have exactly one of invokeModel or converse")
     if not base_model.startswith("anthropic."):
-        raise AwsError(400, "ValidationException", f"The provided model doesn't support counting tokens.")
+        raise AwsError(400, "ValidationException", "The provided model doesn't support counting tokens.")
     if "converse" in given:
         converse = given["converse"] if isinstance(given["converse"], dict) else {}
         tokens = max(1, count_tokens(_converse_prompt(converse, _converse_messages(converse)).text))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ EFFORT_THOUGHTS = {"minimal": 1, "low": 1, "medium": 2, "high": 4, "xhigh": 8}  
 SUMMARIES = ("auto", "concise", "detailed")
 MIN_OUTPUT_TOKENS = 16
 STORED_RESPONSES_MAX = 10_000  # the oldest stored responses are forgotten past this many
+_STORE_LOCK = threading.Lock()  # concurrent calls store and forget responses
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning", "item_reference")
 INPUT_PART_TYPES = ("input_text", "input_image", "input_file")
 OUTPUT_PART_TYPES = ("output_text", "refusal")
@@ -329,11 +331,14 @@ def get_response(state: SimulatorState, account: Account, response_id: str) -> S
 
 def _store(state: SimulatorState, account: Account, response_id: str, items: list[dict[str, Any]],
            response: dict[str, Any]) -> None:
-    while len(state.responses) >= STORED_RESPONSES_MAX:
-        state.responses.pop(next(iter(state.responses)), None)
-    state.responses[response_id] = (account.name, items, response)
-    for item in response["output"]:
-        state.response_items[item["id"]] = (account.name, item)
+    with _STORE_LOCK:
+        while len(state.responses) >= STORED_RESPONSES_MAX:
+            *_, forgotten = state.responses.pop(next(iter(state.responses)))
+            for item in forgotten["output"]:
+                state.response_items.pop(item["id"], None)
+        state.responses[response_id] = (account.name, items, response)
+        for item in response["output"]:
+            state.response_items[item["id"]] = (account.name, item)
 
 
 def _output_items(reply: Answer, *, summary: str | None, sealed: bool, state: SimulatorState) -> list[dict]:
