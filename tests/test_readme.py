@@ -22,6 +22,7 @@ import pytest
 from django.core.management import call_command
 
 from byok.simulator import SimulatorServer
+from byok.simulator.server import simulator_env
 from byok_project import stack
 from tests.fixtures.dataplane import DataPlaneServer
 
@@ -108,8 +109,7 @@ def make_run_stack(transactional_db, settings, monkeypatch):
         if name.startswith("PLATFORM_") or name == "BYOK_BREAKER_COOLDOWN_SECONDS":
             monkeypatch.delenv(name)
     with SimulatorServer() as simulator:
-        monkeypatch.setattr(stack, "SIMULATOR_PORT", simulator.port)
-        settings.BYOK_ENDPOINTS = stack.sandbox_endpoints()
+        settings.BYOK_ENDPOINTS = simulator_env(simulator.url)
         sandbox = stack.sandbox_platform_env()
         settings.BYOK_PLATFORM_ENV = {name: value for name, value in sandbox.items() if name.startswith("PLATFORM_")}
         assert sandbox["BYOK_BREAKER_COOLDOWN_SECONDS"] == "30"  # what the README's `sleep 30` waits for

@@ -171,6 +171,7 @@ def complete(*, user: User, workspace_slug: str, task: str, messages: list[dict]
 
 
 async def _complete(user_id: int, slug: str, target: Target, body: dict, api_key_id: int | None) -> CallOutcome:
+    await cache.catalog_ready()  # tiers are read from the catalog snapshot, as for a /v1 call
     served = await open_call(user_id=user_id, slug=slug, target=target, api="chat", body=body, stream=False,
                              api_key_id=api_key_id)
     answer = served.first

@@ -332,6 +332,7 @@ def test_every_api_route_has_a_step():
     assert not missing, f"add a Step to API_STEPS for: {sorted(missing)}"
 
 
+@pytest.mark.django_db(transaction=True)  # the completion step runs on the data plane's loop, in other threads
 def test_canaries_appear_nowhere_but_in_ciphertext(planted, captured_logs, client_for):
     stream, records, caplog = captured_logs
     client = client_for(planted.owner)

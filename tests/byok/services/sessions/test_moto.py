@@ -1,5 +1,6 @@
 """A second opinion on the STS wire format: moto's server issues the session, and the Bedrock client signs with it."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -31,8 +32,8 @@ def test_refresh_against_moto_stores_its_session_and_expiry_and_calls_sign_with_
     assert session["session_token"] and session["access_key_id"] != BEDROCK_AKIA["access_key_id"]
     assert abs(key.session_token_expires_at - (timezone.now() + timedelta(hours=12))) < timedelta(minutes=1)
 
-    _, client = client_for(credentials_resolve(user=member, workspace_slug=workspace.slug))
-    signing = client._request_signer._credentials.get_frozen_credentials()
+    _, client, _ = asyncio.run(client_for(credentials_resolve(user=member, workspace_slug=workspace.slug)))
+    signing = client._credentials.get_frozen_credentials()
     assert (signing.access_key, signing.secret_key, signing.token) == (
         session["access_key_id"], session["secret_access_key"], session["session_token"])
     assert ProviderKey.objects.get(pk=key.pk).session_secret == key.session_secret  # no second refresh
