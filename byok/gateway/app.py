@@ -29,6 +29,7 @@ from django.conf import settings
 
 from accounts.models import ApiKey
 from core.errors import DomainError
+from core.parsers import json_depth, max_json_depth
 
 from ..catalog.selectors import catalog_model
 from ..models.keys import is_exclusive
@@ -187,8 +188,16 @@ def _sse(data: dict, event: str | None = None) -> bytes:
 
 
 def _body(raw: bytes) -> dict:
+    """The request's JSON object; nesting is bounded as on the control plane (json recurses once per level: a
+    deep body would be a RecursionError, a 500), measured by a scan that never recurses."""
     try:
-        body = json.loads(raw or b"{}")
+        text = raw.decode() if raw else "{}"
+    except UnicodeDecodeError:
+        raise RequestInvalid("The request body is not UTF-8 JSON.") from None
+    if json_depth(text) > max_json_depth():
+        raise RequestInvalid(f"The request body nests JSON deeper than {max_json_depth()} levels.")
+    try:
+        body = json.loads(text)
     except ValueError:
         raise RequestInvalid("The request body is not valid JSON.") from None
     if not isinstance(body, dict):

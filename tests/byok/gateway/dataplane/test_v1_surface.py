@@ -60,3 +60,15 @@ def test_cors_for_allowed_origins_only(dataplane, member, settings):
         headers={"Origin": "https://app.example.com", "Authorization": f"Bearer {token}"})
     assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "x-byok-source" in answer.headers["access-control-expose-headers"]
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"a":' * 40 + b"1" + b"}" * 40, b"\xff\xfe",
+                                  b"not json", b"[1, 2]"])
+def test_malformed_bodies_are_400s_in_shape(dataplane, member, body):
+    token = dataplane.token(member)
+    for path, shape in (("/v1/chat/completions", "invalid_request_error"), ("/v1/messages", "error")):
+        answer = httpx2.post(f"{dataplane.url}{path}", content=body,
+                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        assert answer.status_code == 400, answer.text
+        payload = answer.json()
+        assert payload["error"]["type"] == "invalid_request_error" and (shape != "error" or payload["type"] == "error")
