@@ -466,3 +466,4 @@ def max_tokens_of(body: Mapping[str, Any], default: int) -> int:
 
 def stops_of(stop) -> list[str]:
     return [] if stop is None else [stop] if isinstance(stop, str) else list(stop)
+

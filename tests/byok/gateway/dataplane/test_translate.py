@@ -225,3 +225,12 @@ def test_claude_takes_temperatures_up_to_1(translate):
     with pytest.raises(RequestInvalid, match="between 0 and 1") as refused:
         translate({"messages": HELLO, "temperature": 1.5})
     assert refused.value.param == "temperature"
+
+
+def test_the_docs_show_the_declared_rules():
+    from pathlib import Path
+
+    from byok.providers.translate.tables import rules_table
+
+    docs = (Path(__file__).resolve().parents[4] / "docs" / "providers.md").read_text()
+    assert rules_table() in docs
