@@ -3,8 +3,6 @@
 import json
 from functools import partial
 
-import anthropic as anthropic_sdk
-
 from . import http_sdk, transport
 from .base import Call, CredentialField, EndpointOverride, Provider, endpoint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
@@ -35,18 +33,22 @@ class AnthropicProvider(Provider):
         ),
     )
 
-    def sdk_client(self, credentials, *, timeout: float) -> anthropic_sdk.Anthropic:
-        """The official SDK, for the connection test's model listing (calls go through the transport)."""
-        return anthropic_sdk.Anthropic(api_key=credentials["api_key"], base_url=endpoint(ENDPOINT.setting),
-                                       timeout=timeout, max_retries=0)
-
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
-        return http_sdk.classify(exc, anthropic_sdk, name=self.name, console=CONSOLE, model=model)
+        return http_sdk.classify(exc, name=self.name, console=CONSOLE, model=model)
 
     def check(self, credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
-        sdk_client = self.sdk_client(credentials, timeout=check_timeout())
-        return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list(limit=1000)],
-                                          models=models or self.models, name=self.name, console=CONSOLE,
+        client = self.async_client(credentials, timeout=check_timeout())
+
+        async def model_ids() -> list[str]:  # every page of GET /v1/models
+            ids, after = [], ""
+            while True:
+                page = await client.get_json(f"/v1/models?limit=1000{after}")
+                ids += [model["id"] for model in page.get("data") or []]
+                if not page.get("has_more") or not page.get("last_id"):
+                    return ids
+                after = f"&after_id={page['last_id']}"
+
+        return http_sdk.model_list_checks(model_ids, models=models or self.models, name=self.name, console=CONSOLE,
                                           classify=self.classify)
 
     def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:

@@ -1,5 +1,5 @@
-"""What the Anthropic and OpenAI-compatible APIs share: what their errors mean (raised by the official SDKs on the
-sync path, by the transport on the data plane) and their model-list checks."""
+"""What the Anthropic and OpenAI-compatible APIs share: what their errors mean (as the transport raises them) and
+their model-list checks."""
 
 from . import transport
 from .outcomes import Category, CheckResult, Failure
@@ -24,22 +24,17 @@ def hint(category: str, *, name: str, console: str, model: str = "", code: str =
     return _HINTS[category].format(name=name, console=console, model=model or "this model", code=code)
 
 
-def classify(exc: BaseException, sdk, *, name: str, console: str, model: str = "") -> Failure:
-    """Map an SDK exception (the sync path; `sdk` is the `anthropic` or `openai` module) or a transport error (the
-    data plane) to a category."""
+def classify(exc: BaseException, *, name: str, console: str, model: str = "") -> Failure:
+    """Map a transport error to a category (anything else is re-raised: a bug, not a provider's answer)."""
     if isinstance(exc, transport.HttpStatusError):
         error = exc.json().get("error")
         kind = error.get("type") if isinstance(error, dict) else None
         return _status_failure(exc.status, exc.body.decode(errors="replace"), code=kind or f"http_{exc.status}",
                                name=name, console=console, model=model)
-    if isinstance(exc, (sdk.APITimeoutError, TimeoutError)):
+    if isinstance(exc, TimeoutError):
         category = Category.TIMEOUT
-    elif isinstance(exc, (sdk.APIConnectionError, transport.TransportFailed)):
+    elif isinstance(exc, transport.TransportFailed):
         category = Category.NETWORK
-    elif isinstance(exc, sdk.APIStatusError):
-        body = getattr(exc, "body", None)
-        return _status_failure(exc.status_code, str(body) if body is not None else "", code=type(exc).__name__,
-                               name=name, console=console, model=model)
     else:
         raise exc
     code = type(exc).__name__
@@ -61,9 +56,10 @@ def _status_failure(status: int, body: str, *, code: str, name: str, console: st
 
 
 def model_list_checks(list_ids, *, models: dict[str, str], name: str, console: str, classify) -> list[CheckResult]:
-    """`GET /v1/models` (unbilled) once, then whether each model byok needs is in the list."""
-    listing = CheckResult.from_call("models:list", lambda: {"models": sorted(list_ids())}, target="GET /v1/models",
-                                    classify=classify)
+    """`GET /v1/models` (unbilled) once, then whether each model byok needs is in the list. `list_ids()` is a
+    coroutine function: the listing goes through the transport, as calls do."""
+    listing = CheckResult.from_call("models:list", lambda: {"models": sorted(transport.run_sync(list_ids()))},
+                                    target="GET /v1/models", classify=classify)
     if not listing.ok:
         return [listing]
     available = set(listing.detail["models"])

@@ -4,8 +4,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import openai as openai_sdk
-
 from . import http_sdk, transport
 from .base import Call, CredentialField, EndpointOverride, Provider, Validator, endpoint, hint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
@@ -37,13 +35,8 @@ class OpenAICompatibleProvider(Provider):
     def console(self) -> str:
         return self.docs_url or self.name
 
-    def sdk_client(self, credentials, *, timeout: float) -> openai_sdk.OpenAI:
-        """The official SDK, for the connection test's model listing (calls go through the transport). The official
-        base URL unless an override (simulator, proxy) is configured; never a user-supplied URL."""
-        base_url = endpoint(self.endpoint.setting) or self.base_url
-        return openai_sdk.OpenAI(api_key=credentials["api_key"], base_url=base_url, timeout=timeout, max_retries=0)
-
     def async_client(self, credentials, *, region: str = "", timeout: float) -> transport.ApiClient:
+        """The official base URL unless an override (simulator, proxy) is configured; never a user-supplied URL."""
         base_url = endpoint(self.endpoint.setting) or self.base_url
         return transport.ApiClient(base_url, headers={"Authorization": f"Bearer {credentials['api_key']}"},
                                    timeout=timeout)
@@ -68,12 +61,16 @@ class OpenAICompatibleProvider(Provider):
             yield chunk
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
-        return http_sdk.classify(exc, openai_sdk, name=self.name, console=self.console, model=model)
+        return http_sdk.classify(exc, name=self.name, console=self.console, model=model)
 
     def check(self, credentials, *, inference_profile: str = "", models=None) -> list[CheckResult]:
-        sdk_client = self.sdk_client(credentials, timeout=check_timeout())
-        return http_sdk.model_list_checks(lambda: [m.id for m in sdk_client.models.list()], models=models or self.models,
-                                          name=self.name, console=self.console, classify=self.classify)
+        client = self.async_client(credentials, timeout=check_timeout())
+
+        async def model_ids() -> list[str]:
+            return [model["id"] for model in (await client.get_json("/models")).get("data") or []]
+
+        return http_sdk.model_list_checks(model_ids, models=models or self.models, name=self.name,
+                                          console=self.console, classify=self.classify)
 
 
 _openai_key_shape = pattern_validator(

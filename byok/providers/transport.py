@@ -4,8 +4,8 @@
 Why not the official SDKs' async clients (httpx underneath), measured side by side (bench/bench_transport.py): a
 call through the SDKs' raw POST costs ~1 ms of CPU and through bare httpx ~0.65 ms, through aiohttp ~0.1 ms; with
 1,000 calls in flight, httpx's pool re-checks every connection for each request (~5.7 ms of CPU per call) where
-aiohttp stays at ~0.3 ms. Every model call goes through here, connection tests' model checks included (`run_sync`);
-the official SDKs remain only for identity and listing calls (STS, models.list, Google's token exchange).
+aiohttp stays at ~0.3 ms. Every provider call goes through here, connection tests' model checks and model listings
+included (`run_sync`); only STS (botocore) and Google's token exchange (google-auth) keep their libraries.
 
 A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or dropped connection
 `TransportFailed`, a connect or read timeout `TimeoutError`; each provider's `classify` reads them.
@@ -101,13 +101,15 @@ def _failures():
         raise TransportFailed(exc) from None
 
 
-async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float) -> aiohttp.ClientResponse:
-    """POST `data`; the response with its body unread (release it), or HttpStatusError / TransportFailed."""
+async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float,
+               method: str = "POST") -> aiohttp.ClientResponse:
+    """POST `data` (or another `method`); the response with its body unread (release it), or HttpStatusError /
+    TransportFailed."""
     with _failures():
         # encoded=True: the path goes out exactly as given (a SigV4 signature covers it; yarl would re-quote it).
         target = URL(url, encoded=True)
-        response = await _http().post(target, data=data, headers=headers, timeout=_timeout(timeout),
-                                      proxy=_proxy(target))
+        response = await _http().request(method, target, data=data, headers=headers, timeout=_timeout(timeout),
+                                         proxy=_proxy(target))
         if response.status >= 300:
             try:
                 content = await response.read()
@@ -197,3 +199,7 @@ class ApiClient:
 
     async def post(self, path: str, body: dict) -> aiohttp.ClientResponse:
         return await post(self.base_url + path, headers=self._headers, data=encode(body), timeout=self.timeout)
+
+    async def get_json(self, path: str) -> dict:
+        return await read_json(await post(self.base_url + path, headers=self._headers, data=b"",
+                                          timeout=self.timeout, method="GET"))
