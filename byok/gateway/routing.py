@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.metrics import record_call
 
+from ..catalog.pricing import TokenCounts, usage_cost
 from ..errors import ByokKeyUnavailable, PlatformCreditsExhausted, ProviderCallFailed
 from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.outcomes import Category, Completion, Failure
@@ -172,6 +173,8 @@ def _record(resolution: Resolution, *, user: User, task: str, completion: Comple
             key_id=key.id if key else None, key_hint=resolution.key_hint if key else "",
             input_tokens=completion.input_tokens, output_tokens=completion.output_tokens, latency_ms=latency_ms,
             fallback_reason=fallback_reason, credits_charged=credits,
+            estimated_cost=usage_cost(provider=resolution.provider, model=completion.model, tokens=TokenCounts(
+                input=completion.input_tokens, output=completion.output_tokens)),
         )
         if credits:
             _debit_platform_credits(owner_id=resolution.owner_id, credits=credits)
