@@ -30,10 +30,12 @@ class ModelAdmin(admin.ModelAdmin):
     ]
 
     def save_model(self, request, obj, form, change):
-        before = model_snapshot(Model.objects.get(pk=obj.pk)) if change else None
-        if change and "staff_overrides" not in form.changed_data:
-            overridden = [name for name in form.changed_data if name in (*SYNCED_FIELDS, "replacement")]
-            obj.staff_overrides = sorted({*obj.staff_overrides, *overridden})
+        stored = Model.objects.get(pk=obj.pk) if change else None
+        before = model_snapshot(stored) if change else None
+        if change and obj.staff_overrides == stored.staff_overrides:  # staff did not edit the list themselves
+            overridden = [name for name in (*SYNCED_FIELDS, "replacement_id")
+                          if getattr(obj, name) != getattr(stored, name)]
+            obj.staff_overrides = sorted({*obj.staff_overrides, *(n.removesuffix("_id") for n in overridden)})
         super().save_model(request, obj, form, change)
         catalog_model_saved(model=obj, before=before, actor=request.user)
 

@@ -121,6 +121,7 @@ def catalog_entries(*, today: date | None = None) -> list[dict]:
     anthropic_ids, anthropic_eol = anthropic_sdk_models()
     openai_ids = openai_sdk_models()
     overrides = json.loads(OVERRIDES_PATH.read_text(encoding="utf-8"))["replacements"]
+    code_models = _code_models()
     entries = []
     for family, (providers, prefix, _) in FAMILY_SOURCES.items():
         listed: dict[str, dict] = {}
@@ -135,10 +136,23 @@ def catalog_entries(*, today: date | None = None) -> list[dict]:
             listed[model_id] = facts
         if family == "anthropic":  # the SDK's ids LiteLLM does not list yet are still models
             listed.update({model_id: {} for model_id in anthropic_ids if model_id not in listed})
+        for model_id in code_models.get(family, ()):  # a model byok's providers name, priced but not in the map
+            if model_id not in listed and prices_for(family, model_id, today=today):
+                listed[model_id] = {}
         entries += _family_entries(family, listed, model_map, today=today,
                                    eol=anthropic_eol if family == "anthropic" else {},
                                    replacements=overrides.get(family, {}))
     return entries
+
+
+def _code_models() -> dict[str, list[str]]:
+    """Family -> the model ids byok's providers name in code (tier defaults and extras)."""
+    from ..providers.registry import PROVIDERS
+
+    named: dict[str, list[str]] = {}
+    for provider in PROVIDERS.values():
+        named.setdefault(provider.family, []).extend([*provider.models.values(), *provider.models_extra])
+    return named
 
 
 def _in_family(family: str, model_id: str, facts: dict, *, anthropic_ids, openai_ids) -> bool:

@@ -3,8 +3,9 @@
 Used by the seeding data migration (with the historical model) and by `manage.py sync_model_catalog` (daily on the
 beat). The packages' descriptive fields (names, per-profile ids, aliases, limits, prices, lifecycle) win, except the
 fields staff set in /admin/ (`staff_overrides`): the sync never undoes those. Which model serves a tier is staff's
-choice or the lifecycle's (retirement moves a tier to the replacement), so a new model takes a tier only where the
-family's provider names it as that tier's default and no current model of the family serves the tier yet.
+choice or the lifecycle's (retirement moves a tier to the replacement); the sync only fills a tier no current model
+serves, with the provider's default for it or that default's current replacement. A model whose retirement day had
+passed before the catalog first listed it is created retired.
 """
 
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ def catalog_sync(model_class, entries: list[dict] | None = None, *, today: date 
     from ..providers.registry import platform_provider
     from .sources import catalog_entries
 
+    today = today or date.today()
     entries = catalog_entries(today=today) if entries is None else entries
     report = SyncReport()
     rows = {}
@@ -55,13 +57,8 @@ def catalog_sync(model_class, entries: list[dict] | None = None, *, today: date 
         row = model_class.objects.filter(family=family, model_id=model_id).first()
         if row is None:
             row = model_class(family=family, model_id=model_id, **values)
-            defaults = platform_provider(family).models
-            for tier, default in defaults.items():
-                if default not in (model_id, *entry.get("aliases", ())) or row.status == "retired":
-                    continue
-                if not model_class.objects.filter(family=family, **{TIER_FIELDS[tier]: True}).exclude(
-                        status="retired").exists():
-                    setattr(row, TIER_FIELDS[tier], True)
+            if row.retires_on is not None and row.retires_on <= today:
+                row.status = "retired"  # gone before this catalog knew it: it never served here
             row.save()
             report.created.append(label)
         else:
@@ -94,4 +91,24 @@ def catalog_sync(model_class, entries: list[dict] | None = None, *, today: date 
                 if label not in report.updated:
                     report.unchanged -= 1
                 report.updated.setdefault(label, []).append("replacement")
+    _fill_empty_tiers(model_class, {family for family, _ in rows}, platform_provider, report)
     return report
+
+
+def _fill_empty_tiers(model_class, families, platform_provider, report: SyncReport) -> None:
+    """A tier no current model serves goes to the provider's default for it, or, when that one is retired, to the
+    first current model down its chain of replacements (as retirement would have moved it)."""
+    for family in sorted(families):
+        for tier, default in platform_provider(family).models.items():
+            if model_class.objects.filter(family=family, **{TIER_FIELDS[tier]: True}).exclude(
+                    status="retired").exists():
+                continue
+            row, seen = model_class.objects.filter(family=family, model_id=default).first(), set()
+            while row is not None and row.status == "retired" and row.pk not in seen:
+                seen.add(row.pk)
+                row = row.replacement
+            if row is not None and row.status != "retired":
+                setattr(row, TIER_FIELDS[tier], True)
+                row.save(update_fields=[TIER_FIELDS[tier], "updated_at"])
+                if f"{family}/{row.model_id}" not in report.created:
+                    report.updated.setdefault(f"{family}/{row.model_id}", []).append(TIER_FIELDS[tier])
