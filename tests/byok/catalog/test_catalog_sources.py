@@ -32,7 +32,12 @@ def sync(today: date = TODAY) -> dict:
 
 @pytest.mark.django_db
 def test_sync_from_the_installed_packages_retires_sonnet_4_5_and_every_tier_names_a_priced_current_model():
+    # Last year's catalog: Sonnet 4.5 available, serving the standard tier, no lifecycle date.
+    Model.objects.filter(family="anthropic", serves_standard=True).update(serves_standard=False)
+    Model.objects.filter(family="anthropic", model_id="claude-sonnet-4-5-20250929").update(
+        status="available", serves_standard=True, retires_on=None, replacement=None)
     report = sync()
+    assert report["updated"]["anthropic/claude-sonnet-4-5-20250929"] == ["status", "retires_on", "replacement"]
     assert "anthropic/claude-sonnet-4-5-20250929" in report["retired"]
     sonnet = Model.objects.select_related("replacement").get(family="anthropic", model_id="claude-sonnet-4-5-20250929")
     assert (sonnet.status, sonnet.retires_on, sonnet.tiers) == ("retired", date(2026, 11, 30), [])
