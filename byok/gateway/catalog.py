@@ -38,6 +38,7 @@ class _Names:
     snapshot: Snapshot
     family_models: dict[str, tuple[str, ...]]  # family -> base model ids callable now
     model_ids: dict[str, tuple[str, str]]  # a base id or catalog alias -> (family, base id)
+    family_ids: dict[tuple[str, str], str]  # (family, base id or catalog alias) -> base id: ids two families share
 
 
 _names: list[_Names] = []
@@ -56,7 +57,9 @@ def _current() -> _Names:
                      for family, models in family_models.items()}
     model_ids = {alias: (m.family, m.model_id) for m in snapshot.models.values() if not m.retired for alias in m.ids}
     model_ids.update({model: (family, model) for family, models in family_models.items() for model in models})
-    names = _Names(snapshot, family_models, model_ids)
+    family_ids = {(m.family, alias): m.model_id for m in snapshot.models.values() if not m.retired for alias in m.ids}
+    family_ids.update({(family, model): model for family, models in family_models.items() for model in models})
+    names = _Names(snapshot, family_models, model_ids, family_ids)
     _names[:] = [names]
     return names
 
@@ -108,8 +111,13 @@ def _tier_or_model(name: str, family: str | None) -> Target:
         return Target(family=family, tier=name)
     if name in ALIASES:
         return Target(family=family, tier=ALIASES[name], claude=family is None)
+    if family is not None:
+        base = _current().family_ids.get((family, _strip_profile(name)))
+        if base is not None:
+            return Target(family=family, base_model=base)
+        raise UnknownModel(name)
     known = _current().model_ids.get(_strip_profile(name))
-    if known is not None and (family is None or known[0] == family):
+    if known is not None:
         return Target(family=known[0], base_model=known[1])
     raise UnknownModel(name)
 
