@@ -12,7 +12,7 @@ import openai
 import pytest
 from django.utils import timezone
 
-from byok.catalog.selectors import estimated_cost
+from byok.catalog.pricing import TokenCounts, usage_cost
 from byok.models import Model, ProviderKey, UsageRecord
 from byok.services.keys import provider_key_disable
 from tests.byok.routing_helpers import key_for, team, use_platform_account
@@ -74,9 +74,9 @@ def test_usage_records_are_priced_at_the_catalog_and_dated_at_the_call(dataplane
     completion = dataplane.openai(member).chat.completions.create(model=model_for(provider), messages=HELLO)
     dataplane.flush_usage()
     record = UsageRecord.objects.get()
-    expected = estimated_cost(provider=provider, model=record.model, input_tokens=completion.usage.prompt_tokens,
-                              output_tokens=completion.usage.completion_tokens)
-    assert expected and record.estimated_cost == expected.quantize(Decimal("1e-8"))
+    expected = usage_cost(provider=provider, model=record.model, tokens=TokenCounts(
+        input=completion.usage.prompt_tokens, output=completion.usage.completion_tokens))
+    assert expected and record.estimated_cost == expected
     assert before <= record.created_at <= timezone.now()
 
 
