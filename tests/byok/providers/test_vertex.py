@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from byok.models import ProviderKey, UsageRecord
 from byok.providers.base import CredentialsInvalid
 from byok.providers.registry import PROVIDERS
-from byok.providers.vertex import GOOGLE_TOKEN_URI
+from byok.providers.vertex import CLAUDE_ON_VERTEX, GOOGLE_TOKEN_URI
 from byok.services.connection import connection_test
 from byok.simulator.accounts import new_service_account
 from tests.byok.routing_helpers import MESSAGES, team
@@ -25,7 +25,7 @@ from tests.factories import BusinessUserFactory
 pytestmark = pytest.mark.django_db
 
 VERTEX = PROVIDERS["vertex"]
-SONNET, OPUS = "claude-sonnet-4-5@20250929", "claude-opus-4-5@20251101"
+SONNET, OPUS = CLAUDE_ON_VERTEX["standard"], CLAUDE_ON_VERTEX["complex"]  # the current tier models
 
 
 def key_file(sandbox, account) -> str:
