@@ -3,7 +3,8 @@
 - a tier: `standard`, `complex` — the tier's model of the workspace's default family (the owner's key's family);
 - an alias: `claude-sonnet`, `claude-opus` — the standard / complex tier of a Claude family (Bedrock, Anthropic or Vertex);
 - provider-qualified: `<provider id>/<tier, alias or model id>`, e.g. `bedrock/complex`, `openai/gpt-5`,
-  `anthropic/claude-sonnet-4-5-20250929` (any registry provider id; the provider's family is what counts);
+  `anthropic/claude-sonnet-5-5` (any registry provider id; the provider's family is what counts: an id two families
+  share, such as `claude-sonnet-5-5` on Anthropic and Vertex, is the named family's);
 - a model id alone: `gpt-5`, `claude-opus-4-5-20251101`, `anthropic.claude-sonnet-4-5-20250929-v1:0` (a Bedrock id
   may carry an inference-profile prefix; the key's own profile is applied), or one of its catalog aliases.
 
