@@ -135,3 +135,15 @@ def test_v1_models_lists_the_current_models_and_each_answers_on_the_simulator(da
             assert completion.choices[0].message.content, model_id
         assert set(TIERS) <= {tier for tier, model_id in tier_models(PROVIDERS[provider]).items()
                               if model_id in current}
+
+
+@pytest.mark.django_db
+def test_a_connection_test_checks_the_tiers_current_models(sandbox):
+    from byok.services.connection import connection_test
+
+    sync()
+    account = sandbox.add_account("anthropic")
+    credentials = PROVIDERS["anthropic"].credentials({"api_key": account.api_key})
+    result = connection_test(provider="anthropic", credentials=credentials, actor=None, owner_id=0)
+    targets = {check.name: check.target for check in result.checks}
+    assert result.ok and targets["model:standard"] == "claude-sonnet-5-5"  # Sonnet 4.5's replacement

@@ -338,7 +338,7 @@ def test_in_process_api_matches_the_gateway(sandbox):
     result = llm.complete(user=member, workspace=workspace, messages=MESSAGES, task="complex", provider="anthropic")
     assert (result.source, result.model) == ("byok", "claude-opus-4-5-20251101")
     bound = llm.client_for(user=member, workspace=workspace.slug, provider="anthropic")
-    assert bound.source == "byok" and bound.model == "claude-sonnet-4-5-20250929"
+    assert bound.source == "byok" and bound.model == "claude-sonnet-5-5"  # the standard tier's current model
     reply = bound.client.messages.create(model=bound.model, max_tokens=10, messages=MESSAGES)
     assert reply.content[0].text
 
