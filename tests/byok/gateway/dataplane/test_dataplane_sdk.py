@@ -5,7 +5,6 @@ first byte, mid-stream failures, exclusive keys, unknown models."""
 import base64
 import json
 from datetime import date
-from decimal import Decimal
 
 import anthropic
 import openai
