@@ -55,22 +55,22 @@ def anthropic_sdk_models() -> tuple[list[str], dict[str, date]]:
     from anthropic._data.deprecated_models import DEPRECATED_MODELS
     from anthropic.types.model import Model
 
-    ids = list(typing.get_args(typing.get_args(Model)[0]))
-    return ids, {model: _sdk_date(text) for model, text in DEPRECATED_MODELS.items()}
+    return sorted(_literals(Model)), {model: _sdk_date(text) for model, text in DEPRECATED_MODELS.items()}
 
 
 def openai_sdk_models() -> set[str]:
+    """The OpenAI SDK's chat and Responses model ids (its `ChatModel` / `ResponsesModel` literals)."""
     from openai.types.shared.chat_model import ChatModel
     from openai.types.shared.responses_model import ResponsesModel
 
-    def literals(alias) -> set[str]:
-        found = set()
-        for arg in typing.get_args(alias):
-            found |= literals(arg) if typing.get_origin(arg) in (typing.Union, typing.Literal) else (
-                {arg} if isinstance(arg, str) else set())
-        return found | {a for a in typing.get_args(alias) if isinstance(a, str)}
+    return _literals(ChatModel) | _literals(ResponsesModel)
 
-    return literals(ChatModel) | literals(ResponsesModel)
+
+def _literals(alias) -> set[str]:
+    """The strings of a Literal, or of the Literals in a Union."""
+    if typing.get_origin(alias) is typing.Literal:
+        return {arg for arg in typing.get_args(alias) if isinstance(arg, str)}
+    return set().union(*(_literals(arg) for arg in typing.get_args(alias)))
 
 
 def _sdk_date(text: str) -> date:
@@ -131,7 +131,7 @@ def catalog_entries(*, today: date | None = None) -> list[dict]:
             if prefix and not key.startswith(prefix) or not prefix and "/" in key or key.endswith("@default"):
                 continue
             model_id = key[len(prefix):]
-            if not _in_family(family, model_id, facts, anthropic_ids=anthropic_ids, openai_ids=openai_ids):
+            if not _in_family(family, model_id, openai_ids=openai_ids):
                 continue
             listed[model_id] = facts
         if family == "anthropic":  # the SDK's ids LiteLLM does not list yet are still models
@@ -155,7 +155,8 @@ def _code_models() -> dict[str, list[str]]:
     return named
 
 
-def _in_family(family: str, model_id: str, facts: dict, *, anthropic_ids, openai_ids) -> bool:
+def _in_family(family: str, model_id: str, *, openai_ids: set[str]) -> bool:
+    """Whether byok's providers of the family call this model of the map (chat models of the family's kind)."""
     if family == "bedrock":  # byok's Bedrock providers call Claude, by base id; profiles are attached below
         return model_id.startswith("anthropic.claude")
     if family == "vertex":
@@ -187,8 +188,7 @@ def _family_entries(family: str, listed: dict[str, dict], model_map: dict, *, to
         retires_on = eol.get(model_id) or next(
             (eol[n] for n in names if n in eol), None) or _first_date(f.get("deprecation_date") for f in related)
         successor = next((f["successor_model"] for f in related if f.get("successor_model")), None)
-        replacement = replacements.get(model_id) or (_base_id(family, successor[len(prefix):] if prefix and
-                                                               successor.startswith(prefix) else successor)
+        replacement = replacements.get(model_id) or (_base_id(family, successor.removeprefix(prefix))
                                                      if successor else None)
         entry = {
             "family": family, "model_id": model_id, "display_name": _display_name(family, model_id),
@@ -199,7 +199,7 @@ def _family_entries(family: str, listed: dict[str, dict], model_map: dict, *, to
         }
         if priced:
             base, long_context = priced
-            entry.update({f"{kind}_price_per_mtok": value for kind, value in base.items()})
+            entry.update({f"{kind}_price_per_mtok": base.get(kind) for kind in PRICE_KINDS.values()})
             entry["long_context_prices"] = long_context
         if family == "bedrock":
             entry["profile_ids"] = {p: f"{p}.{model_id}" for p in BEDROCK_PROFILES if f"{p}.{model_id}" in model_map}
