@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench._support import database_url, django_setup, percentiles, throwaway_database
+from byok.providers.anthropic import CLAUDE_MODELS  # the standard tier's code default, as the gateway calls it
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = int(os.environ.get("BENCH_GATEWAY_PAIRS", 1000))
@@ -82,7 +83,7 @@ def main() -> None:
             body = {"messages": MESSAGES, "provider": "anthropic", "max_tokens": 64}
 
             def call_direct():
-                direct.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=64, messages=MESSAGES)
+                direct.messages.create(model=CLAUDE_MODELS["standard"], max_tokens=64, messages=MESSAGES)
 
             def call_gateway(client=gateway):
                 response = client.post(gateway_url, json=body)

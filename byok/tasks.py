@@ -44,6 +44,14 @@ def notify_expiring_credentials() -> int:
 
 
 @shared_task(soft_time_limit=540, time_limit=600, ignore_result=True)
+def sync_model_catalog() -> dict:
+    """Daily: the catalog from the installed packages (staff's overrides kept), then the lifecycle."""
+    from .catalog.services import catalog_sync_run
+
+    return catalog_sync_run()
+
+
+@shared_task(soft_time_limit=540, time_limit=600, ignore_result=True)
 def model_lifecycle() -> dict:
     """Daily: retire models whose day has come (their tiers move to the replacement) and tell the owners whose
     traffic used a deprecated or retiring model (once per model per owner)."""

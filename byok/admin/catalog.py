@@ -4,6 +4,7 @@ through the catalog generation (byok.catalog.services)."""
 from django.contrib import admin
 
 from ..catalog.services import catalog_model_deleted, catalog_model_saved, model_snapshot
+from ..catalog.sync import SYNCED_FIELDS
 from ..models import Model
 
 
@@ -15,15 +16,26 @@ class ModelAdmin(admin.ModelAdmin):
     search_fields = ["model_id", "display_name", "aliases"]
     list_select_related = ["replacement"]
     fieldsets = [
-        (None, {"fields": ["family", "model_id", "display_name", "aliases", "profile_ids", "context_window"]}),
+        (None, {"fields": ["family", "model_id", "display_name", "aliases", "profile_ids", "context_window",
+                           "max_output_tokens"]}),
         ("Tiers", {"fields": ["serves_standard", "serves_complex"],
                    "description": "At most one current model per family serves each tier."}),
-        ("Prices (USD per million tokens)", {"fields": ["input_price_per_mtok", "output_price_per_mtok"]}),
+        ("Prices (USD per million tokens)", {"fields": [
+            "input_price_per_mtok", "output_price_per_mtok", "cache_write_5m_price_per_mtok",
+            "cache_write_1h_price_per_mtok", "cache_read_price_per_mtok", "long_context_prices", "profile_prices"]}),
         ("Lifecycle", {"fields": ["status", "deprecated_on", "retires_on", "replacement"]}),
+        ("Catalog sync", {"fields": ["staff_overrides"],
+                          "description": "Fields changed here are added to this list: the daily sync from the "
+                                         "packages leaves them as staff set them. Remove a name to let it sync."}),
     ]
 
     def save_model(self, request, obj, form, change):
-        before = model_snapshot(Model.objects.get(pk=obj.pk)) if change else None
+        stored = Model.objects.get(pk=obj.pk) if change else None
+        before = model_snapshot(stored) if change else None
+        if change and obj.staff_overrides == stored.staff_overrides:  # staff did not edit the list themselves
+            overridden = [name for name in (*SYNCED_FIELDS, "replacement_id")
+                          if getattr(obj, name) != getattr(stored, name)]
+            obj.staff_overrides = sorted({*obj.staff_overrides, *(n.removesuffix("_id") for n in overridden)})
         super().save_model(request, obj, form, change)
         catalog_model_saved(model=obj, before=before, actor=request.user)
 

@@ -1,2 +1,3 @@
-"""The model catalog: the bundled data file (models.json), its sync (sync.py), the gateway's cached reads
-(selectors.py) and the lifecycle (services.py). The table is byok.models.Model."""
+"""The model catalog: facts read from the installed packages (sources.py, plus the labelled overrides.json), their
+sync (sync.py), the gateway's cached reads (selectors.py), the one pricing rule (pricing.py) and the writes
+(services.py)."""

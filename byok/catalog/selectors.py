@@ -1,7 +1,9 @@
 """The catalog as the gateway reads it: an in-process snapshot in front of one query.
 
 `tier_model(family, tier)` answers the base model id serving the tier now (None: the provider's code default);
-`catalog_model(family, id)` the model with its lifecycle; `lifecycle_notices` which deprecated or retiring models
+`catalog_model(family, id)` the model with its lifecycle; `model_limits(family, any id)` its context window and max
+output tokens; `model_prices(family, any id)` its prices (byok.catalog.pricing prices a call with them);
+`lifecycle_notices` which deprecated or retiring models
 an owner's traffic uses, the one rule behind the lifecycle e-mail and the console's notices.
 The snapshot is dropped whenever the "catalog" generation moves (core.invalidation): at once in the process that
 wrote, and in every other process the next time it reads, since a read polls `generation_changed("catalog")` when
@@ -12,7 +14,7 @@ drop is never stored after it.
 import asyncio
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -24,7 +26,25 @@ from core.invalidation import generation_changed, generation_checked_within, on_
 TOPIC = "catalog"
 POLL_INTERVAL = 0.25  # seconds: a catalog change reaches every process within this long (plus one read)
 USAGE_LOOKBACK = timedelta(days=30)  # "a model their traffic uses": a call to it in this long
-_MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens of each kind (None: the kind is priced as byok.catalog.pricing says)."""
+
+    input: Decimal
+    output: Decimal
+    cache_write_5m: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    cache_read: Decimal | None = None
+    long_context_above: int | None = None  # a prompt of more input tokens than this is priced at `long_context`
+    long_context: "Prices | None" = None
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    context_window: int | None  # tokens of prompt and answer together
+    max_output_tokens: int | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class CatalogModel:
     deprecated_on: date | None = None
     retires_on: date | None = None
     replacement_id: str | None = None  # the replacement's model_id (same family)
+    limits: ModelLimits = ModelLimits(None, None)
 
     @property
     def retired(self) -> bool:
@@ -55,8 +76,9 @@ class CatalogModel:
 @dataclass(frozen=True)
 class Snapshot:
     tiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (family, tier) -> base model id
-    prices: dict[tuple[str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)  # (family, any id) -> prices
+    prices: dict[tuple[str, str], Prices] = field(default_factory=dict)  # (family, any id) -> prices
     models: dict[tuple[str, str], CatalogModel] = field(default_factory=dict)  # (family, base id) -> model
+    by_id: dict[tuple[str, str], CatalogModel] = field(default_factory=dict)  # (family, any id) -> model
 
 
 class _Cache:
@@ -87,21 +109,48 @@ on_invalidate(TOPIC, cache.clear)
 def _load() -> Snapshot:
     from ..models import Model
 
-    tiers, prices, models = {}, {}, {}
+    tiers, prices, models, by_id = {}, {}, {}, {}
     rows = list(Model.objects.all())
     model_ids = {row.pk: row.model_id for row in rows}
     for row in rows:
         if row.status != Model.Status.RETIRED:
             for tier in row.tiers:
                 tiers[(row.family, tier)] = row.model_id
-        if row.input_price_per_mtok is not None and row.output_price_per_mtok is not None:
+        base = _row_prices(row)
+        if base is not None:
             for model_id in row.ids():
-                prices[(row.family, model_id)] = (row.input_price_per_mtok, row.output_price_per_mtok)
-        models[(row.family, row.model_id)] = CatalogModel(
+                prices[(row.family, model_id)] = base
+            for profile, profile_id in row.profile_ids.items():
+                if profile in row.profile_prices:
+                    prices[(row.family, profile_id)] = _prices(row.profile_prices[profile], base)
+        model = models[(row.family, row.model_id)] = CatalogModel(
             pk=row.pk, family=row.family, model_id=row.model_id, display_name=row.display_name, status=row.status,
             tiers=tuple(row.tiers), ids=frozenset(row.ids()), deprecated_on=row.deprecated_on,
-            retires_on=row.retires_on, replacement_id=model_ids.get(row.replacement_id))
-    return Snapshot(tiers=tiers, prices=prices, models=models)
+            retires_on=row.retires_on, replacement_id=model_ids.get(row.replacement_id),
+            limits=ModelLimits(row.context_window, row.max_output_tokens))
+        by_id.update({(row.family, model_id): model for model_id in row.ids()})
+    return Snapshot(tiers=tiers, prices=prices, models=models, by_id=by_id)
+
+
+def _row_prices(row) -> Prices | None:
+    if row.input_price_per_mtok is None or row.output_price_per_mtok is None:
+        return None
+    long_context = row.long_context_prices
+    base = Prices(input=row.input_price_per_mtok, output=row.output_price_per_mtok,
+                  cache_write_5m=row.cache_write_5m_price_per_mtok, cache_write_1h=row.cache_write_1h_price_per_mtok,
+                  cache_read=row.cache_read_price_per_mtok)
+    if long_context.get("above"):
+        base = replace(base, long_context_above=int(long_context["above"]), long_context=_prices(long_context, base))
+    return base
+
+
+def _prices(listed: dict, base: Prices) -> Prices:
+    """Prices given as {"input": "3.3", …} (the catalog's JSON fields), each kind not listed at `base`'s price."""
+    def price(kind: str) -> Decimal | None:
+        return Decimal(listed[kind]) if listed.get(kind) is not None else getattr(base, kind)
+
+    return replace(base, input=price("input"), output=price("output"), cache_write_5m=price("cache_write_5m"),
+                   cache_write_1h=price("cache_write_1h"), cache_read=price("cache_read"))
 
 
 def catalog_snapshot() -> Snapshot:
@@ -148,23 +197,23 @@ def catalog_model(family: str, model_id: str) -> CatalogModel | None:
     return catalog_snapshot().models.get((family, model_id))
 
 
-def _price(family: str, model: str) -> tuple[Decimal, Decimal] | None:
-    prices = catalog_snapshot().prices
-    found = prices.get((family, model))
+def _by_any_id(table: dict, family: str, model: str):
+    found = table.get((family, model))
     if found is None and "." in model:  # a Bedrock id under a profile prefix the catalog does not list
-        found = prices.get((family, model.split(".", 1)[1]))
+        found = table.get((family, model.split(".", 1)[1]))
     return found
 
 
-def estimated_cost(*, provider: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
-    """What a call cost at the catalog's prices (USD), or None when the catalog has no price for the model."""
-    from ..providers.registry import PROVIDERS
+def model_prices(family: str, model: str) -> Prices | None:
+    """The prices of a model by any id a call names or reports (base, per-profile, alias), or None."""
+    return _by_any_id(catalog_snapshot().prices, family, model)
 
-    spec = PROVIDERS.get(provider)
-    price = _price(spec.family, model) if spec else None
-    if price is None:
-        return None
-    return (Decimal(input_tokens) * price[0] + Decimal(output_tokens) * price[1]) / _MILLION
+
+def model_limits(family: str, model: str) -> ModelLimits | None:
+    """The context window and max output tokens of a model by any id (base, per-profile, alias), or None when the
+    catalog does not know the model. Never does I/O in an event loop (see catalog_snapshot)."""
+    found = _by_any_id(catalog_snapshot().by_id, family, model)
+    return found.limits if found is not None else None
 
 
 def catalog_by_family() -> dict[str, list[dict]]:
@@ -176,8 +225,13 @@ def catalog_by_family() -> dict[str, list[dict]]:
         listing.setdefault(row.family, []).append({
             "model_id": row.model_id, "display_name": row.display_name, "tiers": row.tiers,
             "profile_ids": row.profile_ids, "aliases": row.aliases, "context_window": row.context_window,
+            "max_output_tokens": row.max_output_tokens,
             "input_price_per_mtok": _text(row.input_price_per_mtok),
-            "output_price_per_mtok": _text(row.output_price_per_mtok), "currency": "USD",
+            "output_price_per_mtok": _text(row.output_price_per_mtok),
+            "cache_write_5m_price_per_mtok": _text(row.cache_write_5m_price_per_mtok),
+            "cache_write_1h_price_per_mtok": _text(row.cache_write_1h_price_per_mtok),
+            "cache_read_price_per_mtok": _text(row.cache_read_price_per_mtok),
+            "long_context_prices": row.long_context_prices, "profile_prices": row.profile_prices, "currency": "USD",
             "status": row.status, "deprecated_on": row.deprecated_on, "retires_on": row.retires_on,
             "replacement": row.replacement.model_id if row.replacement else None,
         })

@@ -18,12 +18,14 @@ from core.invalidation import generation_bump
 from ..models import Model, ModelNotice
 from ..providers.registry import PROVIDERS
 from .selectors import TOPIC, lifecycle_notices
-from .sync import TIER_FIELDS, SyncReport, catalog_sync
+from .sync import TIER_FIELDS, catalog_sync
 
 logger = logging.getLogger(__name__)
 AUDITED_FIELDS = ("family", "model_id", "display_name", "serves_standard", "serves_complex", "status",
                   "deprecated_on", "retires_on", "replacement_id", "input_price_per_mtok", "output_price_per_mtok",
-                  "context_window", "aliases", "profile_ids")
+                  "cache_write_5m_price_per_mtok", "cache_write_1h_price_per_mtok", "cache_read_price_per_mtok",
+                  "long_context_prices", "profile_prices", "context_window", "max_output_tokens", "aliases",
+                  "profile_ids", "staff_overrides")
 
 
 @receiver(post_save, sender=Model)
@@ -52,14 +54,17 @@ def catalog_model_deleted(*, model: Model, actor: User | None) -> None:
                  details={"model": f"{model.family}/{model.model_id}", "deleted": True})
 
 
-def catalog_sync_run() -> SyncReport:
-    """The bundled data file into the table (manage.py sync_model_catalog), audited when anything changed."""
+def catalog_sync_run(*, today: date | None = None) -> dict:
+    """The installed packages into the table (manage.py sync_model_catalog, daily on the beat), audited when anything
+    changed; then the lifecycle, so a model whose day has come leaves its tiers for its replacement at once and the
+    owners concerned are told. Returns what changed."""
+    today = today or timezone.localdate()
     with transaction.atomic():
-        report = catalog_sync(Model)
+        report = catalog_sync(Model, today=today)
         if report.created or report.updated:
             audit_record(action=AuditAction.CATALOG_CHANGED, actor=None, system_actor="sync_model_catalog",
                          details={"created": report.created, "updated": report.updated})
-    return report
+    return {**report.as_dict(), **catalog_lifecycle_run(today=today)}
 
 
 # --- Lifecycle -------------------------------------------------------------------------------------------------
@@ -74,9 +79,7 @@ def models_retire_due(*, today: date) -> list[Model]:
             if model.status == Model.Status.RETIRED:
                 continue
             tiers = model.tiers
-            replacement = model.replacement
-            if replacement is not None and replacement.status == Model.Status.RETIRED:
-                replacement = None
+            replacement = _current_replacement(model)
             for tier in tiers:
                 setattr(model, TIER_FIELDS[tier], False)
             model.status = Model.Status.RETIRED
@@ -93,6 +96,16 @@ def models_retire_due(*, today: date) -> list[Model]:
                                model.family, model.model_id)
         retired.append(model)
     return retired
+
+
+def _current_replacement(model: Model) -> Model | None:
+    """The model's replacement, or the replacement's own when that one is retired too (a chain of successors)."""
+    seen = {model.pk}
+    replacement = model.replacement
+    while replacement is not None and replacement.status == Model.Status.RETIRED and replacement.pk not in seen:
+        seen.add(replacement.pk)
+        replacement = replacement.replacement
+    return replacement if replacement is not None and replacement.status != Model.Status.RETIRED else None
 
 
 def model_notices_send(*, today: date | None = None) -> int:

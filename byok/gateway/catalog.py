@@ -3,7 +3,8 @@
 - a tier: `standard`, `complex` — the tier's model of the workspace's default family (the owner's key's family);
 - an alias: `claude-sonnet`, `claude-opus` — the standard / complex tier of a Claude family (Bedrock, Anthropic or Vertex);
 - provider-qualified: `<provider id>/<tier, alias or model id>`, e.g. `bedrock/complex`, `openai/gpt-5`,
-  `anthropic/claude-sonnet-4-5-20250929` (any registry provider id; the provider's family is what counts);
+  `anthropic/claude-sonnet-5-5` (any registry provider id; the provider's family is what counts: an id two families
+  share, such as `claude-sonnet-5-5` on Anthropic and Vertex, is the named family's);
 - a model id alone: `gpt-5`, `claude-opus-4-5-20251101`, `anthropic.claude-sonnet-4-5-20250929-v1:0` (a Bedrock id
   may carry an inference-profile prefix; the key's own profile is applied), or one of its catalog aliases.
 
@@ -38,6 +39,7 @@ class _Names:
     snapshot: Snapshot
     family_models: dict[str, tuple[str, ...]]  # family -> base model ids callable now
     model_ids: dict[str, tuple[str, str]]  # a base id or catalog alias -> (family, base id)
+    family_ids: dict[tuple[str, str], str]  # (family, base id or catalog alias) -> base id: ids two families share
 
 
 _names: list[_Names] = []
@@ -56,7 +58,9 @@ def _current() -> _Names:
                      for family, models in family_models.items()}
     model_ids = {alias: (m.family, m.model_id) for m in snapshot.models.values() if not m.retired for alias in m.ids}
     model_ids.update({model: (family, model) for family, models in family_models.items() for model in models})
-    names = _Names(snapshot, family_models, model_ids)
+    family_ids = {(m.family, alias): m.model_id for m in snapshot.models.values() if not m.retired for alias in m.ids}
+    family_ids.update({(family, model): model for family, models in family_models.items() for model in models})
+    names = _Names(snapshot, family_models, model_ids, family_ids)
     _names[:] = [names]
     return names
 
@@ -108,8 +112,13 @@ def _tier_or_model(name: str, family: str | None) -> Target:
         return Target(family=family, tier=name)
     if name in ALIASES:
         return Target(family=family, tier=ALIASES[name], claude=family is None)
+    if family is not None:
+        base = _current().family_ids.get((family, _strip_profile(name)))
+        if base is not None:
+            return Target(family=family, base_model=base)
+        raise UnknownModel(name)
     known = _current().model_ids.get(_strip_profile(name))
-    if known is not None and (family is None or known[0] == family):
+    if known is not None:
         return Target(family=known[0], base_model=known[1])
     raise UnknownModel(name)
 

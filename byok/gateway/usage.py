@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.services import api_key_mark_used
 
-from ..catalog.selectors import estimated_cost
+from ..catalog.pricing import TokenCounts, usage_cost
 from ..errors import PlatformCreditsExhausted
 from ..models import TOKENS_PER_CREDIT, PlatformCreditUsage, ProviderKey, UsageRecord
 from ..selectors import month_start, platform_credits_used
@@ -52,6 +52,15 @@ class UsageEntry:
     latency_ms: int
     fallback_reason: str
     credits_charged: int
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def tokens(self) -> TokenCounts:
+        return TokenCounts(input=self.input_tokens, output=self.output_tokens,
+                           cache_write_5m=self.cache_write_5m_tokens, cache_write_1h=self.cache_write_1h_tokens,
+                           cache_read=self.cache_read_tokens, reasoning=self.reasoning_tokens)
 
 
 def credits_for(resolution: Resolution, input_tokens: int, output_tokens: int) -> int:
@@ -125,7 +134,8 @@ class UsageBatch:
 
 
 _COLUMNS = ("created_at", "workspace_id", "user_id", "owner_id", "provider", "model", "source", "task", "key_id",
-            "key_hint", "input_tokens", "output_tokens", "latency_ms", "fallback_reason", "credits_charged",
+            "key_hint", "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+            "cache_read_tokens", "reasoning_tokens", "latency_ms", "fallback_reason", "credits_charged",
             "estimated_cost")
 
 
@@ -151,10 +161,10 @@ def _insert_usage(entries: list[UsageEntry]) -> None:
     about a third of the data plane's CPU under load (measured with py-spy at 16 clients)."""
     ops = connection.ops
     rows = [(ops.adapt_datetimefield_value(e.at), e.workspace_id, e.user_id, e.owner_id, e.provider, e.model, e.source,
-             e.task, e.key_id, e.key_hint, e.input_tokens, e.output_tokens, e.latency_ms, e.fallback_reason,
+             e.task, e.key_id, e.key_hint, e.input_tokens, e.output_tokens, e.cache_write_5m_tokens,
+             e.cache_write_1h_tokens, e.cache_read_tokens, e.reasoning_tokens, e.latency_ms, e.fallback_reason,
              e.credits_charged, ops.adapt_decimalfield_value(
-                 estimated_cost(provider=e.provider, model=e.model, input_tokens=e.input_tokens,
-                                output_tokens=e.output_tokens) if e.input_tokens or e.output_tokens else None, 14, 8))
+                 usage_cost(provider=e.provider, model=e.model, tokens=e.tokens()), 14, 8))
             for e in entries]
     table = ops.quote_name(UsageRecord._meta.db_table)
     columns = ", ".join(ops.quote_name(column) for column in _COLUMNS)

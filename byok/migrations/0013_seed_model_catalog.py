@@ -1,12 +1,6 @@
-"""Seed the model catalog from the bundled data file (byok/catalog/models.json)."""
+"""Once seeded the catalog from a hand-kept file; the catalog now comes from the installed packages (0017)."""
 
 from django.db import migrations
-
-
-def seed(apps, schema_editor):
-    from byok.catalog.sync import catalog_sync
-
-    catalog_sync(apps.get_model("byok", "Model"))
 
 
 class Migration(migrations.Migration):
@@ -14,6 +8,4 @@ class Migration(migrations.Migration):
         ("byok", "0012_model_catalog"),
     ]
 
-    operations = [
-        migrations.RunPython(seed, migrations.RunPython.noop),
-    ]
+    operations = []

@@ -26,10 +26,28 @@ class Model(models.Model):
     serves_complex = models.BooleanField(default=False, help_text="Serves the complex tier now.")
     aliases = models.JSONField(default=list, blank=True, help_text="Other ids providers answer with for it.")
     context_window = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens.")
-    input_price_per_mtok = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True,
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens one answer may hold.")
+    input_price_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True,
                                                help_text="USD per million input tokens.")
-    output_price_per_mtok = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True,
-                                                help_text="USD per million output tokens.")
+    output_price_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True,
+                                                help_text="USD per million output tokens (reasoning included).")
+    cache_write_5m_price_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True,
+        help_text="USD per million tokens written to a 5-minute cache; empty: the input price.")
+    cache_write_1h_price_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True,
+        help_text="USD per million tokens written to a 1-hour cache; empty: the 5-minute price.")
+    cache_read_price_per_mtok = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True,
+        help_text="USD per million tokens read from the cache; empty: the input price.")
+    long_context_prices = models.JSONField(
+        default=dict, blank=True, help_text='Above a prompt size every token costs more: {"above": 200000, '
+                                            '"input": "6", "output": "22.5", …} (USD per million).')
+    profile_prices = models.JSONField(default=dict, blank=True,
+                                      help_text='Bedrock: inference profile -> prices where they differ, e.g. '
+                                                '{"us": {"input": "3.3", …}}.')
+    staff_overrides = models.JSONField(
+        default=list, blank=True, help_text="Fields staff set in /admin/: the catalog sync leaves them as they are.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
     deprecated_on = models.DateField(null=True, blank=True)
     retires_on = models.DateField(null=True, blank=True, help_text="On this day its tiers move to the replacement.")

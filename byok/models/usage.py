@@ -19,23 +19,19 @@ class UsageRecord(models.Model):
     key_id = models.BigIntegerField(null=True, blank=True)
     key_hint = models.CharField(max_length=64, blank=True)
     task = models.CharField(max_length=16)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveIntegerField(default=0, help_text="Input at the full rate (no cache write or read).")
+    output_tokens = models.PositiveIntegerField(default=0, help_text="Output, reasoning included.")
+    cache_write_5m_tokens = models.PositiveIntegerField(default=0)
+    cache_write_1h_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0, help_text="The part of the output spent reasoning.")
     latency_ms = models.PositiveIntegerField(default=0)
     fallback_reason = models.CharField(max_length=64, blank=True)
     credits_charged = models.PositiveIntegerField(default=0)
     estimated_cost = models.DecimalField(
         max_digits=14, decimal_places=8, null=True, blank=True,
-        help_text="USD at the catalog's prices at call time; empty when the catalog has no price for the model.")
-
-    def save(self, *args, **kwargs):
-        # Priced here, once, at call time: the gateway records calls without knowing about prices.
-        if self.estimated_cost is None and (self.input_tokens or self.output_tokens):
-            from ..catalog.selectors import estimated_cost
-
-            self.estimated_cost = estimated_cost(provider=self.provider, model=self.model,
-                                                 input_tokens=self.input_tokens, output_tokens=self.output_tokens)
-        super().save(*args, **kwargs)
+        help_text="USD at the catalog's prices at call time (byok.catalog.pricing.usage_cost); empty when the "
+                  "catalog has no price for the model.")
 
     class Meta:
         ordering = ["-created_at"]

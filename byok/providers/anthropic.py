@@ -9,7 +9,7 @@ from .outcomes import CheckResult, Failure, check_timeout
 from .translate.messages import MESSAGES_ON_ANTHROPIC, messages_request
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
-CLAUDE_MODELS = {"standard": "claude-sonnet-4-5-20250929", "complex": "claude-opus-4-5-20251101"}
+CLAUDE_MODELS = {"standard": "claude-sonnet-5-5", "complex": "claude-opus-4-5-20251101"}
 CONSOLE = "console.anthropic.com"
 API_VERSION = "2023-06-01"  # the Messages API version byok speaks (what the SDKs send)
 ENDPOINT = EndpointOverride("BYOK_ANTHROPIC_BASE_URL", simulator_path="/anthropic")

@@ -104,7 +104,7 @@ MISTRAL = OpenAICompatibleProvider(
 )
 DEEPSEEK = OpenAICompatibleProvider(
     id="deepseek", name="DeepSeek", base_url="https://api.deepseek.com/v1",
-    models={"standard": "deepseek-chat", "complex": "deepseek-reasoner"},
+    models={"standard": "deepseek-v4-flash", "complex": "deepseek-v4-pro"},
     key_validator=pattern_validator(label="API key", regex=r"sk-[A-Za-z0-9]{32,64}", prefixes=("sk-",),
                                     expectation="a DeepSeek key looks like sk- followed by 32 letters or digits."),
     docs_url="https://api-docs.deepseek.com/",

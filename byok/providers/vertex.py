@@ -38,7 +38,7 @@ from .translate import RequestInvalid
 from .translate.messages import MESSAGES_ON_VERTEX
 from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
-CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-4-5@20250929", "complex": "claude-opus-4-5@20251101"}
+CLAUDE_ON_VERTEX = {"standard": "claude-sonnet-5-5", "complex": "claude-opus-5-5"}
 GEMINI_MODELS = ("gemini-2.5-pro", "gemini-2.5-flash")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"

@@ -57,10 +57,28 @@ _EXTRA_MODELS = {
     "groq": ("openai/gpt-oss-120b",),
     "vertex": ("claude-haiku-4-5@20251001", "gemini-2.5-flash-lite", "text-embedding-005", "gemini-embedding-001"),
 }
+
+
+def _current_models() -> dict[str, tuple[str, ...]]:
+    """Family -> the models the installed packages list as served today (byok's catalog sources): what the real
+    providers answer to now, so a current model id works against the simulator as it does against them."""
+    from datetime import date
+
+    from byok.catalog.sources import catalog_entries
+
+    today = date.today()
+    current: dict[str, list[str]] = {}
+    for entry in catalog_entries(today=today):
+        if entry["retires_on"] is None or entry["retires_on"] > today:
+            current.setdefault(entry["family"], []).extend([entry["model_id"], *entry["aliases"]])
+    return {family: tuple(models) for family, models in current.items()}
+
+
+CURRENT_MODELS = _current_models()
 MODEL_CATALOG: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(
         [m for p in BYOK_PROVIDERS.values() if p.family == family for m in (*p.models.values(), *p.models_extra)]
-        + list(_EXTRA_MODELS.get(family, ()))
+        + list(_EXTRA_MODELS.get(family, ())) + list(CURRENT_MODELS.get(family, ()))
     ))
     for family in FAMILIES
 }
@@ -191,6 +209,8 @@ def account_from_dict(data: dict[str, Any]) -> Account:
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(model, str) for model in models):
         raise AccountsError(f"{name}: models must be a list of model ids.")
+    if data.get("current_models"):  # also every model its family serves today (CURRENT_MODELS)
+        models = list(dict.fromkeys([*models, *CURRENT_MODELS.get(MODEL_FAMILY[provider], ())]))
     roles = data.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, dict) and r.get("name") and r.get("trusted_account")
                                               for r in roles):

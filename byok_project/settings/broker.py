@@ -57,6 +57,8 @@ CELERY_BEAT_SCHEDULE = {
                                 "options": {"expires": 290}},
     "byok-notify-expiring-credentials": {"task": "byok.tasks.notify_expiring_credentials",
                                          "schedule": crontab(hour=8, minute=0), "options": {"expires": 3600}},
+    "byok-sync-model-catalog": {"task": "byok.tasks.sync_model_catalog", "schedule": crontab(hour=7, minute=15),
+                                "options": {"expires": 3600}},
     "byok-model-lifecycle": {"task": "byok.tasks.model_lifecycle",
                              "schedule": float(BYOK_MODEL_LIFECYCLE_INTERVAL) if BYOK_MODEL_LIFECYCLE_INTERVAL
                              else crontab(hour=7, minute=30),

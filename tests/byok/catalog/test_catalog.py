@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from byok import tasks
-from byok.catalog.selectors import estimated_cost, tier_model, tier_models
+from byok.catalog.pricing import TokenCounts, usage_cost
+from byok.catalog.selectors import tier_model, tier_models
 from byok.models import Model, ModelNotice, UsageRecord
 from byok.providers.bedrock.profiles import OPUS_4_5, SONNET_4_5
 from byok.providers.registry import PROVIDERS
@@ -61,7 +62,12 @@ def admin_save(browser: Client, row: Model, **changes) -> None:
         "output_price_per_mtok": row.output_price_per_mtok or "", "status": row.status,
         "deprecated_on": row.deprecated_on or "", "retires_on": row.retires_on or "",
         "replacement": row.replacement_id or "", "serves_standard": row.serves_standard,
-        "serves_complex": row.serves_complex,
+        "serves_complex": row.serves_complex, "max_output_tokens": row.max_output_tokens or "",
+        "cache_write_5m_price_per_mtok": row.cache_write_5m_price_per_mtok or "",
+        "cache_write_1h_price_per_mtok": row.cache_write_1h_price_per_mtok or "",
+        "cache_read_price_per_mtok": row.cache_read_price_per_mtok or "",
+        "long_context_prices": json.dumps(row.long_context_prices), "profile_prices": json.dumps(row.profile_prices),
+        "staff_overrides": json.dumps(row.staff_overrides),
     }
     data.update(changes)
     data = {k: v for k, v in data.items() if v is not False}  # an unticked checkbox is not posted
@@ -77,20 +83,22 @@ def test_the_seeds_are_the_providers_defaults_and_the_gateway_asks_the_catalog()
             assert tier_model(provider.family, tier) == base
     sonnet = model("bedrock", SONNET_4_5)
     assert sonnet.tiers == ["standard"] and sonnet.profile_ids["eu"] == "eu." + SONNET_4_5
-    assert (sonnet.input_price_per_mtok, sonnet.output_price_per_mtok) == (Decimal("3"), Decimal("15"))
+    assert (sonnet.input_price_per_mtok, sonnet.output_price_per_mtok) == (Decimal("3.3"), Decimal("16.5"))
+    assert sonnet.profile_prices["global"]["input"] == "3"  # the global profile costs less than a region
 
 
 @pytest.mark.django_db
 def test_sync_is_idempotent_and_reports_what_it_created_and_updated():
-    assert sync() == {"created": [], "updated": [], "unchanged": Model.objects.count()}  # seeded by the migration
+    first = sync()  # seeded by the migration; the sync retires what is due today
+    assert (first["created"], first["updated"], first["kept"]) == ([], {}, {})
     Model.objects.filter(family="openai", model_id="gpt-5").update(output_price_per_mtok=Decimal("99"))
-    Model.objects.filter(family="groq", model_id="llama-3.1-8b-instant").delete()
+    Model.objects.filter(family="zai", model_id="glm-4.5-air").delete()
     report = sync()
-    assert report["created"] == ["groq/llama-3.1-8b-instant"] and report["updated"] == ["openai/gpt-5"]
+    assert report["created"] == ["zai/glm-4.5-air"] and report["updated"] == {"openai/gpt-5": ["output_price_per_mtok"]}
     assert model("openai", "gpt-5").output_price_per_mtok == Decimal("10")
-    assert model("groq", "llama-3.1-8b-instant").serves_standard
+    assert model("zai", "glm-4.5-air").serves_standard
     again = sync()
-    assert (again["created"], again["updated"]) == ([], [])
+    assert (again["created"], again["updated"]) == ([], {})
     assert AuditEvent.objects.filter(action=AuditAction.CATALOG_CHANGED, actor_label="system:sync_model_catalog"
                                      ).count() == 1
 
@@ -133,8 +141,8 @@ def test_a_tier_changed_in_admin_serves_the_next_call_is_audited_and_tested(sand
     listing = {p["id"]: p for p in client_for(member).get("/api/v1/providers/").json()}
     assert listing["bedrock_role"]["models"]["standard"] == HAIKU
     haiku = next(m for m in listing["bedrock"]["catalog"] if m["model_id"] == HAIKU)
-    assert haiku["tiers"] == ["standard"] and haiku["input_price_per_mtok"] == "1.0000"
-    assert {m["model_id"] for m in listing["openai"]["catalog"]} == {"gpt-5", "gpt-5-mini"}
+    assert haiku["tiers"] == ["standard"] and haiku["input_price_per_mtok"] == "1.100000"
+    assert {"gpt-5", "gpt-5-mini", "gpt-5.6-sol"} <= {m["model_id"] for m in listing["openai"]["catalog"]}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -163,13 +171,14 @@ def test_every_call_is_priced_and_usage_shows_cost_and_credits_saved(sandbox, cl
     client_for(member).post(f"/api/v1/workspaces/{workspace.slug}/completions/", {"messages": MESSAGES},
                             format="json")
     record = UsageRecord.objects.get()
-    expected = (Decimal(record.input_tokens) * 3 + Decimal(record.output_tokens) * 15) / 1_000_000
+    assert record.model == "global." + SONNET_4_5
+    expected = (Decimal(record.input_tokens) * 3 + Decimal(record.output_tokens) * 15) / 1_000_000  # global price
     assert record.estimated_cost == expected and expected > 0
     usage = client_for(owner).get(f"/api/v1/workspaces/{workspace.slug}/usage/").json()
     assert Decimal(usage["cost"]["byok"]) == expected.quantize(Decimal("0.000001"))
     assert usage["cost"]["platform_credits_saved"] == 1 and usage["cost"]["currency"] == "USD"
     assert Decimal(usage["by_source"]["byok"]["estimated_cost"]) == Decimal(usage["cost"]["byok"])
-    assert estimated_cost(provider="openai", model="unknown-model", input_tokens=5, output_tokens=5) is None
+    assert usage_cost(provider="openai", model="unknown-model", tokens=TokenCounts(input=5, output=5)) is None
 
 
 @pytest.mark.django_db

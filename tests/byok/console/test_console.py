@@ -622,8 +622,8 @@ def test_the_key_list_and_the_keys_page_tell_of_a_model_their_traffic_uses_retir
     UsageRecord.objects.create(workspace=workspace, owner=owner, provider="openai", model="gpt-5", source="platform",
                                task="complex")
     haiku = Model.objects.get(family="bedrock", model_id="anthropic.claude-haiku-4-5-20251001-v1:0")
-    edit(Model.objects.get(family="bedrock", model_id=SONNET_4_5), retires_on=today + timedelta(days=9),
-         replacement=haiku)
+    edit(Model.objects.get(family="bedrock", model_id=SONNET_4_5), status="available",
+         retires_on=today + timedelta(days=9), replacement=haiku)
     edit(Model.objects.get(family="openai", model_id="gpt-5"), status="deprecated")
     sentence = (f"Claude Sonnet 4.5 (used by your traffic in Acme) retires on {today + timedelta(days=9):%Y-%m-%d}; "
                 f"byok will move the standard tier to Claude Haiku 4.5 then.")

@@ -108,8 +108,7 @@ def test_home_tells_the_owner_a_model_their_traffic_uses_retires_and_what_replac
     WorkspaceFactory(owner=other_owner, name="Elsewhere")
     UsageRecord.objects.create(workspace=workspace, owner=owner, provider="bedrock", model="us." + SONNET_4_5,
                                source="byok", task="standard")
-    sonnet_4_6 = Model.objects.create(family="bedrock", model_id="anthropic.claude-sonnet-4-6",
-                                      display_name="Claude Sonnet 4.6")
+    sonnet_4_6 = Model.objects.get(family="bedrock", model_id="anthropic.claude-sonnet-4-6")  # from the packages
     sonnet = edit(Model.objects.get(family="bedrock", model_id=SONNET_4_5), status="deprecated",
                   deprecated_on=today - timedelta(days=3), retires_on=today + timedelta(days=20),
                   replacement=sonnet_4_6)
@@ -131,7 +130,7 @@ def test_home_tells_the_owner_a_model_their_traffic_uses_retires_and_what_replac
 def test_home_names_calls_that_ask_for_a_model_by_its_id_and_a_model_with_no_date_yet(owner, workspace):
     UsageRecord.objects.create(workspace=workspace, owner=owner, provider="openai", model="gpt-5", source="platform",
                                task="model")
-    edit(Model.objects.get(family="openai", model_id="gpt-5"), status="deprecated",
+    edit(Model.objects.get(family="openai", model_id="gpt-5"), status="deprecated", retires_on=None,
          replacement=Model.objects.get(family="openai", model_id="gpt-5-mini"))
     assert model_notices(signed_in(owner)) == [
         "GPT-5 (used by your traffic in Acme) is deprecated; no retirement date is set yet, and GPT-5 mini is named "

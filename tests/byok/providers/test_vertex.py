@@ -15,7 +15,7 @@ from byok.models import ProviderKey, UsageRecord
 from byok.providers import transport
 from byok.providers.base import Call, CredentialsInvalid
 from byok.providers.registry import PROVIDERS
-from byok.providers.vertex import GOOGLE_TOKEN_URI, _stream_failure
+from byok.providers.vertex import CLAUDE_ON_VERTEX, GOOGLE_TOKEN_URI, _stream_failure
 from byok.services.connection import connection_test
 from byok.simulator.accounts import new_service_account
 from tests.byok.routing_helpers import MESSAGES, team
@@ -24,7 +24,7 @@ from tests.factories import BusinessUserFactory
 pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 VERTEX = PROVIDERS["vertex"]
-SONNET, OPUS = "claude-sonnet-4-5@20250929", "claude-opus-4-5@20251101"
+SONNET, OPUS = CLAUDE_ON_VERTEX["standard"], CLAUDE_ON_VERTEX["complex"]  # the current tier models
 
 
 def key_file(sandbox, account) -> str:

@@ -5,14 +5,13 @@ first byte, mid-stream failures, exclusive keys, unknown models."""
 import base64
 import json
 from datetime import date
-from decimal import Decimal
 
 import anthropic
 import openai
 import pytest
 from django.utils import timezone
 
-from byok.catalog.selectors import estimated_cost
+from byok.catalog.pricing import TokenCounts, usage_cost
 from byok.models import Model, ProviderKey, UsageRecord
 from byok.services.keys import provider_key_disable
 from tests.byok.routing_helpers import key_for, team, use_platform_account
@@ -74,9 +73,9 @@ def test_usage_records_are_priced_at_the_catalog_and_dated_at_the_call(dataplane
     completion = dataplane.openai(member).chat.completions.create(model=model_for(provider), messages=HELLO)
     dataplane.flush_usage()
     record = UsageRecord.objects.get()
-    expected = estimated_cost(provider=provider, model=record.model, input_tokens=completion.usage.prompt_tokens,
-                              output_tokens=completion.usage.completion_tokens)
-    assert expected and record.estimated_cost == expected.quantize(Decimal("1e-8"))
+    expected = usage_cost(provider=provider, model=record.model, tokens=TokenCounts(
+        input=completion.usage.prompt_tokens, output=completion.usage.completion_tokens))
+    assert expected and record.estimated_cost == expected
     assert before <= record.created_at <= timezone.now()
 
 
@@ -285,19 +284,19 @@ def test_authentication_and_workspace(dataplane, sandbox):
 def test_models_lists_what_the_workspace_can_call(dataplane, sandbox, settings):
     owner, workspace, member, account, key = owner_key(sandbox, "anthropic")
     use_platform_account(settings, sandbox, provider="openai")
-    sonnet = Model.objects.get(family="anthropic", model_id="claude-sonnet-4-5-20250929")
-    sonnet.status, sonnet.deprecated_on, sonnet.retires_on = "deprecated", date(2026, 9, 1), date(2026, 12, 1)
+    sonnet = Model.objects.get(family="anthropic", model_id="claude-sonnet-5-5")  # the standard tier's
+    sonnet.status, sonnet.deprecated_on, sonnet.retires_on = "deprecated", date(2026, 9, 1), date(2027, 12, 1)
     sonnet.replacement = Model.objects.get(family="anthropic", model_id="claude-haiku-4-5-20251001")
     sonnet.save()
     models = {m.id: m.model_extra["byok"] for m in dataplane.openai(member).models.list()}
-    assert models["claude-sonnet-4-5-20250929"]["source"] == "byok"
-    assert "claude-sonnet" in models["claude-sonnet-4-5-20250929"]["aliases"]
-    assert models["claude-sonnet-4-5-20250929"]["lifecycle"] == {
-        "status": "deprecated", "deprecated_on": "2026-09-01", "retires_on": "2026-12-01",
+    assert models["claude-sonnet-5-5"]["source"] == "byok"
+    assert "claude-sonnet" in models["claude-sonnet-5-5"]["aliases"]
+    assert models["claude-sonnet-5-5"]["lifecycle"] == {
+        "status": "deprecated", "deprecated_on": "2026-09-01", "retires_on": "2027-12-01",
         "replacement": "claude-haiku-4-5-20251001"}
     assert models["gpt-5"]["source"] == "platform"
-    assert models["gpt-5"]["lifecycle"] == {"status": "available", "deprecated_on": None, "retires_on": None,
-                                            "replacement": None}
+    assert models["gpt-5"]["lifecycle"] == {"status": "deprecated", "deprecated_on": None,  # as the packages say
+                                            "retires_on": "2026-12-11", "replacement": "gpt-5.6-sol"}
     assert not any(m.startswith("mistral") for m in models), "no key and no platform credentials"
     listed = [m.id for m in dataplane.anthropic(member).models.list()]
     assert "claude-opus-4-5-20251101" in listed
@@ -305,8 +304,8 @@ def test_models_lists_what_the_workspace_can_call(dataplane, sandbox, settings):
 
 def test_model_names_and_listing_follow_the_catalog(dataplane, sandbox):
     owner, workspace, member, account, key = owner_key(sandbox, "anthropic")
-    Model.objects.create(family="anthropic", model_id="claude-sonnet-4-6", display_name="Claude Sonnet 4.6",
-                         aliases=["claude-sonnet-4-6-latest"])
+    Model.objects.filter(family="anthropic", model_id="claude-sonnet-4-6").update(  # a staff-added alias
+        aliases=["claude-sonnet-4-6-latest"])
     haiku = Model.objects.get(family="anthropic", model_id="claude-haiku-4-5-20251001")
     haiku.status = "retired"
     haiku.save()

@@ -6,6 +6,7 @@ import openai
 import pytest
 
 from byok.models import ProviderKey, UsageRecord
+from byok.providers.vertex import CLAUDE_ON_VERTEX
 from byok.services.keys import provider_key_create
 from byok.services.roles import owner_external_id
 from tests.byok.routing_helpers import team, use_platform_account
@@ -13,7 +14,7 @@ from tests.byok.routing_helpers import team, use_platform_account
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HELLO = [{"role": "user", "content": "Summarise the quarterly report in one line."}]
-SONNET, OPUS = "claude-sonnet-4-5@20250929", "claude-opus-4-5@20251101"
+SONNET, OPUS = CLAUDE_ON_VERTEX["standard"], CLAUDE_ON_VERTEX["complex"]  # the current tier models
 PLATFORM_ACCOUNT = "999900001111"
 
 

@@ -132,8 +132,12 @@ def test_model_names():
     assert parse_model("bedrock_api_key/standard").family == "bedrock"
     assert parse_model("openai/gpt-5").base_model == "gpt-5"
     assert parse_model("eu.anthropic.claude-opus-4-5-20251101-v1:0").family == "bedrock"
-    assert parse_model("claude-sonnet-4-5-20250929").family == "anthropic"
-    for unknown in ("gpt-17", "openai/claude-sonnet-4-5-20250929", "", None, "nobody/standard"):
+    assert parse_model("claude-opus-4-5-20251101").family == "anthropic"
+    # An id two families share is the named family's.
+    assert [parse_model(f"{family}/claude-sonnet-5-5").family for family in ("anthropic", "vertex")] == [
+        "anthropic", "vertex"]
+    for unknown in ("gpt-17", "openai/claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929",  # retired
+                    "", None, "nobody/standard"):
         with pytest.raises(UnknownModel):
             parse_model(unknown)
 
