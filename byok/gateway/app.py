@@ -222,12 +222,11 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
         return
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
     if not stream:
-        tokens = served.first.get("usage") or {}
-        served.record(tokens.get("prompt_tokens", 0) or 0, tokens.get("completion_tokens", 0) or 0)
+        served.record(usage.chat_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    tokens = {"prompt_tokens": 0, "completion_tokens": 0}
+    tokens: dict = {}
     await reply.start_stream()
     try:
         async for item in relay(served):
@@ -240,7 +239,7 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
         status, code, message, _ = _error_of(exc)
         await reply.chunk(_sse(openai_error(status, code, f"The stream failed after it started: {message}")))
     finally:
-        served.record(tokens.get("prompt_tokens", 0) or 0, tokens.get("completion_tokens", 0) or 0)
+        served.record(usage.chat_tokens(tokens))
     await reply.end()
 
 
@@ -266,23 +265,18 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
         return
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
     if not stream:
-        tokens = served.first.get("usage") or {}
-        served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
+        served.record(usage.messages_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
         return
-    input_tokens = output_tokens = 0
+    tokens: dict = {}  # the Messages usage, as message_start and message_delta tell it
     await reply.start_stream()
     try:
         async for item in relay(served):
             kind = item.get("type")
             if kind == "message_start":
-                tokens = (item.get("message") or {}).get("usage") or {}
-                input_tokens = tokens.get("input_tokens", 0) or 0
-                output_tokens = tokens.get("output_tokens", 0) or 0
+                tokens = dict((item.get("message") or {}).get("usage") or {})
             elif kind == "message_delta":
-                tokens = item.get("usage") or {}
-                output_tokens = tokens.get("output_tokens") or output_tokens
-                input_tokens = tokens.get("input_tokens") or input_tokens
+                tokens.update({k: v for k, v in (item.get("usage") or {}).items() if v is not None})
             await reply.chunk(_sse(item, kind))
     except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with an error event
         status, code, message, _ = _error_of(exc)
@@ -290,7 +284,7 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
                                 f"The stream failed after it started: {message}")
         await reply.chunk(_sse(error, "error"))
     finally:
-        served.record(input_tokens, output_tokens)
+        served.record(usage.messages_tokens(tokens))
     await reply.end()
 
 

@@ -175,8 +175,7 @@ async def _complete(user_id: int, slug: str, target: Target, body: dict, api_key
     served = await open_call(user_id=user_id, slug=slug, target=target, api="chat", body=body, stream=False,
                              api_key_id=api_key_id)
     answer = served.first
-    tokens = answer.get("usage") or {}
-    entry = served.record(tokens.get("prompt_tokens", 0) or 0, tokens.get("completion_tokens", 0) or 0)
+    entry = served.record(usage.chat_tokens(answer.get("usage") or {}))
     await usage.batch.flush()
     if served.breaker_closing is not None:
         await served.breaker_closing

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.metrics import record_call
 
+from ..catalog.pricing import TokenCounts
 from ..errors import ProviderCallFailed
 from ..providers.base import Call, Provider
 from ..providers.outcomes import Category, Failure
@@ -44,17 +45,18 @@ class Served:
     task: str
     breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
 
-    def record(self, input_tokens: int, output_tokens: int) -> usage.UsageEntry:
+    def record(self, tokens: TokenCounts) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
         resolution = self.resolution
         key = resolution.key if resolution.source == Source.BYOK else None
         entry = usage.UsageEntry(
             at=timezone.now(), workspace_id=resolution.workspace_id, user_id=self.user_id, owner_id=resolution.owner_id,
             provider=resolution.provider, model=self.model, source=resolution.source, task=self.task,
-            key_id=key.id if key else None, key_hint=resolution.key_hint if key else "", input_tokens=input_tokens,
-            output_tokens=output_tokens, latency_ms=round((time.perf_counter() - self.started) * 1000),
-            fallback_reason=self.fallback_reason,
-            credits_charged=usage.credits_for(resolution, input_tokens, output_tokens))
+            key_id=key.id if key else None, key_hint=resolution.key_hint if key else "", input_tokens=tokens.input,
+            output_tokens=tokens.output, latency_ms=round((time.perf_counter() - self.started) * 1000),
+            fallback_reason=self.fallback_reason, credits_charged=usage.credits_for(resolution, tokens),
+            cache_write_5m_tokens=tokens.cache_write_5m, cache_write_1h_tokens=tokens.cache_write_1h,
+            cache_read_tokens=tokens.cache_read, reasoning_tokens=tokens.reasoning)
         usage.batch.add(entry)
         if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
             self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))

@@ -63,8 +63,30 @@ class UsageEntry:
                            cache_read=self.cache_read_tokens, reasoning=self.reasoning_tokens)
 
 
-def credits_for(resolution: Resolution, input_tokens: int, output_tokens: int) -> int:
-    return 0 if resolution.source == Source.BYOK else math.ceil((input_tokens + output_tokens) / TOKENS_PER_CREDIT)
+def credits_for(resolution: Resolution, tokens: TokenCounts) -> int:
+    return 0 if resolution.source == Source.BYOK else math.ceil((tokens.prompt + tokens.output) / TOKENS_PER_CREDIT)
+
+
+def chat_tokens(usage: dict) -> TokenCounts:
+    """The token kinds of a Chat Completions `usage` (byok's translations add Anthropic's cache-write names, as
+    LiteLLM does; OpenAI's prompt_tokens count cached tokens too)."""
+    split = usage.get("cache_creation") or {}
+    write_1h = split.get("ephemeral_1h_input_tokens") or 0
+    write = usage.get("cache_creation_input_tokens") or 0
+    read = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return TokenCounts(input=max(0, (usage.get("prompt_tokens") or 0) - read - write),
+                       output=usage.get("completion_tokens") or 0, cache_write_5m=write - write_1h,
+                       cache_write_1h=write_1h, cache_read=read,
+                       reasoning=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+
+
+def messages_tokens(usage: dict) -> TokenCounts:
+    """The token kinds of an Anthropic Messages `usage` (input_tokens exclude cache reads and writes)."""
+    split = usage.get("cache_creation") or {}
+    write_1h = split.get("ephemeral_1h_input_tokens") or 0
+    return TokenCounts(input=usage.get("input_tokens") or 0, output=usage.get("output_tokens") or 0,
+                       cache_write_5m=(usage.get("cache_creation_input_tokens") or 0) - write_1h,
+                       cache_write_1h=write_1h, cache_read=usage.get("cache_read_input_tokens") or 0)
 
 
 class UsageBatch:

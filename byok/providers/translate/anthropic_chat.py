@@ -21,7 +21,7 @@ from .chat import (
     tools_of,
     walk,
 )
-from .common import StreamToChat, chat_completion, finish_reason, merge_turns, usage
+from .common import StreamToChat, chat_completion, finish_reason, merge_turns, messages_usage
 
 
 JSON_TOOL = "json_answer"  # the forced tool that carries a JSON answer (response_format), never shown to the caller
@@ -120,11 +120,10 @@ def message_to_chat(message: dict, *, model: str) -> dict:
         elif block.get("type") == "tool_use":
             calls.append({"id": block.get("id"), "type": "function",
                           "function": {"name": block.get("name"), "arguments": json.dumps(block.get("input") or {})}})
-    tokens = message.get("usage") or {}
     stop = message.get("stop_reason")
     return chat_completion(model=model, text="".join(text), tool_calls=calls,
                            stop="end_turn" if stop == "tool_use" and not calls else stop,
-                           prompt_tokens=tokens.get("input_tokens", 0), completion_tokens=tokens.get("output_tokens", 0))
+                           tokens=messages_usage(message.get("usage") or {}))
 
 
 class MessagesStreamToChat(StreamToChat):
@@ -133,16 +132,14 @@ class MessagesStreamToChat(StreamToChat):
 
     def __init__(self, *, model: str) -> None:
         super().__init__(model=model)
-        self.input_tokens = self.output_tokens = 0
+        self.tokens: dict = {}  # the Messages usage, as message_start and message_delta tell it
         self.tool_index: dict[int, int] = {}  # content block index -> tool call index
         self.json_block: int | None = None  # the content block carrying a JSON answer
 
     def feed(self, event: dict) -> list[dict]:
         kind = event.get("type")
         if kind == "message_start":
-            tokens = (event.get("message") or {}).get("usage") or {}
-            self.input_tokens = tokens.get("input_tokens", 0) or 0
-            self.output_tokens = tokens.get("output_tokens", 0) or 0
+            self.tokens = dict((event.get("message") or {}).get("usage") or {})
             return [self.chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = event.get("content_block") or {}
@@ -168,13 +165,11 @@ class MessagesStreamToChat(StreamToChat):
                                                     "function": {"arguments": delta.get("partial_json", "")}}]})]
             return []
         if kind == "message_delta":
-            tokens = event.get("usage") or {}
-            self.output_tokens = tokens.get("output_tokens", self.output_tokens) or self.output_tokens
-            self.input_tokens = tokens.get("input_tokens") or self.input_tokens
+            self.tokens.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
             stop = (event.get("delta") or {}).get("stop_reason")
             if stop == "tool_use" and not self.tool_index:
                 stop = "end_turn"  # only the JSON answer was "called"
             return [self.chunk({}, finish=finish_reason(stop))] if stop else []
         if kind == "message_stop":
-            return [self.chunk(usage_=usage(self.input_tokens, self.output_tokens))]
+            return [self.chunk(usage_=messages_usage(self.tokens))]
         return []

@@ -128,11 +128,17 @@ def converse_to_chat(response: dict, *, model: str) -> dict:
             use = block["toolUse"]
             calls.append({"id": use.get("toolUseId"), "type": "function",
                           "function": {"name": use.get("name"), "arguments": json.dumps(use.get("input") or {})}})
-    tokens = response.get("usage") or {}
     stop = response.get("stopReason")
     return chat_completion(model=model, text="".join(text), tool_calls=calls,
                            stop="end_turn" if stop == "tool_use" and not calls else stop,
-                           prompt_tokens=tokens.get("inputTokens", 0), completion_tokens=tokens.get("outputTokens", 0))
+                           tokens=converse_usage(response.get("usage") or {}))
+
+
+def converse_usage(tokens: dict) -> dict:
+    """Chat's usage of Converse's (its inputTokens exclude cache reads and writes; a cachePoint writes for 5 min)."""
+    read, write = tokens.get("cacheReadInputTokens") or 0, tokens.get("cacheWriteInputTokens") or 0
+    return usage((tokens.get("inputTokens") or 0) + read + write, tokens.get("outputTokens") or 0,
+                 cache_read=read, cache_write_5m=write)
 
 
 class ConverseStreamToChat(StreamToChat):
@@ -174,5 +180,5 @@ class ConverseStreamToChat(StreamToChat):
                                                         else stop))]
         if kind == "metadata":
             tokens = payload.get("usage") or {}
-            return [self.chunk(usage_=usage(tokens.get("inputTokens", 0), tokens.get("outputTokens", 0)))]
+            return [self.chunk(usage_=converse_usage(tokens))]
         return []

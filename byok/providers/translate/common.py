@@ -34,18 +34,41 @@ def finish_reason(stop: str | None) -> str | None:
 
 
 def chat_completion(*, model: str, id: str = "", text: str, tool_calls: list[dict], stop: str | None,
-                    prompt_tokens: int, completion_tokens: int) -> dict:
+                    tokens: dict) -> dict:
     message = {"role": "assistant", "content": text or (None if tool_calls else "")}
     if tool_calls:
         message["tool_calls"] = tool_calls
     return {"id": id or completion_id(), "object": "chat.completion", "created": now(), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(stop), "logprobs": None}],
-            "usage": usage(prompt_tokens, completion_tokens)}
+            "usage": tokens}
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+def usage(prompt_tokens: int, completion_tokens: int, *, cache_read: int = 0, cache_write_5m: int = 0,
+          cache_write_1h: int = 0, reasoning: int = 0) -> dict:
+    """Chat's usage. `prompt_tokens` counts every input token, cached or not (as OpenAI's does); cache reads are
+    OpenAI's `prompt_tokens_details.cached_tokens`, and cache writes, which OpenAI's shape has no field for, are given
+    under Anthropic's names (`cache_creation_input_tokens`, `cache_creation`), as LiteLLM does."""
+    out = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+           "total_tokens": prompt_tokens + completion_tokens}
+    if cache_read or cache_write_5m or cache_write_1h:
+        out["prompt_tokens_details"] = {"cached_tokens": cache_read}
+        out["cache_read_input_tokens"] = cache_read
+        out["cache_creation_input_tokens"] = cache_write_5m + cache_write_1h
+        out["cache_creation"] = {"ephemeral_5m_input_tokens": cache_write_5m,
+                                 "ephemeral_1h_input_tokens": cache_write_1h}
+    if reasoning:
+        out["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return out
+
+
+def messages_usage(tokens: dict) -> dict:
+    """Chat's usage of an Anthropic Messages `usage` (its input_tokens exclude cache reads and writes)."""
+    split = tokens.get("cache_creation") or {}
+    write = tokens.get("cache_creation_input_tokens") or 0
+    write_1h = split.get("ephemeral_1h_input_tokens") or 0
+    read = tokens.get("cache_read_input_tokens") or 0
+    return usage((tokens.get("input_tokens") or 0) + write + read, tokens.get("output_tokens") or 0,
+                 cache_read=read, cache_write_5m=write - write_1h, cache_write_1h=write_1h)
 
 
 def chunk(*, id: str, model: str, created: int, delta: dict | None = None, finish: str | None = None,

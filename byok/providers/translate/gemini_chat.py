@@ -216,25 +216,20 @@ def _reason(response: dict) -> str | None:
 
 
 def _usage(meta: dict | None) -> dict:
-    """OpenAI's usage of `usageMetadata`: thinking is output Google bills, so it counts as completion tokens."""
+    """OpenAI's usage of `usageMetadata`: thinking is output Google bills, so it counts as completion tokens; the
+    prompt count includes cached content."""
     meta = meta or {}
-    thoughts, cached = meta.get("thoughtsTokenCount") or 0, meta.get("cachedContentTokenCount") or 0
-    out = usage(meta.get("promptTokenCount") or 0, (meta.get("candidatesTokenCount") or 0) + thoughts)
-    if cached:
-        out["prompt_tokens_details"] = {"cached_tokens": cached}
-    if thoughts:
-        out["completion_tokens_details"] = {"reasoning_tokens": thoughts}
-    return out
+    thoughts = meta.get("thoughtsTokenCount") or 0
+    return usage(meta.get("promptTokenCount") or 0, (meta.get("candidatesTokenCount") or 0) + thoughts,
+                 cache_read=meta.get("cachedContentTokenCount") or 0, reasoning=thoughts)
 
 
 def gemini_to_chat(response: dict, *, model: str) -> dict:
     parts = _parts(response)
     calls = _tool_calls(parts)
-    tokens = _usage(response.get("usageMetadata"))
     out = chat_completion(model=model, text=_text(parts), tool_calls=calls, stop=None,
-                          prompt_tokens=tokens["prompt_tokens"], completion_tokens=tokens["completion_tokens"])
+                          tokens=_usage(response.get("usageMetadata")))
     out["choices"][0]["finish_reason"] = "tool_calls" if calls else _reason(response) or "stop"
-    out["usage"] = tokens  # with its details
     return out
 
 
