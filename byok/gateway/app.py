@@ -99,13 +99,16 @@ class Reply:
                         "x-byok-provider": "", "x-byok-model": "", "x-request-id": request_id,
                         "request-id": request_id}
 
-    def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "") -> None:
+    def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "",
+                  adjusted: str = "") -> None:
         if resolution is not None:
             self.headers.update({"x-byok-source": resolution.source, "x-byok-provider": resolution.provider,
                                  "x-byok-key-hint": _ascii(resolution.key_hint if resolution.source == Source.BYOK
                                                            else "")})
         self.headers["x-byok-model"] = model
         self.headers["x-byok-fallback-reason"] = fallback_reason
+        if adjusted:
+            self.headers["x-byok-adjusted"] = adjusted
 
     def _raw_headers(self, content_type: str, extra: dict | None = None) -> list:
         headers = {**self.headers, "content-type": content_type, **(extra or {})}
@@ -220,7 +223,8 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
             reply.headers["x-byok-source"] = "byok"
         await _answer_error(reply, exc, openai_error)
         return
-    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
+                    adjusted=served.adjusted)
     if not stream:
         served.record(usage.chat_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
@@ -263,7 +267,8 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
         await _answer_error(reply, exc, anthropic_error)
         return
-    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
+                    adjusted=served.adjusted)
     if not stream:
         served.record(usage.messages_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
@@ -372,7 +377,7 @@ _CORS_HEADERS = ("authorization", "x-api-key", "content-type", "anthropic-versio
                  "x-request-id")
 _CORS_HEADER_PREFIXES = ("x-byok-", "x-stainless-")
 _CORS_EXPOSED = ", ".join(("x-request-id", "request-id", "x-byok-source", "x-byok-fallback-reason", "x-byok-key-hint",
-                           "x-byok-provider", "x-byok-model", "retry-after"))
+                           "x-byok-adjusted", "x-byok-provider", "x-byok-model", "retry-after"))
 
 
 def _cors(headers: dict) -> dict:

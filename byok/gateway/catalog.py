@@ -23,6 +23,7 @@ from ..providers.registry import FAMILIES, PROVIDERS
 from .resolve import Resolution
 
 ALIASES = {"claude-sonnet": "standard", "claude-opus": "complex"}
+MODEL_TASK = "model"  # the task of a call that names a model id (not a tier or an alias)
 CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex AI (its tiers are Claude)
 
 # family -> the model ids the providers' code names (tier defaults and extras), without inference-profile prefixes
@@ -99,7 +100,7 @@ class Target:
 
     @property
     def task(self) -> str:
-        return self.tier or "model"
+        return self.tier or MODEL_TASK
 
 
 def _strip_profile(model: str) -> str:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.metrics import record_call
 
 from ..catalog.pricing import TokenCounts
+from ..catalog.selectors import model_limits
 from ..errors import ProviderCallFailed
 from ..providers.base import Call, Provider
 from ..providers.outcomes import Category, Failure
@@ -26,7 +27,7 @@ from . import usage
 from .clients import client_for
 from .breaker import breaker_close
 from .cache import resolution_for
-from .catalog import Target
+from .catalog import MODEL_TASK, Target
 from .dbthread import db
 from .resolve import Resolution, Source
 from .routing import byok_failed, byok_gate, byok_gate_needs_db, platform_reason, to_platform
@@ -44,6 +45,7 @@ class Served:
     user_id: int
     task: str
     breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
+    adjusted: str = ""  # what byok changed in the request, e.g. "max_tokens=64000" (the X-BYOK-Adjusted header)
 
     def record(self, tokens: TokenCounts) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
@@ -125,6 +127,7 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
 async def _attempt(resolution: Resolution, model: str, api: str, body: dict, stream: bool, *, user_id: int,
                    task: str, fallback_reason: str = "") -> Served:
     """Until the first output item, under one deadline (session refresh, connect, first byte)."""
+    body, adjusted = within_output_limit(api, body, task=task, family=resolution.family, model=model)
     spec = resolution.provider_spec
     started = time.perf_counter()
     iterator = None
@@ -152,7 +155,29 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
     record_call(source=resolution.source, provider=resolution.provider, model=model, outcome="ok",
                 seconds=time.perf_counter() - started, fallback_reason=fallback_reason)
     return Served(resolution=resolution, spec=spec, model=model, fallback_reason=fallback_reason, first=first,
-                  rest=iterator, started=started, user_id=user_id, task=task)
+                  rest=iterator, started=started, user_id=user_id, task=task, adjusted=adjusted)
+
+
+OUTPUT_LIMIT_FIELDS = {"chat": ("max_completion_tokens", "max_tokens"), "messages": ("max_tokens",)}
+
+
+def within_output_limit(api: str, body: dict, *, task: str, family: str, model: str) -> tuple[dict, str]:
+    """The request with its output limit within the model's (the catalog's max output tokens), and what was changed.
+    Called by a tier or an alias, whose model the client cannot know, a limit above the model's is lowered to it;
+    called by a model id, it is the caller's mistake: a 400 naming the limit, before any provider call (so it never
+    counts against the owner's key)."""
+    limits = model_limits(family, model)
+    ceiling = limits.max_output_tokens if limits else None
+    if not ceiling:
+        return body, ""
+    for name in OUTPUT_LIMIT_FIELDS.get(api, ()):
+        asked = body.get(name)
+        if isinstance(asked, int) and not isinstance(asked, bool) and asked > ceiling:
+            if task == MODEL_TASK:
+                raise RequestInvalid(f"{name} {asked} is above {model}'s limit of {ceiling} output tokens.",
+                                     param=name)
+            return {**body, name: ceiling}, f"{name}={ceiling}"
+    return body, ""
 
 
 async def _close(iterator) -> None:

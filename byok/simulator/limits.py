@@ -1,7 +1,8 @@
 """What each simulated model allows: its most output tokens per call, and how each provider words a request over it.
 
-The figures are the providers' published limits for the models the simulator serves (a provider's own data, which
-the simulator stands in for); a model not listed gets its family's default.
+The figures are the maintained data byok's catalog is fed from (byok.catalog.sources: the providers' published
+limits), so the simulator and byok agree as the real providers and the packages do; a model the packages do not know
+gets a pattern's figure below, else its family's default.
 """
 
 from __future__ import annotations
@@ -33,9 +34,26 @@ _MAX_OUTPUT_TOKENS: tuple[tuple[str, int], ...] = (
 DEFAULT_MAX_OUTPUT_TOKENS = 8_192
 
 
+def _published() -> dict[str, int]:
+    from byok.catalog.sources import catalog_entries
+
+    limits: dict[str, int] = {}
+    for entry in catalog_entries():
+        if entry.get("max_output_tokens"):
+            for model_id in (entry["model_id"], *entry["aliases"]):
+                name = bedrock_base_model_id(model_id).removeprefix("anthropic.").partition("@")[0]
+                limits.setdefault(name, entry["max_output_tokens"])
+    return limits
+
+
+_PUBLISHED = _published()
+
+
 def max_output_tokens(model: str) -> int:
     """The most output tokens `model` (any provider's spelling) answers in one call."""
     name = bedrock_base_model_id(model).removeprefix("anthropic.").partition("@")[0]
+    if name in _PUBLISHED:
+        return _PUBLISHED[name]
     for pattern, limit in _MAX_OUTPUT_TOKENS:
         if re.search(pattern, name):
             return limit

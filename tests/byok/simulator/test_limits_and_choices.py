@@ -29,11 +29,12 @@ def test_the_limits_follow_the_models():
 def test_anthropic_refuses_max_tokens_over_the_models_limit(sim):
     client = anthropic_client(sim.url, sim.account("demo-anthropic").api_key)
 
+    limit = max_output_tokens("claude-sonnet-4-6")  # the published figure (the catalog's packages)
     with pytest.raises(anthropic.BadRequestError) as refused:
-        client.messages.create(model="claude-sonnet-4-6", max_tokens=128_000, messages=HELLO, timeout=30)
+        client.messages.create(model="claude-sonnet-4-6", max_tokens=limit + 1, messages=HELLO, timeout=30)
 
     assert refused.value.body["error"]["message"] == (
-        "max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-6")
+        f"max_tokens: {limit + 1} > {limit}, which is the maximum allowed number of output tokens for claude-sonnet-4-6")
     assert client.models.retrieve("claude-opus-4-6").max_tokens == 128_000
     assert client.messages.create(model="claude-opus-4-6", max_tokens=128_000, messages=HELLO, timeout=30).content
 
