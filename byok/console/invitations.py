@@ -17,12 +17,11 @@ from accounts.errors import AlreadyMember, InvitationNotForYou, InvitationUnusab
 from accounts.models import Membership
 from accounts.services import invitation_accept, invitation_by_token, invitation_is_for
 
-from .site import console_site
-
 
 @never_cache
 @sensitive_variables("token")
-def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_view(request: HttpRequest, token: str, *, console_site) -> HttpResponse:
+    """`console_site` (the site whose URLs route here, passed by it) renders the page."""
     here = request.path
     context = {"title": "Workspace invitation", "sign_in_url": f"{reverse('console:invitation_sign_in')}?next={here}"}
     try:
@@ -51,8 +50,10 @@ def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
 class InvitationSignInView(LoginView):
     """Sign-in for whoever accepts an invitation (members included), back to the invitation afterwards.
 
-    Unlike the console's own sign-in, any active account may sign in here: it only leads back to the link."""
+    Unlike the console's own sign-in, any active account may sign in here: it only leads back to the link.
+    `console_site` is given by the site that routes here (`as_view(console_site=...)`)."""
 
+    console_site = None
     authentication_form = AuthenticationForm
     template_name = "byok_console/invitation_sign_in.html"
     redirect_authenticated_user = False
@@ -62,5 +63,5 @@ class InvitationSignInView(LoginView):
         return url if url.startswith("/manage/invitations/") else reverse("console:index")
 
     def get_context_data(self, **kwargs):
-        return {**console_site.each_context(self.request), "title": "Sign in to accept an invitation",
+        return {**self.console_site.each_context(self.request), "title": "Sign in to accept an invitation",
                 **super().get_context_data(**kwargs)}

@@ -28,6 +28,8 @@ from core.errors import DomainError
 from ..errors import PlanRequired
 from ..services.keys import require_byok_plan
 from .forms import ConsoleAuthenticationForm, UsageRangeForm
+from .home import console_home
+from .invitations import InvitationSignInView, invitation_view
 from .scope import (
     ConsoleAccess,
     console_access,
@@ -99,8 +101,6 @@ class OwnerConsoleSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         """The home page: what serves each of the viewer's workspaces now, usage, incidents, what expires soon."""
-        from .home import console_home  # home reads keys through scope; site imports no ModelAdmin module
-
         access = self.access(request)
         return self.render(request, self.index_template, {
             "title": self.index_title, "plan_message": owner_plan_message(request, access),
@@ -108,14 +108,12 @@ class OwnerConsoleSite(admin.AdminSite):
             **console_home(access), **(extra_context or {})})
 
     def get_urls(self):
-        from .invitations import InvitationSignInView, invitation_view  # they render through this site
-
         return [
             path("usage/", self.admin_view(self.usage_view), name="usage"),
             path("usage/csv/", self.admin_view(self.usage_csv_view), name="usage_csv"),
             # An invitation's link is for whoever holds it, members included: not behind `admin_view`.
-            path("invitations/sign-in/", InvitationSignInView.as_view(), name="invitation_sign_in"),
-            path("invitations/<str:token>/", invitation_view, name="invitation_accept"),
+            path("invitations/sign-in/", InvitationSignInView.as_view(console_site=self), name="invitation_sign_in"),
+            path("invitations/<str:token>/", invitation_view, {"console_site": self}, name="invitation_accept"),
             *super().get_urls(),
         ]
 
