@@ -140,8 +140,9 @@ def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
     return type(f"{provider.id.title()}KeyForm", (KeySettingsMixin, KeyFormBase), attrs)
 
 
-def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
-    """The new credentials; a choice or date left blank (region, expiry) is kept from the old ones."""
+def rotate_form_class(provider: Provider, *, regional_sets: list[dict] = ()) -> type[KeyFormBase]:
+    """The new credentials; a choice or date left blank (region, expiry) is kept from the old ones. With the key's
+    stored `regional_sets` (hints, from `regional_sets(key)`), one "remove" box per set: unticked sets stay."""
     pastes = _accepts_paste(provider)
     fields = {
         spec.name: _credential_formfield(spec, required=spec.required and spec.kind not in ("choice", "date")
@@ -150,6 +151,12 @@ def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
         for spec in provider.credential_fields
     }
     attrs = {**fields, "provider": provider, "credential_names": tuple(fields)}
+    if regional_sets:
+        attrs["remove_regional_sets"] = forms.MultipleChoiceField(
+            label="Remove regional sets", required=False, widget=forms.CheckboxSelectMultiple,
+            choices=[(entry["regions"][0], f"Remove the set for {', '.join(entry['regions'])} ({entry['hint']})")
+                     for entry in regional_sets],
+            help_text="Unticked sets stay, with their own secrets, beside the new main credentials.")
     return type(f"{provider.id.title()}RotateForm", (KeyFormBase,), attrs)
 
 

@@ -42,6 +42,8 @@ from ..services.keys import (
     provider_key_enable,
     provider_key_rotate,
     provider_key_update,
+    regional_set_text,
+    regional_sets,
 )
 from ..services.roles import owner_external_id, platform_aws_account_id
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
@@ -126,6 +128,22 @@ def run_key_service(write, *, form, formset=None):
     except DomainError as exc:
         add_domain_errors(form, exc, formset)
         return None, None
+
+
+def rotation_message(key: ProviderKey, stored_sets: list[dict], removed: list[str]) -> str:
+    """What a rotation did, regional sets included: which stayed, which went, which are new."""
+    gone = [regional_set_text(e) for e in stored_sets if set(removed) & set(e["regions"])]
+    before = {regional_set_text(e) for e in stored_sets}
+    kept = [t for t in map(regional_set_text, regional_sets(key)) if t in before]
+    added = [t for t in map(regional_set_text, regional_sets(key)) if t not in before]
+    parts = [f"“{key.name}” is rotated: the new credentials passed the test and the old secret is gone."]
+    if kept:
+        parts.append(f"Regional sets kept: {'; '.join(kept)}.")
+    if gone:
+        parts.append(f"Regional sets removed: {'; '.join(gone)}.")
+    if added:
+        parts.append(f"Regional sets added: {'; '.join(added)}.")
+    return " ".join(parts)
 
 
 class KeyStatusFilter(SimpleListFilter):
@@ -492,23 +510,27 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     def rotate_view(self, request, object_id):
         key = self.action_object(request, object_id)
         data = posted(request)
-        form = rotate_form_class(key.provider_spec)(data)
+        stored_sets = regional_sets(key)
+        form_class = rotate_form_class(key.provider_spec, regional_sets=stored_sets)
+        form = form_class(data)
         formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
         test = None
         if adding_region(data):
-            form = rotate_form_class(key.provider_spec)(initial=typed_values(form))
+            form = form_class(initial=typed_values(form))
         elif submitted_and_valid(data, form, formset):
+            removed = form.cleaned_data.get("remove_regional_sets", [])
+
             def rotate():
                 return provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
-                                           regional_credentials=regional_credentials(formset) if formset else None)
+                                           regional_credentials=regional_credentials(formset) if formset else None,
+                                           remove_regional_sets=removed)
 
             rotated, test = run_key_service(rotate, form=form, formset=formset)
             if rotated is not None:
-                return self.redirect_to_change(request, key, f"“{key.name}” is rotated: the new credentials passed "
-                                                             f"the test and the old secret is gone.")
+                return self.redirect_to_change(request, key, rotation_message(key, stored_sets, removed))
         return self.render(request, "byok_console/key_rotate.html", {
             "title": f"Rotate {key.name}", "original": key, "key": key, "form": form, "formset": formset,
-            "test": test})
+            "test": test, "stored_sets": [regional_set_text(entry) for entry in stored_sets]})
 
     @sensitive_post
     def revert_view(self, request):
