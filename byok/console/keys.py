@@ -19,7 +19,10 @@ from core.errors import DomainError
 from ..catalog.selectors import catalog_model, lifecycle_notices
 from ..errors import ConnectionTestFailed
 from ..gateway.serving import (
+    failure_words,
     family_name,
+    key_outage,
+    key_traffic,
     platform_configured,
     serving_for,
     serving_sentence,
@@ -169,7 +172,11 @@ def scope_text(key: ProviderKey, viewer_id: int | None) -> str:
 def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     """(css class, text) of each badge: the status, then reminders about the session and rotation."""
     status = key.status_for(byok_allowed=key.owner.plan.byok_allowed, now=now)
-    badges = [(status, ProviderKey.Status(status).label)]
+    outage = key_outage(key, now=now) if status == ProviderKey.Status.ACTIVE else None
+    if outage is not None:  # the key is fine but the model standard calls use is not: they fall back
+        badges = [("failing", f"standard calls fall back: {failure_words(outage.reason)}")]
+    else:
+        badges = [(status, ProviderKey.Status(status).label)]
     if key.session_token_expires_at and key.session_token_expires_at > now:
         hours = math.ceil((key.session_token_expires_at - now).total_seconds() / 3600)
         badges.append(("session", f"session expires in {hours} h"))
@@ -191,7 +198,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
 
     def get_queryset(self, request):
         # Who is looking, on each row: the list's columns say "All my workspaces" only to the key's owner.
-        return console_provider_keys(self.access(request)).annotate(viewer_id=Value(request.user.pk))
+        return (console_provider_keys(self.access(request)).annotate(viewer_id=Value(request.user.pk))
+                .prefetch_related("api_keys__workspace"))
 
     def has_add_permission(self, request) -> bool:
         return self.access(request).is_owner and plan_required_message(request.user) is None
@@ -221,17 +229,24 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     def badges(self, key: ProviderKey) -> str:
         return badges_html(key_badges(key, now=timezone.now()))
 
-    @admin.display(description="last test", ordering="last_tested_at")
+    @admin.display(description="last test · real calls", ordering="last_tested_at")
     def last_test(self, key: ProviderKey) -> str:
-        if not key.last_tested_at:
-            return "never"
-        mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
-        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M %Z"))
+        """The last test and, when later, what real calls did: neither hides the other."""
+        tested = "never tested"
+        if key.last_tested_at:
+            mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
+            tested = f"{mark} tested {timezone.localtime(key.last_tested_at):%Y-%m-%d %H:%M %Z}"
+        traffic = key_traffic(key)
+        if traffic is None or (key.last_tested_at and traffic["at"] <= key.last_tested_at):
+            return tested
+        return format_html("{}<br>{} {}", tested, "✓" if traffic["ok"] else "✗", traffic["text"])
 
     @admin.display(description="serves")
     def serves(self, key: ProviderKey) -> str:
         if key.scope == ProviderKey.Scope.ALL_WORKSPACES:
             return scope_text(key, key.viewer_id)
+        if key.scope == ProviderKey.Scope.API_KEYS:  # prefetched by the selector
+            return ", ".join(f"API key {a.name} ({a.workspace.name})" for a in key.api_keys.all())
         return ", ".join(w.name for w in key.workspaces.all())  # prefetched by the selector
 
 
@@ -456,6 +471,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "scope_text": scope_text(key, request.user.pk),
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
+            "traffic": key_traffic(key),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
             "fresh_test": fresh_test or test is not None or request.GET.get("tested") == "1",
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],

@@ -24,7 +24,7 @@ from core.invalidation import generation_bump
 
 from ..models import ProviderKey
 from ..providers.outcomes import Category, Failure
-from .resolve import KeyState, Resolution
+from .resolve import KeyState, Resolution, Source, platform_resolution
 
 MODEL_SCOPED = (Category.MODEL_ACCESS,)  # failures that concern one model, not the key
 
@@ -45,6 +45,20 @@ def model_blocked(key: KeyState, model: str, now: datetime | None = None) -> tup
         return "", False
     until = parse_datetime(entry.get("until") or "")
     return entry.get("reason") or "model_failing", bool(until and until > (now or timezone.now()))
+
+
+def resolution_for_model(resolution: Resolution, model: str) -> Resolution:
+    """What a call of `model` meets, as listings say it: platform credentials while the key's breaker or the model's
+    is open (an exclusive key's calls fail instead: its resolution stays, naming the key)."""
+    key = resolution.key
+    if resolution.source != Source.BYOK or key.fallback_mode == ProviderKey.FallbackMode.NONE:
+        return resolution
+    if key.failing_since:
+        return platform_resolution(resolution, reason=key.failure_reason or "key_failing", key=key)
+    entry = model_breaker(key, model)
+    if entry is not None:
+        return platform_resolution(resolution, reason=entry.get("reason") or "model_failing", key=key)
+    return resolution
 
 
 def key_probe_claimed(key: KeyState) -> bool:
