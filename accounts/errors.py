@@ -76,3 +76,10 @@ class InvitationNotForYou(DomainError):
 class InvitationNotSent(DomainError):
     code = "invitation_not_sent"
     status = 503
+
+
+class SignUpInvalid(DomainError):
+    """A new account on an invitation's link cannot be created as asked (the fields say why)."""
+
+    code = "invalid"
+    status = 400

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -30,6 +32,7 @@ from .errors import (
     MembershipNotAllowed,
     NotAMember,
     OwnershipTransferRequired,
+    SignUpInvalid,
     SlugTaken,
     UnknownPlan,
 )
@@ -275,8 +278,36 @@ def invitation_is_for(invitation: Invitation, user: User) -> bool:
     return bool(user.email) and user.email.strip().casefold() == invitation.email.strip().casefold()
 
 
+@sensitive_variables("token", "password")
+def invitation_sign_up(*, token: str, username: str, password: str) -> Membership:
+    """A person without an account accepts the invitation: a new account bound to the invitation's e-mail address
+    (the password passes AUTH_PASSWORD_VALIDATORS), then the membership, in one transaction; nothing is stored when
+    anything is refused. The INVITATION_ACCEPTED audit event says the account is new."""
+    with transaction.atomic():
+        invitation = invitation_by_token(token, for_update=True)
+        user = User(username=(username or "").strip(), email=invitation.email.strip())
+        errors: dict[str, list[str]] = {}
+        try:
+            user.full_clean(exclude=["password", "plan", "email"], validate_unique=False)
+        except ValidationError as exc:
+            errors.update({name: list(messages) for name, messages in exc.message_dict.items()})
+        if "username" not in errors and User.objects.filter(username__iexact=user.username).exists():
+            errors["username"] = ["This username is taken: choose another."]
+        if User.objects.filter(email__iexact=user.email).exists():
+            errors["email"] = ["An account already has this e-mail address: sign in with it to accept."]
+        try:
+            validate_password(password or "", user)
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+        if errors:
+            raise SignUpInvalid("The account cannot be created as entered; nothing was stored.", fields=errors)
+        user.set_password(password)
+        user.save()
+        return invitation_accept(token=token, user=user, new_account=True)
+
+
 @sensitive_variables("token")
-def invitation_accept(*, token: str, user: User) -> Membership:
+def invitation_accept(*, token: str, user: User, new_account: bool = False) -> Membership:
     """The signed-in `user` accepts the invitation the token names: they become a member with its role."""
     with transaction.atomic():
         invitation = invitation_by_token(token, for_update=True)
@@ -296,7 +327,8 @@ def invitation_accept(*, token: str, user: User) -> Membership:
             owner=workspace.owner,
             workspace=workspace,
             details={**_invitation_details(invitation), "user": user.username,
-                     "invited_by": invitation.invited_by.get_username() if invitation.invited_by else None},
+                     "invited_by": invitation.invited_by.get_username() if invitation.invited_by else None}
+            | ({"account_created": True} if new_account else {}),
         )
     return membership
 

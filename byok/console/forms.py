@@ -34,6 +34,24 @@ class ConsoleAuthenticationForm(LockoutMessageMixin, AuthenticationForm):
             )
 
 
+class InvitationSignUpForm(forms.Form):
+    """A new account on an invitation's link: the e-mail address is the invitation's (shown, not asked)."""
+
+    username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"}),
+                               help_text="Letters, digits and @/./+/-/_ only.")
+    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                               help_text="At least 8 characters, not only digits, not a common password, not like "
+                                         "your username or e-mail address.")
+    password_again = forms.CharField(label="Password again", strip=False,
+                                     widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
+            self.add_error("password_again", "The two passwords differ.")
+        return data
+
+
 class NoEchoTextInput(forms.TextInput):
     """Visible while typing, never written back into a page: a full access key id is shown only as its hint."""
 

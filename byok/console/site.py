@@ -29,7 +29,8 @@ from ..errors import PlanRequired
 from ..services.keys import require_byok_plan
 from .forms import ConsoleAuthenticationForm, UsageRangeForm
 from .home import console_home
-from .invitations import InvitationSignInView, invitation_view
+from .invitations import InvitationSignInView, invitation_sign_up_view, invitation_view
+from .my_keys import my_keys_view
 from .scope import (
     ConsoleAccess,
     console_access,
@@ -112,8 +113,11 @@ class OwnerConsoleSite(admin.AdminSite):
             path("usage/", self.admin_view(self.usage_view), name="usage"),
             path("usage/csv/", self.admin_view(self.usage_csv_view), name="usage_csv"),
             # An invitation's link is for whoever holds it, members included: not behind `admin_view`.
+            path("me/", my_keys_view, {"console_site": self}, name="my_api_keys"),
             path("invitations/sign-in/", InvitationSignInView.as_view(console_site=self), name="invitation_sign_in"),
             path("invitations/<str:token>/", invitation_view, {"console_site": self}, name="invitation_accept"),
+            path("invitations/<str:token>/sign-up/", invitation_sign_up_view, {"console_site": self},
+                 name="invitation_sign_up"),
             *super().get_urls(),
         ]
 
