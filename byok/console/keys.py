@@ -101,7 +101,8 @@ def test_outcome(data: dict) -> dict:
     """A connection test result (fresh, from a failed save, or the summary stored on the key) for the templates."""
     tested_at = data.get("tested_at")
     checks = [{**c, "label": check_label(c)} for c in data.get("checks", [])]
-    return {**data, "checks": checks,
+    provider = PROVIDERS.get(data.get("provider", ""))
+    return {**data, "checks": checks, "account_label": provider.account_label if provider else "Account",
             "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
 
 
@@ -149,6 +150,20 @@ def rotation_message(key: ProviderKey, stored_sets: list[dict], removed: list[st
     return " ".join(parts)
 
 
+class ProviderFilter(SimpleListFilter):
+    """The providers of the keys listed, by their display names ("AWS Bedrock (API key)", not its id)."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        present = set(model_admin.get_queryset(request).values_list("provider", flat=True))
+        return [(p.id, p.name) for p in PROVIDERS.values() if p.id in present]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
 class KeyStatusFilter(SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -191,7 +206,7 @@ def badges_html(badges: list[tuple[str, str]]) -> str:
 
 class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     list_display = ["name", "provider_name", "key_hint", "badges", "last_test", "serves"]
-    list_filter = ["provider", KeyStatusFilter]
+    list_filter = [ProviderFilter, KeyStatusFilter]
     search_fields = ["name", "key_hint"]
     actions = ["enable_keys", "disable_keys"]
     change_list_template = "byok_console/providerkey_change_list.html"

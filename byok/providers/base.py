@@ -253,6 +253,7 @@ class Provider(ABC):
     models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
     docs_url: str = ""
     hint_prefix = 6
+    account_label = "Account"  # what a connection test's `account` names, in the provider's own words
 
     # Capabilities: the defaults describe a plain API-key provider.
     inference_profiles: Mapping[str, InferenceProfile] = {}  # none: a model id is the same everywhere

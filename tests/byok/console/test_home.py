@@ -118,6 +118,16 @@ def test_home_lists_expiring_keys_and_credits(owner, workspace, sandbox):
     assert "“Temporary”" in html and "expires" in html and "<strong>42</strong> of" in html
 
 
+def test_expiring_soon_leaves_out_the_sessions_byok_refreshes_itself(owner, workspace, sandbox):
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Long-term")
+    ProviderKey.objects.filter(pk=key.pk).update(session_token_expires_at=timezone.now() + timedelta(hours=2))
+    expiring = signed_in(owner).get("/manage/").content.decode().split('id="expiring"')[1].split("</section>")[0]
+    assert "Nothing expires soon" in expiring
+    ProviderKey.objects.filter(pk=key.pk).update(failing_since=timezone.now(), failure_reason="invalid_credentials")
+    expiring = signed_in(owner).get("/manage/").content.decode().split('id="expiring"')[1].split("</section>")[0]
+    assert "Session of “Long-term”" in expiring and "byok could not refresh it (invalid_credentials)" in expiring
+
+
 def model_notices(client) -> list[str]:
     """The home page's model notices as a reader sees them (text, whitespace collapsed)."""
     html = client.get("/manage/").content.decode()

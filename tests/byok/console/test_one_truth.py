@@ -3,9 +3,11 @@ page, the key list, the workspace status and /v1/models say what the next call d
 account loses its models) and the recovery."""
 
 import dataclasses
+import time
 
 import pytest
 
+from audit.models import AuditEvent
 from byok.providers.base import hint
 from tests.byok.console.conftest import signed_in
 from tests.byok.routing_helpers import key_for, team, use_platform_account
@@ -30,7 +32,7 @@ def test_every_surface_follows_the_fallback_and_the_recovery(dataplane, sandbox,
     owner, workspace, member = team()
     use_platform_account(settings, sandbox)
     account = sandbox.add_account("bedrock")
-    key_for(owner, account, name="Demo Bedrock")
+    key = key_for(owner, account, name="Demo Bedrock")
     sdk, console = dataplane.openai(member, workspace), signed_in(owner)
 
     def ask():
@@ -52,9 +54,17 @@ def test_every_surface_follows_the_fallback_and_the_recovery(dataplane, sandbox,
     assert (status["mode"], status["reason"]) == ("platform", "model_access")
     keys = console.get("/manage/byok/providerkey/").content.decode()
     assert "standard calls fall back: your key lost access to the model" in keys
+    console.post(f"/manage/byok/providerkey/{key.pk}/test/")  # the owner's Test fails too: the key is marked failing
+    assert "lost access to the model" in serving_row(console)
 
     sandbox.server.add_accounts([account])  # the models are back
     assert ask()["x-byok-source"] == "byok"
+    deadline = time.monotonic() + 5  # the data plane closes breakers just after answering
+    while not AuditEvent.objects.filter(action="BYOK_RECOVERED").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    recovered = AuditEvent.objects.filter(action="BYOK_RECOVERED")
+    assert [e.details["scope"] for e in recovered] == ["key and model"]  # one recovery, one event
+    assert AuditEvent.objects.filter(action="FALLBACK_ACTIVATED").count() == 1
     row = serving_row(console)
     assert row.startswith("byok") and "“Demo Bedrock”" in row
     assert standard_model_source(sdk) == "byok"

@@ -116,7 +116,8 @@ def test_audit_rows_read_as_sentences_with_raw_details_one_click_away(owner, wor
                               actor=owner, skip_test=True)
     html = signed_in(owner).get("/manage/audit/auditevent/").content.decode()
     assert f"olivia rotated “EU key” ({key.key_hint})" in html
-    assert "olivia added the bedrock key “EU key”" in html
+    assert "olivia added “EU key”" in html and "an AWS Bedrock (IAM credentials) key" in html
+    assert "bedrock key" not in html
     assert '<details class="byok-raw"><summary>details</summary><pre>' in html
     assert "&quot;hint&quot;: {" in html  # the raw JSON, escaped
     assert account.secret_access_key not in html and other.secret_access_key not in html
@@ -158,3 +159,16 @@ def test_another_owners_usage_is_not_in_the_range(owner, workspace):
     usage(other, user=other_owner, day=timezone.localdate(), count=7)
     html = signed_in(owner).get("/manage/usage/").content.decode()
     assert "<td>7</td>" not in html
+
+
+def test_the_provider_filter_and_a_vertex_tests_account_use_display_names(owner, workspace, sim):
+    from byok.console.keys import test_outcome
+    from tests.byok.routing_helpers import key_for
+
+    key_for(owner, sim.add_account("bedrock_api_key"), provider="bedrock_api_key", name="API key one")
+    html = signed_in(owner).get("/manage/byok/providerkey/").content.decode()
+    filter_html = html.split('id="changelist-filter"')[1]
+    assert "AWS Bedrock (API key)" in filter_html and ">bedrock_api_key<" not in filter_html
+    vertex = test_outcome({"provider": "vertex", "account": "byok-demo-vertex", "checks": []})
+    assert vertex["account_label"] == "Google Cloud project / service account"
+    assert test_outcome({"provider": "bedrock", "checks": []})["account_label"] == "AWS account / identity"
