@@ -55,6 +55,8 @@ from .forms import (
     RevertConfirmForm,
     add_domain_errors,
     key_form_class,
+    kept_restore,
+    kept_seal,
     regional_credentials,
     regional_formset,
     rotate_form_class,
@@ -350,9 +352,10 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         if provider is None:
             return self.render(request, "byok_console/key_provider_choice.html",
                                {"title": "Add a provider key: choose the provider", "providers": PROVIDERS.values()})
-        data = posted(request)
         form_class = key_form_class(provider, editing=False)
+        data = kept_restore(posted(request), form_class, user_id=request.user.pk)
         form = form_class(data, owner=request.user)
+        kept = kept_seal(form, user_id=request.user.pk)
         formset = regional_formset(provider, data, add_row=adding_region(data))
         test = parse_preview = None
         if adding_region(data):
@@ -373,7 +376,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_add.html", {
             "title": f"Add {article(provider.name)} {provider.name} key", "provider": provider, "form": form,
             "formset": formset, "test": test, "fresh_test": test is not None, "tested_only": "_test" in request.POST,
-            "parse_preview": parse_preview, "accepts_paste": "pasted" in form.fields,
+            "parse_preview": parse_preview, "accepts_paste": "pasted" in form.fields, "kept": kept,
             **self._access_help(provider, form, owner=request.user)})
 
     def _parse_only(self, provider, form) -> dict | None:
@@ -457,12 +460,14 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         if request.method == "POST" and not can_change:
             raise PermissionDenied
         data = posted(request)
-        form = formset = test = None
+        form = formset = test = kept = None
         if can_change:
             form_class = key_form_class(key.provider_spec, editing=True)
+            data = kept_restore(data, form_class, user_id=request.user.pk)
             form = form_class(data, owner=request.user, initial={
                 "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
                 "scope": key.scope, "workspaces": list(key.workspaces.all()), "api_keys": list(key.api_keys.all())})
+            kept = kept_seal(form, user_id=request.user.pk)
             formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
             if adding_region(data):
                 form = form_class(initial=typed_values(form), owner=request.user)
@@ -477,11 +482,11 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             saved, test = run_key_service(update, form=form, formset=formset)
             if saved is not None:
                 return self.redirect_to_change(request, key, f"“{key.name}” is saved.")
-        return self._render_change(request, key, form=form, formset=formset, test=test)
+        return self._render_change(request, key, form=form, formset=formset, test=test, kept=kept)
 
-    def _render_change(self, request, key, *, form=None, formset=None, test=None, fresh_test=False):
+    def _render_change(self, request, key, *, form=None, formset=None, test=None, fresh_test=False, kept=None):
         return self.render(request, "byok_console/key_change.html", {
-            "title": str(key), "key": key, "form": form, "formset": formset,
+            "title": str(key), "key": key, "form": form, "formset": formset, "kept": kept,
             "can_change": self.has_change_permission(request, key),
             "scope_text": scope_text(key, request.user.pk),
             "can_refresh_session": key.refreshes_session,
@@ -540,10 +545,11 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     @sensitive_post
     def rotate_view(self, request, object_id):
         key = self.action_object(request, object_id)
-        data = posted(request)
         stored_sets = regional_sets(key)
         form_class = rotate_form_class(key.provider_spec, regional_sets=stored_sets)
+        data = kept_restore(posted(request), form_class, user_id=request.user.pk)
         form = form_class(data)
+        kept = kept_seal(form, user_id=request.user.pk)
         formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
         test = None
         if adding_region(data):
@@ -561,7 +567,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
                 return self.redirect_to_change(request, key, rotation_message(key, stored_sets, removed))
         return self.render(request, "byok_console/key_rotate.html", {
             "title": f"Rotate {key.name}", "original": key, "key": key, "form": form, "formset": formset,
-            "test": test, "stored_sets": [regional_set_text(entry) for entry in stored_sets]})
+            "test": test, "stored_sets": [regional_set_text(entry) for entry in stored_sets], "kept": kept})
 
     @sensitive_post
     def revert_view(self, request):
