@@ -68,3 +68,27 @@ def test_a_failing_demo_key_falls_back_to_the_sandbox_platform_and_recovers(sand
     sandbox.server.add_accounts([account])  # mended
     assert call() == "byok"
     assert AuditEvent.objects.filter(action=AuditAction.BYOK_RECOVERED).exists()
+
+
+@pytest.mark.django_db
+def test_the_iam_role_demo_works_with_the_sandbox_platform_account(sandbox, settings, monkeypatch):
+    """The console's trust policy names the account of `make run`'s platform credentials, the demo role trusts that
+    same account, and olivia's role key passes its test with nothing else configured."""
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from byok.providers.registry import PROVIDERS
+    from byok.services.keys import provider_key_create
+    from byok.services.roles import platform_aws_account_id
+
+    without_platform_env(monkeypatch)
+    settings.BYOK_PLATFORM_ENV = {k: v for k, v in stack.sandbox_platform_env().items() if k.startswith("PLATFORM_")}
+    settings.BYOK_PLATFORM_AWS_ACCOUNT_ID = ""
+    call_command("seed_demo")
+    trusted = {role["trusted_account"] for role in DEMO["demo-bedrock-role"]["roles"]
+               if role["name"] != "byok-bedrock-untrusted"}
+    assert platform_aws_account_id(PROVIDERS["bedrock_role"]) == DEMO["demo-platform-bedrock"]["account_id"]
+    assert trusted == {DEMO["demo-platform-bedrock"]["account_id"]}
+    key = provider_key_create(owner=User.objects.get(username="olivia"), provider="bedrock_role", name="Role demo",
+                              credentials={"role_arn": "arn:aws:iam::210987654321:role/byok-bedrock"})
+    assert key.last_test_status == "ok"
