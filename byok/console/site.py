@@ -151,7 +151,7 @@ class OwnerConsoleSite(admin.AdminSite):
         rows = console_usage_export_rows(self.access(request), since=since, until=until)
         writer = csv.writer(_Echo())
         header = ["date", "workspace", "member", "source", "provider", "model", "calls", "input_tokens",
-                  "output_tokens", "credits_charged"]
+                  "output_tokens", "credits_charged", "estimated_cost_usd_own_keys", "estimated_cost_usd_platform"]
         lines = itertools.chain([writer.writerow(header)],
                                 (writer.writerow([_csv_cell(v) for v in row]) for row in rows))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
