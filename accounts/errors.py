@@ -83,3 +83,10 @@ class SignUpInvalid(DomainError):
 
     code = "invalid"
     status = 400
+
+
+class UpgradeRequestInvalid(DomainError):
+    """A plan upgrade request that cannot be made (already on that plan, not an upgrade, asked very recently)."""
+
+    code = "invalid"
+    status = 400

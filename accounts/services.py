@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
-from audit.models import AuditAction
+from audit.models import AuditAction, AuditEvent
 from audit.services.record import audit_record
 from core.invalidation import generation_bump
 
@@ -35,6 +35,7 @@ from .errors import (
     SignUpInvalid,
     SlugTaken,
     UnknownPlan,
+    UpgradeRequestInvalid,
 )
 from .models import ApiKey, Invitation, Membership, Plan, User, Workspace
 
@@ -376,6 +377,33 @@ def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:
             details={"plan": {"from": previous, "to": plan.code}, "byok_allowed": plan.byok_allowed},
         )
     return user
+
+
+UPGRADE_REQUEST_INTERVAL = timedelta(days=1)
+
+
+def plan_upgrade_request(*, user: User, plan_code: str) -> None:
+    """The owner asks to move to a plan that adds bring-your-own-key: audited, and staff are e-mailed (after the
+    commit) to approve it with `set_plan` or the staff admin. Once a day at most."""
+    plan = Plan.objects.filter(code=plan_code, byok_allowed=True).first()
+    if plan is None or plan.code == user.plan_id:
+        raise UpgradeRequestInvalid("Choose a plan that adds bring-your-own-key.",
+                                    fields={"plan": ["Not a plan you can upgrade to."]})
+    recent = timezone.now() - UPGRADE_REQUEST_INTERVAL
+    if AuditEvent.objects.filter(action=AuditAction.PLAN_UPGRADE_REQUESTED, owner_id=user.pk,
+                                 created_at__gte=recent).exists():
+        raise UpgradeRequestInvalid("You already asked in the last 24 hours; staff have been told.",
+                                    fields={"plan": ["Already requested today."]})
+    staff = list(User.objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True))
+    with transaction.atomic():
+        audit_record(action=AuditAction.PLAN_UPGRADE_REQUESTED, actor=user, owner=user,
+                     details={"plan": {"from": user.plan_id, "to": plan.code}, "staff_notified": len(staff)})
+        if staff:
+            body = (f"{user.username} ({user.email or 'no e-mail'}) asks to move from the {user.plan.name} plan to "
+                    f"{plan.name}.\n\nApprove with: python manage.py set_plan {user.username} {plan.code}\n"
+                    f"or in the staff admin (Users > {user.username} > Plan).\n")
+            transaction.on_commit(lambda: send_mail(f"[byok] Plan upgrade request: {user.username} → {plan.name}",
+                                                    body, settings.DEFAULT_FROM_EMAIL, staff, fail_silently=True))
 
 
 # --- workspace API keys and control-plane API tokens (one model: a token is an ApiKey with no workspace) --------

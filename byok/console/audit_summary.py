@@ -95,6 +95,8 @@ _SENTENCES = {
     AuditAction.BYOK_RECOVERED: lambda e: f"{_key(e)} works again" + (
         f" for {e.details['model']}" if e.details.get("model") else "") + "; calls are back on it",
     AuditAction.PLAN_CHANGED: lambda e: f"{_who(e)} changed the plan {_change(e.details.get('plan'))}",
+    AuditAction.PLAN_UPGRADE_REQUESTED: lambda e: f"{_who(e)} asked staff for the plan change "
+                                                  f"{_change(e.details.get('plan'))}",
     AuditAction.MEMBER_ADDED: _member_added,
     AuditAction.MEMBER_REMOVED: lambda e: f"{_who(e)} removed {e.details.get('user')} ({e.details.get('role')})",
     AuditAction.MEMBER_ROLE_CHANGED: lambda e: f"{_who(e)} changed the role of {e.details.get('user')}: "

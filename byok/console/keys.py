@@ -66,7 +66,7 @@ from .scope import console_provider_keys, console_provider_keys_with_status
 from .site import (
     ConsoleModelAdmin,
     object_action,
-    owner_plan_message,
+    plan_context,
     plan_required_message,
     posted,
     sensitive_post,
@@ -269,7 +269,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         access = self.access(request)
-        context = {"plan_message": owner_plan_message(request, access),
+        context = {**plan_context(request, access),
                    "can_revert": access.is_owner and plan_required_message(request.user) is None,
                    "read_only_note": None if access.is_owner else
                    "These are your workspace owners' keys that serve the workspaces you administer: read-only, "
@@ -344,10 +344,10 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.access(request).is_owner:
             raise PermissionDenied
-        plan_message = plan_required_message(request.user)
-        if plan_message:
+        if plan_required_message(request.user):
             return self.render(request, "byok_console/plan_required.html",
-                               {"title": "Add a provider key", "plan_message": plan_message}, status=403)
+                               {"title": "Add a provider key", **plan_context(request, self.access(request))},
+                               status=403)
         provider = PROVIDERS.get(request.GET.get("provider", ""))
         if provider is None:
             return self.render(request, "byok_console/key_provider_choice.html",

@@ -681,3 +681,27 @@ def test_kept_values_are_only_for_the_user_who_typed_them(owner, workspace, sand
     html = signed_in(other).post(f"{KEYS}add/?provider=bedrock",
                                  {**retyped, "_kept": kept_token(html)}).content.decode()
     assert not ProviderKey.objects.exists() and 'id="error-summary"' in html
+
+
+def test_a_free_owner_sees_what_business_adds_and_requests_it_staff_are_told_and_it_is_audited(
+        sim, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    frank = UserFactory(username="frank")
+    WorkspaceFactory(owner=frank)
+    UserFactory(username="staffer", email="staff@example.com", is_staff=True)
+    html = signed_in(frank).get("/manage/").content.decode()
+    upgrade = html.split('id="upgrade-path"')[1].split("</div>")[0]
+    assert "Business adds" in upgrade and "bring your own provider keys" in upgrade
+    assert 'value="Request Business"' in upgrade
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(frank).post("/manage/plan/upgrade/", {"plan": "business"}, follow=True)
+    assert "Your request is sent" in response.content.decode()
+    requested = AuditEvent.objects.get(action=AuditAction.PLAN_UPGRADE_REQUESTED)
+    assert requested.details["plan"] == {"from": "free", "to": "business"} and requested.actor_label == "frank"
+    assert mail.outbox[-1].to == ["staff@example.com"] and "set_plan frank business" in mail.outbox[-1].body
+    again = signed_in(frank).post("/manage/plan/upgrade/", {"plan": "business"}, follow=True).content.decode()
+    assert "already asked in the last 24 hours" in again
+    assert AuditEvent.objects.filter(action=AuditAction.PLAN_UPGRADE_REQUESTED).count() == 1
+    frank.refresh_from_db()
+    assert frank.plan_id == "free"  # staff approve with set_plan or the admin
