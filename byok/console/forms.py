@@ -9,6 +9,7 @@ import time
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.forms.utils import pretty_name
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -256,6 +257,9 @@ class RegionalFormSet(forms.BaseFormSet):
         super().add_fields(form, index)
         if "DELETE" in form.fields:
             form.fields["DELETE"].label = "Remove this set"
+        if index is not None:  # each set's labels name it: "Set 2: Access Key ID", never the same label twice
+            for name, field in form.fields.items():
+                field.label = f"Set {index + 1}: {field.label or pretty_name(name)}"
 
     @property
     def can_add(self) -> bool:

@@ -169,3 +169,12 @@ def test_a_new_regional_set_cannot_take_a_kept_sets_region(owner, sim):
     assert "remove that set to replace it" in refused.value.fields["regional_credentials.0.regions"][0]
     key.refresh_from_db()
     assert key.key_hint == hint(main.access_key_id)
+
+
+def test_each_regional_set_has_labels_of_its_own(owner, sim):
+    main = sim.account("demo-bedrock")
+    html = signed_in(owner).post(ADD, form_data(main, [{"regions": ["eu-west-1"]}, {"regions": ["us-east-1"]}],
+                                               _add_region="Add region")).content.decode()
+    labels = re.findall(r'<label for="id_regional-\d-[a-z_]+"[^>]*>([^<]+)</label>', html)
+    assert "Set 1: Access Key ID:" in labels and "Set 2: Access Key ID:" in labels
+    assert len(labels) == len(set(labels))
