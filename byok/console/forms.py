@@ -33,8 +33,8 @@ class ConsoleAuthenticationForm(LockoutMessageMixin, AuthenticationForm):
         super().confirm_login_allowed(user)
         if not console_access(user).allowed:
             raise ValidationError(
-                "This console is for workspace owners and admins. Members use byok through their workspace; "
-                "ask your workspace owner for changes.",
+                "This console is for workspace owners and admins. Members use byok through their workspace, with "
+                "the API keys they create at /manage/me/; ask your workspace owner for changes.",
                 code="not_owner",
             )
 
