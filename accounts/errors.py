@@ -76,3 +76,17 @@ class InvitationNotForYou(DomainError):
 class InvitationNotSent(DomainError):
     code = "invitation_not_sent"
     status = 503
+
+
+class SignUpInvalid(DomainError):
+    """A new account on an invitation's link cannot be created as asked (the fields say why)."""
+
+    code = "invalid"
+    status = 400
+
+
+class UpgradeRequestInvalid(DomainError):
+    """A plan upgrade request that cannot be made (already on that plan, not an upgrade, asked very recently)."""
+
+    code = "invalid"
+    status = 400

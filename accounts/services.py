@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -14,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
-from audit.models import AuditAction
+from audit.models import AuditAction, AuditEvent
 from audit.services.record import audit_record
 from core.invalidation import generation_bump
 
@@ -30,8 +32,10 @@ from .errors import (
     MembershipNotAllowed,
     NotAMember,
     OwnershipTransferRequired,
+    SignUpInvalid,
     SlugTaken,
     UnknownPlan,
+    UpgradeRequestInvalid,
 )
 from .models import ApiKey, Invitation, Membership, Plan, User, Workspace
 
@@ -275,8 +279,36 @@ def invitation_is_for(invitation: Invitation, user: User) -> bool:
     return bool(user.email) and user.email.strip().casefold() == invitation.email.strip().casefold()
 
 
+@sensitive_variables("token", "password")
+def invitation_sign_up(*, token: str, username: str, password: str) -> Membership:
+    """A person without an account accepts the invitation: a new account bound to the invitation's e-mail address
+    (the password passes AUTH_PASSWORD_VALIDATORS), then the membership, in one transaction; nothing is stored when
+    anything is refused. The INVITATION_ACCEPTED audit event says the account is new."""
+    with transaction.atomic():
+        invitation = invitation_by_token(token, for_update=True)
+        user = User(username=(username or "").strip(), email=invitation.email.strip())
+        errors: dict[str, list[str]] = {}
+        try:
+            user.full_clean(exclude=["password", "plan", "email"], validate_unique=False)
+        except ValidationError as exc:
+            errors.update({name: list(messages) for name, messages in exc.message_dict.items()})
+        if "username" not in errors and User.objects.filter(username__iexact=user.username).exists():
+            errors["username"] = ["This username is taken: choose another."]
+        if User.objects.filter(email__iexact=user.email).exists():
+            errors["email"] = ["An account already has this e-mail address: sign in with it to accept."]
+        try:
+            validate_password(password or "", user)
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+        if errors:
+            raise SignUpInvalid("The account cannot be created as entered; nothing was stored.", fields=errors)
+        user.set_password(password)
+        user.save()
+        return invitation_accept(token=token, user=user, new_account=True)
+
+
 @sensitive_variables("token")
-def invitation_accept(*, token: str, user: User) -> Membership:
+def invitation_accept(*, token: str, user: User, new_account: bool = False) -> Membership:
     """The signed-in `user` accepts the invitation the token names: they become a member with its role."""
     with transaction.atomic():
         invitation = invitation_by_token(token, for_update=True)
@@ -296,7 +328,8 @@ def invitation_accept(*, token: str, user: User) -> Membership:
             owner=workspace.owner,
             workspace=workspace,
             details={**_invitation_details(invitation), "user": user.username,
-                     "invited_by": invitation.invited_by.get_username() if invitation.invited_by else None},
+                     "invited_by": invitation.invited_by.get_username() if invitation.invited_by else None}
+            | ({"account_created": True} if new_account else {}),
         )
     return membership
 
@@ -344,6 +377,33 @@ def user_plan_change(*, user: User, plan_code: str, actor: User | None) -> User:
             details={"plan": {"from": previous, "to": plan.code}, "byok_allowed": plan.byok_allowed},
         )
     return user
+
+
+UPGRADE_REQUEST_INTERVAL = timedelta(days=1)
+
+
+def plan_upgrade_request(*, user: User, plan_code: str) -> None:
+    """The owner asks to move to a plan that adds bring-your-own-key: audited, and staff are e-mailed (after the
+    commit) to approve it with `set_plan` or the staff admin. Once a day at most."""
+    plan = Plan.objects.filter(code=plan_code, byok_allowed=True).first()
+    if plan is None or plan.code == user.plan_id:
+        raise UpgradeRequestInvalid("Choose a plan that adds bring-your-own-key.",
+                                    fields={"plan": ["Not a plan you can upgrade to."]})
+    recent = timezone.now() - UPGRADE_REQUEST_INTERVAL
+    if AuditEvent.objects.filter(action=AuditAction.PLAN_UPGRADE_REQUESTED, owner_id=user.pk,
+                                 created_at__gte=recent).exists():
+        raise UpgradeRequestInvalid("You already asked in the last 24 hours; staff have been told.",
+                                    fields={"plan": ["Already requested today."]})
+    staff = list(User.objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True))
+    with transaction.atomic():
+        audit_record(action=AuditAction.PLAN_UPGRADE_REQUESTED, actor=user, owner=user,
+                     details={"plan": {"from": user.plan_id, "to": plan.code}, "staff_notified": len(staff)})
+        if staff:
+            body = (f"{user.username} ({user.email or 'no e-mail'}) asks to move from the {user.plan.name} plan to "
+                    f"{plan.name}.\n\nApprove with: python manage.py set_plan {user.username} {plan.code}\n"
+                    f"or in the staff admin (Users > {user.username} > Plan).\n")
+            transaction.on_commit(lambda: send_mail(f"[byok] Plan upgrade request: {user.username} → {plan.name}",
+                                                    body, settings.DEFAULT_FROM_EMAIL, staff, fail_silently=True))
 
 
 # --- workspace API keys and control-plane API tokens (one model: a token is an ApiKey with no workspace) --------

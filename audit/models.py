@@ -40,6 +40,7 @@ class AuditAction(models.TextChoices):
     INVITATION_REVOKED = "INVITATION_REVOKED", "Invitation revoked"
     CATALOG_CHANGED = "CATALOG_CHANGED", "Model catalog changed"
     MODEL_RETIRED = "MODEL_RETIRED", "Model retired"
+    PLAN_UPGRADE_REQUESTED = "PLAN_UPGRADE_REQUESTED", "Plan upgrade requested"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

@@ -11,14 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "accounts", "audit", "byok", "byok_project")
 SURFACES = ("byok.api", "byok.console", "byok.admin")
 
-# Circles being removed on other branches of issue 19; the integrator empties this after merging them. Nothing else
-# may be added here: a new circle is fixed, not listed.
-KNOWN_PENDING_CIRCLES = [
-    # the console site builds the invitation pages' URLs, which render through the site (the console's branch)
-    ["byok.console.invitations", "byok.console.site"],
-]
-
-
 def _module_name(root: Path, path: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -103,17 +95,8 @@ def _package_of(module: str, packages) -> str | None:
     return next((p for p in packages if module == p or module.startswith(p + ".")), None)
 
 
-def unexpected_circles(graph: dict[str, set[str]]) -> list[list[str]]:
-    return [circle for circle in _cycles(graph) if circle not in KNOWN_PENDING_CIRCLES]
-
-
 def test_no_module_imports_itself_back():
-    assert unexpected_circles(GRAPH) == []
-
-
-def test_every_known_pending_circle_is_still_there():
-    """An entry whose circle is gone is removed from KNOWN_PENDING_CIRCLES, so the list never excuses a new one."""
-    assert [circle for circle in KNOWN_PENDING_CIRCLES if circle not in _cycles(GRAPH)] == []
+    assert _cycles(GRAPH) == []
 
 
 def test_the_circle_finder_finds_circles():
@@ -132,7 +115,7 @@ def test_a_planted_late_import_circle_fails_the_check(tmp_path):
     (package / "leaf.py").write_text("from .usage import TOKENS\n")
     graph = import_graph(tmp_path, ("planted",))
     assert graph["planted.prices"] == {"planted.usage"} and graph["planted.usage"] == {"planted.prices"}
-    assert unexpected_circles(graph) == [["planted.prices", "planted.usage"]]
+    assert _cycles(graph) == [["planted.prices", "planted.usage"]]
 
 
 def test_package_init_re_exports_do_not_hide_circles():

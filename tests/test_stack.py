@@ -119,16 +119,11 @@ def demo_credentials(provider: str, account: dict, sim) -> dict:
     return {"api_key": account["api_key"]}
 
 
-# Role keys are assumed with the platform's AWS credentials: the README has a person export demo-platform's first.
-ROLE_PLATFORM = {"PLATFORM_AWS_ACCESS_KEY_ID": DEMO["demo-platform"]["access_key_id"],
-                 "PLATFORM_AWS_SECRET_ACCESS_KEY": DEMO["demo-platform"]["secret_access_key"]}
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_every_provider_has_a_sandbox_endpoint_a_simulator_route_and_a_demo_account(provider, make_run, sim):
     spec = PROVIDERS[provider]
-    env = make_run(**(ROLE_PLATFORM if spec.assumes_role else {}))
+    env = make_run()  # role keys too: the demo roles trust make run's own platform account
     assert spec.endpoints
     for declared in spec.endpoints:
         assert env[declared.setting] == sim.url + declared.simulator_path
@@ -162,3 +157,27 @@ def test_the_readme_demo_groq_account_tests_saves_and_answers_under_make_run(mak
     assert raw.headers["x-byok-source"] == "byok" and raw.headers["x-byok-provider"] == "groq"
     assert raw.parse().choices[0].message.content
     assert sim.server.stats()["by_account"]["demo-groq"] == {"groq.ListModels": 1, "groq.ChatCompletions": 2}
+
+
+@pytest.mark.django_db
+def test_the_iam_role_demo_works_with_the_sandbox_platform_account(sandbox, settings, monkeypatch):
+    """The console's trust policy names the account of `make run`'s platform credentials, the demo role trusts that
+    same account, and olivia's role key passes its test with nothing else configured."""
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from byok.providers.registry import PROVIDERS
+    from byok.services.keys import provider_key_create
+    from byok.services.roles import platform_aws_account_id
+
+    without_platform_env(monkeypatch)
+    settings.BYOK_PLATFORM_ENV = {k: v for k, v in stack.sandbox_platform_env().items() if k.startswith("PLATFORM_")}
+    settings.BYOK_PLATFORM_AWS_ACCOUNT_ID = ""
+    call_command("seed_demo")
+    trusted = {role["trusted_account"] for role in DEMO["demo-bedrock-role"]["roles"]
+               if role["name"] != "byok-bedrock-untrusted"}
+    assert platform_aws_account_id(PROVIDERS["bedrock_role"]) == DEMO["demo-platform-bedrock"]["account_id"]
+    assert trusted == {DEMO["demo-platform-bedrock"]["account_id"]}
+    key = provider_key_create(owner=User.objects.get(username="olivia"), provider="bedrock_role", name="Role demo",
+                              credentials={"role_arn": "arn:aws:iam::210987654321:role/byok-bedrock"})
+    assert key.last_test_status == "ok"

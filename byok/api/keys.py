@@ -164,11 +164,14 @@ class ProviderKeyRotateApi(APIView):
     class ProviderKeyRotateInput(StrictInput):
         credentials = CredentialsField()
         regional_credentials = RegionalCredentialsField(required=False)
+        remove_regional_sets = serializers.ListField(child=serializers.CharField(max_length=32), required=False,
+                                                     max_length=32)
         skip_test = serializers.BooleanField(default=False)
 
     @method_decorator(sensitive_variables("data"))
     @extend_schema(request=ProviderKeyRotateInput, responses=ProviderKeyOutput,
-                   summary="Replace the secret (tested first); the old secret is destroyed")
+                   summary="Replace the secret (tested first); the old secret is destroyed; regional sets stay "
+                           "unless a region of theirs is in remove_regional_sets")
     def post(self, request, pk):
         key = _key_or_404(request, pk)
         data = self.ProviderKeyRotateInput(data=request.data)

@@ -7,6 +7,8 @@ kept it). Never anything the event does not already hold: no secret can appear.
 
 from audit.models import AuditAction, AuditEvent
 
+from ..providers.registry import PROVIDERS
+
 
 def _who(event: AuditEvent) -> str:
     return "byok" if event.actor_label.startswith("system:") else event.actor_label
@@ -18,6 +20,26 @@ def _key(event: AuditEvent) -> str:
     if name and hint:
         return f"“{name}” ({hint})"
     return f"“{name}”" if name else (hint or "a key")
+
+
+def _provider_key(event: AuditEvent) -> str:
+    """ "an AWS Bedrock (API key) key": the key's provider by its display name, never its id."""
+    provider = PROVIDERS.get(event.details.get("provider", ""))
+    if provider is None:
+        return "a key"
+    return f"{'an' if provider.name[:1] in 'AEIOU' else 'a'} {provider.name} key"
+
+
+def _rotated(event: AuditEvent) -> str:
+    d = event.details
+    sentence = f"{_who(event)} rotated {_key(event)}"
+    if isinstance(d.get("hint"), dict):
+        sentence += f", replacing {d['hint']['from']}"
+    sets = d.get("regional_sets") or {}
+    for word in ("kept", "removed", "added"):
+        if sets.get(word):
+            sentence += f"; regional sets {word}: {'; '.join(sets[word])}"
+    return sentence
 
 
 def _change(value) -> str:
@@ -56,14 +78,12 @@ def _reverted(event: AuditEvent) -> str:
 
 
 _SENTENCES = {
-    AuditAction.KEY_CREATED: lambda e: f"{_who(e)} added the {e.details.get('provider', '')} key {_key(e)}".replace(
-        "the  key", "the key"),
+    AuditAction.KEY_CREATED: lambda e: f"{_who(e)} added {_key(e)}, {_provider_key(e)}",
     AuditAction.KEY_UPDATED: _key_update,
-    AuditAction.KEY_ROTATED: lambda e: f"{_who(e)} rotated {_key(e)}" + (
-        f", replacing {e.details['hint']['from']}" if isinstance(e.details.get("hint"), dict) else ""),
+    AuditAction.KEY_ROTATED: _rotated,
     AuditAction.KEY_ENABLED: lambda e: f"{_who(e)} enabled {_key(e)}",
     AuditAction.KEY_DISABLED: lambda e: f"{_who(e)} disabled {_key(e)}",
-    AuditAction.KEY_DELETED: lambda e: f"{_who(e)} deleted {_key(e)}",
+    AuditAction.KEY_DELETED: lambda e: f"{_who(e)} deleted {_key(e)}, {_provider_key(e)}",
     AuditAction.BYOK_REVERTED: _reverted,
     AuditAction.CONNECTION_TESTED: _test,
     AuditAction.SESSION_REFRESHED: lambda e: f"{_who(e)} refreshed the AWS session of {_key(e)}",
@@ -72,8 +92,11 @@ _SENTENCES = {
     AuditAction.KEY_EXPIRED: lambda e: f"{_key(e)} expired",
     AuditAction.FALLBACK_ACTIVATED: lambda e: f"{_key(e)} failed ({e.details.get('category', 'error')}); calls went "
                                               f"to {e.details.get('now_serving', 'platform credentials')}",
-    AuditAction.BYOK_RECOVERED: lambda e: f"{_key(e)} works again; calls are back on it",
+    AuditAction.BYOK_RECOVERED: lambda e: f"{_key(e)} works again" + (
+        f" for {e.details['model']}" if e.details.get("model") else "") + "; calls are back on it",
     AuditAction.PLAN_CHANGED: lambda e: f"{_who(e)} changed the plan {_change(e.details.get('plan'))}",
+    AuditAction.PLAN_UPGRADE_REQUESTED: lambda e: f"{_who(e)} asked staff for the plan change "
+                                                  f"{_change(e.details.get('plan'))}",
     AuditAction.MEMBER_ADDED: _member_added,
     AuditAction.MEMBER_REMOVED: lambda e: f"{_who(e)} removed {e.details.get('user')} ({e.details.get('role')})",
     AuditAction.MEMBER_ROLE_CHANGED: lambda e: f"{_who(e)} changed the role of {e.details.get('user')}: "
@@ -87,8 +110,9 @@ _SENTENCES = {
     AuditAction.API_KEY_REVOKED: lambda e: f"{_who(e)} revoked the API key “{e.details.get('name')}” "
                                            f"({e.details.get('key_hint')}) of {e.details.get('user')}",
     AuditAction.INVITATION_SENT: lambda e: f"{_who(e)} invited {e.details.get('email')} as {e.details.get('role')}",
-    AuditAction.INVITATION_ACCEPTED: lambda e: f"{_who(e)} accepted the invitation and joined as "
-                                               f"{e.details.get('role')}",
+    AuditAction.INVITATION_ACCEPTED: lambda e: f"{_who(e)} " + (
+        "created an account, " if e.details.get("account_created") else "") + "accepted the invitation and joined as "
+        f"{e.details.get('role')}",
     AuditAction.INVITATION_REVOKED: lambda e: f"{_who(e)} revoked the invitation to {e.details.get('email')}",
 }
 

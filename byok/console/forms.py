@@ -4,17 +4,22 @@ Forms only collect input; the services validate it (one source of truth) and the
 on the field they name with `add_domain_errors`.
 """
 
+import time
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.forms.utils import pretty_name
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.forms import LockoutMessageMixin
 from accounts.models import ApiKey, Membership, User, Workspace
 from core.errors import DomainError
 
+from ..crypto import keyring
 from ..models import ProviderKey
-from ..providers.base import CredentialField, Provider
+from ..providers.base import CredentialField, CredentialsInvalid, Provider, hint
 from .scope import console_access
 
 KEEP_HELP = "Leave blank to keep the stored value."
@@ -28,10 +33,28 @@ class ConsoleAuthenticationForm(LockoutMessageMixin, AuthenticationForm):
         super().confirm_login_allowed(user)
         if not console_access(user).allowed:
             raise ValidationError(
-                "This console is for workspace owners and admins. Members use byok through their workspace; "
-                "ask your workspace owner for changes.",
+                "This console is for workspace owners and admins. Members use byok through their workspace, with "
+                "the API keys they create at /manage/me/; ask your workspace owner for changes.",
                 code="not_owner",
             )
+
+
+class InvitationSignUpForm(forms.Form):
+    """A new account on an invitation's link: the e-mail address is the invitation's (shown, not asked)."""
+
+    username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"}),
+                               help_text="Letters, digits and @/./+/-/_ only.")
+    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                               help_text="At least 8 characters, not only digits, not a common password, not like "
+                                         "your username or e-mail address.")
+    password_again = forms.CharField(label="Password again", strip=False,
+                                     widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
+            self.add_error("password_again", "The two passwords differ.")
+        return data
 
 
 class NoEchoTextInput(forms.TextInput):
@@ -46,6 +69,64 @@ class NoEchoTextarea(forms.Textarea):
 
     def format_value(self, value):
         return None
+
+
+KEPT = "_kept"  # the sealed non-echoed fields of the last submit
+KEPT_SECONDS = 1800
+
+
+def _kept_names(form_class) -> list[str]:
+    """The fields never written back into a page (the access key id, a paste, a key file): carried sealed."""
+    return [name for name, field in form_class.base_fields.items()
+            if isinstance(field.widget, (NoEchoTextInput, NoEchoTextarea))]
+
+
+@sensitive_variables("sealed", "data")
+def kept_restore(data, form_class, *, user_id: int):
+    """The submitted data with each blank non-echoed field filled from the last submit's sealed values (the same
+    user's, at most KEPT_SECONDS old): what was typed or pasted before a Test, Parse or refusal need not be again."""
+    if data is None or not data.get(KEPT):
+        return data
+    try:
+        sealed = keyring().decrypt_json(data[KEPT])
+    except Exception:  # noqa: BLE001  (tampered, or sealed under a retired key: nothing is kept)
+        return data
+    if sealed.get("user") != user_id or time.time() - sealed.get("at", 0) > KEPT_SECONDS:
+        return data
+    data = data.copy()
+    for name in _kept_names(form_class):
+        if name in sealed["values"] and not str(data.get(name) or "").strip():
+            data[name] = sealed["values"][name]
+    return data
+
+
+@sensitive_variables("values")
+def kept_seal(form, *, user_id: int) -> dict | None:
+    """For a page shown again: the non-echoed fields submitted, sealed with the encryption keyring (ciphertext only
+    in the page), and a masked preview of each ("Access Key ID: AKIA…7XQ2"); None when none was submitted."""
+    if not form.is_bound:
+        return None
+    values = {name: form.data[name].strip() for name in _kept_names(type(form))
+              if isinstance(form.data.get(name), str) and form.data[name].strip()}
+    if not values:
+        return None
+    return {"token": keyring().encrypt_json({"user": user_id, "at": time.time(), "values": values}),
+            "fields": [(form.fields[name].label, _masked(form.provider, name, value)) for name, value in values.items()]}
+
+
+@sensitive_variables("value")
+def _masked(provider: Provider, name: str, value: str) -> str:
+    if name == "pasted":
+        try:
+            preview = provider.paste_preview(value)
+        except CredentialsInvalid:
+            return "pasted text (not readable as credentials)"
+        return (f"pasted {preview['format']}: key {preview['access_key_id']}, secret "
+                f"{'present' if preview['has_secret_access_key'] else 'missing'}, session token "
+                f"{'present' if preview['has_session_token'] else 'none'}")
+    if "\n" in value or len(value) > 200:
+        return f"{len(value.splitlines())} lines (hidden)"
+    return hint(value)
 
 
 def _credential_formfield(spec: CredentialField, *, required: bool, keep_hint: str = "") -> forms.Field:
@@ -140,8 +221,9 @@ def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
     return type(f"{provider.id.title()}KeyForm", (KeySettingsMixin, KeyFormBase), attrs)
 
 
-def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
-    """The new credentials; a choice or date left blank (region, expiry) is kept from the old ones."""
+def rotate_form_class(provider: Provider, *, regional_sets: list[dict] = ()) -> type[KeyFormBase]:
+    """The new credentials; a choice or date left blank (region, expiry) is kept from the old ones. With the key's
+    stored `regional_sets` (hints, from `regional_sets(key)`), one "remove" box per set: unticked sets stay."""
     pastes = _accepts_paste(provider)
     fields = {
         spec.name: _credential_formfield(spec, required=spec.required and spec.kind not in ("choice", "date")
@@ -150,6 +232,12 @@ def rotate_form_class(provider: Provider) -> type[KeyFormBase]:
         for spec in provider.credential_fields
     }
     attrs = {**fields, "provider": provider, "credential_names": tuple(fields)}
+    if regional_sets:
+        attrs["remove_regional_sets"] = forms.MultipleChoiceField(
+            label="Remove regional sets", required=False, widget=forms.CheckboxSelectMultiple,
+            choices=[(entry["regions"][0], f"Remove the set for {', '.join(entry['regions'])} ({entry['hint']})")
+                     for entry in regional_sets],
+            help_text="Unticked sets stay, with their own secrets, beside the new main credentials.")
     return type(f"{provider.id.title()}RotateForm", (KeyFormBase,), attrs)
 
 
@@ -169,6 +257,9 @@ class RegionalFormSet(forms.BaseFormSet):
         super().add_fields(form, index)
         if "DELETE" in form.fields:
             form.fields["DELETE"].label = "Remove this set"
+        if index is not None:  # each set's labels name it: "Set 2: Access Key ID", never the same label twice
+            for name, field in form.fields.items():
+                field.label = f"Set {index + 1}: {field.label or pretty_name(name)}"
 
     @property
     def can_add(self) -> bool:

@@ -148,8 +148,10 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
     expiry_window = timedelta(days=settings.BYOK_EXPIRY_REMINDER_DAYS)
     expiring = sorted((k for k in keys if k.enabled and k.expires_at and k.expires_at <= now + expiry_window),
                       key=lambda k: k.expires_at)[:SOON_SHOWN]
-    sessions = sorted((k for k in keys if k.session_token_expires_at and now < k.session_token_expires_at
-                       <= now + SESSION_SOON), key=lambda k: k.session_token_expires_at)[:SOON_SHOWN]
+    # byok refreshes sessions itself: only one it failed to refresh needs the owner.
+    sessions = sorted((k for k in keys if k.session_token_expires_at and k.failing_since
+                       and now < k.session_token_expires_at <= now + SESSION_SOON),
+                      key=lambda k: k.session_token_expires_at)[:SOON_SHOWN]
 
     # Platform credits this month, per owner of the visible workspaces.
     owners = {w.owner_id: w.owner for w in workspaces}

@@ -19,7 +19,10 @@ from core.errors import DomainError
 from ..catalog.selectors import catalog_model, lifecycle_notices
 from ..errors import ConnectionTestFailed
 from ..gateway.serving import (
+    failure_words,
     family_name,
+    key_outage,
+    key_traffic,
     platform_configured,
     serving_for,
     serving_sentence,
@@ -42,6 +45,8 @@ from ..services.keys import (
     provider_key_enable,
     provider_key_rotate,
     provider_key_update,
+    regional_set_text,
+    regional_sets,
 )
 from ..services.roles import owner_external_id, platform_aws_account_id
 from ..services.sessions import SessionRefreshOutcome, session_refresh_now
@@ -50,6 +55,8 @@ from .forms import (
     RevertConfirmForm,
     add_domain_errors,
     key_form_class,
+    kept_restore,
+    kept_seal,
     regional_credentials,
     regional_formset,
     rotate_form_class,
@@ -59,7 +66,7 @@ from .scope import console_provider_keys, console_provider_keys_with_status
 from .site import (
     ConsoleModelAdmin,
     object_action,
-    owner_plan_message,
+    plan_context,
     plan_required_message,
     posted,
     sensitive_post,
@@ -96,7 +103,8 @@ def test_outcome(data: dict) -> dict:
     """A connection test result (fresh, from a failed save, or the summary stored on the key) for the templates."""
     tested_at = data.get("tested_at")
     checks = [{**c, "label": check_label(c)} for c in data.get("checks", [])]
-    return {**data, "checks": checks,
+    provider = PROVIDERS.get(data.get("provider", ""))
+    return {**data, "checks": checks, "account_label": provider.account_label if provider else "Account",
             "tested_at": parse_datetime(tested_at) if isinstance(tested_at, str) else tested_at}
 
 
@@ -128,6 +136,36 @@ def run_key_service(write, *, form, formset=None):
         return None, None
 
 
+def rotation_message(key: ProviderKey, stored_sets: list[dict], removed: list[str]) -> str:
+    """What a rotation did, regional sets included: which stayed, which went, which are new."""
+    gone = [regional_set_text(e) for e in stored_sets if set(removed) & set(e["regions"])]
+    before = {regional_set_text(e) for e in stored_sets}
+    kept = [t for t in map(regional_set_text, regional_sets(key)) if t in before]
+    added = [t for t in map(regional_set_text, regional_sets(key)) if t not in before]
+    parts = [f"“{key.name}” is rotated: the new credentials passed the test and the old secret is gone."]
+    if kept:
+        parts.append(f"Regional sets kept: {'; '.join(kept)}.")
+    if gone:
+        parts.append(f"Regional sets removed: {'; '.join(gone)}.")
+    if added:
+        parts.append(f"Regional sets added: {'; '.join(added)}.")
+    return " ".join(parts)
+
+
+class ProviderFilter(SimpleListFilter):
+    """The providers of the keys listed, by their display names ("AWS Bedrock (API key)", not its id)."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        present = set(model_admin.get_queryset(request).values_list("provider", flat=True))
+        return [(p.id, p.name) for p in PROVIDERS.values() if p.id in present]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
 class KeyStatusFilter(SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -151,7 +189,11 @@ def scope_text(key: ProviderKey, viewer_id: int | None) -> str:
 def key_badges(key: ProviderKey, *, now) -> list[tuple[str, str]]:
     """(css class, text) of each badge: the status, then reminders about the session and rotation."""
     status = key.status_for(byok_allowed=key.owner.plan.byok_allowed, now=now)
-    badges = [(status, ProviderKey.Status(status).label)]
+    outage = key_outage(key, now=now) if status == ProviderKey.Status.ACTIVE else None
+    if outage is not None:  # the key is fine but the model standard calls use is not: they fall back
+        badges = [("failing", f"standard calls fall back: {failure_words(outage.reason)}")]
+    else:
+        badges = [(status, ProviderKey.Status(status).label)]
     if key.session_token_expires_at and key.session_token_expires_at > now:
         hours = math.ceil((key.session_token_expires_at - now).total_seconds() / 3600)
         badges.append(("session", f"session expires in {hours} h"))
@@ -166,14 +208,15 @@ def badges_html(badges: list[tuple[str, str]]) -> str:
 
 class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     list_display = ["name", "provider_name", "key_hint", "badges", "last_test", "serves"]
-    list_filter = ["provider", KeyStatusFilter]
+    list_filter = [ProviderFilter, KeyStatusFilter]
     search_fields = ["name", "key_hint"]
     actions = ["enable_keys", "disable_keys"]
     change_list_template = "byok_console/providerkey_change_list.html"
 
     def get_queryset(self, request):
         # Who is looking, on each row: the list's columns say "All my workspaces" only to the key's owner.
-        return console_provider_keys(self.access(request)).annotate(viewer_id=Value(request.user.pk))
+        return (console_provider_keys(self.access(request)).annotate(viewer_id=Value(request.user.pk))
+                .prefetch_related("api_keys__workspace"))
 
     def has_add_permission(self, request) -> bool:
         return self.access(request).is_owner and plan_required_message(request.user) is None
@@ -203,23 +246,30 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     def badges(self, key: ProviderKey) -> str:
         return badges_html(key_badges(key, now=timezone.now()))
 
-    @admin.display(description="last test", ordering="last_tested_at")
+    @admin.display(description="last test · real calls", ordering="last_tested_at")
     def last_test(self, key: ProviderKey) -> str:
-        if not key.last_tested_at:
-            return "never"
-        mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
-        return format_html("{} {}", mark, timezone.localtime(key.last_tested_at).strftime("%Y-%m-%d %H:%M %Z"))
+        """The last test and, when later, what real calls did: neither hides the other."""
+        tested = "never tested"
+        if key.last_tested_at:
+            mark = "✓" if key.last_test_status == ProviderKey.TestStatus.OK else "✗"
+            tested = f"{mark} tested {timezone.localtime(key.last_tested_at):%Y-%m-%d %H:%M %Z}"
+        traffic = key_traffic(key)
+        if traffic is None or (key.last_tested_at and traffic["at"] <= key.last_tested_at):
+            return tested
+        return format_html("{}<br>{} {}", tested, "✓" if traffic["ok"] else "✗", traffic["text"])
 
     @admin.display(description="serves")
     def serves(self, key: ProviderKey) -> str:
         if key.scope == ProviderKey.Scope.ALL_WORKSPACES:
             return scope_text(key, key.viewer_id)
+        if key.scope == ProviderKey.Scope.API_KEYS:  # prefetched by the selector
+            return ", ".join(f"API key {a.name} ({a.workspace.name})" for a in key.api_keys.all())
         return ", ".join(w.name for w in key.workspaces.all())  # prefetched by the selector
 
 
     def changelist_view(self, request, extra_context=None):
         access = self.access(request)
-        context = {"plan_message": owner_plan_message(request, access),
+        context = {**plan_context(request, access),
                    "can_revert": access.is_owner and plan_required_message(request.user) is None,
                    "read_only_note": None if access.is_owner else
                    "These are your workspace owners' keys that serve the workspaces you administer: read-only, "
@@ -294,17 +344,18 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.access(request).is_owner:
             raise PermissionDenied
-        plan_message = plan_required_message(request.user)
-        if plan_message:
+        if plan_required_message(request.user):
             return self.render(request, "byok_console/plan_required.html",
-                               {"title": "Add a provider key", "plan_message": plan_message}, status=403)
+                               {"title": "Add a provider key", **plan_context(request, self.access(request))},
+                               status=403)
         provider = PROVIDERS.get(request.GET.get("provider", ""))
         if provider is None:
             return self.render(request, "byok_console/key_provider_choice.html",
                                {"title": "Add a provider key: choose the provider", "providers": PROVIDERS.values()})
-        data = posted(request)
         form_class = key_form_class(provider, editing=False)
+        data = kept_restore(posted(request), form_class, user_id=request.user.pk)
         form = form_class(data, owner=request.user)
+        kept = kept_seal(form, user_id=request.user.pk)
         formset = regional_formset(provider, data, add_row=adding_region(data))
         test = parse_preview = None
         if adding_region(data):
@@ -325,7 +376,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         return self.render(request, "byok_console/key_add.html", {
             "title": f"Add {article(provider.name)} {provider.name} key", "provider": provider, "form": form,
             "formset": formset, "test": test, "fresh_test": test is not None, "tested_only": "_test" in request.POST,
-            "parse_preview": parse_preview, "accepts_paste": "pasted" in form.fields,
+            "parse_preview": parse_preview, "accepts_paste": "pasted" in form.fields, "kept": kept,
             **self._access_help(provider, form, owner=request.user)})
 
     def _parse_only(self, provider, form) -> dict | None:
@@ -409,12 +460,14 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         if request.method == "POST" and not can_change:
             raise PermissionDenied
         data = posted(request)
-        form = formset = test = None
+        form = formset = test = kept = None
         if can_change:
             form_class = key_form_class(key.provider_spec, editing=True)
+            data = kept_restore(data, form_class, user_id=request.user.pk)
             form = form_class(data, owner=request.user, initial={
                 "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
                 "scope": key.scope, "workspaces": list(key.workspaces.all()), "api_keys": list(key.api_keys.all())})
+            kept = kept_seal(form, user_id=request.user.pk)
             formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
             if adding_region(data):
                 form = form_class(initial=typed_values(form), owner=request.user)
@@ -429,15 +482,16 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             saved, test = run_key_service(update, form=form, formset=formset)
             if saved is not None:
                 return self.redirect_to_change(request, key, f"“{key.name}” is saved.")
-        return self._render_change(request, key, form=form, formset=formset, test=test)
+        return self._render_change(request, key, form=form, formset=formset, test=test, kept=kept)
 
-    def _render_change(self, request, key, *, form=None, formset=None, test=None, fresh_test=False):
+    def _render_change(self, request, key, *, form=None, formset=None, test=None, fresh_test=False, kept=None):
         return self.render(request, "byok_console/key_change.html", {
-            "title": str(key), "key": key, "form": form, "formset": formset,
+            "title": str(key), "key": key, "form": form, "formset": formset, "kept": kept,
             "can_change": self.has_change_permission(request, key),
             "scope_text": scope_text(key, request.user.pk),
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
+            "traffic": key_traffic(key),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),
             "fresh_test": fresh_test or test is not None or request.GET.get("tested") == "1",
             "workspaces": [w.name for w in key.workspaces.all()] if key.owner_id == request.user.pk else [],
@@ -491,24 +545,29 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
     @sensitive_post
     def rotate_view(self, request, object_id):
         key = self.action_object(request, object_id)
-        data = posted(request)
-        form = rotate_form_class(key.provider_spec)(data)
+        stored_sets = regional_sets(key)
+        form_class = rotate_form_class(key.provider_spec, regional_sets=stored_sets)
+        data = kept_restore(posted(request), form_class, user_id=request.user.pk)
+        form = form_class(data)
+        kept = kept_seal(form, user_id=request.user.pk)
         formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
         test = None
         if adding_region(data):
-            form = rotate_form_class(key.provider_spec)(initial=typed_values(form))
+            form = form_class(initial=typed_values(form))
         elif submitted_and_valid(data, form, formset):
+            removed = form.cleaned_data.get("remove_regional_sets", [])
+
             def rotate():
                 return provider_key_rotate(key=key, actor=request.user, credentials=form.credentials(),
-                                           regional_credentials=regional_credentials(formset) if formset else None)
+                                           regional_credentials=regional_credentials(formset) if formset else None,
+                                           remove_regional_sets=removed)
 
             rotated, test = run_key_service(rotate, form=form, formset=formset)
             if rotated is not None:
-                return self.redirect_to_change(request, key, f"“{key.name}” is rotated: the new credentials passed "
-                                                             f"the test and the old secret is gone.")
+                return self.redirect_to_change(request, key, rotation_message(key, stored_sets, removed))
         return self.render(request, "byok_console/key_rotate.html", {
             "title": f"Rotate {key.name}", "original": key, "key": key, "form": form, "formset": formset,
-            "test": test})
+            "test": test, "stored_sets": [regional_set_text(entry) for entry in stored_sets], "kept": kept})
 
     @sensitive_post
     def revert_view(self, request):

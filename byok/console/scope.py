@@ -132,14 +132,19 @@ def console_usage_records(access: ConsoleAccess, *, since: date, until: date) ->
 
 
 _TOTALS = {"calls": Count("id"), "input_tokens": Coalesce(Sum("input_tokens"), 0),
-           "output_tokens": Coalesce(Sum("output_tokens"), 0), "credits_charged": Coalesce(Sum("credits_charged"), 0)}
+           "output_tokens": Coalesce(Sum("output_tokens"), 0), "credits_charged": Coalesce(Sum("credits_charged"), 0),
+           # Estimated at call time from the catalog's prices (USD): billed by the owner's provider for BYOK calls.
+           "byok_cost": Sum("estimated_cost", filter=Q(source=UsageRecord.Source.BYOK)),
+           "platform_cost": Sum("estimated_cost", filter=Q(source=UsageRecord.Source.PLATFORM))}
 
 
 def console_usage_breakdown(access: ConsoleAccess, *, since: date, until: date) -> dict:
-    """Calls and tokens by member, by model, by source and by day: one grouped query each, whatever the rows."""
+    """Calls, tokens and estimated spend (on the owner's keys, and on platform credits) by workspace, member and
+    day: one grouped query each, whatever the rows (by model: `usage_summary`'s rows)."""
     rows = console_usage_records(access, since=since, until=until)
     day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
     return {
+        "by_workspace": list(rows.values("workspace__name").annotate(**_TOTALS).order_by("workspace__name")),
         "by_member": list(rows.values("user__username").annotate(**_TOTALS).order_by("-calls", "user__username")),
         "by_day": list(rows.annotate(day=day).values("day").annotate(**_TOTALS).order_by("day")),
     }

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,12 +23,16 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.models import User, Workspace
+from accounts.models import Plan, User, Workspace
+from accounts.services import plan_upgrade_request
 from core.errors import DomainError
 
 from ..errors import PlanRequired
 from ..services.keys import require_byok_plan
 from .forms import ConsoleAuthenticationForm, UsageRangeForm
+from .home import console_home
+from .invitations import InvitationSignInView, invitation_sign_up_view, invitation_view
+from .my_keys import my_keys_view
 from .scope import (
     ConsoleAccess,
     console_access,
@@ -69,6 +74,23 @@ def owner_plan_message(request: HttpRequest, access: ConsoleAccess) -> str | Non
     return plan_required_message(request.user) if access.is_owner else None
 
 
+def upgrade_plans(user: User) -> list[dict]:
+    """The plans that add bring-your-own-key, and what each adds over the user's plan (for the upgrade panel)."""
+    current = user.plan
+    return [{"code": plan.code, "name": plan.name,
+             "adds": ["bring your own provider keys (AWS Bedrock, Google Vertex AI, Anthropic, OpenAI and "
+                      "OpenAI-compatible): your calls billed by your provider, not counted against credits",
+                      f"{plan.monthly_platform_credits:,} platform credits a month (you have "
+                      f"{current.monthly_platform_credits:,})"]}
+            for plan in Plan.objects.filter(byok_allowed=True).order_by("ordering", "code")]
+
+
+def plan_context(request: HttpRequest, access: ConsoleAccess) -> dict:
+    """What `_plan.html` needs: the plan message, and the upgrades a Free owner may request."""
+    message = owner_plan_message(request, access)
+    return {"plan_message": message, "upgrade_plans": upgrade_plans(request.user) if message else []}
+
+
 class OwnerConsoleSite(admin.AdminSite):
     site_header = "byok owner console"
     site_title = "byok owner console"
@@ -99,25 +121,39 @@ class OwnerConsoleSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         """The home page: what serves each of the viewer's workspaces now, usage, incidents, what expires soon."""
-        from .home import console_home  # home reads keys through scope; site imports no ModelAdmin module
-
         access = self.access(request)
         return self.render(request, self.index_template, {
-            "title": self.index_title, "plan_message": owner_plan_message(request, access),
+            "title": self.index_title, **plan_context(request, access),
             "is_owner": access.is_owner, "is_admin": bool(access.administered),
             **console_home(access), **(extra_context or {})})
 
     def get_urls(self):
-        from .invitations import InvitationSignInView, invitation_view  # they render through this site
-
         return [
             path("usage/", self.admin_view(self.usage_view), name="usage"),
             path("usage/csv/", self.admin_view(self.usage_csv_view), name="usage_csv"),
+            path("plan/upgrade/", self.admin_view(self.plan_upgrade_view), name="plan_upgrade"),
             # An invitation's link is for whoever holds it, members included: not behind `admin_view`.
-            path("invitations/sign-in/", InvitationSignInView.as_view(), name="invitation_sign_in"),
-            path("invitations/<str:token>/", invitation_view, name="invitation_accept"),
+            path("me/", my_keys_view, {"console_site": self}, name="my_api_keys"),
+            path("invitations/sign-in/", InvitationSignInView.as_view(console_site=self), name="invitation_sign_in"),
+            path("invitations/<str:token>/", invitation_view, {"console_site": self}, name="invitation_accept"),
+            path("invitations/<str:token>/sign-up/", invitation_sign_up_view, {"console_site": self},
+                 name="invitation_sign_up"),
             *super().get_urls(),
         ]
+
+    @method_decorator(require_POST)
+    def plan_upgrade_view(self, request: HttpRequest) -> HttpResponse:
+        """An owner without BYOK asks for a plan with it: staff are told (and the request audited)."""
+        if not self.access(request).is_owner:
+            raise PermissionDenied
+        try:
+            plan_upgrade_request(user=request.user, plan_code=request.POST.get("plan", ""))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Your request is sent: staff will move your account to the plan you chose. "
+                                      "Keys can be added as soon as it includes bring-your-own-key.")
+        return HttpResponseRedirect(reverse("console:index"))
 
     def _usage_range(self, request: HttpRequest) -> tuple[UsageRangeForm, date, date]:
         """The range asked for (?since=&until=), or this month so far when none is, or when it is invalid (the form
@@ -149,7 +185,7 @@ class OwnerConsoleSite(admin.AdminSite):
         rows = console_usage_export_rows(self.access(request), since=since, until=until)
         writer = csv.writer(_Echo())
         header = ["date", "workspace", "member", "source", "provider", "model", "calls", "input_tokens",
-                  "output_tokens", "credits_charged"]
+                  "output_tokens", "credits_charged", "estimated_cost_usd_own_keys", "estimated_cost_usd_platform"]
         lines = itertools.chain([writer.writerow(header)],
                                 (writer.writerow([_csv_cell(v) for v in row]) for row in rows))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

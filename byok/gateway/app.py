@@ -40,6 +40,7 @@ from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
 from . import bridge, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
+from .breaker import resolution_for_model
 from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
 from .dbthread import db_once
@@ -334,7 +335,7 @@ async def _model_entries(principal: Principal, anthropic_shape: bool) -> list[di
             if served in tier_models and family in ("bedrock", "anthropic"):
                 aliases += [a for a, tier in ALIASES.items() if tier == tier_models[served]]
             known = catalog_model(family, model)
-            entries.append(_model_entry(served, resolution, aliases, anthropic_shape,
+            entries.append(_model_entry(served, resolution_for_model(resolution, served), aliases, anthropic_shape,
                                         lifecycle=known.lifecycle() if known else None))
     return entries
 

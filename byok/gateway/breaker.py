@@ -25,7 +25,7 @@ from core.invalidation import generation_bump
 from ..models import ProviderKey
 from ..models.keys import is_exclusive
 from ..providers.outcomes import Category, Failure
-from .resolve import KeyState, Resolution
+from .resolve import KeyState, Resolution, Source, platform_resolution
 
 MODEL_SCOPED = (Category.MODEL_ACCESS,)  # failures that concern one model, not the key
 
@@ -46,6 +46,20 @@ def model_blocked(key: KeyState, model: str, now: datetime | None = None) -> tup
         return "", False
     until = parse_datetime(entry.get("until") or "")
     return entry.get("reason") or "model_failing", bool(until and until > (now or timezone.now()))
+
+
+def resolution_for_model(resolution: Resolution, model: str) -> Resolution:
+    """What a call of `model` meets, as listings say it: platform credentials while the key's breaker or the model's
+    is open (an exclusive key's calls fail instead: its resolution stays, naming the key)."""
+    key = resolution.key
+    if resolution.source != Source.BYOK or key.fallback_mode == ProviderKey.FallbackMode.NONE:
+        return resolution
+    if key.failing_since:
+        return platform_resolution(resolution, reason=key.failure_reason or "key_failing", key=key)
+    entry = model_breaker(key, model)
+    if entry is not None:
+        return platform_resolution(resolution, reason=entry.get("reason") or "model_failing", key=key)
+    return resolution
 
 
 def key_probe_claimed(key: KeyState) -> bool:
@@ -102,28 +116,28 @@ def breaker_open(resolution: Resolution, failure: Failure, *, model: str) -> Non
 
 
 def breaker_close(resolution: Resolution, *, model: str) -> None:
-    """A call on the key succeeded: close the key's breaker and the model's, if open (each audited once)."""
+    """A call on the key succeeded: close the key's breaker and the model's, if open — one recovery, one audit event
+    (scope "key", "model" or "key and model")."""
     key = resolution.key
-    if key.failing_since:
-        recovered = ProviderKey.objects.filter(pk=key.id, failing_since__isnull=False).update(
-            failing_since=None, failure_reason="", breaker_open_until=None)
-        if recovered:
-            generation_bump("gateway")
-            audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
-                         target=key, **_audit_refs(resolution),
-                         details={"failing_since": key.failing_since.isoformat(), "scope": "key"})
-    if model_breaker(key, model) is not None:
-        with transaction.atomic():
+    recovered: dict = {}
+    with transaction.atomic():
+        if key.failing_since and ProviderKey.objects.filter(pk=key.id, failing_since__isnull=False).update(
+                failing_since=None, failure_reason="", breaker_open_until=None):
+            recovered["key"] = key.failing_since.isoformat()
+        if model_breaker(key, model) is not None:
             row = ProviderKey.objects.select_for_update().filter(pk=key.id).values("model_breakers").first()
-            if row is None or model not in (row["model_breakers"] or {}):
-                return
-            entry = row["model_breakers"][model]
-            ProviderKey.objects.filter(pk=key.id).update(
-                model_breakers={m: e for m, e in row["model_breakers"].items() if m != model})
-            generation_bump("gateway")
-            audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
-                         target=key, **_audit_refs(resolution),
-                         details={"failing_since": entry.get("since"), "scope": "model", "model": model})
+            if row is not None and model in (row["model_breakers"] or {}):
+                recovered["model"] = row["model_breakers"][model].get("since")
+                ProviderKey.objects.filter(pk=key.id).update(
+                    model_breakers={m: e for m, e in row["model_breakers"].items() if m != model})
+        if not recovered:
+            return
+        generation_bump("gateway")
+        since = min((v for v in recovered.values() if v), default=None)
+        audit_record(action=AuditAction.BYOK_RECOVERED, actor=None, system_actor="routing",
+                     target=key, **_audit_refs(resolution),
+                     details={"failing_since": since, "scope": " and ".join(recovered),
+                              "model": model if "model" in recovered else ""})
 
 
 def _audit_refs(resolution: Resolution) -> dict:

@@ -2,9 +2,11 @@
 the console's home page give ("calls use “EU key” (AKIA…7XQ2)", "calls use platform credentials", "calls fail: no
 platform credentials are configured for Anthropic").
 
-It applies the rules of `gateway.resolve.credentials_resolve` and of routing (an exclusive key never falls back;
-platform credentials must be configured) to keys already read, so a page can answer for many workspaces and families
-from one read of the keys, and a message can answer right after a change.
+It applies the rules of `gateway.resolve.credentials_resolve`, of routing (an exclusive key never falls back;
+platform credentials must be configured) and of the circuit breaker (`gateway.breaker`: an open breaker on the key,
+or on the model a standard call uses, sends calls to the platform until a probe succeeds) to keys already read, so a
+page can answer for many workspaces and families from one read of the keys, and a message can answer right after a
+change.
 """
 
 from collections.abc import Iterable
@@ -13,11 +15,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User, Workspace
 
+from ..catalog.selectors import tier_model
 from ..models import ProviderKey
 from ..models.keys import is_exclusive
+from ..providers.outcomes import Category
 from ..providers.registry import FAMILIES, platform_provider
 from .resolve import key_choice
 
@@ -37,6 +42,75 @@ def _when(moment: datetime | None) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M %Z}" if moment else ""
 
 
+FAILURE_WORDS = {
+    Category.INVALID_CREDENTIALS: "the provider refused your key's credentials",
+    Category.EXPIRED: "your key's credentials expired",
+    Category.PERMISSION_DENIED: "your key lacks a permission the call needs",
+    Category.MODEL_ACCESS: "your key lost access to the model",
+    "key_failing": "your key is failing",
+}
+
+
+def failure_words(category: str) -> str:
+    """"your key lost access to the model" for model_access, …; an unknown category as itself."""
+    return FAILURE_WORDS.get(category, category.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class Outage:
+    """An open circuit breaker on the key that would serve: the whole key's, or the standard tier model's."""
+
+    since: datetime
+    reason: str  # the failure category
+    retry_at: datetime | None  # when byok retries the key; None or past: with the next call
+    model: str = ""  # the model whose breaker is open; "" for the whole key
+    now: datetime | None = None
+
+    @property
+    def retry_text(self) -> str:
+        if self.retry_at and self.now and self.retry_at > self.now:
+            return f"byok retries your key at {_when(self.retry_at)}"
+        return "byok retries your key with the next call"
+
+
+def _tier_model(key: ProviderKey, tier: str) -> str:
+    """The model id a call of `tier` sends on this key (as `Resolution.model_for` names it)."""
+    spec = key.provider_spec
+    return spec.model_for(tier, inference_profile=spec.profile_for(key.inference_profile),
+                          base=tier_model(key.family, tier))
+
+
+def key_outage(key: ProviderKey, *, now: datetime, tier: str = "standard") -> Outage | None:
+    """The open breaker that keeps `key` from serving a `tier` call (the key's own first, then the model's)."""
+    if key.failing_since:
+        return Outage(key.failing_since, key.failure_reason or "key_failing", key.breaker_open_until, now=now)
+    if not key.model_breakers:
+        return None  # the common case, without reading the catalog
+    model = _tier_model(key, tier)
+    entry = key.model_breakers.get(model)
+    if entry is None:
+        return None
+    return Outage(parse_datetime(entry.get("since") or "") or now, entry.get("reason") or "model_failing",
+                  parse_datetime(entry.get("until") or ""), model=model, now=now)
+
+
+def key_traffic(key: ProviderKey) -> dict | None:
+    """The latest outcome of real calls on the key, dated: {"ok", "at", "text"} — an open breaker (the key's or any
+    model's) when it opened after the last successful call, else that call; None before any call."""
+    failures = [(key.failing_since, key.failure_reason or "key_failing", "")] if key.failing_since else []
+    failures += [(parse_datetime(entry.get("since") or ""), entry.get("reason") or "model_failing", model)
+                 for model, entry in (key.model_breakers or {}).items()]
+    failures = [f for f in failures if f[0] is not None]
+    latest_failure = max(failures, key=lambda f: f[0], default=None)
+    if latest_failure and (key.last_used_at is None or latest_failure[0] >= key.last_used_at):
+        since, reason, model = latest_failure
+        return {"ok": False, "at": since,
+                "text": f"calls failing since {_when(since)}: {failure_words(reason)}" + (f" ({model})" if model else "")}
+    if key.last_used_at:
+        return {"ok": True, "at": key.last_used_at, "text": f"calls served at {_when(key.last_used_at)}"}
+    return None
+
+
 def reason_text(reason: str, key: ProviderKey | None) -> str:
     """Why a key does not serve (or why none does), in words."""
     if reason == "no_key":
@@ -47,9 +121,7 @@ def reason_text(reason: str, key: ProviderKey | None) -> str:
         return f"“{key.name}” is disabled"
     if reason == "key_expired":
         return f"“{key.name}” expired {_when(key.expires_at)}"
-    if key is not None and key.failing_since:
-        return f"“{key.name}” failing since {_when(key.failing_since)} ({key.failure_reason or reason})"
-    return reason.replace("_", " ")
+    return failure_words(reason)
 
 
 @dataclass(frozen=True)
@@ -62,6 +134,7 @@ class Serving:
     reason: str  # owner_key, workspace_key (never api_key_scoped: see serving_for), or why not BYOK (no_key, plan_inactive, key_disabled, …)
     key: ProviderKey | None  # the key that serves, or the one that cannot
     platform_configured: bool
+    outage: Outage | None = None  # the open breaker that keeps `key` from serving, when one is
 
     @property
     def family_name(self) -> str:
@@ -69,8 +142,15 @@ class Serving:
 
     @property
     def why(self) -> str:
-        """Why BYOK does not serve; empty when it does."""
-        return "" if self.source == BYOK else reason_text(self.reason, self.key)
+        """Why BYOK does not serve; empty when it does. During an outage: since when, why, and when byok retries
+        ("since 2026-12-07 04:27 UTC because your key lost access to the model; byok retries your key at 04:32")."""
+        if self.source == BYOK:
+            return ""
+        if self.outage is not None:
+            what = f" ({self.outage.model})" if self.outage.model else ""
+            return (f"since {_when(self.outage.since)} because {failure_words(self.outage.reason)}{what}; "
+                    f"{self.outage.retry_text}")
+        return reason_text(self.reason, self.key)
 
     @property
     def outcome(self) -> str:
@@ -78,7 +158,8 @@ class Serving:
         if self.source == BYOK:
             return f"use “{self.key.name}” ({self.key.key_hint})"
         if self.source == PLATFORM:
-            return "use platform credentials (counted against platform credits)"
+            during = f" {self.why}" if self.outage is not None else ""
+            return f"use platform credentials (counted against platform credits){during}"
         if is_exclusive(self.key) and self.reason != "plan_inactive":
             return f"fail: “{self.key.name}” ({self.key.key_hint}) is exclusive (never falls back) and cannot serve"
         return f"fail: no platform credentials are configured for {self.family_name}"
@@ -99,11 +180,17 @@ def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey
     serving_keys = [k for k in keys if k.family == family and k.owner_id == workspace.owner_id and (
         k.scope == ProviderKey.Scope.ALL_WORKSPACES or any(w.pk == workspace.pk for w in k.workspaces.all()))]
     source, reason, key = key_choice(serving_keys, byok_allowed=byok_allowed, now=now)
-    if source == BYOK:
+    # A disabled or expired key waits for its owner, not for a probe: no outage to report on it.
+    outage = key_outage(key, now=now) if key is not None and reason not in ("plan_inactive", "key_disabled",
+                                                                             "key_expired") else None
+    if source == BYOK and outage is None:
         return Serving(workspace, family, BYOK, reason, key, configured)
+    if outage is not None:
+        reason = outage.reason
     # Routing's rule: an exclusive key never falls back; the platform serves only when configured.
     exclusive = byok_allowed and is_exclusive(key)
-    return Serving(workspace, family, PLATFORM if configured and not exclusive else NOTHING, reason, key, configured)
+    return Serving(workspace, family, PLATFORM if configured and not exclusive else NOTHING, reason, key, configured,
+                   outage)
 
 
 def serving_now(*, owner: User, families: Iterable[str], workspaces: Iterable[Workspace] | None = None) -> list[Serving]:

@@ -266,6 +266,7 @@ class Provider(ABC):
     models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
     docs_url: str = ""
     hint_prefix = 6
+    account_label = "Account"  # what a connection test's `account` names, in the provider's own words
 
     # The endpoints whose address a setting may override (every one the provider calls).
     endpoints: tuple[EndpointOverride, ...] = ()

@@ -434,6 +434,7 @@ class VertexProvider(Provider):
     id = "vertex"
     name = "Google Vertex AI"
     family = "vertex"
+    account_label = "Google Cloud project / service account"
     models = CLAUDE_ON_VERTEX
     models_extra = GEMINI_MODELS
     docs_url = "https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude"

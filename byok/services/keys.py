@@ -259,34 +259,85 @@ def provider_key_update(
     return key
 
 
-@sensitive_variables("credentials", "regional_credentials", "cleaned")
+def regional_sets(key: ProviderKey) -> list[dict]:
+    """The key's regional credential sets as hints only: [{"regions": [...], "hint": "AKIA…MYN3"}], by first region."""
+    by_hint: dict[str, list[str]] = {}
+    for region, region_hint in sorted(key.region_hints.items()):
+        by_hint.setdefault(region_hint, []).append(region)
+    return sorted(({"regions": regions, "hint": h} for h, regions in by_hint.items()), key=lambda s: s["regions"])
+
+
+def regional_set_text(entry: Mapping[str, Any]) -> str:
+    return f"{', '.join(entry['regions'])} ({entry['hint']})"
+
+
+@sensitive_variables("current", "regional_credentials")
+def _regional_after_rotation(*, key: ProviderKey, regional_credentials: list | None,
+                             remove_regional_sets: Iterable[str]) -> tuple[list | None, dict]:
+    """The regional sets a rotation stores (the stored ones not removed, then the new ones) and, as hints, what it
+    keeps, removes and adds. A stored set is removed only when one of its regions is named in
+    `remove_regional_sets`."""
+    removing = set(remove_regional_sets)
+    stored = key.get_credentials().get("regional", []) if key.region_hints or removing else []
+    unknown = sorted(removing - {region for entry in stored for region in entry["regions"]})
+    if unknown:
+        raise KeyInvalid("No regional credential set serves these regions.", fields={
+            "remove_regional_sets": [f"No regional set of this key serves {', '.join(unknown)}."]})
+    kept = [entry for entry in stored if not removing & set(entry["regions"])]
+    kept_regions = {region: key.region_hints.get(region, "") for entry in kept for region in entry["regions"]}
+    new = list(regional_credentials or [])
+    for index, entry in enumerate(new):
+        taken = [r for r in (entry.get("regions") or []) if isinstance(r, str) and r in kept_regions]
+        if taken:
+            raise KeyInvalid("A new regional set overlaps a kept one.", fields={
+                f"regional_credentials.{index}.regions": [
+                    f"{', '.join(taken)} already has a kept credential set ({kept_regions[taken[0]]}): "
+                    f"remove that set to replace it."]})
+    plan = {
+        "kept": [regional_set_text(e) for e in regional_sets(key) if not removing & set(e["regions"])],
+        "removed": [regional_set_text(e) for e in regional_sets(key) if removing & set(e["regions"])],
+    }
+    combined = new + kept
+    return (combined if combined or stored else None), plan
+
+
+@sensitive_variables("credentials", "regional_credentials", "cleaned", "regional")
 def provider_key_rotate(
     *, key: ProviderKey, credentials: Mapping[str, Any], actor: User,
-    regional_credentials: list | None = None, skip_test: bool = False,
+    regional_credentials: list | None = None, remove_regional_sets: Iterable[str] = (), skip_test: bool = False,
 ) -> ProviderKey:
-    """Replace the stored secret after testing the new one; the old secret is gone when this returns."""
+    """Replace the stored secret after testing the new one; the old secret is gone when this returns.
+
+    The regional credential sets stay unless one of their regions is in `remove_regional_sets`;
+    `regional_credentials` adds new sets. The audit event names the sets kept, removed and added (hints only)."""
     # What a rotation must name: the new secret, or for keys without one (a role) the new required values.
     spec = key.provider_spec
     secret_names = spec.secret_field_names or {f.name for f in spec.credential_fields if f.required}
     if not any(str(credentials.get(n) or "").strip() for n in secret_names):
         raise KeyInvalid("Rotation needs the new secret.", fields={
             "credentials": [f"Enter the new {' / '.join(sorted(secret_names))}."]})
+    regional, plan = _regional_after_rotation(key=key, regional_credentials=regional_credentials,
+                                              remove_regional_sets=remove_regional_sets)
     cleaned = key.provider_spec.clean(credentials, keep=_non_secret(key), inference_profile=key.inference_profile,
-                                      regional_credentials=regional_credentials)
+                                      regional_credentials=regional)
     test = None
     if not skip_test:
         test = _test_or_raise(provider=key.provider, cleaned=cleaned, inference_profile=key.inference_profile,
                               actor=actor, owner_id=key.owner_id)
     previous_hint = key.key_hint
+    kept = set(plan["kept"])
     with transaction.atomic():
         _apply(key, cleaned, test)
         key.set_session(None, None)
         key.rotated_at = timezone.now()
         key.save()
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
-        audit_record(action=AuditAction.KEY_ROTATED, actor=actor, owner=key.owner, target=key,
-                     details={"credentials": "credentials changed", "hint": {"from": previous_hint, "to": key.key_hint},
-                              "skip_test": skip_test})
+        details = {"credentials": "credentials changed", "hint": {"from": previous_hint, "to": key.key_hint},
+                   "skip_test": skip_test}
+        if plan["kept"] or plan["removed"] or key.region_hints:
+            details["regional_sets"] = {**plan, "added": [regional_set_text(e) for e in regional_sets(key)
+                                                          if regional_set_text(e) not in kept]}
+        audit_record(action=AuditAction.KEY_ROTATED, actor=actor, owner=key.owner, target=key, details=details)
         session_refresh_soon(key=key)
     return key
 

@@ -139,7 +139,7 @@ def test_audit_trail_reads_as_sentences_with_details_one_click_away(open_as, san
     key = olivias_key(sandbox.account("demo-bedrock"))
     page = open_as("olivia")
     page.goto("/manage/audit/auditevent/")
-    row = page.locator("tr", has_text="olivia added the bedrock key").first
+    row = page.locator("tr", has_text="an AWS Bedrock (IAM credentials) key").first
     assert f"“EU key” ({key.key_hint})" in row.inner_text()
     raw = row.locator("details.byok-raw pre")
     assert not raw.is_visible()
@@ -198,6 +198,6 @@ def test_a_provider_failure_shows_as_a_fallback_on_the_home_page(open_as, sandbo
     assert call() == "platform"
     page = open_as("olivia")
     workspace = page.locator("#workspace-acme").inner_text()
-    assert "platform" in workspace.lower() and "failing" in workspace.lower()
+    assert "platform credentials instead of “Production”" in workspace and "credentials expired" in workspace
     incidents = page.locator("#incidents").inner_text()
     assert "Production" in incidents and "expired" in incidents

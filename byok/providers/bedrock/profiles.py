@@ -81,6 +81,7 @@ class BedrockFamily(Provider):
     permission policy a profile needs."""
 
     family = "bedrock"
+    account_label = "AWS account / identity"
     models = BEDROCK_MODELS
     inference_profiles = INFERENCE_PROFILES
     default_inference_profile = DEFAULT_PROFILE

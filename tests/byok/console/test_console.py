@@ -14,6 +14,7 @@ from accounts.models import Membership
 from audit.models import AuditAction, AuditEvent
 from byok.crypto import keyring
 from byok.models import Model, ProviderKey, UsageRecord
+from byok.providers.base import hint
 from byok.providers.bedrock.profiles import SONNET_4_5
 from byok.services.keys import provider_key_create
 from tests.byok.catalog.test_catalog import edit
@@ -636,3 +637,71 @@ def test_the_key_list_and_the_keys_page_tell_of_a_model_their_traffic_uses_retir
     # Where the page lists the models to enable, the replacement is named too.
     assert ("Claude Sonnet 4.5 retires on " f"{today + timedelta(days=9):%Y-%m-%d}: byok moves the standard tier to "
             "Claude Haiku 4.5 (anthropic.claude-haiku-4-5-20251001-v1:0) then; enable it too.") in text
+
+
+# --- what was typed survives a Test, a Parse or a refusal --------------------------------------------------------
+
+
+def kept_token(html: str) -> str:
+    return re.search(r'name="_kept" value="([^"]+)"', html).group(1)
+
+
+def test_the_access_key_id_survives_a_test_sealed_and_masked(owner, workspace, sandbox):
+    account = sandbox.account("demo-bedrock")
+    client = signed_in(owner)
+    html = client.post(f"{KEYS}add/?provider=bedrock", bedrock_form(account, _test="Test")).content.decode()
+    assert "Access Key ID:" in html and hint(account.access_key_id) in html.split('id="kept-fields"')[1]
+    assert account.access_key_id not in html and account.secret_access_key not in html
+    retyped = {k: v for k, v in bedrock_form(account).items() if k != "access_key_id"}
+    client.post(f"{KEYS}add/?provider=bedrock", {**retyped, "_kept": kept_token(html)})
+    assert ProviderKey.objects.get().get_credentials()["access_key_id"] == account.access_key_id
+
+
+def test_pasted_credentials_survive_parse_and_save_with_nothing_retyped(owner, workspace, sandbox):
+    account = sandbox.account("demo-bedrock")
+    pasted = (f"[default]\naws_access_key_id = {account.access_key_id}\n"
+              f"aws_secret_access_key = {account.secret_access_key}\n")
+    client = signed_in(owner)
+    form = {k: v for k, v in bedrock_form(account).items() if k not in ("access_key_id", "secret_access_key")}
+    html = client.post(f"{KEYS}add/?provider=bedrock", {**form, "pasted": pasted, "_parse": "Parse"}).content.decode()
+    kept = html.split('id="kept-fields"')[1].split("</div>")[0]
+    assert hint(account.access_key_id) in kept and "secret present" in kept
+    assert account.secret_access_key not in html and account.access_key_id not in html
+    client.post(f"{KEYS}add/?provider=bedrock", {**form, "_kept": kept_token(html)})
+    assert ProviderKey.objects.get().key_hint == hint(account.access_key_id)
+
+
+def test_kept_values_are_only_for_the_user_who_typed_them(owner, workspace, sandbox):
+    account = sandbox.account("demo-bedrock")
+    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock",
+                                 bedrock_form(account, _test="Test")).content.decode()
+    other = BusinessUserFactory(username="oscar")
+    WorkspaceFactory(owner=other)
+    retyped = {k: v for k, v in bedrock_form(account).items() if k != "access_key_id"}
+    html = signed_in(other).post(f"{KEYS}add/?provider=bedrock",
+                                 {**retyped, "_kept": kept_token(html)}).content.decode()
+    assert not ProviderKey.objects.exists() and 'id="error-summary"' in html
+
+
+def test_a_free_owner_sees_what_business_adds_and_requests_it_staff_are_told_and_it_is_audited(
+        sim, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    frank = UserFactory(username="frank")
+    WorkspaceFactory(owner=frank)
+    UserFactory(username="staffer", email="staff@example.com", is_staff=True)
+    html = signed_in(frank).get("/manage/").content.decode()
+    upgrade = html.split('id="upgrade-path"')[1].split("</div>")[0]
+    assert "Business adds" in upgrade and "bring your own provider keys" in upgrade
+    assert 'value="Request Business"' in upgrade
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(frank).post("/manage/plan/upgrade/", {"plan": "business"}, follow=True)
+    assert "Your request is sent" in response.content.decode()
+    requested = AuditEvent.objects.get(action=AuditAction.PLAN_UPGRADE_REQUESTED)
+    assert requested.details["plan"] == {"from": "free", "to": "business"} and requested.actor_label == "frank"
+    assert mail.outbox[-1].to == ["staff@example.com"] and "set_plan frank business" in mail.outbox[-1].body
+    again = signed_in(frank).post("/manage/plan/upgrade/", {"plan": "business"}, follow=True).content.decode()
+    assert "already asked in the last 24 hours" in again
+    assert AuditEvent.objects.filter(action=AuditAction.PLAN_UPGRADE_REQUESTED).count() == 1
+    frank.refresh_from_db()
+    assert frank.plan_id == "free"  # staff approve with set_plan or the admin

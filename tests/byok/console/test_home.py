@@ -42,13 +42,38 @@ def test_home_says_why_platform_serves_and_whether_platform_credentials_exist(ow
     assert "platform credentials" in html and "configured" in html
 
 
-def test_home_shows_a_failing_key_since_when(owner, workspace, sandbox):
+def test_home_shows_a_failing_key_since_when(owner, workspace, sandbox, settings):
+    use_platform_account(settings, sandbox)
     key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
     since = timezone.now() - timedelta(minutes=3)
     ProviderKey.objects.filter(pk=key.pk).update(failing_since=since, failure_reason="invalid_credentials",
                                                  breaker_open_until=timezone.now() + timedelta(minutes=2))
     html = signed_in(owner).get("/manage/").content.decode()
-    assert "“Production” failing since" in html and "invalid_credentials" in html
+    row = html.split('class="byok-serving-')[1].split("</tr>")[0]
+    assert row.startswith("platform") and "instead of “Production”" in row
+    assert f"since {timezone.localtime(since):%Y-%m-%d %H:%M %Z} because the provider refused your key" in row
+    assert "byok retries your key at " in row
+
+
+def test_home_names_the_platform_while_the_standard_models_breaker_is_open_then_the_key_again(owner, workspace,
+                                                                                            sandbox, settings):
+    from byok.gateway.serving import key_outage
+
+    use_platform_account(settings, sandbox)
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Production")
+    model = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    now = timezone.now()
+    key.model_breakers = {model: {"since": now.isoformat(), "reason": "model_access",
+                                  "until": (now + timedelta(seconds=30)).isoformat()}}
+    assert key_outage(key, now=now) is not None, "the test's model id is the one a standard call sends"
+    ProviderKey.objects.filter(pk=key.pk).update(model_breakers=key.model_breakers)
+    html = signed_in(owner).get("/manage/").content.decode()
+    row = html.split('class="byok-serving-')[1].split("</tr>")[0]
+    assert row.startswith("platform") and "because your key lost access to the model" in row
+    ProviderKey.objects.filter(pk=key.pk).update(model_breakers={})
+    html = signed_in(owner).get("/manage/").content.decode()
+    row = html.split('class="byok-serving-')[1].split("</tr>")[0]
+    assert row.startswith("byok") and "“Production”" in row
 
 
 def test_home_counts_calls_by_source_and_lists_incidents(owner, workspace, sandbox):
@@ -91,6 +116,16 @@ def test_home_lists_expiring_keys_and_credits(owner, workspace, sandbox):
     PlatformCreditUsage.objects.create(owner=owner, month=month_start(), used=42)
     html = signed_in(owner).get("/manage/").content.decode()
     assert "“Temporary”" in html and "expires" in html and "<strong>42</strong> of" in html
+
+
+def test_expiring_soon_leaves_out_the_sessions_byok_refreshes_itself(owner, workspace, sandbox):
+    key = key_for(owner, sandbox.add_account("bedrock"), name="Long-term")
+    ProviderKey.objects.filter(pk=key.pk).update(session_token_expires_at=timezone.now() + timedelta(hours=2))
+    expiring = signed_in(owner).get("/manage/").content.decode().split('id="expiring"')[1].split("</section>")[0]
+    assert "Nothing expires soon" in expiring
+    ProviderKey.objects.filter(pk=key.pk).update(failing_since=timezone.now(), failure_reason="invalid_credentials")
+    expiring = signed_in(owner).get("/manage/").content.decode().split('id="expiring"')[1].split("</section>")[0]
+    assert "Session of “Long-term”" in expiring and "byok could not refresh it (invalid_credentials)" in expiring
 
 
 def model_notices(client) -> list[str]:

@@ -9,7 +9,8 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Invitation, Membership
+from accounts.models import ApiKey, Invitation, Membership, User
+from audit.models import AuditEvent
 from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
@@ -44,11 +45,93 @@ def test_owner_invites_by_email_and_the_invitee_accepts(owner, workspace):
     assert Membership.objects.get(workspace=workspace, user=newcomer).role == "admin"
 
 
-def test_a_member_accepts_and_reads_a_welcome_not_the_console(owner, workspace):
+def test_a_member_accepts_and_lands_on_their_own_api_keys_page(owner, workspace):
     signed_in(owner).post(workspace_url(workspace, "invitations/"), {"email": "m@example.com", "role": "member"})
     client = signed_in(UserFactory(email="m@example.com"))
-    html = client.post(mailed_link()).content.decode()
-    assert 'id="invitation-joined"' in html and "You joined Acme as a member" in html
+    response = client.post(mailed_link(), follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/manage/me/"
+    assert "You joined Acme as a member" in html and 'id="my-api-key-create"' in html
+
+
+def invite(owner, workspace, email="newcomer@example.com", role="member") -> str:
+    signed_in(owner).post(workspace_url(workspace, "invitations/"), {"email": email, "role": role})
+    return mailed_link()
+
+
+def test_a_new_person_creates_an_account_bound_to_the_invitations_address_and_joins(owner, workspace):
+    link = invite(owner, workspace)
+    client = Client()
+    assert 'id="invitation-sign-up"' in client.get(link).content.decode()
+    page = client.get(link + "sign-up/").content.decode()
+    assert "newcomer@example.com" in page and 'name="email"' not in page  # the address is the invitation's
+    response = client.post(link + "sign-up/", {"username": "nina", "password": "correct horse battery",
+                                               "password_again": "correct horse battery"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/manage/me/" and "You joined Acme as a member" in response.content.decode()
+    nina = User.objects.get(username="nina")
+    assert nina.email == "newcomer@example.com" and nina.check_password("correct horse battery")
+    assert Membership.objects.get(workspace=workspace, user=nina).role == "member"
+    accepted = AuditEvent.objects.get(action="INVITATION_ACCEPTED")
+    assert accepted.details["account_created"] is True and "correct horse" not in str(accepted.details)
+    assert response.context["user"] == nina  # signed in
+
+
+@pytest.mark.parametrize("password, says", [("12345678", "entirely numeric"), ("password", "too common"),
+                                            ("newcomer1", "too similar")])
+def test_sign_up_applies_the_password_validators_and_stores_nothing(owner, workspace, password, says):
+    link = invite(owner, workspace)
+    html = Client().post(link + "sign-up/", {"username": "newcomer", "password": password,
+                                             "password_again": password}).content.decode()
+    assert says in html and not User.objects.filter(username="newcomer").exists()
+    assert not Membership.objects.filter(workspace=workspace, user__username="newcomer").exists()
+
+
+def test_sign_up_refuses_a_taken_username_or_an_address_with_an_account(owner, workspace):
+    link = invite(owner, workspace)
+    UserFactory(username="taken")
+    html = Client().post(link + "sign-up/", {"username": "taken", "password": "correct horse battery",
+                                             "password_again": "correct horse battery"}).content.decode()
+    assert "This username is taken" in html
+    UserFactory(email="NEWCOMER@example.com")
+    html = Client().post(link + "sign-up/", {"username": "fresh", "password": "correct horse battery",
+                                             "password_again": "correct horse battery"}).content.decode()
+    assert "sign in with it to accept" in html and not User.objects.filter(username="fresh").exists()
+
+
+def test_sign_up_follows_the_sign_in_lockout(owner, workspace, settings):
+    settings.BYOK_LOGIN_FAILURE_LIMIT = 2
+    link = invite(owner, workspace)
+    client = Client()
+    for _ in range(2):
+        client.post(link + "sign-up/", {"username": "x", "password": "1", "password_again": "2"})
+    html = client.post(link + "sign-up/", {"username": "nina", "password": "correct horse battery",
+                                           "password_again": "correct horse battery"}).content.decode()
+    assert "Too many failed sign-in attempts" in html and not User.objects.filter(username="nina").exists()
+
+
+def test_a_member_creates_sees_once_and_revokes_their_own_api_key(owner, workspace):
+    member = UserFactory(username="mark")
+    Membership.objects.create(workspace=workspace, user=member, role="member")
+    client = signed_in(member)
+    html = client.post("/manage/me/", {"workspace": workspace.pk, "name": "laptop"}).content.decode()
+    key = ApiKey.objects.get(user=member, name="laptop")
+    raw = re.search(r'id="new-api-key-value"[^>]*value="([^"]+)"', html).group(1)
+    assert key.key_hint in html and ApiKey.hash_of(raw) == key.key_hash
+    listed = client.get("/manage/me/").content.decode()
+    assert raw not in listed and key.key_hint in listed
+    others = ApiKey.objects.create(workspace=workspace, user=owner, name="owner's", key_hint="bk_…zzzz",
+                                   key_hash=ApiKey.hash_of("bk_other"))
+    client.post("/manage/me/", {"revoke": others.pk})
+    others.refresh_from_db()
+    assert others.revoked_at is None  # not theirs: nothing happens
+    response = client.post("/manage/me/", {"revoke": key.pk}, follow=True)
+    key.refresh_from_db()
+    assert key.revoked_at is not None and "is revoked" in response.content.decode()
+
+
+def test_the_members_page_asks_a_stranger_to_sign_in():
+    response = Client().get("/manage/me/")
+    assert response.status_code == 302 and response.url.startswith("/manage/invitations/sign-in/?next=/manage/me/")
 
 
 def test_the_same_message_whether_or_not_an_account_exists(owner, workspace):

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from audit.models import AuditEvent
 from byok.models import ProviderKey
 from byok.providers.base import hint
 from tests.byok.console.conftest import signed_in
@@ -121,3 +122,59 @@ def test_the_key_page_names_each_regions_credential_set_by_its_hint(owner, sim):
     html = signed_in(owner).get(f"/manage/byok/providerkey/{key.pk}/change/").content.decode()
     assert f"eu-west-1 <code>{hint(eu.access_key_id)}</code>" in html
     assert eu.access_key_id not in html and eu.secret_access_key not in html
+
+
+def test_rotating_the_main_credentials_keeps_a_regional_set_and_says_so(owner, sandbox):
+    main, eu, new_main = sandbox.add_account("bedrock"), sandbox.add_account("bedrock"), sandbox.add_account("bedrock")
+    key = key_for(owner, main, inference_profile="eu", regional_credentials=[regional_set(eu, "eu-west-1")])
+    page = signed_in(owner).get(f"/manage/byok/providerkey/{key.pk}/rotate/").content.decode()
+    assert f"eu-west-1 ({hint(eu.access_key_id)})" in page and 'name="remove_regional_sets"' in page
+    response = signed_in(owner).post(f"/manage/byok/providerkey/{key.pk}/rotate/", {
+        "access_key_id": new_main.access_key_id, "secret_access_key": new_main.secret_access_key,
+        "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"}, follow=True)
+    html = response.content.decode()
+    assert f"Regional sets kept: eu-west-1 ({hint(eu.access_key_id)})." in html
+    key.refresh_from_db()
+    assert key.key_hint == hint(new_main.access_key_id) and key.region_hints == {"eu-west-1": hint(eu.access_key_id)}
+    assert key.get_credentials()["regional"][0]["secret_access_key"] == eu.secret_access_key
+    rotated = AuditEvent.objects.get(action="KEY_ROTATED")
+    assert rotated.details["regional_sets"] == {"kept": [f"eu-west-1 ({hint(eu.access_key_id)})"],
+                                                "removed": [], "added": []}
+
+
+def test_a_regional_set_goes_on_rotation_only_when_ticked_and_the_audit_says_so(owner, sandbox):
+    main, eu, new_main = sandbox.add_account("bedrock"), sandbox.add_account("bedrock"), sandbox.add_account("bedrock")
+    key = key_for(owner, main, inference_profile="eu", regional_credentials=[regional_set(eu, "eu-west-1")])
+    response = signed_in(owner).post(f"/manage/byok/providerkey/{key.pk}/rotate/", {
+        "access_key_id": new_main.access_key_id, "secret_access_key": new_main.secret_access_key,
+        "remove_regional_sets": ["eu-west-1"], "regional-TOTAL_FORMS": "1", "regional-INITIAL_FORMS": "0"},
+        follow=True)
+    assert f"Regional sets removed: eu-west-1 ({hint(eu.access_key_id)})." in response.content.decode()
+    key.refresh_from_db()
+    assert key.region_hints == {} and "regional" not in key.get_credentials()
+    assert AuditEvent.objects.get(action="KEY_ROTATED").details["regional_sets"]["removed"] == [
+        f"eu-west-1 ({hint(eu.access_key_id)})"]
+
+
+def test_a_new_regional_set_cannot_take_a_kept_sets_region(owner, sim):
+    from byok.errors import KeyInvalid
+    from byok.services.keys import provider_key_rotate
+
+    main, eu, other = sim.add_account("bedrock"), sim.add_account("bedrock"), sim.add_account("bedrock")
+    key = key_for(owner, main, inference_profile="eu", regional_credentials=[regional_set(eu, "eu-west-1")])
+    with pytest.raises(KeyInvalid) as refused:
+        provider_key_rotate(key=key, actor=owner, skip_test=True, regional_credentials=[regional_set(other, "eu-west-1")],
+                            credentials={"access_key_id": other.access_key_id,
+                                         "secret_access_key": other.secret_access_key})
+    assert "remove that set to replace it" in refused.value.fields["regional_credentials.0.regions"][0]
+    key.refresh_from_db()
+    assert key.key_hint == hint(main.access_key_id)
+
+
+def test_each_regional_set_has_labels_of_its_own(owner, sim):
+    main = sim.account("demo-bedrock")
+    html = signed_in(owner).post(ADD, form_data(main, [{"regions": ["eu-west-1"]}, {"regions": ["us-east-1"]}],
+                                               _add_region="Add region")).content.decode()
+    labels = re.findall(r'<label for="id_regional-\d-[a-z_]+"[^>]*>([^<]+)</label>', html)
+    assert "Set 1: Access Key ID:" in labels and "Set 2: Access Key ID:" in labels
+    assert len(labels) == len(set(labels))

@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -116,7 +117,8 @@ def test_audit_rows_read_as_sentences_with_raw_details_one_click_away(owner, wor
                               actor=owner, skip_test=True)
     html = signed_in(owner).get("/manage/audit/auditevent/").content.decode()
     assert f"olivia rotated “EU key” ({key.key_hint})" in html
-    assert "olivia added the bedrock key “EU key”" in html
+    assert "olivia added “EU key”" in html and "an AWS Bedrock (IAM credentials) key" in html
+    assert "bedrock key" not in html
     assert '<details class="byok-raw"><summary>details</summary><pre>' in html
     assert "&quot;hint&quot;: {" in html  # the raw JSON, escaped
     assert account.secret_access_key not in html and other.secret_access_key not in html
@@ -158,3 +160,37 @@ def test_another_owners_usage_is_not_in_the_range(owner, workspace):
     usage(other, user=other_owner, day=timezone.localdate(), count=7)
     html = signed_in(owner).get("/manage/usage/").content.decode()
     assert "<td>7</td>" not in html
+
+
+def test_the_provider_filter_and_a_vertex_tests_account_use_display_names(owner, workspace, sim):
+    from byok.console.keys import test_outcome
+    from tests.byok.routing_helpers import key_for
+
+    key_for(owner, sim.add_account("bedrock_api_key"), provider="bedrock_api_key", name="API key one")
+    html = signed_in(owner).get("/manage/byok/providerkey/").content.decode()
+    filter_html = html.split('id="changelist-filter"')[1]
+    assert "AWS Bedrock (API key)" in filter_html and ">bedrock_api_key<" not in filter_html
+    vertex = test_outcome({"provider": "vertex", "account": "byok-demo-vertex", "checks": []})
+    assert vertex["account_label"] == "Google Cloud project / service account"
+    assert test_outcome({"provider": "bedrock", "checks": []})["account_label"] == "AWS account / identity"
+
+
+def test_money_spend_per_workspace_member_and_day_credits_used_and_byok_savings_in_page_and_csv(owner, workspace):
+    mark = add_member(workspace, UserFactory(username="mark"))
+    usage(workspace, user=mark, day=date(2026, 3, 2), count=2)  # 2 × 110 tokens on olivia's key
+    usage(workspace, user=owner, day=date(2026, 3, 3), source="platform", model="claude-opus")
+    UsageRecord.objects.filter(source="byok").update(estimated_cost=Decimal("0.75"))
+    UsageRecord.objects.filter(source="platform").update(estimated_cost=Decimal("0.20"))
+    html = signed_in(owner).get("/manage/usage/", {"since": "2026-03-01", "until": "2026-03-31"}).content.decode()
+    money = html.split('id="money"')[1].split("</section>")[0]
+    assert 'id="spend-byok">$1.50<' in money and 'id="spend-platform">$0.20<' in money
+    assert "1 platform credits used" in money and 'id="byok-saved">1 platform credits<' in money
+    by_workspace = html.split('id="usage-by-workspace"')[1].split("</table>")[0]
+    assert "<td>Acme</td><td>3</td>" in by_workspace and "<td>1.5000</td><td>0.2000</td>" in by_workspace
+    by_member = html.split('id="usage-by-member"')[1].split("</table>")[0]
+    assert "<td>mark</td><td>2</td><td>200</td><td>20</td><td>1.5000</td><td>0.0000</td>" in by_member
+    body = b"".join(signed_in(owner).get("/manage/usage/csv/", {"since": "2026-03-01", "until": "2026-03-31"})
+                    .streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [(r["member"], Decimal(r["estimated_cost_usd_own_keys"] or 0), Decimal(r["estimated_cost_usd_platform"] or 0))
+            for r in rows] == [("mark", Decimal("1.5"), 0), ("olivia", 0, Decimal("0.2"))]
