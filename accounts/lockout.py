@@ -1,5 +1,8 @@
 """Brute-force protection for every password sign-in: the API token endpoint, the owner console, the staff admin.
 
+The data plane applies the same rules to unknown API keys on `/v1`, per client address (`address_seconds_locked`,
+`address_failure_register`; byok.gateway.auth).
+
 Failures are counted per account (the username typed, whether or not it exists) and per client address, in the
 shared cache (Redis, or the database cache), so every process sees the same numbers. After
 BYOK_LOGIN_FAILURE_LIMIT failures an account or an address is locked for BYOK_LOGIN_LOCKOUT_SECONDS; each further
@@ -75,9 +78,20 @@ def _key(template: str, kind: str, value: str) -> str:
 
 def seconds_locked(request, username: str | None) -> int:
     """Seconds until this account and this address may both sign in again; 0 when neither is locked."""
+    return _seconds_locked(_subjects(request, username))
+
+
+def address_seconds_locked(ip: str | None) -> int:
+    """Seconds until this address may try again; 0 when it is not locked (the data plane's API-key guard)."""
+    return _seconds_locked([("address", ip)] if ip else [])
+
+
+def _seconds_locked(subjects: list[tuple[str, str]]) -> int:
+    if not subjects:
+        return 0
     now = _now()
     try:
-        until = [cache.get(_key(_LOCKED_UNTIL, kind, value)) or 0 for kind, value in _subjects(request, username)]
+        until = cache.get_many([_key(_LOCKED_UNTIL, kind, value) for kind, value in subjects]).values()
     except Exception:
         logger.exception("login lockout state unreadable (cache down?): sign-in allowed")
         return 0
@@ -98,15 +112,30 @@ def surface_of(request) -> str:
 
 def register_failure(request, username: str | None) -> None:
     try:
-        _register_failure(request, username)
+        _register_failure(_subjects(request, username), username=username, ip=client_ip(request),
+                          surface=surface_of(request))
     except Exception:
         logger.exception("login failure not counted (cache down?)")
 
 
-def _register_failure(request, username: str | None) -> None:
+def address_failure_register(ip: str | None, *, surface: str) -> int:
+    """A refused credential from this address (an unknown API key on the data plane), counted by the same rules as
+    a failed sign-in; the seconds the address is now locked for (0: not locked)."""
+    if not ip:
+        return 0
+    try:
+        _register_failure([("address", ip)], username=None, ip=ip, surface=surface)
+    except Exception:
+        logger.exception("credential failure not counted (cache down?)")
+        return 0
+    return address_seconds_locked(ip)
+
+
+def _register_failure(subjects: list[tuple[str, str]], *, username: str | None, ip: str | None,
+                      surface: str) -> None:
     limit = settings.BYOK_LOGIN_FAILURE_LIMIT
     now = _now()
-    for kind, value in _subjects(request, username):
+    for kind, value in subjects:
         if (cache.get(_key(_LOCKED_UNTIL, kind, value)) or 0) > now:
             continue  # already locked (a concurrent attempt): nothing more to count
         failures_key = _key(_FAILURES, kind, value)
@@ -121,18 +150,19 @@ def _register_failure(request, username: str | None) -> None:
         cache.set(_key(_LOCKED_UNTIL, kind, value), now + cooloff, timeout=int(cooloff) + 60)
         cache.delete(failures_key)  # the next lockout takes a full count again, and lasts longer
         logger.warning("sign-in locked for %s after %s failures (%s s)", kind, failures, int(cooloff))
-        _audit_lockout(request, kind=kind, username=username, failures=failures, cooloff=cooloff, strikes=strikes)
+        _audit_lockout(kind=kind, username=username, ip=ip, surface=surface, failures=failures, cooloff=cooloff,
+                       strikes=strikes)
 
 
-def _audit_lockout(request, *, kind, username, failures, cooloff, strikes) -> None:
+def _audit_lockout(*, kind, username, ip, surface, failures, cooloff, strikes) -> None:
     from audit.models import AuditAction
     from audit.services.record import audit_record
 
     audit_record(action=AuditAction.LOGIN_LOCKED_OUT, actor=None, system_actor="login-guard", details={
         "locked": kind,
         "username": (username or "")[:150],
-        "ip": client_ip(request),
-        "surface": surface_of(request),
+        "ip": ip,
+        "surface": surface,
         "failures": failures,
         "lockout_seconds": int(cooloff),
         "lockout_number": strikes,
