@@ -78,25 +78,50 @@ def _key(template: str, kind: str, value: str) -> str:
 
 def seconds_locked(request, username: str | None) -> int:
     """Seconds until this account and this address may both sign in again; 0 when neither is locked."""
-    return _seconds_locked(_subjects(request, username))
+    try:
+        return _seconds_locked(_subjects(request, username))
+    except Exception:
+        logger.exception("login lockout state unreadable (cache down?): sign-in allowed")
+        return 0
 
 
 def address_seconds_locked(ip: str | None) -> int:
     """Seconds until this address may try again; 0 when it is not locked (the data plane's API-key guard)."""
-    return _seconds_locked([("address", ip)] if ip else [])
+    if not ip:
+        return 0
+    try:
+        locked = _seconds_locked([("address", ip)])
+    except Exception as exc:
+        _cache_unreachable(exc)
+        return 0
+    _cache_reachable()
+    return locked
 
 
 def _seconds_locked(subjects: list[tuple[str, str]]) -> int:
-    if not subjects:
-        return 0
     now = _now()
-    try:
-        until = cache.get_many([_key(_LOCKED_UNTIL, kind, value) for kind, value in subjects]).values()
-    except Exception:
-        logger.exception("login lockout state unreadable (cache down?): sign-in allowed")
-        return 0
+    until = cache.get_many([_key(_LOCKED_UNTIL, kind, value) for kind, value in subjects]).values()
     left = max([u - now for u in until] or [0])
     return math.ceil(left) if left > 0 else 0
+
+
+_cache_down = False
+
+
+def _cache_unreachable(exc: Exception) -> None:
+    """Logged once per outage, not per request: the data plane asks on every refused key."""
+    global _cache_down
+    if not _cache_down:
+        _cache_down = True
+        logger.warning("lockout state unreachable (%s): API keys are not throttled until the cache answers",
+                       type(exc).__name__)
+
+
+def _cache_reachable() -> None:
+    global _cache_down
+    if _cache_down:
+        _cache_down = False
+        logger.warning("lockout state reachable again: API-key throttling resumed")
 
 
 def surface_of(request) -> str:
@@ -125,8 +150,8 @@ def address_failure_register(ip: str | None, *, surface: str) -> int:
         return 0
     try:
         _register_failure([("address", ip)], username=None, ip=ip, surface=surface)
-    except Exception:
-        logger.exception("credential failure not counted (cache down?)")
+    except Exception as exc:
+        _cache_unreachable(exc)
         return 0
     return address_seconds_locked(ip)
 

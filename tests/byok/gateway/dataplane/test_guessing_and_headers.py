@@ -72,3 +72,17 @@ def test_x_request_id_is_echoed_only_when_django_would(dataplane, client, incomi
 
 def test_a_request_id_with_a_trailing_newline_is_replaced():
     assert request_id_from("abcdefgh\n") != "abcdefgh\n" and request_id_from("abcdefgh") == "abcdefgh"
+
+
+def test_with_the_shared_cache_unreachable_guessing_is_not_throttled_and_logged_once(settings, caplog):
+    from byok.gateway.auth import authenticate_api_key_from
+
+    settings.BYOK_LOGIN_FAILURE_LIMIT = 2
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:9/0", "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    with caplog.at_level("WARNING", logger="accounts.lockout"):
+        assert [authenticate_api_key_from(guess(), "203.0.113.9") for _ in range(4)] == [None] * 4
+    lockout_lines = [r for r in caplog.records if r.name == "accounts.lockout"]
+    assert [r.getMessage() for r in lockout_lines] == [
+        "lockout state unreachable (ConnectionError): API keys are not throttled until the cache answers"]
+    assert lockout_lines[0].exc_info is None
