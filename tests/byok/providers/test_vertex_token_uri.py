@@ -13,7 +13,7 @@ import pytest
 from byok.providers.base import CredentialsInvalid
 from byok.providers.outcomes import Category
 from byok.providers.registry import PROVIDERS
-from byok.providers.vertex import GOOGLE_TOKEN_URI, google_credentials
+from byok.providers.vertex import GOOGLE_TOKEN_URI, google_credentials, token_endpoint
 from byok.simulator.accounts import new_service_account
 
 VERTEX = PROVIDERS["vertex"]
@@ -108,13 +108,15 @@ def test_every_spelling_of_another_host_is_refused_with_one_answer_and_no_connec
     settings.BYOK_ENDPOINTS = {}
     refusals, slowest = set(), 0.0
     for token_uri in hostile_token_uris(recorder.port):
-        started = time.perf_counter()
         with pytest.raises(CredentialsInvalid) as raised:
             VERTEX.clean({"service_account_json": key_file(token_uri), "location": "global"})
-        slowest = max(slowest, time.perf_counter() - started)
         refusals.add(raised.value.fields["credentials.service_account_json"][0].split(" Download")[0])
+        started = time.perf_counter()
+        with pytest.raises(ValueError):
+            token_endpoint(token_uri, sandbox=False)
+        slowest = max(slowest, time.perf_counter() - started)
     assert refusals == {REFUSAL}
-    assert slowest < 0.5  # parsing only: no lookup, no connection, whatever the address
+    assert slowest < 0.05  # parsing only: no lookup, no connection, whatever the address
     assert recorder.attempts == 0
 
 
@@ -168,3 +170,14 @@ def test_a_token_endpoint_answering_a_redirect_to_an_internal_host_is_not_follow
         server.server_close()
     assert (token.ok, token.category) == (False, Category.INVALID_CREDENTIALS)
     assert recorder.attempts == 0
+
+
+@pytest.mark.parametrize("region", ["127.0.0.1:8799#", "evil.example/x?", "x@127.0.0.1", "us-east-1.evil.example"])
+def test_a_stored_bedrock_region_that_is_no_region_never_becomes_a_host(settings, region):
+    from byok.providers.bedrock.aws_async import BedrockAsyncClient
+    from byok.providers.outcomes import Failure
+
+    settings.BYOK_ENDPOINTS = {}
+    with pytest.raises(Failure) as refused:
+        BedrockAsyncClient({"access_key_id": "AKIAEXAMPLE", "secret_access_key": "x"}, region=region, timeout=1)
+    assert (refused.value.category, refused.value.code) == (Category.INVALID_CREDENTIALS, "InvalidRegion")
