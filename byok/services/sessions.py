@@ -45,13 +45,9 @@ REFRESH_SESSION_TASK = "byok.tasks.refresh_session"
 SESSION_SAFETY_MARGIN = timedelta(minutes=5)
 # STS trouble that passes on its own: the task retries these with backoff.
 RETRYABLE = (Category.RATE_LIMITED, Category.PROVIDER_UNAVAILABLE, Category.TIMEOUT, Category.NETWORK)
-# What a model call answers when the provider refuses a key's session (the long-term secret never reaches it).
+# The categories of a model call's failure when the provider refuses a key's session (InvalidClientTokenId,
+# UnrecognizedClient, ExpiredToken: the long-term secret never reaches the model API, so it is the session).
 SESSION_REFUSED = (Category.INVALID_CREDENTIALS, Category.EXPIRED)
-
-
-def session_refused(failure: Failure) -> bool:
-    """Whether a call failure on a key with sessions says the session was refused (a new one may cure it)."""
-    return failure.category in SESSION_REFUSED
 
 
 class SessionRefreshRetryable(Exception):
@@ -217,8 +213,8 @@ def session_ensure_fresh(*, key_id: int, replacing: str | None = None) -> None:
 
 
 def session_renew_refused(*, key_id: int, refused: str | None) -> SessionRefreshOutcome:
-    """A call on the key's session `refused` (its stored session_secret) was refused by the provider (see
-    `session_refused`): get a new session at once, at most once per cool-down per key.
+    """A call on the key's session `refused` (its stored session_secret) was refused by the provider (a failure
+    whose category is in SESSION_REFUSED): get a new session at once, at most once per cool-down per key.
 
     REFRESHED, or SKIPPED "fresh" when another caller has just stored one: retry the call on the stored session.
     SKIPPED "renewed_recently": this cool-down's renewal is spent; FAILED: STS refused the long-term key (the key
