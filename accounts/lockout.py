@@ -1,5 +1,8 @@
 """Brute-force protection for every password sign-in: the API token endpoint, the owner console, the staff admin.
 
+The data plane applies the same rules to unknown API keys on `/v1`, per client address (`address_seconds_locked`,
+`address_failure_register`; byok.gateway.auth).
+
 Failures are counted per account (the username typed, whether or not it exists) and per client address, in the
 shared cache (Redis, or the database cache), so every process sees the same numbers. After
 BYOK_LOGIN_FAILURE_LIMIT failures an account or an address is locked for BYOK_LOGIN_LOCKOUT_SECONDS; each further
@@ -75,14 +78,50 @@ def _key(template: str, kind: str, value: str) -> str:
 
 def seconds_locked(request, username: str | None) -> int:
     """Seconds until this account and this address may both sign in again; 0 when neither is locked."""
-    now = _now()
     try:
-        until = [cache.get(_key(_LOCKED_UNTIL, kind, value)) or 0 for kind, value in _subjects(request, username)]
+        return _seconds_locked(_subjects(request, username))
     except Exception:
         logger.exception("login lockout state unreadable (cache down?): sign-in allowed")
         return 0
+
+
+def address_seconds_locked(ip: str | None) -> int:
+    """Seconds until this address may try again; 0 when it is not locked (the data plane's API-key guard)."""
+    if not ip:
+        return 0
+    try:
+        locked = _seconds_locked([("address", ip)])
+    except Exception as exc:
+        _cache_unreachable(exc)
+        return 0
+    _cache_reachable()
+    return locked
+
+
+def _seconds_locked(subjects: list[tuple[str, str]]) -> int:
+    now = _now()
+    until = cache.get_many([_key(_LOCKED_UNTIL, kind, value) for kind, value in subjects]).values()
     left = max([u - now for u in until] or [0])
     return math.ceil(left) if left > 0 else 0
+
+
+_cache_down = False
+
+
+def _cache_unreachable(exc: Exception) -> None:
+    """Logged once per outage, not per request: the data plane asks on every refused key."""
+    global _cache_down
+    if not _cache_down:
+        _cache_down = True
+        logger.warning("lockout state unreachable (%s): API keys are not throttled until the cache answers",
+                       type(exc).__name__)
+
+
+def _cache_reachable() -> None:
+    global _cache_down
+    if _cache_down:
+        _cache_down = False
+        logger.warning("lockout state reachable again: API-key throttling resumed")
 
 
 def surface_of(request) -> str:
@@ -98,15 +137,30 @@ def surface_of(request) -> str:
 
 def register_failure(request, username: str | None) -> None:
     try:
-        _register_failure(request, username)
+        _register_failure(_subjects(request, username), username=username, ip=client_ip(request),
+                          surface=surface_of(request))
     except Exception:
         logger.exception("login failure not counted (cache down?)")
 
 
-def _register_failure(request, username: str | None) -> None:
+def address_failure_register(ip: str | None, *, surface: str) -> int:
+    """A refused credential from this address (an unknown API key on the data plane), counted by the same rules as
+    a failed sign-in; the seconds the address is now locked for (0: not locked)."""
+    if not ip:
+        return 0
+    try:
+        _register_failure([("address", ip)], username=None, ip=ip, surface=surface)
+    except Exception as exc:
+        _cache_unreachable(exc)
+        return 0
+    return address_seconds_locked(ip)
+
+
+def _register_failure(subjects: list[tuple[str, str]], *, username: str | None, ip: str | None,
+                      surface: str) -> None:
     limit = settings.BYOK_LOGIN_FAILURE_LIMIT
     now = _now()
-    for kind, value in _subjects(request, username):
+    for kind, value in subjects:
         if (cache.get(_key(_LOCKED_UNTIL, kind, value)) or 0) > now:
             continue  # already locked (a concurrent attempt): nothing more to count
         failures_key = _key(_FAILURES, kind, value)
@@ -121,18 +175,19 @@ def _register_failure(request, username: str | None) -> None:
         cache.set(_key(_LOCKED_UNTIL, kind, value), now + cooloff, timeout=int(cooloff) + 60)
         cache.delete(failures_key)  # the next lockout takes a full count again, and lasts longer
         logger.warning("sign-in locked for %s after %s failures (%s s)", kind, failures, int(cooloff))
-        _audit_lockout(request, kind=kind, username=username, failures=failures, cooloff=cooloff, strikes=strikes)
+        _audit_lockout(kind=kind, username=username, ip=ip, surface=surface, failures=failures, cooloff=cooloff,
+                       strikes=strikes)
 
 
-def _audit_lockout(request, *, kind, username, failures, cooloff, strikes) -> None:
+def _audit_lockout(*, kind, username, ip, surface, failures, cooloff, strikes) -> None:
     from audit.models import AuditAction
     from audit.services.record import audit_record
 
     audit_record(action=AuditAction.LOGIN_LOCKED_OUT, actor=None, system_actor="login-guard", details={
         "locked": kind,
         "username": (username or "")[:150],
-        "ip": client_ip(request),
-        "surface": surface_of(request),
+        "ip": ip,
+        "surface": surface,
         "failures": failures,
         "lockout_seconds": int(cooloff),
         "lockout_number": strikes,

@@ -15,7 +15,7 @@ class RequestContext:
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("byok_request_context", default=None)
-_REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{8,64}\Z")
 
 
 def current_request_context() -> RequestContext | None:
@@ -35,17 +35,27 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def request_id_from(incoming: str | None) -> str:
+    """The request's id: the client's `X-Request-ID` when well formed (8–64 of A-Z a-z 0-9 . _ -), else a new one.
+    Django's middleware and the data plane both ask this, so an id is echoed only if it is safe in any header."""
+    return incoming if incoming and _REQUEST_ID_SHAPE.match(incoming) else new_request_id()
+
+
 def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or behind BYOK_TRUSTED_PROXY_COUNT proxies of our own the address the
-    outermost of them saw (that many entries from the right of X-Forwarded-For; entries further left are whatever
-    the client chose to send and are never trusted). With too few entries, REMOTE_ADDR."""
+    """The client's address of a Django request (see `client_address`)."""
+    return client_address(request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def client_address(remote: str | None, forwarded_for: str) -> str | None:
+    """The client's address: the peer's (`remote`), or behind BYOK_TRUSTED_PROXY_COUNT proxies of our own the address
+    the outermost of them saw (that many entries from the right of X-Forwarded-For; entries further left are whatever
+    the client chose to send and are never trusted). With too few entries, the peer's."""
     from django.conf import settings
 
-    remote = request.META.get("REMOTE_ADDR") or None
     proxies = getattr(settings, "BYOK_TRUSTED_PROXY_COUNT", 0)
     if proxies <= 0:
         return remote
-    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    chain = [part.strip() for part in forwarded_for.split(",") if part.strip()]
     if len(chain) < proxies:
         return remote
     candidate = chain[-proxies]
@@ -62,8 +72,7 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID_SHAPE.match(incoming) else new_request_id()
+        request_id = request_id_from(request.headers.get("X-Request-ID"))
         context = RequestContext(
             request_id=request_id,
             ip=client_ip(request),

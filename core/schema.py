@@ -1,7 +1,8 @@
 """The OpenAPI schema documents the error responses every operation can give, in the API's one error shape."""
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.plumbing import force_instance
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -48,6 +49,12 @@ class AutoSchema(SpectacularAutoSchema):
             blank_ok = field.allow_blank or not field.trim_whitespace
             schema["pattern"] = NO_NULL_CHARACTERS if blank_ok else NOT_BLANK_NO_NULL_CHARACTERS
         return schema
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if isinstance(force_instance(serializer), PolymorphicProxySerializer) and self.method != "PATCH":
+            required = schema is not None  # every variant requires its discriminator: a missing body is refused
+        return schema, required
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)

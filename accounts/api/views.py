@@ -124,7 +124,8 @@ class WorkspaceApiKeyListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=ApiKeyInput, responses={201: ApiKeyCreatedOutput},
+    @extend_schema(request={"application/json": ApiKeyInput},  # expires_at may be null: JSON only
+                   responses={201: ApiKeyCreatedOutput},
                    summary="Create an API key for yourself in this workspace (the key is shown once)")
     @sensitive_variables("raw_key")
     def post(self, request, slug):

@@ -145,7 +145,8 @@ class ProviderKeyDetailApi(APIView):
         return Response(ProviderKeyOutput(_key_or_404(request, pk)).data)
 
     @method_decorator(sensitive_variables("data"))
-    @extend_schema(request=ProviderKeyUpdateInput, responses={200: ProviderKeyOutput, 409: CONFLICT},
+    @extend_schema(request={"application/json": ProviderKeyUpdateInput},  # nested: JSON only
+                   responses={200: ProviderKeyOutput, 409: CONFLICT},
                    summary="Change a key's settings; blank credential fields keep the stored secret")
     def patch(self, request, pk):
         key = _key_or_404(request, pk)
@@ -169,7 +170,7 @@ class ProviderKeyRotateApi(APIView):
         skip_test = serializers.BooleanField(default=False)
 
     @method_decorator(sensitive_variables("data"))
-    @extend_schema(request=ProviderKeyRotateInput, responses=ProviderKeyOutput,
+    @extend_schema(request={"application/json": ProviderKeyRotateInput}, responses=ProviderKeyOutput,  # nested: JSON only
                    summary="Replace the secret (tested first); the old secret is destroyed; regional sets stay "
                            "unless a region of theirs is in remove_regional_sets")
     def post(self, request, pk):

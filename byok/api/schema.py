@@ -47,7 +47,8 @@ def regional_schema(provider: Provider) -> dict:
     item["required"] = ["regions", *item["required"]]
     return {"type": "array", "items": item, "maxItems": len(provider.regions),
             "description": "Extra credential sets, each used instead of the main set for the regions it lists; "
-                           "a region may appear in one set only."}
+                           "a region may appear in one set only, within the inference profile's regions, and a "
+                           "long-term (AKIA) set needs a long-term main key."}
 
 
 def _per_provider(base: type[serializers.Serializer], provider: Provider, suffix: str) -> type:

@@ -42,9 +42,10 @@ def calling_api_key_id(request) -> int | None:
 
 
 def _resolve(request, slug: str, provider: str | None = None) -> Resolution:
+    """`provider` from the query string: absent means the owner's; any value, blank included, must be a provider."""
     try:
         return credentials_resolve(user=request.user, workspace_slug=slug,
-                                   family=get_provider(provider).family if provider else None,
+                                   family=get_provider(provider).family if provider is not None else None,
                                    api_key_id=calling_api_key_id(request))
     except NotAMemberOfWorkspace:
         raise Http404 from None

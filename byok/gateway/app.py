@@ -20,7 +20,6 @@ import gc
 import json
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import unquote
@@ -30,6 +29,14 @@ from django.conf import settings
 from accounts.models import ApiKey
 from core.errors import DomainError
 from core.parsers import json_depth, max_json_depth
+from core.request_context import (
+    RequestContext,
+    client_address,
+    current_request_context,
+    enter_request_context,
+    leave_request_context,
+    request_id_from,
+)
 
 from ..catalog.selectors import catalog_model
 from ..models.keys import is_exclusive
@@ -39,7 +46,7 @@ from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
 from . import bridge, cache, usage
-from .auth import NOT_CACHED, authenticate_api_key, cached_principal
+from .auth import NOT_CACHED, authenticate_api_key_from, cached_principal
 from .breaker import resolution_for_model
 from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
@@ -74,8 +81,9 @@ async def _principal(headers: dict[str, str]) -> Principal:
     if not raw:
         raise AuthFailed("Missing credentials: send Authorization: Bearer <API key> or x-api-key: <API key>.")
     principal = cached_principal(raw)
-    if principal is NOT_CACHED:
-        principal = await db_once(("principal", ApiKey.hash_of(raw)), authenticate_api_key, raw)
+    if principal is NOT_CACHED or principal is None:  # not a good key in memory: throttled per address
+        address = getattr(current_request_context(), "ip", None)
+        principal = await db_once(("principal", ApiKey.hash_of(raw), address), authenticate_api_key_from, raw, address)
     if principal is None:
         raise AuthFailed("Invalid, revoked or expired API key.")
     if principal.is_token:
@@ -180,7 +188,7 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
     status, code, message, param = _error_of(exc)
     if status == 500:
         logger.exception("data plane error", exc_info=exc)
-    extra = {"retry-after": RETRY_AFTER_SECONDS} if status == 429 else None
+    extra = {"retry-after": str(getattr(exc, "retry_after", RETRY_AFTER_SECONDS))} if status == 429 else None
     await reply.json(status, shape(status, code, message, param), extra)
 
 
@@ -450,7 +458,8 @@ class DataPlane:
 
     async def handle(self, scope, receive, send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        reply = Reply(send, headers.get("x-request-id") or uuid.uuid4().hex)
+        request_id = request_id_from(headers.get("x-request-id"))
+        reply = Reply(send, request_id)
         reply.headers.update(_cors(headers))
         path, method = scope["path"], scope["method"]
         if method == "OPTIONS":
@@ -483,7 +492,13 @@ class DataPlane:
             if not message.get("more_body"):
                 break
         await cache.catalog_ready()
-        await handler(headers, b"".join(chunks), reply)
+        client = scope.get("client")
+        context = enter_request_context(RequestContext(request_id=request_id, ip=client_address(
+            client[0] if client else None, headers.get("x-forwarded-for", ""))))
+        try:
+            await handler(headers, b"".join(chunks), reply)
+        finally:
+            leave_request_context(context)
 
 
 __all__ = ["DataPlane", "Served", "Category"]

@@ -13,6 +13,11 @@ Async code calls `cached_principal(raw_key)` first: it never touches the databas
 answers NOT_CACHED when it cannot answer from memory, or when this process has not polled for FRESH_FOR seconds
 (its cache might then be stale); then it calls `authenticate_api_key` in a thread.
 
+Guessing is throttled: a key that is not a cached good one is looked up by `authenticate_api_key_from`, which
+refuses every lookup from an address the lockout rules have locked (accounts.lockout: the sign-in limit and
+back-off, in the shared cache) and counts each refused key against the address. A good key in memory costs nothing
+more; a locked address gets no answer about any other key.
+
 Fills are guarded: a lookup notes the cache's epoch before its query and stores its answer only if no drop
 happened meanwhile, so an answer read before a revocation committed is never stored after the drop.
 """
@@ -24,8 +29,10 @@ from typing import Final
 
 from django.utils import timezone
 
+from accounts.lockout import address_failure_register, address_seconds_locked
 from accounts.models import ApiKey
 from accounts.selectors import ApiKeyPrincipal, api_key_principal
+from core.errors import DomainError
 from core.invalidation import generation_changed, generation_checked_within, on_invalidate
 
 TOPIC = "gateway"
@@ -111,6 +118,33 @@ def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
     epoch = principals.epoch
     principal = api_key_principal(raw_key, now=now)
     principals.put(digest, principal, epoch)
+    return principal
+
+
+class ApiKeyGuessingLocked(DomainError):
+    """Too many unknown API keys from one address: its lookups are refused until `retry_after` seconds pass."""
+
+    code = "too_many_invalid_keys"
+    status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many invalid API keys from this address; try again in {retry_after} s.",
+                         details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+def authenticate_api_key_from(raw_key: str, address: str | None) -> ApiKeyPrincipal | None:
+    """`authenticate_api_key` for a caller at `address` whose key is not a cached good one: refused without a lookup
+    (ApiKeyGuessingLocked) while the address is locked; a refused key counts against the address, and the attempt
+    that reaches the limit is refused as locked."""
+    locked = address_seconds_locked(address)
+    if locked:
+        raise ApiKeyGuessingLocked(locked)
+    principal = authenticate_api_key(raw_key)
+    if principal is None:
+        locked = address_failure_register(address, surface="v1")
+        if locked:
+            raise ApiKeyGuessingLocked(locked)
     return principal
 
 

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.views.decorators.debug import sensitive_variables
 from google.oauth2 import service_account
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from . import transport
 from .anthropic import messages_acall
@@ -55,8 +57,12 @@ LOCATIONS = (
 _PROJECT_ID = re.compile(r"(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _CLIENT_EMAIL = re.compile(r"[a-z][a-z0-9-]{4,62}@[a-z0-9.:-]{1,100}\.iam\.gserviceaccount\.com")
 _KEY_ID = re.compile(r"[0-9a-fA-F]{16,64}")
-_GOOGLE_TOKEN_HOSTS = ("oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com")
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The token endpoints Google has written into key files, by host and path (the exchange always goes to the value).
+GOOGLE_TOKEN_ENDPOINTS = {"oauth2.googleapis.com/token": GOOGLE_TOKEN_URI,
+                          "accounts.google.com/o/oauth2/token": "https://accounts.google.com/o/oauth2/token",
+                          "www.googleapis.com/oauth2/v4/token": "https://www.googleapis.com/oauth2/v4/token"}
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9:/._~\[\]-]{1,200}")  # no userinfo, escapes, backslashes, spaces, queries
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _FILE = "the key file"
 
 
@@ -76,20 +82,26 @@ def _string(info: dict, name: str) -> str:
     return value
 
 
-def _check_token_uri(value: str) -> None:
-    """Google's token endpoint only: byok POSTs a signed assertion there (a pasted file is no way to point byok's
-    servers at another host). In sandbox mode (a Vertex endpoint override is configured) loopback is allowed too."""
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-    except ValueError:
-        parts, host = None, ""
-    if parts is not None and host in _LOOPBACK_HOSTS and endpoint(ENDPOINT.setting):
-        return
-    if parts is None or parts.scheme != "https":
-        _reject(f"The token_uri in {_FILE} must be an https:// URL (Google's is {GOOGLE_TOKEN_URI}).")
-    if host not in _GOOGLE_TOKEN_HOSTS:
-        _reject(f"The token_uri in {_FILE} must be Google's token endpoint ({GOOGLE_TOKEN_URI}).")
+def token_endpoint(value: object, *, sandbox: bool) -> str:
+    """The URL byok POSTs a key file's signed assertion to, for the file's `token_uri`: Google's token endpoint only
+    (a pasted file is no way to point byok's servers at another host). The value is parsed once, by urllib3 (the
+    parser under google-auth's transport), matched against the allowlist, and what is handed on is the allowlisted
+    constant, never the pasted text. In sandbox mode a loopback URL is accepted too (its exchange goes to the
+    simulator). Every refusal is the same ValueError, before any connection, whatever the address."""
+    parts = None
+    if isinstance(value, str) and _URL_CHARACTERS.fullmatch(value):
+        try:
+            parts = parse_url(value)
+        except LocationParseError:
+            pass
+    if parts is not None and parts.auth is None and parts.query is None and parts.fragment is None:
+        if parts.scheme == "https" and parts.port in (None, 443):
+            allowed = GOOGLE_TOKEN_ENDPOINTS.get(f"{parts.host}{parts.path}")
+            if allowed:
+                return allowed
+        if sandbox and parts.scheme in ("http", "https") and parts.host in _LOOPBACK_HOSTS:
+            return value
+    _reject(f"The token_uri in {_FILE} must be Google's token endpoint ({GOOGLE_TOKEN_URI}).")
 
 
 @sensitive_variables()
@@ -139,7 +151,7 @@ def parse_service_account(value: str) -> dict:
     if not _KEY_ID.fullmatch(key_id):
         _reject(f"The private_key_id in {_FILE} is not a key id (hexadecimal).")
     _check_private_key(_string(info, "private_key"))
-    _check_token_uri(_string(info, "token_uri"))
+    token_endpoint(_string(info, "token_uri"), sandbox=bool(api_base_url()))
     return info
 
 
@@ -175,16 +187,21 @@ class _TimedRequest(google.auth.transport.requests.Request):
         self._timeout = timeout
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        # A redirect is an answer, never followed: it could name any host.
         return super().__call__(url, method=method, body=body, headers=headers, timeout=timeout or self._timeout,
-                                **kwargs)
+                                allow_redirects=False, **kwargs)
 
 
 class _ServiceAccountCredentials(service_account.Credentials):
     """Refreshes through a transport with byok's timeout, one refresh at a time."""
 
     byok_timeout: float = 10.0
+    byok_token_uri_refused: bool = False
 
     def refresh(self, request):
+        if self.byok_token_uri_refused:  # before any connection: the same refusal whatever the address
+            raise google.auth.exceptions.RefreshError(
+                f"The token_uri in {_FILE} is not Google's token endpoint.", {"error": "token_uri_refused"})
         with self.__dict__.setdefault("_byok_refresh_lock", threading.Lock()):  # setdefault is atomic
             if not self.valid:
                 super().refresh(_TimedRequest(self.byok_timeout))
@@ -197,12 +214,22 @@ def api_base_url() -> str | None:
 
 @sensitive_variables("info")
 def google_credentials(info: Mapping[str, Any], *, timeout: float) -> _ServiceAccountCredentials:
-    """Refreshable Google credentials of a key file (in sandbox mode its token endpoint is the override's)."""
+    """Refreshable Google credentials of a key file. The stored token_uri is checked again here (a file saved in
+    sandbox mode may hold a loopback one): outside the allowlist, the credentials refuse to refresh. In sandbox mode
+    the token endpoint is the override's."""
     base = api_base_url()
+    refused = False
     if base:  # sandbox mode: every Google endpoint is the override, as STS is for Bedrock; nothing leaves
-        info = {**info, "token_uri": f"{base}/token"}
-    credentials = _ServiceAccountCredentials.from_service_account_info(dict(info), scopes=[SCOPE])
+        token_uri = f"{base}/token"
+    else:
+        try:
+            token_uri = token_endpoint(info.get("token_uri"), sandbox=False)
+        except ValueError:
+            token_uri, refused = GOOGLE_TOKEN_URI, True
+    credentials = _ServiceAccountCredentials.from_service_account_info({**info, "token_uri": token_uri},
+                                                                       scopes=[SCOPE])
     credentials.byok_timeout = timeout
+    credentials.byok_token_uri_refused = refused
     return credentials
 
 

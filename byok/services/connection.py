@@ -28,6 +28,7 @@ from ..providers.base import Credentials
 from ..providers.outcomes import Category, CheckResult
 from ..providers.registry import get_provider
 from .roles import caller_options
+from .sessions import SESSION_SAFETY_MARGIN, SessionRefreshOutcome, session_refresh_now
 
 
 def current_tier_models(spec) -> dict[str, str]:
@@ -123,22 +124,51 @@ def _throttle(*, user_id: int, owner_id: int) -> None:
 
 
 def provider_key_test_connection(*, key: ProviderKey, actor: User | None) -> ConnectionTestResult:
-    """Test a stored key, keep the result on it, and audit it. A persistent failure marks the key failing."""
+    """Test a stored key, keep the result on it, and audit it. A persistent failure marks the key failing.
+
+    A passing test proves the key and each model it called: it closes the key's breaker and those models' breakers
+    at once, after giving a key with sessions a new one when its session may be what failed (calls use the session,
+    the test the long-term credentials)."""
     result = connection_test(provider=key.provider, credentials=key.get_credentials(),
                              inference_profile=key.inference_profile, actor=actor, owner_id=key.owner_id)
+    session = _session_renewed_after_test(key, actor=actor) if result.ok else None
     with transaction.atomic():
         key = ProviderKey.objects.select_for_update().get(pk=key.pk)
         key.last_test_status = ProviderKey.TestStatus.OK if result.ok else ProviderKey.TestStatus.FAILED
         key.last_tested_at = result.tested_at
         key.last_test_summary = result.summary()
-        if result.ok:
-            key.failing_since, key.failure_reason = None, ""
-        elif result.category in Category.PERSISTENT and not key.failing_since:
+        closed = _breakers_closed(key, result) if result.ok and session != SessionRefreshOutcome.FAILED else []
+        if not result.ok and result.category in Category.PERSISTENT and not key.failing_since:
             key.failing_since, key.failure_reason = result.tested_at, result.category
         key.save(update_fields=["last_test_status", "last_tested_at", "last_test_summary", "failing_since",
-                                "failure_reason", "updated_at"])
+                                "failure_reason", "breaker_open_until", "model_breakers", "updated_at"])
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.CONNECTION_TESTED, actor=actor, system_actor="test_provider_key",
                      owner=key.owner, target=key,
-                     details={"ok": result.ok, "category": result.category, "account": result.account})
+                     details={"ok": result.ok, "category": result.category, "account": result.account,
+                              **({"breakers_closed": closed} if closed else {}),
+                              **({"session": session} if session else {})})
     return result
+
+
+def _session_renewed_after_test(key: ProviderKey, *, actor: User | None) -> str | None:
+    """A key with sessions that was failing, or has no usable session, gets a new session now (the status of the
+    refresh); None when it needs none."""
+    if not key.refreshes_session:
+        return None
+    usable = key.session_token_expires_at and key.session_token_expires_at > timezone.now() + SESSION_SAFETY_MARGIN
+    if usable and not key.failing_since:
+        return None
+    return session_refresh_now(key=key, actor=actor).status
+
+
+def _breakers_closed(key: ProviderKey, result: ConnectionTestResult) -> list[str]:
+    """Close the key's breaker and the breakers of the models the test called successfully: "key" and the model
+    ids whose breakers closed."""
+    closed = ["key"] if key.failing_since else []
+    key.failing_since, key.failure_reason, key.breaker_open_until = None, "", None
+    proven = {check.target for check in result.checks if check.ok and check.name.startswith("model:")}
+    breakers = key.model_breakers or {}
+    closed += sorted(model for model in breakers if model in proven)
+    key.model_breakers = {model: entry for model, entry in breakers.items() if model not in proven}
+    return closed

@@ -8,6 +8,9 @@ AssumeRole sessions).
 - Each refresh locks the key's row and re-checks that it is still due, so two workers (or a worker and a call)
   make one session call per key. Throttling and network trouble are retried by the task; credentials the provider
   rejects are not: the key becomes failing, which is audited and emailed once per incident.
+- A session the provider refuses (it forgot or revoked it: InvalidClientTokenId, ExpiredToken, UnrecognizedClient)
+  is replaced at once by `session_renew_refused`, at most once per cool-down per key in all processes; the cycle
+  also renews the session of a key whose breaker a refused session opened, and lets the next call probe it.
 - Credentials that cannot be refreshed expire instead: see expiry.py.
 """
 
@@ -19,6 +22,7 @@ from functools import partial
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -41,6 +45,9 @@ REFRESH_SESSION_TASK = "byok.tasks.refresh_session"
 SESSION_SAFETY_MARGIN = timedelta(minutes=5)
 # STS trouble that passes on its own: the task retries these with backoff.
 RETRYABLE = (Category.RATE_LIMITED, Category.PROVIDER_UNAVAILABLE, Category.TIMEOUT, Category.NETWORK)
+# The categories of a model call's failure when the provider refuses a key's session (InvalidClientTokenId,
+# UnrecognizedClient, ExpiredToken: the long-term secret never reaches the model API, so it is the session).
+SESSION_REFUSED = (Category.INVALID_CREDENTIALS, Category.EXPIRED)
 
 
 class SessionRefreshRetryable(Exception):
@@ -77,16 +84,18 @@ class SessionRefreshOutcome:
 
 
 def session_keys_due(*, now: datetime | None = None, owner: User | None = None) -> QuerySet[ProviderKey]:
-    """Keys with sessions whose session is missing or expires within the refresh window.
+    """Keys with sessions whose session is missing or expires within the refresh window, and keys failing because
+    their session was refused (whatever its expiry: the provider forgot it).
 
-    Keys whose breaker is open (credentials rejected recently) wait for the cool-down, so a revoked key is tried
-    once per cool-down rather than every cycle.
+    Keys whose breaker is open wait for the cool-down, and a refused session is renewed once per cool-down
+    (`_renewal_claimed`), so a revoked key is tried once per cool-down rather than every cycle.
     """
     now = now or timezone.now()
+    expiring = (Q(session_token_expires_at__isnull=True) | Q(session_token_expires_at__lte=now + _window())) & (
+        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now))
     keys = ProviderKey.objects.session_refreshing().filter(
         Q(enabled=True, owner__plan__byok_allowed=True),
-        Q(session_token_expires_at__isnull=True) | Q(session_token_expires_at__lte=now + _window()),
-        Q(breaker_open_until__isnull=True) | Q(breaker_open_until__lte=now),
+        expiring | Q(failing_since__isnull=False, failure_reason__in=SESSION_REFUSED),
     )
     if owner is not None:
         keys = keys.filter(owner=owner)
@@ -112,9 +121,40 @@ def _session_valid_beyond(key: ProviderKey, moment: datetime) -> bool:
 
 
 def _scheduled_skip(key: ProviderKey, now: datetime) -> str | None:
+    if key.failing_since and key.failure_reason in SESSION_REFUSED and _renewal_claimed(key.pk):
+        return None
     if key.breaker_open_until and key.breaker_open_until > now:
         return "cooling_down"
     return "fresh" if _session_valid_beyond(key, now + _window()) else None
+
+
+def _renewal_skip(key: ProviderKey, now: datetime, *, refused: str | None) -> str | None:
+    # Another caller has already stored a new session: that is the answer, without asking STS again.
+    if key.session_secret != refused and _session_valid_beyond(key, now + SESSION_SAFETY_MARGIN):
+        return "fresh"
+    return None if _renewal_claimed(key.pk) else "renewed_recently"
+
+
+def _renewal_claimed(key_id: int) -> bool:
+    """One renewal of a refused session per key per cool-down, in all processes (an atomic add in the shared
+    cache). With the cache unreachable nobody claims it: the breaker's own probe still runs once per cool-down."""
+    try:
+        return cache.add(_renewal_name(key_id), 1, timeout=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
+    except Exception:  # noqa: BLE001 -- any cache backend's connection error
+        logger.warning("Shared cache unavailable: the refused session of key %s is not renewed now.", key_id)
+        return False
+
+
+def _renewal_spent(key_id: int) -> None:
+    """STS refused the key itself: the next renewal waits a cool-down, like the breaker."""
+    try:
+        cache.set(_renewal_name(key_id), 1, timeout=settings.BYOK_BREAKER_COOLDOWN_SECONDS)
+    except Exception:  # noqa: BLE001 -- any cache backend's connection error; the breaker still holds
+        pass
+
+
+def _renewal_name(key_id: int) -> str:
+    return f"byok:session-renewal:{key_id}"
 
 
 def _call_time_skip(key: ProviderKey, now: datetime, *, replacing: str | None = None) -> str | None:
@@ -138,8 +178,9 @@ def session_refresh(*, key_id: int, force: bool = False) -> SessionRefreshOutcom
     return _refresh(key_id=key_id, skip=_no_skip if force else _scheduled_skip, wait=False, actor=None)
 
 
-def session_refresh_now(*, key: ProviderKey, actor: User) -> SessionRefreshOutcome:
-    """The owner's "Refresh session now": a forced refresh, audited with the owner as actor."""
+def session_refresh_now(*, key: ProviderKey, actor: User | None) -> SessionRefreshOutcome:
+    """The owner's "Refresh session now" (and a passing connection test's): a forced refresh, audited with the
+    person as actor."""
     try:
         return _refresh(key_id=key.pk, skip=_no_skip, wait=True, actor=actor)
     except SessionRefreshRetryable as exc:
@@ -171,6 +212,26 @@ def session_ensure_fresh(*, key_id: int, replacing: str | None = None) -> None:
         raise outcome.failure
 
 
+def session_renew_refused(*, key_id: int, refused: str | None) -> SessionRefreshOutcome:
+    """A call on the key's session `refused` (its stored session_secret) was refused by the provider (a failure
+    whose category is in SESSION_REFUSED): get a new session at once, at most once per cool-down per key.
+
+    REFRESHED, or SKIPPED "fresh" when another caller has just stored one: retry the call on the stored session.
+    SKIPPED "renewed_recently": this cool-down's renewal is spent; FAILED: STS refused the long-term key (the key
+    is now failing, audited once) or is unreachable. Either way the call falls back as usual. Never raises for a
+    provider failure. Concurrent callers in this process queue on the key's lock and find the first one's session.
+    """
+    with _flight_locks_guard:
+        flight = _flight_locks.setdefault(key_id, threading.Lock())
+    with flight:
+        try:
+            outcome = _refresh(key_id=key_id, skip=partial(_renewal_skip, refused=refused), wait=True, actor=None)
+        except SessionRefreshRetryable as exc:
+            return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.FAILED,
+                                         reason=exc.failure.category, failure=exc.failure)
+    return outcome
+
+
 def lock_key(key_id: int, *, wait: bool) -> ProviderKey | None:
     """The key's row, locked until the transaction ends. The scheduled path skips a row another worker holds
     (it is being refreshed); the call path waits for it. SQLite ignores both: it serialises writers itself."""
@@ -194,10 +255,13 @@ def _refresh(*, key_id: int, skip, wait: bool, actor: User | None) -> SessionRef
             if failure.category in RETRYABLE:
                 raise SessionRefreshRetryable(failure) from None
             _mark_failing(key, failure, now=now)
+            _renewal_spent(key.pk)
             return SessionRefreshOutcome(key_id=key_id, status=SessionRefreshOutcome.FAILED, key_hint=key.key_hint,
                                          reason=failure.category, failure=failure)
         key.set_session(session, expires_at)
-        key.save(update_fields=["session_secret", "session_token_expires_at", "updated_at"])
+        if key.failing_since and key.failure_reason in SESSION_REFUSED:
+            key.breaker_open_until = now  # the next call probes the key on its new session
+        key.save(update_fields=["session_secret", "session_token_expires_at", "breaker_open_until", "updated_at"])
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.SESSION_REFRESHED, actor=actor, system_actor="session_refresh",
                      owner=key.owner, target=key, details={"expires_at": expires_at.isoformat()})

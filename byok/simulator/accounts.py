@@ -411,6 +411,13 @@ class AccountRegistry:
         with self._lock:
             return self._by_role_arn.get(role_arn)
 
+    def forget_sessions(self) -> int:
+        """Forget every session issued (as a restarted simulator, or AWS revoking them, would); how many."""
+        with self._lock:
+            forgotten = len(self._sessions)
+            self._sessions.clear()
+        return forgotten
+
     def issue_session(self, account: Account, duration_seconds: int, *, role_arn: str = "",
                       session_name: str = "") -> SessionCredentials:
         session = SessionCredentials(

@@ -268,6 +268,10 @@ class SimulatorServer:
         and stored responses stay)."""
         self.state.stats.reset()
 
+    def forget_sessions(self) -> int:
+        """Forget the STS sessions issued so far: calls signed with them are refused (InvalidClientTokenId)."""
+        return self.state.accounts.forget_sessions()
+
     def add_accounts(self, accounts: AccountsSource) -> list[Account]:
         """Add accounts, replacing any with the same name; returns them."""
         added = _to_accounts(accounts)
@@ -314,6 +318,8 @@ class SimulatorServer:
         if request.method == "POST" and path == "/reset":
             self.reset()
             return json_response(200, {"reset": True})
+        if request.method == "POST" and path == "/forget-sessions":
+            return json_response(200, {"forgotten": self.forget_sessions()})
         if request.method == "POST" and path == "/accounts":
             try:
                 added = self.add_accounts(json.loads(request.body or b"null"))

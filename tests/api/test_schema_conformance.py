@@ -20,11 +20,12 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 RANDOM = os.environ.get("SCHEMATHESIS_RANDOM") == "1"
 
 # Rejections no schema can promise away: the provider itself (here unreachable: no network in tests) refuses
-# credentials of the documented shape, a credential's expiry date must be in the future, workspace slugs must
+# credentials of the documented shape, a credential's or API key's expiry must be in the future, workspace slugs must
 # name the caller's own workspaces; and two cross-field rules the schema states only in words: scope `selected`
 # needs workspaces, regional sets must lie in the inference profile's regions, and Bedrock AKIA keys take no session
 # token or expiry while ASIA ones need a token (TODO: a oneOf of the two shapes in byok/api/schema.py), and a region
-# has one regional set at most (uniqueness across array items); a completion needs a user
+# has one regional set at most (uniqueness across array items), and a long-term AKIA set needs an AKIA main key (the
+# main key may come from a paste); a completion needs a user
 # message among its messages; a PATCH's inference profile depends on the stored key's provider. Every other 4xx for schema-valid
 # input is a failure.
 SEMANTIC_REJECTIONS = {
@@ -33,13 +34,14 @@ SEMANTIC_REJECTIONS = {
     "POST /api/v1/workspaces/{slug}/completions/": set(),
     "PATCH /api/v1/provider-keys/{id}/": set(),
     "POST /api/v1/provider-keys/parse/": set(),
+    "POST /api/v1/workspaces/{slug}/api-keys/": set(),
 }
-SEMANTIC_MESSAGES = ("This date is in the past", "does not exist.", "Select at least one workspace",
+SEMANTIC_MESSAGES = ("This date is in the past", "Must be in the future", "does not exist.", "Select at least one workspace",
                      "Select at least one API key", "Leave empty unless the scope is api_keys",
                      "Leave empty when the scope is api_keys",
                      "inference profile's regions", "Session Token", "Include at least one user message",
                      "inference profile", "Leave empty for this provider", "keys do not expire",
-                     "already has a credential set")
+                     "already has a credential set", "needs a long-term AKIA main key")
 
 
 def positive_data_acceptance(ctx, response, case):

@@ -15,11 +15,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as AwsCredentials
 from botocore.eventstream import EventStreamBuffer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, InvalidRegionError
+from botocore.utils import validate_region_name
 from django.views.decorators.debug import sensitive_variables
 
 from .. import transport
 from ..base import Call, endpoint
+from ..outcomes import Category, Failure
 from ..translate import RequestInvalid
 from ..translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
 from ..translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
@@ -38,6 +40,11 @@ class BedrockAsyncClient:
         self._credentials = AwsCredentials(values["access_key_id"], values["secret_access_key"],
                                            values.get("session_token") or None) if values else None
         self._bearer = ""
+        try:
+            validate_region_name(region)  # botocore's rule, as on the sync path: the host stays under amazonaws.com
+        except InvalidRegionError:
+            raise Failure(Category.INVALID_CREDENTIALS, "The key's region is not an AWS region; edit the key.",
+                          code="InvalidRegion") from None
         self.region = region
         self.base_url = endpoint(BEDROCK_RUNTIME_ENDPOINT.setting) or f"https://bedrock-runtime.{region}.amazonaws.com"
         self.timeout = timeout
