@@ -81,7 +81,7 @@ def hostile_token_uris(port: int) -> list[str]:
         f"https:/127.0.0.1:{port}/token",
         f"//127.0.0.1:{port}/token",
         f"https://oauth2.googleapis.com:{port}/token",
-        f"https://oauth2.googleapis.com./token",
+        "https://oauth2.googleapis.com./token",
         f"https://oauth2.googleapis.com.127.0.0.1.nip.io:{port}/token",
         "https://ｏauth2.googleapis.com/token",  # a full-width o (IDNA maps it)
         "https://xn--auth2-tw4b.googleapis.com/token",
