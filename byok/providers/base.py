@@ -218,7 +218,8 @@ class CredentialType:
 class Call:
     """One data-plane call: the request in the API the caller spoke, for a provider model id.
 
-    `api` is "chat" (OpenAI Chat Completions) or "messages" (Anthropic Messages); `body` is the caller's request in
+    `api` is "chat" (OpenAI Chat Completions), "messages" (Anthropic Messages) or "responses" (the OpenAI Responses
+    API, for a provider that `speaks` it); `body` is the caller's request in
     that API's format (the gateway has checked its shape, not its content); `model` replaces the body's model.
     """
 
@@ -266,6 +267,9 @@ class Provider(ABC):
     models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
     docs_url: str = ""
     hint_prefix = 6
+
+    # The request APIs the provider serves as they are (passed through); the data plane translates the others.
+    speaks: frozenset[str] = frozenset({"chat"})
 
     # The endpoints whose address a setting may override (every one the provider calls).
     endpoints: tuple[EndpointOverride, ...] = ()

@@ -3,7 +3,7 @@
 import json
 
 from . import RequestInvalid
-from .anthropic_chat import JSON_TOOL
+from .anthropic_chat import JSON_TOOL, check_forced_tool, output_limit, thinking_of
 from .chat import (
     COMMON_RULES,
     IMAGE_FORMATS,
@@ -15,7 +15,6 @@ from .chat import (
     ToolChoice,
     declared,
     json_answer_of,
-    max_tokens_of,
     number,
     stops_of,
     tool_choice_of,
@@ -37,8 +36,7 @@ CHAT_TO_CONVERSE: dict[str, Rule] = {
     "stop": Map("inferenceConfig.stopSequences", stops_of),
     "seed": Drop("Bedrock Converse has no seed: answers are not reproducible by seed."),
     "parallel_tool_calls": Refuse("cannot turn parallel tool calls off on Converse.", accepts=lambda value: value),
-    "reasoning_effort": Refuse("takes extended thinking on /v1/messages (thinking with budget_tokens).",
-                               accepts=lambda value: value == "none"),
+    "reasoning_effort": Map("additionalModelRequestFields.thinking", thinking_of),
 }
 
 
@@ -58,6 +56,20 @@ def _blocks(parts) -> list[dict]:
     return blocks
 
 
+def _reasoning_block(block: dict) -> dict:
+    """A Claude thinking block as Converse's reasoningContent (and back, below)."""
+    if block["type"] == "redacted_thinking":
+        return {"reasoningContent": {"redactedContent": block["data"]}}
+    return {"reasoningContent": {"reasoningText": {"text": block["thinking"], "signature": block["signature"]}}}
+
+
+def _thinking_block(reasoning: dict) -> dict:
+    if "redactedContent" in reasoning:
+        return {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
+    text = reasoning.get("reasoningText") or {}
+    return {"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")}
+
+
 def chat_to_converse(body: dict) -> dict:
     """An OpenAI chat request as a Converse request body (the model id goes in the URL)."""
     out = declared(body, CHAT_TO_CONVERSE, family="Bedrock")
@@ -68,19 +80,22 @@ def chat_to_converse(body: dict) -> dict:
         elif turn.role == "user":
             turns.append({"role": "user", "content": _blocks(turn.parts)})
         elif turn.role == "assistant":
-            blocks = _blocks(turn.parts)
+            blocks = [*(_reasoning_block(block) for block in turn.thinking), *_blocks(turn.parts)]
             blocks += [{"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
                        for call in turn.tool_calls]
             turns.append({"role": "assistant", "content": blocks})
         else:
             turns.append({"role": "user", "content": [{"toolResult": {
                 "toolUseId": turn.tool_call_id, "content": [{"text": turn.text}]}}]})
-    out.setdefault("inferenceConfig", {})["maxTokens"] = max_tokens_of(body, DEFAULT_MAX_TOKENS)
+    thinking = (out.get("additionalModelRequestFields") or {}).get("thinking")
+    out.setdefault("inferenceConfig", {})["maxTokens"] = output_limit(body, thinking, default=DEFAULT_MAX_TOKENS)
     out["messages"] = merge_turns(turns)
     if system:
         out["system"] = system
     if tool_config := _tool_config(body):
         out["toolConfig"] = tool_config
+        forced = tool_config.get("toolChoice", {})
+        check_forced_tool(thinking, {"type": "any"} if "any" in forced else {"type": "tool"} if forced else None)
     return out
 
 
@@ -118,9 +133,11 @@ def _tool_config(body: dict) -> dict:
 
 
 def converse_to_chat(response: dict, *, model: str) -> dict:
-    text, calls = [], []
+    text, calls, thinking = [], [], []
     for block in ((response.get("output") or {}).get("message") or {}).get("content") or []:
-        if "text" in block:
+        if "reasoningContent" in block:
+            thinking.append(_thinking_block(block["reasoningContent"]))
+        elif "text" in block:
             text.append(block["text"])
         elif "toolUse" in block and block["toolUse"].get("name") == JSON_TOOL:
             text.append(json.dumps(block["toolUse"].get("input") or {}))
@@ -132,7 +149,8 @@ def converse_to_chat(response: dict, *, model: str) -> dict:
     stop = response.get("stopReason")
     return chat_completion(model=model, text="".join(text), tool_calls=calls,
                            stop="end_turn" if stop == "tool_use" and not calls else stop,
-                           prompt_tokens=tokens.get("inputTokens", 0), completion_tokens=tokens.get("outputTokens", 0))
+                           prompt_tokens=tokens.get("inputTokens", 0), completion_tokens=tokens.get("outputTokens", 0),
+                           thinking_blocks=thinking)
 
 
 class ConverseStreamToChat(StreamToChat):
@@ -142,6 +160,7 @@ class ConverseStreamToChat(StreamToChat):
         super().__init__(model=model)
         self.tool_index: dict[int, int] = {}
         self.json_block: int | None = None
+        self.thinking: dict[int, dict] = {}  # content block index -> the reasoningContent being streamed
 
     def feed(self, event: tuple[str, dict]) -> list[dict]:
         kind, payload = event
@@ -162,12 +181,17 @@ class ConverseStreamToChat(StreamToChat):
             block = payload.get("contentBlockIndex", 0)
             if "text" in delta:
                 return [self.chunk({"content": delta["text"]})]
+            if "reasoningContent" in delta:
+                return self._reasoning(block, delta["reasoningContent"])
             if "toolUse" in delta and block == self.json_block:
                 return [self.chunk({"content": delta["toolUse"].get("input", "")})]
             if "toolUse" in delta and block in self.tool_index:
                 return [self.chunk({"tool_calls": [{"index": self.tool_index[block],
                                                     "function": {"arguments": delta["toolUse"].get("input", "")}}]})]
             return []
+        if kind == "contentBlockStop" and payload.get("contentBlockIndex", 0) in self.thinking:
+            reasoning = self.thinking.pop(payload.get("contentBlockIndex", 0))
+            return [self.chunk({"thinking_blocks": [_thinking_block(reasoning)]})]
         if kind == "messageStop":
             stop = payload.get("stopReason")
             return [self.chunk({}, finish=finish_reason("end_turn" if stop == "tool_use" and not self.tool_index
@@ -176,3 +200,13 @@ class ConverseStreamToChat(StreamToChat):
             tokens = payload.get("usage") or {}
             return [self.chunk(usage_=usage(tokens.get("inputTokens", 0), tokens.get("outputTokens", 0)))]
         return []
+
+    def _reasoning(self, block: int, delta: dict) -> list[dict]:
+        reasoning = self.thinking.setdefault(block, {})
+        if "redactedContent" in delta:
+            reasoning["redactedContent"] = delta["redactedContent"]
+            return []
+        text = reasoning.setdefault("reasoningText", {"text": "", "signature": ""})
+        text["signature"] += delta.get("signature", "")
+        text["text"] += delta.get("text", "")
+        return [self.chunk({"reasoning_content": delta["text"]})] if delta.get("text") else []
