@@ -143,6 +143,8 @@ def _messages(items, *, family: str, thinking: bool) -> list[dict]:
         raise RequestInvalid("input is required: a string or a list of items.", param="input")
     if isinstance(items, str):
         return [{"role": "user", "content": items}]
+    if not items:
+        raise RequestInvalid("input must have at least one item.", param="input")
     messages: list[dict] = []
     assistant: dict | None = None  # the assistant turn being gathered: reasoning, text, function calls
 

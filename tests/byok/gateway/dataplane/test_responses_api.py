@@ -147,6 +147,11 @@ BAD_INPUT = {
 TRANSLATED_BAD_INPUT = {
     **BAD_INPUT,
     "an unknown item type": ({"input": [{"type": "banana"}]}, "input[0].type"),
+    "no input items": ({"input": [], "instructions": "Be brief."}, "input"),
+    "an unknown content part": ({"input": [{"role": "user", "content": [{"type": "input_video"}]}]},
+                                "input[0].content[0].type"),
+    "a function call without a name": ({"input": [{"type": "function_call", "call_id": "c1", "arguments": "{}"}]},
+                                       "input[0].name"),
     "a hosted tool": ({"input": QUESTION, "tools": [{"type": "web_search"}]}, "tools[0].type"),
     "previous_response_id": ({"input": QUESTION, "previous_response_id": "resp_123"}, "previous_response_id"),
     "a stored item": ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
@@ -174,6 +179,13 @@ def test_bad_input_on_openai_is_a_400_before_the_provider(dataplane, sandbox, ca
         client.responses.create(model="openai/standard", **body)
     assert refused.value.body["param"] == param
     assert sandbox.calls("openai.CreateResponse") == {} and usage_rows(dataplane) == []
+
+
+def test_openai_refusing_an_item_is_a_400_recording_nothing(dataplane, sandbox):
+    client = dataplane.openai(member_on(sandbox, "openai"))
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model="openai/standard", input=[{"type": "banana"}])
+    assert refused.value.body["code"] == "provider_bad_request" and usage_rows(dataplane) == []
 
 
 def test_messages_the_hosted_tool_and_the_family(dataplane, sandbox):
