@@ -389,7 +389,8 @@ def chat_to_response(completion: dict, request: dict) -> dict:
 class ChatStreamToResponses:
     """chat.completion.chunk dicts in, Responses stream events out, in OpenAI's order, each with its
     `sequence_number`: created and in_progress first; per output item (reasoning, message, function call) added,
-    its parts and deltas, done; completed (or incomplete) last with the usage."""
+    its parts and deltas (a reasoning item's summary when asked for), done; completed (or incomplete) last with the
+    usage."""
 
     def __init__(self, request: dict, *, model: str) -> None:
         self.request = request
@@ -418,7 +419,7 @@ class ChatStreamToResponses:
             delta = choice.get("delta") or {}
             if delta.get("reasoning_content") or delta.get("thinking_blocks"):
                 events += self._open("reasoning")
-                self.reasoning_text += delta.get("reasoning_content") or ""
+                events += self._summary_delta(delta.get("reasoning_content") or "")
                 self.thinking += delta.get("thinking_blocks") or []
             if delta.get("content"):
                 events += self._open("message")
@@ -463,6 +464,19 @@ class ChatStreamToResponses:
                                      part={"type": "output_text", "text": "", "annotations": [], "logprobs": []}))
         return events
 
+    def _summary_delta(self, text: str) -> list[dict]:
+        """Reasoning text, streamed as the item's summary when the caller asks for one (OpenAI's summary events)."""
+        events: list[dict] = []
+        if text and (self.request.get("reasoning") or {}).get("summary"):
+            if not self.reasoning_text:
+                events.append(self.event("response.reasoning_summary_part.added", item_id=self.item["id"],
+                                         output_index=self._index(), summary_index=0,
+                                         part={"type": "summary_text", "text": ""}))
+            events.append(self.event("response.reasoning_summary_text.delta", item_id=self.item["id"],
+                                     output_index=self._index(), summary_index=0, delta=text))
+        self.reasoning_text += text
+        return events
+
     def _tool_call(self, call: dict) -> list[dict]:
         function = call.get("function") or {}
         index = call.get("index", 0)
@@ -491,6 +505,12 @@ class ChatStreamToResponses:
             sealed = reasoning_item(self.reasoning_text, self.thinking, self.request, id=item["id"])
             item.clear()
             item.update(sealed)
+            if item["summary"]:
+                text = item["summary"][0]["text"]
+                events += [self.event("response.reasoning_summary_text.done", item_id=item["id"], output_index=index,
+                                      summary_index=0, text=text),
+                           self.event("response.reasoning_summary_part.done", item_id=item["id"], output_index=index,
+                                      summary_index=0, part={"type": "summary_text", "text": text})]
             self.reasoning_text, self.thinking = "", []
         elif item["type"] == "message":
             part = item["content"][0]
