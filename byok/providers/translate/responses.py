@@ -38,6 +38,7 @@ from .chat import (
 
 MAX_INPUT_ITEMS = 2048  # byok's bound on one request's conversation, checked before anything is translated
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 INCLUDES = (ENCRYPTED_REASONING, "message.output_text.logprobs", "message.input_image.image_url",
             "computer_call_output.output.image_url", "file_search_call.results", "web_search_call.results",
             "web_search_call.action.sources", "code_interpreter_call.outputs")
@@ -131,8 +132,10 @@ def responses_to_chat(body: dict, *, family: str, thinking: bool) -> dict:
     if text.get("verbosity") is not None:
         chat["verbosity"] = text["verbosity"]
     reasoning = body.get("reasoning") or {}
+    if reasoning.get("summary") is not None:
+        one_of("auto", "concise", "detailed")(reasoning["summary"], "reasoning.summary")
     if reasoning.get("effort") is not None:
-        chat["reasoning_effort"] = reasoning["effort"]
+        chat["reasoning_effort"] = one_of(*EFFORTS)(reasoning["effort"], "reasoning.effort")
     if "message.output_text.logprobs" in (body.get("include") or ()):
         chat["logprobs"] = True
     return chat

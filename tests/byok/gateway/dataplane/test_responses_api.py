@@ -159,6 +159,7 @@ TRANSLATED_BAD_INPUT = {
     "previous_response_id": ({"input": QUESTION, "previous_response_id": "resp_123"}, "previous_response_id"),
     "a stored item": ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
     "an unknown field": ({"input": QUESTION, "extra_body": {"colour": "blue"}}, "colour"),
+    "an unknown reasoning effort": ({"input": QUESTION, "reasoning": {"effort": "extreme"}}, "reasoning.effort"),
 }
 
 
