@@ -319,26 +319,25 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
         return
     translator = None if passes else ChatStreamToResponses(body, model=served.model)
     tokens, sequence = {}, 0
+
+    async def send(events) -> None:
+        nonlocal tokens, sequence
+        for event in events:
+            sequence = event.get("sequence_number", sequence) + 1
+            tokens = (event.get("response") or {}).get("usage") or tokens
+            await reply.chunk(_sse(event, event["type"]))
+
     await reply.start_stream()
     try:
-        for event in translator.start() if translator else ():
-            await reply.chunk(_sse(event, event["type"]))
+        await send(translator.start() if translator else ())
         async for item in relay(served):
-            for event in translator.feed(item) if translator else (item,):
-                sequence = event.get("sequence_number", sequence) + 1
-                tokens = (event.get("response") or {}).get("usage") or tokens
-                await reply.chunk(_sse(event, event["type"]))
-        for event in translator.finish() if translator else ():
-            tokens = event.get("response", {}).get("usage") or tokens
-            await reply.chunk(_sse(event, event["type"]))
+            await send(translator.feed(item) if translator else (item,))
+        await send(translator.finish() if translator else ())
     except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with a failure event
         status, code, message, _ = _error_of(exc)
         message = f"The stream failed after it started: {message}"
-        failure = translator.failed(code, message) if translator else [
-            {"type": "error", "code": code, "message": message, "param": None, "sequence_number": sequence}]
-        for event in failure:
-            tokens = (event.get("response") or {}).get("usage") or tokens
-            await reply.chunk(_sse(event, event["type"]))
+        await send(translator.failed(code, message) if translator else [
+            {"type": "error", "code": code, "message": message, "param": None, "sequence_number": sequence}])
     finally:
         served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
     await reply.end()
