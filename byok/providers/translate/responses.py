@@ -119,8 +119,6 @@ def responses_to_chat(body: dict, *, family: str, thinking: bool) -> dict:
     chat = declared(body, RESPONSES_TO_CHAT, family=family, fields=RESPONSES_FIELDS, api="Responses API")
     messages = [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
     messages += _messages(body.get("input"), family=family, thinking=thinking)
-    if not messages:
-        raise RequestInvalid("input must not be empty.", param="input")
     chat.update(model=body.get("model"), messages=messages, stream=bool(body.get("stream")))
     if body.get("tools"):
         chat["tools"] = [_tool(tool, index, family=family) for index, tool in enumerate(body["tools"])]
@@ -144,10 +142,10 @@ def responses_to_chat(body: dict, *, family: str, thinking: bool) -> dict:
 def _messages(items, *, family: str, thinking: bool) -> list[dict]:
     if items is None:
         raise RequestInvalid("input is required: a string or a list of items.", param="input")
+    if not items:
+        raise RequestInvalid("input must be a non-empty string or at least one item.", param="input")
     if isinstance(items, str):
         return [{"role": "user", "content": items}]
-    if not items:
-        raise RequestInvalid("input must have at least one item.", param="input")
     messages: list[dict] = []
     assistant: dict | None = None  # the assistant turn being gathered: reasoning, text, function calls
 
@@ -188,9 +186,9 @@ def _messages(items, *, family: str, thinking: bool) -> list[dict]:
             assistant = None
             messages.append({"role": "tool", "tool_call_id": item["call_id"],
                              "content": _output(item.get("output"), at=at)})
-        elif kind == "reasoning":
-            blocks = _reasoning_blocks(item, at=at)
-            if thinking and blocks:
+        elif kind == "reasoning":  # Claude's thinking goes back to Claude; no other family can take reasoning back
+            blocks = _reasoning_blocks(item, at=at) if thinking else []
+            if blocks:
                 if turn()["content"] is not None or turn().get("tool_calls"):
                     assistant = None  # reasoning opens the next assistant turn
                 turn().setdefault("thinking_blocks", []).extend(blocks)
