@@ -39,7 +39,12 @@ from ..providers.base import TIERS
 from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
-from ..providers.translate.responses import ChatStreamToResponses, chat_to_response, responses_to_chat
+from ..providers.translate.responses import (
+    ChatStreamToResponses,
+    chat_to_response,
+    in_responses_terms,
+    responses_to_chat,
+)
 from . import bridge, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
 from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
@@ -306,6 +311,8 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
                                  api="responses" if passes else "chat", body=request, stream=stream,
                                  region=headers.get("x-byok-region", ""), api_key_id=principal.api_key_id)
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the OpenAI error shape
+        if isinstance(exc, RequestInvalid):
+            exc = in_responses_terms(exc)
         if isinstance(exc, DomainError) and exc.details.get("source") == "byok":
             reply.headers["x-byok-source"] = "byok"
         await _answer_error(reply, exc, openai_error)

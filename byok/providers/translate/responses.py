@@ -139,6 +139,20 @@ def responses_to_chat(body: dict, *, family: str, thinking: bool) -> dict:
     return chat
 
 
+# The chat fields a translated request carries, by the Responses field they came from: a family's refusal names the
+# caller's field.
+CHAT_PARAMS = {"max_completion_tokens": "max_output_tokens", "reasoning_effort": "reasoning.effort",
+               "response_format": "text.format", "verbosity": "text.verbosity", "logprobs": "include"}
+
+
+def in_responses_terms(exc: RequestInvalid) -> RequestInvalid:
+    """A refusal of the translated chat request, naming the Responses field the caller sent."""
+    field = CHAT_PARAMS.get(exc.param)
+    if field is None:
+        return exc
+    return RequestInvalid(str(exc).replace(exc.param, field), param=field)
+
+
 def _messages(items, *, family: str, thinking: bool) -> list[dict]:
     if items is None:
         raise RequestInvalid("input is required: a string or a list of items.", param="input")

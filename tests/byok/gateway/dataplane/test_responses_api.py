@@ -199,6 +199,16 @@ def test_messages_the_hosted_tool_and_the_family(dataplane, sandbox):
     assert "Anthropic cannot run OpenAI's hosted tool 'file_search'" in refused.value.body["message"]
 
 
+@pytest.mark.parametrize("family", ["anthropic", "bedrock"])
+def test_a_family_refusal_names_the_responses_field(dataplane, sandbox, family):
+    client = dataplane.openai(member_on(sandbox, family))
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model=f"{family}/standard", input=QUESTION, reasoning={"effort": "high"},
+                                max_output_tokens=1000)
+    assert refused.value.body["param"] == "max_output_tokens"
+    assert refused.value.body["message"].startswith("max_output_tokens must be above the thinking budget")
+
+
 def test_previous_response_id_says_byok_keeps_no_state(dataplane, sandbox):
     client = dataplane.openai(member_on(sandbox, "bedrock"))
     with pytest.raises(openai.BadRequestError) as refused:
