@@ -1,5 +1,6 @@
 """OpenAI Chat Completions <-> Anthropic Messages (the Anthropic API, Claude on Vertex)."""
 
+import base64
 import json
 
 from . import RequestInvalid
@@ -72,6 +73,12 @@ def check_forced_tool(thinking: dict | None, tool_choice: dict | None) -> None:
 def _block(part: Part) -> dict:
     if part.kind == "text":
         block = {"type": "text", "text": part.text}
+    elif part.kind == "file" and part.media == "text/plain":
+        block = {"type": "document", "title": part.name, "source": {
+            "type": "text", "media_type": "text/plain", "data": base64.b64decode(part.data).decode(errors="replace")}}
+    elif part.kind == "file":
+        block = {"type": "document", "title": part.name,
+                 "source": {"type": "base64", "media_type": part.media, "data": part.data}}
     else:
         source = ({"type": "base64", "media_type": part.media, "data": part.data} if part.data
                   else {"type": "url", "url": part.url})

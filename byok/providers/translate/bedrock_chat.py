@@ -1,11 +1,13 @@
 """OpenAI Chat Completions <-> Bedrock Converse / ConverseStream (Bedrock with IAM credentials)."""
 
 import json
+import re
 
 from . import RequestInvalid
 from .anthropic_chat import JSON_TOOL, check_forced_tool, output_limit, thinking_of
 from .chat import (
     COMMON_RULES,
+    FILE_FORMATS,
     IMAGE_FORMATS,
     OWN,
     Drop,
@@ -46,6 +48,9 @@ def _blocks(parts) -> list[dict]:
         if part.kind == "text":
             if part.text:
                 blocks.append({"text": part.text})
+        elif part.kind == "file":
+            blocks.append({"document": {"format": FILE_FORMATS[part.media], "name": _document_name(part.name),
+                                        "source": {"bytes": part.data}}})
         elif part.data is None:
             raise RequestInvalid("Bedrock takes images as data URLs (data:image/png;base64,…), not links.",
                                  param="messages")
@@ -54,6 +59,12 @@ def _blocks(parts) -> list[dict]:
         if part.cache:
             blocks.append(CACHE_POINT)
     return blocks
+
+
+def _document_name(name: str) -> str:
+    """Converse's rule for a document name: letters, digits, single spaces, hyphens, parentheses and brackets."""
+    cleaned = " ".join(re.sub(r"[^A-Za-z0-9\s\-()\[\]]", " ", name).split())
+    return cleaned[:200] or "document"
 
 
 def _reasoning_block(block: dict) -> dict:

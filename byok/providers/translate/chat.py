@@ -222,12 +222,13 @@ COMMON_RULES: dict[str, Rule] = {
 @dataclass(frozen=True)
 class Part:
     """A text or an image of a message; `cache` is the part's cache_control (Anthropic's prompt-caching mark)."""
-    kind: str  # text | image
+    kind: str  # text | image | file
     text: str = ""
     url: str = ""
-    media: str | None = None  # an image's media type, for data URLs
-    data: str | None = None  # an image's base64 data, for data URLs
+    media: str | None = None  # an image's or a file's media type, for data URLs
+    data: str | None = None  # an image's or a file's base64 data, for data URLs
     cache: dict | None = None
+    name: str = ""  # a file's name
 
 
 @dataclass(frozen=True)
@@ -310,8 +311,11 @@ def _parts(content, *, where: str, images: bool) -> tuple[Part, ...]:
         elif kind == "image_url" and images:
             url, media, data = image_of(part, where=at)
             parts.append(Part("image", url=url, media=media, data=data, cache=cache))
+        elif kind == "file" and images:
+            media, data, name = file_of(part, where=at)
+            parts.append(Part("file", media=media, data=data, cache=cache, name=name))
         else:
-            allowed = "text or image_url" if images else "text"
+            allowed = "text, image_url or file" if images else "text"
             raise RequestInvalid(f"{at}.type must be {allowed} here (got {kind!r}).", param="messages")
     return tuple(parts)
 
@@ -394,6 +398,32 @@ def image_of(part: dict, *, where: str = "messages") -> tuple[str, str | None, s
     except ValueError:
         raise RequestInvalid(f"{where}: the image's data URL is not valid base64.", param="messages") from None
     return url, media, data
+
+
+_FILE_DATA_URL = re.compile(r"data:(?P<media>[a-zA-Z0-9.+-]+/[a-zA-Z0-9.+-]+);base64,(?P<data>.+)", re.S)
+FILE_FORMATS = {"application/pdf": "pdf", "text/plain": "txt"}  # what every translating family reads
+
+
+def file_of(part: dict, *, where: str = "messages") -> tuple[str, str, str]:
+    """A file part ({"type": "file", "file": {"file_data": data URL, "filename"}}) as (media type, base64 data,
+    name); byok keeps no files, so a `file_id` is refused."""
+    file = part.get("file") if isinstance(part.get("file"), dict) else {}
+    match = _FILE_DATA_URL.fullmatch(file.get("file_data") or "") if isinstance(file.get("file_data"), str) else None
+    if match is None:
+        raise RequestInvalid(f"{where}.file.file_data must be a data URL (data:application/pdf;base64,…); byok keeps "
+                             f"no files, so a file_id cannot be read.", param="messages")
+    media = match["media"].lower()
+    if media not in FILE_FORMATS:
+        raise RequestInvalid(f"{where}: unsupported file type {media}; send a PDF or plain text.", param="messages")
+    data = match["data"].strip()
+    try:
+        base64.b64decode(data, validate=True)
+    except ValueError:
+        raise RequestInvalid(f"{where}: the file's data URL is not valid base64.", param="messages") from None
+    name = file.get("filename") or "document"
+    if not isinstance(name, str):
+        raise RequestInvalid(f"{where}.file.filename must be a string.", param="messages")
+    return media, data, name
 
 
 # --- tools ----------------------------------------------------------------------------------------------------

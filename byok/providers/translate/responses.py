@@ -234,9 +234,12 @@ def _content(content, *, at: str, assistant: bool) -> str | list[dict]:
                                      f"file_id is not supported here).", param=f"{where}.image_url")
             parts.append({"type": "image_url", "image_url": {"url": part["image_url"],
                                                              "detail": part.get("detail") or "auto"}})
-        elif kind == "input_file":
-            raise RequestInvalid(f"{where}: input_file parts are not translated for this family; send the file's "
-                                 f"text as input_text.", param=f"{where}.type")
+        elif kind == "input_file" and not assistant:
+            if not isinstance(part.get("file_data"), str):
+                raise RequestInvalid(f"{where}.file_data must be the file as a data URL (byok keeps no files: "
+                                     f"file_id and file_url are not supported here).", param=f"{where}.file_data")
+            parts.append({"type": "file", "file": {"file_data": part["file_data"],
+                                                   "filename": part.get("filename") or "document"}})
         else:
             allowed = "output_text or refusal" if assistant else "input_text, input_image or input_file"
             raise RequestInvalid(f"{where}.type must be {allowed} (got {kind!r}), with its value.",

@@ -90,3 +90,24 @@ def test_what_the_translation_refuses_names_the_field(body, param):
     with pytest.raises(RequestInvalid) as refused:
         responses_to_chat({"model": "m", **body}, family="Claude", thinking=True)
     assert refused.value.param == param
+
+
+def test_a_file_goes_to_claude_as_a_document_and_to_converse_as_one():
+    from byok.providers.translate.anthropic_chat import chat_to_messages
+    from byok.providers.translate.bedrock_chat import chat_to_converse
+
+    pdf = base64.b64encode(b"%PDF-1.4").decode()
+    text = base64.b64encode(b"Revenue rose.").decode()
+    chat = responses_to_chat({"model": "m", "input": [{"role": "user", "content": [
+        {"type": "input_file", "filename": "Q3 report.pdf", "file_data": f"data:application/pdf;base64,{pdf}"},
+        {"type": "input_file", "filename": "notes.txt", "file_data": f"data:text/plain;base64,{text}"}]}]},
+        family="Claude", thinking=True)
+    [message] = chat_to_messages(chat, model="claude")["messages"]
+    assert message["content"] == [
+        {"type": "document", "title": "Q3 report.pdf",
+         "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}},
+        {"type": "document", "title": "notes.txt",
+         "source": {"type": "text", "media_type": "text/plain", "data": "Revenue rose."}}]
+    [turn] = chat_to_converse(chat)["messages"]
+    assert turn["content"] == [{"document": {"format": "pdf", "name": "Q3 report pdf", "source": {"bytes": pdf}}},
+                               {"document": {"format": "txt", "name": "notes txt", "source": {"bytes": text}}}]

@@ -2,6 +2,7 @@
 family: OpenAI (passed through), Claude on Anthropic, Bedrock and Vertex (translated, thinking carried in reasoning
 items) and Mistral (translated to its chat). Bad input is a 4xx in OpenAI's shape and records no usage."""
 
+import base64
 import json
 
 import httpx
@@ -267,3 +268,19 @@ def test_gemini_on_vertex_answers_a_function_call_loop(dataplane, sandbox):
     with client.responses.stream(model="vertex/gemini-2.5-flash", input=conversation, tools=[WEATHER_TOOL]) as stream:
         second = stream.get_final_response()
     assert second.output_text and second.model == "gemini-2.5-flash"
+
+
+PDF = "data:application/pdf;base64," + base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
+
+
+@pytest.mark.parametrize("family", ["anthropic", "bedrock", "vertex"])
+def test_a_file_part_is_answered_and_a_file_id_refused(dataplane, sandbox, family):
+    client = dataplane.openai(member_on(sandbox, family))
+    response = client.responses.create(model=f"{family}/standard", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "Summarise the report."},
+        {"type": "input_file", "filename": "Q3 report.pdf", "file_data": PDF}]}])
+    assert response.output_text
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model=f"{family}/standard", input=[{"role": "user", "content": [
+            {"type": "input_file", "file_id": "file-123"}]}])
+    assert refused.value.body["param"] == "input[0].content[0].file_data"
