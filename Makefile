@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export BYOK_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test setup migrate bench clean browser
+.PHONY: run test setup migrate bench clean browser node-sdks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,14 @@ run: migrate
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests will be skipped"; }
 
+## make node-sdks: the pinned Node clients the data-plane tests drive (tests/fixtures/node_sdks, from its lock file);
+## without npm their tests skip.
+node-sdks:
+	@command -v npm >/dev/null && npm ci --prefix tests/fixtures/node_sdks --no-audit --no-fund --ignore-scripts --loglevel=error || echo "npm not installed: the Node SDK tests will be skipped"
+
 ## make test: set up, lint (ruff: any finding fails) and run the whole suite (BYOK_REQUIRE_SERVICES=1 turns missing
 ## services into failures).
-test: $(VENV)/.dev browser
+test: $(VENV)/.dev browser node-sdks
 	$(BIN)/ruff check .
 	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -2,6 +2,8 @@
 
     POST /v1/chat/completions   OpenAI Chat Completions (any family: Bedrock Converse, Anthropic, OpenAI-compatible)
     POST /v1/messages           Anthropic Messages (Claude on the Anthropic API or on Bedrock)
+    POST /v1/responses          the OpenAI Responses API, stateless: passed through where the provider speaks it
+                                (OpenAI), else translated to the family's chat and back (translate/responses.py)
     GET  /v1/models             what this workspace can call now, and on whose credentials
     GET  /v1/models/{id}        one of them
 
@@ -45,6 +47,12 @@ from ..providers.base import TIERS
 from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
+from ..providers.translate.responses import (
+    ChatStreamToResponses,
+    chat_to_response,
+    in_responses_terms,
+    responses_to_chat,
+)
 from . import bridge, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key_from, cached_principal
 from .breaker import resolution_for_model
@@ -212,6 +220,8 @@ def _body(raw: bytes) -> dict:
         body = json.loads(text)
     except ValueError:
         raise RequestInvalid("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise RequestInvalid("The request body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise RequestInvalid("The request body must be a JSON object.")
     return body
@@ -302,6 +312,61 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
     await reply.end()
 
 
+async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
+    """The Responses API: OpenAI's events pass through; any other family's chat answer comes back as a Response (or
+    its typed events, re-numbered here). One usage record per call, from the answer's tokens."""
+    try:
+        principal = await _principal(headers)
+        body = _body(raw)
+        target = parse_model(body.get("model"))
+        resolution = await resolve_target(principal.user_id, principal.workspace_slug, target, principal.api_key_id)
+        passes = "responses" in resolution.provider_spec.speaks
+        request = body if passes else responses_to_chat(body, family=resolution.provider_spec.name,
+                                                         thinking=resolution.family in CLAUDE_FAMILIES)
+        stream = bool(body.get("stream"))
+        served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,
+                                 api="responses" if passes else "chat", body=request, stream=stream,
+                                 region=headers.get("x-byok-region", ""), api_key_id=principal.api_key_id)
+    except Exception as exc:  # noqa: BLE001 -- every refusal answers in the OpenAI error shape
+        if isinstance(exc, RequestInvalid):
+            exc = in_responses_terms(exc)
+        if isinstance(exc, DomainError) and exc.details.get("source") == "byok":
+            reply.headers["x-byok-source"] = "byok"
+        await _answer_error(reply, exc, openai_error)
+        return
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    if not stream:
+        answer = served.first if passes else chat_to_response(served.first, body)
+        tokens = answer.get("usage") or {}
+        served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
+        await reply.json(200, answer)
+        return
+    translator = None if passes else ChatStreamToResponses(body, model=served.model)
+    tokens, sequence = {}, 0
+
+    async def send(events) -> None:
+        nonlocal tokens, sequence
+        for event in events:
+            sequence = event.get("sequence_number", sequence) + 1
+            tokens = (event.get("response") or {}).get("usage") or tokens
+            await reply.chunk(_sse(event, event["type"]))
+
+    await reply.start_stream()
+    try:
+        await send(translator.start() if translator else ())
+        async for item in relay(served):
+            await send(translator.feed(item) if translator else (item,))
+        await send(translator.finish() if translator else ())
+    except Exception as exc:  # noqa: BLE001 -- after the first byte: end the stream with a failure event
+        status, code, message, _ = _error_of(exc)
+        message = f"The stream failed after it started: {message}"
+        await send(translator.failed(code, message) if translator else [
+            {"type": "error", "code": code, "message": message, "param": None, "sequence_number": sequence}])
+    finally:
+        served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
+    await reply.end()
+
+
 async def models(headers: dict, raw: bytes, reply: Reply) -> None:
     anthropic_shape = "anthropic-version" in headers
     try:
@@ -369,7 +434,7 @@ def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthrop
 
 
 ROUTES = {("POST", "/v1/chat/completions"): chat_completions, ("POST", "/v1/messages"): messages,
-          ("GET", "/v1/models"): models}
+          ("POST", "/v1/responses"): responses, ("GET", "/v1/models"): models}
 PATHS = {path for _, path in ROUTES}
 MODEL_PATH = "/v1/models/"
 
@@ -474,7 +539,8 @@ class DataPlane:
                 await reply.json(405, shape(405, "method_not_allowed", f"{method} is not allowed on {path}."))
             else:
                 await reply.json(404, shape(404, "not_found", f"{method} {path} is not an endpoint byok serves. It "
-                                            f"serves POST /v1/chat/completions, POST /v1/messages, GET /v1/models "
+                                            f"serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, "
+                                            f"GET /v1/models "
                                             f"and GET /v1/models/{{id}}."))
             return
         chunks, size = [], 0

@@ -218,7 +218,8 @@ class CredentialType:
 class Call:
     """One data-plane call: the request in the API the caller spoke, for a provider model id.
 
-    `api` is "chat" (OpenAI Chat Completions) or "messages" (Anthropic Messages); `body` is the caller's request in
+    `api` is "chat" (OpenAI Chat Completions), "messages" (Anthropic Messages) or "responses" (the OpenAI Responses
+    API, for a provider that `speaks` it); `body` is the caller's request in
     that API's format (the gateway has checked its shape, not its content); `model` replaces the body's model.
     """
 
@@ -267,6 +268,9 @@ class Provider(ABC):
     docs_url: str = ""
     hint_prefix = 6
     account_label = "Account"  # what a connection test's `account` names, in the provider's own words
+
+    # The request APIs the provider serves as they are (passed through); the data plane translates the others.
+    speaks: frozenset[str] = frozenset({"chat"})
 
     # The endpoints whose address a setting may override (every one the provider calls).
     endpoints: tuple[EndpointOverride, ...] = ()

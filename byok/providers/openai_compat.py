@@ -8,13 +8,15 @@ from . import http_sdk, transport
 from .base import Call, CredentialField, EndpointOverride, Provider, Validator, endpoint, hint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
 from .translate import RequestInvalid
+from .translate import responses
 from .translate.chat import checked
 
 
 class OpenAICompatibleProvider(Provider):
     def __init__(self, *, id: str, name: str, base_url: str, models: dict[str, str], key_validator: Validator,
-                 docs_url: str = ""):
+                 docs_url: str = "", speaks: frozenset[str] = frozenset({"chat"})):
         self.id = self.family = id
+        self.speaks = speaks
         self.name = name
         self.base_url = base_url
         self.models = models
@@ -42,7 +44,12 @@ class OpenAICompatibleProvider(Provider):
                                    timeout=timeout)
 
     async def acall(self, client: transport.ApiClient, call: Call):
-        """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded."""
+        """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded.
+        The Responses API too, where the provider speaks it (the model replaced, events passed one by one)."""
+        if call.api == "responses" and "responses" in self.speaks:
+            async for item in self._responses(client, call):
+                yield item
+            return
         if call.api != "chat":
             raise RequestInvalid(f"{self.name} models are served on /v1/chat/completions, not /v1/messages.")
         checked(call.body)
@@ -59,6 +66,19 @@ class OpenAICompatibleProvider(Provider):
             if chunk.get("error"):
                 raise http_sdk.stream_error(chunk["error"], name=self.name, console=self.console)
             yield chunk
+
+    async def _responses(self, client: transport.ApiClient, call: Call):
+        responses.checked(call.body)
+        body = {**call.body, "model": call.model}
+        if not call.stream:
+            body.pop("stream", None)
+            yield await client.post_json("/responses", body)
+            return
+        async for _, data in transport.sse_events(await client.post("/responses", {**body, "stream": True})):
+            event = json.loads(data)
+            if event.get("type") == "error":
+                raise http_sdk.stream_error({"type": event.get("code")}, name=self.name, console=self.console)
+            yield event
 
     def classify(self, exc: BaseException, *, model: str = "", **context) -> Failure:
         return http_sdk.classify(exc, name=self.name, console=self.console, model=model)
@@ -93,7 +113,7 @@ _openai_key.pattern = _openai_key_shape.pattern  # for the API schema (admin and
 OPENAI = OpenAICompatibleProvider(
     id="openai", name="OpenAI", base_url="https://api.openai.com/v1",
     models={"standard": "gpt-5-mini", "complex": "gpt-5"}, key_validator=_openai_key,
-    docs_url="https://platform.openai.com/docs/api-reference",
+    docs_url="https://platform.openai.com/docs/api-reference", speaks=frozenset({"chat", "responses"}),
 )
 MISTRAL = OpenAICompatibleProvider(
     id="mistral", name="Mistral AI", base_url="https://api.mistral.ai/v1",

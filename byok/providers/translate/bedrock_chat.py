@@ -1,11 +1,13 @@
 """OpenAI Chat Completions <-> Bedrock Converse / ConverseStream (Bedrock with IAM credentials)."""
 
 import json
+import re
 
 from . import RequestInvalid
-from .anthropic_chat import JSON_TOOL
+from .anthropic_chat import JSON_TOOL, check_forced_tool, output_limit, thinking_of
 from .chat import (
     COMMON_RULES,
+    FILE_FORMATS,
     IMAGE_FORMATS,
     OWN,
     Drop,
@@ -15,7 +17,6 @@ from .chat import (
     ToolChoice,
     declared,
     json_answer_of,
-    max_tokens_of,
     number,
     stops_of,
     tool_choice_of,
@@ -37,8 +38,7 @@ CHAT_TO_CONVERSE: dict[str, Rule] = {
     "stop": Map("inferenceConfig.stopSequences", stops_of),
     "seed": Drop("Bedrock Converse has no seed: answers are not reproducible by seed."),
     "parallel_tool_calls": Refuse("cannot turn parallel tool calls off on Converse.", accepts=lambda value: value),
-    "reasoning_effort": Refuse("takes extended thinking on /v1/messages (thinking with budget_tokens).",
-                               accepts=lambda value: value == "none"),
+    "reasoning_effort": Map("additionalModelRequestFields.thinking", thinking_of),
 }
 
 
@@ -48,6 +48,9 @@ def _blocks(parts) -> list[dict]:
         if part.kind == "text":
             if part.text:
                 blocks.append({"text": part.text})
+        elif part.kind == "file":
+            blocks.append({"document": {"format": FILE_FORMATS[part.media], "name": _document_name(part.name),
+                                        "source": {"bytes": part.data}}})
         elif part.data is None:
             raise RequestInvalid("Bedrock takes images as data URLs (data:image/png;base64,…), not links.",
                                  param="messages")
@@ -56,6 +59,26 @@ def _blocks(parts) -> list[dict]:
         if part.cache:
             blocks.append(CACHE_POINT)
     return blocks
+
+
+def _document_name(name: str) -> str:
+    """Converse's rule for a document name: letters, digits, single spaces, hyphens, parentheses and brackets."""
+    cleaned = " ".join(re.sub(r"[^A-Za-z0-9\s\-()\[\]]", " ", name).split())
+    return cleaned[:200] or "document"
+
+
+def _reasoning_block(block: dict) -> dict:
+    """A Claude thinking block as Converse's reasoningContent (and back, below)."""
+    if block["type"] == "redacted_thinking":
+        return {"reasoningContent": {"redactedContent": block["data"]}}
+    return {"reasoningContent": {"reasoningText": {"text": block["thinking"], "signature": block["signature"]}}}
+
+
+def _thinking_block(reasoning: dict) -> dict:
+    if "redactedContent" in reasoning:
+        return {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
+    text = reasoning.get("reasoningText") or {}
+    return {"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")}
 
 
 def chat_to_converse(body: dict) -> dict:
@@ -68,19 +91,22 @@ def chat_to_converse(body: dict) -> dict:
         elif turn.role == "user":
             turns.append({"role": "user", "content": _blocks(turn.parts)})
         elif turn.role == "assistant":
-            blocks = _blocks(turn.parts)
+            blocks = [*(_reasoning_block(block) for block in turn.thinking), *_blocks(turn.parts)]
             blocks += [{"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
                        for call in turn.tool_calls]
             turns.append({"role": "assistant", "content": blocks})
         else:
             turns.append({"role": "user", "content": [{"toolResult": {
                 "toolUseId": turn.tool_call_id, "content": [{"text": turn.text}]}}]})
-    out.setdefault("inferenceConfig", {})["maxTokens"] = max_tokens_of(body, DEFAULT_MAX_TOKENS)
+    thinking = (out.get("additionalModelRequestFields") or {}).get("thinking")
+    out.setdefault("inferenceConfig", {})["maxTokens"] = output_limit(body, thinking, default=DEFAULT_MAX_TOKENS)
     out["messages"] = merge_turns(turns)
     if system:
         out["system"] = system
     if tool_config := _tool_config(body):
         out["toolConfig"] = tool_config
+        forced = tool_config.get("toolChoice", {})
+        check_forced_tool(thinking, {"type": "any"} if "any" in forced else {"type": "tool"} if forced else None)
     return out
 
 
@@ -118,9 +144,11 @@ def _tool_config(body: dict) -> dict:
 
 
 def converse_to_chat(response: dict, *, model: str) -> dict:
-    text, calls = [], []
+    text, calls, thinking = [], [], []
     for block in ((response.get("output") or {}).get("message") or {}).get("content") or []:
-        if "text" in block:
+        if "reasoningContent" in block:
+            thinking.append(_thinking_block(block["reasoningContent"]))
+        elif "text" in block:
             text.append(block["text"])
         elif "toolUse" in block and block["toolUse"].get("name") == JSON_TOOL:
             text.append(json.dumps(block["toolUse"].get("input") or {}))
@@ -131,7 +159,7 @@ def converse_to_chat(response: dict, *, model: str) -> dict:
     stop = response.get("stopReason")
     return chat_completion(model=model, text="".join(text), tool_calls=calls,
                            stop="end_turn" if stop == "tool_use" and not calls else stop,
-                           tokens=converse_usage(response.get("usage") or {}))
+                           tokens=converse_usage(response.get("usage") or {}), thinking_blocks=thinking)
 
 
 def converse_usage(tokens: dict) -> dict:
@@ -148,6 +176,7 @@ class ConverseStreamToChat(StreamToChat):
         super().__init__(model=model)
         self.tool_index: dict[int, int] = {}
         self.json_block: int | None = None
+        self.thinking: dict[int, dict] = {}  # content block index -> the reasoningContent being streamed
 
     def feed(self, event: tuple[str, dict]) -> list[dict]:
         kind, payload = event
@@ -168,12 +197,17 @@ class ConverseStreamToChat(StreamToChat):
             block = payload.get("contentBlockIndex", 0)
             if "text" in delta:
                 return [self.chunk({"content": delta["text"]})]
+            if "reasoningContent" in delta:
+                return self._reasoning(block, delta["reasoningContent"])
             if "toolUse" in delta and block == self.json_block:
                 return [self.chunk({"content": delta["toolUse"].get("input", "")})]
             if "toolUse" in delta and block in self.tool_index:
                 return [self.chunk({"tool_calls": [{"index": self.tool_index[block],
                                                     "function": {"arguments": delta["toolUse"].get("input", "")}}]})]
             return []
+        if kind == "contentBlockStop" and payload.get("contentBlockIndex", 0) in self.thinking:
+            reasoning = self.thinking.pop(payload.get("contentBlockIndex", 0))
+            return [self.chunk({"thinking_blocks": [_thinking_block(reasoning)]})]
         if kind == "messageStop":
             stop = payload.get("stopReason")
             return [self.chunk({}, finish=finish_reason("end_turn" if stop == "tool_use" and not self.tool_index
@@ -182,3 +216,13 @@ class ConverseStreamToChat(StreamToChat):
             tokens = payload.get("usage") or {}
             return [self.chunk(usage_=converse_usage(tokens))]
         return []
+
+    def _reasoning(self, block: int, delta: dict) -> list[dict]:
+        reasoning = self.thinking.setdefault(block, {})
+        if "redactedContent" in delta:
+            reasoning["redactedContent"] = delta["redactedContent"]
+            return []
+        text = reasoning.setdefault("reasoningText", {"text": "", "signature": ""})
+        text["signature"] += delta.get("signature", "")
+        text["text"] += delta.get("text", "")
+        return [self.chunk({"reasoning_content": delta["text"]})] if delta.get("text") else []

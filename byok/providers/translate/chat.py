@@ -24,7 +24,7 @@ Check = Callable[[Any, str], Any]  # (value, field name) -> the value, or Reques
 
 # --- types ----------------------------------------------------------------------------------------------------
 
-def _type_name(value) -> str:
+def type_name(value) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
             dict: "an object"}.get(type(value), type(value).__name__)
 
@@ -32,7 +32,7 @@ def _type_name(value) -> str:
 def number(low: float, high: float) -> Check:
     def check(value, name):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RequestInvalid(f"{name} must be a number, not {_type_name(value)}.", param=name)
+            raise RequestInvalid(f"{name} must be a number, not {type_name(value)}.", param=name)
         if not low <= value <= high:
             raise RequestInvalid(f"{name} must be between {low:g} and {high:g} (got {value:g}).", param=name)
         return value
@@ -42,7 +42,7 @@ def number(low: float, high: float) -> Check:
 def integer(low: int, high: int) -> Check:
     def check(value, name):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RequestInvalid(f"{name} must be an integer, not {_type_name(value)}.", param=name)
+            raise RequestInvalid(f"{name} must be an integer, not {type_name(value)}.", param=name)
         if not low <= value <= high:
             raise RequestInvalid(f"{name} must be between {low} and {high} (got {value}).", param=name)
         return value
@@ -52,7 +52,7 @@ def integer(low: int, high: int) -> Check:
 def of_type(kind: type, label: str) -> Check:
     def check(value, name):
         if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
-            raise RequestInvalid(f"{name} must be {label}, not {_type_name(value)}.", param=name)
+            raise RequestInvalid(f"{name} must be {label}, not {type_name(value)}.", param=name)
         return value
     return check
 
@@ -78,7 +78,7 @@ def strings(limit: int) -> Check:
 
 def string_or_object(value, name):
     if not isinstance(value, (str, dict)):
-        raise RequestInvalid(f"{name} must be a string or an object, not {_type_name(value)}.", param=name)
+        raise RequestInvalid(f"{name} must be a string or an object, not {type_name(value)}.", param=name)
     return value
 
 
@@ -222,12 +222,13 @@ COMMON_RULES: dict[str, Rule] = {
 @dataclass(frozen=True)
 class Part:
     """A text or an image of a message; `cache` is the part's cache_control (Anthropic's prompt-caching mark)."""
-    kind: str  # text | image
+    kind: str  # text | image | file
     text: str = ""
     url: str = ""
-    media: str | None = None  # an image's media type, for data URLs
-    data: str | None = None  # an image's base64 data, for data URLs
+    media: str | None = None  # an image's or a file's media type, for data URLs
+    data: str | None = None  # an image's or a file's base64 data, for data URLs
     cache: dict | None = None
+    name: str = ""  # a file's name
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ class Turn:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""  # a tool result: the call it answers
     tool_name: str = ""  # a tool result: the called function's name (read from the call it answers)
+    thinking: tuple[dict, ...] = ()  # an assistant turn's Claude thinking blocks, signatures intact
 
     @property
     def text(self) -> str:
@@ -272,7 +274,8 @@ def walk(messages: list) -> list[Turn]:
         if role == "assistant":
             calls = _tool_calls(message.get("tool_calls"), where=f"{where}.tool_calls")
             call_names.update((call.id, call.name) for call in calls)
-            turns.append(Turn("assistant", parts, calls))
+            thinking = thinking_blocks_of(message.get("thinking_blocks"), where=f"{where}.thinking_blocks")
+            turns.append(Turn("assistant", parts, calls, thinking=thinking))
         elif role == "tool":
             call_id = message.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
@@ -308,8 +311,11 @@ def _parts(content, *, where: str, images: bool) -> tuple[Part, ...]:
         elif kind == "image_url" and images:
             url, media, data = image_of(part, where=at)
             parts.append(Part("image", url=url, media=media, data=data, cache=cache))
+        elif kind == "file" and images:
+            media, data, name = file_of(part, where=at)
+            parts.append(Part("file", media=media, data=data, cache=cache, name=name))
         else:
-            allowed = "text or image_url" if images else "text"
+            allowed = "text, image_url or file" if images else "text"
             raise RequestInvalid(f"{at}.type must be {allowed} here (got {kind!r}).", param="messages")
     return tuple(parts)
 
@@ -330,6 +336,27 @@ def _tool_calls(calls, *, where: str) -> tuple[ToolCall, ...]:
         if not isinstance(call_id, str) or not call_id:
             raise RequestInvalid(f"{at}.id must be a non-empty string.", param="messages")
         out.append(ToolCall(call_id, function["name"], tool_arguments(function.get("arguments"), where=at)))
+    return tuple(out)
+
+
+def thinking_blocks_of(blocks, *, where: str, param: str = "messages") -> tuple[dict, ...]:
+    """Claude's thinking blocks as LiteLLM carries them on an assistant message (`thinking_blocks`): `thinking` with
+    its `signature`, or `redacted_thinking` with its `data`; handed back to Claude as they came."""
+    if blocks is None:
+        return ()
+    if not isinstance(blocks, list):
+        raise RequestInvalid(f"{where} must be a list of thinking blocks.", param=param)
+    out = []
+    for index, block in enumerate(blocks):
+        at = f"{where}[{index}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "thinking" and isinstance(block.get("thinking"), str) and isinstance(block.get("signature"), str):
+            out.append({"type": "thinking", "thinking": block["thinking"], "signature": block["signature"]})
+        elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
+            out.append({"type": "redacted_thinking", "data": block["data"]})
+        else:
+            raise RequestInvalid(f"{at} must be {{\"type\": \"thinking\", \"thinking\", \"signature\"}} or "
+                                 f"{{\"type\": \"redacted_thinking\", \"data\"}}.", param=param)
     return tuple(out)
 
 
@@ -371,6 +398,32 @@ def image_of(part: dict, *, where: str = "messages") -> tuple[str, str | None, s
     except ValueError:
         raise RequestInvalid(f"{where}: the image's data URL is not valid base64.", param="messages") from None
     return url, media, data
+
+
+_FILE_DATA_URL = re.compile(r"data:(?P<media>[a-zA-Z0-9.+-]+/[a-zA-Z0-9.+-]+);base64,(?P<data>.+)", re.S)
+FILE_FORMATS = {"application/pdf": "pdf", "text/plain": "txt"}  # what every translating family reads
+
+
+def file_of(part: dict, *, where: str = "messages") -> tuple[str, str, str]:
+    """A file part ({"type": "file", "file": {"file_data": data URL, "filename"}}) as (media type, base64 data,
+    name); byok keeps no files, so a `file_id` is refused."""
+    file = part.get("file") if isinstance(part.get("file"), dict) else {}
+    match = _FILE_DATA_URL.fullmatch(file.get("file_data") or "") if isinstance(file.get("file_data"), str) else None
+    if match is None:
+        raise RequestInvalid(f"{where}.file.file_data must be a data URL (data:application/pdf;base64,…); byok keeps "
+                             f"no files, so a file_id cannot be read.", param="messages")
+    media = match["media"].lower()
+    if media not in FILE_FORMATS:
+        raise RequestInvalid(f"{where}: unsupported file type {media}; send a PDF or plain text.", param="messages")
+    data = match["data"].strip()
+    try:
+        base64.b64decode(data, validate=True)
+    except ValueError:
+        raise RequestInvalid(f"{where}: the file's data URL is not valid base64.", param="messages") from None
+    name = file.get("filename") or "document"
+    if not isinstance(name, str):
+        raise RequestInvalid(f"{where}.file.filename must be a string.", param="messages")
+    return media, data, name
 
 
 # --- tools ----------------------------------------------------------------------------------------------------

@@ -34,10 +34,15 @@ def finish_reason(stop: str | None) -> str | None:
 
 
 def chat_completion(*, model: str, id: str = "", text: str, tool_calls: list[dict], stop: str | None,
-                    tokens: dict) -> dict:
+                    tokens: dict, thinking_blocks: list[dict] = ()) -> dict:
+    """An OpenAI chat completion; Claude's thinking rides along as LiteLLM carries it (`thinking_blocks`, signed, to
+    hand back in a tool loop, and their text as `reasoning_content`)."""
     message = {"role": "assistant", "content": text or (None if tool_calls else "")}
     if tool_calls:
         message["tool_calls"] = tool_calls
+    if thinking_blocks:
+        message["reasoning_content"] = "".join(block.get("thinking", "") for block in thinking_blocks)
+        message["thinking_blocks"] = list(thinking_blocks)
     return {"id": id or completion_id(), "object": "chat.completion", "created": now(), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(stop), "logprobs": None}],
             "usage": tokens}

@@ -112,8 +112,9 @@ def chat_to_gemini(body: dict) -> dict:
 
 def _parts_of(turn: Turn) -> list[dict]:
     if turn.role == "user":
-        return [_image_part(part) if part.kind == "image" else {"text": part.text}
-                for part in turn.parts if part.kind == "image" or part.text]
+        return [_image_part(part) if part.kind == "image" else
+                {"inlineData": {"mimeType": part.media, "data": part.data}} if part.kind == "file" else
+                {"text": part.text} for part in turn.parts if part.kind != "text" or part.text]
     if turn.role == "assistant":
         return [{"text": text} for text in [turn.text] if text] + [
             {"functionCall": {"name": call.name, "args": call.arguments}} for call in turn.tool_calls]

@@ -204,7 +204,7 @@ def gif() -> str:
     ([{"role": "user", "content": [{"type": "text", "text": 42}]}], "messages",
      "messages[0].content[0].text must be a string."),
     ([{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}], "messages",
-     "messages[0].content[0].type must be text or image_url here (got 'input_audio')"),
+     "messages[0].content[0].type must be text, image_url or file here (got 'input_audio')"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/gif;base64,{gif()}"}}]}],
      "messages", "messages[0]: Gemini does not read image/gif images"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}],
