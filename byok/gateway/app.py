@@ -337,8 +337,7 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
     if not stream:
         answer = served.first if passes else chat_to_response(served.first, body)
-        tokens = answer.get("usage") or {}
-        served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
+        served.record(usage.responses_tokens(answer.get("usage") or {}))
         await reply.json(200, answer)
         return
     translator = None if passes else ChatStreamToResponses(body, model=served.model)
@@ -363,7 +362,7 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
         await send(translator.failed(code, message) if translator else [
             {"type": "error", "code": code, "message": message, "param": None, "sequence_number": sequence}])
     finally:
-        served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)
+        served.record(usage.responses_tokens(tokens))
     await reply.end()
 
 

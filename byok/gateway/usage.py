@@ -80,6 +80,15 @@ def chat_tokens(usage: dict) -> TokenCounts:
                        reasoning=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
 
 
+def responses_tokens(usage: dict) -> TokenCounts:
+    """The token kinds of a Responses API `usage` (input_tokens count cached tokens too)."""
+    return chat_tokens({"prompt_tokens": usage.get("input_tokens"), "completion_tokens": usage.get("output_tokens"),
+                        "prompt_tokens_details": usage.get("input_tokens_details"),
+                        "completion_tokens_details": usage.get("output_tokens_details"),
+                        **{name: usage[name] for name in ("cache_creation_input_tokens", "cache_creation")
+                           if name in usage}})
+
+
 def messages_tokens(usage: dict) -> TokenCounts:
     """The token kinds of an Anthropic Messages `usage` (input_tokens exclude cache reads and writes)."""
     split = usage.get("cache_creation") or {}

@@ -333,7 +333,9 @@ def response_usage(chat_usage: Mapping | None) -> dict:
             "output_tokens": output_tokens,
             "output_tokens_details": {"reasoning_tokens": (tokens.get("completion_tokens_details") or {}).get(
                 "reasoning_tokens") or 0},
-            "total_tokens": input_tokens + output_tokens}
+            "total_tokens": input_tokens + output_tokens,
+            # Cache writes, which OpenAI's shape has no field for, under Anthropic's names (as in chat's usage).
+            **{name: tokens[name] for name in ("cache_creation_input_tokens", "cache_creation") if name in tokens}}
 
 
 def response_shell(request: dict, *, id: str, model: str, created: int) -> dict:
