@@ -25,7 +25,7 @@ from ..crypto import keyring
 from ..models import ProviderKey
 from ..providers.base import Credentials, Provider
 from ..providers.outcomes import SessionIncomplete
-from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh
+from ..services.sessions import SESSION_SAFETY_MARGIN, session_ensure_fresh, session_renew_refused
 from .dbthread import db
 from .resolve import KeyState, Resolution, Source
 
@@ -132,6 +132,20 @@ def session_refreshed(resolution: Resolution, *, replacing: str | None = None) -
     """The resolution with the key's session refreshed now (once for all concurrent callers) and read back."""
     key = resolution.key
     session_ensure_fresh(key_id=key.id, replacing=replacing)
+    session_secret, expires_at = ProviderKey.objects.filter(pk=key.id).values_list(
+        "session_secret", "session_token_expires_at").get()
+    return replace(resolution, key=replace(key, session_secret=session_secret, session_token_expires_at=expires_at))
+
+
+def session_renewed(resolution: Resolution) -> Resolution | None:
+    """The provider refused the key's session (revoked, or forgotten by STS): a new one now, at most once per cool-down
+    per key (services.sessions.session_renew_refused), read back; None when no new session is to be had, and the
+    call falls back as usual."""
+    key = resolution.key
+    outcome = session_renew_refused(key_id=key.id, refused=key.session_secret)
+    renewed = outcome.status == outcome.REFRESHED or (outcome.status == outcome.SKIPPED and outcome.reason == "fresh")
+    if not renewed:
+        return None
     session_secret, expires_at = ProviderKey.objects.filter(pk=key.id).values_list(
         "session_secret", "session_token_expires_at").get()
     return replace(resolution, key=replace(key, session_secret=session_secret, session_token_expires_at=expires_at))

@@ -20,11 +20,12 @@ from core.metrics import record_call
 from ..catalog.pricing import TokenCounts
 from ..catalog.selectors import model_limits
 from ..errors import ProviderCallFailed
+from ..services.sessions import SESSION_REFUSED
 from ..providers.base import Call, Provider
 from ..providers.outcomes import Category, Failure
 from ..providers.translate import RequestInvalid
 from . import usage
-from .clients import client_for
+from .clients import client_for, session_renewed
 from .breaker import breaker_close
 from .cache import resolution_for
 from .catalog import MODEL_TASK, Target
@@ -107,7 +108,14 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
         if not fallback_reason:
             try:
                 return await _attempt(resolution, model, api, body, stream, user_id=user_id, task=target.task)
-            except Failure as failure:
+            except Failure as refused:
+                failure = refused
+                healed = await _session_renewed(resolution, failure)
+                if healed is not None:  # the key heals itself: the call is made again on its new session
+                    try:
+                        return await _attempt(healed, model, api, body, stream, user_id=user_id, task=target.task)
+                    except Failure as again:
+                        failure = again
                 if failure.persistent or failure.category == Category.EXPIRED:
                     fallback_reason = await db(byok_failed, resolution, failure, model=model)
                 else:
@@ -122,6 +130,13 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
                               fallback_reason=fallback_reason)
     except Failure as failure:
         raise ProviderCallFailed(failure, source=Source.PLATFORM, provider=resolution.provider) from None
+
+
+async def _session_renewed(resolution: Resolution, failure: Failure) -> Resolution | None:
+    """A long-term key whose session the provider refused gets a new one (once per cool-down), or None."""
+    if not resolution.key.refreshes_session or failure.category not in SESSION_REFUSED:
+        return None
+    return await db(session_renewed, resolution)
 
 
 async def _attempt(resolution: Resolution, model: str, api: str, body: dict, stream: bool, *, user_id: int,

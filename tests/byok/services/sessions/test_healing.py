@@ -17,7 +17,7 @@ from byok.services.connection import current_tier_models, provider_key_test_conn
 from byok.simulator.accounts import new_account
 from tests.byok.routing_helpers import MESSAGES, use_platform_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # LLM calls run on the data plane's loop, in other threads
 
 
 def sts_calls(sandbox, account) -> int:
@@ -47,6 +47,19 @@ def test_a_refused_session_is_renewed_at_once_and_the_next_call_runs_on_the_owne
     outcome = sessions.session_renew_refused(key_id=key.pk, refused=refused)
     assert outcome.status == "refreshed" and sts_calls(sandbox, account) == 2
     assert llm.complete(user=member, workspace=workspace, messages=MESSAGES).source == "byok"
+
+
+def test_the_call_path_renews_a_refused_session_and_serves_on_the_owners_key(sandbox, akia, owner_team, settings):
+    key, account = akia
+    _, workspace, member = owner_team
+    use_platform_account(settings, sandbox)
+    assert llm.complete(user=member, workspace=workspace, messages=MESSAGES).source == "byok"
+    assert sandbox.server.forget_sessions() >= 1  # mid-traffic: every session the provider issued is gone
+    healed = llm.complete(user=member, workspace=workspace, messages=MESSAGES)
+    assert (healed.source, healed.fallback_reason) == ("byok", "")
+    assert sts_calls(sandbox, account) == 2  # one new session, at once, nobody acting
+    key.refresh_from_db()
+    assert key.failing_since is None
 
 
 def test_concurrent_refusals_of_one_session_make_one_renewal(sandbox, akia):
