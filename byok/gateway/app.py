@@ -280,9 +280,10 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
             raise RequestInvalid(f"/v1/messages serves Claude (Anthropic, Bedrock or Vertex); {body.get('model')!r} is a "
                                  f"{resolution.family} model: call it on /v1/chat/completions.", param="model")
         stream = bool(body.get("stream"))
+        betas = tuple(flag.strip() for flag in headers.get("anthropic-beta", "").split(",") if flag.strip())
         served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,
                                  api="messages", body=body, stream=stream, region=headers.get("x-byok-region", ""),
-                                 api_key_id=principal.api_key_id)
+                                 api_key_id=principal.api_key_id, betas=betas)
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
         await _answer_error(reply, exc, anthropic_error)
         return

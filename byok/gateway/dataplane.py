@@ -98,7 +98,7 @@ def with_region(resolution: Resolution, region: str) -> Resolution:
 
 
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
-                    region: str = "", api_key_id: int | None = None) -> Served:
+                    region: str = "", api_key_id: int | None = None, betas: tuple[str, ...] = ()) -> Served:
     resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
     model = target.model_id(resolution)
     fallback_reason = ""
@@ -107,13 +107,15 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
             fallback_reason = await db(byok_gate, resolution, model)
         if not fallback_reason:
             try:
-                return await _attempt(resolution, model, api, body, stream, user_id=user_id, task=target.task)
+                return await _attempt(resolution, model, api, body, stream, user_id=user_id, task=target.task,
+                                      betas=betas)
             except Failure as refused:
                 failure = refused
                 healed = await _session_renewed(resolution, failure)
                 if healed is not None:  # the key heals itself: the call is made again on its new session
                     try:
-                        return await _attempt(healed, model, api, body, stream, user_id=user_id, task=target.task)
+                        return await _attempt(healed, model, api, body, stream, user_id=user_id,
+                                              task=target.task, betas=betas)
                     except Failure as again:
                         failure = again
                 if failure.persistent or failure.category == Category.EXPIRED:
@@ -127,7 +129,7 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
     await usage.batch.require_credits(resolution)
     try:
         return await _attempt(resolution, model, api, body, stream, user_id=user_id, task=target.task,
-                              fallback_reason=fallback_reason)
+                              fallback_reason=fallback_reason, betas=betas)
     except Failure as failure:
         raise ProviderCallFailed(failure, source=Source.PLATFORM, provider=resolution.provider) from None
 
@@ -140,7 +142,7 @@ async def _session_renewed(resolution: Resolution, failure: Failure) -> Resoluti
 
 
 async def _attempt(resolution: Resolution, model: str, api: str, body: dict, stream: bool, *, user_id: int,
-                   task: str, fallback_reason: str = "") -> Served:
+                   task: str, fallback_reason: str = "", betas: tuple[str, ...] = ()) -> Served:
     """Until the first output item, under one deadline (session refresh, connect, first byte)."""
     body, adjusted = within_output_limit(api, body, task=task, family=resolution.family, model=model)
     spec = resolution.provider_spec
@@ -149,7 +151,7 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
     try:
         async with asyncio.timeout(settings.BYOK_LLM_TIMEOUT):
             spec, client, resolution = await client_for(resolution)
-            iterator = spec.acall(client, Call(api=api, body=body, model=model, stream=stream))
+            iterator = spec.acall(client, Call(api=api, body=body, model=model, stream=stream, betas=betas))
             first = await anext(iterator)
     except (Failure, RequestInvalid):
         await _close(iterator)

@@ -63,18 +63,19 @@ class AnthropicProvider(Provider):
 async def messages_acall(post, call: Call, *, rules=MESSAGES_ON_ANTHROPIC, name: str = "Anthropic",
                         console: str = CONSOLE):
     """A data-plane call on the Anthropic Messages API (the Anthropic API, or Claude on Vertex): Messages requests pass
-    through; chat requests are translated there and back. `post(body)` sends a Messages body and returns the
-    response, body unread."""
+    through; chat requests are translated there and back. `post(body, extra_headers)` sends a Messages body and returns
+    the response, body unread; the caller's beta flags travel as the `anthropic-beta` header."""
     if call.api == "chat":
         body = chat_to_messages(call.body, model=call.model)
     else:
         body = {**messages_request(call.body, rules, family=name), "model": call.model}
     translator = MessagesStreamToChat(model=call.model) if call.api == "chat" else None
+    betas = {"anthropic-beta": ",".join(call.betas)} if call.betas else None
     if not call.stream:
-        message = await transport.read_json(await post(body))
+        message = await transport.read_json(await post(body, betas))
         yield message_to_chat(message, model=call.model) if translator else {**message, "model": call.model}
         return
-    async for event, data in transport.sse_events(await post({**body, "stream": True})):
+    async for event, data in transport.sse_events(await post({**body, "stream": True}, betas)):
         item = json.loads(data)
         if event == "error" or item.get("type") == "error":
             raise http_sdk.stream_error(item.get("error"), name=name, console=console)

@@ -227,6 +227,7 @@ class Call:
     body: dict
     model: str
     stream: bool
+    betas: tuple[str, ...] = ()  # Anthropic beta flags the caller asked for (`anthropic-beta`), for Claude
 
 
 PROBE = {"messages": [{"role": "user", "content": "Reply with OK."}], "max_tokens": 1}

@@ -1,6 +1,8 @@
 """What the Anthropic and OpenAI-compatible APIs share: what their errors mean (as the transport raises them) and
 their model-list checks."""
 
+from dataclasses import replace
+
 from . import transport
 from .outcomes import Category, CheckResult, Failure
 
@@ -29,8 +31,10 @@ def classify(exc: BaseException, *, name: str, console: str, model: str = "") ->
     if isinstance(exc, transport.HttpStatusError):
         error = exc.json().get("error")
         kind = error.get("type") if isinstance(error, dict) else None
-        return _status_failure(exc.status, exc.body.decode(errors="replace"), code=kind or f"http_{exc.status}",
-                               name=name, console=console, model=model)
+        failure = _status_failure(exc.status, exc.body.decode(errors="replace"), code=kind or f"http_{exc.status}",
+                                  name=name, console=console, model=model)
+        reason = error.get("message") if isinstance(error, dict) else None
+        return with_reason(failure, reason, name=name)
     if isinstance(exc, TimeoutError):
         category = Category.TIMEOUT
     elif isinstance(exc, transport.TransportFailed):
@@ -39,6 +43,17 @@ def classify(exc: BaseException, *, name: str, console: str, model: str = "") ->
         raise exc
     code = type(exc).__name__
     return Failure(category, hint(category, name=name, console=console, model=model, code=code), code=code)
+
+
+REASON_LIMIT = 300  # characters of a provider's own words kept in a bad request's hint
+
+
+def with_reason(failure: Failure, reason, *, name: str) -> Failure:
+    """A bad request's hint ends with the provider's own words (which field, which beta): the caller's request is
+    what they are about, so the caller may read them; other failures keep byok's words only."""
+    if failure.category != Category.BAD_REQUEST or not isinstance(reason, str) or not reason:
+        return failure
+    return replace(failure, hint=f"{failure.hint} {name} says: {reason[:REASON_LIMIT]}")
 
 
 def _status_failure(status: int, body: str, *, code: str, name: str, console: str, model: str) -> Failure:

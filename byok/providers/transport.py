@@ -197,8 +197,9 @@ class ApiClient:
     async def post_json(self, path: str, body: dict) -> dict:
         return await post_json(self.base_url + path, headers=self._headers, data=encode(body), timeout=self.timeout)
 
-    async def post(self, path: str, body: dict) -> aiohttp.ClientResponse:
-        return await post(self.base_url + path, headers=self._headers, data=encode(body), timeout=self.timeout)
+    async def post(self, path: str, body: dict, extra_headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
+        headers = {**self._headers, **extra_headers} if extra_headers else self._headers
+        return await post(self.base_url + path, headers=headers, data=encode(body), timeout=self.timeout)
 
     async def get_json(self, path: str) -> dict:
         return await read_json(await post(self.base_url + path, headers=self._headers, data=b"",

@@ -23,6 +23,7 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from . import transport
+from .http_sdk import with_reason
 from .anthropic import messages_acall
 from .base import (
     Call,
@@ -309,13 +310,14 @@ class AsyncVertexClient:
             await asyncio.to_thread(credentials.refresh, None)
         return {"Authorization": f"Bearer {credentials.token}", "Content-Type": "application/json"}
 
-    async def claude_post(self, body: dict):
-        """A Messages body to Claude on Vertex: the model goes in the URL, the version in the body."""
+    async def claude_post(self, body: dict, extra_headers: Mapping[str, str] | None = None):
+        """A Messages body to Claude on Vertex: the model goes in the URL, the version in the body (beta flags in
+        the `anthropic-beta` header, as on the Anthropic API)."""
         payload = {**{k: v for k, v in body.items() if k != "model"}, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
         action = "streamRawPredict" if body.get("stream") else "rawPredict"
         return await transport.post(f"{self._claude_models}{quote(body['model'], safe='@')}:{action}",
-                                    headers=await self._headers(), data=transport.encode(payload),
-                                    timeout=self.timeout)
+                                    headers={**await self._headers(), **(extra_headers or {})},
+                                    data=transport.encode(payload), timeout=self.timeout)
 
     async def gemini_post(self, model: str, body: dict, *, stream: bool):
         """A generateContent body to Gemini; streaming, its answers come as server-sent events (`alt=sse`)."""
@@ -414,7 +416,8 @@ def _by_status(status: int, google_status: str, reason: str, message: str, *, mo
         return _failure(Category.RATE_LIMITED, "quota", code=code or "RESOURCE_EXHAUSTED", status=status, model=model)
     if status >= 500:
         return _failure(Category.PROVIDER_UNAVAILABLE, "unavailable", code=code, status=status)
-    return _failure(Category.BAD_REQUEST, "bad_request", code=code, status=status)
+    return with_reason(_failure(Category.BAD_REQUEST, "bad_request", code=code, status=status), message,
+                       name="Vertex AI")
 
 
 def _stream_failure(body: dict, *, model: str, location: str) -> Failure:

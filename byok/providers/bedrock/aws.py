@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ..base import InferenceProfile, endpoint
 from ..outcomes import Category, CheckResult, Failure, check_timeout
+from ..http_sdk import with_reason
 from ..transport import TransportFailed
 from .profiles import BEDROCK_MODELS, STS_ENDPOINT
 
@@ -78,7 +79,9 @@ def classify(exc: BaseException, *, model: str = "", profile: InferenceProfile |
         else:
             category = Category.BAD_REQUEST
         hint_code = "sts:GetSessionToken" if operation == "sts:GetSessionToken" else code
-        return Failure(category, bedrock_hint(category, code=hint_code, model=model, profile=profile), code=code, status=status)
+        failure = Failure(category, bedrock_hint(category, code=hint_code, model=model, profile=profile), code=code,
+                          status=status)
+        return with_reason(failure, message, name="Bedrock")
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, TimeoutError)):
         return Failure(Category.TIMEOUT, bedrock_hint(Category.TIMEOUT), code=type(exc).__name__)
     if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, BotoCoreError, OSError, TransportFailed)):

@@ -116,7 +116,7 @@ async def bedrock_acall(client: BedrockAsyncClient, call: Call):
         return
     if call.api != "messages":
         raise RequestInvalid(f"Unknown API {call.api!r}.")
-    body = messages_to_invoke(call.body)
+    body = messages_to_invoke(call.body, betas=call.betas)
     if not call.stream:
         yield {**await client.call(call.model, "invoke", body), "model": call.model}
         return

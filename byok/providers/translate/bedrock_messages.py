@@ -8,10 +8,13 @@ from .messages import MESSAGES_ON_BEDROCK, messages_request
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 
-def messages_to_invoke(body: dict) -> dict:
-    """The Messages request as Bedrock's InvokeModel body: no model (it is in the URL), no stream flag."""
+def messages_to_invoke(body: dict, *, betas: tuple[str, ...] = ()) -> dict:
+    """The Messages request as Bedrock's InvokeModel body: no model (it is in the URL), no stream flag; the caller's
+    beta flags in `anthropic_beta` (Bedrock's place for the `anthropic-beta` header)."""
     out = messages_request(body, MESSAGES_ON_BEDROCK, family="Bedrock")
     out["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
+    if betas:
+        out["anthropic_beta"] = list(betas)
     return out
 
 
