@@ -57,7 +57,7 @@ def usage(prompt_tokens: int, completion_tokens: int, *, cache_read: int = 0, ca
            "total_tokens": prompt_tokens + completion_tokens}
     if cache_read or cache_write_5m or cache_write_1h:
         out["prompt_tokens_details"] = {"cached_tokens": cache_read}
-        out["cache_read_input_tokens"] = cache_read
+    if cache_write_5m or cache_write_1h:
         out["cache_creation_input_tokens"] = cache_write_5m + cache_write_1h
         out["cache_creation"] = {"ephemeral_5m_input_tokens": cache_write_5m,
                                  "ephemeral_1h_input_tokens": cache_write_1h}
