@@ -66,7 +66,7 @@ async def core_start(stop: asyncio.Event) -> list[asyncio.Task]:
 async def core_stop(stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await usage.batch.flush()
+    await usage.batch.close()
 
 
 class _OwnLoop:
