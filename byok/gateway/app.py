@@ -28,8 +28,9 @@ from urllib.parse import unquote
 from django.conf import settings
 
 from accounts.models import ApiKey
-from core.errors import DomainError
+from core.errors import SERVICE_OUTAGES, DomainError
 from core.parsers import json_depth, max_json_depth
+from core.request_context import RequestContext, enter_request_context, leave_request_context
 
 from ..catalog.selectors import catalog_model
 from ..models.keys import is_exclusive
@@ -164,6 +165,8 @@ def _error_of(exc: BaseException) -> tuple[int, str, str, str | None]:
         return 404, "workspace_not_found", f"No workspace {exc} that you are a member of.", None
     if isinstance(exc, DomainError):
         return exc.status, exc.code, exc.message, None
+    if isinstance(exc, SERVICE_OUTAGES):
+        return 503, "service_unavailable", "byok cannot reach its database or cache right now; retry shortly.", None
     if isinstance(exc, Failure):
         from ..errors import ProviderCallFailed
 
@@ -176,7 +179,9 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
     status, code, message, param = _error_of(exc)
     if status == 500:
         logger.exception("data plane error", exc_info=exc)
-    extra = {"retry-after": RETRY_AFTER_SECONDS} if status == 429 else None
+    elif isinstance(exc, SERVICE_OUTAGES):
+        logger.warning("data plane answered 503: database or cache unreachable (%s)", type(exc).__name__)
+    extra = {"retry-after": RETRY_AFTER_SECONDS} if status in (429, 503) else None
     await reply.json(status, shape(status, code, message, param), extra)
 
 
@@ -451,6 +456,13 @@ class DataPlane:
     async def handle(self, scope, receive, send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         reply = Reply(send, headers.get("x-request-id") or uuid.uuid4().hex)
+        context = enter_request_context(RequestContext(request_id=reply.headers["x-request-id"]))
+        try:
+            await self._handle(scope, receive, headers, reply)
+        finally:
+            leave_request_context(context)
+
+    async def _handle(self, scope, receive, headers: dict, reply: Reply) -> None:
         reply.headers.update(_cors(headers))
         path, method = scope["path"], scope["method"]
         if method == "OPTIONS":
@@ -482,7 +494,11 @@ class DataPlane:
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        await cache.catalog_ready()
+        try:
+            await cache.catalog_ready()
+        except Exception as exc:  # noqa: BLE001 -- a process started during an outage answers 503 until it ends
+            await _answer_error(reply, exc, _shape(headers, path))
+            return
         await handler(headers, b"".join(chunks), reply)
 
 

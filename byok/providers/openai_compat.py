@@ -1,6 +1,5 @@
 """OpenAI and the providers that speak its protocol on their official base URLs (no user-supplied URL)."""
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,7 +54,7 @@ class OpenAICompatibleProvider(Provider):
         async for _, data in transport.sse_events(await client.post("/chat/completions", body)):
             if data == "[DONE]":
                 break
-            chunk = json.loads(data)
+            chunk = transport.parse_json(data)
             if chunk.get("error"):
                 raise http_sdk.stream_error(chunk["error"], name=self.name, console=self.console)
             yield chunk
