@@ -160,3 +160,18 @@ def test_entries_survive_their_json_form():  # the spool's lines
         task="standard", key_id=4, key_hint="sk-…abcd", input_tokens=5, output_tokens=6, latency_ms=7,
         fallback_reason="", credits_charged=0, call_id=uuid.uuid4())
     assert usage.UsageEntry.from_json(original.as_json()) == original
+
+
+def test_staff_see_the_dead_letters_read_only(admin_client):
+    letter = UsageDeadLetter.objects.create(call_id=uuid.uuid4(), reason="IntegrityError: FOREIGN KEY constraint failed",
+                                            entry={"workspace_id": 41, "provider": "openai"})
+
+    listing = admin_client.get("/admin/byok/usagedeadletter/")
+    page = admin_client.get(f"/admin/byok/usagedeadletter/{letter.pk}/change/")
+
+    assert listing.status_code == 200 and str(letter.call_id) in listing.content.decode()
+    assert page.status_code == 200 and "FOREIGN KEY constraint failed" in page.content.decode()
+    assert 'type="submit"' not in page.content.decode().split('id="content-main"')[1]  # nothing to save
+    assert admin_client.get("/admin/byok/usagedeadletter/add/").status_code == 403
+    assert admin_client.post(f"/admin/byok/usagedeadletter/{letter.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert UsageDeadLetter.objects.filter(pk=letter.pk).exists()
