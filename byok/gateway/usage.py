@@ -50,6 +50,7 @@ FLUSH_INTERVAL = 1.0
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per key
 CREDITS_TTL = 1.0
 MAX_QUEUED = 50_000  # calls kept in memory while the database is unreachable; beyond, spilled to disk
+REPLAY_CHUNK = 5_000  # spilled calls written per transaction when replayed
 UNREACHABLE = (OperationalError, InterfaceError)
 logger = logging.getLogger(__name__)
 
@@ -126,12 +127,13 @@ class UsageBatch:
             api_keys, self.api_keys_used = self.api_keys_used, set()
             if entries or api_keys:
                 stamp = [e.key_id for e in entries if e.key_id and self._stamp_due(e.key_id)]
-                if not await self._land(entries, sorted(set(stamp)), api_keys, own=True):
+                if not await self._land(entries, sorted(set(stamp)), api_keys):
                     self.pending = entries + self.pending
                     self.api_keys_used |= api_keys
                     if len(self.pending) > MAX_QUEUED:
                         await self._spill()
                     return
+                self._settled(entries)
             if self.replay_due:
                 await self._replay()
 
@@ -142,8 +144,7 @@ class UsageBatch:
             if self.pending:
                 await self._spill()
 
-    async def _land(self, entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[int], *,
-                    own: bool) -> bool:
+    async def _land(self, entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[int]) -> bool:
         """Write the entries (each once, whatever was written before); False when the database is unreachable."""
         try:
             try:
@@ -164,13 +165,14 @@ class UsageBatch:
         if self.unreachable:
             logger.info("usage written again: the database is back")
             self.unreachable = False
-        if own:
-            for entry in entries:
-                if entry.credits_charged:
-                    self.unwritten_credits[entry.owner_id] -= entry.credits_charged
-        for entry in entries:
-            self.credits_read.pop(entry.owner_id, None)
         return True
+
+    def _settled(self, entries: list[UsageEntry]) -> None:
+        """The entries left this process (written, parked or spilled): the database's count is the truth again."""
+        for entry in entries:
+            if entry.credits_charged:
+                self.unwritten_credits[entry.owner_id] -= entry.credits_charged
+                self.credits_read.pop(entry.owner_id, None)
 
     async def _spill(self) -> None:
         """Move the queue to disk (the caller holds the flush lock): memory stays bounded, a restart keeps it."""
@@ -182,17 +184,25 @@ class UsageBatch:
                              len(entries))
             self.pending = entries + self.pending
             return
+        self._settled(entries)  # credits are checked against the database, which cannot answer before the replay
         logger.warning("usage spilled to %s: %d records, replayed once the database is back", self.spool.directory,
                        len(entries))
         self.replay_due = True
 
     async def _replay(self) -> None:
-        for path in await asyncio.to_thread(self.spool.files):
+        files = await asyncio.to_thread(self.spool.files)
+        if files:
+            try:
+                await db(connection.ensure_connection)  # not read while the database is still away
+            except UNREACHABLE:
+                return
+        for path in files:
             entries = await asyncio.to_thread(self.spool.read, path)
-            own = self.spool.written_here(path)
             for start in range(0, len(entries), REPLAY_CHUNK):
-                if not await self._land(entries[start:start + REPLAY_CHUNK], [], set(), own=own):
-                    return  # still unreachable: the file stays for the next try
+                if not await self._land(entries[start:start + REPLAY_CHUNK], [], set()):
+                    return  # unreachable again: the file stays for the next try
+            for owner_id in {entry.owner_id for entry in entries if entry.credits_charged}:
+                self.credits_read.pop(owner_id, None)
             await asyncio.to_thread(path.unlink, missing_ok=True)
             logger.info("usage replayed from %s: %d records", path, len(entries))
         self.replay_due = False
@@ -211,9 +221,6 @@ class UsageBatch:
             except TimeoutError:
                 pass
             await self.flush()
-
-
-REPLAY_CHUNK = 5_000
 
 
 class Spool:
@@ -246,10 +253,6 @@ class Spool:
     def read(path: Path) -> list[UsageEntry]:
         with path.open(encoding="utf-8") as lines:
             return [UsageEntry.from_json(json.loads(line)) for line in lines if line.strip()]
-
-    def written_here(self, path: Path) -> bool:
-        """Spilled by this batch: its credits are still counted in `unwritten_credits`."""
-        return path.name.startswith(self.prefix)
 
 
 _COLUMNS = ("created_at", "workspace_id", "user_id", "owner_id", "provider", "model", "source", "task", "key_id",
