@@ -4,7 +4,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # The database or the shared cache cannot be reached (refused, dropped, timed out): a 503 with Retry-After, not a
 # 500 -- the request was fine and will succeed once the service is back.
-SERVICE_OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+SERVICE_OUTAGES = (*DATABASE_UNAVAILABLE, RedisConnectionError, RedisTimeoutError)
 
 
 class DomainError(Exception):

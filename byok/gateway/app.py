@@ -166,7 +166,7 @@ def _error_of(exc: BaseException) -> tuple[int, str, str, str | None]:
     if isinstance(exc, DomainError):
         return exc.status, exc.code, exc.message, None
     if isinstance(exc, SERVICE_OUTAGES):
-        return 503, "service_unavailable", "byok cannot reach its database or cache right now; retry shortly.", None
+        return 503, "service_unavailable", "The service is temporarily unavailable; try again shortly.", None
     if isinstance(exc, Failure):
         from ..errors import ProviderCallFailed
 
@@ -181,7 +181,9 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
         logger.exception("data plane error", exc_info=exc)
     elif isinstance(exc, SERVICE_OUTAGES):
         logger.warning("data plane answered 503: database or cache unreachable (%s)", type(exc).__name__)
-    extra = {"retry-after": RETRY_AFTER_SECONDS} if status in (429, 503) else None
+    extra = {"retry-after": RETRY_AFTER_SECONDS} if status == 429 else None
+    if status == 503:
+        extra = {"retry-after": str(settings.BYOK_RETRY_AFTER_SECONDS)}
     await reply.json(status, shape(status, code, message, param), extra)
 
 

@@ -32,11 +32,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.services import api_key_mark_used
+from core.errors import DATABASE_UNAVAILABLE
 from core.metrics import USAGE_DEAD_LETTERS
 
 from ..catalog.selectors import estimated_cost
@@ -51,7 +52,6 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most 
 CREDITS_TTL = 1.0
 MAX_QUEUED = 50_000  # calls kept in memory while the database is unreachable; beyond, spilled to disk
 REPLAY_CHUNK = 5_000  # spilled calls written per transaction when replayed
-UNREACHABLE = (OperationalError, InterfaceError)
 logger = logging.getLogger(__name__)
 
 
@@ -149,11 +149,11 @@ class UsageBatch:
         try:
             try:
                 await db(_write, entries, stamp_keys, api_keys)
-            except UNREACHABLE:
+            except DATABASE_UNAVAILABLE:
                 raise
             except Exception:  # noqa: BLE001 -- a row the database refuses: each alone, the refused ones parked
                 await db(_write_each, entries, stamp_keys, api_keys)
-        except UNREACHABLE as exc:
+        except DATABASE_UNAVAILABLE as exc:
             if not self.unreachable:
                 logger.warning("usage not written: the database is unreachable (%s); %d records kept until it is "
                                "back", type(exc).__name__, len(entries))
@@ -194,7 +194,7 @@ class UsageBatch:
         if files:
             try:
                 await db(connection.ensure_connection)  # not read while the database is still away
-            except UNREACHABLE:
+            except DATABASE_UNAVAILABLE:
                 return
         for path in files:
             entries = await asyncio.to_thread(self.spool.read, path)
@@ -281,7 +281,7 @@ def _write_each(entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[
     for entry in entries:
         try:
             _write([entry], [], set())
-        except UNREACHABLE:
+        except DATABASE_UNAVAILABLE:
             raise
         except Exception as exc:  # noqa: BLE001 -- whatever refuses this row must not hold back the others
             _dead_letter(entry, exc)
