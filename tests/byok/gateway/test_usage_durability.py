@@ -71,15 +71,16 @@ def test_a_database_outage_during_calls_loses_no_usage_row(dataplane, sandbox, t
     client = dataplane.openai(member)
     warmed(client, dataplane)
 
-    with database_unreachable(tmp_path):
-        for _ in range(20):
-            assert chat(client).choices  # cached keys keep serving
-        time.sleep(1.3)  # the flusher tries at least once and keeps everything
+    with database_unreachable(tmp_path), ThreadPoolExecutor(8) as pool:
+        started = time.monotonic()
+        answers = list(pool.map(lambda _: chat(client), range(120)))  # cached keys keep serving
+        time.sleep(max(0.0, started + 2.5 - time.monotonic()))  # the flusher tried (and kept) at least twice
         dataplane.flush_usage()
         assert UsageRecord.objects.filter(workspace=workspace).count() == 2
+    assert all(answer.choices for answer in answers)
     dataplane.flush_usage()
 
-    assert UsageRecord.objects.filter(workspace=workspace).count() == 22
+    assert UsageRecord.objects.filter(workspace=workspace).count() == 122
     assert UsageRecord.objects.filter(call_id__isnull=True).count() == 0
     outage = [r for r in caplog.records if "database is unreachable" in r.getMessage()]
     assert len(outage) == 1  # once per outage, not once per flush
