@@ -176,3 +176,21 @@ def test_staff_see_the_dead_letters_read_only(admin_client):
     assert admin_client.get("/admin/byok/usagedeadletter/add/").status_code == 403
     assert admin_client.post(f"/admin/byok/usagedeadletter/{letter.pk}/delete/", {"post": "yes"}).status_code == 403
     assert UsageDeadLetter.objects.filter(pk=letter.pk).exists()
+
+
+def test_beyond_its_bound_the_queue_spills_to_disk_and_the_spill_is_replayed(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    owner, workspace, member = team()
+    batch = usage.UsageBatch()
+    for _ in range(usage.MAX_QUEUED + 1):
+        batch.add(platform_entry(workspace, member, 0))
+
+    with database_unreachable(tmp_path):
+        asyncio.run(batch.flush())
+    assert not batch.pending  # memory stays bounded
+    spilled = list((tmp_path / "usage-spool").glob("*.jsonl"))
+    assert sum(len(path.read_text().splitlines()) for path in spilled) == usage.MAX_QUEUED + 1
+
+    asyncio.run(batch.flush())
+    assert UsageRecord.objects.filter(workspace=workspace).count() == usage.MAX_QUEUED + 1
+    assert not list((tmp_path / "usage-spool").glob("*.jsonl"))
