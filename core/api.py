@@ -6,14 +6,13 @@ import sys
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import DomainError
+from .errors import DATABASE_UNAVAILABLE, DomainError
 from .parsers import RequestTooLarge
 
 logger = logging.getLogger("byok.api")
@@ -31,9 +30,6 @@ _CODES = {
     exceptions.Throttled: "throttled",
     RequestTooLarge: "request_too_large",
 }
-
-# The database is unreachable (down, restarting, out of connections): the client may retry shortly.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:

@@ -1,3 +1,13 @@
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# The database or the shared cache cannot be reached (refused, dropped, timed out): a 503 with Retry-After, not a
+# 500 -- the request was fine and will succeed once the service is back.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+SERVICE_OUTAGES = (*DATABASE_UNAVAILABLE, RedisConnectionError, RedisTimeoutError)
+
+
 class DomainError(Exception):
     """A rule of the product was broken. Services raise these; the API and the admin map them once.
 

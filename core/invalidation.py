@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 _KEY = "byok:generation:{}"
 _seen: dict[str, str | None] = {}
 _checked_at: dict[str, float] = {}
+_unreadable: set[str] = set()  # topics whose number could not be read at the last try (logged once per outage)
 _listeners: dict[str, list[Callable[[], None]]] = {}
 _lock = threading.Lock()
 
@@ -70,9 +71,16 @@ def generation_changed(topic: str) -> bool:
             # Missing: a change. Start a new number so that the next poll can tell "unchanged" again.
             cache.add(key, secrets.token_hex(8), timeout=None)
             value = cache.get(key)
-    except Exception:
-        logger.warning("Could not read the %r generation; dropping this process's caches.", topic, exc_info=True)
+    except Exception as exc:  # noqa: BLE001 -- the shared cache is away: drop the caches rather than serve stale
+        if topic not in _unreadable:
+            _unreadable.add(topic)
+            logger.warning("Could not read the %r generation (%s: %s); dropping this process's caches at every poll "
+                           "until the shared cache answers again.", topic, type(exc).__name__, exc)
         value = None
+    else:
+        if topic in _unreadable:
+            _unreadable.discard(topic)
+            logger.warning("The %r generation is readable again.", topic)
     with _lock:
         _checked_at[topic] = time.monotonic()
         changed = value is None or value != _seen.get(topic)

@@ -30,6 +30,8 @@ BREAKER = Counter("byok_breaker_transitions", "Circuit breaker transitions of ow
 SESSION_REFRESHES = Counter("byok_session_refreshes", "STS session refreshes by outcome (ok, failed).", ["outcome"])
 INVALIDATIONS = Counter("byok_cache_invalidations", "In-process cache invalidations (core.invalidation), by topic.",
                         ["topic"])
+USAGE_DEAD_LETTERS = Counter("byok_usage_dead_letters", "Usage records that could not be written, parked in the "
+                             "dead-letter table, by error class.", ["reason"])
 LOGIN_LOCKOUTS = Counter("byok_login_lockouts", "Sign-in lockouts, by what was locked (account, address).",
                          ["locked"])
 

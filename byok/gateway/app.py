@@ -29,7 +29,7 @@ from urllib.parse import unquote
 from django.conf import settings
 
 from accounts.models import ApiKey
-from core.errors import DomainError
+from core.errors import SERVICE_OUTAGES, DomainError
 from core.parsers import json_depth, max_json_depth
 from core.request_context import (
     RequestContext,
@@ -184,6 +184,8 @@ def _error_of(exc: BaseException) -> tuple[int, str, str, str | None]:
         return 404, "workspace_not_found", f"No workspace {exc} that you are a member of.", None
     if isinstance(exc, DomainError):
         return exc.status, exc.code, exc.message, None
+    if isinstance(exc, SERVICE_OUTAGES):
+        return 503, "service_unavailable", "The service is temporarily unavailable; try again shortly.", None
     if isinstance(exc, Failure):
         from ..errors import ProviderCallFailed
 
@@ -196,7 +198,11 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
     status, code, message, param = _error_of(exc)
     if status == 500:
         logger.exception("data plane error", exc_info=exc)
+    elif isinstance(exc, SERVICE_OUTAGES):
+        logger.warning("data plane answered 503: database or cache unreachable (%s)", type(exc).__name__)
     extra = {"retry-after": str(getattr(exc, "retry_after", RETRY_AFTER_SECONDS))} if status == 429 else None
+    if status == 503:
+        extra = {"retry-after": str(settings.BYOK_RETRY_AFTER_SECONDS)}
     await reply.json(status, shape(status, code, message, param), extra)
 
 
@@ -525,6 +531,15 @@ class DataPlane:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = request_id_from(headers.get("x-request-id"))
         reply = Reply(send, request_id)
+        client = scope.get("client")
+        context = enter_request_context(RequestContext(request_id=request_id, ip=client_address(
+            client[0] if client else None, headers.get("x-forwarded-for", ""))))
+        try:
+            await self._handle(scope, receive, headers, reply)
+        finally:
+            leave_request_context(context)
+
+    async def _handle(self, scope, receive, headers: dict, reply: Reply) -> None:
         reply.headers.update(_cors(headers))
         path, method = scope["path"], scope["method"]
         if method == "OPTIONS":
@@ -557,14 +572,12 @@ class DataPlane:
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        await cache.catalog_ready()
-        client = scope.get("client")
-        context = enter_request_context(RequestContext(request_id=request_id, ip=client_address(
-            client[0] if client else None, headers.get("x-forwarded-for", ""))))
         try:
-            await handler(headers, b"".join(chunks), reply)
-        finally:
-            leave_request_context(context)
+            await cache.catalog_ready()
+        except Exception as exc:  # noqa: BLE001 -- a process started during an outage answers 503 until it ends
+            await _answer_error(reply, exc, _shape(headers, path))
+            return
+        await handler(headers, b"".join(chunks), reply)
 
 
 __all__ = ["DataPlane", "Served", "Category"]

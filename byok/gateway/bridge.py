@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from accounts.models import User
+from core.request_context import current_request_context, enter_request_context
 
 from ..providers.registry import get_provider
 from . import cache, clients, usage
@@ -66,7 +67,7 @@ async def core_start(stop: asyncio.Event) -> list[asyncio.Task]:
 async def core_stop(stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await usage.batch.flush()
+    await usage.batch.close()
 
 
 class _OwnLoop:
@@ -156,7 +157,14 @@ def run(make: Callable[[], Awaitable]):
         running = None
     if running is loop:
         raise RuntimeError("bridge.run called from the data plane's own loop: await the coroutine instead")
-    return asyncio.run_coroutine_threadsafe(make(), loop).result(settings.BYOK_LLM_TIMEOUT + STOP_TIMEOUT)
+    context = current_request_context()
+
+    async def in_request_context():  # the caller's request id on the loop too (its log lines carry it)
+        if context is not None:
+            enter_request_context(context)  # the task's own copy of the context: nothing to undo
+        return await make()
+
+    return asyncio.run_coroutine_threadsafe(in_request_context(), loop).result(settings.BYOK_LLM_TIMEOUT + STOP_TIMEOUT)
 
 
 # --- the sync entry point ------------------------------------------------------------------------------------

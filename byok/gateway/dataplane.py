@@ -8,6 +8,7 @@ after that point ends the stream (no fallback: output was already sent), and usa
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.metrics import record_call
+from core.request_context import current_request_context
 
 from ..catalog.pricing import TokenCounts
 from ..catalog.selectors import model_limits
@@ -32,6 +34,8 @@ from .catalog import MODEL_TASK, Target
 from .dbthread import db
 from .resolve import Resolution, Source
 from .routing import byok_failed, byok_gate, byok_gate_needs_db, platform_reason, to_platform
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -153,21 +157,22 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
             spec, client, resolution = await client_for(resolution)
             iterator = spec.acall(client, Call(api=api, body=body, model=model, stream=stream, betas=betas))
             first = await anext(iterator)
-    except (Failure, RequestInvalid):
+    except RequestInvalid:
         await _close(iterator)
         raise
-    except TimeoutError:
-        await _close(iterator)
-        raise Failure(Category.TIMEOUT, f"{spec.name} did not answer within {settings.BYOK_LLM_TIMEOUT:g} s.",
-                      code="Deadline") from None
-    except StopAsyncIteration:
-        raise Failure(Category.PROVIDER_UNAVAILABLE, f"{spec.name} answered with an empty stream.",
-                      code="EmptyStream") from None
     except Exception as exc:  # noqa: BLE001 -- classify re-raises anything that is not a provider error
         await _close(iterator)
-        failure = spec.classify(exc, model=model)
-        record_call(source=resolution.source, provider=resolution.provider, model=model, outcome=failure.category,
-                    seconds=time.perf_counter() - started)
+        if isinstance(exc, Failure):
+            failure = exc
+        elif isinstance(exc, TimeoutError):
+            failure = Failure(Category.TIMEOUT, f"{spec.name} did not answer within {settings.BYOK_LLM_TIMEOUT:g} s.",
+                              code="Deadline")
+        elif isinstance(exc, StopAsyncIteration):
+            failure = Failure(Category.PROVIDER_UNAVAILABLE, f"{spec.name} answered with an empty stream.",
+                              code="EmptyStream")
+        else:
+            failure = spec.classify(exc, model=model)
+        _attempt_failed(resolution, model, failure, seconds=time.perf_counter() - started)
         raise failure from None
     record_call(source=resolution.source, provider=resolution.provider, model=model, outcome="ok",
                 seconds=time.perf_counter() - started, fallback_reason=fallback_reason)
@@ -195,6 +200,17 @@ def within_output_limit(api: str, body: dict, *, task: str, family: str, model: 
                                      param=name)
             return {**body, name: ceiling}, f"{name}={ceiling}"
     return body, ""
+
+
+def _attempt_failed(resolution: Resolution, model: str, failure: Failure, *, seconds: float) -> None:
+    """Every failed attempt is seen: a WARNING with the request id (the call falls back or is refused next) and a
+    count by provider and category."""
+    context = current_request_context()
+    logger.warning("%s call on %s credentials failed (%s, code %s) after %.0f ms, model %s; request %s",
+                   resolution.provider, resolution.source, failure.category, failure.code or "-", seconds * 1000,
+                   model, context.request_id if context else "-")
+    record_call(source=resolution.source, provider=resolution.provider, model=model, outcome=failure.category,
+                seconds=seconds)
 
 
 async def _close(iterator) -> None:

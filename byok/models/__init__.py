@@ -1,6 +1,6 @@
 from .catalog import Model, ModelNotice
 from .keys import CredentialReminder, ProviderKey, RoleExternalId
-from .usage import TOKENS_PER_CREDIT, PlatformCreditUsage, UsageRecord
+from .usage import TOKENS_PER_CREDIT, PlatformCreditUsage, UsageDeadLetter, UsageRecord
 
 __all__ = ["TOKENS_PER_CREDIT", "CredentialReminder", "Model", "ModelNotice", "PlatformCreditUsage", "ProviderKey",
-           "RoleExternalId", "UsageRecord"]
+           "RoleExternalId", "UsageDeadLetter", "UsageRecord"]

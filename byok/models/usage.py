@@ -28,6 +28,9 @@ class UsageRecord(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     fallback_reason = models.CharField(max_length=64, blank=True)
     credits_charged = models.PositiveIntegerField(default=0)
+    call_id = models.UUIDField(
+        null=True, blank=True, unique=True, editable=False,
+        help_text="The call's id, given when it was made: a record written twice (a replayed batch) is stored once.")
     estimated_cost = models.DecimalField(
         max_digits=14, decimal_places=8, null=True, blank=True,
         help_text="USD at the catalog's prices at call time (byok.catalog.pricing.usage_cost); empty when the "
@@ -39,6 +42,21 @@ class UsageRecord(models.Model):
             models.Index(fields=["workspace", "created_at"], name="usage_workspace_time"),
             models.Index(fields=["owner", "created_at"], name="usage_owner_time"),
         ]
+
+
+class UsageDeadLetter(models.Model):
+    """A call's usage that could not be written (its workspace was deleted while the call was in flight, a value
+    out of range): parked here with the reason, so the rest of its batch lands. Holds what a UsageRecord holds (no
+    prompt, no secret), as JSON."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    call_id = models.UUIDField(unique=True, editable=False)
+    reason = models.TextField()
+    entry = models.JSONField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "usage dead letter"
 
 
 TOKENS_PER_CREDIT = 1000  # a platform credit buys this many tokens (input and output alike), rounded up per call

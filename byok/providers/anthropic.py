@@ -1,6 +1,5 @@
 """Anthropic's API with an owner's `sk-ant-…` key."""
 
-import json
 from functools import partial
 
 from . import http_sdk, transport
@@ -76,7 +75,7 @@ async def messages_acall(post, call: Call, *, rules=MESSAGES_ON_ANTHROPIC, name:
         yield message_to_chat(message, model=call.model) if translator else {**message, "model": call.model}
         return
     async for event, data in transport.sse_events(await post({**body, "stream": True}, betas)):
-        item = json.loads(data)
+        item = transport.parse_json(data)
         if event == "error" or item.get("type") == "error":
             raise http_sdk.stream_error(item.get("error"), name=name, console=console)
         if translator is None:

@@ -1,6 +1,5 @@
 """OpenAI and the providers that speak its protocol on their official base URLs (no user-supplied URL)."""
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +61,7 @@ class OpenAICompatibleProvider(Provider):
         async for _, data in transport.sse_events(await client.post("/chat/completions", body)):
             if data == "[DONE]":
                 break
-            chunk = json.loads(data)
+            chunk = transport.parse_json(data)
             if chunk.get("error"):
                 raise http_sdk.stream_error(chunk["error"], name=self.name, console=self.console)
             yield chunk
@@ -75,7 +74,7 @@ class OpenAICompatibleProvider(Provider):
             yield await client.post_json("/responses", body)
             return
         async for _, data in transport.sse_events(await client.post("/responses", {**body, "stream": True})):
-            event = json.loads(data)
+            event = transport.parse_json(data)
             if event.get("type") == "error":
                 raise http_sdk.stream_error({"type": event.get("code")}, name=self.name, console=self.console)
             yield event

@@ -8,7 +8,9 @@ aiohttp stays at ~0.3 ms. Every provider call goes through here, connection test
 included (`run_sync`); only STS (botocore) and Google's token exchange (google-auth) keep their libraries.
 
 A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or dropped connection
-`TransportFailed`, a connect or read timeout `TimeoutError`; each provider's `classify` reads them.
+`TransportFailed`, a connect or read timeout `TimeoutError`; each provider's `classify` reads them. A 2xx answer
+(or stream event) that is not a JSON object is the provider failing: `parse_json` raises a provider_unavailable
+`Failure`, so the call falls back as for a 5xx.
 """
 
 import asyncio
@@ -22,6 +24,8 @@ from contextlib import contextmanager
 import aiohttp
 import certifi
 from yarl import URL
+
+from .outcomes import Category, Failure
 
 
 class HttpStatusError(Exception):
@@ -119,6 +123,18 @@ async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: fl
     return response
 
 
+def parse_json(data: bytes | str) -> dict:
+    """A provider's JSON object (a body or a stream event), or a provider_unavailable Failure."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Failure(Category.PROVIDER_UNAVAILABLE, "The provider answered with a body that is not a JSON object; "
+                      "this is usually temporary: retry shortly.", code="MalformedBody")
+    return value
+
+
 async def post_json(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float) -> dict:
     """POST `data` and read the JSON answer."""
     return await read_json(await post(url, headers=headers, data=data, timeout=timeout))
@@ -128,7 +144,8 @@ async def read_json(response: aiohttp.ClientResponse) -> dict:
     """The JSON body of a response from `post`. Releases the response."""
     try:
         with _failures():
-            return json.loads(await response.read())
+            content = await response.read()
+        return parse_json(content)
     finally:
         response.release()
 

@@ -349,7 +349,7 @@ async def _gemini_acall(client: AsyncVertexClient, call: Call):
         return
     translator = GeminiStreamToChat(model=call.model)
     async for _, data in transport.sse_events(await client.gemini_post(call.model, body, stream=True)):
-        response = json.loads(data)
+        response = transport.parse_json(data)
         if "error" in response:
             raise _stream_failure(response, model=call.model, location=client.location)
         for item in translator.feed(response):

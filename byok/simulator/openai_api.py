@@ -88,7 +88,11 @@ def handle_openai_compatible(request: SimRequest, state: SimulatorState, provide
         if failure is not None:
             status, error_type, code, message = failure
             raise OpenAIError(status, error_type, code, message)
-        if operation.endswith("ChatCompletions"):
+        if operation.endswith("ChatCompletions") and account.behaviour == "broken_body":
+            # A 200 whose JSON stops short, as a proxy or load balancer cutting the body may give.
+            response = SimResponse(status=200, body=b'{"id":"chatcmpl-broken","object":"chat.comp',
+                                   headers={"Content-Type": "application/json"})
+        elif operation.endswith("ChatCompletions"):
             response = _chat_completion(body, state, account)
         elif operation.endswith("Embeddings"):
             response = _embeddings(body, account)

@@ -79,7 +79,7 @@ class BedrockAsyncClient:
         """Converse or InvokeModel: the JSON answer, or a ClientError."""
         response = await self._post(model, action, body, stream=False)
         try:
-            return json.loads(await response.read())
+            return transport.parse_json(await response.read())
         finally:
             response.release()
 
@@ -92,7 +92,7 @@ class BedrockAsyncClient:
                 headers = message.headers
                 kind = headers.get(":message-type")
                 if kind == "event":
-                    yield headers.get(":event-type", ""), json.loads(message.payload or b"{}")
+                    yield headers.get(":event-type", ""), transport.parse_json(message.payload or b"{}")
                 else:
                     code = headers.get(":exception-type") or headers.get(":error-code") or "StreamError"
                     payload = json.loads(message.payload or b"{}")

@@ -109,3 +109,13 @@ def test_a_provider_slower_than_the_read_timeout_is_a_timeout():
         return True
 
     assert asyncio.run(serve(upstream, call))
+
+
+@pytest.mark.parametrize("body", [b'{"id":"chatcmpl-1","choi', b"", b"[]", b'"text"', b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_the_provider_failing(body):
+    from byok.providers.outcomes import Category, Failure
+
+    with pytest.raises(Failure) as failed:
+        transport.parse_json(body)
+    assert failed.value.category == Category.PROVIDER_UNAVAILABLE and failed.value.fallback_eligible
+    assert failed.value.code == "MalformedBody"
