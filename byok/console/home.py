@@ -127,15 +127,17 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
         if row["day"] in per_day and source in per_day[row["day"]]:
             per_day[row["day"]][source] += row["calls"]
 
-    # Fallback incidents: the last ones opened (FALLBACK_ACTIVATED), each closed by its key's next BYOK_RECOVERED.
+    # Fallback incidents: the last ones opened — a call's failure (FALLBACK_ACTIVATED) or a session byok could not
+    # renew (SESSION_REFRESH_FAILED: calls fall back until it can) — each closed by its key's next BYOK_RECOVERED.
     keys_by_id = {k.pk: k for k in keys}
+    opening = (AuditAction.FALLBACK_ACTIVATED, AuditAction.SESSION_REFRESH_FAILED)
     events = list(console_audit_events(access).filter(
-        action__in=[AuditAction.FALLBACK_ACTIVATED, AuditAction.BYOK_RECOVERED], created_at__gte=since)
+        action__in=[*opening, AuditAction.BYOK_RECOVERED], created_at__gte=since)
         .order_by("-created_at", "-id")[:500])[::-1]
     open_by_key: dict = {}
     incidents: list[Incident] = []
     for event in events:
-        if event.action == AuditAction.FALLBACK_ACTIVATED:
+        if event.action in opening and event.target_key_id not in open_by_key:
             incident = Incident(key=keys_by_id.get(event.target_key_id), key_hint=event.target_hint, reason=event.details.get("category", ""),
                 started_at=event.created_at, ended_at=None, workspace=event.workspace)
             open_by_key[event.target_key_id] = incident

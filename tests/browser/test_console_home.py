@@ -57,6 +57,7 @@ def test_owner_home_says_which_model_her_traffic_uses_retires_and_what_replaces_
     UsageRecord.objects.create(workspace=olivia.owned_workspaces.get(slug="acme"), owner=olivia, provider="bedrock",
                                model="global." + SONNET_4_5, task="standard", source="byok")
     sonnet = Model.objects.get(family="bedrock", model_id=SONNET_4_5)
+    sonnet.status, sonnet.deprecated_on = Model.Status.AVAILABLE, None  # retiring, not yet deprecated
     sonnet.retires_on = timezone.localdate() + timedelta(days=12)
     sonnet.replacement = Model.objects.get(family="bedrock", model_id="anthropic.claude-haiku-4-5-20251001-v1:0")
     sonnet.save()
