@@ -347,7 +347,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         save nothing. Only the credential fields (and the profile) need to be valid: the name and the rest wait for
         "Test and save". The result, or the validation/throttle error placed on the form."""
         form.is_valid()
-        for settings_field in ("name", "fallback_mode", "scope", "workspaces", "api_keys"):
+        for settings_field in ("name", "fallback_mode", "scope", "priority", "weight", "workspaces", "api_keys"):
             form.errors.pop(settings_field, None)
         if form.errors or (formset is not None and not formset.is_valid()):
             return None
@@ -414,7 +414,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             form_class = key_form_class(key.provider_spec, editing=True)
             form = form_class(data, owner=request.user, initial={
                 "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
-                "scope": key.scope, "workspaces": list(key.workspaces.all()), "api_keys": list(key.api_keys.all())})
+                "scope": key.scope, "priority": key.priority, "weight": key.weight,
+                "workspaces": list(key.workspaces.all()), "api_keys": list(key.api_keys.all())})
             formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
             if adding_region(data):
                 form = form_class(initial=typed_values(form), owner=request.user)

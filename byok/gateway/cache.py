@@ -55,9 +55,10 @@ class _UserRef:
 def _valid_until(resolution: Resolution) -> float:
     now = timezone.now()
     deadline = time.monotonic() + MAX_AGE
-    key = resolution.key
-    moments: list[datetime | None] = [key.expires_at, key.breaker_open_until] if key else []
-    if key:
+    keys = [member.key for member in resolution.pool] or ([resolution.key] if resolution.key else [])
+    moments: list[datetime | None] = []
+    for key in keys:
+        moments += [key.expires_at, key.breaker_open_until]
         for entry in (key.model_breakers or {}).values():
             moments.append(datetime.fromisoformat(entry["until"]) if entry.get("until") else None)
     for moment in moments:

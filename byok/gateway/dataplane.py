@@ -28,7 +28,15 @@ from .cache import resolution_for
 from .catalog import Target
 from .dbthread import db
 from .resolve import Resolution, Source
-from .routing import byok_failed, byok_gate, byok_gate_needs_db, platform_reason, to_platform
+from .routing import (
+    byok_failed,
+    byok_gate,
+    byok_gate_needs_db,
+    platform_reason,
+    pool_exclusive,
+    pool_order,
+    to_platform,
+)
 
 
 @dataclass
@@ -82,14 +90,17 @@ async def resolve_target(user_id: int, slug: str, target: Target, api_key_id: in
 
 
 def with_region(resolution: Resolution, region: str) -> Resolution:
-    """X-BYOK-Region: one of the key's regional credential sets (or its own region)."""
-    if not region or resolution.source != Source.BYOK or region == resolution.region:
+    """X-BYOK-Region: one of the key's regional credential sets (or its own region); in a pool, the keys that have
+    one for that region."""
+    if not region or resolution.source != Source.BYOK:
         return resolution
-    if region not in resolution.key.regions:
+    pool = tuple(replace(member, region=region) for member in resolution.pool or (resolution,)
+                 if region == member.region or region in member.key.regions)
+    if not pool:
         choices = ", ".join(sorted({resolution.region, *resolution.key.regions}))
         raise RequestInvalid(f"The owner's key has no credentials for region {region}; use one of: {choices}.",
                              param="X-BYOK-Region")
-    return replace(resolution, region=region)
+    return replace(pool[0], pool=pool)
 
 
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
@@ -98,16 +109,26 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
     model = target.model_id(resolution)
     fallback_reason = ""
     if resolution.source == Source.BYOK:
-        if byok_gate_needs_db(resolution, model):
-            fallback_reason = await db(byok_gate, resolution, model)
-        if not fallback_reason:
-            try:
-                return await _attempt(resolution, model, api, body, stream, user_id=user_id, task=target.task)
-            except Failure as failure:
-                if failure.persistent or failure.category == Category.EXPIRED:
-                    fallback_reason = await db(byok_failed, resolution, failure, model=model)
-                else:
-                    fallback_reason = byok_failed(resolution, failure, model=model)  # no database work
+        deadline = asyncio.get_running_loop().time() + settings.BYOK_LLM_TIMEOUT  # one for all the owner's keys
+        order, exclusive = pool_order(resolution), pool_exclusive(resolution)
+        for position, candidate in enumerate(order):
+            last = position == len(order) - 1
+            model = target.model_id(candidate)
+            reason = await db(byok_gate, candidate, model) if byok_gate_needs_db(candidate, model) else ""
+            if not reason:
+                try:
+                    return await _attempt(candidate, model, api, body, stream, user_id=user_id, task=target.task,
+                                          deadline=deadline)
+                except Failure as failure:
+                    last = last or failure.category == Category.TIMEOUT  # the deadline is spent
+                    if failure.persistent or failure.category == Category.EXPIRED:
+                        reason = await db(byok_failed, candidate, failure, model=model, last=last,
+                                          exclusive=exclusive)
+                    else:  # no database work
+                        reason = byok_failed(candidate, failure, model=model, last=last, exclusive=exclusive)
+            fallback_reason = fallback_reason or reason  # the first key's: why the owner's first choice did not serve
+            if last:
+                break
         resolution = to_platform(resolution, fallback_reason)
         model = target.model_id(resolution)
     else:
@@ -121,13 +142,16 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
 
 
 async def _attempt(resolution: Resolution, model: str, api: str, body: dict, stream: bool, *, user_id: int,
-                   task: str, fallback_reason: str = "") -> Served:
-    """Until the first output item, under one deadline (session refresh, connect, first byte)."""
+                   task: str, fallback_reason: str = "", deadline: float | None = None) -> Served:
+    """Until the first output item, under one deadline (session refresh, connect, first byte): `deadline` (the event
+    loop's clock) when the owner's keys share one, else BYOK_LLM_TIMEOUT from now."""
     spec = resolution.provider_spec
     started = time.perf_counter()
     iterator = None
+    if deadline is None:
+        deadline = asyncio.get_running_loop().time() + settings.BYOK_LLM_TIMEOUT
     try:
-        async with asyncio.timeout(settings.BYOK_LLM_TIMEOUT):
+        async with asyncio.timeout_at(deadline):
             spec, client, resolution = await client_for(resolution)
             iterator = spec.acall(client, Call(api=api, body=body, model=model, stream=stream))
             first = await anext(iterator)

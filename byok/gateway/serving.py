@@ -19,7 +19,7 @@ from accounts.models import User, Workspace
 from ..models import ProviderKey
 from ..models.keys import is_exclusive
 from ..providers.registry import FAMILIES, platform_provider
-from .resolve import key_choice
+from .resolve import key_choice, key_pool, key_rank
 
 BYOK, PLATFORM, NOTHING = "byok", "platform", "nothing"
 
@@ -52,6 +52,24 @@ def reason_text(reason: str, key: ProviderKey | None) -> str:
     return reason.replace("_", " ")
 
 
+def pool_words(pool: Iterable[ProviderKey]) -> str:
+    """“A” (hint), then “B” (hint) when A cannot serve; keys of equal rank share calls by weight."""
+    groups: list[list[ProviderKey]] = []
+    for key in pool:
+        if groups and key_rank(groups[-1][0]) == key_rank(key):
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    words = ""
+    for index, group in enumerate(groups):
+        if index:
+            words += f", then, if {'they' if len(groups[index - 1]) > 1 else 'it'} cannot serve, "
+        words += " and ".join(f"“{k.name}” ({k.key_hint})" for k in group)
+        if len(group) > 1:
+            words += f" (sharing calls {':'.join(str(k.weight) for k in group)})"
+    return words
+
+
 @dataclass(frozen=True)
 class Serving:
     """What serves `workspace`'s calls for `family` now."""
@@ -62,6 +80,7 @@ class Serving:
     reason: str  # owner_key, workspace_key (never api_key_scoped: see serving_for), or why not BYOK (no_key, plan_inactive, key_disabled, …)
     key: ProviderKey | None  # the key that serves, or the one that cannot
     platform_configured: bool
+    pool: tuple[ProviderKey, ...] = ()  # BYOK: the owner's usable keys in the order calls try them (`key` first)
 
     @property
     def family_name(self) -> str:
@@ -76,7 +95,7 @@ class Serving:
     def outcome(self) -> str:
         """What calls do, as the end of a sentence: "use “EU key” (AKIA…7XQ2)"."""
         if self.source == BYOK:
-            return f"use “{self.key.name}” ({self.key.key_hint})"
+            return f"use {pool_words(self.pool or (self.key,))}"
         if self.source == PLATFORM:
             return "use platform credentials (counted against platform credits)"
         if is_exclusive(self.key) and self.reason != "plan_inactive":
@@ -100,7 +119,8 @@ def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey
         k.scope == ProviderKey.Scope.ALL_WORKSPACES or any(w.pk == workspace.pk for w in k.workspaces.all()))]
     source, reason, key = key_choice(serving_keys, byok_allowed=byok_allowed, now=now)
     if source == BYOK:
-        return Serving(workspace, family, BYOK, reason, key, configured)
+        pool = tuple(key_pool(serving_keys, byok_allowed=byok_allowed, now=now))
+        return Serving(workspace, family, BYOK, reason, key, configured, pool)
     # Routing's rule: an exclusive key never falls back; the platform serves only when configured.
     exclusive = byok_allowed and is_exclusive(key)
     return Serving(workspace, family, PLATFORM if configured and not exclusive else NOTHING, reason, key, configured)
