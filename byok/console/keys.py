@@ -21,6 +21,7 @@ from ..errors import ConnectionTestFailed
 from ..gateway.serving import (
     family_name,
     platform_configured,
+    residency,
     serving_for,
     serving_sentence,
     what_serves_key_workspaces,
@@ -437,6 +438,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "title": str(key), "key": key, "form": form, "formset": formset,
             "can_change": self.has_change_permission(request, key),
             "scope_text": scope_text(key, request.user.pk),
+            "residency": residency(key),
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "test": test or (test_outcome(key.last_test_summary) if key.last_test_summary else None),

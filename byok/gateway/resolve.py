@@ -82,6 +82,9 @@ class Resolution:
     fallback_mode: str = ProviderKey.FallbackMode.PLATFORM
     inference_profile: str = ""
     region: str = ""
+    # Where the owner's key keeps its calls (eu, us, apac, one region; "" anywhere): platform credentials serve its
+    # fallback only in that geography (byok.providers.base.Provider.platform_credentials_in).
+    geography: str = ""
     # BYOK: the owner's usable keys that may serve the call, in rank order (scope, then priority), each as its own
     # resolution; `key` is the first. A key-level failure moves the call to the next (byok.gateway.routing.pool_order).
     pool: tuple["Resolution", ...] = ()
@@ -112,7 +115,7 @@ class Resolution:
         return {
             "source": self.source, "family": self.family, "provider": self.provider, "reason": self.reason,
             "key_id": self.key_id, "key_hint": self.key_hint, "inference_profile": self.inference_profile,
-            "region": self.region, "fallback_mode": self.fallback_mode,
+            "region": self.region, "geography": self.geography, "fallback_mode": self.fallback_mode,
             "models": {tier: self.model_for(tier) for tier in TIERS},
         }
 
@@ -225,7 +228,13 @@ def byok_resolution(base: dict, key: KeyState) -> Resolution:
     profile = provider.profile_for(key.inference_profile)
     return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
                       reason=_SCOPE_REASON.get(key.scope, "owner_key"), inference_profile=profile,
-                      region=provider.region_for(inference_profile=profile, regions=key.regions), **base)
+                      region=provider.region_for(inference_profile=profile, regions=key.regions),
+                      geography=key_geography(key), **base)
+
+
+def key_geography(key: "KeyState | ProviderKey") -> str:
+    """Where the key keeps its calls ("" anywhere): its inference profile's geography, or its region's."""
+    return PROVIDERS[key.provider].geography(inference_profile=key.inference_profile, regions=key.regions)
 
 
 _SCOPE_RANK = {ProviderKey.Scope.API_KEYS: 0, ProviderKey.Scope.SELECTED: 1, ProviderKey.Scope.ALL_WORKSPACES: 2}
@@ -266,10 +275,13 @@ def _default_family(keys: list[KeyState]) -> str:
 
 
 def platform_resolution(base: "dict | Resolution", *, reason: str, key: KeyState | None = None) -> Resolution:
-    """Platform credentials for the family. The unusable key (if any) is kept so the answer can name it."""
+    """Platform credentials for the family, in the geography of the owner's key that cannot serve (if any: kept so
+    the answer can name it, and so its calls stay where the owner put them)."""
     base = {name: getattr(base, name) if isinstance(base, Resolution) else base[name] for name in _BASE_FIELDS}
     provider = platform_provider(base["family"])
-    platform = provider.platform_credentials(settings.BYOK_PLATFORM_ENV)
+    geography = key_geography(key) if key is not None else ""
+    platform = provider.platform_credentials_in(settings.BYOK_PLATFORM_ENV, geography)
     fallback_mode = key.fallback_mode if key else ProviderKey.FallbackMode.PLATFORM
     return Resolution(source=Source.PLATFORM, provider=provider.id, reason=reason, key=key, fallback_mode=fallback_mode,
-                      inference_profile=platform.inference_profile, region=platform.region, **base)
+                      inference_profile=platform.inference_profile, region=platform.region, geography=geography,
+                      **base)

@@ -19,7 +19,7 @@ from accounts.models import User, Workspace
 from ..models import ProviderKey
 from ..models.keys import is_exclusive
 from ..providers.registry import FAMILIES, platform_provider
-from .resolve import key_choice, key_pool, key_rank
+from .resolve import key_choice, key_geography, key_pool, key_rank
 
 BYOK, PLATFORM, NOTHING = "byok", "platform", "nothing"
 
@@ -29,8 +29,38 @@ def family_name(family: str) -> str:
     return platform_provider(family).name.split(" (")[0]
 
 
-def platform_configured(family: str) -> bool:
-    return platform_provider(family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
+def platform_configured(family: str, geography: str = "") -> bool:
+    """Whether platform credentials may serve the family's calls in `geography` ("": anywhere)."""
+    return platform_provider(family).platform_credentials_in(settings.BYOK_PLATFORM_ENV, geography).configured
+
+
+def geography_words(geography: str) -> str:
+    return {"eu": "the EU", "us": "the US", "apac": "Asia Pacific"}.get(geography, geography)
+
+
+def residency(key: ProviderKey) -> dict:
+    """Where the key's calls run and where its fallback runs, in words, as routing does it: the fallback stays in the
+    key's geography, or does not happen."""
+    spec, geography = key.provider_spec, key_geography(key)
+    if key.profile is not None:
+        traffic = f"{key.profile.name} inference profile — {key.profile.purpose[0].lower()}{key.profile.purpose[1:]}"
+    elif key.regions:
+        traffic = f"{', '.join(key.regions)}" + (f" ({geography_words(geography)})" if geography else "")
+    else:
+        traffic = f"wherever {spec.name} runs it (the provider offers no region choice)"
+    platform = platform_provider(key.family).platform_credentials_in(settings.BYOK_PLATFORM_ENV, geography)
+    if is_exclusive(key):
+        fallback = "none: the key is exclusive"
+    elif not platform.configured:
+        fallback = (f"none: no platform credentials are configured in {geography_words(geography)}, so when your keys "
+                    f"cannot serve, calls fail (503) rather than leave it") if geography else \
+            "none: no platform credentials are configured, so when your keys cannot serve, calls fail (503)"
+    else:
+        where = ", ".join(filter(None, [platform.region, platform.inference_profile and
+                                        f"{platform.inference_profile} profile"]))
+        fallback = (f"platform credentials in {geography_words(geography)}" if geography else
+                    "platform credentials") + (f" ({where})" if where else "")
+    return {"traffic": traffic, "fallback": fallback}
 
 
 def _when(moment: datetime | None) -> str:
@@ -87,6 +117,11 @@ class Serving:
         return family_name(self.family)
 
     @property
+    def residency(self) -> dict | None:
+        """Where the key's calls and its fallback run (None without a key)."""
+        return residency(self.key) if self.key is not None else None
+
+    @property
     def why(self) -> str:
         """Why BYOK does not serve; empty when it does."""
         return "" if self.source == BYOK else reason_text(self.reason, self.key)
@@ -100,6 +135,10 @@ class Serving:
             return "use platform credentials (counted against platform credits)"
         if is_exclusive(self.key) and self.reason != "plan_inactive":
             return f"fail: “{self.key.name}” ({self.key.key_hint}) is exclusive (never falls back) and cannot serve"
+        geography = key_geography(self.key) if self.key is not None else ""
+        if geography:
+            return (f"fail: no platform credentials are configured for {self.family_name} in "
+                    f"{geography_words(geography)}, where “{self.key.name}” keeps its calls")
         return f"fail: no platform credentials are configured for {self.family_name}"
 
 
@@ -112,12 +151,13 @@ def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey
     never the workspace in general, so this answers for session, token and other API keys' calls."""
     now = now or timezone.now()
     platform = {} if platform is None else platform
-    if family not in platform:
-        platform[family] = platform_configured(family)
-    configured = platform[family]
     serving_keys = [k for k in keys if k.family == family and k.owner_id == workspace.owner_id and (
         k.scope == ProviderKey.Scope.ALL_WORKSPACES or any(w.pk == workspace.pk for w in k.workspaces.all()))]
     source, reason, key = key_choice(serving_keys, byok_allowed=byok_allowed, now=now)
+    geography = key_geography(key) if key is not None else ""  # routing's rule: fallback stays in the geography
+    if (family, geography) not in platform:
+        platform[family, geography] = platform_configured(family, geography)
+    configured = platform[family, geography]
     if source == BYOK:
         pool = tuple(key_pool(serving_keys, byok_allowed=byok_allowed, now=now))
         return Serving(workspace, family, BYOK, reason, key, configured, pool)

@@ -1,0 +1,36 @@
+"""The console home and the key page say, per key, where its calls and its fallback run — as routing does it."""
+
+import pytest
+from django.utils.html import strip_tags
+
+from tests.byok.console.conftest import signed_in
+from tests.byok.routing_helpers import key_for, team, use_platform_account
+
+pytestmark = pytest.mark.django_db
+
+KEYS = "/manage/byok/providerkey/"
+
+
+def pages(owner, key) -> tuple[str, str]:
+    home = strip_tags(signed_in(owner).get("/manage/").content.decode())
+    key_page = strip_tags(signed_in(owner).get(f"{KEYS}{key.pk}/change/").content.decode())
+    return " ".join(home.split()), " ".join(key_page.split())
+
+
+def test_an_eu_key_with_only_us_platform_credentials_says_it_has_no_fallback(sim, settings):
+    owner, workspace, member = team()
+    key = key_for(owner, sim.add_account("bedrock"), inference_profile="eu")
+    use_platform_account(settings, sim)
+    home, key_page = pages(owner, key)
+    for page in (home, key_page):
+        assert "EU inference profile — data stays in the European Union" in page
+        assert "none: no platform credentials are configured in the EU" in page
+
+
+def test_an_eu_key_with_eu_platform_credentials_names_them(sim, settings):
+    owner, workspace, member = team()
+    key = key_for(owner, sim.add_account("bedrock"), inference_profile="eu")
+    use_platform_account(settings, sim, profile="eu")
+    home, key_page = pages(owner, key)
+    for page in (home, key_page):
+        assert "platform credentials in the EU (eu-central-1, eu profile)" in page
