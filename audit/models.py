@@ -40,6 +40,8 @@ class AuditAction(models.TextChoices):
     INVITATION_REVOKED = "INVITATION_REVOKED", "Invitation revoked"
     CATALOG_CHANGED = "CATALOG_CHANGED", "Model catalog changed"
     MODEL_RETIRED = "MODEL_RETIRED", "Model retired"
+    USAGE_LIMIT_SET = "USAGE_LIMIT_SET", "Usage limit set"
+    USAGE_LIMIT_REMOVED = "USAGE_LIMIT_REMOVED", "Usage limit removed"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

@@ -42,6 +42,7 @@ from . import bridge, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key, cached_principal
 from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
+from .limits import Quota
 from .dbthread import db_once
 from .resolve import NotAMemberOfWorkspace, Resolution, Source
 
@@ -99,7 +100,10 @@ class Reply:
                         "x-byok-provider": "", "x-byok-model": "", "x-request-id": request_id,
                         "request-id": request_id}
 
-    def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "") -> None:
+    def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "",
+                  quota: Quota | None = None) -> None:
+        if quota is not None:  # x-ratelimit-* as the OpenAI SDKs read them
+            self.headers.update(quota.headers)
         if resolution is not None:
             self.headers.update({"x-byok-source": resolution.source, "x-byok-provider": resolution.provider,
                                  "x-byok-key-hint": _ascii(resolution.key_hint if resolution.source == Source.BYOK
@@ -176,7 +180,7 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
     status, code, message, param = _error_of(exc)
     if status == 500:
         logger.exception("data plane error", exc_info=exc)
-    extra = {"retry-after": RETRY_AFTER_SECONDS} if status == 429 else None
+    extra = getattr(exc, "headers", None) or ({"retry-after": RETRY_AFTER_SECONDS} if status == 429 else None)
     await reply.json(status, shape(status, code, message, param), extra)
 
 
@@ -220,7 +224,8 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
             reply.headers["x-byok-source"] = "byok"
         await _answer_error(reply, exc, openai_error)
         return
-    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
+                    quota=served.quota)
     if not stream:
         tokens = served.first.get("usage") or {}
         served.record(tokens.get("prompt_tokens", 0) or 0, tokens.get("completion_tokens", 0) or 0)
@@ -264,7 +269,8 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
         await _answer_error(reply, exc, anthropic_error)
         return
-    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
+                    quota=served.quota)
     if not stream:
         tokens = served.first.get("usage") or {}
         served.record(tokens.get("input_tokens", 0) or 0, tokens.get("output_tokens", 0) or 0)

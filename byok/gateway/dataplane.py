@@ -27,6 +27,7 @@ from .breaker import breaker_close
 from .cache import resolution_for
 from .catalog import Target
 from .dbthread import db
+from .limits import Quota, admit, limits_for
 from .resolve import Resolution, Source
 from .routing import (
     byok_failed,
@@ -51,6 +52,7 @@ class Served:
     user_id: int
     task: str
     breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
+    quota: Quota | None = None  # the rate limits the call was admitted under (None: the owner set none)
 
     def record(self, input_tokens: int, output_tokens: int) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
@@ -64,6 +66,8 @@ class Served:
             fallback_reason=self.fallback_reason,
             credits_charged=usage.credits_for(resolution, input_tokens, output_tokens))
         usage.batch.add(entry)
+        if self.quota is not None:
+            self.quota.spend_tokens(input_tokens + output_tokens)
         if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
             self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))
         return entry
@@ -106,6 +110,16 @@ def with_region(resolution: Resolution, region: str) -> Resolution:
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
                     region: str = "", api_key_id: int | None = None) -> Served:
     resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
+    quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,
+                                         user_id=user_id, api_key_id=api_key_id))
+    served = await _serve(resolution, target, api, body, stream, user_id=user_id)
+    served.quota = quota
+    return served
+
+
+async def _serve(resolution: Resolution, target: Target, api: str, body: dict, stream: bool, *,
+                 user_id: int) -> Served:
+    """The owner's keys in the pool's order, then platform credentials (the routing rules decide)."""
     model = target.model_id(resolution)
     fallback_reason = ""
     if resolution.source == Source.BYOK:

@@ -1,0 +1,104 @@
+"""Rate limits on /v1: a limit the owner sets on an API key, a member, a workspace or the account is answered with
+429 in the endpoint's shape and Retry-After once reached, and every answer carries x-ratelimit-* as the OpenAI SDKs
+read them. A refused call never reaches the provider (the simulator's call log)."""
+
+import time
+
+import anthropic
+import openai
+import pytest
+
+from audit.models import AuditAction, AuditEvent
+from byok.models import UsageLimit
+from byok.services.limits import usage_limit_set
+from tests.byok.routing_helpers import MESSAGES, key_for, team
+from tests.factories import add_member
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHAT = "openai.ChatCompletions"
+
+
+@pytest.fixture(autouse=True)
+def _whole_minute_ahead():
+    """Limits count per clock minute: start a test with at least 15 s of its minute left, so it stays in one."""
+    left = 60 - time.time() % 60
+    if left < 15:
+        time.sleep(left + 0.1)
+
+
+@pytest.fixture
+def owner_team(sandbox):
+    owner, workspace, member = team()
+    key_for(owner, sandbox.add_account("openai"), provider="openai")
+    return owner, workspace, member
+
+
+def test_an_api_key_limited_to_three_requests_a_minute_serves_three_then_429(dataplane, sandbox, owner_team):
+    owner, workspace, member = owner_team
+    api_key, raw = dataplane.api_key(member)
+    usage_limit_set(owner=owner, actor=owner, subject="api_key", api_key=api_key, metric="requests_per_minute",
+                    value=3)
+    client = dataplane.openai(member, key=raw)
+    remaining = []
+    for _ in range(3):
+        answer = client.chat.completions.with_raw_response.create(model="gpt-5-mini", messages=MESSAGES)
+        assert answer.headers["x-ratelimit-limit-requests"] == "3"
+        assert answer.headers["x-ratelimit-reset-requests"].endswith("s")
+        remaining.append(answer.headers["x-ratelimit-remaining-requests"])
+    assert remaining == ["2", "1", "0"]
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.chat.completions.create(model="gpt-5-mini", messages=MESSAGES)
+    response = refused.value.response
+    assert refused.value.body["code"] == "rate_limit_exceeded" and "3 requests per minute" in refused.value.message
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert len(sandbox.call_log(CHAT)) == 3
+    # Another API key of the workspace is not counted against this one.
+    assert dataplane.openai(member).chat.completions.create(model="gpt-5-mini", messages=MESSAGES).choices
+
+
+def test_a_member_limit_counts_that_member_only_and_answers_in_the_messages_shape(dataplane, sandbox, owner_team):
+    owner, workspace, member = owner_team
+    key_for(owner, sandbox.add_account("anthropic"), provider="anthropic")
+    usage_limit_set(owner=owner, actor=owner, subject="member", workspace=workspace, member=member,
+                    metric="requests_per_minute", value=1)
+    client = dataplane.anthropic(member)
+    assert client.messages.create(model="anthropic/standard", max_tokens=20, messages=MESSAGES).content
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        client.messages.create(model="anthropic/standard", max_tokens=20, messages=MESSAGES)
+    assert refused.value.body["error"]["type"] == "rate_limit_error"
+    assert "retry-after" in refused.value.response.headers
+    colleague = add_member(workspace)
+    assert dataplane.openai(colleague).chat.completions.create(model="gpt-5-mini", messages=MESSAGES).choices
+
+
+def test_a_tokens_limit_refuses_once_the_minutes_tokens_reach_it(dataplane, sandbox, owner_team):
+    owner, workspace, member = owner_team
+    usage_limit_set(owner=owner, actor=owner, subject="workspace", workspace=workspace, metric="tokens_per_minute",
+                    value=10)
+    client = dataplane.openai(member)
+    first = client.chat.completions.with_raw_response.create(model="gpt-5-mini", messages=MESSAGES)
+    assert first.headers["x-ratelimit-limit-tokens"] == "10" and first.headers["x-ratelimit-remaining-tokens"] == "10"
+    assert first.parse().usage.total_tokens > 10
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.chat.completions.create(model="gpt-5-mini", messages=MESSAGES)
+    assert refused.value.response.headers["x-ratelimit-remaining-tokens"] == "0"
+    assert len(sandbox.call_log(CHAT)) == 1
+
+
+def test_setting_and_removing_limits_is_audited_and_shown_with_its_use(dataplane, client_for, owner_team):
+    owner, workspace, member = owner_team
+    api = client_for(owner)
+    created = api.post("/api/v1/limits/", {"subject": "workspace", "workspace": workspace.slug,
+                                           "metric": "requests_per_minute", "value": 50}, format="json")
+    assert created.status_code == 201, created.json()
+    dataplane.openai(member).chat.completions.create(model="gpt-5-mini", messages=MESSAGES)
+    [shown] = api.get("/api/v1/limits/").json()
+    assert (shown["value"], shown["workspace"]) == (50, workspace.slug) and shown["used_now"] >= 1
+    refused = api.post("/api/v1/limits/", {"subject": "workspace", "metric": "requests_per_minute", "value": 5},
+                       format="json")
+    assert refused.status_code == 400 and list(refused.json()["error"]["fields"]) == ["workspace"]
+    assert api.delete(f"/api/v1/limits/{shown['id']}/").status_code == 204
+    assert not UsageLimit.objects.exists()
+    assert list(AuditEvent.objects.filter(action__startswith="USAGE_LIMIT").values_list("action", flat=True)
+                .order_by("id")) == [AuditAction.USAGE_LIMIT_SET, AuditAction.USAGE_LIMIT_REMOVED]
