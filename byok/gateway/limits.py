@@ -35,6 +35,13 @@ TOKENS_REFRESH = 1.0  # seconds between reads of a tokens counter this process h
 Metric = UsageLimit.Metric
 
 
+class LimitCounterUnavailable(DomainError):
+    """The shared counter of a limit whose owner chose to refuse calls it cannot count."""
+
+    code = "rate_limit_counter_unavailable"
+    status = 503
+
+
 class RateLimitExceeded(DomainError):
     code = "rate_limit_exceeded"
     status = 429
@@ -216,6 +223,14 @@ def _seen(headers: dict) -> set[str]:
     return {kind for kind in ("requests", "tokens") if f"x-ratelimit-limit-{kind}" in headers}
 
 
+def _unreachable(limit: Limit) -> bool:
+    """Serve (the owner chose `open`), or refuse with a 503 that says why."""
+    if limit.fail_open:
+        return True
+    raise LimitCounterUnavailable("The rate-limit counter cannot be reached and the workspace owner chose to refuse "
+                                  "calls it cannot count; retry shortly.")
+
+
 async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
     if state.leased > 0:
         state.leased -= 1
@@ -231,7 +246,7 @@ async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
             state.total = await db(_add, key, lease)
         except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
             logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
-            return limit.fail_open
+            return _unreachable(limit)
         granted = min(lease, max(0, limit.value - (state.total - lease)))
         if granted == 0:
             return False
@@ -245,8 +260,8 @@ async def _tokens_left(limit: Limit, state: _Window, key: str) -> bool:
         async with state.lock:
             try:
                 state.total = max(state.total, await db(_read, key))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
                 logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
-                return limit.fail_open
+                return _unreachable(limit)
             state.read_at = now
     return state.total + state.unsent < limit.value
