@@ -47,8 +47,8 @@ class RateLimitExceeded(DomainError):
     status = 429
 
     def __init__(self, message: str, *, headers: dict[str, str]) -> None:
-        super().__init__(message)
-        self.headers = headers
+        super().__init__(message, details={"retry_after": int(headers["retry-after"])})  # the REST API's Retry-After
+        self.headers = headers  # /v1's
 
 
 @dataclass(frozen=True)

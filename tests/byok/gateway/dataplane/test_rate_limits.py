@@ -102,3 +102,16 @@ def test_setting_and_removing_limits_is_audited_and_shown_with_its_use(dataplane
     assert not UsageLimit.objects.exists()
     assert list(AuditEvent.objects.filter(action__startswith="USAGE_LIMIT").values_list("action", flat=True)
                 .order_by("id")) == [AuditAction.USAGE_LIMIT_SET, AuditAction.USAGE_LIMIT_REMOVED]
+
+
+def test_the_rest_completion_endpoint_counts_against_the_same_limits(sandbox, client_for, owner_team):
+    owner, workspace, member = owner_team
+    usage_limit_set(owner=owner, actor=owner, subject="workspace", workspace=workspace, metric="requests_per_minute",
+                    value=1)
+    url = f"/api/v1/workspaces/{workspace.slug}/completions/"
+    body = {"messages": MESSAGES, "provider": "openai"}
+    assert client_for(member).post(url, body, format="json").status_code == 200
+    refused = client_for(member).post(url, body, format="json")
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert len(sandbox.call_log(CHAT)) == 1
