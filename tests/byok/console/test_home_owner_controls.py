@@ -1,4 +1,5 @@
-"""The console home and the key page say, per key, where its calls and its fallback run — as routing does it."""
+"""The console home and the key page say, per key, where its calls and its fallback run — as routing does it — and
+the home lists the owner's rate limits with their use this minute."""
 
 import pytest
 from django.utils.html import strip_tags
@@ -34,3 +35,13 @@ def test_an_eu_key_with_eu_platform_credentials_names_them(sim, settings):
     home, key_page = pages(owner, key)
     for page in (home, key_page):
         assert "platform credentials in the EU (eu-central-1, eu profile)" in page
+
+
+def test_the_console_home_lists_the_owners_rate_limits(sim):
+    from byok.services.limits import usage_limit_set
+
+    owner, workspace, member = team()
+    usage_limit_set(owner=owner, actor=owner, subject="workspace", workspace=workspace, metric="requests_per_minute",
+                    value=100)
+    home = " ".join(strip_tags(signed_in(owner).get("/manage/").content.decode()).split())
+    assert f"workspace {workspace.name} 100 requests per minute 0 calls are served" in home
