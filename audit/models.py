@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     MODEL_RETIRED = "MODEL_RETIRED", "Model retired"
     USAGE_LIMIT_SET = "USAGE_LIMIT_SET", "Usage limit set"
     USAGE_LIMIT_REMOVED = "USAGE_LIMIT_REMOVED", "Usage limit removed"
+    USAGE_LIMIT_THRESHOLD = "USAGE_LIMIT_THRESHOLD", "Usage limit threshold reached"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

@@ -29,24 +29,30 @@ class MemberOfOwnedWorkspacesField(serializers.SlugRelatedField):
 class UsageLimitOutput(serializers.ModelSerializer):
     workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     member = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    used_now = serializers.SerializerMethodField(help_text="Counted in the current minute, across processes "
-                                                           "(requests include units processes have leased).")
+    used_now = serializers.SerializerMethodField(help_text="Counted in the current period (minute, UTC day or month; "
+                                                           "money in US cents), across processes (requests include "
+                                                           "units processes have leased).")
 
     class Meta:
         model = UsageLimit
-        fields = ["id", "subject", "workspace", "member", "api_key", "metric", "value", "fail_mode", "used_now",
+        fields = ["id", "subject", "workspace", "member", "api_key", "metric", "value", "fail_mode", "thresholds",
+                  "used_now",
                   "created_at", "updated_at"]
 
     def get_used_now(self, limit) -> int:
-        return used_now(limit.pk)
+        return used_now(limit)
 
 
 class UsageLimitListApi(APIView):
     class UsageLimitInput(StrictInput):
         subject = serializers.ChoiceField(choices=UsageLimit.Subject.choices)
         metric = serializers.ChoiceField(choices=UsageLimit.Metric.choices)
-        value = serializers.IntegerField(min_value=1, max_value=2_000_000_000)
+        value = serializers.IntegerField(min_value=1, max_value=2_000_000_000,
+                                         help_text="Requests, tokens, or US cents for money budgets.")
         fail_mode = serializers.ChoiceField(choices=UsageLimit.FailMode.choices, required=False)
+        thresholds = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=99), required=False, max_length=10,
+            help_text="Percentages of the limit at which you hear once per period (e-mail, audit, webhook), e.g. [80].")
         workspace = OwnedWorkspacesField(required=False)
         member = MemberOfOwnedWorkspacesField(required=False)
         api_key = OwnedApiKeysField(required=False)

@@ -161,7 +161,7 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
                 if o.plan.monthly_platform_credits else 100}
                for o in owners.values()]
 
-    limits = [{"limit": limit, "used_now": used_now(limit.pk)} for limit in
+    limits = [{"limit": limit, "used_now": used_now(limit)} for limit in
               UsageLimit.objects.filter(owner_id=access.user_id).select_related("workspace", "member", "api_key")]
     return {"homes": list(homes.values()), "totals": totals, "chart": _chart(days, per_day), "limits": limits,
             "incidents": incidents, "expiring": expiring, "sessions": sessions, "credits": credits, "now": now,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.metrics import record_call
 
+from ..catalog.selectors import estimated_cost
 from ..errors import ProviderCallFailed
 from ..providers.base import Call, Provider
 from ..providers.outcomes import Category, Failure
@@ -52,7 +53,7 @@ class Served:
     user_id: int
     task: str
     breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
-    quota: Quota | None = None  # the rate limits the call was admitted under (None: the owner set none)
+    quota: Quota | None = None  # the limits the call was admitted under (None: the owner set none)
 
     def record(self, input_tokens: int, output_tokens: int) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
@@ -67,7 +68,9 @@ class Served:
             credits_charged=usage.credits_for(resolution, input_tokens, output_tokens))
         usage.batch.add(entry)
         if self.quota is not None:
-            self.quota.spend_tokens(input_tokens + output_tokens)
+            cost = estimated_cost(provider=resolution.provider, model=self.model, input_tokens=input_tokens,
+                                  output_tokens=output_tokens) if self.quota.counts_money else None
+            self.quota.spend(tokens=input_tokens + output_tokens, cost=cost)
         if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
             self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))
         return entry

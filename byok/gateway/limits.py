@@ -1,13 +1,16 @@
-"""Rate limits on the call path: requests and tokens per minute on the owner, a workspace, a member or a workspace
-API key (byok.models.UsageLimit), counted per fixed minute in the shared cache (`django.core.cache`: Redis with
+"""Limits on the call path: requests and tokens per minute, and money per UTC day or month (at the catalog's
+prices), on the owner, a workspace, a member or a workspace API key (byok.models.UsageLimit), counted per period in
+the shared cache (`django.core.cache`: Redis with
 CACHE_URL, whose INCR is atomic across processes; the embedded database cache otherwise, for one process).
 
 Requests are leased: a process takes a slice of the window's remaining allowance with one atomic increment of the
 shared counter and spends it locally, so the common call costs a dict lookup. Slices shrink as the window fills (one
 unit near the end), so across processes no more than the limit is accepted; units a process leased and did not spend
-before the minute ends are the only loss. Tokens are known after the call: they are added to the shared counter off
-the request path, and a call is refused once the window's tokens (as last read, plus this process's not yet added)
-reach the limit: the overshoot is the tokens of calls admitted before the count caught up.
+before the minute ends are the only loss. Tokens and money are known after the call: they are added to the shared
+counter off the request path, and a call is refused once the period's count (as last read, plus this process's not yet
+added) reaches the limit: the overshoot is what calls admitted before the count caught up spent (within one call in
+one process). The increment that carries a counter across one of the owner's thresholds (e.g. 80 %) records one
+notice, in whichever process made it.
 
 When the shared cache cannot be reached, each limit does what its owner chose: serve (`open`) or refuse (`closed`).
 Limits are read once per owner and kept in memory until the "gateway" generation moves (a limit was set or removed).
@@ -18,6 +21,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.core.cache import cache
 
@@ -33,6 +38,8 @@ LEASE_SHARE = 8  # a lease is at most this fraction of what is left in the windo
 LEASE_MAX = 1000
 TOKENS_REFRESH = 1.0  # seconds between reads of a tokens counter this process has not written to
 Metric = UsageLimit.Metric
+MONEY = (Metric.MONEY_PER_DAY, Metric.MONEY_PER_MONTH)
+MICRO_USD_PER_CENT = 10_000
 
 
 class LimitCounterUnavailable(DomainError):
@@ -56,8 +63,15 @@ class Limit:
     id: int
     subject: str
     metric: str
-    value: int
+    value: int  # requests, tokens, or US cents
     fail_open: bool
+    thresholds: tuple[int, ...] = ()  # percentages the owner hears about once per period
+    owner_id: int = 0
+
+    @property
+    def ceiling(self) -> int:
+        """The limit in counter units: money is counted in millionths of a dollar."""
+        return self.value * MICRO_USD_PER_CENT if self.metric in MONEY else self.value
 
 
 @dataclass
@@ -85,7 +99,7 @@ on_invalidate("gateway", drop_all)
 
 def _owner_limits(owner_id: int) -> list[tuple]:
     return list(UsageLimit.objects.filter(owner_id=owner_id).values_list(
-        "id", "subject", "workspace_id", "member_id", "api_key_id", "metric", "value", "fail_mode"))
+        "id", "subject", "workspace_id", "member_id", "api_key_id", "metric", "value", "fail_mode", "thresholds"))
 
 
 async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_id: int | None) -> list[Limit]:
@@ -94,7 +108,8 @@ async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_
     if rows is None:
         rows = await db_once(("limits", owner_id), _owner_limits, owner_id)
         _rows[owner_id] = rows
-    return [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open")
+    return [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open",
+                  thresholds=tuple(row[8] or ()), owner_id=owner_id)
             for row in rows if _applies(row, workspace_id, user_id, api_key_id)]
 
 
@@ -114,65 +129,106 @@ def _window_now() -> tuple[int, float]:
     return int(now // WINDOW), WINDOW - now % WINDOW
 
 
-def _counter_key(limit: Limit, window: int) -> str:
-    return f"byok:limit:{limit.id}:{window}"  # used_now reads the same
+def _period(metric: str, minute: int) -> tuple[str, float]:
+    """(the counter's period, seconds until it ends): the clock minute, the UTC day or the UTC month."""
+    if metric not in MONEY:
+        return str(minute), 0.0
+    now = datetime.now(UTC)
+    if metric == Metric.MONEY_PER_DAY:
+        end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+        return f"d{now:%Y%m%d}", (end - now).total_seconds()
+    end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    return f"m{now:%Y%m}", (end - now).total_seconds()
+
+
+def _counter_key(limit: Limit, period: str) -> str:
+    return f"byok:limit:{limit.id}:{period}"  # used_now reads the same
 
 
 def _add(key: str, amount: int) -> int:
-    """Add to the shared counter (created for two windows' time), atomically on Redis; the new total."""
-    cache.add(key, 0, timeout=2 * WINDOW)
+    """Add to the shared counter (kept for two of its periods), atomically on Redis; the new total."""
+    cache.add(key, 0, timeout=_KEEP[key.rsplit(":", 1)[1][0]])
     return cache.incr(key, amount)
+
+
+_KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
 
 
 def _read(key: str) -> int:
     return cache.get(key) or 0
 
 
-def used_now(limit_id: int) -> int:
-    """The limit's shared counter in the current minute (for the console and the API; sync)."""
-    return cache.get(f"byok:limit:{limit_id}:{_window_now()[0]}") or 0
+def used_now(limit: UsageLimit) -> int:
+    """The limit's shared counter in its current period, in the limit's unit (for the console and the API; sync)."""
+    period = _period(limit.metric, _window_now()[0])[0]
+    used = cache.get(f"byok:limit:{limit.pk}:{period}") or 0
+    return used // MICRO_USD_PER_CENT if limit.metric in MONEY else used
 
 
-def _state(limit: Limit, window: int) -> _Window:
-    state = _windows.get((limit.id, window))
+def _state(limit: Limit, period: str) -> _Window:
+    state = _windows.get((limit.id, period))
     if state is None:
         if len(_windows) > 10_000:
-            current = window
-            for stale in [k for k in _windows if k[1] < current]:
-                del _windows[stale]
-        state = _windows[limit.id, window] = _Window()
+            _windows.clear()  # old periods' states; the counters themselves are in the shared cache
+        state = _windows[limit.id, period] = _Window()
     return state
 
 
 @dataclass
 class Quota:
-    """What a call was admitted under: the headers it answers with, and where its tokens are counted."""
+    """What a call was admitted under: the headers it answers with, and where its tokens and cost are counted."""
 
     headers: dict[str, str]
-    token_limits: list[Limit]
-    window: int
+    spent_limits: list[tuple[Limit, str]]  # (tokens or money limit, its period)
 
-    def spend_tokens(self, tokens: int) -> None:
-        """Count the call's tokens (added to the shared counter off the request path)."""
-        for limit in self.token_limits:
-            state = _state(limit, self.window)
-            state.unsent += tokens
-            _background(_send_tokens(limit, self.window))
+    @property
+    def counts_money(self) -> bool:
+        return any(limit.metric in MONEY for limit, _ in self.spent_limits)
+
+    def spend(self, *, tokens: int, cost: Decimal | None) -> None:
+        """Count the call's tokens and cost (added to the shared counters off the request path)."""
+        for limit, period in self.spent_limits:
+            amount = int(cost * 1_000_000) if limit.metric in MONEY and cost else tokens if limit.metric not in MONEY \
+                else 0
+            if amount:
+                _state(limit, period).unsent += amount
+                _background(_send(limit, period))
 
 
-async def _send_tokens(limit: Limit, window: int) -> None:
-    state = _state(limit, window)
+async def _send(limit: Limit, period: str) -> None:
+    state = _state(limit, period)
     async with state.lock:
         amount = state.unsent  # still counted locally until the shared counter has it
         if not amount:
             return
         try:
-            total = await db(_add, _counter_key(limit, window), amount)
-        except Exception:  # noqa: BLE001 -- the counter is away: the tokens stay unsent for the next send
-            logger.warning("rate-limit counter unreachable; %d tokens kept for later", amount, exc_info=True)
+            total = await db(_add, _counter_key(limit, period), amount)
+        except Exception:  # noqa: BLE001 -- the counter is away: the amount stays unsent for the next send
+            logger.warning("limit counter unreachable; %d kept for later", amount, exc_info=True)
             return
         state.unsent -= amount
         state.total = max(state.total, total)
+    _notice_crossed(limit, period, before=total - amount, after=total)
+
+
+def _notice_crossed(limit: Limit, period: str, *, before: int, after: int) -> None:
+    """The increment that carries the shared counter across a threshold is one in all processes: its process
+    records the notice (the audit trail e-mails the owner and ships it to the webhook sink)."""
+    for percent in limit.thresholds:
+        mark = limit.ceiling * percent / 100
+        if before < mark <= after:
+            _background(db(_record_notice, limit, period, percent))
+
+
+def _record_notice(limit: Limit, period: str, percent: int) -> None:
+    from accounts.models import User
+    from audit.models import AuditAction
+    from audit.services.record import audit_record
+
+    audit_record(action=AuditAction.USAGE_LIMIT_THRESHOLD, actor=None, system_actor="limits",
+                 owner=User.objects.get(pk=limit.owner_id),
+                 details={"limit_id": limit.id, "subject": limit.subject, "metric": limit.metric,
+                          "value": limit.value, "percent": percent, "period": period})
 
 
 def _background(coroutine) -> None:
@@ -185,35 +241,43 @@ async def admit(limits: list[Limit]) -> Quota | None:
     """Admit a call under `limits` (None without limits), or raise RateLimitExceeded with the 429's headers."""
     if not limits:
         return None
-    window, reset = _window_now()
-    reset_text = f"{math.ceil(reset)}s"
+    minute, reset = _window_now()
     headers: dict[str, str] = {}
-    token_limits = []
-    refused: tuple[Limit, str] | None = None
+    spent_limits = []
+    refused: tuple[Limit, str, float] | None = None
     for limit in limits:
-        state = _state(limit, window)
+        period, period_reset = _period(limit.metric, minute)
+        period_reset = period_reset or reset
+        state = _state(limit, period)
+        key = _counter_key(limit, period)
         if limit.metric == Metric.REQUESTS_PER_MINUTE:
-            admitted = await _take_request(limit, state, _counter_key(limit, window))
-            remaining = max(0, limit.value - state.total + state.leased)
-            kind = "requests"
+            admitted = await _take_request(limit, state, key)
+            remaining, kind = max(0, limit.ceiling - state.total + state.leased), "requests"
         else:
-            admitted = await _tokens_left(limit, state, _counter_key(limit, window))
-            remaining = max(0, limit.value - state.total - state.unsent)
-            kind = "tokens"
-            token_limits.append(limit)
-        if kind not in _seen(headers) or remaining < int(headers[f"x-ratelimit-remaining-{kind}"]):
+            admitted = await _spent_below(limit, state, key)
+            remaining = max(0, limit.ceiling - state.total - state.unsent)
+            kind = "tokens" if limit.metric == Metric.TOKENS_PER_MINUTE else "money"
+            spent_limits.append((limit, period))
+        if kind != "money" and (kind not in _seen(headers)
+                                or remaining < int(headers[f"x-ratelimit-remaining-{kind}"])):
             headers.update({f"x-ratelimit-limit-{kind}": str(limit.value),
                             f"x-ratelimit-remaining-{kind}": str(remaining),
-                            f"x-ratelimit-reset-{kind}": reset_text})
+                            f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
         if not admitted and refused is None:
-            refused = limit, kind
+            refused = limit, kind, period_reset
     if refused is not None:
-        limit, kind = refused
-        headers["retry-after"] = str(math.ceil(reset))
-        raise RateLimitExceeded(
-            f"Rate limit reached: {limit.value} {kind} per minute on this {_SUBJECT_WORDS[limit.subject]}, set by the "
-            f"workspace owner. Retry after {math.ceil(reset)} s.", headers=headers)
-    return Quota(headers=headers, token_limits=token_limits, window=window)
+        limit, kind, wait = refused
+        headers["retry-after"] = str(math.ceil(wait))
+        raise RateLimitExceeded(f"{_limit_words(limit)} on this {_SUBJECT_WORDS[limit.subject]}, set by the workspace "
+                                f"owner, is reached. Retry after {math.ceil(wait)} s.", headers=headers)
+    return Quota(headers=headers, spent_limits=spent_limits)
+
+
+def _limit_words(limit: Limit) -> str:
+    if limit.metric in MONEY:
+        per = "day" if limit.metric == Metric.MONEY_PER_DAY else "month"
+        return f"The budget of ${limit.value / 100:,.2f} per {per} (UTC)"
+    return f"The limit of {limit.value} {limit.metric.split('_')[0]} per minute"
 
 
 _SUBJECT_WORDS = {"owner": "account", "workspace": "workspace", "member": "member", "api_key": "API key"}
@@ -239,22 +303,23 @@ async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
         if state.leased > 0:
             state.leased -= 1
             return True
-        if state.total >= limit.value:
+        if state.total >= limit.ceiling:
             return False  # this process saw the window full: no shared round trip until the next minute
-        lease = max(1, min(LEASE_MAX, (limit.value - state.total) // LEASE_SHARE))
+        lease = max(1, min(LEASE_MAX, (limit.ceiling - state.total) // LEASE_SHARE))
         try:
             state.total = await db(_add, key, lease)
         except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
             logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
             return _unreachable(limit)
-        granted = min(lease, max(0, limit.value - (state.total - lease)))
+        granted = min(lease, max(0, limit.ceiling - (state.total - lease)))
+        _notice_crossed(limit, key.rsplit(":", 1)[1], before=state.total - lease, after=state.total - lease + granted)
         if granted == 0:
             return False
         state.leased = granted - 1
         return True
 
 
-async def _tokens_left(limit: Limit, state: _Window, key: str) -> bool:
+async def _spent_below(limit: Limit, state: _Window, key: str) -> bool:
     now = time.monotonic()
     if now - state.read_at > TOKENS_REFRESH and not state.lock.locked():
         async with state.lock:
@@ -264,4 +329,4 @@ async def _tokens_left(limit: Limit, state: _Window, key: str) -> bool:
                 logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
                 return _unreachable(limit)
             state.read_at = now
-    return state.total + state.unsent < limit.value
+    return state.total + state.unsent < limit.ceiling

@@ -4,12 +4,14 @@ from django.db import models
 
 
 class UsageLimit(models.Model):
-    """A rate limit an owner sets on calls made on their account: on the owner (every workspace), one workspace, one
+    """A limit an owner sets on calls made on their account: on the owner (every workspace), one workspace, one
     member in a workspace, or one workspace API key. Counted in the shared cache (byok.gateway.limits)."""
 
     class Metric(models.TextChoices):
         REQUESTS_PER_MINUTE = "requests_per_minute", "Requests per minute"
         TOKENS_PER_MINUTE = "tokens_per_minute", "Tokens per minute"
+        MONEY_PER_DAY = "money_per_day", "US cents per day (UTC)"
+        MONEY_PER_MONTH = "money_per_month", "US cents per month (UTC)"
 
     class Subject(models.TextChoices):
         OWNER = "owner", "All my workspaces"
@@ -32,6 +34,10 @@ class UsageLimit(models.Model):
     metric = models.CharField(max_length=24, choices=Metric.choices)
     value = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     fail_mode = models.CharField(max_length=8, choices=FailMode.choices, default=FailMode.OPEN)
+    thresholds = models.JSONField(
+        default=list, blank=True,
+        help_text="Percentages of the limit (e.g. [80]) at which the owner hears once per period: e-mail, the audit "
+                  "trail (USAGE_LIMIT_THRESHOLD) and the webhook sink.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -115,3 +115,38 @@ def test_the_rest_completion_endpoint_counts_against_the_same_limits(sandbox, cl
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert len(sandbox.call_log(CHAT)) == 1
+
+
+def test_a_money_budget_stops_within_one_call_and_the_80_percent_notice_is_sent_once(dataplane, sandbox, owner_team,
+                                                                                    mailoutbox, ship_audit):
+    from byok.catalog.selectors import catalog_snapshot
+    from byok.models import Model
+    from core.invalidation import generation_bump
+
+    owner, workspace, member = owner_team
+    # Prices the simulator's short answers reach quickly: $1 per 10,000 tokens, input and output.
+    Model.objects.filter(family="openai", model_id="gpt-5-mini").update(input_price_per_mtok=100,
+                                                                       output_price_per_mtok=100)
+    generation_bump("catalog")
+    catalog_snapshot()
+    budget = 1  # US cent per day: about three calls
+    usage_limit_set(owner=owner, actor=owner, subject="owner", metric="money_per_day", value=budget,
+                    thresholds=[80])
+    client = dataplane.openai(member)
+    spent_cents = []
+    with pytest.raises(openai.RateLimitError) as refused:
+        for _ in range(50):
+            answer = client.chat.completions.create(model="gpt-5-mini", messages=MESSAGES)
+            spent_cents.append(answer.usage.total_tokens * 100 / 1_000_000 * 100)
+            time.sleep(0.05)  # the cost is counted off the request path
+    assert "$0.01 per day" in refused.value.message
+    assert 1 <= int(refused.value.response.headers["retry-after"]) <= 86_400
+    total = sum(spent_cents)
+    assert total - spent_cents[-1] < budget <= total  # the call that reached the budget was the last served
+    assert len(sandbox.call_log(CHAT)) == len(spent_cents)
+    dataplane.flush_usage()
+    time.sleep(0.3)
+    notices = AuditEvent.objects.filter(action=AuditAction.USAGE_LIMIT_THRESHOLD)
+    assert [(e.details["percent"], e.owner_id) for e in notices] == [(80, owner.pk)]
+    ship_audit()
+    assert [m.subject for m in mailoutbox] == ["byok: 80 % of your budget of $0.01 per day is used"]
