@@ -35,7 +35,7 @@ class UsageLimitOutput(serializers.ModelSerializer):
 
     class Meta:
         model = UsageLimit
-        fields = ["id", "subject", "workspace", "member", "api_key", "metric", "value", "fail_mode", "thresholds",
+        fields = ["id", "subject", "workspace", "member", "api_key", "metric", "value", "fail_mode", "on_exceed", "thresholds",
                   "used_now",
                   "created_at", "updated_at"]
 
@@ -50,6 +50,7 @@ class UsageLimitListApi(APIView):
         value = serializers.IntegerField(min_value=1, max_value=2_000_000_000,
                                          help_text="Requests, tokens, or US cents for money budgets.")
         fail_mode = serializers.ChoiceField(choices=UsageLimit.FailMode.choices, required=False)
+        on_exceed = serializers.ChoiceField(choices=UsageLimit.OnExceed.choices, required=False)
         thresholds = serializers.ListField(
             child=serializers.IntegerField(min_value=1, max_value=99), required=False, max_length=10,
             help_text="Percentages of the limit at which you hear once per period (e-mail, audit, webhook), e.g. [80].")

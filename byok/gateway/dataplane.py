@@ -114,7 +114,10 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
                     region: str = "", api_key_id: int | None = None) -> Served:
     resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
     quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,
-                                         user_id=user_id, api_key_id=api_key_id))
+                                         user_id=user_id, api_key_id=api_key_id),
+                        byok=resolution.source == Source.BYOK)
+    if quota is not None and quota.over_limit:  # the owner chose platform credits past their limit
+        resolution = to_platform(resolution, "limit_exceeded")
     served = await _serve(resolution, target, api, body, stream, user_id=user_id)
     served.quota = quota
     return served

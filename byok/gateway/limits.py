@@ -67,6 +67,7 @@ class Limit:
     fail_open: bool
     thresholds: tuple[int, ...] = ()  # percentages the owner hears about once per period
     owner_id: int = 0
+    to_platform: bool = False  # past the limit, serve on platform credits instead of refusing
 
     @property
     def ceiling(self) -> int:
@@ -99,7 +100,7 @@ on_invalidate("gateway", drop_all)
 
 def _owner_limits(owner_id: int) -> list[tuple]:
     return list(UsageLimit.objects.filter(owner_id=owner_id).values_list(
-        "id", "subject", "workspace_id", "member_id", "api_key_id", "metric", "value", "fail_mode", "thresholds"))
+        "id", "subject", "workspace_id", "member_id", "api_key_id", "metric", "value", "fail_mode", "thresholds", "on_exceed"))
 
 
 async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_id: int | None) -> list[Limit]:
@@ -109,7 +110,7 @@ async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_
         rows = await db_once(("limits", owner_id), _owner_limits, owner_id)
         _rows[owner_id] = rows
     return [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open",
-                  thresholds=tuple(row[8] or ()), owner_id=owner_id)
+                  thresholds=tuple(row[8] or ()), owner_id=owner_id, to_platform=row[9] == "platform")
             for row in rows if _applies(row, workspace_id, user_id, api_key_id)]
 
 
@@ -180,6 +181,7 @@ class Quota:
 
     headers: dict[str, str]
     spent_limits: list[tuple[Limit, str]]  # (tokens or money limit, its period)
+    over_limit: bool = False  # a limit is reached whose owner chose platform credits past it
 
     @property
     def counts_money(self) -> bool:
@@ -237,8 +239,10 @@ def _background(coroutine) -> None:
     task.add_done_callback(_tasks.discard)
 
 
-async def admit(limits: list[Limit]) -> Quota | None:
-    """Admit a call under `limits` (None without limits), or raise RateLimitExceeded with the 429's headers."""
+async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
+    """Admit a call under `limits` (None without limits), or raise RateLimitExceeded with the 429's headers. A call
+    on the owner's keys (`byok`) past a limit whose owner chose platform credits is admitted `over_limit`: routing
+    serves it on platform credentials."""
     if not limits:
         return None
     minute, reset = _window_now()
@@ -265,6 +269,8 @@ async def admit(limits: list[Limit]) -> Quota | None:
                             f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
         if not admitted and refused is None:
             refused = limit, kind, period_reset
+    if refused is not None and byok and refused[0].to_platform:
+        return Quota(headers=headers, spent_limits=[], over_limit=True)
     if refused is not None:
         limit, kind, wait = refused
         headers["retry-after"] = str(math.ceil(wait))

@@ -23,6 +23,10 @@ class UsageLimit(models.Model):
         OPEN = "open", "Serve when the counter is unreachable"
         CLOSED = "closed", "Refuse when the counter is unreachable"
 
+    class OnExceed(models.TextChoices):
+        REFUSE = "refuse", "Refuse the call (429)"
+        PLATFORM = "platform", "Serve it on platform credits"
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_limits")
     subject = models.CharField(max_length=16, choices=Subject.choices)
     workspace = models.ForeignKey("accounts.Workspace", null=True, blank=True, on_delete=models.CASCADE,
@@ -34,6 +38,10 @@ class UsageLimit(models.Model):
     metric = models.CharField(max_length=24, choices=Metric.choices)
     value = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     fail_mode = models.CharField(max_length=8, choices=FailMode.choices, default=FailMode.OPEN)
+    on_exceed = models.CharField(
+        max_length=8, choices=OnExceed.choices, default=OnExceed.REFUSE,
+        help_text="Past the limit: refuse, or serve on platform credentials counted against platform credits (the "
+                  "call leaves the owner's keys, within their geography; an exclusive key refuses).")
     thresholds = models.JSONField(
         default=list, blank=True,
         help_text="Percentages of the limit (e.g. [80]) at which the owner hears once per period: e-mail, the audit "

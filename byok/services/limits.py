@@ -32,7 +32,8 @@ def _check_subject(*, owner: User, subject: str, workspace: Workspace | None, me
 
 def usage_limit_set(*, owner: User, actor: User, subject: str, metric: str, value: int,
                     workspace: Workspace | None = None, member: User | None = None, api_key: ApiKey | None = None,
-                    fail_mode: str = UsageLimit.FailMode.OPEN, thresholds: list[int] = ()) -> UsageLimit:
+                    fail_mode: str = UsageLimit.FailMode.OPEN, thresholds: list[int] = (),
+                    on_exceed: str = UsageLimit.OnExceed.REFUSE) -> UsageLimit:
     """Set (create or change) the owner's limit of `metric` on the subject; every process counts it at once."""
     _check_subject(owner=owner, subject=subject, workspace=workspace, member=member, api_key=api_key)
     if not isinstance(value, int) or value < 1:
@@ -43,15 +44,16 @@ def usage_limit_set(*, owner: User, actor: User, subject: str, metric: str, valu
     with transaction.atomic():
         limit, created = UsageLimit.objects.select_for_update().get_or_create(
             owner=owner, subject=subject, workspace=workspace, member=member, api_key=api_key, metric=metric,
-            defaults={"value": value, "fail_mode": fail_mode, "thresholds": thresholds})
-        before = {"value": limit.value, "fail_mode": limit.fail_mode, "thresholds": limit.thresholds}
+            defaults={"value": value, "fail_mode": fail_mode, "thresholds": thresholds, "on_exceed": on_exceed})
+        before = {"value": limit.value, "fail_mode": limit.fail_mode, "thresholds": limit.thresholds,
+                  "on_exceed": limit.on_exceed}
         if not created:
-            limit.value, limit.fail_mode, limit.thresholds = value, fail_mode, thresholds
-            limit.save(update_fields=["value", "fail_mode", "thresholds", "updated_at"])
+            limit.value, limit.fail_mode, limit.thresholds, limit.on_exceed = value, fail_mode, thresholds, on_exceed
+            limit.save(update_fields=["value", "fail_mode", "thresholds", "on_exceed", "updated_at"])
         generation_bump("gateway")  # data-plane processes drop the limits they keep
         audit_record(action=AuditAction.USAGE_LIMIT_SET, actor=actor, owner=owner, workspace=workspace,
                      details={"limit_id": limit.pk, "subject": subject, "metric": metric, "value": value,
-                              "fail_mode": fail_mode, "thresholds": thresholds, "member_id": member.pk if member else None,
+                              "fail_mode": fail_mode, "thresholds": thresholds, "on_exceed": on_exceed, "member_id": member.pk if member else None,
                               "api_key_id": api_key.pk if api_key else None}
                      | ({} if created else {"from": before}))
     return limit

@@ -11,7 +11,7 @@ import pytest
 from audit.models import AuditAction, AuditEvent
 from byok.models import UsageLimit
 from byok.services.limits import usage_limit_set
-from tests.byok.routing_helpers import MESSAGES, key_for, team
+from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 from tests.factories import add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,3 +150,17 @@ def test_a_money_budget_stops_within_one_call_and_the_80_percent_notice_is_sent_
     assert [(e.details["percent"], e.owner_id) for e in notices] == [(80, owner.pk)]
     ship_audit()
     assert [m.subject for m in mailoutbox] == ["byok: 80 % of your budget of $0.01 per day is used"]
+
+
+def test_past_a_limit_the_owner_may_have_calls_served_on_platform_credits(dataplane, sandbox, settings, owner_team):
+    owner, workspace, member = owner_team
+    platform = use_platform_account(settings, sandbox, provider="openai")
+    usage_limit_set(owner=owner, actor=owner, subject="member", workspace=workspace, member=member,
+                    metric="requests_per_minute", value=1, on_exceed="platform")
+    client = dataplane.openai(member)
+    first = client.chat.completions.with_raw_response.create(model="gpt-5-mini", messages=MESSAGES)
+    second = client.chat.completions.with_raw_response.create(model="gpt-5-mini", messages=MESSAGES)
+    assert (first.headers["x-byok-source"], first.headers["x-byok-fallback-reason"]) == ("byok", "")
+    assert (second.headers["x-byok-source"], second.headers["x-byok-fallback-reason"]) == ("platform",
+                                                                                             "limit_exceeded")
+    assert [call["account"] == platform.name for call in sandbox.call_log(CHAT)] == [False, True]
