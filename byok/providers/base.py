@@ -430,6 +430,14 @@ class Provider(ABC):
         """Values a geography's platform set may leave out (Bedrock: the profile named like the geography)."""
         return {}
 
+    def platform_set(self, env: Mapping[str, str], geography: str) -> PlatformCredentials:
+        """The platform credentials of a geography's own variables (the default names with its suffix, e.g.
+        PLATFORM_AWS_ACCESS_KEY_ID_EU), as they read: where they run is `platform_credentials_in`'s to check."""
+        suffix = geography_suffix(geography)
+        return self.platform_credentials({
+            **self.platform_geography_defaults(geography),
+            **{name.removesuffix(suffix): value for name, value in env.items() if name.endswith(suffix) and value}})
+
     def platform_credentials_in(self, env: Mapping[str, str], geography: str) -> PlatformCredentials:
         """The platform's credentials whose calls stay in `geography` ("": the default set, anywhere): the set of
         that geography's variables (the default names with its suffix, e.g. PLATFORM_AWS_ACCESS_KEY_ID_EU), else the
@@ -437,10 +445,7 @@ class Provider(ABC):
         default = self.platform_credentials(env)
         if not geography:
             return default
-        suffix = geography_suffix(geography)
-        own = {**self.platform_geography_defaults(geography),
-               **{name.removesuffix(suffix): value for name, value in env.items() if name.endswith(suffix) and value}}
-        for platform in (self.platform_credentials(own), default):
+        for platform in (self.platform_set(env, geography), default):
             if platform.configured and self.geography(inference_profile=platform.inference_profile,
                                                       regions=(platform.region,)) == geography:
                 return platform
