@@ -88,6 +88,8 @@ class Resolution:
     # BYOK: the owner's usable keys that may serve the call, in rank order (scope, then priority), each as its own
     # resolution; `key` is the first. A key-level failure moves the call to the next (byok.gateway.routing.pool_order).
     pool: tuple["Resolution", ...] = ()
+    # The first moment this answer may change by itself (a key's expiry, a breaker's cool-down), for the cache.
+    changes_at: datetime | None = None
 
     @property
     def key_id(self) -> int | None:
@@ -215,11 +217,21 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
                 role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=platform_credits)
     family_keys, now = [k for k in keys if k.family == family], timezone.now()
     pool = key_pool(family_keys, byok_allowed=bool(byok_allowed), now=now)
+    changes_at = _changes_at(family_keys, now)
     if not pool:
         _, reason, key = key_choice(family_keys, byok_allowed=bool(byok_allowed), now=now)
-        return platform_resolution(base, reason=reason, key=key)
+        return replace(platform_resolution(base, reason=reason, key=key), changes_at=changes_at)
     members = tuple(byok_resolution(base, key) for key in pool)
-    return replace(members[0], pool=members)
+    return replace(members[0], pool=members, changes_at=changes_at)
+
+
+def _changes_at(keys: list[KeyState], now: datetime) -> datetime | None:
+    """The first future expiry or breaker cool-down among the family's keys (a cooling key rejoins its pool then)."""
+    moments = []
+    for key in keys:
+        moments += [key.expires_at, key.breaker_open_until]
+        moments += [parse_datetime(entry["until"]) for entry in key.model_breakers.values() if entry.get("until")]
+    return min((m for m in moments if m and m > now), default=None)
 
 
 def byok_resolution(base: dict, key: KeyState) -> Resolution:
