@@ -141,11 +141,12 @@ async def _serve(resolution: Resolution, target: Target, api: str, body: dict, s
                                           deadline=deadline)
                 except Failure as failure:
                     last = last or failure.category == Category.TIMEOUT  # the deadline is spent
+                    next_key = None if last else order[position + 1].key
                     if failure.persistent or failure.category == Category.EXPIRED:
-                        reason = await db(byok_failed, candidate, failure, model=model, last=last,
+                        reason = await db(byok_failed, candidate, failure, model=model, next_key=next_key,
                                           exclusive=exclusive)
                     else:  # no database work
-                        reason = byok_failed(candidate, failure, model=model, last=last, exclusive=exclusive)
+                        reason = byok_failed(candidate, failure, model=model, next_key=next_key, exclusive=exclusive)
             fallback_reason = fallback_reason or reason  # the first key's: why the owner's first choice did not serve
             if last:
                 break

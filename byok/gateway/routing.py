@@ -19,7 +19,7 @@ from ..models.keys import is_exclusive
 from ..providers.outcomes import Category, Failure
 from ..services.expiry import provider_key_mark_expired
 from .breaker import breaker_open, key_probe_claimed, model_blocked, model_breaker, model_probe_claimed
-from .resolve import Resolution, Source, key_rank, platform_resolution
+from .resolve import KeyState, Resolution, Source, key_rank, platform_resolution
 
 
 def byok_gate_needs_db(resolution: Resolution, model: str) -> bool:
@@ -65,16 +65,17 @@ def pool_exclusive(resolution: Resolution) -> bool:
     return any(is_exclusive(member.key) for member in resolution.pool) or is_exclusive(resolution.key)
 
 
-def byok_failed(resolution: Resolution, failure: Failure, *, model: str, last: bool = True,
+def byok_failed(resolution: Resolution, failure: Failure, *, model: str, next_key: KeyState | None = None,
                 exclusive: bool = False) -> str:
     """The owner's key failed (before any output): mark, open the breaker, and return the fallback reason, or raise
-    when there is no fallback (a bad request is the caller's own; the `last` key of an `exclusive` pool never falls
-    back)."""
+    when there is no fallback (a bad request is the caller's own; the last key of an `exclusive` pool never falls
+    back). `next_key`: the owner's key the call moves to, if any."""
+    last = next_key is None
     key = resolution.key
     if failure.category == Category.EXPIRED:
         provider_key_mark_expired(key_id=key.id, provider_code=failure.code)  # temporary keys only
     if failure.persistent:
-        breaker_open(resolution, failure, model=model)
+        breaker_open(resolution, failure, model=model, next_key=next_key, exclusive=exclusive)
     if not failure.fallback_eligible or (last and (exclusive or is_exclusive(key))):
         raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
                                  key_hint=resolution.key_hint) from None

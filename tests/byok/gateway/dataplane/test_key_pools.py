@@ -63,6 +63,8 @@ def test_each_key_keeps_its_own_breaker(dataplane, sandbox, settings):
         assert raw.headers["x-byok-key-hint"] == ascii_hint(second)
     first.refresh_from_db(), second.refresh_from_db()
     assert first.failing_since is not None and second.failing_since is None
+    opened = AuditEvent.objects.get(action=AuditAction.FALLBACK_ACTIVATED, target_key_id=first.pk)
+    assert opened.details["now_serving"] == f"your next key {second.key_hint}"  # not "platform credentials"
     # The open breaker skips the first key: it was called once, the second key twice.
     assert Counter(c["account"] for c in sandbox.call_log(CHAT)) == {revoked.name: 1,
                                                                                          healthy.name: 2}

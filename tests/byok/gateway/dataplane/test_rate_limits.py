@@ -128,6 +128,7 @@ def test_a_money_budget_stops_within_one_call_and_the_80_percent_notice_is_sent_
     Model.objects.filter(family="openai", model_id="gpt-5-mini").update(input_price_per_mtok=100,
                                                                        output_price_per_mtok=100)
     generation_bump("catalog")
+    time.sleep(0.6)  # the data plane's watcher (every 0.25 s) has dropped its catalog: calls are priced anew
     catalog_snapshot()
     budget = 1  # US cent per day: about three calls
     usage_limit_set(owner=owner, actor=owner, subject="owner", metric="money_per_day", value=budget,
