@@ -41,6 +41,9 @@ class AuditAction(models.TextChoices):
     CATALOG_CHANGED = "CATALOG_CHANGED", "Model catalog changed"
     MODEL_RETIRED = "MODEL_RETIRED", "Model retired"
     PLAN_UPGRADE_REQUESTED = "PLAN_UPGRADE_REQUESTED", "Plan upgrade requested"
+    USAGE_LIMIT_SET = "USAGE_LIMIT_SET", "Usage limit set"
+    USAGE_LIMIT_REMOVED = "USAGE_LIMIT_REMOVED", "Usage limit removed"
+    USAGE_LIMIT_THRESHOLD = "USAGE_LIMIT_THRESHOLD", "Usage limit threshold reached"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

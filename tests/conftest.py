@@ -76,6 +76,16 @@ def _api_key_use_marks_forgotten():
 
 
 @pytest.fixture(autouse=True)
+def _rate_limit_state_forgotten():
+    """byok.gateway.limits keeps, per limit id, this process's leases and each owner's limits. Rolled-back tests reuse
+    ids: start each test with none."""
+    from byok.gateway import limits
+
+    limits._windows.clear()
+    limits._rows.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

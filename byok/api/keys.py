@@ -17,6 +17,7 @@ from ..models import ProviderKey
 from ..providers.registry import PROVIDER_CHOICES, PROVIDERS
 from ..selectors import provider_keys_visible_to, workspaces_owned_by
 from ..services.keys import (
+    WEIGHT_MAX,
     byok_revert_to_platform,
     provider_key_create,
     provider_key_delete,
@@ -73,7 +74,7 @@ class ProviderKeyOutput(serializers.ModelSerializer):
         model = ProviderKey
         fields = [
             "id", "provider", "name", "key_hint", "credential_type", "inference_profile", "regions", "region_hints",
-            "enabled", "fallback_mode", "scope", "workspaces", "api_keys", "status", "expires_at", "session_token_expires_at",
+            "enabled", "fallback_mode", "scope", "priority", "weight", "workspaces", "api_keys", "status", "expires_at", "session_token_expires_at",
             "failure_reason", "created_at", "updated_at", "rotated_at", "last_used_at", "last_test",
         ]
 
@@ -86,9 +87,8 @@ class ProviderKeyOutput(serializers.ModelSerializer):
         return {"status": key.last_test_status, "tested_at": key.last_tested_at, "summary": key.last_test_summary}
 
 
-CONFLICT = OpenApiResponse(ErrorOutput, description="Clashes with another of your keys (`key_conflict`): the name, "
-                                                   "an owner-wide key of the family, or workspaces or API keys already "
-                                                   "served.")
+CONFLICT = OpenApiResponse(ErrorOutput, description="Clashes with another of your keys (`key_conflict`): the name. "
+                                                   "Keys of one family and scope do not clash: they form a pool.")
 
 
 def _key_or_404(request, pk) -> ProviderKey:
@@ -104,6 +104,13 @@ class ProviderKeyListApi(APIView):
         regional_credentials = RegionalCredentialsField(required=False)
         fallback_mode = serializers.ChoiceField(choices=ProviderKey.FallbackMode.choices, required=False)
         scope = serializers.ChoiceField(choices=ProviderKey.Scope.choices, required=False)
+        priority = serializers.IntegerField(
+            required=False, min_value=0, max_value=32767,
+            help_text="Order among your keys of the family and scope: lower serves first; a failing key hands the "
+                      "call to the next before any platform fallback. Default on create: after your others.")
+        weight = serializers.IntegerField(
+            required=False, min_value=1, max_value=WEIGHT_MAX,
+            help_text="Share of calls among keys of equal priority (3 and 1: three calls in four go to the first).")
         workspaces = serializers.ListField(child=OwnedWorkspacesField(), required=False, max_length=500)
         api_keys = serializers.ListField(
             child=OwnedApiKeysField(), required=False, max_length=500,
@@ -134,6 +141,13 @@ class ProviderKeyDetailApi(APIView):
         regional_credentials = RegionalCredentialsField(required=False)
         fallback_mode = serializers.ChoiceField(choices=ProviderKey.FallbackMode.choices, required=False)
         scope = serializers.ChoiceField(choices=ProviderKey.Scope.choices, required=False)
+        priority = serializers.IntegerField(
+            required=False, min_value=0, max_value=32767,
+            help_text="Order among your keys of the family and scope: lower serves first; a failing key hands the "
+                      "call to the next before any platform fallback. Default on create: after your others.")
+        weight = serializers.IntegerField(
+            required=False, min_value=1, max_value=WEIGHT_MAX,
+            help_text="Share of calls among keys of equal priority (3 and 1: three calls in four go to the first).")
         workspaces = serializers.ListField(child=OwnedWorkspacesField(), required=False, max_length=500)
         api_keys = serializers.ListField(
             child=OwnedApiKeysField(), required=False, max_length=500,

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from . import connection, keys, workspace
+from . import connection, keys, limits, workspace
 
 urlpatterns = [
     path("providers/", keys.ProviderCatalogApi.as_view(), name="provider-catalog"),
     path("provider-keys/", keys.ProviderKeyListApi.as_view(), name="provider-key-list"),
+    path("limits/", limits.UsageLimitListApi.as_view(), name="usage-limit-list"),
+    path("limits/<int:pk>/", limits.UsageLimitDetailApi.as_view(), name="usage-limit-detail"),
     path("provider-keys/test/", connection.ConnectionTestApi.as_view(), name="provider-key-test"),
     path("provider-keys/parse/", connection.ProviderKeyParseApi.as_view(), name="provider-key-parse"),
     path("provider-keys/<int:pk>/", keys.ProviderKeyDetailApi.as_view(), name="provider-key-detail"),

@@ -20,6 +20,7 @@ from core.errors import DomainError
 from ..crypto import keyring
 from ..models import ProviderKey
 from ..providers.base import CredentialField, CredentialsInvalid, Provider, hint
+from ..services.keys import WEIGHT_MAX
 from .scope import console_access
 
 KEEP_HELP = "Leave blank to keep the stored value."
@@ -169,6 +170,12 @@ class KeySettingsMixin(forms.Form):
                                                 "or calls fail (exclusive).")
     scope = forms.ChoiceField(choices=ProviderKey.Scope.choices, initial=ProviderKey.Scope.ALL_WORKSPACES,
                               widget=forms.RadioSelect)
+    priority = forms.IntegerField(
+        min_value=0, max_value=32767, required=False,
+        help_text="Order among your keys of this provider and scope: lower serves first, and a failing key hands the "
+                  "call to the next before platform credentials. Blank on a new key: after your others.")
+    weight = forms.IntegerField(min_value=1, max_value=WEIGHT_MAX, initial=1, required=False,
+                                help_text="Share of calls among keys of equal priority (3 and 1: three in four).")
     workspaces = forms.ModelMultipleChoiceField(queryset=Workspace.objects.none(), required=False,
                                                 widget=forms.CheckboxSelectMultiple,
                                                 help_text="Only with “Selected workspaces”.")
@@ -187,6 +194,7 @@ class KeySettingsMixin(forms.Form):
 
     def key_settings(self) -> dict:
         data = {f: self.cleaned_data[f] for f in ("name", "fallback_mode", "scope", "workspaces", "api_keys")}
+        data.update({f: self.cleaned_data[f] for f in ("priority", "weight") if self.cleaned_data[f] is not None})
         if "inference_profile" in self.fields:
             data["inference_profile"] = self.cleaned_data["inference_profile"]
         return data
@@ -216,8 +224,8 @@ def key_form_class(provider: Provider, *, editing: bool) -> type[KeyFormBase]:
                                                   keep_hint=KEEP_HELP if editing else "")
     names = tuple(s.name for s in provider.credential_fields)
     attrs = {**fields, "provider": provider, "credential_names": names,
-             "field_order": ["name", "inference_profile", *names, "fallback_mode", "scope", "workspaces",
-                            "api_keys"]}
+             "field_order": ["name", "inference_profile", *names, "fallback_mode", "scope", "priority", "weight",
+                            "workspaces", "api_keys"]}
     return type(f"{provider.id.title()}KeyForm", (KeySettingsMixin, KeyFormBase), attrs)
 
 

@@ -19,8 +19,9 @@ from accounts.models import Workspace
 from audit.models import AuditAction
 
 from ..catalog.selectors import lifecycle_notices
+from ..gateway.limits import used_now
 from ..gateway.serving import Serving, serving_for
-from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
+from ..models import PlatformCreditUsage, ProviderKey, UsageLimit, UsageRecord
 from ..providers.registry import FAMILIES
 from ..selectors import month_start
 from .scope import ConsoleAccess, console_audit_events, console_provider_keys
@@ -164,6 +165,8 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
                 if o.plan.monthly_platform_credits else 100}
                for o in owners.values()]
 
-    return {"homes": list(homes.values()), "totals": totals, "chart": _chart(days, per_day),
+    limits = [{"limit": limit, "used_now": used_now(limit)} for limit in
+              UsageLimit.objects.filter(owner_id=access.user_id).select_related("workspace", "member", "api_key")]
+    return {"homes": list(homes.values()), "totals": totals, "chart": _chart(days, per_day), "limits": limits,
             "incidents": incidents, "expiring": expiring, "sessions": sessions, "credits": credits, "now": now,
             "model_notices": lifecycle_notices(now=now, workspace_ids=access.workspace_ids)}

@@ -24,6 +24,7 @@ from ..gateway.serving import (
     key_outage,
     key_traffic,
     platform_configured,
+    residency,
     serving_for,
     serving_sentence,
     what_serves_key_workspaces,
@@ -398,7 +399,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
         save nothing. Only the credential fields (and the profile) need to be valid: the name and the rest wait for
         "Test and save". The result, or the validation/throttle error placed on the form."""
         form.is_valid()
-        for settings_field in ("name", "fallback_mode", "scope", "workspaces", "api_keys"):
+        for settings_field in ("name", "fallback_mode", "scope", "priority", "weight", "workspaces", "api_keys"):
             form.errors.pop(settings_field, None)
         if form.errors or (formset is not None and not formset.is_valid()):
             return None
@@ -466,7 +467,8 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             data = kept_restore(data, form_class, user_id=request.user.pk)
             form = form_class(data, owner=request.user, initial={
                 "name": key.name, "inference_profile": key.inference_profile, "fallback_mode": key.fallback_mode,
-                "scope": key.scope, "workspaces": list(key.workspaces.all()), "api_keys": list(key.api_keys.all())})
+                "scope": key.scope, "priority": key.priority, "weight": key.weight,
+                "workspaces": list(key.workspaces.all()), "api_keys": list(key.api_keys.all())})
             kept = kept_seal(form, user_id=request.user.pk)
             formset = regional_formset(key.provider_spec, data, add_row=adding_region(data))
             if adding_region(data):
@@ -489,6 +491,7 @@ class ProviderKeyConsoleAdmin(ConsoleModelAdmin):
             "title": str(key), "key": key, "form": form, "formset": formset, "kept": kept,
             "can_change": self.has_change_permission(request, key),
             "scope_text": scope_text(key, request.user.pk),
+            "residency": residency(key),
             "can_refresh_session": key.refreshes_session,
             "badges": badges_html(key_badges(key, now=timezone.now())),
             "traffic": key_traffic(key),

@@ -58,6 +58,7 @@ from .auth import NOT_CACHED, authenticate_api_key_from, cached_principal
 from .breaker import resolution_for_model
 from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
+from .limits import Quota
 from .dbthread import db_once
 from .resolve import NotAMemberOfWorkspace, Resolution, Source
 
@@ -117,7 +118,9 @@ class Reply:
                         "request-id": request_id}
 
     def served_by(self, resolution: Resolution | None, *, model: str = "", fallback_reason: str = "",
-                  adjusted: str = "") -> None:
+                  adjusted: str = "", quota: Quota | None = None) -> None:
+        if quota is not None:  # x-ratelimit-* as the OpenAI SDKs read them
+            self.headers.update(quota.headers)
         if resolution is not None:
             self.headers.update({"x-byok-source": resolution.source, "x-byok-provider": resolution.provider,
                                  "x-byok-key-hint": _ascii(resolution.key_hint if resolution.source == Source.BYOK
@@ -200,8 +203,9 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
         logger.exception("data plane error", exc_info=exc)
     elif isinstance(exc, SERVICE_OUTAGES):
         logger.warning("data plane answered 503: database or cache unreachable (%s)", type(exc).__name__)
-    extra = {"retry-after": str(getattr(exc, "retry_after", RETRY_AFTER_SECONDS))} if status == 429 else None
-    if status == 503:
+    extra = getattr(exc, "headers", None) or (
+        {"retry-after": str(getattr(exc, "retry_after", RETRY_AFTER_SECONDS))} if status == 429 else None)
+    if status == 503 and not extra:
         extra = {"retry-after": str(settings.BYOK_RETRY_AFTER_SECONDS)}
     await reply.json(status, shape(status, code, message, param), extra)
 
@@ -249,7 +253,7 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
         await _answer_error(reply, exc, openai_error)
         return
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
-                    adjusted=served.adjusted)
+                    adjusted=served.adjusted, quota=served.quota)
     if not stream:
         served.record(usage.chat_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
@@ -294,7 +298,7 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
         await _answer_error(reply, exc, anthropic_error)
         return
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
-                    adjusted=served.adjusted)
+                    adjusted=served.adjusted, quota=served.quota)
     if not stream:
         served.record(usage.messages_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
@@ -341,7 +345,8 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
             reply.headers["x-byok-source"] = "byok"
         await _answer_error(reply, exc, openai_error)
         return
-    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
+                    adjusted=served.adjusted, quota=served.quota)
     if not stream:
         answer = served.first if passes else chat_to_response(served.first, body)
         served.record(usage.responses_tokens(answer.get("usage") or {}))

@@ -88,8 +88,10 @@ def model_probe_claimed(key: KeyState, model: str) -> bool:
     return True
 
 
-def breaker_open(resolution: Resolution, failure: Failure, *, model: str) -> None:
-    """A persistent failure: open the key's breaker, or the model's for a model-access failure."""
+def breaker_open(resolution: Resolution, failure: Failure, *, model: str, next_key: KeyState | None = None,
+                 exclusive: bool = False) -> None:
+    """A persistent failure: open the key's breaker, or the model's for a model-access failure. `next_key`: the
+    owner's key the call moves to (its pool's next), if any; `exclusive`: the pool never falls back."""
     now = timezone.now()
     key = resolution.key
     with transaction.atomic():
@@ -105,13 +107,18 @@ def breaker_open(resolution: Resolution, failure: Failure, *, model: str) -> Non
                 failing_since=now, failure_reason=failure.category, breaker_open_until=now + cooldown())
         if opened:
             generation_bump("gateway")
-            exclusive = is_exclusive(key)
+            if next_key is not None:
+                now_serving = f"your next key {next_key.key_hint}"
+            elif exclusive or is_exclusive(key):
+                now_serving = "nothing (exclusive key)"
+            else:
+                now_serving = "platform credentials"
             audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
                          target=key, **_audit_refs(resolution),
                          details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,
                                   "model": model if failure.category in MODEL_SCOPED else "",
                                   "scope": "model" if failure.category in MODEL_SCOPED else "key",
-                                  "now_serving": "nothing (exclusive key)" if exclusive else "platform credentials",
+                                  "now_serving": now_serving,
                                   "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
 
 

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import threading
 import time
-from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
@@ -53,16 +52,9 @@ class _UserRef:
 
 
 def _valid_until(resolution: Resolution) -> float:
-    now = timezone.now()
     deadline = time.monotonic() + MAX_AGE
-    key = resolution.key
-    moments: list[datetime | None] = [key.expires_at, key.breaker_open_until] if key else []
-    if key:
-        for entry in (key.model_breakers or {}).values():
-            moments.append(datetime.fromisoformat(entry["until"]) if entry.get("until") else None)
-    for moment in moments:
-        if moment and moment > now:
-            deadline = min(deadline, time.monotonic() + (moment - now).total_seconds())
+    if resolution.changes_at is not None:
+        deadline = min(deadline, time.monotonic() + (resolution.changes_at - timezone.now()).total_seconds())
     return deadline
 
 

@@ -112,14 +112,19 @@ def client_cache_key(resolution: Resolution) -> tuple:
     if resolution.source == Source.BYOK:
         key = resolution.key
         return Source.BYOK, key.id, resolution.region, key.secret, key.session_secret
-    platform = resolution.provider_spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
+    platform = resolution.provider_spec.platform_credentials_in(settings.BYOK_PLATFORM_ENV, resolution.geography)
     return Source.PLATFORM, resolution.provider, resolution.region, tuple(sorted(platform.values.items()))
 
 
 @sensitive_variables("platform")
 def platform_credentials(resolution: Resolution) -> Credentials:
     spec = resolution.provider_spec
-    platform = spec.platform_credentials(settings.BYOK_PLATFORM_ENV)
+    platform = spec.platform_credentials_in(settings.BYOK_PLATFORM_ENV, resolution.geography)
+    if not platform.configured and resolution.geography:
+        raise PlatformCredentialsMissing(
+            f"No platform credentials are configured in the {resolution.geography} geography, where the owner's key "
+            f"{resolution.key.key_hint} keeps its calls, and that key cannot serve ({resolution.reason}): byok sends "
+            f"no call outside the geography.", details={"geography": resolution.geography})
     if not platform.configured:
         raise PlatformCredentialsMissing(
             f"No platform credentials are configured for {resolution.provider}, and this workspace has no "

@@ -19,7 +19,7 @@ from django.utils import timezone
 from core.metrics import record_call
 from core.request_context import current_request_context
 
-from ..catalog.pricing import TokenCounts
+from ..catalog.pricing import TokenCounts, usage_cost
 from ..catalog.selectors import model_limits
 from ..errors import ProviderCallFailed
 from ..services.sessions import SESSION_REFUSED
@@ -32,8 +32,17 @@ from .breaker import breaker_close
 from .cache import resolution_for
 from .catalog import MODEL_TASK, Target
 from .dbthread import db
+from .limits import Quota, admit, limits_for
 from .resolve import Resolution, Source
-from .routing import byok_failed, byok_gate, byok_gate_needs_db, platform_reason, to_platform
+from .routing import (
+    byok_failed,
+    byok_gate,
+    byok_gate_needs_db,
+    platform_reason,
+    pool_exclusive,
+    pool_order,
+    to_platform,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +60,7 @@ class Served:
     task: str
     breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
     adjusted: str = ""  # what byok changed in the request, e.g. "max_tokens=64000" (the X-BYOK-Adjusted header)
+    quota: Quota | None = None  # the limits the call was admitted under (None: the owner set none)
 
     def record(self, tokens: TokenCounts) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
@@ -65,6 +75,10 @@ class Served:
             cache_write_5m_tokens=tokens.cache_write_5m, cache_write_1h_tokens=tokens.cache_write_1h,
             cache_read_tokens=tokens.cache_read, reasoning_tokens=tokens.reasoning)
         usage.batch.add(entry)
+        if self.quota is not None:
+            cost = usage_cost(provider=resolution.provider, model=self.model, tokens=tokens) \
+                if self.quota.counts_money else None
+            self.quota.spend(tokens=tokens.prompt + tokens.output, cost=cost)
         if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
             self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))
         return entry
@@ -91,41 +105,67 @@ async def resolve_target(user_id: int, slug: str, target: Target, api_key_id: in
 
 
 def with_region(resolution: Resolution, region: str) -> Resolution:
-    """X-BYOK-Region: one of the key's regional credential sets (or its own region)."""
-    if not region or resolution.source != Source.BYOK or region == resolution.region:
+    """X-BYOK-Region: one of the key's regional credential sets (or its own region); in a pool, the keys that have
+    one for that region."""
+    if not region or resolution.source != Source.BYOK:
         return resolution
-    if region not in resolution.key.regions:
+    pool = tuple(replace(member, region=region) for member in resolution.pool or (resolution,)
+                 if region == member.region or region in member.key.regions)
+    if not pool:
         choices = ", ".join(sorted({resolution.region, *resolution.key.regions}))
         raise RequestInvalid(f"The owner's key has no credentials for region {region}; use one of: {choices}.",
                              param="X-BYOK-Region")
-    return replace(resolution, region=region)
+    return replace(pool[0], pool=pool)
 
 
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
                     region: str = "", api_key_id: int | None = None, betas: tuple[str, ...] = ()) -> Served:
     resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
+    quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,
+                                         user_id=user_id, api_key_id=api_key_id),
+                        byok=resolution.source == Source.BYOK)
+    if quota is not None and quota.over_limit:  # the owner chose platform credits past their limit
+        resolution = to_platform(resolution, "limit_exceeded")
+    served = await _serve(resolution, target, api, body, stream, user_id=user_id, betas=betas)
+    served.quota = quota
+    return served
+
+
+async def _serve(resolution: Resolution, target: Target, api: str, body: dict, stream: bool, *,
+                 user_id: int, betas: tuple[str, ...] = ()) -> Served:
+    """The owner's keys in the pool's order, then platform credentials (the routing rules decide)."""
     model = target.model_id(resolution)
     fallback_reason = ""
     if resolution.source == Source.BYOK:
-        if byok_gate_needs_db(resolution, model):
-            fallback_reason = await db(byok_gate, resolution, model)
-        if not fallback_reason:
-            try:
-                return await _attempt(resolution, model, api, body, stream, user_id=user_id, task=target.task,
-                                      betas=betas)
-            except Failure as refused:
-                failure = refused
-                healed = await _session_renewed(resolution, failure)
-                if healed is not None:  # the key heals itself: the call is made again on its new session
-                    try:
-                        return await _attempt(healed, model, api, body, stream, user_id=user_id,
-                                              task=target.task, betas=betas)
-                    except Failure as again:
-                        failure = again
-                if failure.persistent or failure.category == Category.EXPIRED:
-                    fallback_reason = await db(byok_failed, resolution, failure, model=model)
-                else:
-                    fallback_reason = byok_failed(resolution, failure, model=model)  # no database work
+        deadline = asyncio.get_running_loop().time() + settings.BYOK_LLM_TIMEOUT  # one for all the owner's keys
+        order, exclusive = pool_order(resolution), pool_exclusive(resolution)
+        for position, candidate in enumerate(order):
+            last = position == len(order) - 1
+            model = target.model_id(candidate)
+            reason = await db(byok_gate, candidate, model) if byok_gate_needs_db(candidate, model) else ""
+            if not reason:
+                try:
+                    return await _attempt(candidate, model, api, body, stream, user_id=user_id, task=target.task,
+                                          deadline=deadline, betas=betas)
+                except Failure as refused:
+                    failure = refused
+                    healed = await _session_renewed(candidate, failure)
+                    if healed is not None:  # the key heals itself: the call is made again on its new session
+                        try:
+                            return await _attempt(healed, model, api, body, stream, user_id=user_id,
+                                                  task=target.task, deadline=deadline, betas=betas)
+                        except Failure as again:
+                            failure = again
+                    last = last or failure.category == Category.TIMEOUT  # the deadline is spent
+                    next_key = None if last else order[position + 1].key
+                    if failure.persistent or failure.category == Category.EXPIRED:
+                        reason = await db(byok_failed, candidate, failure, model=model, next_key=next_key,
+                                          exclusive=exclusive)
+                    else:  # no database work
+                        reason = byok_failed(candidate, failure, model=model, next_key=next_key, exclusive=exclusive)
+            fallback_reason = fallback_reason or reason  # the first key's: why the owner's first choice did not serve
+            if last:
+                break
         resolution = to_platform(resolution, fallback_reason)
         model = target.model_id(resolution)
     else:
@@ -146,14 +186,18 @@ async def _session_renewed(resolution: Resolution, failure: Failure) -> Resoluti
 
 
 async def _attempt(resolution: Resolution, model: str, api: str, body: dict, stream: bool, *, user_id: int,
-                   task: str, fallback_reason: str = "", betas: tuple[str, ...] = ()) -> Served:
-    """Until the first output item, under one deadline (session refresh, connect, first byte)."""
+                   task: str, fallback_reason: str = "", deadline: float | None = None,
+                   betas: tuple[str, ...] = ()) -> Served:
+    """Until the first output item, under one deadline (session refresh, connect, first byte): `deadline` (the event
+    loop's clock) when the owner's keys share one, else BYOK_LLM_TIMEOUT from now."""
     body, adjusted = within_output_limit(api, body, task=task, family=resolution.family, model=model)
     spec = resolution.provider_spec
     started = time.perf_counter()
     iterator = None
+    if deadline is None:
+        deadline = asyncio.get_running_loop().time() + settings.BYOK_LLM_TIMEOUT
     try:
-        async with asyncio.timeout(settings.BYOK_LLM_TIMEOUT):
+        async with asyncio.timeout_at(deadline):
             spec, client, resolution = await client_for(resolution)
             iterator = spec.acall(client, Call(api=api, body=body, model=model, stream=stream, betas=betas))
             first = await anext(iterator)

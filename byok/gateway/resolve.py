@@ -1,7 +1,7 @@
 """Credential resolution: which credentials serve a member's next call, and why. One query, no plaintext."""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -41,6 +41,8 @@ class KeyState:
     session_token_expires_at: datetime | None
     last_used_at: datetime | None
     model_breakers: dict
+    priority: int
+    weight: int
     secret: str = field(repr=False)
     session_secret: str | None = field(repr=False)
 
@@ -80,6 +82,14 @@ class Resolution:
     fallback_mode: str = ProviderKey.FallbackMode.PLATFORM
     inference_profile: str = ""
     region: str = ""
+    # Where the owner's key keeps its calls (eu, us, apac, one region; "" anywhere): platform credentials serve its
+    # fallback only in that geography (byok.providers.base.Provider.platform_credentials_in).
+    geography: str = ""
+    # BYOK: the owner's usable keys that may serve the call, in rank order (scope, then priority), each as its own
+    # resolution; `key` is the first. A key-level failure moves the call to the next (byok.gateway.routing.pool_order).
+    pool: tuple["Resolution", ...] = ()
+    # The first moment this answer may change by itself (a key's expiry, a breaker's cool-down), for the cache.
+    changes_at: datetime | None = None
 
     @property
     def key_id(self) -> int | None:
@@ -107,7 +117,7 @@ class Resolution:
         return {
             "source": self.source, "family": self.family, "provider": self.provider, "reason": self.reason,
             "key_id": self.key_id, "key_hint": self.key_hint, "inference_profile": self.inference_profile,
-            "region": self.region, "fallback_mode": self.fallback_mode,
+            "region": self.region, "geography": self.geography, "fallback_mode": self.fallback_mode,
             "models": {tier: self.model_for(tier) for tier in TIERS},
         }
 
@@ -124,7 +134,8 @@ class NotAMemberOfWorkspace(Exception):
 _MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
 _KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expires_at", "failing_since", "failure_reason",
                 "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
-                "region_hints", "session_token_expires_at", "last_used_at", "model_breakers", "secret", "session_secret")
+                "region_hints", "session_token_expires_at", "last_used_at", "model_breakers", "priority", "weight", "secret",
+                "session_secret")
 _DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
 
 # One round trip: membership, the owner's plan, and the owner's keys that serve this workspace (keys scoped to API keys
@@ -188,7 +199,8 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
     Members inherit the owner's keys. BYOK needs the owner's plan to allow it and a key that is enabled,
     unexpired, not cooling down after failures, and in scope; a key scoped to the calling workspace API key
     (`api_key_id`; None for session and token calls, which never use such keys) wins over a key scoped to selected
-    workspaces, which wins over an owner-wide key. Otherwise: platform credentials. One database query, no cache: a change takes
+    workspaces, which wins over an owner-wide key; within a scope, by the owner's priority (the resolution's `pool`
+    holds them all, in that order). Otherwise: platform credentials. One database query, no cache: a change takes
     effect on the very next call in every process.
     """
     with connection.cursor() as cursor:
@@ -203,34 +215,69 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
         family = _default_family(keys)
     base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
                 role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=platform_credits)
-    source, reason, key = key_choice([k for k in keys if k.family == family], byok_allowed=bool(byok_allowed),
-                                     now=timezone.now())
-    if source == Source.PLATFORM:
-        return platform_resolution(base, reason=reason, key=key)
+    family_keys, now = [k for k in keys if k.family == family], timezone.now()
+    pool = key_pool(family_keys, byok_allowed=bool(byok_allowed), now=now)
+    changes_at = _changes_at(family_keys, now)
+    if not pool:
+        _, reason, key = key_choice(family_keys, byok_allowed=bool(byok_allowed), now=now)
+        return replace(platform_resolution(base, reason=reason, key=key), changes_at=changes_at)
+    members = tuple(byok_resolution(base, key) for key in pool)
+    return replace(members[0], pool=members, changes_at=changes_at)
+
+
+def _changes_at(keys: list[KeyState], now: datetime) -> datetime | None:
+    """The first future expiry or breaker cool-down among the family's keys (a cooling key rejoins its pool then)."""
+    moments = []
+    for key in keys:
+        moments += [key.expires_at, key.breaker_open_until]
+        moments += [parse_datetime(entry["until"]) for entry in key.model_breakers.values() if entry.get("until")]
+    return min((m for m in moments if m and m > now), default=None)
+
+
+def byok_resolution(base: dict, key: KeyState) -> Resolution:
+    """The owner's `key` serving a call (alone: the pool is the caller's to attach)."""
     provider = PROVIDERS[key.provider]
     profile = provider.profile_for(key.inference_profile)
     return Resolution(source=Source.BYOK, provider=key.provider, key=key, fallback_mode=key.fallback_mode,
-                      reason=reason, inference_profile=profile,
-                      region=provider.region_for(inference_profile=profile, regions=key.regions), **base)
+                      reason=_SCOPE_REASON.get(key.scope, "owner_key"), inference_profile=profile,
+                      region=provider.region_for(inference_profile=profile, regions=key.regions),
+                      geography=key_geography(key), **base)
+
+
+def key_geography(key: "KeyState | ProviderKey") -> str:
+    """Where the key keeps its calls ("" anywhere): its inference profile's geography, or its region's."""
+    return PROVIDERS[key.provider].geography(inference_profile=key.inference_profile, regions=key.regions)
 
 
 _SCOPE_RANK = {ProviderKey.Scope.API_KEYS: 0, ProviderKey.Scope.SELECTED: 1, ProviderKey.Scope.ALL_WORKSPACES: 2}
 _SCOPE_REASON = {ProviderKey.Scope.API_KEYS: "api_key_scoped", ProviderKey.Scope.SELECTED: "workspace_key"}
 
 
+def key_rank(key) -> tuple[int, int]:
+    """Keys of equal rank share calls by weight; a lower rank serves first."""
+    return _SCOPE_RANK.get(key.scope, len(_SCOPE_RANK)), key.priority
+
+
+def key_pool(keys: list, *, byok_allowed: bool, now: datetime) -> list:
+    """The usable keys among the owner's keys of one family that serve the workspace, in rank order: a key scoped to
+    the calling API key before one scoped to selected workspaces before an owner-wide one, then by priority."""
+    if not byok_allowed:
+        return []
+    return [k for k in sorted(keys, key=lambda k: (*key_rank(k), k.pk)) if unusable_reason(k, now) is None]
+
+
 def key_choice(keys: list, *, byok_allowed: bool, now: datetime) -> tuple[str, str, "KeyState | ProviderKey | None"]:
     """(source, reason, key) among the owner's keys of one family that serve the workspace (KeyStates or stored keys):
-    the rule every answer about "what serves" follows. A key scoped to the calling API key wins over one scoped to
-    selected workspaces, which wins over an owner-wide one; then the first usable. Without BYOK: the platform, with the
-    key that cannot serve (so answers can name it)."""
-    candidates = sorted(keys, key=lambda k: (_SCOPE_RANK.get(k.scope, len(_SCOPE_RANK)), k.pk))
-    if not byok_allowed:
-        return Source.PLATFORM, "plan_inactive", candidates[0] if candidates else None
+    the rule every answer about "what serves" follows. The first of the pool (`key_pool`); without a usable key, the
+    platform, with the first key that cannot serve (so answers can name it)."""
+    pool = key_pool(keys, byok_allowed=byok_allowed, now=now)
+    if pool:
+        return Source.BYOK, _SCOPE_REASON.get(pool[0].scope, "owner_key"), pool[0]
+    candidates = sorted(keys, key=lambda k: (*key_rank(k), k.pk))
     if not candidates:
         return Source.PLATFORM, "no_key", None
-    for key in candidates:
-        if unusable_reason(key, now) is None:
-            return Source.BYOK, _SCOPE_REASON.get(key.scope, "owner_key"), key
+    if not byok_allowed:
+        return Source.PLATFORM, "plan_inactive", candidates[0]
     return Source.PLATFORM, unusable_reason(candidates[0], now), candidates[0]
 
 
@@ -240,10 +287,13 @@ def _default_family(keys: list[KeyState]) -> str:
 
 
 def platform_resolution(base: "dict | Resolution", *, reason: str, key: KeyState | None = None) -> Resolution:
-    """Platform credentials for the family. The unusable key (if any) is kept so the answer can name it."""
+    """Platform credentials for the family, in the geography of the owner's key that cannot serve (if any: kept so
+    the answer can name it, and so its calls stay where the owner put them)."""
     base = {name: getattr(base, name) if isinstance(base, Resolution) else base[name] for name in _BASE_FIELDS}
     provider = platform_provider(base["family"])
-    platform = provider.platform_credentials(settings.BYOK_PLATFORM_ENV)
+    geography = key_geography(key) if key is not None else ""
+    platform = provider.platform_credentials_in(settings.BYOK_PLATFORM_ENV, geography)
     fallback_mode = key.fallback_mode if key else ProviderKey.FallbackMode.PLATFORM
     return Resolution(source=Source.PLATFORM, provider=provider.id, reason=reason, key=key, fallback_mode=fallback_mode,
-                      inference_profile=platform.inference_profile, region=platform.region, **base)
+                      inference_profile=platform.inference_profile, region=platform.region, geography=geography,
+                      **base)

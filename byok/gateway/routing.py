@@ -7,14 +7,19 @@
   incident; the audit trail's owner-notification sink emails the owner.
 - The breaker (byok.gateway.breaker) is per key and model and lives on the key's row, so every web process and
   worker sees the same state.
+- Key pools: an owner's usable keys of the family are tried in rank order (`pool_order`: scope, then priority, by
+  weight among equals) and a key-level failure moves the call to the next key, within the same deadline, before any
+  platform fallback. A pool holding an exclusive key never falls back to platform credentials.
 """
+
+import random
 
 from ..errors import ByokKeyUnavailable, ProviderCallFailed
 from ..models.keys import is_exclusive
 from ..providers.outcomes import Category, Failure
 from ..services.expiry import provider_key_mark_expired
 from .breaker import breaker_open, key_probe_claimed, model_blocked, model_breaker, model_probe_claimed
-from .resolve import Resolution, Source, platform_resolution
+from .resolve import KeyState, Resolution, Source, key_rank, platform_resolution
 
 
 def byok_gate_needs_db(resolution: Resolution, model: str) -> bool:
@@ -34,24 +39,53 @@ def byok_gate(resolution: Resolution, model: str) -> str:
     return ""
 
 
-def byok_failed(resolution: Resolution, failure: Failure, *, model: str) -> str:
+def pool_order(resolution: Resolution) -> list[Resolution]:
+    """The owner's keys in the order this call tries them: by rank; among keys of equal rank, a weighted draw
+    without replacement (weights 3 and 1: the first key leads three calls in four)."""
+    pool = resolution.pool or (resolution,)
+    if len(pool) == 1:
+        return list(pool)
+    order: list[Resolution] = []
+    start = 0
+    while start < len(pool):
+        end = start
+        while end < len(pool) and key_rank(pool[end].key) == key_rank(pool[start].key):
+            end += 1
+        group = list(pool[start:end])
+        while len(group) > 1:
+            chosen = random.choices(range(len(group)), weights=[member.key.weight for member in group])[0]
+            order.append(group.pop(chosen))
+        order += group
+        start = end
+    return order
+
+
+def pool_exclusive(resolution: Resolution) -> bool:
+    """Whether the call may not leave the owner's keys: one of them is exclusive."""
+    return any(is_exclusive(member.key) for member in resolution.pool) or is_exclusive(resolution.key)
+
+
+def byok_failed(resolution: Resolution, failure: Failure, *, model: str, next_key: KeyState | None = None,
+                exclusive: bool = False) -> str:
     """The owner's key failed (before any output): mark, open the breaker, and return the fallback reason, or raise
-    when there is no fallback (a bad request is the caller's own; an exclusive key never falls back)."""
+    when there is no fallback (a bad request is the caller's own; the last key of an `exclusive` pool never falls
+    back). `next_key`: the owner's key the call moves to, if any."""
+    last = next_key is None
     key = resolution.key
     if failure.category == Category.EXPIRED:
         provider_key_mark_expired(key_id=key.id, provider_code=failure.code)  # temporary keys only
     if failure.persistent:
-        breaker_open(resolution, failure, model=model)
-    if not failure.fallback_eligible or is_exclusive(key):
+        breaker_open(resolution, failure, model=model, next_key=next_key, exclusive=exclusive)
+    if not failure.fallback_eligible or (last and (exclusive or is_exclusive(key))):
         raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
                                  key_hint=resolution.key_hint) from None
     return failure.category
 
 
 def to_platform(resolution: Resolution, fallback_reason: str) -> Resolution:
-    """Platform credentials after the owner's key could not serve, unless the key is exclusive."""
+    """Platform credentials after the owner's keys could not serve, unless one of them is exclusive."""
     key = resolution.key
-    if is_exclusive(key):
+    if pool_exclusive(resolution):
         raise ByokKeyUnavailable(f"The owner's key {key.key_hint} is failing and is exclusive (no fallback).",
                                  details={"key_hint": key.key_hint, "reason": fallback_reason})
     return platform_resolution(resolution, reason=fallback_reason, key=key)

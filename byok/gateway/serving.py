@@ -24,7 +24,7 @@ from ..models import ProviderKey
 from ..models.keys import is_exclusive
 from ..providers.outcomes import Category
 from ..providers.registry import FAMILIES, platform_provider
-from .resolve import key_choice
+from .resolve import key_choice, key_geography, key_pool, key_rank
 
 BYOK, PLATFORM, NOTHING = "byok", "platform", "nothing"
 
@@ -34,8 +34,38 @@ def family_name(family: str) -> str:
     return platform_provider(family).name.split(" (")[0]
 
 
-def platform_configured(family: str) -> bool:
-    return platform_provider(family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
+def platform_configured(family: str, geography: str = "") -> bool:
+    """Whether platform credentials may serve the family's calls in `geography` ("": anywhere)."""
+    return platform_provider(family).platform_credentials_in(settings.BYOK_PLATFORM_ENV, geography).configured
+
+
+def geography_words(geography: str) -> str:
+    return {"eu": "the EU", "us": "the US", "apac": "Asia Pacific"}.get(geography, geography)
+
+
+def residency(key: ProviderKey) -> dict:
+    """Where the key's calls run and where its fallback runs, in words, as routing does it: the fallback stays in the
+    key's geography, or does not happen."""
+    spec, geography = key.provider_spec, key_geography(key)
+    if key.profile is not None:
+        traffic = f"{key.profile.name} inference profile — {key.profile.purpose[0].lower()}{key.profile.purpose[1:]}"
+    elif key.regions:
+        traffic = f"{', '.join(key.regions)}" + (f" ({geography_words(geography)})" if geography else "")
+    else:
+        traffic = f"wherever {spec.name} runs it (the provider offers no region choice)"
+    platform = platform_provider(key.family).platform_credentials_in(settings.BYOK_PLATFORM_ENV, geography)
+    if is_exclusive(key):
+        fallback = "none: the key is exclusive"
+    elif not platform.configured:
+        fallback = (f"none: no platform credentials are configured in {geography_words(geography)}, so when your keys "
+                    f"cannot serve, calls fail (503) rather than leave it") if geography else \
+            "none: no platform credentials are configured, so when your keys cannot serve, calls fail (503)"
+    else:
+        where = ", ".join(filter(None, [platform.region, platform.inference_profile and
+                                        f"{platform.inference_profile} profile"]))
+        fallback = (f"platform credentials in {geography_words(geography)}" if geography else
+                    "platform credentials") + (f" ({where})" if where else "")
+    return {"traffic": traffic, "fallback": fallback}
 
 
 def _when(moment: datetime | None) -> str:
@@ -124,6 +154,24 @@ def reason_text(reason: str, key: ProviderKey | None) -> str:
     return failure_words(reason)
 
 
+def pool_words(pool: Iterable[ProviderKey]) -> str:
+    """“A” (hint), then “B” (hint) when A cannot serve; keys of equal rank share calls by weight."""
+    groups: list[list[ProviderKey]] = []
+    for key in pool:
+        if groups and key_rank(groups[-1][0]) == key_rank(key):
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    words = ""
+    for index, group in enumerate(groups):
+        if index:
+            words += f", then, if {'they' if len(groups[index - 1]) > 1 else 'it'} cannot serve, "
+        words += " and ".join(f"“{k.name}” ({k.key_hint})" for k in group)
+        if len(group) > 1:
+            words += f" (sharing calls {':'.join(str(k.weight) for k in group)})"
+    return words
+
+
 @dataclass(frozen=True)
 class Serving:
     """What serves `workspace`'s calls for `family` now."""
@@ -135,10 +183,16 @@ class Serving:
     key: ProviderKey | None  # the key that serves, or the one that cannot
     platform_configured: bool
     outage: Outage | None = None  # the open breaker that keeps `key` from serving, when one is
+    pool: tuple[ProviderKey, ...] = ()  # BYOK: the owner's usable keys in the order calls try them (`key` first)
 
     @property
     def family_name(self) -> str:
         return family_name(self.family)
+
+    @property
+    def residency(self) -> dict | None:
+        """Where the key's calls and its fallback run (None without a key)."""
+        return residency(self.key) if self.key is not None else None
 
     @property
     def why(self) -> str:
@@ -156,12 +210,16 @@ class Serving:
     def outcome(self) -> str:
         """What calls do, as the end of a sentence: "use “EU key” (AKIA…7XQ2)"."""
         if self.source == BYOK:
-            return f"use “{self.key.name}” ({self.key.key_hint})"
+            return f"use {pool_words(self.pool or (self.key,))}"
         if self.source == PLATFORM:
             during = f" {self.why}" if self.outage is not None else ""
             return f"use platform credentials (counted against platform credits){during}"
         if is_exclusive(self.key) and self.reason != "plan_inactive":
             return f"fail: “{self.key.name}” ({self.key.key_hint}) is exclusive (never falls back) and cannot serve"
+        geography = key_geography(self.key) if self.key is not None else ""
+        if geography:
+            return (f"fail: no platform credentials are configured for {self.family_name} in "
+                    f"{geography_words(geography)}, where “{self.key.name}” keeps its calls")
         return f"fail: no platform credentials are configured for {self.family_name}"
 
 
@@ -174,17 +232,19 @@ def serving_for(*, workspace: Workspace, family: str, keys: Iterable[ProviderKey
     never the workspace in general, so this answers for session, token and other API keys' calls."""
     now = now or timezone.now()
     platform = {} if platform is None else platform
-    if family not in platform:
-        platform[family] = platform_configured(family)
-    configured = platform[family]
     serving_keys = [k for k in keys if k.family == family and k.owner_id == workspace.owner_id and (
         k.scope == ProviderKey.Scope.ALL_WORKSPACES or any(w.pk == workspace.pk for w in k.workspaces.all()))]
     source, reason, key = key_choice(serving_keys, byok_allowed=byok_allowed, now=now)
+    geography = key_geography(key) if key is not None else ""  # routing's rule: fallback stays in the geography
+    if (family, geography) not in platform:
+        platform[family, geography] = platform_configured(family, geography)
+    configured = platform[family, geography]
     # A disabled or expired key waits for its owner, not for a probe: no outage to report on it.
     outage = key_outage(key, now=now) if key is not None and reason not in ("plan_inactive", "key_disabled",
                                                                              "key_expired") else None
     if source == BYOK and outage is None:
-        return Serving(workspace, family, BYOK, reason, key, configured)
+        pool = tuple(key_pool(serving_keys, byok_allowed=byok_allowed, now=now))
+        return Serving(workspace, family, BYOK, reason, key, configured, pool=pool)
     if outage is not None:
         reason = outage.reason
     # Routing's rule: an exclusive key never falls back; the platform serves only when configured.

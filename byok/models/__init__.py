@@ -1,6 +1,7 @@
 from .catalog import Model, ModelNotice
 from .keys import CredentialReminder, ProviderKey, RoleExternalId
+from .limits import UsageLimit
 from .usage import TOKENS_PER_CREDIT, PlatformCreditUsage, UsageDeadLetter, UsageRecord
 
 __all__ = ["TOKENS_PER_CREDIT", "CredentialReminder", "Model", "ModelNotice", "PlatformCreditUsage", "ProviderKey",
-           "RoleExternalId", "UsageDeadLetter", "UsageRecord"]
+           "RoleExternalId", "UsageDeadLetter", "UsageLimit", "UsageRecord"]

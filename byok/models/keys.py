@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -98,6 +99,12 @@ class ProviderKey(models.Model):
     enabled = models.BooleanField(default=True)
     fallback_mode = models.CharField(max_length=16, choices=FallbackMode.choices, default=FallbackMode.PLATFORM)
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL_WORKSPACES)
+    priority = models.PositiveSmallIntegerField(
+        default=0, help_text="Order among the owner's keys of the family and scope: lower serves first; a key-level "
+        "failure moves the call to the next key before any platform fallback.")
+    weight = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Share of calls among keys of equal priority (3 and 1: three calls in four go to the first).")
     workspaces = models.ManyToManyField("accounts.Workspace", blank=True, related_name="provider_keys")
     api_keys = models.ManyToManyField(
         "accounts.ApiKey", blank=True, related_name="provider_keys",
@@ -130,11 +137,6 @@ class ProviderKey(models.Model):
         ordering = ["owner_id", "provider", "name"]
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="providerkey_unique_name_per_owner"),
-            models.UniqueConstraint(
-                fields=["owner", "family"],
-                condition=Q(scope="all_workspaces"),
-                name="providerkey_one_owner_wide_key_per_family",
-            ),
         ]
         indexes = [models.Index(fields=["session_token_expires_at"], name="providerkey_session_expiry")]
 

@@ -233,6 +233,24 @@ class Call:
 PROBE = {"messages": [{"role": "user", "content": "Reply with OK."}], "max_tokens": 1}
 
 
+# Region name prefixes (AWS, Google Cloud) -> the geography a key's data stays in; a region matching none is a
+# geography of its own (its fallback stays in that very region).
+_GEOGRAPHY_PREFIXES = (("eu-", "eu"), ("europe-", "eu"), ("us-", "us"), ("ap-", "apac"), ("asia-", "apac"),
+                       ("australia-", "apac"))
+
+
+def region_geography(region: str) -> str:
+    """The geography of a region: eu, us, apac, the region itself, or "" for none or global (anywhere)."""
+    if not region or region == "global":
+        return ""
+    return next((geography for prefix, geography in _GEOGRAPHY_PREFIXES if region.startswith(prefix)), region)
+
+
+def geography_suffix(geography: str) -> str:
+    """The suffix of a geography's platform variables: eu -> _EU (PLATFORM_AWS_ACCESS_KEY_ID_EU)."""
+    return "_" + geography.upper().replace("-", "_")
+
+
 @dataclass(frozen=True)
 class PlatformCredentials:
     """The platform's own credentials for a provider, read from the environment (PLATFORM_* variables)."""
@@ -406,6 +424,38 @@ class Provider(ABC):
         """The platform's own credentials for this provider, from the PLATFORM_* variables in `env`."""
         api_key = env.get(f"PLATFORM_{self.id.upper()}_API_KEY", "")
         return PlatformCredentials(values={"api_key": api_key}, configured=bool(api_key))
+
+    # --- residency --------------------------------------------------------------------------------------------
+
+    def geography(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
+        """Where a key's calls run, which bounds where its fallback may run: eu, us, apac, a single region, or ""
+        when the provider offers no choice or the key chose "anywhere" (a global location or profile)."""
+        return region_geography(self.region_for(inference_profile=inference_profile, regions=regions))
+
+    def platform_geography_defaults(self, geography: str) -> dict[str, str]:
+        """Values a geography's platform set may leave out (Bedrock: the profile named like the geography)."""
+        return {}
+
+    def platform_set(self, env: Mapping[str, str], geography: str) -> PlatformCredentials:
+        """The platform credentials of a geography's own variables (the default names with its suffix, e.g.
+        PLATFORM_AWS_ACCESS_KEY_ID_EU), as they read: where they run is `platform_credentials_in`'s to check."""
+        suffix = geography_suffix(geography)
+        return self.platform_credentials({
+            **self.platform_geography_defaults(geography),
+            **{name.removesuffix(suffix): value for name, value in env.items() if name.endswith(suffix) and value}})
+
+    def platform_credentials_in(self, env: Mapping[str, str], geography: str) -> PlatformCredentials:
+        """The platform's credentials whose calls stay in `geography` ("": the default set, anywhere): the set of
+        that geography's variables (the default names with its suffix, e.g. PLATFORM_AWS_ACCESS_KEY_ID_EU), else the
+        default set when it runs there; else an unconfigured set (no fallback leaves the geography)."""
+        default = self.platform_credentials(env)
+        if not geography:
+            return default
+        for platform in (self.platform_set(env, geography), default):
+            if platform.configured and self.geography(inference_profile=platform.inference_profile,
+                                                      regions=(platform.region,)) == geography:
+                return platform
+        return PlatformCredentials(values={}, configured=False)
 
     def access_policy(self, inference_profile: str) -> dict | None:
         """The least-privilege policy an owner pastes into the provider's console, where the provider has one."""

@@ -52,7 +52,7 @@ def _owned_api_keys(owner: User, api_keys: Iterable[ApiKey]) -> list[ApiKey]:
     return api_keys
 
 
-def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace], api_keys: list[ApiKey] = ()) -> None:
+def _check_scope(*, scope: str, workspaces: list[Workspace], api_keys: list[ApiKey] = ()) -> None:
     if scope == ProviderKey.Scope.API_KEYS and not api_keys:
         raise KeyInvalid("Choose the API keys this key serves.",
                          fields={"api_keys": ["Select at least one API key, or use another scope."]})
@@ -68,24 +68,24 @@ def _check_scope(*, key: ProviderKey, scope: str, workspaces: list[Workspace], a
     if scope == ProviderKey.Scope.ALL_WORKSPACES and workspaces:
         raise KeyInvalid("An owner-wide key serves every workspace.",
                          fields={"workspaces": ["Leave empty when the scope is all_workspaces."]})
-    others = ProviderKey.objects.filter(owner_id=key.owner_id, family=key.family).exclude(pk=key.pk)
-    if scope == ProviderKey.Scope.ALL_WORKSPACES and others.filter(scope=scope).exists():
-        raise KeyConflict("You already have an owner-wide key for this provider.", fields={
-            "scope": [f"An owner-wide {key.family} key exists; rotate it, or scope this key to selected workspaces."]})
-    if scope == ProviderKey.Scope.SELECTED:
-        clash = sorted(set(others.filter(scope=scope, workspaces__in=workspaces).values_list("workspaces__slug", flat=True))
-                       & {w.slug for w in workspaces})
-        if clash:
-            raise KeyConflict("Another key already serves these workspaces.", fields={
-                "workspaces": [f"Already served by another {key.family} key: {', '.join(clash)}."]})
-    if scope == ProviderKey.Scope.API_KEYS:
-        wanted = {a.pk: a for a in api_keys}
-        taken = sorted(set(others.filter(scope=scope, api_keys__in=list(wanted)).values_list("api_keys", flat=True))
-                       & set(wanted))
-        if taken:
-            names = ", ".join(f"{wanted[pk].name} ({wanted[pk].key_hint})" for pk in taken)
-            raise KeyConflict("Another key already serves these API keys.", fields={
-                "api_keys": [f"Already served by another {key.family} key: {names}."]})
+
+
+WEIGHT_MAX = 1000
+
+
+def _check_pool_place(*, priority: int | None, weight: int) -> None:
+    """A key's place in its pool: a priority (lower serves first) and a weight among keys of equal priority."""
+    if priority is not None and (not isinstance(priority, int) or not 0 <= priority <= 32767):
+        raise KeyInvalid("Bad priority.", fields={"priority": ["A whole number from 0 (first) to 32767."]})
+    if not isinstance(weight, int) or not 1 <= weight <= WEIGHT_MAX:
+        raise KeyInvalid("Bad weight.", fields={"weight": [f"A whole number from 1 to {WEIGHT_MAX}."]})
+
+
+def _next_priority(*, owner_id: int, family: str, scope: str) -> int:
+    """A new key without a priority serves after the owner's keys of its family and scope (a failover key)."""
+    last = (ProviderKey.objects.filter(owner_id=owner_id, family=family, scope=scope)
+            .order_by("-priority").values_list("priority", flat=True).first())
+    return 0 if last is None else min(last + 1, 32767)
 
 
 def _check_name(*, key: ProviderKey, name: str) -> None:
@@ -146,10 +146,13 @@ def provider_key_create(
     scope: str = ProviderKey.Scope.ALL_WORKSPACES,
     workspaces: Iterable[Workspace] = (),
     api_keys: Iterable[ApiKey] = (),
+    priority: int | None = None,
+    weight: int = 1,
     skip_test: bool = False,
     actor: User | None = None,
 ) -> ProviderKey:
-    """Store a new key for `owner`, tested first unless `skip_test`."""
+    """Store a new key for `owner`, tested first unless `skip_test`. Keys of one family and scope form a pool:
+    `priority` orders them (default: after the others), `weight` shares calls among keys of equal priority."""
     require_byok_plan(owner)
     spec = get_provider(provider)
     profile = spec.profile_for(inference_profile)
@@ -159,7 +162,10 @@ def provider_key_create(
     workspaces = _owned_workspaces(owner, workspaces)
     api_keys = _owned_api_keys(owner, api_keys)
     _check_name(key=key, name=name)
-    _check_scope(key=key, scope=scope, workspaces=workspaces, api_keys=api_keys)
+    _check_scope(scope=scope, workspaces=workspaces, api_keys=api_keys)
+    _check_pool_place(priority=priority, weight=weight)
+    key.priority = _next_priority(owner_id=owner.pk, family=spec.family, scope=scope) if priority is None else priority
+    key.weight = weight
     test = None
     if not skip_test:
         test = _test_or_raise(provider=provider, cleaned=cleaned, inference_profile=profile, actor=actor or owner,
@@ -173,13 +179,11 @@ def provider_key_create(
         generation_bump("gateway")  # cached resolutions in every data-plane process drop
         audit_record(action=AuditAction.KEY_CREATED, actor=actor or owner, owner=owner, target=key,
                      details={"provider": provider, "name": key.name, "scope": scope,
-                              "inference_profile": profile, "skip_test": skip_test}
+                              "inference_profile": profile, "priority": key.priority, "weight": key.weight,
+                              "skip_test": skip_test}
                      | ({"api_keys": sorted(a.pk for a in api_keys)} if api_keys else {}))
         session_refresh_soon(key=key)
     return key
-
-
-_EDITABLE = ("name", "inference_profile", "fallback_mode", "scope")
 
 
 @sensitive_variables("credentials", "regional_credentials", "cleaned", "current", "replacement")
@@ -191,6 +195,8 @@ def provider_key_update(
     inference_profile: str = _UNSET,
     fallback_mode: str = _UNSET,
     scope: str = _UNSET,
+    priority: int = _UNSET,
+    weight: int = _UNSET,
     workspaces: Iterable[Workspace] = _UNSET,
     api_keys: Iterable[ApiKey] = _UNSET,
     credentials: Mapping[str, Any] | None = None,
@@ -198,8 +204,11 @@ def provider_key_update(
     skip_test: bool = False,
 ) -> ProviderKey:
     """Change settings; credential fields left blank keep the stored secret."""
-    requested = {"name": name, "inference_profile": inference_profile, "fallback_mode": fallback_mode, "scope": scope}
+    requested = {"name": name, "inference_profile": inference_profile, "fallback_mode": fallback_mode, "scope": scope,
+                 "priority": priority, "weight": weight}
     changes = {f: v for f, v in requested.items() if v is not _UNSET and v != getattr(key, f)}
+    if "priority" in changes or "weight" in changes:
+        _check_pool_place(priority=changes.get("priority", key.priority), weight=changes.get("weight", key.weight))
     if "name" in changes:
         _check_name(key=key, name=changes["name"])
         changes["name"] = changes["name"].strip()
@@ -214,7 +223,7 @@ def provider_key_update(
     new_api_keys = _owned_api_keys(key.owner, current_api_keys if api_keys is _UNSET else api_keys)
     if new_scope != ProviderKey.Scope.API_KEYS and api_keys is _UNSET:
         new_api_keys = []
-    _check_scope(key=key, scope=new_scope, workspaces=new_workspaces, api_keys=new_api_keys)
+    _check_scope(scope=new_scope, workspaces=new_workspaces, api_keys=new_api_keys)
 
     secrets_given = any(str(v).strip() for v in (credentials or {}).values()) or regional_credentials is not None
     profile = changes.get("inference_profile", key.inference_profile)

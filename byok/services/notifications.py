@@ -35,6 +35,7 @@ _EVENT_TEMPLATES = {
     AuditAction.BYOK_RECOVERED: "key_recovered",
     AuditAction.SESSION_REFRESH_FAILED: "session_refresh_failed",
     AuditAction.KEY_EXPIRED: "key_expired",
+    AuditAction.USAGE_LIMIT_THRESHOLD: "limit_threshold",
 }
 
 
@@ -43,6 +44,9 @@ def owner_event_email(*, event: AuditEvent) -> None:
 
     Raises the mail backend's error, so the delivery is retried rather than recorded as sent.
     """
+    if event.action == AuditAction.USAGE_LIMIT_THRESHOLD:
+        _limit_threshold_email(event)
+        return
     key = ProviderKey.objects.select_related("owner").filter(pk=event.target_key_id).first()
     if key is None or not key.owner.email:
         logger.warning("Audit event %s: no key or no owner email address; nothing to send.", event.pk)
@@ -52,6 +56,23 @@ def owner_event_email(*, event: AuditEvent) -> None:
     owner_email(owner=key.owner, template=_EVENT_TEMPLATES[event.action], context={
         **event.details, "key": key, "cooldown_minutes": max(1, settings.BYOK_BREAKER_COOLDOWN_SECONDS // 60),
         **key_serving_context(key)})
+
+
+def _limit_threshold_email(event: AuditEvent) -> None:
+    details = event.details
+    if event.owner is None or not event.owner.email:
+        logger.warning("Audit event %s: no owner email address; nothing to send.", event.pk)
+        return
+    money = details["metric"] in ("money_per_day", "money_per_month")
+    limit_words = (f"budget of ${details['value'] / 100:,.2f} per {details['metric'].rsplit('_', 1)[1]}" if money
+                   else f"limit of {details['value']} {details['metric'].replace('_', ' ')}")
+    period = details["period"]
+    period_words = (f"the day {period[1:5]}-{period[5:7]}-{period[7:]} (UTC)" if period.startswith("d") else
+                    f"the month {period[1:5]}-{period[5:]} (UTC)" if period.startswith("m") else "this minute")
+    owner_email(owner=event.owner, template="limit_threshold", context={
+        **details, "limit_words": limit_words, "period_words": period_words,
+        "subject_words": {"owner": "all your workspaces", "workspace": "one workspace", "member": "one member",
+                          "api_key": "one API key"}[details["subject"]]})
 
 
 def _is_expiry(event: AuditEvent, key: ProviderKey) -> bool:

@@ -26,7 +26,8 @@ RANDOM = os.environ.get("SCHEMATHESIS_RANDOM") == "1"
 # token or expiry while ASIA ones need a token (TODO: a oneOf of the two shapes in byok/api/schema.py), and a region
 # has one regional set at most (uniqueness across array items), and a long-term AKIA set needs an AKIA main key (the
 # main key may come from a paste); a completion needs a user
-# message among its messages; a PATCH's inference profile depends on the stored key's provider. Every other 4xx for schema-valid
+# message among its messages; a PATCH's inference profile depends on the stored key's provider; a limit names exactly
+# the workspace, member or API key its subject needs. Every other 4xx for schema-valid
 # input is a failure.
 SEMANTIC_REJECTIONS = {
     "POST /api/v1/provider-keys/": {"connection_test_failed"},
@@ -35,13 +36,15 @@ SEMANTIC_REJECTIONS = {
     "PATCH /api/v1/provider-keys/{id}/": set(),
     "POST /api/v1/provider-keys/parse/": set(),
     "POST /api/v1/workspaces/{slug}/api-keys/": set(),
+    "POST /api/v1/limits/": set(),
 }
 SEMANTIC_MESSAGES = ("This date is in the past", "Must be in the future", "does not exist.", "Select at least one workspace",
                      "Select at least one API key", "Leave empty unless the scope is api_keys",
                      "Leave empty when the scope is api_keys",
                      "inference profile's regions", "Session Token", "Include at least one user message",
                      "inference profile", "Leave empty for this provider", "keys do not expire",
-                     "already has a credential set", "needs a long-term AKIA main key")
+                     "already has a credential set", "needs a long-term AKIA main key", "Required for subject",
+                     "Leave empty for subject", "Choose a member of the workspace")
 
 
 def positive_data_acceptance(ctx, response, case):

@@ -34,13 +34,15 @@ def regional_set(sim_account, *regions):
     return values
 
 
-def use_platform_account(settings, sim, provider="bedrock", **fields):
-    """Platform credentials on a simulated account of their own (so its calls can be counted)."""
+def use_platform_account(settings, sim, provider="bedrock", profile="us", **fields):
+    """Platform credentials on a simulated account of their own (so its calls can be counted); Bedrock's on the
+    inference `profile` (the geography whose keys they may serve)."""
     account = sim.add_account("bedrock" if provider == "bedrock" else provider, **fields)
     if provider == "bedrock":
         variables = {"PLATFORM_AWS_ACCESS_KEY_ID": account.access_key_id,
                      "PLATFORM_AWS_SECRET_ACCESS_KEY": account.secret_access_key,
-                     "PLATFORM_AWS_REGION": "us-east-1", "PLATFORM_BEDROCK_INFERENCE_PROFILE": "us"}
+                     "PLATFORM_AWS_REGION": {"eu": "eu-central-1", "apac": "ap-northeast-1"}.get(profile, "us-east-1"),
+                     "PLATFORM_BEDROCK_INFERENCE_PROFILE": profile}
     else:
         variables = {f"PLATFORM_{provider.upper()}_API_KEY": account.api_key}
     settings.BYOK_PLATFORM_ENV = {**settings.BYOK_PLATFORM_ENV, **variables}

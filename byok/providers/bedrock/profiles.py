@@ -90,3 +90,13 @@ class BedrockFamily(Provider):
 
     def access_policy(self, inference_profile: str) -> dict:
         return iam_policy(self.inference_profiles[inference_profile or DEFAULT_PROFILE])
+
+    def geography(self, *, inference_profile: str, regions: tuple[str, ...] | list[str] = ()) -> str:
+        """The profile's geography (eu, us, apac); the global profile runs anywhere."""
+        profile = inference_profile or DEFAULT_PROFILE
+        return "" if profile == "global" else profile
+
+    def platform_geography_defaults(self, geography: str) -> dict[str, str]:
+        profile = self.inference_profiles.get(geography)
+        return {"PLATFORM_BEDROCK_INFERENCE_PROFILE": geography,
+                "PLATFORM_AWS_REGION": profile.default_region if profile else ""}

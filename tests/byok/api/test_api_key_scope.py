@@ -61,14 +61,14 @@ def test_invalid_api_keys_are_400_naming_api_keys(setup, client_for, case):
     assert not ProviderKey.objects.exists()
 
 
-def test_an_api_key_already_served_by_another_key_of_the_family_conflicts(setup, client_for):
+def test_a_second_key_for_an_api_key_of_the_family_joins_its_pool(setup, client_for):
     owner, workspace, staging, production = setup
     assert client_for(owner).post("/api/v1/provider-keys/", body(api_keys=[staging.pk]),
                                   format="json").status_code == 201
     response = client_for(owner).post("/api/v1/provider-keys/",
                                       body(name="Another", api_keys=[staging.pk, production.pk]), format="json")
-    assert response.status_code == 409, response.json()
-    assert "staging" in response.json()["error"]["fields"]["api_keys"][0]
+    assert response.status_code == 201, response.json()
+    assert response.json()["priority"] == 1  # after the first: it serves staging's calls when the first cannot
     # Another family may serve the same API key.
     response = client_for(owner).post("/api/v1/provider-keys/", body(
         provider="anthropic", name="Claude", credentials=VALID["anthropic"], api_keys=[staging.pk]), format="json")

@@ -170,12 +170,23 @@ def test_selected_scope_takes_only_owned_workspaces(client_for):
     assert created.json()["workspaces"] == [mine.slug]
 
 
-def test_second_owner_wide_key_for_the_same_family_is_refused(client_for):
+def test_a_second_owner_wide_key_for_the_same_family_joins_the_pool_after_the_first(client_for):
     client = client_for(BusinessUserFactory())
-    create(client, "bedrock")
-    response = create(client, "bedrock_api_key")
-    assert response.status_code == 409 and response.json()["error"]["code"] == "key_conflict"
-    assert "scope" in response.json()["error"]["fields"]
+    first = create(client, "bedrock").json()
+    second = create(client, "bedrock_api_key")
+    assert second.status_code == 201, second.json()
+    assert (first["priority"], second.json()["priority"], second.json()["weight"]) == (0, 1, 1)
+
+
+def test_the_owner_orders_and_weights_keys_and_bad_values_name_their_field(client_for):
+    client = client_for(BusinessUserFactory())
+    key = create(client, "bedrock").json()
+    changed = client.patch(f"/api/v1/provider-keys/{key['id']}/", {"priority": 3, "weight": 4}, format="json")
+    assert changed.status_code == 200 and (changed.json()["priority"], changed.json()["weight"]) == (3, 4)
+    for field, value in (("priority", -1), ("weight", 0), ("weight", 1001)):
+        refused = client.patch(f"/api/v1/provider-keys/{key['id']}/", {field: value}, format="json")
+        assert refused.status_code == 400 and list(refused.json()["error"]["fields"]) == [field]
+    assert client.get(f"/api/v1/provider-keys/{key['id']}/").json()["weight"] == 4
 
 
 def test_provider_catalog_lists_every_provider_without_secrets(client_for):

@@ -182,11 +182,15 @@ def test_a_malformed_secret_is_reported_on_its_field_and_not_echoed(owner, works
     assert not ProviderKey.objects.exists()
 
 
-def test_a_second_owner_wide_key_is_a_form_error_on_scope(owner, workspace, sandbox):
+def test_a_second_owner_wide_key_joins_the_pool_with_the_order_and_weight_the_owner_gives(owner, workspace, sandbox):
     bedrock_key(owner, sandbox.account("demo-bedrock"), name="First")
-    html = signed_in(owner).post(f"{KEYS}add/?provider=bedrock",
-                                 bedrock_form(sandbox.account("demo-bedrock-no-sts"))).content.decode()
-    assert "An owner-wide bedrock key exists" in html and ProviderKey.objects.count() == 1
+    response = signed_in(owner).post(f"{KEYS}add/?provider=bedrock", bedrock_form(
+        sandbox.add_account("bedrock"), name="Second", priority="0", weight="3"))
+    assert response.status_code == 302
+    assert list(ProviderKey.objects.order_by("name").values_list("name", "priority", "weight")) == [
+        ("First", 0, 1), ("Second", 0, 3)]
+    page = signed_in(owner).get(f"{KEYS}{ProviderKey.objects.get(name='Second').pk}/change/").content.decode()
+    assert "Priority 0, weight 3" in page
 
 
 def test_test_and_save_is_throttled_with_a_message(owner, workspace, sandbox, settings):

@@ -22,10 +22,11 @@ def test_env_example_lists_every_endpoint_setting_a_provider_reads_in_registry_o
 def test_env_example_lists_each_familys_platform_credentials_and_nothing_no_provider_reads():
     filled = {name: "x" for name in env_example() if name.startswith("PLATFORM_")}
 
-    def platform(env):
-        return [platform_provider(family).platform_credentials(env) for family in FAMILIES]
+    def platform(env):  # the default set and each geography's own (PLATFORM_…_EU)
+        return [platform_provider(family).platform_credentials(env) for family in FAMILIES] + [
+            platform_provider(family).platform_set(env, "eu") for family in FAMILIES]
 
-    assert all(credentials.configured for credentials in platform(filled))
+    assert all(credentials.configured for credentials in platform(filled)[:len(FAMILIES)])
     for name in filled:  # each variable changes what some family's platform credentials are
         assert platform({k: v for k, v in filled.items() if k != name}) != platform(filled), name
 

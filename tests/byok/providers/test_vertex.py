@@ -137,7 +137,7 @@ def test_a_failing_vertex_key_falls_back_to_platform_vertex_credentials(sandbox,
     platform = sandbox.add_account("vertex")
     settings.BYOK_PLATFORM_ENV = {**settings.BYOK_PLATFORM_ENV,
                                   "PLATFORM_VERTEX_SERVICE_ACCOUNT_JSON": key_file(sandbox, platform),
-                                  "PLATFORM_VERTEX_LOCATION": "us-east5"}
+                                  "PLATFORM_VERTEX_LOCATION": "europe-west4"}  # the key's geography: the EU
     assert create(client_for(owner), sandbox, mine, skip_test=True).status_code == 201
     body = client_for(member).post(f"/api/v1/workspaces/{workspace.slug}/completions/",
                                    {"messages": MESSAGES, "provider": "vertex"}, format="json").json()

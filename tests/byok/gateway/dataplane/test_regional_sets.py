@@ -86,7 +86,7 @@ def test_a_session_stored_before_regional_sessions_is_replaced_before_the_region
 
 def test_a_regional_set_sts_refuses_falls_back_and_fails_the_key(dataplane, sandbox, settings):
     owner, workspace, member = team()
-    platform = use_platform_account(settings, sandbox)
+    platform = use_platform_account(settings, sandbox, profile="eu")  # an EU key falls back in the EU only
     main, regional = sandbox.add_account("bedrock"), sandbox.add_account("bedrock", sts_get_session_token=False)
     key = key_for(owner, main, inference_profile="eu", regional_credentials=[regional_set(regional, "eu-west-1")])
     raw = dataplane.openai(member, **REGION).chat.completions.with_raw_response.create(model="standard",

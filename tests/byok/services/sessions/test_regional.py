@@ -122,7 +122,7 @@ def test_regional_sts_throttling_is_retried_with_nothing_written(sandbox, owner_
 def test_a_call_whose_regional_session_cannot_be_had_falls_back_without_the_long_term_key(sandbox, owner_team,
                                                                                           settings):
     owner, workspace, member = owner_team
-    platform = use_platform_account(settings, sandbox)
+    platform = use_platform_account(settings, sandbox, profile="eu")  # the EU key falls back in the EU
     main, regional = sandbox.add_account("bedrock"), sandbox.add_account("bedrock", sts_get_session_token=False)
     key_for(owner, main, inference_profile="eu", regional_credentials=[regional_set(regional, EU_DEFAULT)])
     result = llm.complete(user=member, workspace=workspace, messages=MESSAGES)

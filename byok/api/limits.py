@@ -1,0 +1,81 @@
+"""Owner API for rate limits. Thin: serializers check shapes, services do the work."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from core.serializers import StrictInput
+
+from ..gateway.limits import used_now
+from ..models import UsageLimit
+from ..services.limits import usage_limit_remove, usage_limit_set
+from .keys import OwnedApiKeysField, OwnedWorkspacesField
+
+
+@extend_schema_field({"type": "string", "description": "The username of a member of one of your workspaces."})
+class MemberOfOwnedWorkspacesField(serializers.SlugRelatedField):
+    """A username among the members of the caller's own workspaces (others look unknown)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", **kwargs)
+
+    def get_queryset(self):
+        return User.objects.filter(memberships__workspace__owner=self.context["request"].user).distinct()
+
+
+class UsageLimitOutput(serializers.ModelSerializer):
+    workspace = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    member = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    used_now = serializers.SerializerMethodField(help_text="Counted in the current period (minute, UTC day or month; "
+                                                           "money in US cents), across processes (requests include "
+                                                           "units processes have leased).")
+
+    class Meta:
+        model = UsageLimit
+        fields = ["id", "subject", "workspace", "member", "api_key", "metric", "value", "fail_mode", "on_exceed", "thresholds",
+                  "used_now",
+                  "created_at", "updated_at"]
+
+    def get_used_now(self, limit) -> int:
+        return used_now(limit)
+
+
+class UsageLimitListApi(APIView):
+    class UsageLimitInput(StrictInput):
+        subject = serializers.ChoiceField(choices=UsageLimit.Subject.choices)
+        metric = serializers.ChoiceField(choices=UsageLimit.Metric.choices)
+        value = serializers.IntegerField(min_value=1, max_value=2_000_000_000,
+                                         help_text="Requests, tokens, or US cents for money budgets.")
+        fail_mode = serializers.ChoiceField(choices=UsageLimit.FailMode.choices, required=False)
+        on_exceed = serializers.ChoiceField(choices=UsageLimit.OnExceed.choices, required=False)
+        thresholds = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=99), required=False, max_length=10,
+            help_text="Percentages of the limit at which you hear once per period (e-mail, audit, webhook), e.g. [80].")
+        workspace = OwnedWorkspacesField(required=False)
+        member = MemberOfOwnedWorkspacesField(required=False)
+        api_key = OwnedApiKeysField(required=False)
+
+    @extend_schema(responses=UsageLimitOutput(many=True), summary="Your rate limits and their use this minute")
+    def get(self, request):
+        limits = UsageLimit.objects.filter(owner=request.user).select_related("workspace", "member")
+        return Response(UsageLimitOutput(limits, many=True).data)
+
+    @extend_schema(request=UsageLimitInput, responses={201: UsageLimitOutput},
+                   summary="Set a rate limit (requests or tokens per minute) on your account, a workspace, a member "
+                           "or an API key")
+    def post(self, request):
+        data = self.UsageLimitInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        limit = usage_limit_set(owner=request.user, actor=request.user, **data.validated_data)
+        return Response(UsageLimitOutput(limit).data, status=status.HTTP_201_CREATED)
+
+
+class UsageLimitDetailApi(APIView):
+    @extend_schema(responses={204: None}, summary="Remove a rate limit")
+    def delete(self, request, pk):
+        usage_limit_remove(limit=get_object_or_404(UsageLimit.objects.filter(owner=request.user), pk=pk),
+                           actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

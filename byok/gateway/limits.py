@@ -1,0 +1,338 @@
+"""Limits on the call path: requests and tokens per minute, and money per UTC day or month (at the catalog's
+prices), on the owner, a workspace, a member or a workspace API key (byok.models.UsageLimit), counted per period in
+the shared cache (`django.core.cache`: Redis with
+CACHE_URL, whose INCR is atomic across processes; the embedded database cache otherwise, for one process).
+
+Requests are leased: a process takes a slice of the window's remaining allowance with one atomic increment of the
+shared counter and spends it locally, so the common call costs a dict lookup. Slices shrink as the window fills (one
+unit near the end), so across processes no more than the limit is accepted; units a process leased and did not spend
+before the minute ends are the only loss. Tokens and money are known after the call: they are added to the shared
+counter off the request path, and a call is refused once the period's count (as last read, plus this process's not yet
+added) reaches the limit: the overshoot is what calls admitted before the count caught up spent (within one call in
+one process). The increment that carries a counter across one of the owner's thresholds (e.g. 80 %) records one
+notice, in whichever process made it.
+
+When the shared cache cannot be reached, each limit does what its owner chose: serve (`open`) or refuse (`closed`).
+Limits are read once per owner and kept in memory until the "gateway" generation moves (a limit was set or removed).
+"""
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.core.cache import cache
+
+from core.errors import DomainError
+from core.invalidation import on_invalidate
+
+from ..models import UsageLimit
+from .dbthread import db, db_once
+
+logger = logging.getLogger(__name__)
+WINDOW = 60  # seconds: limits are per minute
+LEASE_SHARE = 8  # a lease is at most this fraction of what is left in the window
+LEASE_MAX = 1000
+TOKENS_REFRESH = 1.0  # seconds between reads of a tokens counter this process has not written to
+Metric = UsageLimit.Metric
+MONEY = (Metric.MONEY_PER_DAY, Metric.MONEY_PER_MONTH)
+MICRO_USD_PER_CENT = 10_000
+
+
+class LimitCounterUnavailable(DomainError):
+    """The shared counter of a limit whose owner chose to refuse calls it cannot count."""
+
+    code = "rate_limit_counter_unavailable"
+    status = 503
+
+
+class RateLimitExceeded(DomainError):
+    code = "rate_limit_exceeded"
+    status = 429
+
+    def __init__(self, message: str, *, headers: dict[str, str]) -> None:
+        super().__init__(message, details={"retry_after": int(headers["retry-after"])})  # the REST API's Retry-After
+        self.headers = headers  # /v1's
+
+
+@dataclass(frozen=True)
+class Limit:
+    id: int
+    subject: str
+    metric: str
+    value: int  # requests, tokens, or US cents
+    fail_open: bool
+    thresholds: tuple[int, ...] = ()  # percentages the owner hears about once per period
+    owner_id: int = 0
+    to_platform: bool = False  # past the limit, serve on platform credits instead of refusing
+
+    @property
+    def ceiling(self) -> int:
+        """The limit in counter units: money is counted in millionths of a dollar."""
+        return self.value * MICRO_USD_PER_CENT if self.metric in MONEY else self.value
+
+
+@dataclass
+class _Window:
+    """This process's view of one limit's counter in one minute."""
+
+    total: int = 0  # the shared counter as last seen
+    leased: int = 0  # request units leased and not yet spent here
+    unsent: int = 0  # tokens spent here and not yet added to the shared counter
+    read_at: float = 0.0  # when `total` of a tokens counter was last read
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_rows: dict[int, list] = {}  # owner id -> their limits' rows
+_windows: dict[tuple[int, int], _Window] = {}
+_tasks: set = set()
+
+
+def drop_all() -> None:
+    _rows.clear()
+
+
+on_invalidate("gateway", drop_all)
+
+
+def _owner_limits(owner_id: int) -> list[tuple]:
+    return list(UsageLimit.objects.filter(owner_id=owner_id).values_list(
+        "id", "subject", "workspace_id", "member_id", "api_key_id", "metric", "value", "fail_mode", "thresholds", "on_exceed"))
+
+
+async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_id: int | None) -> list[Limit]:
+    """The limits that count a call of `user_id` in the workspace, made with `api_key_id` (or without one)."""
+    rows = _rows.get(owner_id)
+    if rows is None:
+        rows = await db_once(("limits", owner_id), _owner_limits, owner_id)
+        _rows[owner_id] = rows
+    return [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open",
+                  thresholds=tuple(row[8] or ()), owner_id=owner_id, to_platform=row[9] == "platform")
+            for row in rows if _applies(row, workspace_id, user_id, api_key_id)]
+
+
+def _applies(row, workspace_id: int, user_id: int, api_key_id: int | None) -> bool:
+    _, subject, workspace, member, api_key = row[:5]
+    if subject == UsageLimit.Subject.OWNER:
+        return True
+    if subject == UsageLimit.Subject.WORKSPACE:
+        return workspace == workspace_id
+    if subject == UsageLimit.Subject.MEMBER:
+        return workspace == workspace_id and member == user_id
+    return api_key is not None and api_key == api_key_id
+
+
+def _window_now() -> tuple[int, float]:
+    now = time.time()
+    return int(now // WINDOW), WINDOW - now % WINDOW
+
+
+def _period(metric: str, minute: int) -> tuple[str, float]:
+    """(the counter's period, seconds until it ends): the clock minute, the UTC day or the UTC month."""
+    if metric not in MONEY:
+        return str(minute), 0.0
+    now = datetime.now(UTC)
+    if metric == Metric.MONEY_PER_DAY:
+        end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+        return f"d{now:%Y%m%d}", (end - now).total_seconds()
+    end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    return f"m{now:%Y%m}", (end - now).total_seconds()
+
+
+def _counter_key(limit: Limit, period: str) -> str:
+    return f"byok:limit:{limit.id}:{period}"  # used_now reads the same
+
+
+def _add(key: str, amount: int) -> int:
+    """Add to the shared counter (kept for two of its periods), atomically on Redis; the new total."""
+    cache.add(key, 0, timeout=_KEEP[key.rsplit(":", 1)[1][0]])
+    return cache.incr(key, amount)
+
+
+_KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
+
+
+def _read(key: str) -> int:
+    return cache.get(key) or 0
+
+
+def used_now(limit: UsageLimit) -> int:
+    """The limit's shared counter in its current period, in the limit's unit (for the console and the API; sync)."""
+    period = _period(limit.metric, _window_now()[0])[0]
+    used = cache.get(f"byok:limit:{limit.pk}:{period}") or 0
+    return used // MICRO_USD_PER_CENT if limit.metric in MONEY else used
+
+
+def _state(limit: Limit, period: str) -> _Window:
+    state = _windows.get((limit.id, period))
+    if state is None:
+        if len(_windows) > 10_000:
+            _windows.clear()  # old periods' states; the counters themselves are in the shared cache
+        state = _windows[limit.id, period] = _Window()
+    return state
+
+
+@dataclass
+class Quota:
+    """What a call was admitted under: the headers it answers with, and where its tokens and cost are counted."""
+
+    headers: dict[str, str]
+    spent_limits: list[tuple[Limit, str]]  # (tokens or money limit, its period)
+    over_limit: bool = False  # a limit is reached whose owner chose platform credits past it
+
+    @property
+    def counts_money(self) -> bool:
+        return any(limit.metric in MONEY for limit, _ in self.spent_limits)
+
+    def spend(self, *, tokens: int, cost: Decimal | None) -> None:
+        """Count the call's tokens and cost (added to the shared counters off the request path)."""
+        for limit, period in self.spent_limits:
+            amount = int(cost * 1_000_000) if limit.metric in MONEY and cost else tokens if limit.metric not in MONEY \
+                else 0
+            if amount:
+                _state(limit, period).unsent += amount
+                _background(_send(limit, period))
+
+
+async def _send(limit: Limit, period: str) -> None:
+    state = _state(limit, period)
+    async with state.lock:
+        amount = state.unsent  # still counted locally until the shared counter has it
+        if not amount:
+            return
+        try:
+            total = await db(_add, _counter_key(limit, period), amount)
+        except Exception:  # noqa: BLE001 -- the counter is away: the amount stays unsent for the next send
+            logger.warning("limit counter unreachable; %d kept for later", amount, exc_info=True)
+            return
+        state.unsent -= amount
+        state.total = max(state.total, total)
+    _notice_crossed(limit, period, before=total - amount, after=total)
+
+
+def _notice_crossed(limit: Limit, period: str, *, before: int, after: int) -> None:
+    """The increment that carries the shared counter across a threshold is one in all processes: its process
+    records the notice (the audit trail e-mails the owner and ships it to the webhook sink)."""
+    for percent in limit.thresholds:
+        mark = limit.ceiling * percent / 100
+        if before < mark <= after:
+            _background(db(_record_notice, limit, period, percent))
+
+
+def _record_notice(limit: Limit, period: str, percent: int) -> None:
+    from accounts.models import User
+    from audit.models import AuditAction
+    from audit.services.record import audit_record
+
+    audit_record(action=AuditAction.USAGE_LIMIT_THRESHOLD, actor=None, system_actor="limits",
+                 owner=User.objects.get(pk=limit.owner_id),
+                 details={"limit_id": limit.id, "subject": limit.subject, "metric": limit.metric,
+                          "value": limit.value, "percent": percent, "period": period})
+
+
+def _background(coroutine) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
+    """Admit a call under `limits` (None without limits), or raise RateLimitExceeded with the 429's headers. A call
+    on the owner's keys (`byok`) past a limit whose owner chose platform credits is admitted `over_limit`: routing
+    serves it on platform credentials."""
+    if not limits:
+        return None
+    minute, reset = _window_now()
+    headers: dict[str, str] = {}
+    spent_limits = []
+    refused: tuple[Limit, str, float] | None = None
+    for limit in limits:
+        period, period_reset = _period(limit.metric, minute)
+        period_reset = period_reset or reset
+        state = _state(limit, period)
+        key = _counter_key(limit, period)
+        if limit.metric == Metric.REQUESTS_PER_MINUTE:
+            admitted = await _take_request(limit, state, key)
+            remaining, kind = max(0, limit.ceiling - state.total + state.leased), "requests"
+        else:
+            admitted = await _spent_below(limit, state, key)
+            remaining = max(0, limit.ceiling - state.total - state.unsent)
+            kind = "tokens" if limit.metric == Metric.TOKENS_PER_MINUTE else "money"
+            spent_limits.append((limit, period))
+        if kind != "money" and (kind not in _seen(headers)
+                                or remaining < int(headers[f"x-ratelimit-remaining-{kind}"])):
+            headers.update({f"x-ratelimit-limit-{kind}": str(limit.value),
+                            f"x-ratelimit-remaining-{kind}": str(remaining),
+                            f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
+        if not admitted and refused is None:
+            refused = limit, kind, period_reset
+    if refused is not None and byok and refused[0].to_platform:
+        return Quota(headers=headers, spent_limits=[], over_limit=True)
+    if refused is not None:
+        limit, kind, wait = refused
+        headers["retry-after"] = str(math.ceil(wait))
+        raise RateLimitExceeded(f"{_limit_words(limit)} on this {_SUBJECT_WORDS[limit.subject]}, set by the workspace "
+                                f"owner, is reached. Retry after {math.ceil(wait)} s.", headers=headers)
+    return Quota(headers=headers, spent_limits=spent_limits)
+
+
+def _limit_words(limit: Limit) -> str:
+    if limit.metric in MONEY:
+        per = "day" if limit.metric == Metric.MONEY_PER_DAY else "month"
+        return f"The budget of ${limit.value / 100:,.2f} per {per} (UTC)"
+    return f"The limit of {limit.value} {limit.metric.split('_')[0]} per minute"
+
+
+_SUBJECT_WORDS = {"owner": "account", "workspace": "workspace", "member": "member", "api_key": "API key"}
+
+
+def _seen(headers: dict) -> set[str]:
+    return {kind for kind in ("requests", "tokens") if f"x-ratelimit-limit-{kind}" in headers}
+
+
+def _unreachable(limit: Limit) -> bool:
+    """Serve (the owner chose `open`), or refuse with a 503 that says why."""
+    if limit.fail_open:
+        return True
+    raise LimitCounterUnavailable("The rate-limit counter cannot be reached and the workspace owner chose to refuse "
+                                  "calls it cannot count; retry shortly.")
+
+
+async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
+    if state.leased > 0:
+        state.leased -= 1
+        return True
+    async with state.lock:
+        if state.leased > 0:
+            state.leased -= 1
+            return True
+        if state.total >= limit.ceiling:
+            return False  # this process saw the window full: no shared round trip until the next minute
+        lease = max(1, min(LEASE_MAX, (limit.ceiling - state.total) // LEASE_SHARE))
+        try:
+            state.total = await db(_add, key, lease)
+        except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
+            logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
+            return _unreachable(limit)
+        granted = min(lease, max(0, limit.ceiling - (state.total - lease)))
+        _notice_crossed(limit, key.rsplit(":", 1)[1], before=state.total - lease, after=state.total - lease + granted)
+        if granted == 0:
+            return False
+        state.leased = granted - 1
+        return True
+
+
+async def _spent_below(limit: Limit, state: _Window, key: str) -> bool:
+    now = time.monotonic()
+    if now - state.read_at > TOKENS_REFRESH and not state.lock.locked():
+        async with state.lock:
+            try:
+                state.total = max(state.total, await db(_read, key))
+            except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
+                logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
+                return _unreachable(limit)
+            state.read_at = now
+    return state.total + state.unsent < limit.ceiling
