@@ -42,14 +42,19 @@ BEDROCK_PROFILE_PREFIXES = ("global", "us", "us-gov", "eu", "apac", "jp", "au", 
 # Models the simulated providers know, whatever an account may use: a model outside this catalog (and outside every
 # account's list) is "unknown" (400/404), one inside it but not in the account's list is "no access" (403).
 # Every model byok's catalog names, plus a few more so model lists look like the real ones.
+# Embedding models are the ones `embeddings.EMBEDDING_MODELS` sizes.
 _EXTRA_MODELS = {
-    "bedrock": ("anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-sonnet-4-6", "anthropic.claude-opus-4-6-v1"),
+    "bedrock": ("anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-sonnet-4-6", "anthropic.claude-opus-4-6-v1",
+                "amazon.titan-embed-text-v2:0", "cohere.embed-english-v3", "cohere.embed-multilingual-v3",
+                "cohere.embed-v4:0"),
     "anthropic": ("claude-haiku-4-5-20251001", "claude-sonnet-4-6", "claude-opus-4-6"),
-    "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o"),
-    "mistral": ("mistral-small-latest",),
+    "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "text-embedding-3-small", "text-embedding-3-large",
+               "text-embedding-ada-002"),
+    "mistral": ("mistral-small-latest", "mistral-embed"),
     "xai": ("grok-3-mini",),
+    "zai": ("embedding-3",),
     "groq": ("openai/gpt-oss-120b",),
-    "vertex": ("claude-haiku-4-5@20251001", "gemini-2.5-flash-lite"),
+    "vertex": ("claude-haiku-4-5@20251001", "gemini-2.5-flash-lite", "text-embedding-005", "gemini-embedding-001"),
 }
 MODEL_CATALOG: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from .accounts import Account, secret_hint
+from .caching import Segment
+from .limits import anthropic_max_tokens_error, max_output_tokens
+from .thinking import ANTHROPIC_BETAS, MIN_BUDGET_TOKENS, parse_betas, thinking_text
 from .wire import (
     Answer,
+    InvalidRequest,
     Prompt,
     SimRequest,
     SimResponse,
     SimulatorState,
     Tool,
     answer,
+    cache_log,
     conversation_prompt,
+    count_tokens,
     json_response,
     logger,
     sse,
@@ -58,19 +66,28 @@ def handle_anthropic(request: SimRequest, state: SimulatorState, path: str) -> S
     """`path` is what follows the `/anthropic` prefix, e.g. `/v1/messages`."""
     if request.method == "POST" and path == "/v1/messages":
         operation = "anthropic.CreateMessage"
+    elif request.method == "POST" and path == "/v1/messages/count_tokens":
+        operation = "anthropic.CountTokens"
     elif request.method == "GET" and (path == "/v1/models" or _MODEL_PATH.match(path)):
         operation = "anthropic.ListModels" if path == "/v1/models" else "anthropic.GetModel"
     else:
         return _error_response(AnthropicError(404, "not_found_error", f"Not found: {request.method} {path}"))
 
     account: Account | None = None
+    body = request.json()
+    betas = parse_betas(request.headers.get("anthropic-beta"))
     try:
         account = _authenticate(request, state)
         failure = _BEHAVIOUR_ERRORS.get(account.behaviour)
         if failure is not None:
             raise AnthropicError(*failure)
+        unknown = [beta for beta in betas if beta not in ANTHROPIC_BETAS]
+        if unknown:
+            raise AnthropicError(400, "invalid_request_error", beta_refusal(unknown))
         if operation == "anthropic.CreateMessage":
-            response = _create_message(request, state, account)
+            response = _create_message(body, state, account)
+        elif operation == "anthropic.CountTokens":
+            response = _count_tokens(body, state, account)
         elif operation == "anthropic.ListModels":
             response = _list_models(request, account)
         else:
@@ -87,9 +104,18 @@ def handle_anthropic(request: SimRequest, state: SimulatorState, path: str) -> S
     if account is not None:
         state.simulate_latency(account)
     state.stats.record(
-        operation=operation, principal=account.name if account else "unknown", account=account, status=response.status
+        operation=operation, principal=account.name if account else "unknown", account=account, status=response.status,
+        endpoint=request.path, model=body.get("model") if isinstance(body, dict) else None, betas=betas,
+        **response.log,
     )
     return response
+
+
+def beta_refusal(unknown: list[str]) -> str:
+    """The Messages API's words for beta flags it does not know."""
+    values = ", ".join(f"`{beta}`" for beta in unknown)
+    return (f"Unexpected value(s) {values} for the `anthropic-beta` header. Please consult our documentation at "
+            "docs.claude.com or try again without the header.")
 
 
 def _authenticate(request: SimRequest, state: SimulatorState) -> Account:
@@ -109,13 +135,12 @@ def _authenticate(request: SimRequest, state: SimulatorState) -> Account:
     return account
 
 
-def _create_message(request: SimRequest, state: SimulatorState, account: Account) -> SimResponse:
-    body = request.json()
+def _checked_model(body: Any, state: SimulatorState, account: Account, required: tuple[str, ...]) -> str:
     if not isinstance(body, dict):
         raise AnthropicError(400, "invalid_request_error", "The request body is not valid JSON.")
-    for required in ("model", "max_tokens", "messages"):
-        if required not in body:
-            raise AnthropicError(400, "invalid_request_error", f"{required}: Field required")
+    for field_name in required:
+        if field_name not in body:
+            raise AnthropicError(400, "invalid_request_error", f"{field_name}: Field required")
     model = str(body["model"])
     if not state.accounts.knows_model("anthropic", model):
         raise AnthropicError(404, "not_found_error", f"model: {model}")
@@ -123,19 +148,39 @@ def _create_message(request: SimRequest, state: SimulatorState, account: Account
         raise AnthropicError(
             403, "permission_error", f"Your API key does not have permission to use the model {model}."
         )
-    messages = body["messages"] if isinstance(body["messages"], list) else []
-    if not messages:
+    if not isinstance(body["messages"], list) or not body["messages"]:
         raise AnthropicError(400, "invalid_request_error", "messages: at least one message is required")
-    reply = answer(provider="anthropic", model=model, prompt=messages_prompt(body), max_tokens=int(body["max_tokens"]))
+    return model
+
+
+def _create_message(body: Any, state: SimulatorState, account: Account) -> SimResponse:
+    model = _checked_model(body, state, account, ("model", "max_tokens", "messages"))
+    try:
+        reply = claude_reply(body, state=state, account=account, model=model, provider="anthropic")
+    except InvalidRequest as refusal:
+        raise AnthropicError(400, "invalid_request_error", refusal.message) from None
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
     headers = {"request-id": f"req_{uuid.uuid4().hex[:24]}"}
     if body.get("stream") is True:
         events = stream_events(account, reply, model, message_id)
-        return sse_response((sse(event, event["type"]) for event in events), headers)
-    return json_response(200, message(reply, model, message_id), headers)
+        response = sse_response((sse(event, event["type"]) for event in events), headers)
+    else:
+        response = json_response(200, message(reply, model, message_id), headers)
+    response.log.update(cache_log(reply))
+    return response
 
 
-# --- shared with Bedrock InvokeModel, which carries the same Messages bodies and events ---------------------------
+def _count_tokens(body: Any, state: SimulatorState, account: Account) -> SimResponse:
+    _checked_model(body, state, account, ("model", "messages"))
+    try:
+        check_thinking(body, state, max_tokens=None)
+    except InvalidRequest as refusal:
+        raise AnthropicError(400, "invalid_request_error", refusal.message) from None
+    return json_response(200, {"input_tokens": messages_input_tokens(body)},
+                         {"request-id": f"req_{uuid.uuid4().hex[:24]}"})
+
+
+# --- shared with Bedrock InvokeModel and Vertex rawPredict, which carry the same Messages bodies and events ---------
 
 
 def messages_prompt(body: dict[str, Any]) -> Prompt:
@@ -158,6 +203,102 @@ def messages_prompt(body: dict[str, Any]) -> Prompt:
     )
 
 
+def messages_input_tokens(body: dict[str, Any]) -> int:
+    """The input tokens a Messages call with this body reports (what count_tokens answers)."""
+    return max(1, count_tokens(messages_prompt(body).text))
+
+
+def _ttl(block: Any) -> str | None:
+    control = block.get("cache_control") if isinstance(block, dict) else None
+    if not isinstance(control, dict) or control.get("type") != "ephemeral":
+        return None
+    return str(control.get("ttl") or "5m")
+
+
+def _blocks(content: Any) -> list[Any]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content if isinstance(content, list) \
+        else []
+
+
+def cache_segments(body: dict[str, Any]) -> list[Segment]:
+    """The prompt in the order Claude caches it (tools, system, messages), breakpoints where `cache_control` is."""
+    segments = [Segment(json.dumps(tool, sort_keys=True), 0, _ttl(tool)) for tool in body.get("tools") or []]
+    for block in _blocks(body.get("system")):
+        segments.append(Segment(json.dumps(block, sort_keys=True), len(text_of([block]).split()), _ttl(block)))
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        for block in _blocks(message.get("content")):
+            words = len(text_of([block]).split()) if isinstance(block, dict) else 0
+            identity = json.dumps([message.get("role"), block], sort_keys=True)
+            segments.append(Segment(identity, words, _ttl(block)))
+    return segments
+
+
+def check_thinking(body: dict[str, Any], state: SimulatorState, *, max_tokens: int | None) -> bool:
+    """Whether thinking is on, after Claude's checks of the setting and of the thinking blocks handed back (their
+    signatures must verify); InvalidRequest otherwise."""
+    config = body.get("thinking")
+    if config is not None and not (isinstance(config, dict) and config.get("type") in ("enabled", "disabled",
+                                                                                        "adaptive")):
+        raise InvalidRequest("thinking: Input tag does not match any of the expected tags: 'adaptive', 'disabled', "
+                             "'enabled'")
+    enabled = isinstance(config, dict) and config.get("type") in ("enabled", "adaptive")
+    if isinstance(config, dict) and config.get("type") == "enabled":
+        budget = config.get("budget_tokens")
+        if not isinstance(budget, int) or budget < MIN_BUDGET_TOKENS:
+            raise InvalidRequest(f"thinking.enabled.budget_tokens: Input should be greater than or equal to "
+                                 f"{MIN_BUDGET_TOKENS}")
+        if max_tokens is not None and budget >= max_tokens:
+            raise InvalidRequest("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
+                                 "documentation at https://docs.claude.com/en/docs/build-with-claude/"
+                                 "extended-thinking#max-tokens-and-context-window-size")
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    for m_index, message_ in enumerate(messages):
+        if not isinstance(message_, dict) or message_.get("role") != "assistant":
+            continue
+        for b_index, block in enumerate(_blocks(message_.get("content"))):
+            if isinstance(block, dict) and block.get("type") == "thinking" and not state.signer.verify(
+                    str(block.get("thinking", "")), block.get("signature")):
+                raise InvalidRequest(f"messages.{m_index}.content.{b_index}: Invalid `signature` in `thinking` block")
+    last_assistant = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], dict)
+                           and messages[i].get("role") == "assistant"), None)
+    if enabled and last_assistant is not None and last_assistant == len(messages) - 2:
+        blocks = _blocks(messages[last_assistant].get("content"))
+        kinds = [block.get("type") for block in blocks if isinstance(block, dict)]
+        if "tool_use" in kinds and kinds[0] not in ("thinking", "redacted_thinking"):
+            raise InvalidRequest(
+                f"messages.{last_assistant}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                f"`{kinds[0]}`. When `thinking` is enabled, a final `assistant` message must start with a thinking "
+                "block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+                "thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult "
+                "our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking")
+    return enabled
+
+
+def claude_reply(body: dict[str, Any], *, state: SimulatorState, account: Account, model: str,
+                 provider: str) -> Answer:
+    """Claude's answer to a Messages body on any platform: max_tokens within the model's limit, thinking checked
+    and (when on) thought first and signed, the prompt cache read and written at `cache_control` breakpoints."""
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise InvalidRequest("max_tokens: Input should be a valid integer greater than or equal to 1")
+    refusal = anthropic_max_tokens_error(max_tokens, model)
+    if refusal:
+        raise InvalidRequest(refusal)
+    thinking = check_thinking(body, state, max_tokens=max_tokens)
+    prompt = messages_prompt(body)
+    reply = answer(provider=provider, model=model, prompt=prompt, max_tokens=max_tokens)
+    cache = state.prompt_cache.use_breakpoints(account=account.name, model=model, segments=cache_segments(body))
+    reply = replace(reply, cache=cache)
+    if not thinking:
+        return reply
+    thought = thinking_text(model, len(prompt.text.split()))
+    tokens = count_tokens(thought)
+    return replace(reply, thinking=thought, signature=state.signer.sign(thought), reasoning_tokens=tokens,
+                   output_tokens=reply.output_tokens + tokens)
+
+
 def _content_block(reply: Answer) -> dict[str, Any]:
     if reply.tool_call is None:
         return {"type": "text", "text": reply.text}
@@ -169,17 +310,31 @@ def _content_block(reply: Answer) -> dict[str, Any]:
     }
 
 
+def usage(reply: Answer) -> dict[str, Any]:
+    """A Messages usage object: input tokens are those neither read from nor written to the cache."""
+    cache = reply.cache
+    return {
+        "input_tokens": max(0, reply.input_tokens - cache.read - cache.write),
+        "cache_creation_input_tokens": cache.write,
+        "cache_read_input_tokens": cache.read,
+        "cache_creation": {"ephemeral_5m_input_tokens": cache.write_5m, "ephemeral_1h_input_tokens": cache.write_1h},
+        "output_tokens": reply.output_tokens,
+    }
+
+
 def message(reply: Answer, model: str, message_id: str) -> dict[str, Any]:
-    """A Messages API response body."""
+    """A Messages API response body (a signed thinking block first when the model thought)."""
+    thinking = [{"type": "thinking", "thinking": reply.thinking, "signature": reply.signature}] if reply.thinking \
+        else []
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [_content_block(reply)],
+        "content": [*thinking, _content_block(reply)],
         "stop_reason": reply.stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+        "usage": usage(reply),
     }
 
 
@@ -192,20 +347,29 @@ def stream_events(
     """The streaming event objects, from message_start to message_stop (which `stop_extra` adds fields to); an
     account with behaviour "mid_stream_failure" gets OVERLOADED_EVENT after a few deltas instead of the end."""
     start = message(reply, model, message_id) | {"content": [], "stop_reason": None}
-    start["usage"] = {"input_tokens": reply.input_tokens, "output_tokens": 1}
+    start["usage"] = usage(reply) | {"output_tokens": 1}
     yield {"type": "message_start", "message": start}
+    index = 0
+    if reply.thinking:
+        yield {"type": "content_block_start", "index": 0,
+               "content_block": {"type": "thinking", "thinking": "", "signature": ""}}
+        for piece in re.findall(r"\s*\S+", reply.thinking):
+            yield {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": piece}}
+        yield {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": reply.signature}}
+        yield {"type": "content_block_stop", "index": 0}
+        index = 1
     # The block starts empty (text "" / input {}), then grows by text_delta or input_json_delta pieces.
     block = _content_block(reply) | ({"text": ""} if reply.tool_call is None else {"input": {}})
     delta_type, delta_key = ("text_delta", "text") if reply.tool_call is None else ("input_json_delta", "partial_json")
-    yield {"type": "content_block_start", "index": 0, "content_block": block}
+    yield {"type": "content_block_start", "index": index, "content_block": block}
     yield {"type": "ping"}
     pieces, fails = streamed_pieces(account, reply)
     for piece in pieces:
-        yield {"type": "content_block_delta", "index": 0, "delta": {"type": delta_type, delta_key: piece}}
+        yield {"type": "content_block_delta", "index": index, "delta": {"type": delta_type, delta_key: piece}}
     if fails:
         yield OVERLOADED_EVENT
         return
-    yield {"type": "content_block_stop", "index": 0}
+    yield {"type": "content_block_stop", "index": index}
     yield {
         "type": "message_delta",
         "delta": {"stop_reason": reply.stop, "stop_sequence": None},
@@ -227,7 +391,7 @@ def _model_info(model: str) -> dict[str, object]:
         "created_at": created_at,
         "lifecycle": "active",
         "max_input_tokens": 200000,
-        "max_tokens": 64000,
+        "max_tokens": max_output_tokens(model),
     }
 
 

@@ -9,25 +9,39 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from . import eventstream
 from .accounts import Account, SessionCredentials, bedrock_base_model_id, secret_hint
-from .anthropic_api import message, messages_prompt, stream_events
+from .anthropic_api import (
+    check_thinking,
+    claude_reply,
+    message,
+    messages_input_tokens,
+    stream_events,
+)
+from .caching import Segment
+from .embeddings import EMBEDDING_MODELS, embed, int8, is_embedding_model
+from .limits import converse_max_tokens_error
 from .sigv4 import SignatureError, parse_authorization, verify_signature
+from .thinking import PLATFORM_BETAS, parse_betas, thinking_text
 from .wire import (
     Answer,
+    InvalidRequest,
     Prompt,
     SimRequest,
     SimResponse,
     SimulatorState,
     Tool,
     answer,
+    cache_log,
     conversation_prompt,
+    count_tokens,
     json_response,
     logger,
     streamed_pieces,
@@ -41,13 +55,14 @@ SESSION_DURATION_RANGE = (900, 129600)
 ANTHROPIC_BEDROCK_VERSION = "bedrock-2023-05-31"
 
 _BEDROCK_PATH = re.compile(
-    r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$"
+    r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)$"
 )
 _BEDROCK_OPERATIONS = {
     "converse": "Converse",
     "converse-stream": "ConverseStream",
     "invoke": "InvokeModel",
     "invoke-with-response-stream": "InvokeModelWithResponseStream",
+    "count-tokens": "CountTokens",
 }
 _MUST_START_WITH_USER = (
     "A conversation must start with a user message. Try again with a conversation that starts with a user message."
@@ -125,6 +140,7 @@ class Caller:
     session: SessionCredentials | None = None
     # Credentials that carry a session token (GetSessionToken's or a static ASIA key) may not ask for another.
     temporary: bool = False
+    region: str = ""  # the SigV4 scope's region; a Bedrock API key's own region
 
 
 def _failure(table: dict[Failure, tuple[int, str, str]], failure: Failure, detail: str = "") -> AwsError:
@@ -142,7 +158,7 @@ def _authenticate_sigv4(
     signed = parse_authorization(request.headers.get("Authorization"))
     if signed is None:
         raise _failure(errors, Failure.MISSING_AUTH)
-    caller.principal = signed.access_key_id
+    caller.principal, caller.region = signed.access_key_id, signed.region
     found = state.accounts.by_access_key(signed.access_key_id)
     if found is None:
         raise _failure(errors, Failure.INVALID_TOKEN)
@@ -175,7 +191,7 @@ def _authenticate_bearer(request: SimRequest, state: SimulatorState, caller: Cal
     account = state.accounts.by_api_key("bedrock_api_key", token)
     if account is None:
         raise _failure(_BEDROCK_ERRORS, Failure.BAD_API_KEY)
-    caller.principal, caller.account = account.name, account
+    caller.principal, caller.account, caller.region = account.name, account, account.region
     if account.behaviour == "expired":
         raise _failure(_BEDROCK_ERRORS, Failure.EXPIRED, "Authentication failed: Bearer Token has expired.")
 
@@ -194,10 +210,11 @@ def _log_refusal(operation: str, caller: Caller, error: AwsError) -> None:
     logger.info("%s refused: %s %s (%s)", operation, error.status, error.code, who)
 
 
-def _finish(state: SimulatorState, operation: str, caller: Caller, response: SimResponse) -> SimResponse:
+def _finish(state: SimulatorState, operation: str, caller: Caller, response: SimResponse, **details) -> SimResponse:
     if caller.account is not None:
         state.simulate_latency(caller.account)
-    state.stats.record(operation=operation, principal=caller.principal, account=caller.account, status=response.status)
+    state.stats.record(operation=operation, principal=caller.principal, account=caller.account, status=response.status,
+                       region=caller.region, **details, **response.log)
     return response
 
 
@@ -227,14 +244,20 @@ def handle_bedrock(request: SimRequest, state: SimulatorState) -> SimResponse:
                 403, "AccessDeniedException", "You don't have access to the model with the specified model ID."
             )
         action = match["action"]
-        if action.startswith("converse"):
-            response = _converse(request, caller.account, model_id, stream=action == "converse-stream")
+        if action == "count-tokens":
+            response = _count_tokens(request, state, base_model)
+        elif action.startswith("converse"):
+            response = _converse(request, state, caller.account, model_id, stream=action == "converse-stream")
+        elif is_embedding_model(base_model) and action == "invoke":
+            response = _invoke_embedding(request, base_model)
         else:
-            response = _invoke_model(request, caller.account, base_model, stream=action != "invoke")
+            response = _invoke_model(request, state, caller.account, base_model, stream=action != "invoke")
+    except InvalidRequest as refusal:
+        response = _bedrock_error(AwsError(400, "ValidationException", refusal.message))
     except AwsError as error:
         _log_refusal(operation, caller, error)
         response = _bedrock_error(error, bearer=request.headers.get("Authorization", "").startswith("Bearer "))
-    return _finish(state, operation, caller, response)
+    return _finish(state, operation, caller, response, endpoint=request.path, model=model_id)
 
 
 def _bedrock_error(error: AwsError, *, bearer: bool = False) -> SimResponse:
@@ -249,8 +272,7 @@ def _bedrock_error(error: AwsError, *, bearer: bool = False) -> SimResponse:
     )
 
 
-def _converse(request: SimRequest, account: Account, model_id: str, *, stream: bool) -> SimResponse:
-    body = request.json()
+def _converse_messages(body: Any) -> list:
     messages = body.get("messages") if isinstance(body, dict) else None
     if (
         not isinstance(messages, list)
@@ -259,32 +281,107 @@ def _converse(request: SimRequest, account: Account, model_id: str, *, stream: b
         or messages[0].get("role") != "user"
     ):
         raise AwsError(400, "ValidationException", _MUST_START_WITH_USER)
+    return messages
+
+
+def _converse(request: SimRequest, state: SimulatorState, account: Account, model_id: str, *,
+              stream: bool) -> SimResponse:
+    body = request.json()
+    messages = _converse_messages(body)
+    base_model = bedrock_base_model_id(model_id)
     max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
-    reply = answer(provider="bedrock", model=model_id, prompt=_converse_prompt(body, messages), max_tokens=max_tokens)
-    usage = {
-        "inputTokens": reply.input_tokens,
-        "outputTokens": reply.output_tokens,
-        "totalTokens": reply.input_tokens + reply.output_tokens,
-    }
+    if isinstance(max_tokens, int) and (refusal := converse_max_tokens_error(max_tokens, base_model)):
+        raise AwsError(400, "ValidationException", refusal)
+    thinking = _converse_thinking(body, state, messages, max_tokens)
+    prompt = _converse_prompt(body, messages)
+    reply = answer(provider="bedrock", model=model_id, prompt=prompt, max_tokens=max_tokens)
+    segments = _converse_cache_segments(body, messages)
+    if any(segment.ttl for segment in segments):
+        reply = replace(reply, cache=state.prompt_cache.use_breakpoints(account=account.name, model=base_model,
+                                                                        segments=segments))
+    if thinking:
+        thought = thinking_text(base_model, len(prompt.text.split()))
+        reply = replace(reply, thinking=thought, signature=state.signer.sign(thought),
+                        reasoning_tokens=count_tokens(thought), output_tokens=reply.output_tokens + count_tokens(thought))
+    usage = _converse_usage(reply, cache_used=any(segment.ttl for segment in segments))
     metrics = {"latencyMs": max(1, account.latency_ms)}
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     if stream:
-        return _event_stream(_converse_events(account, reply, usage, metrics), headers)
-    if reply.tool_call is None:
-        content = {"text": reply.text}
+        response = _event_stream(_converse_events(account, reply, usage, metrics), headers)
     else:
-        call = reply.tool_call
-        content = {"toolUse": {"toolUseId": _tool_use_id(), "name": call.name, "input": call.arguments}}
-    return json_response(
-        200,
-        {
-            "output": {"message": {"role": "assistant", "content": [content]}},
-            "stopReason": reply.stop,
-            "usage": usage,
-            "metrics": metrics,
-        },
-        headers,
-    )
+        if reply.tool_call is None:
+            content = {"text": reply.text}
+        else:
+            call = reply.tool_call
+            content = {"toolUse": {"toolUseId": _tool_use_id(), "name": call.name, "input": call.arguments}}
+        reasoning = [{"reasoningContent": {"reasoningText": {"text": reply.thinking, "signature": reply.signature}}}] \
+            if reply.thinking else []
+        response = json_response(
+            200,
+            {
+                "output": {"message": {"role": "assistant", "content": [*reasoning, content]}},
+                "stopReason": reply.stop,
+                "usage": usage,
+                "metrics": metrics,
+            },
+            headers,
+        )
+    response.log.update(cache_log(reply))
+    return response
+
+
+def _converse_thinking(body: dict, state: SimulatorState, messages: list, max_tokens: Any) -> bool:
+    """Claude's thinking through Converse: `additionalModelRequestFields.thinking`, checked as Claude checks it
+    (the reasoningContent blocks handed back must carry their signatures)."""
+    extra = body.get("additionalModelRequestFields")
+    claude_view = {"thinking": extra.get("thinking") if isinstance(extra, dict) else None, "messages": [
+        {"role": message_.get("role"), "content": [
+            {"type": "thinking", "thinking": block["reasoningContent"].get("reasoningText", {}).get("text", ""),
+             "signature": block["reasoningContent"].get("reasoningText", {}).get("signature")}
+            if isinstance(block, dict) and isinstance(block.get("reasoningContent"), dict)
+            else {"type": "tool_use"} if isinstance(block, dict) and "toolUse" in block
+            else {"type": "text"}
+            for block in (message_.get("content") if isinstance(message_.get("content"), list) else [])]}
+        for message_ in messages if isinstance(message_, dict)]}
+    if claude_view["thinking"] is None:
+        claude_view.pop("thinking")
+    return check_thinking(claude_view, state, max_tokens=max_tokens if isinstance(max_tokens, int) else None)
+
+
+def _cache_point_ttl(block: Any) -> str | None:
+    point = block.get("cachePoint") if isinstance(block, dict) else None
+    return str(point.get("ttl") or "5m") if isinstance(point, dict) else None
+
+
+def _converse_cache_segments(body: dict, messages: list) -> list[Segment]:
+    """The prompt in cache order (tools, system, messages); a `cachePoint` block ends a cached prefix."""
+    config = body.get("toolConfig") if isinstance(body.get("toolConfig"), dict) else {}
+    system = body.get("system") if isinstance(body.get("system"), list) else []
+    blocks: list[tuple[str, Any]] = [("tool", tool) for tool in config.get("tools") or []]
+    blocks += [("system", block) for block in system]
+    blocks += [(str(message_.get("role")), block) for message_ in messages
+               for block in (message_.get("content") if isinstance(message_.get("content"), list) else [])]
+    return [Segment(json.dumps([role, block], sort_keys=True),
+                    len(text_of([block]).split()) if isinstance(block, dict) and "toolSpec" not in block else 0,
+                    _cache_point_ttl(block)) for role, block in blocks]
+
+
+def _converse_usage(reply: Answer, *, cache_used: bool) -> dict[str, Any]:
+    cache = reply.cache
+    uncached = max(0, reply.input_tokens - cache.read - cache.write)
+    usage: dict[str, Any] = {
+        "inputTokens": uncached,
+        "outputTokens": reply.output_tokens,
+        "totalTokens": reply.input_tokens + reply.output_tokens,
+    }
+    if cache_used:
+        usage["cacheReadInputTokens"] = cache.read
+        usage["cacheWriteInputTokens"] = cache.write
+        details = [{"ttl": ttl, "inputTokens": tokens} for ttl, tokens in (("5m", cache.write_5m),
+                                                                           ("1h", cache.write_1h)) if tokens]
+        if details:
+            usage["cacheDetails"] = details
+    return usage
 
 
 def _tool_use_id() -> str:
@@ -319,39 +416,36 @@ def _converse_events(account: Account, reply: Answer, usage: dict, metrics: dict
     """ConverseStream: messageStart, [contentBlockStart for a tool use], contentBlockDelta…, contentBlockStop,
     messageStop, metadata; "mid_stream_failure" accounts get an exception frame after a few deltas."""
     yield eventstream.event("messageStart", {"role": "assistant"})
+    index = 0
+    if reply.thinking:
+        for piece in re.findall(r"\s*\S+", reply.thinking):
+            yield eventstream.event("contentBlockDelta", {"delta": {"reasoningContent": {"text": piece}},
+                                                          "contentBlockIndex": 0})
+        yield eventstream.event("contentBlockDelta", {"delta": {"reasoningContent": {"signature": reply.signature}},
+                                                      "contentBlockIndex": 0})
+        yield eventstream.event("contentBlockStop", {"contentBlockIndex": 0})
+        index = 1
     if reply.tool_call is not None:
         start = {"toolUse": {"toolUseId": _tool_use_id(), "name": reply.tool_call.name}}
-        yield eventstream.event("contentBlockStart", {"start": start, "contentBlockIndex": 0})
+        yield eventstream.event("contentBlockStart", {"start": start, "contentBlockIndex": index})
     pieces, fails = streamed_pieces(account, reply)
     for piece in pieces:
         delta = {"text": piece} if reply.tool_call is None else {"toolUse": {"input": piece}}
-        yield eventstream.event("contentBlockDelta", {"delta": delta, "contentBlockIndex": 0})
+        yield eventstream.event("contentBlockDelta", {"delta": delta, "contentBlockIndex": index})
     if fails:
         yield eventstream.exception(*_STREAM_ERROR)
         return
-    yield eventstream.event("contentBlockStop", {"contentBlockIndex": 0})
+    yield eventstream.event("contentBlockStop", {"contentBlockIndex": index})
     yield eventstream.event("messageStop", {"stopReason": reply.stop})
     yield eventstream.event("metadata", {"usage": usage, "metrics": metrics})
 
 
-def _invoke_model(request: SimRequest, account: Account, base_model: str, *, stream: bool) -> SimResponse:
-    body = request.json()
-    if not base_model.startswith("anthropic.") or not isinstance(body, dict):
-        raise AwsError(400, "ValidationException", "Malformed input request, please reformat your input and try again.")
-    for required in ("anthropic_version", "max_tokens", "messages"):
-        if required not in body:
-            raise AwsError(
-                400,
-                "ValidationException",
-                f"Malformed input request: #: required key [{required}] not found, "
-                "please reformat your input and try again.",
-            )
-    # boto3 callers send "bedrock-2023-05-31"; the anthropic SDK's AnthropicBedrock sends its dated API version.
-    if not re.fullmatch(rf"{ANTHROPIC_BEDROCK_VERSION}|\d{{4}}-\d{{2}}-\d{{2}}", str(body["anthropic_version"])):
-        raise AwsError(400, "ValidationException", "Invalid API version")
+def _invoke_model(request: SimRequest, state: SimulatorState, account: Account, base_model: str, *,
+                  stream: bool) -> SimResponse:
+    body = _anthropic_body(request.json(), base_model)
     # Bedrock reports the Anthropic model name, without the "anthropic." vendor prefix and "-v1:0" version suffix.
     model_name = re.sub(r"-v\d+(:\d+)?$", "", base_model.removeprefix("anthropic."))
-    reply = answer(provider="bedrock", model=model_name, prompt=messages_prompt(body), max_tokens=body["max_tokens"])
+    reply = claude_reply(body, state=state, account=account, model=model_name, provider="bedrock")
     message_id = f"msg_bdrk_{uuid.uuid4().hex[:24]}"
     latency = max(1, account.latency_ms)
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
@@ -364,17 +458,117 @@ def _invoke_model(request: SimRequest, account: Account, base_model: str, *, str
         }
         events = stream_events(account, reply, model_name, message_id, {"amazon-bedrock-invocationMetrics": metrics})
         headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
-        return _event_stream(_invoke_chunks(events), headers)
-    return json_response(
-        200,
-        message(reply, model_name, message_id),
-        headers
-        | {
-            "X-Amzn-Bedrock-Input-Token-Count": str(reply.input_tokens),
-            "X-Amzn-Bedrock-Output-Token-Count": str(reply.output_tokens),
-            "X-Amzn-Bedrock-Invocation-Latency": str(latency),
-        },
-    )
+        response = _event_stream(_invoke_chunks(events), headers)
+    else:
+        response = json_response(
+            200,
+            message(reply, model_name, message_id),
+            headers
+            | {
+                "X-Amzn-Bedrock-Input-Token-Count": str(reply.input_tokens),
+                "X-Amzn-Bedrock-Output-Token-Count": str(reply.output_tokens),
+                "X-Amzn-Bedrock-Invocation-Latency": str(latency),
+            },
+        )
+    response.log.update(cache_log(reply) | ({"betas": body["anthropic_beta"]} if body.get("anthropic_beta") else {}))
+    return response
+
+
+def _anthropic_body(body: Any, base_model: str, *, for_count: bool = False) -> dict:
+    """An InvokeModel body for Claude after Bedrock's checks (version, required keys, `anthropic_beta` flags)."""
+    if not base_model.startswith("anthropic.") or not isinstance(body, dict):
+        raise AwsError(400, "ValidationException", "Malformed input request, please reformat your input and try again.")
+    for required in ("anthropic_version", "messages") if for_count else ("anthropic_version", "max_tokens", "messages"):
+        if required not in body:
+            raise AwsError(
+                400,
+                "ValidationException",
+                f"Malformed input request: #: required key [{required}] not found, "
+                "please reformat your input and try again.",
+            )
+    # boto3 callers send "bedrock-2023-05-31"; the anthropic SDK's AnthropicBedrock sends its dated API version.
+    if not re.fullmatch(rf"{ANTHROPIC_BEDROCK_VERSION}|\d{{4}}-\d{{2}}-\d{{2}}", str(body["anthropic_version"])):
+        raise AwsError(400, "ValidationException", "Invalid API version")
+    betas = parse_betas(body.get("anthropic_beta"))
+    unknown = [beta for beta in betas if beta not in PLATFORM_BETAS]
+    if "anthropic_beta" in body and (unknown or not isinstance(body["anthropic_beta"], list)):
+        raise AwsError(400, "ValidationException", f"invalid beta flag: {', '.join(unknown) or body['anthropic_beta']}")
+    return body
+
+
+def _count_tokens(request: SimRequest, state: SimulatorState, base_model: str) -> SimResponse:
+    """CountTokens: `input.invokeModel.body` (an InvokeModel body, base64 in JSON) or `input.converse`."""
+    payload = request.json()
+    given = payload.get("input") if isinstance(payload, dict) else None
+    if not isinstance(given, dict) or len(given) != 1 or not ({"invokeModel", "converse"} & set(given)):
+        raise AwsError(400, "ValidationException", "1 validation error detected: Value at 'input' failed to satisfy "
+                       "constraint: Member must have exactly one of invokeModel or converse")
+    if not base_model.startswith("anthropic."):
+        raise AwsError(400, "ValidationException", "The provided model doesn't support counting tokens.")
+    if "converse" in given:
+        converse = given["converse"] if isinstance(given["converse"], dict) else {}
+        tokens = max(1, count_tokens(_converse_prompt(converse, _converse_messages(converse)).text))
+    else:
+        try:
+            body = json.loads(base64.b64decode(str((given["invokeModel"] or {}).get("body", "")), validate=True))
+        except ValueError:
+            raise AwsError(400, "ValidationException", "The invokeModel body is not base64-encoded JSON.") from None
+        body = _anthropic_body(body, base_model, for_count=True)
+        try:
+            check_thinking(body, state, max_tokens=None)
+        except InvalidRequest as refusal:
+            raise AwsError(400, "ValidationException", refusal.message) from None
+        tokens = messages_input_tokens(body)
+    return json_response(200, {"inputTokens": tokens}, {"x-amzn-RequestId": str(uuid.uuid4())})
+
+
+def _invoke_embedding(request: SimRequest, model: str) -> SimResponse:
+    """InvokeModel on Titan Text Embeddings v2 or Cohere Embed (v3: `texts`; v4: also `output_dimension`)."""
+    body = request.json()
+    if not isinstance(body, dict):
+        raise AwsError(400, "ValidationException", "Malformed input request, please reformat your input and try again.")
+    spec = EMBEDDING_MODELS[model]
+    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if model.startswith("amazon.titan"):
+        text = body.get("inputText")
+        if not isinstance(text, str) or not text:
+            raise AwsError(400, "ValidationException", "Malformed input request: #: required key [inputText] not "
+                           "found, please reformat your input and try again.")
+        size = body.get("dimensions", spec.default_dimensions)
+        if size not in spec.dimensions:
+            raise AwsError(400, "ValidationException", f"Malformed input request: #/dimensions: {size} is not a "
+                           "valid enum value, please reformat your input and try again.")
+        vector = embed(model, text, size)
+        tokens = max(1, count_tokens(text))
+        types = body.get("embeddingTypes") or ["float"]
+        by_type = {kind: vector if kind == "float" else [int(v > 0) for v in vector] for kind in types}
+        return json_response(200, {"embedding": vector, "inputTextTokenCount": tokens, "embeddingsByType": by_type},
+                             headers | {"X-Amzn-Bedrock-Input-Token-Count": str(tokens)})
+    texts = body.get("texts")
+    if not isinstance(texts, list) or not texts or not all(isinstance(text, str) for text in texts):
+        raise AwsError(400, "ValidationException", "Malformed input request: #: required key [texts] not found, "
+                       "please reformat your input and try again.")
+    if len(texts) > spec.max_inputs:
+        raise AwsError(400, "ValidationException", f"Malformed input request: #/texts: expected maximum item count: "
+                       f"{spec.max_inputs}, found: {len(texts)}, please reformat your input and try again.")
+    if "input_type" not in body:
+        raise AwsError(400, "ValidationException", "Malformed input request: #: required key [input_type] not found, "
+                       "please reformat your input and try again.")
+    size = body.get("output_dimension", spec.default_dimensions)
+    if size not in spec.dimensions:
+        raise AwsError(400, "ValidationException", f"Malformed input request: #/output_dimension: {size} is not a "
+                       "valid enum value, please reformat your input and try again.")
+    vectors = [embed(model, text, size) for text in texts]
+    tokens = sum(max(1, count_tokens(text)) for text in texts)
+    types = body.get("embedding_types")
+    payload: dict[str, Any] = {"id": str(uuid.uuid4()), "texts": texts}
+    if types or model == "cohere.embed-v4:0":
+        payload |= {"response_type": "embeddings_by_type",
+                    "embeddings": {kind: vectors if kind == "float" else [int8(v) for v in vectors]
+                                   for kind in (types or ["float"])}}
+    else:
+        payload |= {"response_type": "embeddings_floats", "embeddings": vectors}
+    return json_response(200, payload, headers | {"X-Amzn-Bedrock-Input-Token-Count": str(tokens)})
 
 
 def _invoke_chunks(events: Iterator[dict]) -> Iterator[bytes]:

@@ -6,9 +6,10 @@ URL layout (one port):
     /model/{modelId}/invoke[-with-response-stream]
     POST /                                 STS query API (GetCallerIdentity, GetSessionToken)
     /anthropic/v1/messages, /v1/models     Anthropic
-    /{provider id}/v1                      OpenAI Chat Completions and Models, for OpenAI and each compatible provider
+    /{provider id}/v1                      OpenAI Chat Completions and Models, for OpenAI and each compatible provider;
+                                           Embeddings (openai, mistral, zai); the Responses API (openai)
     /vertex/token, /vertex/v1/projects/…   Google OAuth2 (JWT bearer) and Vertex AI (Claude rawPredict, Gemini)
-    /_simulator/stats|reset|accounts       control, for tests and benchmarks
+    /_simulator/stats|calls|reset|accounts control, for tests and benchmarks
 Each prefix is the `simulator_path` the provider plug-in declares (`EndpointOverride`); `simulator_env` gives the
 settings that point byok here.
 """
@@ -257,8 +258,14 @@ class SimulatorServer:
         "statuses": {operation: {"200": n, ...}}, "total": n}."""
         return self.state.stats.snapshot()
 
+    def calls(self) -> list[dict[str, Any]]:
+        """The call log, oldest first: one entry per call (operation, account, principal, status, endpoint, and
+        where known region, model, betas and cache tokens)."""
+        return self.state.stats.log()
+
     def reset(self) -> None:
-        """Zero the call counters (accounts and issued session credentials stay)."""
+        """Zero the call counters and empty the call log (accounts, issued session credentials, the prompt cache
+        and stored responses stay)."""
         self.state.stats.reset()
 
     def add_accounts(self, accounts: AccountsSource) -> list[Account]:
@@ -296,6 +303,8 @@ class SimulatorServer:
     def _control(self, request: SimRequest, path: str) -> SimResponse:
         if request.method == "GET" and path == "/stats":
             return json_response(200, self.stats())
+        if request.method == "GET" and path == "/calls":
+            return json_response(200, {"calls": self.calls()})
         if request.method == "GET" and path.startswith("/vertex/") and path.endswith(".json"):
             try:
                 key_file = self.vertex_service_account_json(path.removeprefix("/vertex/").removesuffix(".json"))

@@ -30,15 +30,27 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from .accounts import Account
-from .anthropic_api import message, messages_prompt, stream_events
+from .anthropic_api import (
+    beta_refusal,
+    check_thinking,
+    claude_reply,
+    message,
+    messages_input_tokens,
+    stream_events,
+)
+from .embeddings import EMBEDDING_MODELS, embed, is_embedding_model
+from .limits import gemini_max_tokens_error
+from .thinking import PLATFORM_BETAS, parse_betas
 from .wire import (
     Answer,
+    InvalidRequest,
     SimRequest,
     SimResponse,
     SimulatorState,
     StreamAborted,
     Tool,
     answer,
+    cache_log,
     conversation_prompt,
     count_tokens,
     json_response,
@@ -59,10 +71,14 @@ MAX_ASSERTION_LIFETIME = 3600  # Google refuses assertions valid for longer than
 CLOCK_SKEW = 300
 _MODEL_PATH = re.compile(
     r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/(?P<publisher>anthropic|google)"
-    r"/models/(?P<model>[^/:]+):(?P<method>rawPredict|streamRawPredict|generateContent|streamGenerateContent)$"
+    r"/models/(?P<model>[^/:]+):(?P<method>rawPredict|streamRawPredict|generateContent|streamGenerateContent"
+    r"|countTokens|predict|embedContent)$"
 )
 _OPERATIONS = {"rawPredict": "vertex.RawPredict", "streamRawPredict": "vertex.StreamRawPredict",
-               "generateContent": "vertex.GenerateContent", "streamGenerateContent": "vertex.StreamGenerateContent"}
+               "generateContent": "vertex.GenerateContent", "streamGenerateContent": "vertex.StreamGenerateContent",
+               "countTokens": "vertex.CountTokens", "predict": "vertex.Predict", "embedContent": "vertex.EmbedContent"}
+# Claude's token counting on Vertex AI: rawPredict on this pseudo-model, with the model named in the body.
+CLAUDE_COUNT_TOKENS_MODEL = "count-tokens"
 
 
 class GoogleError(Exception):
@@ -197,17 +213,33 @@ def handle_vertex(request: SimRequest, state: SimulatorState, path: str) -> SimR
     if request.method != "POST" or match is None:
         return _error_response(GoogleError(404, "NOT_FOUND", f"No simulated Vertex AI API at {request.method} {path}"))
     operation = _OPERATIONS[match["method"]]
-    model, publisher = match["model"], match["publisher"]
+    model, publisher, method = match["model"], match["publisher"], match["method"]
+    body = request.json()
+    counting_claude = publisher == "anthropic" and model == CLAUDE_COUNT_TOKENS_MODEL and method == "rawPredict"
+    if counting_claude:
+        operation = "vertex.CountTokens"
+        model = str(body.get("model", "")) if isinstance(body, dict) else ""
+    betas = parse_betas(request.headers.get("anthropic-beta")) + (
+        parse_betas(body.get("anthropic_beta")) if isinstance(body, dict) and publisher == "anthropic" else [])
     account: Account | None = None
     try:
         account = _authenticate(request, state)
-        if (publisher == "anthropic") != match["method"].endswith("awPredict"):
-            raise GoogleError(400, "INVALID_ARGUMENT", f"{match['method']} is not served for {publisher} models.")
+        if (publisher == "anthropic") != method.endswith("awPredict"):
+            raise GoogleError(400, "INVALID_ARGUMENT", f"{method} is not served for {publisher} models.")
         _check_access(account, state, project=match["project"], publisher=publisher, model=model)
-        if publisher == "anthropic":
-            response = _claude(request, account, model, stream=match["method"] == "streamRawPredict")
+        unknown = [beta for beta in betas if beta not in PLATFORM_BETAS]
+        if publisher == "anthropic" and unknown:
+            response = _anthropic_error(400, beta_refusal(unknown))
+        elif counting_claude:
+            response = _claude_count_tokens(body, state)
+        elif publisher == "anthropic":
+            response = _claude(body, state, account, model, stream=method == "streamRawPredict")
+        elif method == "countTokens":
+            response = _gemini_count_tokens(body)
+        elif method in ("predict", "embedContent") or is_embedding_model(model):
+            response = _embedding(body, model, method)
         else:
-            response = _gemini(request, account, model, stream=match["method"] == "streamGenerateContent")
+            response = _gemini(request, account, model, stream=method == "streamGenerateContent")
     except GoogleError as error:
         logger.info("%s refused: %s %s (%s)", operation, error.status, error.google_status,
                     f"account {account.name}" if account else "unknown token")
@@ -215,12 +247,22 @@ def handle_vertex(request: SimRequest, state: SimulatorState, path: str) -> SimR
     if account is not None:
         state.simulate_latency(account)
     state.stats.record(operation=operation, principal=account.name if account else "unknown", account=account,
-                       status=response.status)
+                       status=response.status, endpoint=request.path, region=match["location"], model=model,
+                       betas=betas, **response.log)
     return response
 
 
-def _claude(request: SimRequest, account: Account, model: str, *, stream: bool) -> SimResponse:
-    body = request.json()
+def _claude_count_tokens(body: Any, state: SimulatorState) -> SimResponse:
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        return _anthropic_error(400, "messages: Field required")
+    try:
+        check_thinking(body, state, max_tokens=None)
+    except InvalidRequest as refusal:
+        return _anthropic_error(400, refusal.message)
+    return json_response(200, {"input_tokens": messages_input_tokens(body)})
+
+
+def _claude(body: Any, state: SimulatorState, account: Account, model: str, *, stream: bool) -> SimResponse:
     if not isinstance(body, dict):
         return _anthropic_error(400, "The request body is not valid JSON.")
     # Vertex's own version string, or an Anthropic API date as newer SDKs send.
@@ -233,11 +275,17 @@ def _claude(request: SimRequest, account: Account, model: str, *, stream: bool) 
             return _anthropic_error(400, f"{required}: Field required")
     if not isinstance(body["messages"], list) or not body["messages"]:
         return _anthropic_error(400, "messages: at least one message is required")
-    reply = answer(provider="vertex", model=model, prompt=messages_prompt(body), max_tokens=int(body["max_tokens"]))
+    try:
+        reply = claude_reply(body, state=state, account=account, model=model, provider="vertex")
+    except InvalidRequest as refusal:
+        return _anthropic_error(400, refusal.message)
     message_id = f"msg_vrtx_{uuid.uuid4().hex[:24]}"
     if stream or body.get("stream") is True:
-        return sse_response(sse(event, event["type"]) for event in stream_events(account, reply, model, message_id))
-    return json_response(200, message(reply, model, message_id))
+        response = sse_response(sse(event, event["type"]) for event in stream_events(account, reply, model, message_id))
+    else:
+        response = json_response(200, message(reply, model, message_id))
+    response.log.update(cache_log(reply))
+    return response
 
 
 def _anthropic_error(status: int, text: str) -> SimResponse:
@@ -435,6 +483,8 @@ def _gemini(request: SimRequest, account: Account, model: str, *, stream: bool) 
         raise GoogleError(400, "INVALID_ARGUMENT", "contents is not specified")
     config = _fields(body.get("generationConfig"))
     max_tokens = config.get("maxOutputTokens")
+    if isinstance(max_tokens, int) and (refusal := gemini_max_tokens_error(max_tokens, model)):
+        raise _invalid(refusal)
     reply = answer(provider="vertex", model=model, prompt=_gemini_prompt(body),
                    max_tokens=int(max_tokens) if max_tokens else None)
     mime = config.get("responseMimeType", "text/plain")
@@ -481,3 +531,48 @@ class _Pieces:
 
     def pieces(self) -> list[dict]:
         return self._pieces
+
+
+def _gemini_count_tokens(body: Any) -> SimResponse:
+    """`:countTokens`: the prompt tokens a generateContent call with these contents reports."""
+    if not isinstance(body, dict) or not body.get("contents"):
+        raise GoogleError(400, "INVALID_ARGUMENT", "contents is not specified")
+    tokens = max(1, count_tokens(_gemini_prompt(body).text))
+    return json_response(200, {"totalTokens": tokens, "totalBillableCharacters": len(_gemini_prompt(body).text)})
+
+
+def _embedding(body: Any, model: str, method: str) -> SimResponse:
+    """Text embeddings: `:predict` (`instances[].content`, `parameters.outputDimensionality`), or `:embedContent`
+    (`content.parts[].text`, `outputDimensionality`) as google-genai calls Gemini embedding models."""
+    if not is_embedding_model(model):
+        raise _invalid(f"{model} is not an embedding model.")
+    spec = EMBEDDING_MODELS[model]
+    body = _fields(body)
+    if method == "predict":
+        instances = body.get("instances")
+        if not isinstance(instances, list) or not instances:
+            raise _invalid("Invalid value at 'instances': at least one instance is required.")
+        texts = [str(_fields(instance).get("content", "")) for instance in instances]
+        size = _fields(body.get("parameters")).get("outputDimensionality", spec.default_dimensions)
+    elif method == "embedContent":
+        config = _fields(body.get("embedContentConfig")) | body
+        texts = [text_of(_fields(config.get("content")).get("parts"))]
+        size = config.get("outputDimensionality", spec.default_dimensions)
+    else:
+        raise _invalid(f"{method} is not served for embedding models: call :predict.")
+    if len(texts) > spec.max_inputs:
+        raise _invalid(f"Unable to submit request because the model {model} supports only {spec.max_inputs} "
+                       f"instance{'s' if spec.max_inputs > 1 else ''} per request. You sent {len(texts)}.")
+    if not all(texts):
+        raise _invalid("The text content is empty.")
+    if size not in spec.dimensions:
+        raise _invalid(f"Invalid value at 'output_dimensionality': {size} (1 to {spec.default_dimensions}).")
+    vectors = [embed(model, text, size) for text in texts]
+    tokens = [max(1, count_tokens(text)) for text in texts]
+    if method == "embedContent":
+        return json_response(200, {"embedding": {"values": vectors[0]}, "usageMetadata": {
+            "promptTokenCount": tokens[0], "totalTokenCount": tokens[0]}, "truncated": False})
+    return json_response(200, {
+        "predictions": [{"embeddings": {"values": vector, "statistics": {"truncated": False, "token_count": count}}}
+                        for vector, count in zip(vectors, tokens)],
+        "metadata": {"billableCharacterCount": sum(len(text.replace(" ", "")) for text in texts)}})

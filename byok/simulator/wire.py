@@ -8,13 +8,16 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
+from urllib.parse import unquote
 
 from .accounts import Account, AccountRegistry
+from .caching import CacheUsage, PromptCache
+from .thinking import Signer
 
 logger = logging.getLogger("byok.simulator")
 
@@ -43,6 +46,23 @@ class SimResponse:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterable[bytes] | None = None
+    log: dict[str, Any] = field(default_factory=dict)  # what the call log notes about this call; never sent
+
+
+def cache_log(reply: Answer) -> dict[str, Any]:
+    """The call log's note of a reply's prompt-cache tokens (only when the cache was used)."""
+    cache = reply.cache
+    if not (cache.read or cache.write):
+        return {}
+    return {"cache": {"read": cache.read, "write_5m": cache.write_5m, "write_1h": cache.write_1h}}
+
+
+class InvalidRequest(Exception):
+    """A request the provider refuses with a 400; each protocol module words it in its own error shape."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.param = message, param
 
 
 class StreamAborted(Exception):
@@ -71,11 +91,17 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
     )
 
 
+# How many calls the log keeps (the oldest go first): enough for any test, bounded for long benchmark runs.
+CALL_LOG_SIZE = 10_000
+
+
 class CallStats:
-    """Counts every call that reached a provider route, by operation and by who made it.
+    """Counts every call that reached a provider route, by operation and by who made it, and logs each call.
 
     `principal` is the AWS access key id for SigV4 calls (not a secret, and what a test about "which keys called
-    STS" needs), otherwise the account name; calls with unknown credentials count under "unknown".
+    STS" needs), otherwise the account name; calls with unknown credentials count under "unknown". The log says, per
+    call, which account, region (Bedrock: the SigV4 scope; Vertex: the location), endpoint and model it was, and
+    what the call asked for that a test may check (`betas`, cache tokens).
     """
 
     def __init__(self) -> None:
@@ -83,12 +109,26 @@ class CallStats:
         self._calls: Counter[tuple[str, str]] = Counter()
         self._by_account: Counter[tuple[str, str]] = Counter()
         self._statuses: Counter[tuple[str, int]] = Counter()
+        self._log: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
 
-    def record(self, *, operation: str, principal: str, account: Account | None, status: int) -> None:
+    def record(
+        self, *, operation: str, principal: str, account: Account | None, status: int, **details: Any
+    ) -> None:
+        """`details`: `endpoint` (the path, percent-decoded), `region`, `model` and anything else worth a test's
+        reading."""
+        if details.get("endpoint"):
+            details["endpoint"] = unquote(details["endpoint"])
+        entry = {"operation": operation, "account": account.name if account else "unknown", "principal": principal,
+                 "status": status, **{key: value for key, value in details.items() if value not in (None, "", [])}}
         with self._lock:
             self._calls[(operation, principal)] += 1
             self._by_account[(account.name if account else "unknown", operation)] += 1
             self._statuses[(operation, status)] += 1
+            self._log.append(entry)
+
+    def log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._log)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -108,6 +148,7 @@ class CallStats:
             self._calls.clear()
             self._by_account.clear()
             self._statuses.clear()
+            self._log.clear()
 
 
 @dataclass
@@ -117,6 +158,12 @@ class SimulatorState:
     accounts: AccountRegistry
     stats: CallStats = field(default_factory=CallStats)
     tls: bool = False  # served over HTTPS (what URLs the server reports, e.g. the audience of Google's JWTs)
+    prompt_cache: PromptCache = field(default_factory=PromptCache)
+    signer: Signer = field(default_factory=Signer)  # thinking signatures, reasoning items' encrypted content
+    # OpenAI Responses API (`store`): responses by id -> (account name, the conversation's items, the response),
+    # and their items by id -> (account name, item)
+    responses: dict[str, tuple[str, list[Any], dict[str, Any]]] = field(default_factory=dict)
+    response_items: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def simulate_latency(self, account: Account) -> None:
         # Sleeps only this request's thread: slow accounts never hold up other callers.
@@ -166,6 +213,10 @@ class Answer:
     output_tokens: int
     truncated: bool  # stopped by the caller's max_tokens
     tool_call: ToolCall | None = None  # set instead of text when the model calls a tool
+    thinking: str | None = None  # what the model thought first (thinking / reasoning enabled); counted in output
+    signature: str = ""  # the thinking's signature (Signer.sign)
+    reasoning_tokens: int = 0
+    cache: CacheUsage = CacheUsage()  # of input_tokens, how many were read from / written to the prompt cache
 
     @property
     def stop(self) -> str:
@@ -236,24 +287,36 @@ def _tool_to_call(prompt: Prompt) -> Tool | None:
     return next(about_weather, prompt.tools[0])
 
 
-_SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {}}
+_SAMPLE_VALUES = {"string": "Paris", "number": 21.5, "integer": 1, "boolean": True, "array": [], "object": {},
+                  "null": None}
 
 
 def sample_object(schema: dict[str, Any]) -> dict[str, Any]:
     """An object that fits a JSON schema (a tool's input, a JSON answer's): its required properties (or all), each
-    with a sample value."""
+    with a sample value; nested objects are filled the same way."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return {}
     required = schema.get("required") or list(properties)
-    arguments: dict[str, Any] = {}
-    for name in required:
-        spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
-        if spec.get("enum"):
-            arguments[name] = spec["enum"][0]
-        else:
-            arguments[name] = _SAMPLE_VALUES.get(spec.get("type"), "Paris")
-    return arguments
+    return {name: _sample_value(properties.get(name)) for name in required}
+
+
+def _sample_value(spec: Any) -> Any:
+    spec = spec if isinstance(spec, dict) else {}
+    if spec.get("enum"):
+        return spec["enum"][0]
+    if "const" in spec:
+        return spec["const"]
+    if isinstance(spec.get("anyOf"), list) and spec["anyOf"]:
+        return _sample_value(spec["anyOf"][0])
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        kind = next((item for item in kind if item != "null"), "null")
+    if kind == "object" and isinstance(spec.get("properties"), dict):
+        return sample_object(spec)
+    if kind == "array" and spec.get("minItems"):
+        return [_sample_value(spec.get("items"))] * int(spec["minItems"])
+    return _SAMPLE_VALUES.get(kind, "Paris")
 
 
 def text_of(content: Any) -> str:

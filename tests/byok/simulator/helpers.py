@@ -11,6 +11,9 @@ import anthropic
 import boto3
 import openai
 from botocore.config import Config
+from google import genai
+from google.genai import types as genai_types
+from google.oauth2 import service_account
 
 from byok.simulator import Account
 
@@ -55,3 +58,20 @@ def timed_in_parallel(call: Callable[[], Any], times: int = 2) -> tuple[float, l
     with ThreadPoolExecutor(max_workers=times) as pool:
         durations = list(pool.map(lambda _: timed(), range(times)))
     return time.perf_counter() - started, durations
+
+
+def vertex_credentials(url: str, account: Account) -> service_account.Credentials:
+    info = {**account.service_account, "token_uri": f"{url}/vertex/token"}
+    return service_account.Credentials.from_service_account_info(
+        info, scopes=["https://www.googleapis.com/auth/cloud-platform"])
+
+
+def anthropic_vertex_client(url: str, account: Account, region: str = "us-east5") -> anthropic.AnthropicVertex:
+    return anthropic.AnthropicVertex(base_url=f"{url}/vertex/v1", region=region, project_id=account.project_id,
+                                     credentials=vertex_credentials(url, account), max_retries=0)
+
+
+def genai_vertex_client(url: str, account: Account, region: str = "us-east5") -> genai.Client:
+    return genai.Client(vertexai=True, project=account.project_id, location=region,
+                        credentials=vertex_credentials(url, account),
+                        http_options=genai_types.HttpOptions(base_url=f"{url}/vertex/", api_version="v1"))

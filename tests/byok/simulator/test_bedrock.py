@@ -61,7 +61,9 @@ def test_invoke_model_with_anthropic_body_returns_messages_shape(sim):
     assert payload["model"] == "claude-opus-4-5-20251101"
     assert payload["content"][0]["type"] == "text"
     assert payload["stop_reason"] == "end_turn"
-    assert payload["usage"] == {"input_tokens": 3, "output_tokens": payload["usage"]["output_tokens"]}
+    assert payload["usage"] == {"input_tokens": 3, "output_tokens": payload["usage"]["output_tokens"],
+                                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}}
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-input-token-count"] == "3"
 
 
