@@ -41,6 +41,7 @@ class CatalogModel:
     deprecated_on: date | None = None
     retires_on: date | None = None
     replacement_id: str | None = None  # the replacement's model_id (same family)
+    kind: str = "chat"  # or "embedding"
 
     @property
     def retired(self) -> bool:
@@ -100,7 +101,7 @@ def _load() -> Snapshot:
         models[(row.family, row.model_id)] = CatalogModel(
             pk=row.pk, family=row.family, model_id=row.model_id, display_name=row.display_name, status=row.status,
             tiers=tuple(row.tiers), ids=frozenset(row.ids()), deprecated_on=row.deprecated_on,
-            retires_on=row.retires_on, replacement_id=model_ids.get(row.replacement_id))
+            retires_on=row.retires_on, replacement_id=model_ids.get(row.replacement_id), kind=row.kind)
     return Snapshot(tiers=tiers, prices=prices, models=models)
 
 
@@ -174,7 +175,7 @@ def catalog_by_family() -> dict[str, list[dict]]:
     listing: dict[str, list[dict]] = {}
     for row in Model.objects.select_related("replacement").order_by("family", "status", "model_id"):
         listing.setdefault(row.family, []).append({
-            "model_id": row.model_id, "display_name": row.display_name, "tiers": row.tiers,
+            "model_id": row.model_id, "display_name": row.display_name, "kind": row.kind, "tiers": row.tiers,
             "profile_ids": row.profile_ids, "aliases": row.aliases, "context_window": row.context_window,
             "input_price_per_mtok": _text(row.input_price_per_mtok),
             "output_price_per_mtok": _text(row.output_price_per_mtok), "currency": "USD",

@@ -21,8 +21,8 @@ from .selectors import TOPIC, lifecycle_notices
 from .sync import TIER_FIELDS, SyncReport, catalog_sync
 
 logger = logging.getLogger(__name__)
-AUDITED_FIELDS = ("family", "model_id", "display_name", "serves_standard", "serves_complex", "status",
-                  "deprecated_on", "retires_on", "replacement_id", "input_price_per_mtok", "output_price_per_mtok",
+AUDITED_FIELDS = ("family", "model_id", "display_name", "kind", "serves_standard", "serves_complex", "serves_embedding",
+                  "status", "deprecated_on", "retires_on", "replacement_id", "input_price_per_mtok", "output_price_per_mtok",
                   "context_window", "aliases", "profile_ids")
 
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 CATALOG_PATH = Path(__file__).with_name("models.json")
-TIER_FIELDS = {"standard": "serves_standard", "complex": "serves_complex"}
-_FIELDS = ("display_name", "profile_ids", "aliases", "context_window", "input_price_per_mtok",
+TIER_FIELDS = {"standard": "serves_standard", "complex": "serves_complex", "embedding": "serves_embedding"}
+_FIELDS = ("display_name", "kind", "profile_ids", "aliases", "context_window", "input_price_per_mtok",
            "output_price_per_mtok", "status", "deprecated_on", "retires_on")
 
 
@@ -46,11 +46,15 @@ def _value(name: str, raw):
 def catalog_sync(model_class, entries: list[dict] | None = None) -> SyncReport:
     """Create missing models, update changed ones; returns what changed (by family/model_id)."""
     entries = load_catalog() if entries is None else entries
+    # An earlier migration's model lacks the fields added since (kind, the embedding tier): their entries wait.
+    known = {f.name for f in model_class._meta.get_fields()}
+    entries = [e for e in entries if all(TIER_FIELDS[t] in known for t in e.get("tiers", []))
+               and ("kind" not in e or "kind" in known)]
     report = SyncReport()
     rows = {}
     for entry in entries:
         label = f"{entry['family']}/{entry['model_id']}"
-        values = {name: _value(name, entry.get(name)) for name in _FIELDS if name in entry}
+        values = {name: _value(name, entry.get(name)) for name in _FIELDS if name in entry and name in known}
         row = model_class.objects.filter(family=entry["family"], model_id=entry["model_id"]).first()
         if row is None:
             row = model_class(family=entry["family"], model_id=entry["model_id"], **values)

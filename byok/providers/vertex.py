@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from google.oauth2 import service_account
 
 from . import transport
-from .anthropic import messages_acall
+from .anthropic import count_tokens_acall, messages_acall
 from .base import (
     Call,
     CleanedKey,
@@ -35,6 +35,7 @@ from .base import (
 )
 from .outcomes import Category, CheckResult, Failure, check_timeout, run_concurrently
 from .translate import RequestInvalid
+from .translate.embeddings import EMBEDDINGS_ON_VERTEX, embeddings_request, embeddings_response
 from .translate.messages import MESSAGES_ON_VERTEX
 from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
@@ -290,6 +291,18 @@ class AsyncVertexClient:
                                     headers=await self._headers(), data=transport.encode(payload),
                                     timeout=self.timeout)
 
+    async def claude_count_post(self, body: dict):
+        """A token-counting body for Claude on Vertex: the model stays in the body, the URL is count-tokens'."""
+        payload = {**body, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
+        return await transport.post(f"{self._claude_models}count-tokens:rawPredict", headers=await self._headers(),
+                                    data=transport.encode(payload), timeout=self.timeout)
+
+    async def predict(self, model: str, body: dict) -> dict:
+        """`:predict` on a Google model (text embeddings)."""
+        return await transport.post_json(f"{self._gemini_models}{quote(model, safe='@')}:predict",
+                                         headers=await self._headers(), data=transport.encode(body),
+                                         timeout=self.timeout)
+
     async def gemini_post(self, model: str, body: dict, *, stream: bool):
         """A generateContent body to Gemini; streaming, its answers come as server-sent events (`alt=sse`)."""
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
@@ -298,8 +311,16 @@ class AsyncVertexClient:
 
 
 async def vertex_acall(client: AsyncVertexClient, call: Call):
-    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not); Gemini
-    through the generateContent translation, on chat only."""
+    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not, token
+    counting); Gemini through the generateContent translation, on chat only; text embeddings on `:predict`."""
+    if call.api == "embeddings":
+        yield await _embeddings(client, call)
+        return
+    if call.api == "count_tokens" and not is_gemini(call.model):
+        async for item in count_tokens_acall(client.claude_count_post, call, rules=MESSAGES_ON_VERTEX,
+                                             name="Vertex AI"):
+            yield item
+        return
     if is_gemini(call.model):
         async for item in _gemini_acall(client, call):
             yield item
@@ -307,6 +328,26 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
     async for item in messages_acall(client.claude_post, call, rules=MESSAGES_ON_VERTEX, name="Vertex AI",
                                      console=CONSOLE):
         yield item
+
+
+# Instances per `:predict` call: Gemini embedding models take one, the text-embedding models up to 250.
+PREDICT_BATCH = {"gemini-embedding": 1}
+DEFAULT_PREDICT_BATCH = 250
+
+
+async def _embeddings(client: AsyncVertexClient, call: Call) -> dict:
+    """Text embeddings on `:predict` in batches the model takes (sent concurrently), in OpenAI's shape; usage is the
+    tokens Vertex counted per instance."""
+    fields, texts = embeddings_request(call.body, EMBEDDINGS_ON_VERTEX, family="Vertex AI")
+    size = next((n for prefix, n in PREDICT_BATCH.items() if call.model.startswith(prefix)), DEFAULT_PREDICT_BATCH)
+    batches = [texts[start:start + size] for start in range(0, len(texts), size)]
+    answers = await asyncio.gather(*(client.predict(call.model, {
+        "instances": [{"content": text} for text in batch], **fields}) for batch in batches))
+    predictions = [p["embeddings"] for answer in answers for p in answer["predictions"]]
+    return embeddings_response([p["values"] for p in predictions], model=call.model,
+                               input_tokens=sum(int(p.get("statistics", {}).get("token_count") or 0)
+                                                for p in predictions),
+                               encoding_format=call.body.get("encoding_format"))
 
 
 async def _gemini_acall(client: AsyncVertexClient, call: Call):
@@ -436,6 +477,7 @@ class VertexProvider(Provider):
     family = "vertex"
     models = CLAUDE_ON_VERTEX
     models_extra = GEMINI_MODELS
+    embedding_models = ("text-embedding-005",)
     docs_url = "https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude"
     regions = LOCATIONS
     endpoints = (ENDPOINT,)

@@ -82,6 +82,7 @@ class BedrockFamily(Provider):
 
     family = "bedrock"
     models = BEDROCK_MODELS
+    embedding_models = ("amazon.titan-embed-text-v2:0",)
     inference_profiles = INFERENCE_PROFILES
     default_inference_profile = DEFAULT_PROFILE
     regions = COMMERCIAL_REGIONS

@@ -3,7 +3,7 @@
 import base64
 import json
 
-from .messages import MESSAGES_ON_BEDROCK, messages_request
+from .messages import MESSAGES_ON_BEDROCK, count_tokens_request, messages_request
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
@@ -12,6 +12,15 @@ def messages_to_invoke(body: dict) -> dict:
     """The Messages request as Bedrock's InvokeModel body: no model (it is in the URL), no stream flag."""
     out = messages_request(body, MESSAGES_ON_BEDROCK, family="Bedrock")
     out["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
+    return out
+
+
+def count_to_invoke(body: dict) -> dict:
+    """A token-counting request as the InvokeModel body CountTokens wraps: InvokeModel requires max_tokens, which
+    counts nothing; above a thinking budget, as Claude requires."""
+    out = count_tokens_request(body, MESSAGES_ON_BEDROCK, family="Bedrock")
+    budget = (out.get("thinking") or {}).get("budget_tokens")
+    out.update(anthropic_version=BEDROCK_ANTHROPIC_VERSION, max_tokens=budget + 1 if isinstance(budget, int) else 1)
     return out
 
 
