@@ -15,7 +15,7 @@ from byok.catalog.selectors import estimated_cost
 from byok.models import UsageRecord
 from tests.byok.gateway.dataplane.test_dataplane_sdk import HELLO, owner_key
 from tests.byok.gateway.dataplane.test_dataplane_vertex_role import vertex_key
-from tests.byok.routing_helpers import team, use_platform_account
+from tests.byok.routing_helpers import use_platform_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
