@@ -209,3 +209,12 @@ def test_count_tokens_refusals_in_anthropic_shape(dataplane, sandbox):
         client.messages.count_tokens(model="openai/embedding", messages=HELLO)
     assert raised.value.body["type"] == "error"
     assert usage_rows(dataplane) == [] and provider_calls(sandbox) == 0
+
+
+def test_a_size_a_passed_through_model_does_not_offer_is_the_providers_400(dataplane, sandbox):
+    member, account = member_with_key(sandbox, "mistral")
+    with pytest.raises(openai.BadRequestError) as raised:
+        dataplane.openai(member).embeddings.create(model="mistral/embedding", input="hello", dimensions=256)
+    assert raised.value.body["code"] == "provider_bad_request"
+    assert sum(sandbox.calls("mistral.Embeddings").values()) == 1
+    assert usage_rows(dataplane) == []  # a refused call records nothing
