@@ -316,7 +316,10 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
     if call.api == "embeddings":
         yield await _embeddings(client, call)
         return
-    if call.api == "count_tokens" and not is_gemini(call.model):
+    if call.api == "count_tokens":
+        if is_gemini(call.model):
+            raise RequestInvalid(f"{call.model} is a Gemini model: /v1/messages/count_tokens counts Claude's tokens "
+                                 "only.", param="model")
         async for item in count_tokens_acall(client.claude_count_post, call, rules=MESSAGES_ON_VERTEX,
                                              name="Vertex AI"):
             yield item

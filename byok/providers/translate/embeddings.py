@@ -73,7 +73,7 @@ def embeddings_checked(body: Mapping[str, Any]) -> None:
 def embeddings_request(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str) -> tuple[dict, list[str]]:
     """(the family's request fields, the texts): every field checked against its rule; token arrays refused (only
     OpenAI's tokenizer reads them)."""
-    out = declared(body, rules, family=family, fields=EMBEDDINGS_FIELDS, api="Embeddings")
+    out = declared(body, rules, family=family, fields=EMBEDDINGS_FIELDS, api="/v1/embeddings")
     if body.get("input") is None:
         raise RequestInvalid("input is required.", param="input")
     texts = _input(body["input"], "input")

@@ -10,9 +10,10 @@ import anthropic
 import httpx
 import openai
 import pytest
+from django.core.exceptions import ValidationError
 
 from byok.catalog.selectors import estimated_cost
-from byok.models import UsageRecord
+from byok.models import Model, UsageRecord
 from tests.byok.gateway.dataplane.test_dataplane_sdk import HELLO, owner_key
 from tests.byok.gateway.dataplane.test_dataplane_vertex_role import vertex_key
 from tests.byok.routing_helpers import use_platform_account
@@ -124,7 +125,7 @@ def test_embeddings_on_platform_credentials_and_fallback(dataplane, sandbox, set
     ("bedrock/embedding", {"input": ["fine", ""]}, "input", "input[1]"),
     ("bedrock/embedding", {"input": ["x"] * 10_000}, "input", "at most 2048"),
     ("bedrock/embedding", {"input": ["x"] * 300}, "input", "at most 256"),
-    ("bedrock/embedding", {"temperature": 1}, "temperature", "not a Embeddings request field"),
+    ("bedrock/embedding", {"temperature": 1}, "temperature", "not a /v1/embeddings request field"),
     ("openai/embedding", {"input": {"text": "x"}}, "input", "must be a non-empty string"),
     ("openai/embedding", {"dimensions": "256"}, "dimensions", "must be an integer"),
 ])
@@ -218,3 +219,28 @@ def test_a_size_a_passed_through_model_does_not_offer_is_the_providers_400(datap
     assert raised.value.body["code"] == "provider_bad_request"
     assert sum(sandbox.calls("mistral.Embeddings").values()) == 1
     assert usage_rows(dataplane) == []  # a refused call records nothing
+
+
+def test_count_tokens_refuses_gemini_on_vertex(dataplane, sandbox):
+    member, account = member_with_key(sandbox, "vertex")
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        dataplane.anthropic(member).messages.count_tokens(model="vertex/gemini-2.5-flash", messages=HELLO)
+    assert "counts Claude's tokens only" in raised.value.body["error"]["message"]
+    assert provider_calls(sandbox) == 0 and usage_rows(dataplane) == []
+
+
+def test_the_catalog_names_each_familys_embedding_model(dataplane, sandbox):
+    member, account = member_with_key(sandbox, "openai")
+    small = Model.objects.get(family="openai", model_id="text-embedding-3-small")
+    assert (small.kind, small.tiers) == ("embedding", ["embedding"])
+    small.serves_embedding = False
+    small.save()
+    large = Model.objects.get(family="openai", model_id="text-embedding-3-large")
+    large.serves_embedding = True
+    large.save()
+    raw = dataplane.openai(member).embeddings.with_raw_response.create(model="embedding", input="hello")  # the key's family
+    assert raw.headers["x-byok-model"] == "text-embedding-3-large" and len(raw.parse().data[0].embedding) == 3072
+    large.serves_standard = True  # an embedding model cannot serve a chat tier
+    with pytest.raises(ValidationError) as raised:
+        large.full_clean()
+    assert "Embedding models serve the embedding tier only" in " ".join(raised.value.messages)
