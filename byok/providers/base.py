@@ -268,7 +268,7 @@ class Provider(ABC):
     models: dict[str, str]  # tier -> base model id
     models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
     # The models it embeds text with (the catalog may add more); the first serves the embedding tier by default.
-    # None: the family has no embeddings (a 400 that says so).
+    # Empty: the family has no embeddings (a 400 that says so).
     embedding_models: tuple[str, ...] = ()
     docs_url: str = ""
     hint_prefix = 6

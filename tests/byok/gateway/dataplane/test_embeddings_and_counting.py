@@ -93,12 +93,14 @@ def test_batched_inputs_make_concurrent_calls_where_the_model_takes_one_text(dat
     assert len(cohere.data) == 200 and sum(sandbox.calls("bedrock.InvokeModel").values()) == 43
     assert [d.index for d in cohere.data] == list(range(200))
     assert cohere.data[0].embedding == cohere.data[40].embedding != cohere.data[1].embedding  # order kept
+    v4 = client.embeddings.create(model="cohere.embed-v4:0", input=texts[:2], dimensions=512)
+    assert [len(d.embedding) for d in v4.data] == [512, 512]
     vertex_member, vertex_account = member_with_key(sandbox, "vertex")
     gemini = dataplane.openai(vertex_member).embeddings.create(model="gemini-embedding-001", input=texts[:3])
     assert len(gemini.data) == 3 and len(gemini.data[0].embedding) == 3072
     rows = usage_rows(dataplane)
     assert [r["input_tokens"] for r in rows] == [titan.usage.prompt_tokens, cohere.usage.prompt_tokens,
-                                                 gemini.usage.prompt_tokens]
+                                                 v4.usage.prompt_tokens, gemini.usage.prompt_tokens]
     assert all(r["input_tokens"] > 0 for r in rows)
 
 
