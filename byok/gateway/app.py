@@ -194,6 +194,8 @@ def _body(raw: bytes) -> dict:
         body = json.loads(raw or b"{}")
     except ValueError:
         raise RequestInvalid("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise RequestInvalid("The request body nests too deeply.") from None
     if not isinstance(body, dict):
         raise RequestInvalid("The request body must be a JSON object.")
     return body

@@ -246,3 +246,15 @@ def test_the_catalog_names_each_familys_embedding_model(dataplane, sandbox):
     with pytest.raises(ValidationError) as raised:
         large.full_clean()
     assert "Embedding models serve the embedding tier only" in " ".join(raised.value.messages)
+
+
+@pytest.mark.parametrize("path", ["/v1/embeddings", "/v1/messages/count_tokens"])
+def test_unreadable_bodies_are_400s_in_the_endpoints_shape(dataplane, sandbox, path):
+    member, account = member_with_key(sandbox, "anthropic")
+    headers = {"Authorization": f"Bearer {dataplane.token(member)}", "Content-Type": "application/json"}
+    for body in (b"[" * 100_000 + b"]" * 100_000, b"{not json", b'"a string"'):
+        response = httpx.post(f"{dataplane.url}{path}", content=body, headers=headers, timeout=30)
+        assert response.status_code == 400, response.text
+        error = response.json()
+        assert (error["type"] == "error") if path.startswith("/v1/messages") else ("param" in error["error"])
+    assert provider_calls(sandbox) == 0 and usage_rows(dataplane) == []
