@@ -61,9 +61,15 @@ class Served:
             cache_write_5m_tokens=tokens.cache_write_5m, cache_write_1h_tokens=tokens.cache_write_1h,
             cache_read_tokens=tokens.cache_read, reasoning_tokens=tokens.reasoning)
         usage.batch.add(entry)
-        if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
-            self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))
+        self.succeeded()
         return entry
+
+    def succeeded(self) -> None:
+        """The call served: close the key's breaker for the model if it was open (off the request path). `record`
+        does this; a call that records no usage (token counting is free) calls it itself."""
+        key = self.resolution.key if self.resolution.source == Source.BYOK else None
+        if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
+            self.breaker_closing = _background(db(breaker_close, self.resolution, model=self.model))
 
 
 _tasks: set = set()
@@ -97,8 +103,18 @@ def with_region(resolution: Resolution, region: str) -> Resolution:
     return replace(resolution, region=region)
 
 
+def check_model_kind(target: Target, api: str, name) -> None:
+    """Embedding models answer /v1/embeddings only, and it answers nothing else: a 400 naming the model."""
+    if target.embedding and api != "embeddings":
+        raise RequestInvalid(f"{name} is an embedding model: call it on /v1/embeddings.", param="model")
+    if api == "embeddings" and not target.embedding:
+        raise RequestInvalid(f"{name} is not an embedding model: name one (GET /v1/models lists them), the embedding "
+                             "tier (`embedding`) or a family's (`<provider>/embedding`).", param="model")
+
+
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
                     region: str = "", api_key_id: int | None = None, betas: tuple[str, ...] = ()) -> Served:
+    check_model_kind(target, api, body.get("model"))
     resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
     model = target.model_id(resolution)
     fallback_reason = ""
