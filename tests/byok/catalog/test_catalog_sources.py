@@ -151,3 +151,20 @@ def test_a_connection_test_checks_the_tiers_current_models(sandbox):
     result = connection_test(provider="anthropic", credentials=credentials, actor=None, owner_id=0)
     targets = {check.name: check.target for check in result.checks}
     assert result.ok and targets["model:standard"] == "claude-sonnet-5-5"  # Sonnet 4.5's replacement
+
+
+@pytest.mark.django_db
+def test_embedding_models_come_from_the_model_map_and_each_embedding_tier_is_the_providers_default():
+    sync()
+    embedding = {(row.family, row.model_id): row for row in Model.objects.filter(kind="embedding")}
+    assert {("openai", "text-embedding-3-large"), ("mistral", "mistral-embed"), ("bedrock", "cohere.embed-v4:0"),
+            ("vertex", "gemini-embedding-001")} <= set(embedding)
+    assert not {family for family, _ in embedding} & {"anthropic", "deepseek", "xai", "groq"}  # they embed nothing
+    for provider in PROVIDERS.values():
+        if provider.embedding_models and (provider.family, provider.embedding_models[0]) in embedding:
+            assert embedding[(provider.family, provider.embedding_models[0])].tiers == ["embedding"]
+    small = embedding[("openai", "text-embedding-3-small")]
+    assert (small.input_price_per_mtok, small.output_price_per_mtok, small.profile_ids) == (
+        Decimal("0.02"), Decimal("0"), {})  # genai-prices' input price; an embedding answers no output tokens
+    assert not Model.objects.filter(kind="chat", serves_embedding=True).exists()
+    assert not Model.objects.filter(kind="embedding").exclude(serves_standard=False, serves_complex=False).exists()
