@@ -10,15 +10,16 @@ from ..models import Model
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "family", "model_id", "serves_standard", "serves_complex", "status",
+    list_display = ["display_name", "family", "model_id", "kind", "serves_standard", "serves_complex",
+                    "serves_embedding", "status",
                     "retires_on", "replacement", "input_price_per_mtok", "output_price_per_mtok"]
-    list_filter = ["family", "status", "serves_standard", "serves_complex"]
+    list_filter = ["family", "kind", "status", "serves_standard", "serves_complex", "serves_embedding"]
     search_fields = ["model_id", "display_name", "aliases"]
     list_select_related = ["replacement"]
     fieldsets = [
-        (None, {"fields": ["family", "model_id", "display_name", "aliases", "profile_ids", "context_window",
+        (None, {"fields": ["family", "model_id", "display_name", "kind", "aliases", "profile_ids", "context_window",
                            "max_output_tokens"]}),
-        ("Tiers", {"fields": ["serves_standard", "serves_complex"],
+        ("Tiers", {"fields": ["serves_standard", "serves_complex", "serves_embedding"],
                    "description": "At most one current model per family serves each tier."}),
         ("Prices (USD per million tokens)", {"fields": [
             "input_price_per_mtok", "output_price_per_mtok", "cache_write_5m_price_per_mtok",

@@ -62,6 +62,7 @@ class CatalogModel:
     retires_on: date | None = None
     replacement_id: str | None = None  # the replacement's model_id (same family)
     limits: ModelLimits = ModelLimits(None, None)
+    kind: str = "chat"  # or "embedding"
 
     @property
     def retired(self) -> bool:
@@ -127,7 +128,7 @@ def _load() -> Snapshot:
             pk=row.pk, family=row.family, model_id=row.model_id, display_name=row.display_name, status=row.status,
             tiers=tuple(row.tiers), ids=frozenset(row.ids()), deprecated_on=row.deprecated_on,
             retires_on=row.retires_on, replacement_id=model_ids.get(row.replacement_id),
-            limits=ModelLimits(row.context_window, row.max_output_tokens))
+            limits=ModelLimits(row.context_window, row.max_output_tokens), kind=row.kind)
         by_id.update({(row.family, model_id): model for model_id in row.ids()})
     return Snapshot(tiers=tiers, prices=prices, models=models, by_id=by_id)
 
@@ -223,7 +224,7 @@ def catalog_by_family() -> dict[str, list[dict]]:
     listing: dict[str, list[dict]] = {}
     for row in Model.objects.select_related("replacement").order_by("family", "status", "model_id"):
         listing.setdefault(row.family, []).append({
-            "model_id": row.model_id, "display_name": row.display_name, "tiers": row.tiers,
+            "model_id": row.model_id, "display_name": row.display_name, "kind": row.kind, "tiers": row.tiers,
             "profile_ids": row.profile_ids, "aliases": row.aliases, "context_window": row.context_window,
             "max_output_tokens": row.max_output_tokens,
             "input_price_per_mtok": _text(row.input_price_per_mtok),

@@ -21,11 +21,11 @@ from .selectors import TOPIC, lifecycle_notices
 from .sync import TIER_FIELDS, catalog_sync
 
 logger = logging.getLogger(__name__)
-AUDITED_FIELDS = ("family", "model_id", "display_name", "serves_standard", "serves_complex", "status",
-                  "deprecated_on", "retires_on", "replacement_id", "input_price_per_mtok", "output_price_per_mtok",
-                  "cache_write_5m_price_per_mtok", "cache_write_1h_price_per_mtok", "cache_read_price_per_mtok",
-                  "long_context_prices", "profile_prices", "context_window", "max_output_tokens", "aliases",
-                  "profile_ids", "staff_overrides")
+AUDITED_FIELDS = ("family", "model_id", "display_name", "kind", "serves_standard", "serves_complex",
+                  "serves_embedding", "status", "deprecated_on", "retires_on", "replacement_id",
+                  "input_price_per_mtok", "output_price_per_mtok", "cache_write_5m_price_per_mtok",
+                  "cache_write_1h_price_per_mtok", "cache_read_price_per_mtok", "long_context_prices",
+                  "profile_prices", "context_window", "max_output_tokens", "aliases", "profile_ids", "staff_overrides")
 
 
 @receiver(post_save, sender=Model)

@@ -4,7 +4,10 @@ hand but the mapping of byok's families onto each package's names, and `override
 - ids per family, context window, max output tokens, retirement day and successor: LiteLLM's maintained model map
   (`model_prices_and_context_window_backup.json`, read as a data file: the package is never imported);
 - the Anthropic API's current ids and end-of-life days: the Anthropic SDK's `Model` literal and `DEPRECATED_MODELS`;
-- the OpenAI API's chat ids: the OpenAI SDK's `ChatModel` / `ResponsesModel` literals;
+- the OpenAI API's chat ids: the OpenAI SDK's `ChatModel` / `ResponsesModel` literals; its embedding ids: the SDK's
+  `EmbeddingModel` literal;
+- which models embed (`kind: "embedding"`): LiteLLM's map (its `mode: "embedding"` entries), for the families whose
+  providers embed (`Provider.embedding_models`);
 - every price (input, output, cache writes 5 min / 1 h, cache read, long-context tier, Bedrock per profile):
   `genai-prices`, at the price in force today.
 
@@ -37,6 +40,19 @@ FAMILY_SOURCES = {
     "groq": (("groq",), "groq/", "groq"),
 }
 CHAT_MODES = ("chat", "responses")
+EMBEDDING_MODE = "embedding"
+# byok family -> (LiteLLM provider names, prefix of LiteLLM's keys) of its embedding models. Z.ai's embedding model
+# is in no package: it is served as its provider's code default (providers/openai_compat.py), outside the catalog.
+EMBEDDING_SOURCES = {
+    "openai": (("openai",), ""),
+    "mistral": (("mistral",), "mistral/"),
+    "bedrock": (("bedrock",), ""),
+    "vertex": (("vertex_ai-embedding-models",), ""),
+}
+# The embedding models whose request bodies byok's translations send: Bedrock's Titan v2 and Cohere Embed bodies
+# (providers/bedrock/aws_async.py), Vertex's `:predict` (newer Gemini embedding models take embedContent only).
+BEDROCK_EMBEDDERS = ("amazon.titan-embed-text-v2", "cohere.embed-")
+VERTEX_EMBEDDERS = ("text-embedding-", "text-multilingual-embedding-", "gemini-embedding-001")
 # genai-prices price key -> the catalog's price kind
 PRICE_KINDS = {"input_mtok": "input", "output_mtok": "output", "cache_write_mtok": "cache_write_5m",
                "cache_write_1h_mtok": "cache_write_1h", "cache_read_mtok": "cache_read"}
@@ -66,6 +82,13 @@ def openai_sdk_models() -> set[str]:
     return _literals(ChatModel) | _literals(ResponsesModel)
 
 
+def openai_sdk_embedding_models() -> set[str]:
+    """The OpenAI SDK's embedding model ids (its `EmbeddingModel` literal)."""
+    from openai.types.embedding_model import EmbeddingModel
+
+    return _literals(EmbeddingModel)
+
+
 def _literals(alias) -> set[str]:
     """The strings of a Literal, or of the Literals in a Union."""
     if typing.get_origin(alias) is typing.Literal:
@@ -85,9 +108,10 @@ def _price_providers() -> dict:
     return {provider.id: provider for provider in providers}
 
 
-def prices_for(family: str, model_id: str, *, today: date) -> tuple[dict, dict] | None:
+def prices_for(family: str, model_id: str, *, today: date, embedding: bool = False) -> tuple[dict, dict] | None:
     """genai-prices' prices in force today for a model id as byok calls it: ({kind: "USD/Mtok"},
-    {"above": tokens, kind: "USD/Mtok"} or {}), or None when it does not list the model."""
+    {"above": tokens, kind: "USD/Mtok"} or {}), or None when it does not list the model. An embedding model is priced
+    by its input alone (it answers no output tokens: output is 0 where genai-prices lists none)."""
     from genai_prices.types import TieredPrices
 
     provider = _price_providers()[FAMILY_SOURCES[family][2]]
@@ -107,6 +131,8 @@ def prices_for(family: str, model_id: str, *, today: date) -> tuple[dict, dict] 
                 long_context[kind] = _text(value.tiers[0].price)
         elif value is not None:
             base[kind] = _text(value)
+    if embedding and "input" in base:
+        base.setdefault("output", "0")
     return (base, long_context) if "input" in base and "output" in base else None
 
 
@@ -120,39 +146,54 @@ def catalog_entries(*, today: date | None = None) -> list[dict]:
     model_map = litellm_model_map()
     anthropic_ids, anthropic_eol = anthropic_sdk_models()
     openai_ids = openai_sdk_models()
+    openai_embedding_ids = openai_sdk_embedding_models()
     overrides = json.loads(OVERRIDES_PATH.read_text(encoding="utf-8"))["replacements"]
-    code_models = _code_models()
+    code_models, code_embedding_models = _code_models()
     entries = []
     for family, (providers, prefix, _) in FAMILY_SOURCES.items():
-        listed: dict[str, dict] = {}
-        for key, facts in model_map.items():
-            if facts.get("litellm_provider") not in providers or facts.get("mode") not in CHAT_MODES:
-                continue
-            if prefix and not key.startswith(prefix) or not prefix and "/" in key or key.endswith("@default"):
-                continue
-            model_id = key[len(prefix):]
-            if not _in_family(family, model_id, openai_ids=openai_ids):
-                continue
-            listed[model_id] = facts
+        listed = _listed(model_map, providers, prefix, CHAT_MODES,
+                         lambda model_id: _in_family(family, model_id, openai_ids=openai_ids))
+        if family in EMBEDDING_SOURCES and code_embedding_models.get(family):
+            listed.update(_listed(model_map, *EMBEDDING_SOURCES[family], (EMBEDDING_MODE,), lambda model_id:
+                                  _embeds_in_family(family, model_id, openai_ids=openai_embedding_ids)))
         if family == "anthropic":  # the SDK's ids LiteLLM does not list yet are still models
             listed.update({model_id: {} for model_id in anthropic_ids if model_id not in listed})
         for model_id in code_models.get(family, ()):  # a model byok's providers name, priced but not in the map
             if model_id not in listed and prices_for(family, model_id, today=today):
                 listed[model_id] = {}
+        for model_id in code_embedding_models.get(family, ()):
+            if model_id not in listed and prices_for(family, model_id, today=today, embedding=True):
+                listed[model_id] = {"mode": EMBEDDING_MODE}
         entries += _family_entries(family, listed, model_map, today=today,
                                    eol=anthropic_eol if family == "anthropic" else {},
                                    replacements=overrides.get(family, {}))
     return entries
 
 
-def _code_models() -> dict[str, list[str]]:
-    """Family -> the model ids byok's providers name in code (tier defaults and extras)."""
+def _listed(model_map: dict, providers: tuple[str, ...], prefix: str, modes: tuple[str, ...], in_family) -> dict:
+    """Model id -> LiteLLM's facts, for the map's entries of these providers and modes that byok's family calls."""
+    listed: dict[str, dict] = {}
+    for key, facts in model_map.items():
+        if facts.get("litellm_provider") not in providers or facts.get("mode") not in modes:
+            continue
+        if prefix and not key.startswith(prefix) or not prefix and "/" in key or key.endswith("@default"):
+            continue
+        model_id = key[len(prefix):]
+        if in_family(model_id):
+            listed[model_id] = facts
+    return listed
+
+
+def _code_models() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Family -> the model ids byok's providers name in code: chat (tier defaults and extras), and embedding."""
     from ..providers.registry import PROVIDERS
 
-    named: dict[str, list[str]] = {}
+    chat: dict[str, list[str]] = {}
+    embedding: dict[str, list[str]] = {}
     for provider in PROVIDERS.values():
-        named.setdefault(provider.family, []).extend([*provider.models.values(), *provider.models_extra])
-    return named
+        chat.setdefault(provider.family, []).extend([*provider.models.values(), *provider.models_extra])
+        embedding.setdefault(provider.family, []).extend(provider.embedding_models)
+    return chat, embedding
 
 
 def _in_family(family: str, model_id: str, *, openai_ids: set[str]) -> bool:
@@ -165,6 +206,17 @@ def _in_family(family: str, model_id: str, *, openai_ids: set[str]) -> bool:
         return model_id in openai_ids
     if family == "anthropic":
         return model_id.startswith("claude-")
+    return True
+
+
+def _embeds_in_family(family: str, model_id: str, *, openai_ids: set[str]) -> bool:
+    """Whether byok's providers of the family call this embedding model of the map."""
+    if family == "openai":
+        return model_id in openai_ids
+    if family == "bedrock":
+        return model_id.startswith(BEDROCK_EMBEDDERS)
+    if family == "vertex":
+        return model_id.startswith(VERTEX_EMBEDDERS)
     return True
 
 
@@ -184,7 +236,8 @@ def _family_entries(family: str, listed: dict[str, dict], model_map: dict, *, to
             continue
         names = aliases.get(model_id, [])
         related = [facts, *(listed[name] for name in names)]
-        priced = prices_for(family, model_id, today=today)
+        embedding = facts.get("mode") == EMBEDDING_MODE
+        priced = prices_for(family, model_id, today=today, embedding=embedding)
         retires_on = eol.get(model_id) or next(
             (eol[n] for n in names if n in eol), None) or _first_date(f.get("deprecation_date") for f in related)
         successor = next((f["successor_model"] for f in related if f.get("successor_model")), None)
@@ -192,6 +245,7 @@ def _family_entries(family: str, listed: dict[str, dict], model_map: dict, *, to
                                                      if successor else None)
         entry = {
             "family": family, "model_id": model_id, "display_name": _display_name(family, model_id),
+            "kind": "embedding" if embedding else "chat",
             "aliases": names, "context_window": _first(f.get("max_input_tokens") for f in related),
             "max_output_tokens": _first(f.get("max_output_tokens") for f in related),
             "status": "deprecated" if retires_on else "available", "retires_on": retires_on,
@@ -201,7 +255,7 @@ def _family_entries(family: str, listed: dict[str, dict], model_map: dict, *, to
             base, long_context = priced
             entry.update({f"{kind}_price_per_mtok": base.get(kind) for kind in PRICE_KINDS.values()})
             entry["long_context_prices"] = long_context
-        if family == "bedrock":
+        if family == "bedrock" and not embedding:  # embedding models run in the key's region: no profiles
             entry["profile_ids"] = {p: f"{p}.{model_id}" for p in BEDROCK_PROFILES if f"{p}.{model_id}" in model_map}
             entry["profile_prices"] = {p: found[0] for p, profiled in entry["profile_ids"].items()
                                        if (found := prices_for(family, profiled, today=today)) and priced

@@ -1,22 +1,23 @@
 """Bring the catalog table in line with the installed packages (byok/catalog/sources.py). Idempotent.
 
-Used by the seeding data migration (with the historical model) and by `manage.py sync_model_catalog` (daily on the
-beat). The packages' descriptive fields (names, per-profile ids, aliases, limits, prices, lifecycle) win, except the
-fields staff set in /admin/ (`staff_overrides`): the sync never undoes those. Which model serves a tier is staff's
+Used by the seeding data migrations (with the historical model) and by `manage.py sync_model_catalog` (daily on the
+beat). The packages' descriptive fields (names, kind, per-profile ids, aliases, limits, prices, lifecycle) win, except
+the fields staff set in /admin/ (`staff_overrides`): the sync never undoes those. Which model serves a tier is staff's
 choice or the lifecycle's (retirement moves a tier to the replacement); the sync only fills a tier no current model
 serves, with the provider's default for it or that default's current replacement. A model whose retirement day had
-passed before the catalog first listed it is created retired.
+passed before the catalog first listed it is created retired. Run by a migration whose model predates a field
+(`kind`, the embedding tier), the sync leaves that field, and the embedding models, to the migration that adds it.
 """
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-TIER_FIELDS = {"standard": "serves_standard", "complex": "serves_complex"}
+TIER_FIELDS = {"standard": "serves_standard", "complex": "serves_complex", "embedding": "serves_embedding"}
 PRICE_FIELDS = ("input_price_per_mtok", "output_price_per_mtok", "cache_write_5m_price_per_mtok",
                 "cache_write_1h_price_per_mtok", "cache_read_price_per_mtok", "long_context_prices", "profile_prices")
-SYNCED_FIELDS = ("display_name", "profile_ids", "aliases", "context_window", "max_output_tokens", *PRICE_FIELDS,
-                 "status", "deprecated_on", "retires_on")
+SYNCED_FIELDS = ("display_name", "kind", "profile_ids", "aliases", "context_window", "max_output_tokens",
+                 *PRICE_FIELDS, "status", "deprecated_on", "retires_on")
 
 
 @dataclass
@@ -48,12 +49,15 @@ def catalog_sync(model_class, entries: list[dict] | None = None, *, today: date 
 
     today = today or date.today()
     entries = catalog_entries(today=today) if entries is None else entries
+    # An earlier migration's model lacks the fields added since (kind, the embedding tier): embedding models wait.
+    known = {f.name for f in model_class._meta.get_fields()}
+    entries = [entry for entry in entries if entry.get("kind", "chat") == "chat" or "kind" in known]
     report = SyncReport()
     rows = {}
     for entry in entries:
         family, model_id = entry["family"], entry["model_id"]
         label = f"{family}/{model_id}"
-        values = {name: _value(name, entry.get(name)) for name in SYNCED_FIELDS if name in entry}
+        values = {name: _value(name, entry.get(name)) for name in SYNCED_FIELDS if name in entry and name in known}
         row = model_class.objects.filter(family=family, model_id=model_id).first()
         if row is None:
             row = model_class(family=family, model_id=model_id, **values)
@@ -91,15 +95,20 @@ def catalog_sync(model_class, entries: list[dict] | None = None, *, today: date 
                 if label not in report.updated:
                     report.unchanged -= 1
                 report.updated.setdefault(label, []).append("replacement")
-    _fill_empty_tiers(model_class, {family for family, _ in rows}, platform_provider, report)
+    _fill_empty_tiers(model_class, {family for family, _ in rows}, platform_provider, report, known)
     return report
 
 
-def _fill_empty_tiers(model_class, families, platform_provider, report: SyncReport) -> None:
-    """A tier no current model serves goes to the provider's default for it, or, when that one is retired, to the
-    first current model down its chain of replacements (as retirement would have moved it)."""
+def _fill_empty_tiers(model_class, families, platform_provider, report: SyncReport, known: set[str]) -> None:
+    """A tier no current model serves goes to the provider's default for it (the embedding tier: its first
+    `embedding_models`), or, when that one is retired, to the first current model down its chain of replacements (as
+    retirement would have moved it)."""
     for family in sorted(families):
-        for tier, default in platform_provider(family).models.items():
+        provider = platform_provider(family)
+        defaults = dict(provider.models)
+        if provider.embedding_models and TIER_FIELDS["embedding"] in known:
+            defaults["embedding"] = provider.embedding_models[0]
+        for tier, default in defaults.items():
             if model_class.objects.filter(family=family, **{TIER_FIELDS[tier]: True}).exclude(
                     status="retired").exists():
                 continue

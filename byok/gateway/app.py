@@ -1,9 +1,11 @@
 """The data plane: a lean ASGI app for the LLM endpoints, mounted beside Django (byok_project/asgi.py).
 
     POST /v1/chat/completions   OpenAI Chat Completions (any family: Bedrock Converse, Anthropic, OpenAI-compatible)
-    POST /v1/messages           Anthropic Messages (Claude on the Anthropic API or on Bedrock)
+    POST /v1/messages           Anthropic Messages (Claude on the Anthropic API, Bedrock or Vertex)
+    POST /v1/messages/count_tokens   Anthropic token counting (Claude on the Anthropic API, Bedrock or Vertex; free)
     POST /v1/responses          the OpenAI Responses API, stateless: passed through where the provider speaks it
                                 (OpenAI), else translated to the family's chat and back (translate/responses.py)
+    POST /v1/embeddings         OpenAI Embeddings (OpenAI, Mistral, Z.ai, Bedrock Titan and Cohere, Vertex)
     GET  /v1/models             what this workspace can call now, and on whose credentials
     GET  /v1/models/{id}        one of them
 
@@ -40,13 +42,15 @@ from core.request_context import (
     request_id_from,
 )
 
+from ..catalog.pricing import TokenCounts
 from ..catalog.selectors import catalog_model
 from ..models.keys import is_exclusive
 from ..providers import transport
-from ..providers.base import TIERS
+from ..providers.base import EMBEDDING_TIER, TIERS
 from ..providers.outcomes import Category, Failure
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 from ..providers.translate import RequestInvalid
+from ..providers.translate.embeddings import embeddings_checked
 from ..providers.translate.responses import (
     ChatStreamToResponses,
     chat_to_response,
@@ -56,7 +60,7 @@ from ..providers.translate.responses import (
 from . import bridge, cache, usage
 from .auth import NOT_CACHED, authenticate_api_key_from, cached_principal
 from .breaker import resolution_for_model
-from .catalog import ALIASES, CLAUDE_FAMILIES, UnknownModel, family_models, parse_model, valid_names
+from .catalog import ALIASES, CLAUDE_FAMILIES, Target, UnknownModel, embeds, family_models, parse_model, valid_names
 from .dataplane import Served, open_call, relay, resolve_target
 from .limits import Quota
 from .dbthread import db_once
@@ -284,16 +288,11 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
             raise RequestInvalid("messages: a non-empty list is required.", param="messages")
         if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
             raise RequestInvalid("max_tokens: a positive integer is required.", param="max_tokens")
-        target = parse_model(body.get("model"))
-        resolution = await resolve_target(principal.user_id, principal.workspace_slug, target, principal.api_key_id)
-        if resolution.family not in CLAUDE_FAMILIES:
-            raise RequestInvalid(f"/v1/messages serves Claude (Anthropic, Bedrock or Vertex); {body.get('model')!r} is a "
-                                 f"{resolution.family} model: call it on /v1/chat/completions.", param="model")
+        target = await _claude_target(principal, body, "/v1/messages")
         stream = bool(body.get("stream"))
-        betas = tuple(flag.strip() for flag in headers.get("anthropic-beta", "").split(",") if flag.strip())
         served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,
                                  api="messages", body=body, stream=stream, region=headers.get("x-byok-region", ""),
-                                 api_key_id=principal.api_key_id, betas=betas)
+                                 api_key_id=principal.api_key_id, betas=_betas(headers))
     except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
         await _answer_error(reply, exc, anthropic_error)
         return
@@ -378,6 +377,59 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
     await reply.end()
 
 
+async def embeddings(headers: dict, raw: bytes, reply: Reply) -> None:
+    """Input tokens only are recorded (embeddings produce no output tokens)."""
+    try:
+        principal = await _principal(headers)
+        body = _body(raw)
+        embeddings_checked(body)
+        served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug,
+                                 target=parse_model(body.get("model")), api="embeddings", body=body, stream=False,
+                                 region=headers.get("x-byok-region", ""), api_key_id=principal.api_key_id)
+    except Exception as exc:  # noqa: BLE001 -- every refusal answers in the OpenAI error shape
+        await _answer_error(reply, exc, openai_error)
+        return
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    served.record(TokenCounts(input=(served.first.get("usage") or {}).get("prompt_tokens") or 0))
+    await reply.json(200, served.first)
+
+
+async def count_tokens(headers: dict, raw: bytes, reply: Reply) -> None:
+    """Claude's token counting: free, so no usage is recorded; resolution, fallback and the breaker apply."""
+    try:
+        principal = await _principal(headers)
+        body = _body(raw)
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise RequestInvalid("messages: a non-empty list is required.", param="messages")
+        target = await _claude_target(principal, body, "/v1/messages/count_tokens")
+        served = await open_call(user_id=principal.user_id, slug=principal.workspace_slug, target=target,
+                                 api="count_tokens", body=body, stream=False, region=headers.get("x-byok-region", ""),
+                                 api_key_id=principal.api_key_id, betas=_betas(headers))
+    except Exception as exc:  # noqa: BLE001 -- every refusal answers in the Anthropic error shape
+        await _answer_error(reply, exc, anthropic_error)
+        return
+    reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
+    served.succeeded()
+    await reply.json(200, served.first)
+
+
+def _betas(headers: dict) -> tuple[str, ...]:
+    """The caller's `anthropic-beta` flags, carried to the provider."""
+    return tuple(flag.strip() for flag in headers.get("anthropic-beta", "").split(",") if flag.strip())
+
+
+async def _claude_target(principal: Principal, body: dict, path: str) -> Target:
+    """The target of an Anthropic-shaped call, which only Claude families serve (a 400 naming the family else)."""
+    target = parse_model(body.get("model"))
+    resolution = await resolve_target(principal.user_id, principal.workspace_slug, target, principal.api_key_id)
+    if resolution.family not in CLAUDE_FAMILIES:
+        raise RequestInvalid(f"{path} serves Claude (Anthropic, Bedrock or Vertex); {body.get('model')!r} is a "
+                             f"{resolution.family} model" + (": call it on /v1/chat/completions." if path ==
+                                                              "/v1/messages" else ", and it has no token counting."),
+                             param="model")
+    return target
+
+
 async def models(headers: dict, raw: bytes, reply: Reply) -> None:
     anthropic_shape = "anthropic-version" in headers
     try:
@@ -412,14 +464,18 @@ async def _model_entries(principal: Principal, anthropic_shape: bool) -> list[di
                                                 principal.api_key_id)
         if not _can_serve(resolution):
             continue
-        tier_models = {resolution.model_for(tier): tier for tier in TIERS}
-        for model in family_models(family):
+        models = family_models(family)
+        embedding = [model for model in models if embeds(family, model)]
+        tiers = (*TIERS, EMBEDDING_TIER) if embedding else TIERS
+        tier_models = {resolution.model_for(tier): tier for tier in tiers}
+        for model in models:
             served = next((m for m in tier_models if m.endswith(model)), model)
             aliases = [f"{family}/{tier_models[served]}"] if served in tier_models else []
             if served in tier_models and family in ("bedrock", "anthropic"):
                 aliases += [a for a, tier in ALIASES.items() if tier == tier_models[served]]
             known = catalog_model(family, model)
             entries.append(_model_entry(served, resolution_for_model(resolution, served), aliases, anthropic_shape,
+                                        embedding=model in embedding,
                                         lifecycle=known.lifecycle() if known else None))
     return entries
 
@@ -432,9 +488,10 @@ def _can_serve(resolution: Resolution) -> bool:
     return platform_provider(resolution.family).platform_credentials(settings.BYOK_PLATFORM_ENV).configured
 
 
-def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthropic_shape: bool, *,
+def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthropic_shape: bool, *, embedding: bool,
                  lifecycle: dict | None) -> dict:
     byok = {"source": resolution.source, "provider": resolution.provider, "family": resolution.family,
+            "kind": "embedding" if embedding else "chat",
             "key_hint": resolution.key_hint if resolution.source == Source.BYOK else None,
             "reason": resolution.reason, "aliases": aliases, "lifecycle": lifecycle}
     if anthropic_shape:
@@ -445,7 +502,8 @@ def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthrop
 
 
 ROUTES = {("POST", "/v1/chat/completions"): chat_completions, ("POST", "/v1/messages"): messages,
-          ("POST", "/v1/responses"): responses, ("GET", "/v1/models"): models}
+          ("POST", "/v1/messages/count_tokens"): count_tokens, ("POST", "/v1/responses"): responses,
+          ("POST", "/v1/embeddings"): embeddings, ("GET", "/v1/models"): models}
 PATHS = {path for _, path in ROUTES}
 MODEL_PATH = "/v1/models/"
 
@@ -558,10 +616,9 @@ class DataPlane:
             if path in PATHS:
                 await reply.json(405, shape(405, "method_not_allowed", f"{method} is not allowed on {path}."))
             else:
+                endpoints = ", ".join(f"{m} {p}" for m, p in ROUTES)
                 await reply.json(404, shape(404, "not_found", f"{method} {path} is not an endpoint byok serves. It "
-                                            f"serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, "
-                                            f"GET /v1/models "
-                                            f"and GET /v1/models/{{id}}."))
+                                            f"serves {endpoints} and GET /v1/models/{{id}}."))
             return
         chunks, size = [], 0
         while True:

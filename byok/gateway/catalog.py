@@ -1,6 +1,7 @@
 """Model names the data plane accepts, and what each means.
 
 - a tier: `standard`, `complex` — the tier's model of the workspace's default family (the owner's key's family);
+  `embedding` — the family's default embedding model (for /v1/embeddings);
 - an alias: `claude-sonnet`, `claude-opus` — the standard / complex tier of a Claude family (Bedrock, Anthropic or Vertex);
 - provider-qualified: `<provider id>/<tier, alias or model id>`, e.g. `bedrock/complex`, `openai/gpt-5`,
   `anthropic/claude-sonnet-5-5` (any registry provider id; the provider's family is what counts: an id two families
@@ -9,7 +10,8 @@
   may carry an inference-profile prefix; the key's own profile is applied), or one of its catalog aliases.
 
 The models of a family are the model catalog's (byok.catalog: staff add models in /admin/) and the providers'
-code defaults, less the ones the catalog says are retired; read from the in-memory catalog snapshot, so a change
+code defaults, less the ones the catalog says are retired; the ones that embed are the catalog's `embedding` kind
+and the providers' `embedding_models`; read from the in-memory catalog snapshot, so a change
 reaches every process with the catalog generation.
 """
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from ..catalog.selectors import Snapshot, catalog_snapshot
-from ..providers.base import TIERS
+from ..providers.base import EMBEDDING_TIER, TIERS
 from ..providers.registry import FAMILIES, PROVIDERS
 from .resolve import Resolution
 
@@ -29,9 +31,10 @@ CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex
 # family -> the model ids the providers' code names (tier defaults and extras), without inference-profile prefixes
 CODE_MODELS: dict[str, tuple[str, ...]] = {
     family: tuple(dict.fromkeys(m for p in PROVIDERS.values() if p.family == family
-                                for m in (*p.models.values(), *p.models_extra)))
+                                for m in (*p.models.values(), *p.models_extra, *p.embedding_models)))
     for family in FAMILIES
 }
+CODE_EMBEDDING_MODELS = {(p.family, m) for p in PROVIDERS.values() for m in p.embedding_models}
 PROFILE_PREFIXES = {profile for p in PROVIDERS.values() for profile in p.inference_profiles}
 
 
@@ -41,6 +44,7 @@ class _Names:
     family_models: dict[str, tuple[str, ...]]  # family -> base model ids callable now
     model_ids: dict[str, tuple[str, str]]  # a base id or catalog alias -> (family, base id)
     family_ids: dict[tuple[str, str], str]  # (family, base id or catalog alias) -> base id: ids two families share
+    embedding: frozenset[tuple[str, str]]  # (family, base id) of the models that embed
 
 
 _names: list[_Names] = []
@@ -61,7 +65,8 @@ def _current() -> _Names:
     model_ids.update({model: (family, model) for family, models in family_models.items() for model in models})
     family_ids = {(m.family, alias): m.model_id for m in snapshot.models.values() if not m.retired for alias in m.ids}
     family_ids.update({(family, model): model for family, models in family_models.items() for model in models})
-    names = _Names(snapshot, family_models, model_ids, family_ids)
+    embedding = frozenset(CODE_EMBEDDING_MODELS | {key for key, m in snapshot.models.items() if m.kind == "embedding"})
+    names = _Names(snapshot, family_models, model_ids, family_ids, embedding)
     _names[:] = [names]
     return names
 
@@ -71,13 +76,19 @@ def family_models(family: str) -> tuple[str, ...]:
     return _current().family_models[family]
 
 
+def embeds(family: str, model: str) -> bool:
+    """Whether the family's model (a base id) is an embedding model."""
+    return (family, model) in _current().embedding
+
+
 class UnknownModel(ValueError):
     pass
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a model name asks for: a family (None: the workspace's default) and a tier or a base model id."""
+    """What a model name asks for: a family (None: the workspace's default) and a tier or a base model id; `embedding`
+    when it names an embedding model (the embedding tier, or an embedding model's id)."""
 
     family: str | None
     tier: str = ""
@@ -92,9 +103,15 @@ class Target:
             return fallback if fallback in CLAUDE_FAMILIES else "anthropic"
         return default_family
 
+    @property
+    def embedding(self) -> bool:
+        return self.tier == EMBEDDING_TIER or bool(self.base_model and embeds(self.family, self.base_model))
+
     def model_id(self, resolution: Resolution) -> str:
         if self.tier:
             return resolution.model_for(self.tier)
+        if self.embedding:
+            return self.base_model  # no inference profiles for embedding models
         profile = resolution.provider_spec.inference_profiles.get(resolution.inference_profile)
         return profile.model_id(self.base_model) if profile else self.base_model
 
@@ -109,7 +126,7 @@ def _strip_profile(model: str) -> str:
 
 
 def _tier_or_model(name: str, family: str | None) -> Target:
-    if name in TIERS:
+    if name in TIERS or name == EMBEDDING_TIER:
         return Target(family=family, tier=name)
     if name in ALIASES:
         return Target(family=family, tier=ALIASES[name], claude=family is None)
@@ -135,7 +152,11 @@ def parse_model(name) -> Target:
 
 
 def valid_names() -> list[str]:
-    names = list(TIERS) + list(ALIASES)
-    for family, models in _current().family_models.items():
-        names += [f"{family}/{tier}" for tier in TIERS] + list(models)
+    names = [*TIERS, EMBEDDING_TIER, *ALIASES]
+    current = _current()
+    for family, models in current.family_models.items():
+        names += [f"{family}/{tier}" for tier in TIERS]
+        if any((family, model) in current.embedding for model in models):
+            names.append(f"{family}/{EMBEDDING_TIER}")
+        names += list(models)
     return names

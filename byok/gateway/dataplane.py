@@ -79,9 +79,15 @@ class Served:
             cost = usage_cost(provider=resolution.provider, model=self.model, tokens=tokens) \
                 if self.quota.counts_money else None
             self.quota.spend(tokens=tokens.prompt + tokens.output, cost=cost)
-        if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
-            self.breaker_closing = _background(db(breaker_close, resolution, model=self.model))
+        self.succeeded()
         return entry
+
+    def succeeded(self) -> None:
+        """The call served: close the key's breaker for the model if it was open (off the request path). `record`
+        does this; a call that records no usage (token counting is free) calls it itself."""
+        key = self.resolution.key if self.resolution.source == Source.BYOK else None
+        if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
+            self.breaker_closing = _background(db(breaker_close, self.resolution, model=self.model))
 
 
 _tasks: set = set()
@@ -118,8 +124,18 @@ def with_region(resolution: Resolution, region: str) -> Resolution:
     return replace(pool[0], pool=pool)
 
 
+def check_model_kind(target: Target, api: str, name) -> None:
+    """Embedding models answer /v1/embeddings only, and it answers nothing else: a 400 naming the model."""
+    if target.embedding and api != "embeddings":
+        raise RequestInvalid(f"{name} is an embedding model: call it on /v1/embeddings.", param="model")
+    if api == "embeddings" and not target.embedding:
+        raise RequestInvalid(f"{name} is not an embedding model: name one (GET /v1/models lists them), the embedding "
+                             "tier (`embedding`) or a family's (`<provider>/embedding`).", param="model")
+
+
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
                     region: str = "", api_key_id: int | None = None, betas: tuple[str, ...] = ()) -> Served:
+    check_model_kind(target, api, body.get("model"))
     resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
     quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,
                                          user_id=user_id, api_key_id=api_key_id),

@@ -12,6 +12,10 @@ class Model(models.Model):
     """One model of a provider family (`bedrock` covers IAM, API-key and role keys; each OpenAI-compatible provider is
     its own family). At most one current (not retired) model per family serves each tier: database constraints."""
 
+    class Kind(models.TextChoices):
+        CHAT = "chat", "Chat"
+        EMBEDDING = "embedding", "Embedding"
+
     class Status(models.TextChoices):
         AVAILABLE = "available", "Available"
         DEPRECATED = "deprecated", "Deprecated"
@@ -22,8 +26,12 @@ class Model(models.Model):
     profile_ids = models.JSONField(default=dict, blank=True,
                                    help_text='Bedrock: inference profile -> model id, e.g. {"eu": "eu.anthropic…"}.')
     display_name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHAT,
+                            help_text="Chat models answer /v1/chat/completions and /v1/messages; embedding models "
+                                      "/v1/embeddings.")
     serves_standard = models.BooleanField(default=False, help_text="Serves the standard tier now.")
     serves_complex = models.BooleanField(default=False, help_text="Serves the complex tier now.")
+    serves_embedding = models.BooleanField(default=False, help_text="Serves the embedding tier now.")
     aliases = models.JSONField(default=list, blank=True, help_text="Other ids providers answer with for it.")
     context_window = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens.")
     max_output_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens one answer may hold.")
@@ -54,7 +62,7 @@ class Model(models.Model):
     replacement = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
-    TIER_FIELDS = {"standard": "serves_standard", "complex": "serves_complex"}
+    TIER_FIELDS = {"standard": "serves_standard", "complex": "serves_complex", "embedding": "serves_embedding"}
 
     class Meta:
         ordering = ["family", "model_id"]
@@ -68,6 +76,10 @@ class Model(models.Model):
                                     name="catalog_one_current_complex_model_per_family",
                                     violation_error_message="Another current model of this family already serves "
                                                             "the complex tier: take the tier from it first."),
+            models.UniqueConstraint(fields=["family"], condition=Q(serves_embedding=True) & ~Q(status="retired"),
+                                    name="catalog_one_current_embedding_model_per_family",
+                                    violation_error_message="Another current model of this family already serves "
+                                                            "the embedding tier: take the tier from it first."),
         ]
 
     def __str__(self) -> str:
@@ -80,6 +92,9 @@ class Model(models.Model):
     def clean(self):
         if self.status == self.Status.RETIRED and self.tiers:
             raise ValidationError("A retired model serves no tier: move its tiers to its replacement.")
+        embedding = self.kind == self.Kind.EMBEDDING
+        if any((tier == "embedding") != embedding for tier in self.tiers):
+            raise ValidationError("Embedding models serve the embedding tier only, chat models the chat tiers only.")
         if self.replacement_id and self.replacement_id == self.pk:
             raise ValidationError({"replacement": "A model cannot replace itself."})
         if self.replacement is not None and self.replacement.family != self.family:

@@ -5,7 +5,8 @@ from functools import partial
 from . import http_sdk, transport
 from .base import Call, CredentialField, EndpointOverride, Provider, endpoint, pattern_validator
 from .outcomes import CheckResult, Failure, check_timeout
-from .translate.messages import MESSAGES_ON_ANTHROPIC, messages_request
+from .translate import RequestInvalid
+from .translate.messages import MESSAGES_ON_ANTHROPIC, count_tokens_request, messages_request
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
 CLAUDE_MODELS = {"standard": "claude-sonnet-5-5", "complex": "claude-opus-4-5-20251101"}
@@ -56,7 +57,18 @@ class AnthropicProvider(Provider):
                                    timeout=timeout)
 
     def acall(self, client: transport.ApiClient, call: Call):
+        if call.api == "count_tokens":
+            return count_tokens_acall(partial(client.post, "/v1/messages/count_tokens"), call)
         return messages_acall(partial(client.post, "/v1/messages"), call)
+
+
+async def count_tokens_acall(post, call: Call, *, rules=MESSAGES_ON_ANTHROPIC, name: str = "Anthropic"):
+    """Claude's token counting (the Anthropic API, or Claude on Vertex): `post(body, extra_headers)` sends a counting
+    body with its model and returns the response, body unread; the caller's beta flags travel as `anthropic-beta`."""
+    body = {**count_tokens_request(call.body, rules, family=name), "model": call.model}
+    betas = {"anthropic-beta": ",".join(call.betas)} if call.betas else None
+    answer = await transport.read_json(await post(body, betas))
+    yield {"input_tokens": answer["input_tokens"]}
 
 
 async def messages_acall(post, call: Call, *, rules=MESSAGES_ON_ANTHROPIC, name: str = "Anthropic",
@@ -64,6 +76,8 @@ async def messages_acall(post, call: Call, *, rules=MESSAGES_ON_ANTHROPIC, name:
     """A data-plane call on the Anthropic Messages API (the Anthropic API, or Claude on Vertex): Messages requests pass
     through; chat requests are translated there and back. `post(body, extra_headers)` sends a Messages body and returns
     the response, body unread; the caller's beta flags travel as the `anthropic-beta` header."""
+    if call.api not in ("chat", "messages"):
+        raise RequestInvalid(f"{name} offers no {call.api} for Claude.", param="model")
     if call.api == "chat":
         body = chat_to_messages(call.body, model=call.model)
     else:

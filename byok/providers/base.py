@@ -21,9 +21,11 @@ from core.errors import DomainError
 
 from . import transport
 from .outcomes import CheckResult, Failure, check_timeout
+from .translate import RequestInvalid
 
 MAX_FIELD_LENGTH = 4096
 TIERS = ("standard", "complex")  # every provider serves each tier with one of its models
+EMBEDDING_TIER = "embedding"  # the family's default embedding model, where the family embeds
 
 
 def endpoint(name: str) -> str | None:
@@ -218,9 +220,10 @@ class CredentialType:
 class Call:
     """One data-plane call: the request in the API the caller spoke, for a provider model id.
 
-    `api` is "chat" (OpenAI Chat Completions), "messages" (Anthropic Messages) or "responses" (the OpenAI Responses
-    API, for a provider that `speaks` it); `body` is the caller's request in
-    that API's format (the gateway has checked its shape, not its content); `model` replaces the body's model.
+    `api` is "chat" (OpenAI Chat Completions), "messages" (Anthropic Messages), "responses" (the OpenAI Responses
+    API, for a provider that `speaks` it), "embeddings" (OpenAI Embeddings) or "count_tokens" (Anthropic's token
+    counting); `body` is the caller's request in that API's format (the gateway has checked its shape, not its
+    content); `model` replaces the body's model.
     """
 
     api: str
@@ -284,6 +287,9 @@ class Provider(ABC):
     credential_fields: tuple[CredentialField, ...]
     models: dict[str, str]  # tier -> base model id
     models_extra: tuple[str, ...] = ()  # further models a caller may name directly (Gemini on Vertex), no tier
+    # The models it embeds text with (the catalog may add more); the first serves the embedding tier by default.
+    # Empty: the family has no embeddings (a 400 that says so).
+    embedding_models: tuple[str, ...] = ()
     docs_url: str = ""
     hint_prefix = 6
     account_label = "Account"  # what a connection test's `account` names, in the provider's own words
@@ -398,7 +404,14 @@ class Provider(ABC):
 
     def model_for(self, tier: str, *, inference_profile: str = "", base: str | None = None) -> str:
         """The model id to call for a tier (`standard`, `complex`), under the profile's prefix where there is one.
-        `base` is the catalog's current model for the tier; without it, the provider's code default."""
+        `base` is the catalog's current model for the tier; without it, the provider's code default. Embedding models
+        run in the key's region under their own id (Bedrock has no inference profiles for them)."""
+        if tier == EMBEDDING_TIER:
+            if not (base or self.embedding_models):
+                raise RequestInvalid(f"{self.name} offers no embedding model: name a family that embeds "
+                                     "(GET /v1/models lists the embedding models this workspace can call).",
+                                     param="model")
+            return base or self.embedding_models[0]
         base = base or self.models[tier]
         return self.inference_profiles[inference_profile].model_id(base) if inference_profile else base
 
@@ -510,6 +523,8 @@ class Provider(ABC):
         }
         if self.models_extra:
             data["models_extra"] = list(self.models_extra)
+        if self.embedding_models:
+            data["embedding_models"] = list(self.embedding_models)
         if self.inference_profiles:
             data.update(inference_profiles=[p.describe() for p in self.inference_profiles.values()],
                         default_inference_profile=self.default_inference_profile, regions=list(self.regions))

@@ -9,16 +9,19 @@ from .outcomes import CheckResult, Failure, check_timeout
 from .translate import RequestInvalid
 from .translate import responses
 from .translate.chat import checked
+from .translate.embeddings import embeddings_checked
 
 
 class OpenAICompatibleProvider(Provider):
     def __init__(self, *, id: str, name: str, base_url: str, models: dict[str, str], key_validator: Validator,
-                 docs_url: str = "", speaks: frozenset[str] = frozenset({"chat"})):
+                 docs_url: str = "", speaks: frozenset[str] = frozenset({"chat"}),
+                 embedding_models: tuple[str, ...] = ()):
         self.id = self.family = id
         self.speaks = speaks
         self.name = name
         self.base_url = base_url
         self.models = models
+        self.embedding_models = embedding_models
         self.docs_url = docs_url
         self.endpoint = EndpointOverride(f"BYOK_{id.upper()}_BASE_URL", simulator_path=f"/{id}/v1")
         self.endpoints = (self.endpoint,)
@@ -43,14 +46,19 @@ class OpenAICompatibleProvider(Provider):
                                    timeout=timeout)
 
     async def acall(self, client: transport.ApiClient, call: Call):
-        """Chat Completions pass through (the model replaced); streams always ask for usage, so it is recorded.
-        The Responses API too, where the provider speaks it (the model replaced, events passed one by one)."""
+        """Chat Completions and Embeddings pass through (the model replaced); streams always ask for usage, so it is
+        recorded. The Responses API too, where the provider speaks it (the model replaced, events passed one by one)."""
         if call.api == "responses" and "responses" in self.speaks:
             async for item in self._responses(client, call):
                 yield item
             return
+        if call.api == "embeddings" and self.embedding_models:
+            embeddings_checked(call.body)
+            yield await client.post_json("/embeddings", {**call.body, "model": call.model})
+            return
         if call.api != "chat":
-            raise RequestInvalid(f"{self.name} models are served on /v1/chat/completions, not /v1/messages.")
+            raise RequestInvalid(f"{self.name} serves no {call.api} here: its models are served on "
+                                 "/v1/chat/completions.", param="model")
         checked(call.body)
         body = {**call.body, "model": call.model}
         if not call.stream:
@@ -112,11 +120,13 @@ _openai_key.pattern = _openai_key_shape.pattern  # for the API schema (admin and
 OPENAI = OpenAICompatibleProvider(
     id="openai", name="OpenAI", base_url="https://api.openai.com/v1",
     models={"standard": "gpt-5-mini", "complex": "gpt-5"}, key_validator=_openai_key,
+    embedding_models=("text-embedding-3-small",),
     docs_url="https://platform.openai.com/docs/api-reference", speaks=frozenset({"chat", "responses"}),
 )
 MISTRAL = OpenAICompatibleProvider(
     id="mistral", name="Mistral AI", base_url="https://api.mistral.ai/v1",
     models={"standard": "mistral-medium-latest", "complex": "mistral-large-latest"},
+    embedding_models=("mistral-embed",),
     key_validator=pattern_validator(label="API key", regex=r"[A-Za-z0-9]{32}",
                                     expectation="a Mistral key is 32 letters and digits."),
     docs_url="https://docs.mistral.ai/api/",
@@ -137,7 +147,7 @@ XAI = OpenAICompatibleProvider(
 )
 ZAI = OpenAICompatibleProvider(
     id="zai", name="Z.ai", base_url="https://api.z.ai/api/paas/v4",
-    models={"standard": "glm-4.5-air", "complex": "glm-4.6"},
+    models={"standard": "glm-4.5-air", "complex": "glm-4.6"}, embedding_models=("embedding-3",),
     key_validator=pattern_validator(label="API key", regex=r"[A-Za-z0-9]{20,64}\.[A-Za-z0-9]{8,64}",
                                     expectation="a Z.ai key looks like <id>.<secret>."),
     docs_url="https://docs.z.ai/api-reference/introduction",

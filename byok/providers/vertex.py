@@ -24,7 +24,7 @@ from urllib3.util import parse_url
 
 from . import transport
 from .http_sdk import with_reason
-from .anthropic import messages_acall
+from .anthropic import count_tokens_acall, messages_acall
 from .base import (
     Call,
     CleanedKey,
@@ -38,6 +38,7 @@ from .base import (
 )
 from .outcomes import Category, CheckResult, Failure, check_timeout, run_concurrently
 from .translate import RequestInvalid
+from .translate.embeddings import EMBEDDINGS_ON_VERTEX, embeddings_request, embeddings_response
 from .translate.messages import MESSAGES_ON_VERTEX
 from .translate.gemini_chat import GeminiStreamToChat, chat_to_gemini, gemini_to_chat
 
@@ -319,6 +320,19 @@ class AsyncVertexClient:
                                     headers={**await self._headers(), **(extra_headers or {})},
                                     data=transport.encode(payload), timeout=self.timeout)
 
+    async def claude_count_post(self, body: dict, extra_headers: Mapping[str, str] | None = None):
+        """A token-counting body for Claude on Vertex: the model stays in the body, the URL is count-tokens'."""
+        payload = {**body, "anthropic_version": VERTEX_ANTHROPIC_VERSION}
+        return await transport.post(f"{self._claude_models}count-tokens:rawPredict",
+                                    headers={**await self._headers(), **(extra_headers or {})},
+                                    data=transport.encode(payload), timeout=self.timeout)
+
+    async def predict(self, model: str, body: dict) -> dict:
+        """`:predict` on a Google model (text embeddings)."""
+        return await transport.post_json(f"{self._gemini_models}{quote(model, safe='@')}:predict",
+                                         headers=await self._headers(), data=transport.encode(body),
+                                         timeout=self.timeout)
+
     async def gemini_post(self, model: str, body: dict, *, stream: bool):
         """A generateContent body to Gemini; streaming, its answers come as server-sent events (`alt=sse`)."""
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
@@ -327,8 +341,19 @@ class AsyncVertexClient:
 
 
 async def vertex_acall(client: AsyncVertexClient, call: Call):
-    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not); Gemini
-    through the generateContent translation, on chat only."""
+    """Claude on Vertex through the Anthropic Messages translations (chat and messages, streaming and not, token
+    counting); Gemini through the generateContent translation, on chat only; text embeddings on `:predict`."""
+    if call.api == "embeddings":
+        yield await _embeddings(client, call)
+        return
+    if call.api == "count_tokens":
+        if is_gemini(call.model):
+            raise RequestInvalid(f"{call.model} is a Gemini model: /v1/messages/count_tokens counts Claude's tokens "
+                                 "only.", param="model")
+        async for item in count_tokens_acall(client.claude_count_post, call, rules=MESSAGES_ON_VERTEX,
+                                             name="Vertex AI"):
+            yield item
+        return
     if is_gemini(call.model):
         async for item in _gemini_acall(client, call):
             yield item
@@ -336,6 +361,26 @@ async def vertex_acall(client: AsyncVertexClient, call: Call):
     async for item in messages_acall(client.claude_post, call, rules=MESSAGES_ON_VERTEX, name="Vertex AI",
                                      console=CONSOLE):
         yield item
+
+
+# Instances per `:predict` call: Gemini embedding models take one, the text-embedding models up to 250.
+PREDICT_BATCH = {"gemini-embedding": 1}
+DEFAULT_PREDICT_BATCH = 250
+
+
+async def _embeddings(client: AsyncVertexClient, call: Call) -> dict:
+    """Text embeddings on `:predict` in batches the model takes (sent concurrently), in OpenAI's shape; usage is the
+    tokens Vertex counted per instance."""
+    fields, texts = embeddings_request(call.body, EMBEDDINGS_ON_VERTEX, family="Vertex AI")
+    size = next((n for prefix, n in PREDICT_BATCH.items() if call.model.startswith(prefix)), DEFAULT_PREDICT_BATCH)
+    batches = [texts[start:start + size] for start in range(0, len(texts), size)]
+    answers = await asyncio.gather(*(client.predict(call.model, {
+        "instances": [{"content": text} for text in batch], **fields}) for batch in batches))
+    predictions = [p["embeddings"] for answer in answers for p in answer["predictions"]]
+    return embeddings_response([p["values"] for p in predictions], model=call.model,
+                               input_tokens=sum(int(p.get("statistics", {}).get("token_count") or 0)
+                                                for p in predictions),
+                               encoding_format=call.body.get("encoding_format"))
 
 
 async def _gemini_acall(client: AsyncVertexClient, call: Call):
@@ -467,6 +512,7 @@ class VertexProvider(Provider):
     account_label = "Google Cloud project / service account"
     models = CLAUDE_ON_VERTEX
     models_extra = GEMINI_MODELS
+    embedding_models = ("text-embedding-005",)
     docs_url = "https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude"
     regions = LOCATIONS
     endpoints = (ENDPOINT,)

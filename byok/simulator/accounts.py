@@ -51,7 +51,6 @@ _EXTRA_MODELS = {
     "openai": ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "text-embedding-3-small", "text-embedding-3-large",
                "text-embedding-ada-002"),
     "mistral": ("mistral-small-latest", "mistral-embed"),
-    "deepseek": (),
     "xai": ("grok-3-mini",),
     "zai": ("embedding-3",),
     "groq": ("openai/gpt-oss-120b",),

@@ -6,6 +6,8 @@ Errors come back as botocore `ClientError`s shaped as botocore would raise them,
 same way for the sync and async paths.
 """
 
+import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -24,8 +26,15 @@ from ..base import Call, endpoint
 from ..outcomes import Category, Failure
 from ..translate import RequestInvalid
 from ..translate.bedrock_chat import ConverseStreamToChat, chat_to_converse, converse_to_chat
-from ..translate.bedrock_messages import invoke_chunk_event, messages_to_invoke
-from .profiles import BEDROCK_RUNTIME_ENDPOINT
+from ..translate.bedrock_messages import count_to_invoke, invoke_chunk_event, messages_to_invoke
+from ..translate.embeddings import (
+    EMBEDDINGS_ON_COHERE_V3,
+    EMBEDDINGS_ON_COHERE_V4,
+    EMBEDDINGS_ON_TITAN,
+    embeddings_request,
+    embeddings_response,
+)
+from .profiles import BEDROCK_RUNTIME_ENDPOINT, INFERENCE_PROFILES
 
 # Stream exceptions (lower camel case in the frame header) and the HTTP status botocore would attach.
 _STREAM_STATUS = {"throttlingException": 429, "validationException": 400, "serviceQuotaExceededException": 429}
@@ -83,6 +92,15 @@ class BedrockAsyncClient:
         finally:
             response.release()
 
+    async def invoke_counted(self, model: str, body: dict) -> tuple[dict, int]:
+        """InvokeModel: the JSON answer and the input tokens Bedrock counted (its X-Amzn-Bedrock-Input-Token-Count
+        header: Cohere's answers carry no count of their own)."""
+        response = await self._post(model, "invoke", body, stream=False)
+        try:
+            return json.loads(await response.read()), int(response.headers.get("X-Amzn-Bedrock-Input-Token-Count") or 0)
+        finally:
+            response.release()
+
     async def stream(self, model: str, action: str, body: dict) -> AsyncIterator[tuple[str, dict]]:
         """ConverseStream or InvokeModelWithResponseStream: (event type, payload) pairs, or a ClientError."""
         buffer = EventStreamBuffer()
@@ -103,7 +121,17 @@ class BedrockAsyncClient:
 
 
 async def bedrock_acall(client: BedrockAsyncClient, call: Call):
-    """Chat requests on Converse / ConverseStream; Messages requests on InvokeModel[WithResponseStream]."""
+    """Chat requests on Converse / ConverseStream; Messages requests on InvokeModel[WithResponseStream]; embeddings on
+    InvokeModel (Titan, Cohere Embed); token counting on CountTokens."""
+    if call.api == "embeddings":
+        yield await bedrock_embeddings(client, call)
+        return
+    if call.api == "count_tokens":
+        body = {"input": {"invokeModel": {"body": base64.b64encode(transport.encode(count_to_invoke(call.body, betas=call.betas)))
+                                          .decode()}}}
+        answer = await client.call(foundation_model(call.model), "count-tokens", body)
+        yield {"input_tokens": answer["inputTokens"]}
+        return
     if call.api == "chat":
         body = chat_to_converse(call.body)
         if not call.stream:
@@ -123,6 +151,55 @@ async def bedrock_acall(client: BedrockAsyncClient, call: Call):
     async for kind, payload in client.stream(call.model, "invoke-with-response-stream", body):
         if kind == "chunk":
             yield invoke_chunk_event(payload)
+
+
+TITAN_MAX_INPUTS = 256  # Titan embeds one text per call: up to this many calls per request, IN_FLIGHT at a time
+COHERE_BATCH = 96  # texts per Cohere Embed call
+IN_FLIGHT = 16
+
+
+async def bedrock_embeddings(client: BedrockAsyncClient, call: Call) -> dict:
+    """Titan Text Embeddings (one InvokeModel call per text, run concurrently) or Cohere Embed (96 texts a call,
+    `input_type: search_document`), answered in OpenAI's shape."""
+    model = foundation_model(call.model)
+    if model.startswith("amazon.titan-embed"):
+        fields, texts = embeddings_request(call.body, EMBEDDINGS_ON_TITAN, family="Bedrock Titan")
+        if len(texts) > TITAN_MAX_INPUTS:
+            raise RequestInvalid(f"input: Titan embeds one text per call; byok sends at most {TITAN_MAX_INPUTS} per "
+                                 f"request (got {len(texts)}).", param="input")
+        bodies = [{"inputText": text, "normalize": True, **fields} for text in texts]
+    elif model.startswith("cohere.embed"):
+        rules = EMBEDDINGS_ON_COHERE_V4 if model.startswith("cohere.embed-v4") else EMBEDDINGS_ON_COHERE_V3
+        fields, texts = embeddings_request(call.body, rules, family="Bedrock Cohere Embed")
+        bodies = [{"texts": texts[start:start + COHERE_BATCH], "input_type": "search_document",
+                   "embedding_types": ["float"], **fields} for start in range(0, len(texts), COHERE_BATCH)]
+    else:
+        raise RequestInvalid(f"{call.model} is not an embedding model byok can call on Bedrock.", param="model")
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    async def invoke(body: dict) -> tuple[dict, int]:
+        async with in_flight:
+            return await client.invoke_counted(model, body)
+
+    answers = await asyncio.gather(*(invoke(body) for body in bodies))
+    vectors = [vector for answer, _ in answers for vector in _vectors(answer)]
+    tokens = sum(answer.get("inputTextTokenCount") or counted for answer, counted in answers)
+    return embeddings_response(vectors, model=call.model, input_tokens=tokens,
+                               encoding_format=call.body.get("encoding_format"))
+
+
+def _vectors(answer: dict) -> list[list[float]]:
+    """Titan's one vector, or Cohere's list (`embeddings` a list, or by type under `float`)."""
+    if "embedding" in answer:
+        return [answer["embedding"]]
+    embeddings = answer["embeddings"]
+    return embeddings["float"] if isinstance(embeddings, dict) else embeddings
+
+
+def foundation_model(model: str) -> str:
+    """The model id without an inference-profile prefix (CountTokens takes a foundation model's id)."""
+    prefix, _, rest = model.partition(".")
+    return rest if prefix in INFERENCE_PROFILES and "." in rest else model
 
 
 def _client_error(status: int, headers, content: bytes, action: str) -> ClientError:

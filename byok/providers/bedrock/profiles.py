@@ -10,6 +10,7 @@ STS_ENDPOINT = EndpointOverride("BYOK_STS_ENDPOINT_URL", simulator_path="")
 SONNET_4_5 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 OPUS_4_5 = "anthropic.claude-opus-4-5-20251101-v1:0"
 BEDROCK_MODELS = {"standard": SONNET_4_5, "complex": OPUS_4_5}
+EMBEDDING_MODELS = ("amazon.titan-embed-text-v2:0",)  # the embedding tier's default first
 
 US_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
 EU_REGIONS = ("eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "eu-south-1", "eu-south-2")
@@ -34,8 +35,9 @@ DEFAULT_PROFILE = "global"
 
 
 def iam_policy(profile: InferenceProfile, *, session_tokens: bool = True) -> dict:
-    """The least-privilege policy byok needs for a profile: both models, both ARN kinds, and (for IAM users whose
-    long-term keys byok turns into sessions) session tokens."""
+    """The least-privilege policy byok needs for a profile: both models, both ARN kinds, token counting, the default
+    embedding model (in the key's region: no profile), and (for IAM users whose long-term keys byok turns into
+    sessions) session tokens."""
     models = list(BEDROCK_MODELS.values())
     policy = {
         "Version": "2012-10-17",
@@ -43,10 +45,11 @@ def iam_policy(profile: InferenceProfile, *, session_tokens: bool = True) -> dic
             {
                 "Sid": "InvokeClaudeThroughInferenceProfile",
                 "Effect": "Allow",
-                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:CountTokens"],
                 "Resource": [f"arn:aws:bedrock:*:*:inference-profile/{profile.model_id(m)}" for m in models]
                 + [f"arn:aws:bedrock:*::foundation-model/{m}" for m in models]
-                + ([f"arn:aws:bedrock:::foundation-model/{m}" for m in models] if profile.id == "global" else []),
+                + ([f"arn:aws:bedrock:::foundation-model/{m}" for m in models] if profile.id == "global" else [])
+                + [f"arn:aws:bedrock:*::foundation-model/{m}" for m in EMBEDDING_MODELS],
             },
             {"Sid": "RefreshSessionTokens", "Effect": "Allow", "Action": ["sts:GetSessionToken"], "Resource": "*"},
         ],
@@ -83,6 +86,7 @@ class BedrockFamily(Provider):
     family = "bedrock"
     account_label = "AWS account / identity"
     models = BEDROCK_MODELS
+    embedding_models = EMBEDDING_MODELS
     inference_profiles = INFERENCE_PROFILES
     default_inference_profile = DEFAULT_PROFILE
     regions = COMMERCIAL_REGIONS

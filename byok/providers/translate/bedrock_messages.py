@@ -3,7 +3,7 @@
 import base64
 import json
 
-from .messages import MESSAGES_ON_BEDROCK, messages_request
+from .messages import MESSAGES_ON_BEDROCK, count_tokens_request, messages_request
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
@@ -13,6 +13,17 @@ def messages_to_invoke(body: dict, *, betas: tuple[str, ...] = ()) -> dict:
     beta flags in `anthropic_beta` (Bedrock's place for the `anthropic-beta` header)."""
     out = messages_request(body, MESSAGES_ON_BEDROCK, family="Bedrock")
     out["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
+    if betas:
+        out["anthropic_beta"] = list(betas)
+    return out
+
+
+def count_to_invoke(body: dict, *, betas: tuple[str, ...] = ()) -> dict:
+    """A token-counting request as the InvokeModel body CountTokens wraps: InvokeModel requires max_tokens, which
+    counts nothing; above a thinking budget, as Claude requires. Beta flags as in `messages_to_invoke`."""
+    out = count_tokens_request(body, MESSAGES_ON_BEDROCK, family="Bedrock")
+    budget = (out.get("thinking") or {}).get("budget_tokens")
+    out.update(anthropic_version=BEDROCK_ANTHROPIC_VERSION, max_tokens=budget + 1 if isinstance(budget, int) else 1)
     if betas:
         out["anthropic_beta"] = list(betas)
     return out

@@ -27,6 +27,10 @@ MESSAGES_FIELDS: dict[str, Check] = {
     "tools": array, "tool_choice": obj, "metadata": obj, "thinking": obj, "service_tier": string,
     "container": string, "mcp_servers": array, "context_management": obj, "output_format": obj,
 }
+# Token counting takes the Messages request without what only shapes the answer.
+COUNT_TOKENS_FIELDS: dict[str, Check] = {name: MESSAGES_FIELDS[name] for name in (
+    "model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers", "context_management",
+    "output_format")}
 PASS = Map("")  # the field goes to the provider as it came
 
 MESSAGES_ON_ANTHROPIC: dict[str, Rule] = {name: PASS for name in MESSAGES_FIELDS} | {"model": OWN, "stream": OWN}
@@ -40,7 +44,13 @@ MESSAGES_ON_BEDROCK: dict[str, Rule] = MESSAGES_ON_ANTHROPIC | _ANTHROPIC_API_ON
 MESSAGES_ON_VERTEX: dict[str, Rule] = MESSAGES_ON_ANTHROPIC | _ANTHROPIC_API_ONLY
 
 
-def messages_request(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str) -> dict:
+def messages_request(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str,
+                     fields: Mapping[str, Check] = MESSAGES_FIELDS, api: str = "Messages") -> dict:
     """The Messages body for the family (without model and stream), every field checked against its rule."""
-    declared(body, rules, family=family, fields=MESSAGES_FIELDS, api="Messages")
+    declared(body, rules, family=family, fields=fields, api=api)
     return {name: value for name, value in body.items() if isinstance(rules[name], Map) and value is not None}
+
+
+def count_tokens_request(body: Mapping[str, Any], rules: Mapping[str, Rule], *, family: str) -> dict:
+    """A token-counting body for the family (without model), every field checked against its rule."""
+    return messages_request(body, rules, family=family, fields=COUNT_TOKENS_FIELDS, api="token counting")

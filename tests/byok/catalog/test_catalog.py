@@ -56,13 +56,14 @@ def staff_admin() -> Client:
 def admin_save(browser: Client, row: Model, **changes) -> None:
     """Post the /admin/ change form of `row` with `changes`, as staff would."""
     data = {
-        "family": row.family, "model_id": row.model_id, "display_name": row.display_name,
+        "family": row.family, "model_id": row.model_id, "display_name": row.display_name, "kind": row.kind,
         "aliases": json.dumps(row.aliases), "profile_ids": json.dumps(row.profile_ids),
         "context_window": row.context_window or "", "input_price_per_mtok": row.input_price_per_mtok or "",
         "output_price_per_mtok": row.output_price_per_mtok or "", "status": row.status,
         "deprecated_on": row.deprecated_on or "", "retires_on": row.retires_on or "",
         "replacement": row.replacement_id or "", "serves_standard": row.serves_standard,
-        "serves_complex": row.serves_complex, "max_output_tokens": row.max_output_tokens or "",
+        "serves_complex": row.serves_complex, "serves_embedding": row.serves_embedding,
+        "max_output_tokens": row.max_output_tokens or "",
         "cache_write_5m_price_per_mtok": row.cache_write_5m_price_per_mtok or "",
         "cache_write_1h_price_per_mtok": row.cache_write_1h_price_per_mtok or "",
         "cache_read_price_per_mtok": row.cache_read_price_per_mtok or "",

@@ -115,9 +115,10 @@ def test_the_sync_command_reports_what_changed(db):
     assert Model.objects.get(family="openai", model_id="gpt-5").output_price_per_mtok == Decimal("10")
 
 
-def _current_ids(family: str) -> list[str]:
+def _current_ids(family: str, kind: str | None = None) -> list[str]:
     return [e["model_id"] for e in catalog_entries(today=TODAY)
-            if e["family"] == family and (e["retires_on"] is None or e["retires_on"] > TODAY)]
+            if e["family"] == family and (e["retires_on"] is None or e["retires_on"] > TODAY)
+            and kind in (None, e["kind"])]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,10 +130,13 @@ def test_v1_models_lists_the_current_models_and_each_answers_on_the_simulator(da
         listed = {m.id for m in dataplane.openai(member).models.list()}
         current = _current_ids(provider)
         assert current and all(f"{provider}/{model_id}" in listed or model_id in listed for model_id in current)
-        for model_id in current:
+        for model_id in _current_ids(provider, "chat"):
             completion = dataplane.openai(member).chat.completions.create(
                 model=f"{provider}/{model_id}", messages=[{"role": "user", "content": "Say hi."}], max_tokens=20)
             assert completion.choices[0].message.content, model_id
+        for model_id in _current_ids(provider, "embedding"):
+            embedded = dataplane.openai(member).embeddings.create(model=f"{provider}/{model_id}", input="hi")
+            assert embedded.data[0].embedding, model_id
         assert set(TIERS) <= {tier for tier, model_id in tier_models(PROVIDERS[provider]).items()
                               if model_id in current}
 
@@ -147,3 +151,20 @@ def test_a_connection_test_checks_the_tiers_current_models(sandbox):
     result = connection_test(provider="anthropic", credentials=credentials, actor=None, owner_id=0)
     targets = {check.name: check.target for check in result.checks}
     assert result.ok and targets["model:standard"] == "claude-sonnet-5-5"  # Sonnet 4.5's replacement
+
+
+@pytest.mark.django_db
+def test_embedding_models_come_from_the_model_map_and_each_embedding_tier_is_the_providers_default():
+    sync()
+    embedding = {(row.family, row.model_id): row for row in Model.objects.filter(kind="embedding")}
+    assert {("openai", "text-embedding-3-large"), ("mistral", "mistral-embed"), ("bedrock", "cohere.embed-v4:0"),
+            ("vertex", "gemini-embedding-001")} <= set(embedding)
+    assert not {family for family, _ in embedding} & {"anthropic", "deepseek", "xai", "groq"}  # they embed nothing
+    for provider in PROVIDERS.values():
+        if provider.embedding_models and (provider.family, provider.embedding_models[0]) in embedding:
+            assert embedding[(provider.family, provider.embedding_models[0])].tiers == ["embedding"]
+    small = embedding[("openai", "text-embedding-3-small")]
+    assert (small.input_price_per_mtok, small.output_price_per_mtok, small.profile_ids) == (
+        Decimal("0.02"), Decimal("0"), {})  # genai-prices' input price; an embedding answers no output tokens
+    assert not Model.objects.filter(kind="chat", serves_embedding=True).exists()
+    assert not Model.objects.filter(kind="embedding").exclude(serves_standard=False, serves_complex=False).exists()

@@ -199,4 +199,5 @@ def test_the_trust_and_permission_policies(settings):
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": "byok-abc"}}
     actions = [a for s in provider.access_policy("eu")["Statement"] for a in s["Action"]]
-    assert actions == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]  # no sts:GetSessionToken
+    assert actions == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream",
+                       "bedrock:CountTokens"]  # no sts:GetSessionToken
