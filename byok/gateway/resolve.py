@@ -274,10 +274,10 @@ def key_choice(keys: list, *, byok_allowed: bool, now: datetime) -> tuple[str, s
     if pool:
         return Source.BYOK, _SCOPE_REASON.get(pool[0].scope, "owner_key"), pool[0]
     candidates = sorted(keys, key=lambda k: (*key_rank(k), k.pk))
+    if not byok_allowed:  # the plan's rule comes first: a free owner is told about the plan, key or no key
+        return Source.PLATFORM, "plan_inactive", candidates[0] if candidates else None
     if not candidates:
         return Source.PLATFORM, "no_key", None
-    if not byok_allowed:
-        return Source.PLATFORM, "plan_inactive", candidates[0]
     return Source.PLATFORM, unusable_reason(candidates[0], now), candidates[0]
 
 
