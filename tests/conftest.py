@@ -96,6 +96,15 @@ def _login_lockout_out_of_the_way(settings):
     is 127.0.0.1. Tests that sign in wrongly on purpose must not lock out the ones after them; the lockout tests set
     the real limit and use addresses and usernames of their own (tests/accounts/test_lockout.py)."""
     settings.BYOK_LOGIN_FAILURE_LIMIT = 1_000_000
+    yield
+    # A test that set a real limit and failed from the test clients' address (sign-ups, /v1 key guessing) leaves that
+    # address locked in the shared cache: lift it, so the tests after it sign in and call as usual.
+    from django.core.cache import cache
+
+    from accounts.lockout import _FAILURES, _LOCKED_UNTIL, _STRIKES, _key
+
+    cache.delete_many([_key(template, "address", ip) for template in (_FAILURES, _LOCKED_UNTIL, _STRIKES)
+                       for ip in ("127.0.0.1", "::1")])
 
 
 @pytest.fixture
