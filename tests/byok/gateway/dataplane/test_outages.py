@@ -12,6 +12,7 @@ from django.test import Client
 
 from byok.catalog.selectors import cache as catalog_snapshot
 from tests.byok.gateway.outages import closed_port, database_unreachable
+from tests.fixtures.workers import wait_until
 from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 from tests.fixtures.dataplane import DataPlaneServer
 
@@ -98,8 +99,8 @@ def test_with_the_shared_cache_down_calls_are_served_and_the_outage_is_logged_on
     assert len(unreadable) == 1 and unreadable[0].exc_info is None  # once per outage, no traceback
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                                    "LOCATION": "byok_cache"}}
-    time.sleep(0.5)
-    assert any("'gateway' generation is readable again" in r.getMessage() for r in caplog.records)
+    wait_until(lambda: any("'gateway' generation is readable again" in r.getMessage() for r in caplog.records),
+               timeout=10)
 
 
 def test_a_broken_2xx_body_falls_back_and_is_logged_and_counted_with_the_request_id(dataplane, sandbox, settings,
