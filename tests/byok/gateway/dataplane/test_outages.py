@@ -88,6 +88,7 @@ def test_with_the_shared_cache_down_calls_are_served_and_the_outage_is_logged_on
     owner, workspace, member = team()
     key_for(owner, sandbox.add_account("openai"), provider="openai")
     client = dataplane.openai(member)
+    reachable = settings.CACHES  # the run's own cache (the database's in development, Redis in CI)
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
                                    "OPTIONS": {"socket_connect_timeout": 1}}}
@@ -97,8 +98,7 @@ def test_with_the_shared_cache_down_calls_are_served_and_the_outage_is_logged_on
 
     unreadable = [r for r in caplog.records if "Could not read the 'gateway' generation" in r.getMessage()]
     assert len(unreadable) == 1 and unreadable[0].exc_info is None  # once per outage, no traceback
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                                   "LOCATION": "byok_cache"}}
+    settings.CACHES = reachable
     wait_until(lambda: any("'gateway' generation is readable again" in r.getMessage() for r in caplog.records),
                timeout=10)
 
