@@ -11,7 +11,6 @@ from .chat import (
     Map,
     Part,
     Rule,
-    ToolChoice,
     declared,
     json_answer_of,
     max_tokens_of,
@@ -20,11 +19,13 @@ from .chat import (
     tool_choice_of,
     tools_of,
     walk,
+    JSON_TOOL,
+    JSON_TOOL_DESCRIPTION,
+    json_answer_choice,
 )
 from .common import StreamToChat, chat_completion, finish_reason, merge_turns, messages_usage
 
 
-JSON_TOOL = "json_answer"  # the forced tool that carries a JSON answer (response_format), never shown to the caller
 DEFAULT_MAX_TOKENS = 4096  # Claude needs a limit; OpenAI callers often send none
 
 # reasoning_effort as Claude's extended thinking budget (LiteLLM's mapping; minimal and xhigh at its ends).
@@ -123,15 +124,9 @@ def _tools(body: dict) -> dict:
     declared_tools = [{"name": t.name, "description": t.description, "input_schema": t.parameters,
                        **({"cache_control": t.cache} if t.cache else {})} for t in tools]
     if answer is not None:
-        if any(t.name == JSON_TOOL for t in tools):
-            raise RequestInvalid(f"tools: {JSON_TOOL!r} is the name byok gives Claude's JSON answer; rename the tool.",
-                                 param="tools")
-        declared_tools.append({"name": JSON_TOOL, "description": "Give your final answer as this JSON value.",
+        choice = json_answer_choice(tools, choice)
+        declared_tools.append({"name": JSON_TOOL, "description": JSON_TOOL_DESCRIPTION,
                                "input_schema": answer.schema or {"type": "object"}})
-        if choice is None or choice.mode in ("auto", "required"):
-            choice = ToolChoice("required") if tools else ToolChoice("named", JSON_TOOL)
-        elif choice.mode == "none":
-            choice = ToolChoice("named", JSON_TOOL)
     if not declared_tools:
         if choice is not None and choice.mode not in ("auto", "none"):
             raise RequestInvalid("tool_choice needs tools.", param="tool_choice")

@@ -4,7 +4,7 @@ import json
 import re
 
 from . import RequestInvalid
-from .anthropic_chat import JSON_TOOL, check_forced_tool, output_limit, thinking_of
+from .anthropic_chat import check_forced_tool, output_limit, thinking_of
 from .chat import (
     COMMON_RULES,
     FILE_FORMATS,
@@ -14,7 +14,6 @@ from .chat import (
     Map,
     Refuse,
     Rule,
-    ToolChoice,
     declared,
     json_answer_of,
     number,
@@ -22,6 +21,9 @@ from .chat import (
     tool_choice_of,
     tools_of,
     walk,
+    JSON_TOOL,
+    JSON_TOOL_DESCRIPTION,
+    json_answer_choice,
 )
 from .common import StreamToChat, chat_completion, finish_reason, merge_turns, usage
 
@@ -122,15 +124,9 @@ def _tool_config(body: dict) -> dict:
         if tool.cache:
             specs.append(CACHE_POINT)
     if answer is not None:
-        if any(t.name == JSON_TOOL for t in tools):
-            raise RequestInvalid(f"tools: {JSON_TOOL!r} is the name byok gives the JSON answer; rename the tool.",
-                                 param="tools")
-        specs.append({"toolSpec": {"name": JSON_TOOL, "description": "Give your final answer as this JSON value.",
+        choice = json_answer_choice(tools, choice)
+        specs.append({"toolSpec": {"name": JSON_TOOL, "description": JSON_TOOL_DESCRIPTION,
                                    "inputSchema": {"json": answer.schema or {"type": "object"}}}})
-        if choice is None or choice.mode in ("auto", "required"):
-            choice = ToolChoice("required") if tools else ToolChoice("named", JSON_TOOL)
-        elif choice.mode == "none":
-            choice = ToolChoice("named", JSON_TOOL)
     if not specs:
         if choice is not None and choice.mode not in ("auto", "none"):
             raise RequestInvalid("tool_choice needs tools.", param="tool_choice")

@@ -492,6 +492,23 @@ class JsonAnswer:
     name: str = "answer"
 
 
+JSON_TOOL = "json_answer"  # the forced tool that carries a JSON answer (response_format), never shown to the caller
+JSON_TOOL_DESCRIPTION = "Give your final answer as this JSON value."
+
+
+def json_answer_choice(tools: list[Tool], choice: ToolChoice | None) -> ToolChoice:
+    """The tool choice once a JSON answer is a forced tool beside the caller's tools: the model must call one of them
+    (the answer tool alone when the caller gave none, or asked for no tool)."""
+    if any(tool.name == JSON_TOOL for tool in tools):
+        raise RequestInvalid(f"tools: {JSON_TOOL!r} is the name byok gives the JSON answer; rename the tool.",
+                             param="tools")
+    if choice is None or choice.mode in ("auto", "required"):
+        return ToolChoice("required") if tools else ToolChoice("named", JSON_TOOL)
+    if choice.mode == "none":
+        return ToolChoice("named", JSON_TOOL)
+    return choice
+
+
 def json_answer_of(response_format) -> JsonAnswer | None:
     if response_format is None:
         return None
