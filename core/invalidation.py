@@ -54,12 +54,18 @@ def generation_bump(topic: str) -> None:
 
 def _bump_now(topic: str) -> None:
     INVALIDATIONS.labels(topic=topic).inc()  # counted once per committed change, and once per change seen in a poll
-    _notify(topic, None, remember=False)
+    token = secrets.token_hex(8)
     try:
-        cache.set(_KEY.format(topic), secrets.token_hex(8), timeout=None)
+        cache.set(_KEY.format(topic), token, timeout=None)
     except Exception:  # the write is committed: failing the request now would only hide that
         logger.exception("Could not publish the %r generation: other processes keep their caches until the "
                          "shared cache answers again (they treat an unreadable number as a change).", topic)
+        _notify(topic, None, remember=False)
+        return
+    # Dropped after the write, and our own token remembered: our next poll does not drop the caches a second time
+    # for our own change. A change another process published before our write committed before it, so whatever
+    # this drop lets in already sees it; one published after our write is a new number, seen at the next poll.
+    _notify(topic, token)
 
 
 def generation_changed(topic: str) -> bool:

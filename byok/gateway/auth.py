@@ -106,10 +106,14 @@ def cached_principal(raw_key: str) -> ApiKeyPrincipal | None | _NotCached:
     return principals.get(ApiKey.hash_of(raw_key), timezone.now())
 
 
-def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
-    """Who the key speaks for, or None to refuse it: from the cache, else one query (and cached)."""
+def _poll_if_due() -> None:
     if not generation_checked_within(TOPIC, POLL_INTERVAL):
         generation_changed(TOPIC)
+
+
+def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal | None:
+    """Who the key speaks for, or None to refuse it: from the cache, else one query (and cached)."""
+    _poll_if_due()
     digest = ApiKey.hash_of(raw_key)
     now = timezone.now()
     cached = principals.get(digest, now)
@@ -136,7 +140,12 @@ class ApiKeyGuessingLocked(DomainError):
 def authenticate_api_key_from(raw_key: str, address: str | None) -> ApiKeyPrincipal | None:
     """`authenticate_api_key` for a caller at `address` whose key is not a cached good one: refused without a lookup
     (ApiKeyGuessingLocked) while the address is locked; a refused key counts against the address, and the attempt
-    that reaches the limit is refused as locked."""
+    that reaches the limit is refused as locked. A good key this process still holds (after polling the generation,
+    so a revoked one is not) is answered first: a locked address does not lock out the keys it already proved."""
+    _poll_if_due()
+    known = principals.get(ApiKey.hash_of(raw_key), timezone.now())
+    if isinstance(known, ApiKeyPrincipal):
+        return known
     locked = address_seconds_locked(address)
     if locked:
         raise ApiKeyGuessingLocked(locked)
