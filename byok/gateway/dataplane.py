@@ -206,7 +206,7 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
                    betas: tuple[str, ...] = ()) -> Served:
     """Until the first output item, under one deadline (session refresh, connect, first byte): `deadline` (the event
     loop's clock) when the owner's keys share one, else BYOK_LLM_TIMEOUT from now."""
-    body, adjusted = within_output_limit(api, body, task=task, family=resolution.family, model=model)
+    body, adjusted = within_model_limits(api, body, task=task, family=resolution.family, model=model)
     spec = resolution.provider_spec
     started = time.perf_counter()
     iterator = None
@@ -241,15 +241,28 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
 
 
 OUTPUT_LIMIT_FIELDS = {"chat": ("max_completion_tokens", "max_tokens"), "messages": ("max_tokens",)}
+PROMPT_FIELDS = {"chat": ("messages", "tools"), "messages": ("system", "messages", "tools"),
+                 "responses": ("instructions", "input", "tools")}
+# Values that are not prompt text, or that the provider does not count again (earlier turns' thinking).
+NOT_PROMPT_TEXT = frozenset({"type", "id", "call_id", "tool_call_id", "tool_use_id", "signature", "thinking",
+                             "encrypted_content", "cache_control", "data"})
 
 
-def within_output_limit(api: str, body: dict, *, task: str, family: str, model: str) -> tuple[dict, str]:
-    """The request with its output limit within the model's (the catalog's max output tokens), and what was changed.
-    Called by a tier or an alias, whose model the client cannot know, a limit above the model's is lowered to it;
-    called by a model id, it is the caller's mistake: a 400 naming the limit, before any provider call (so it never
-    counts against the owner's key)."""
+def within_model_limits(api: str, body: dict, *, task: str, family: str, model: str) -> tuple[dict, str]:
+    """The request within the model's limits (the catalog's), and what was changed, before any provider call (so a
+    request over them never counts against the owner's key).
+
+    Output: called by a tier or an alias, whose model the client cannot know, a limit above the model's is lowered to
+    it; called by a model id, it is the caller's mistake: a 400 naming the limit.
+    Context window: a prompt that certainly exceeds it is a 400 naming it. "Certainly": every whitespace-separated
+    word is at least one token in every family's tokenizer (they split on whitespace before merging), so the word
+    count is a lower bound, never a guess; a prompt nearer the limit reaches the provider, whose 400 is passed on."""
     limits = model_limits(family, model)
-    ceiling = limits.max_output_tokens if limits else None
+    if limits is None:
+        return body, ""
+    if limits.context_window:
+        _within_context_window(api, body, model=model, window=limits.context_window)
+    ceiling = limits.max_output_tokens
     if not ceiling:
         return body, ""
     for name in OUTPUT_LIMIT_FIELDS.get(api, ()):
@@ -260,6 +273,35 @@ def within_output_limit(api: str, body: dict, *, task: str, family: str, model: 
                                      param=name)
             return {**body, name: ceiling}, f"{name}={ceiling}"
     return body, ""
+
+
+def _within_context_window(api: str, body: dict, *, model: str, window: int) -> None:
+    if api == "embeddings":  # each input is embedded on its own
+        inputs = body.get("input")
+        for position, text in enumerate(inputs if isinstance(inputs, list) else [inputs]):
+            if isinstance(text, str) and len(text) > window and _words_at_least(text, window + 1) > window:
+                raise RequestInvalid(f"input[{position}] has more than {window} tokens, {model}'s context window.",
+                                     param="input")
+        return
+    fields = [body.get(name) for name in PROMPT_FIELDS.get(api, ())]
+    if _words_at_least(fields, window + 1) > window:
+        raise RequestInvalid(f"The prompt has more than {window} tokens, {model}'s context window; shorten it.",
+                             param="input" if api == "responses" else "messages")
+
+
+def _words_at_least(value, enough: int) -> int:
+    """The words in a request's prompt fields, counted up to `enough` (a huge string is not split further)."""
+    count = 0
+    pending = [value]
+    while pending and count < enough:
+        item = pending.pop()
+        if isinstance(item, str):
+            count += len(item.split(maxsplit=enough))
+        elif isinstance(item, dict):
+            pending.extend(v for k, v in item.items() if k not in NOT_PROMPT_TEXT)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return count
 
 
 def _attempt_failed(resolution: Resolution, model: str, failure: Failure, *, seconds: float) -> None:

@@ -142,7 +142,8 @@ def responses_to_chat(body: dict, *, family: str, thinking: bool) -> dict:
 # The chat fields a translated request carries, by the Responses field they came from: a family's refusal names the
 # caller's field.
 CHAT_PARAMS = {"max_completion_tokens": "max_output_tokens", "reasoning_effort": "reasoning.effort",
-               "response_format": "text.format", "verbosity": "text.verbosity", "logprobs": "include"}
+               "response_format": "text.format", "verbosity": "text.verbosity", "logprobs": "include",
+               "messages": "input"}
 
 
 def in_responses_terms(exc: RequestInvalid) -> RequestInvalid:
