@@ -11,7 +11,7 @@ admin.site.login_form = StaffAuthenticationForm
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "byok_allowed", "monthly_platform_credits", "ordering"]
+    list_display = ["code", "name", "byok_allowed", "monthly_platform_credits", "monthly_price", "ordering"]
     readonly_fields = ["code"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -16,6 +16,9 @@ class Plan(models.Model):
     monthly_platform_credits = models.PositiveIntegerField(
         default=0, help_text="Platform-credential usage included per month, in credits (1 credit = 1,000 tokens)."
     )
+    monthly_price = models.DecimalField(
+        max_digits=9, decimal_places=2, null=True, blank=True,
+        help_text="USD a month, shown to owners choosing a plan; empty: the console says the price is on request.")
     ordering = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -78,6 +78,7 @@ def upgrade_plans(user: User) -> list[dict]:
     """The plans that add bring-your-own-key, and what each adds over the user's plan (for the upgrade panel)."""
     current = user.plan
     return [{"code": plan.code, "name": plan.name,
+             "price": f"${plan.monthly_price:,} a month" if plan.monthly_price is not None else "Price on request",
              "adds": ["bring your own provider keys (AWS Bedrock, Google Vertex AI, Anthropic, OpenAI and "
                       "OpenAI-compatible): your calls billed by your provider, not counted against credits",
                       f"{plan.monthly_platform_credits:,} platform credits a month (you have "

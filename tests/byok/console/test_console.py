@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -10,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from accounts.models import Membership
+from accounts.models import Membership, Plan
 from audit.models import AuditAction, AuditEvent
 from byok.crypto import keyring
 from byok.models import Model, ProviderKey, UsageRecord
@@ -697,7 +698,11 @@ def test_a_free_owner_sees_what_business_adds_and_requests_it_staff_are_told_and
     html = signed_in(frank).get("/manage/").content.decode()
     upgrade = html.split('id="upgrade-path"')[1].split("</div>")[0]
     assert "Business adds" in upgrade and "bring your own provider keys" in upgrade
-    assert 'value="Request Business"' in upgrade
+    assert 'value="Request Business"' in upgrade and "Price on request" in upgrade  # staff have set no price
+    Plan.objects.filter(code="business").update(monthly_price=Decimal("1250"))
+    upgrade = signed_in(frank).get("/manage/").content.decode().split('id="upgrade-path"')[1].split("</div>")[0]
+    business = upgrade.split('value="Request Business"')[0].split('<form')[-1]
+    assert "$1,250.00 a month" in business and "Price on request" not in business
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in(frank).post("/manage/plan/upgrade/", {"plan": "business"}, follow=True)
     assert "Your request is sent" in response.content.decode()
