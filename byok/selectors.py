@@ -4,7 +4,8 @@ import math
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User, Workspace
@@ -43,12 +44,27 @@ def _money(value: Decimal | None) -> Decimal:
     return (value or Decimal(0)).quantize(COST_PLACES)
 
 
+# A group's calls, tokens and estimated spend (USD, the catalog's prices at call time): on the owner's keys (billed
+# by their provider account) and on platform credentials, apart.
+SPEND_TOTALS = {"calls": Count("id"), "input_tokens": Coalesce(Sum("input_tokens"), 0),
+                "output_tokens": Coalesce(Sum("output_tokens"), 0),
+                "credits_charged": Coalesce(Sum("credits_charged"), 0),
+                "byok_cost": Sum("estimated_cost", filter=Q(source=UsageRecord.Source.BYOK)),
+                "platform_cost": Sum("estimated_cost", filter=Q(source=UsageRecord.Source.PLATFORM))}
+
+
+def _spend(rows) -> list[dict]:
+    return [{**row, "byok_cost": _money(row["byok_cost"]), "platform_cost": _money(row["platform_cost"])}
+            for row in rows]
+
+
 def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: datetime, until: datetime) -> dict:
-    """Calls, tokens and estimated cost (USD, the catalog's prices at call time) by source, provider and model for
-    the workspaces, in [since, until); and what calls on the owner's own keys cost and saved in platform credits."""
+    """Calls, tokens and estimated cost (USD, the catalog's prices at call time) by source, provider and model, by
+    member and by workspace API key for the workspaces, in [since, until); and what calls on the owner's own keys
+    cost and saved in platform credits. One grouped query per breakdown, whatever the rows."""
+    records = UsageRecord.objects.filter(workspace__in=workspaces, created_at__gte=since, created_at__lt=until)
     rows = list(
-        UsageRecord.objects.filter(workspace__in=workspaces, created_at__gte=since, created_at__lt=until)
-        .values("source", "provider", "model")
+        records.values("source", "provider", "model")
         .annotate(calls=Count("id"), input_tokens=Sum("input_tokens"), output_tokens=Sum("output_tokens"),
                   credits_charged=Sum("credits_charged"), estimated_cost=Sum("estimated_cost"))
         .order_by("source", "provider", "model")
@@ -71,5 +87,12 @@ def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: d
         "platform_credits_saved": math.ceil(byok_tokens / TOKENS_PER_CREDIT),
         "platform_credits_saved_value": _money(byok.get("estimated_cost")),
     }
-    return {"since": since, "until": until, "by_source": by_source, "rows": rows, "cost": cost}
+    # Calls made without a workspace API key (an API token, a session, a task), or with one deleted since, are the
+    # row whose api_key_id is None; a revoked key keeps its name.
+    by_api_key = records.values("api_key_id", "api_key__name", "api_key__key_hint", "api_key__revoked_at",
+                                "api_key__user__username", "api_key__workspace__slug")
+    return {"since": since, "until": until, "by_source": by_source, "rows": rows, "cost": cost,
+            "by_member": _spend(records.values("user__username").annotate(**SPEND_TOTALS)
+                                .order_by("-calls", "user__username")),
+            "by_api_key": _spend(by_api_key.annotate(**SPEND_TOTALS).order_by("-calls", "api_key__name"))}
 

@@ -248,11 +248,44 @@ class UsageRowOutput(UsageTotalsOutput):
     model = serializers.CharField()
 
 
+class UsageSpendOutput(serializers.Serializer):
+    calls = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    credits_charged = serializers.IntegerField()
+    byok_cost = serializers.DecimalField(max_digits=20, decimal_places=6,
+                                         help_text="USD at the catalog's prices at call time, on the owner's keys "
+                                                   "(billed by their provider account).")
+    platform_cost = serializers.DecimalField(max_digits=20, decimal_places=6,
+                                             help_text="USD at the catalog's prices at call time, on platform "
+                                                       "credentials.")
+
+
+class UsageMemberOutput(UsageSpendOutput):
+    member = serializers.CharField(source="user__username", allow_null=True,
+                                   help_text="The member's username; null for a deleted account.")
+
+
+class UsageApiKeyOutput(UsageSpendOutput):
+    api_key_id = serializers.IntegerField(
+        allow_null=True, help_text="The workspace API key that made the calls; null for calls made without one (an "
+                                   "API token, a signed-in session, the platform's own code) or with a key deleted "
+                                   "since.")
+    name = serializers.CharField(source="api_key__name", allow_null=True)
+    key_hint = serializers.CharField(source="api_key__key_hint", allow_null=True)
+    member = serializers.CharField(source="api_key__user__username", allow_null=True,
+                                   help_text="The member the key belongs to.")
+    revoked_at = serializers.DateTimeField(source="api_key__revoked_at", allow_null=True,
+                                           help_text="A revoked key keeps its name and its calls.")
+
+
 class UsageSummaryOutput(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     by_source = serializers.DictField(child=UsageTotalsOutput(), help_text="Totals per source: byok, platform.")
     rows = UsageRowOutput(many=True)
+    by_member = UsageMemberOutput(many=True, help_text="Most calls first.")
+    by_api_key = UsageApiKeyOutput(many=True, help_text="Per workspace API key, most calls first.")
     cost = UsageCostOutput()
     platform_credits_remaining = serializers.IntegerField()
 
@@ -263,7 +296,8 @@ class WorkspaceUsageApi(APIView):
         until = serializers.DateTimeField(required=False)
 
     @extend_schema(parameters=[UsageFilterInput], responses=UsageSummaryOutput,
-                   summary="Usage totals by source, provider and model (owner and admins)")
+                   summary="Usage totals by source, provider and model, by member and by workspace API key "
+                           "(owner and admins)")
     def get(self, request, slug):
         workspace = workspaces_visible_to(request.user).filter(slug=slug).first()
         if workspace is None:

@@ -9,15 +9,15 @@ nothing here.
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import ApiKey, Membership, User, Workspace
 from audit.models import AuditEvent
 
 from ..models import ProviderKey, UsageRecord
-from ..selectors import month_start, platform_credits_remaining, usage_summary
+from ..selectors import SPEND_TOTALS, month_start, platform_credits_remaining, usage_summary
 
 
 @dataclass(frozen=True)
@@ -131,34 +131,31 @@ def console_usage_records(access: ConsoleAccess, *, since: date, until: date) ->
                                       created_at__lt=end)
 
 
-_TOTALS = {"calls": Count("id"), "input_tokens": Coalesce(Sum("input_tokens"), 0),
-           "output_tokens": Coalesce(Sum("output_tokens"), 0), "credits_charged": Coalesce(Sum("credits_charged"), 0),
-           # Estimated at call time from the catalog's prices (USD): billed by the owner's provider for BYOK calls.
-           "byok_cost": Sum("estimated_cost", filter=Q(source=UsageRecord.Source.BYOK)),
-           "platform_cost": Sum("estimated_cost", filter=Q(source=UsageRecord.Source.PLATFORM))}
-
-
 def console_usage_breakdown(access: ConsoleAccess, *, since: date, until: date) -> dict:
-    """Calls, tokens and estimated spend (on the owner's keys, and on platform credits) by workspace, member and
-    day: one grouped query each, whatever the rows (by model: `usage_summary`'s rows)."""
+    """Calls, tokens and estimated spend (on the owner's keys, and on platform credits) by workspace and day: one
+    grouped query each, whatever the rows (by model, member and API key: `usage_summary`'s)."""
     rows = console_usage_records(access, since=since, until=until)
     day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
     return {
-        "by_workspace": list(rows.values("workspace__name").annotate(**_TOTALS).order_by("workspace__name")),
-        "by_member": list(rows.values("user__username").annotate(**_TOTALS).order_by("-calls", "user__username")),
-        "by_day": list(rows.annotate(day=day).values("day").annotate(**_TOTALS).order_by("day")),
+        "by_workspace": list(rows.values("workspace__name").annotate(**SPEND_TOTALS).order_by("workspace__name")),
+        "by_day": list(rows.annotate(day=day).values("day").annotate(**SPEND_TOTALS).order_by("day")),
     }
 
 
+EXPORT_COLUMNS = ("day", "workspace__slug", "user__username", "api_key__name", "api_key__key_hint", "source",
+                  "provider", "model")
+
+
 def console_usage_export_rows(access: ConsoleAccess, *, since: date, until: date):
-    """One row per day, workspace, member, source, provider and model (what the CSV export streams): grouped in
-    the database, read in chunks. No key id or hint, no secret: only names and counts."""
+    """One row per day, workspace, member, workspace API key, source, provider and model (what the CSV export
+    streams): grouped in the database, read in chunks. No provider key id or hint, no secret: names, the API key's
+    hint (as the console's API key list shows it) and counts."""
     day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
     return (console_usage_records(access, since=since, until=until).annotate(day=day)
-            .values("day", "workspace__slug", "user__username", "source", "provider", "model")
-            .annotate(**_TOTALS)
-            .values_list("day", "workspace__slug", "user__username", "source", "provider", "model", *_TOTALS)
-            .order_by("day", "workspace__slug", "user__username", "source", "provider", "model")
+            .values(*EXPORT_COLUMNS, "api_key_id")  # two keys of one name stay apart
+            .annotate(**SPEND_TOTALS)
+            .values_list(*EXPORT_COLUMNS, *SPEND_TOTALS)
+            .order_by(*EXPORT_COLUMNS)
             .iterator(chunk_size=2000))
 
 

@@ -178,15 +178,17 @@ class OwnerConsoleSite(admin.AdminSite):
             status=400 if form.is_bound and not form.is_valid() else 200)
 
     def usage_csv_view(self, request: HttpRequest) -> HttpResponse:
-        """The range's usage as CSV, streamed from a grouped query read in chunks: counts and names, no key."""
+        """The range's usage as CSV, streamed from a grouped query read in chunks: counts and names, no provider
+        key (the workspace API key's name and hint, as the API key list shows them)."""
         form, since, until = self._usage_range(request)
         if form.is_bound and not form.is_valid():
             return HttpResponse(" ".join(e for errors in form.errors.values() for e in errors), status=400,
                                 content_type="text/plain; charset=utf-8")
         rows = console_usage_export_rows(self.access(request), since=since, until=until)
         writer = csv.writer(_Echo())
-        header = ["date", "workspace", "member", "source", "provider", "model", "calls", "input_tokens",
-                  "output_tokens", "credits_charged", "estimated_cost_usd_own_keys", "estimated_cost_usd_platform"]
+        header = ["date", "workspace", "member", "api_key", "api_key_hint", "source", "provider", "model", "calls",
+                  "input_tokens", "output_tokens", "credits_charged", "estimated_cost_usd_own_keys",
+                  "estimated_cost_usd_platform"]
         lines = itertools.chain([writer.writerow(header)],
                                 (writer.writerow([_csv_cell(v) for v in row]) for row in rows))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

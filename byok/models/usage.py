@@ -13,6 +13,10 @@ class UsageRecord(models.Model):
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="usage_records")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The workspace API key that made the call (revoked keys keep their rows); empty for calls made "
+                  "without one (an API token, a session, a task) and once the key row is deleted.")
     provider = models.CharField(max_length=32)
     model = models.CharField(max_length=128)
     source = models.CharField(max_length=16, choices=Source.choices)

@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import Invitation, Membership, User
+from accounts.services import api_key_create
 from byok.models import ProviderKey, UsageRecord
 from byok.services.keys import provider_key_create
 from byok_project.stack import sandbox_platform_env
@@ -112,9 +113,11 @@ def test_free_owner_is_shown_the_upgrade_path_not_a_form(open_as):
 def test_usage_range_and_csv_link(open_as):
     workspace, olivia = acme(), User.objects.get(username="olivia")
     mark = User.objects.get(username="mark")
+    laptop, _ = api_key_create(workspace=workspace, user=mark, name="laptop", actor=mark)
     UsageRecord.objects.bulk_create(
-        UsageRecord(workspace=workspace, owner=olivia, user=mark, provider="bedrock", model="claude-sonnet",
-                    task="standard", source="byok", input_tokens=10, output_tokens=5) for _ in range(3))
+        UsageRecord(workspace=workspace, owner=olivia, user=mark, api_key=laptop, provider="bedrock",
+                    model="claude-sonnet", task="standard", source="byok", input_tokens=10, output_tokens=5)
+        for _ in range(3))
     page = open_as("olivia")
     page.goto("/manage/usage/")
     page.fill("input[name=since]", "2026-01-01")
@@ -124,10 +127,12 @@ def test_usage_range_and_csv_link(open_as):
     assert "since=2026-01-01" in page.url
     assert "From 2026-01-01 to 2026-12-31 included" in page.locator("#usage-period").inner_text()
     assert "mark\t3" in page.locator("#usage-by-member").inner_text()
+    assert f"laptop {laptop.key_hint}\tmark\tacme\t3" in page.locator("#usage-by-api-key").inner_text()
     href = page.locator("#usage-csv").get_attribute("href")
     assert href == "/manage/usage/csv/?since=2026-01-01&until=2026-12-31"
     csv_text = page.request.get(href).text()
-    assert csv_text.splitlines()[0].startswith("date,workspace,member,source") and ",mark,byok," in csv_text
+    assert csv_text.splitlines()[0].startswith("date,workspace,member,api_key,api_key_hint,source")
+    assert f",mark,laptop,{laptop.key_hint},byok," in csv_text
     page.fill("input[name=since]", "2026-12-31")
     page.fill("input[name=until]", "2026-01-01")
     page.get_by_role("button", name="Show").click()

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Membership
+from accounts.services import api_key_create
 from audit.models import AuditAction, AuditEvent
 from byok.models import UsageRecord
 from byok.services.keys import provider_key_create, provider_key_rotate
@@ -20,11 +21,12 @@ from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, 
 pytestmark = pytest.mark.django_db
 
 
-def usage(workspace, *, user, day: date, source="byok", model="claude-sonnet", count=1, key_hint="AKIA…SECRETISH"):
+def usage(workspace, *, user, day: date, source="byok", model="claude-sonnet", count=1, key_hint="AKIA…SECRETISH",
+          api_key=None):
     at = timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(hours=12)
     rows = UsageRecord.objects.bulk_create(
-        UsageRecord(workspace=workspace, owner=workspace.owner, user=user, provider="bedrock", model=model,
-                    source=source, task="chat", input_tokens=100, output_tokens=10, key_hint=key_hint,
+        UsageRecord(workspace=workspace, owner=workspace.owner, user=user, api_key=api_key, provider="bedrock",
+                    model=model, source=source, task="chat", input_tokens=100, output_tokens=10, key_hint=key_hint,
                     credits_charged=1 if source == "platform" else 0) for _ in range(count))
     UsageRecord.objects.filter(pk__in=[r.pk for r in rows]).update(created_at=at)
 
@@ -194,3 +196,38 @@ def test_money_spend_per_workspace_member_and_day_credits_used_and_byok_savings_
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [(r["member"], Decimal(r["estimated_cost_usd_own_keys"] or 0), Decimal(r["estimated_cost_usd_platform"] or 0))
             for r in rows] == [("mark", Decimal("1.5"), 0), ("olivia", 0, Decimal("0.2"))]
+
+
+def test_spend_per_api_key_in_page_and_csv_names_only_the_viewers_workspaces_keys(owner, workspace):
+    mark = add_member(workspace, UserFactory(username="mark"))
+    ada = add_member(workspace, UserFactory(username="ada"), role=Membership.Role.ADMIN)
+    laptop, _ = api_key_create(workspace=workspace, user=mark, name="laptop", actor=mark)
+    ci, _ = api_key_create(workspace=workspace, user=mark, name="ci", actor=mark)
+    usage(workspace, user=mark, day=date(2026, 3, 2), count=3, api_key=laptop)
+    usage(workspace, user=mark, day=date(2026, 3, 3), api_key=ci)
+    usage(workspace, user=owner, day=date(2026, 3, 3), source="platform")  # the REST API with a token: no key
+    UsageRecord.objects.filter(source="byok").update(estimated_cost=Decimal("0.125"))
+    UsageRecord.objects.filter(source="platform").update(estimated_cost=Decimal("0.5"))
+    stranger = BusinessUserFactory()
+    elsewhere = WorkspaceFactory(owner=stranger, slug="elsewhere")
+    their_key, _ = api_key_create(workspace=elsewhere, user=stranger, name="their key", actor=stranger)
+    usage(elsewhere, user=stranger, day=date(2026, 3, 2), count=7, api_key=their_key)
+    march = {"since": "2026-03-01", "until": "2026-03-31"}
+
+    for viewer in (owner, ada):
+        html = signed_in(viewer).get("/manage/usage/", march).content.decode()
+        table = html.split('id="usage-by-api-key"')[1].split("</table>")[0]
+        assert (f"<td>laptop <code>{laptop.key_hint}</code></td><td>mark</td><td>acme</td><td>3</td><td>300</td>"
+                f"<td>30</td><td>0.3750</td><td>0.0000</td><td>0</td>") in table
+        assert f"<td>ci <code>{ci.key_hint}</code></td><td>mark</td><td>acme</td><td>1</td>" in table
+        assert "<td>(no workspace API key)</td><td></td><td></td><td>1</td><td>100</td><td>10</td><td>0.0000</td>" \
+               "<td>0.5000</td><td>1</td>" in table
+        assert "their key" not in html and their_key.key_hint not in html
+
+    body = b"".join(signed_in(owner).get("/manage/usage/csv/", march).streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert sorted((r["date"], r["api_key"], r["api_key_hint"], r["calls"],
+                   Decimal(r["estimated_cost_usd_own_keys"] or 0)) for r in rows) == [("2026-03-02", "laptop", laptop.key_hint, "3", Decimal("0.375")),
+                                     ("2026-03-03", "", "", "1", 0),
+                                     ("2026-03-03", "ci", ci.key_hint, "1", Decimal("0.125"))]
+    assert "their key" not in body

@@ -13,10 +13,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Workspace
+from accounts.services import api_key_create
 from byok.gateway import usage
 from byok.models import PlatformCreditUsage, UsageDeadLetter, UsageRecord
 from tests.byok.gateway.outages import database_unreachable
 from tests.byok.routing_helpers import MESSAGES, key_for, team
+from tests.factories import add_member
 from tests.fixtures.dataplane import DataPlaneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -155,11 +157,37 @@ def test_a_refused_row_is_parked_and_the_rest_of_its_batch_and_its_debits_land()
     assert not batch.pending and batch.unwritten_credits[owner.pk] == 0
 
 
+def test_a_member_deleted_since_their_call_costs_no_row_and_their_api_key_is_forgotten():
+    owner, workspace, member = team()
+    leaver = add_member(workspace)
+    kept_key, _ = api_key_create(workspace=workspace, user=member, name="kept", actor=member)
+    leavers_key, _ = api_key_create(workspace=workspace, user=leaver, name="leaver's", actor=leaver)
+    kept, gone = platform_entry(workspace, member, 1), platform_entry(workspace, leaver, 1)
+    kept.api_key_id, gone.api_key_id = kept_key.pk, leavers_key.pk
+    leaver.delete()  # their API keys go with the account, while the call's usage waits in the queue
+    batch = usage.UsageBatch()
+    batch.add(kept)
+    batch.add(gone)
+
+    asyncio.run(batch.flush())
+
+    assert set(UsageRecord.objects.values_list("call_id", "user_id", "api_key_id")) == {
+        (kept.call_id, member.pk, kept_key.pk), (gone.call_id, None, None)}
+    assert not UsageDeadLetter.objects.exists()
+    assert PlatformCreditUsage.objects.get(owner=owner).used == 2
+
+
+def test_entries_spilled_before_api_keys_were_recorded_still_load():
+    line = platform_entry(*team()[1:], 1).as_json()
+    del line["api_key_id"]
+    assert usage.UsageEntry.from_json(line).api_key_id is None
+
+
 def test_entries_survive_their_json_form():  # the spool's lines
     original = usage.UsageEntry(
         at=timezone.now(), workspace_id=1, user_id=2, owner_id=3, provider="openai", model="m", source="byok",
         task="standard", key_id=4, key_hint="sk-…abcd", input_tokens=5, output_tokens=6, latency_ms=7,
-        fallback_reason="", credits_charged=0, call_id=uuid.uuid4())
+        fallback_reason="", credits_charged=0, api_key_id=8, call_id=uuid.uuid4())
     assert usage.UsageEntry.from_json(original.as_json()) == original
 
 
