@@ -3,6 +3,8 @@ from pathlib import Path
 from django.apps import AppConfig
 from django.conf import settings
 
+from .tracing import tracing_configure
+
 
 class CoreConfig(AppConfig):
     name = "core"
@@ -10,6 +12,7 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         _create_development_folders()
+        tracing_configure()
 
 
 def _create_development_folders() -> None:

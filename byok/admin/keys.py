@@ -14,7 +14,7 @@ METADATA_FIELDS = [
     "owner", "provider", "family", "name", "key_hint", "credential_type", "status", "inference_profile", "regions",
     "region_hints", "enabled", "fallback_mode", "scope", "workspaces", "expires_at", "session_token_expires_at",
     "created_at", "updated_at", "rotated_at", "last_used_at", "last_test_status", "last_tested_at",
-    "last_test_summary", "failing_since", "failure_reason",
+    "last_test_summary", "failing_since", "failure_reason", "unreachable_since",
 ]
 
 

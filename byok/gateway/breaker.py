@@ -7,6 +7,11 @@
 
 After BYOK_BREAKER_COOLDOWN_SECONDS one call, claimed atomically (so one process probes), decides. Opening and
 recovering are audited once per incident; every change bumps the "gateway" generation so cached resolutions drop.
+
+A network failure (the provider could not be reached) opens no breaker: it may pass with the next call, so calls
+keep trying the key. It is still the owner's incident: the key row's `unreachable_since`, set by the first such
+failure and audited then (FALLBACK_ACTIVATED, category network), cleared by the next call the key serves
+(BYOK_RECOVERED), as a breaker's.
 """
 
 from datetime import datetime, timedelta
@@ -107,30 +112,49 @@ def breaker_open(resolution: Resolution, failure: Failure, *, model: str, next_k
                 failing_since=now, failure_reason=failure.category, breaker_open_until=now + cooldown())
         if opened:
             generation_bump("gateway")
-            if next_key is not None:
-                now_serving = f"your next key {next_key.key_hint}"
-            elif exclusive or is_exclusive(key):
-                now_serving = "nothing (exclusive key)"
-            else:
-                now_serving = "platform credentials"
             audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
                          target=key, **_audit_refs(resolution),
                          details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,
                                   "model": model if failure.category in MODEL_SCOPED else "",
                                   "scope": "model" if failure.category in MODEL_SCOPED else "key",
-                                  "now_serving": now_serving,
+                                  "now_serving": _now_serving(key, next_key, exclusive),
                                   "retry_after_seconds": settings.BYOK_BREAKER_COOLDOWN_SECONDS})
 
 
+def unreachable_open(resolution: Resolution, failure: Failure, *, next_key: KeyState | None = None,
+                     exclusive: bool = False) -> None:
+    """A network failure on the owner's key: the first of an incident marks the key and is audited (the owner's
+    console and email); the next ones, in any process, find it marked. No breaker: the next call tries the key."""
+    key = resolution.key
+    with transaction.atomic():
+        if ProviderKey.objects.filter(pk=key.id, unreachable_since__isnull=True).update(
+                unreachable_since=timezone.now()):
+            generation_bump("gateway")
+            audit_record(action=AuditAction.FALLBACK_ACTIVATED, actor=None, system_actor="routing",
+                         target=key, **_audit_refs(resolution),
+                         details={"category": failure.category, "hint": failure.hint, "provider_code": failure.code,
+                                  "model": "", "scope": "key", "now_serving": _now_serving(key, next_key, exclusive),
+                                  "calls_try_key": True, "retry_after_seconds": 0})
+
+
+def _now_serving(key: KeyState, next_key: KeyState | None, exclusive: bool) -> str:
+    if next_key is not None:
+        return f"your next key {next_key.key_hint}"
+    if exclusive or is_exclusive(key):
+        return "nothing (exclusive key)"
+    return "platform credentials"
+
+
 def breaker_close(resolution: Resolution, *, model: str) -> None:
-    """A call on the key succeeded: close the key's breaker and the model's, if open — one recovery, one audit event
-    (scope "key", "model" or "key and model")."""
+    """A call on the key succeeded: close the key's breaker and the model's, if open, and its network incident — one
+    recovery, one audit event (scope "key", "model" or "key and model")."""
     key = resolution.key
     recovered: dict = {}
     with transaction.atomic():
-        if key.failing_since and ProviderKey.objects.filter(pk=key.id, failing_since__isnull=False).update(
-                failing_since=None, failure_reason="", breaker_open_until=None):
-            recovered["key"] = key.failing_since.isoformat()
+        if (key.failing_since or key.unreachable_since) and ProviderKey.objects.filter(
+                Q(failing_since__isnull=False) | Q(unreachable_since__isnull=False), pk=key.id).update(
+                failing_since=None, failure_reason="", breaker_open_until=None, unreachable_since=None):
+            recovered["key"] = min(since for since in (key.failing_since, key.unreachable_since) if since).isoformat()
         if model_breaker(key, model) is not None:
             row = ProviderKey.objects.select_for_update().filter(pk=key.id).values("model_breakers").first()
             if row is not None and model in (row["model_breakers"] or {}):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.utils import timezone
+from opentelemetry.trace import Span, use_span
 
 from core.metrics import record_call
 from core.request_context import current_request_context
@@ -36,6 +37,7 @@ from .limits import Quota, admit, limits_for
 from .resolve import Resolution, Source
 from .routing import (
     byok_failed,
+    byok_failed_needs_db,
     byok_gate,
     byok_gate_needs_db,
     platform_reason,
@@ -43,6 +45,7 @@ from .routing import (
     pool_order,
     to_platform,
 )
+from .spans import attempt_failed, attempt_span, call_refused, call_served, call_span
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class Served:
     adjusted: str = ""  # what byok changed in the request, e.g. "max_tokens=64000" (the X-BYOK-Adjusted header)
     quota: Quota | None = None  # the limits the call was admitted under (None: the owner set none)
     api_key_id: int | None = None  # the workspace API key that made the call (None: a token, a session, a task)
+    span: Span | None = None  # the call's span (spans.py), ended when the call's usage is known
 
     def record(self, tokens: TokenCounts) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
@@ -81,15 +85,18 @@ class Served:
             cost = usage_cost(provider=resolution.provider, model=self.model, tokens=tokens) \
                 if self.quota.counts_money else None
             self.quota.spend(tokens=tokens.prompt + tokens.output, cost=cost)
-        self.succeeded()
+        self.succeeded(tokens)
         return entry
 
-    def succeeded(self) -> None:
-        """The call served: close the key's breaker for the model if it was open (off the request path). `record`
-        does this; a call that records no usage (token counting is free) calls it itself."""
+    def succeeded(self, tokens: TokenCounts | None = None) -> None:
+        """The call served: close the key's breaker for the model if it was open (off the request path), end the
+        call's span. `record` does this; a call that records no usage (token counting is free) calls it itself."""
         key = self.resolution.key if self.resolution.source == Source.BYOK else None
-        if key is not None and (key.failing_since or key.model_breakers.get(self.model)):
+        if key is not None and (key.failing_since or key.unreachable_since or key.model_breakers.get(self.model)):
             self.breaker_closing = _background(db(breaker_close, self.resolution, model=self.model))
+        if self.span is not None:
+            call_served(self.span, resolution=self.resolution, model=self.model,
+                        fallback_reason=self.fallback_reason, tokens=tokens)
 
 
 _tasks: set = set()
@@ -137,15 +144,22 @@ def check_model_kind(target: Target, api: str, name) -> None:
 
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
                     region: str = "", api_key_id: int | None = None, betas: tuple[str, ...] = ()) -> Served:
-    check_model_kind(target, api, body.get("model"))
-    resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
-    quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,
-                                         user_id=user_id, api_key_id=api_key_id),
-                        byok=resolution.source == Source.BYOK)
-    if quota is not None and quota.over_limit:  # the owner chose platform credits past their limit
-        resolution = to_platform(resolution, "limit_exceeded")
-    served = await _serve(resolution, target, api, body, stream, user_id=user_id, betas=betas)
-    served.quota, served.api_key_id = quota, api_key_id
+    span = call_span(api, body.get("model"))
+    try:
+        # The call's span is current: its attempts, and any task queued meanwhile (Celery), are its children.
+        with use_span(span, record_exception=False, set_status_on_exception=False):
+            check_model_kind(target, api, body.get("model"))
+            resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
+            quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,
+                                                 user_id=user_id, api_key_id=api_key_id),
+                                byok=resolution.source == Source.BYOK)
+            if quota is not None and quota.over_limit:  # the owner chose platform credits past their limit
+                resolution = to_platform(resolution, "limit_exceeded")
+            served = await _serve(resolution, target, api, body, stream, user_id=user_id, betas=betas)
+    except BaseException as error:
+        call_refused(span, error)
+        raise
+    served.quota, served.api_key_id, served.span = quota, api_key_id, span
     return served
 
 
@@ -176,7 +190,7 @@ async def _serve(resolution: Resolution, target: Target, api: str, body: dict, s
                             failure = again
                     last = last or failure.category == Category.TIMEOUT  # the deadline is spent
                     next_key = None if last else order[position + 1].key
-                    if failure.persistent or failure.category == Category.EXPIRED:
+                    if byok_failed_needs_db(candidate, failure):
                         reason = await db(byok_failed, candidate, failure, model=model, next_key=next_key,
                                           exclusive=exclusive)
                     else:  # no database work
@@ -212,6 +226,7 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
     spec = resolution.provider_spec
     started = time.perf_counter()
     iterator = None
+    span = attempt_span(resolution, model=model, api=api, fallback_reason=fallback_reason)
     if deadline is None:
         deadline = asyncio.get_running_loop().time() + settings.BYOK_LLM_TIMEOUT
     try:
@@ -221,6 +236,7 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
             first = await anext(iterator)
     except RequestInvalid:
         await _close(iterator)
+        span.end()
         raise
     except Exception as exc:  # noqa: BLE001 -- classify re-raises anything that is not a provider error
         await _close(iterator)
@@ -235,7 +251,9 @@ async def _attempt(resolution: Resolution, model: str, api: str, body: dict, str
         else:
             failure = spec.classify(exc, model=model)
         _attempt_failed(resolution, model, failure, seconds=time.perf_counter() - started)
+        attempt_failed(span, failure)
         raise failure from None
+    span.end()
     record_call(source=resolution.source, provider=resolution.provider, model=model, outcome="ok",
                 seconds=time.perf_counter() - started, fallback_reason=fallback_reason)
     return Served(resolution=resolution, spec=spec, model=model, fallback_reason=fallback_reason, first=first,

@@ -41,6 +41,7 @@ class KeyState:
     session_token_expires_at: datetime | None
     last_used_at: datetime | None
     model_breakers: dict
+    unreachable_since: datetime | None
     priority: int
     weight: int
     secret: str = field(repr=False)
@@ -134,9 +135,10 @@ class NotAMemberOfWorkspace(Exception):
 _MEMBERSHIP_COLUMNS = ("m.role", "w.id", "o.id", "o.username", "p.code", "p.byok_allowed", "p.monthly_platform_credits")
 _KEY_COLUMNS = ("id", "provider", "family", "credential_type", "enabled", "expires_at", "failing_since", "failure_reason",
                 "breaker_open_until", "scope", "inference_profile", "regions", "fallback_mode", "key_hint",
-                "region_hints", "session_token_expires_at", "last_used_at", "model_breakers", "priority", "weight", "secret",
-                "session_secret")
-_DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at")
+                "region_hints", "session_token_expires_at", "last_used_at", "model_breakers", "unreachable_since",
+                "priority", "weight", "secret", "session_secret")
+_DATETIME_COLUMNS = ("expires_at", "failing_since", "breaker_open_until", "session_token_expires_at", "last_used_at",
+                     "unreachable_since")
 
 # One round trip: membership, the owner's plan, and the owner's keys that serve this workspace (keys scoped to API keys
 # only for a call made with one of those keys: the first parameter is the calling API key's id, or NULL).

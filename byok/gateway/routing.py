@@ -5,6 +5,8 @@
 - A failure that will repeat opens the key's circuit breaker: BYOK is skipped for BYOK_BREAKER_COOLDOWN_SECONDS,
   then one call (claimed atomically, so one process probes) decides. Opening and recovering are audited once per
   incident; the audit trail's owner-notification sink emails the owner.
+- A network failure opens no breaker (the next call tries the key again) but is an incident of the owner's all the
+  same: audited once, when it starts, and when the key serves again.
 - The breaker (byok.gateway.breaker) is per key and model and lives on the key's row, so every web process and
   worker sees the same state.
 - Key pools: an owner's usable keys of the family are tried in rank order (`pool_order`: scope, then priority, by
@@ -18,7 +20,14 @@ from ..errors import ByokKeyUnavailable, ProviderCallFailed
 from ..models.keys import is_exclusive
 from ..providers.outcomes import Category, Failure
 from ..services.expiry import provider_key_mark_expired
-from .breaker import breaker_open, key_probe_claimed, model_blocked, model_breaker, model_probe_claimed
+from .breaker import (
+    breaker_open,
+    key_probe_claimed,
+    model_blocked,
+    model_breaker,
+    model_probe_claimed,
+    unreachable_open,
+)
 from .resolve import KeyState, Resolution, Source, key_rank, platform_resolution
 
 
@@ -65,6 +74,12 @@ def pool_exclusive(resolution: Resolution) -> bool:
     return any(is_exclusive(member.key) for member in resolution.pool) or is_exclusive(resolution.key)
 
 
+def byok_failed_needs_db(resolution: Resolution, failure: Failure) -> bool:
+    """Whether `byok_failed` writes (a breaker to open, an expiry to mark, a network incident to start)."""
+    return failure.persistent or failure.category == Category.EXPIRED or (
+        failure.category == Category.NETWORK and not resolution.key.unreachable_since)
+
+
 def byok_failed(resolution: Resolution, failure: Failure, *, model: str, next_key: KeyState | None = None,
                 exclusive: bool = False) -> str:
     """The owner's key failed (before any output): mark, open the breaker, and return the fallback reason, or raise
@@ -76,6 +91,8 @@ def byok_failed(resolution: Resolution, failure: Failure, *, model: str, next_ke
         provider_key_mark_expired(key_id=key.id, provider_code=failure.code)  # temporary keys only
     if failure.persistent:
         breaker_open(resolution, failure, model=model, next_key=next_key, exclusive=exclusive)
+    elif failure.category == Category.NETWORK and not key.unreachable_since:
+        unreachable_open(resolution, failure, next_key=next_key, exclusive=exclusive)
     if not failure.fallback_eligible or (last and (exclusive or is_exclusive(key))):
         raise ProviderCallFailed(failure, source=Source.BYOK, provider=resolution.provider,
                                  key_hint=resolution.key_hint) from None

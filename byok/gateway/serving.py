@@ -77,6 +77,7 @@ FAILURE_WORDS = {
     Category.EXPIRED: "your key's credentials expired",
     Category.PERMISSION_DENIED: "your key lacks a permission the call needs",
     Category.MODEL_ACCESS: "your key lost access to the model",
+    Category.NETWORK: "byok could not reach the provider",
     "key_failing": "your key is failing",
 }
 
@@ -128,6 +129,7 @@ def key_traffic(key: ProviderKey) -> dict | None:
     """The latest outcome of real calls on the key, dated: {"ok", "at", "text"} — an open breaker (the key's or any
     model's) when it opened after the last successful call, else that call; None before any call."""
     failures = [(key.failing_since, key.failure_reason or "key_failing", "")] if key.failing_since else []
+    failures += [(key.unreachable_since, Category.NETWORK, "")] if key.unreachable_since else []
     failures += [(parse_datetime(entry.get("since") or ""), entry.get("reason") or "model_failing", model)
                  for model, entry in (key.model_breakers or {}).items()]
     failures = [f for f in failures if f[0] is not None]

@@ -128,6 +128,10 @@ class ProviderKey(models.Model):
         default=dict, blank=True,
         help_text="Breakers of single models ({model id: {since, reason, until}}): a model this key cannot use "
         "(no access) is skipped without taking its other models offline. Key-wide failures use failing_since.")
+    unreachable_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set while calls on the key fail for a network reason (the provider could "
+        "not be reached): an incident for the owner, not a breaker; calls keep trying the key and the next it serves "
+        "clears it.")
     session_secret = EncryptedField(null=True, blank=True, help_text="STS session credentials, encrypted.")
     session_token_expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -291,6 +291,8 @@ class Provider(ABC):
     # Empty: the family has no embeddings (a 400 that says so).
     embedding_models: tuple[str, ...] = ()
     docs_url: str = ""
+    # Its `gen_ai.provider.name` in OpenTelemetry's GenAI semantic conventions (traces); "": the family's id.
+    gen_ai_provider: str = ""
     hint_prefix = 6
     account_label = "Account"  # what a connection test's `account` names, in the provider's own words
 

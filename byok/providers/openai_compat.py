@@ -15,8 +15,9 @@ from .translate.embeddings import embeddings_checked
 class OpenAICompatibleProvider(Provider):
     def __init__(self, *, id: str, name: str, base_url: str, models: dict[str, str], key_validator: Validator,
                  docs_url: str = "", speaks: frozenset[str] = frozenset({"chat"}),
-                 embedding_models: tuple[str, ...] = ()):
+                 embedding_models: tuple[str, ...] = (), gen_ai_provider: str = ""):
         self.id = self.family = id
+        self.gen_ai_provider = gen_ai_provider
         self.speaks = speaks
         self.name = name
         self.base_url = base_url
@@ -129,7 +130,7 @@ MISTRAL = OpenAICompatibleProvider(
     embedding_models=("mistral-embed",),
     key_validator=pattern_validator(label="API key", regex=r"[A-Za-z0-9]{32}",
                                     expectation="a Mistral key is 32 letters and digits."),
-    docs_url="https://docs.mistral.ai/api/",
+    docs_url="https://docs.mistral.ai/api/", gen_ai_provider="mistral_ai",
 )
 DEEPSEEK = OpenAICompatibleProvider(
     id="deepseek", name="DeepSeek", base_url="https://api.deepseek.com/v1",
@@ -143,7 +144,7 @@ XAI = OpenAICompatibleProvider(
     models={"standard": "grok-4-fast", "complex": "grok-4"},
     key_validator=pattern_validator(label="API key", regex=r"xai-[A-Za-z0-9]{20,200}", prefixes=("xai-",),
                                     expectation="an xAI key looks like xai-…"),
-    docs_url="https://docs.x.ai/docs/api-reference",
+    docs_url="https://docs.x.ai/docs/api-reference", gen_ai_provider="x_ai",
 )
 ZAI = OpenAICompatibleProvider(
     id="zai", name="Z.ai", base_url="https://api.z.ai/api/paas/v4",

@@ -509,6 +509,7 @@ class VertexProvider(Provider):
     id = "vertex"
     name = "Google Vertex AI"
     family = "vertex"
+    gen_ai_provider = "gcp.vertex_ai"
     account_label = "Google Cloud project / service account"
     models = CLAUDE_ON_VERTEX
     models_extra = GEMINI_MODELS

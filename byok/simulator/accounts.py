@@ -30,8 +30,9 @@ BEARER_PROVIDERS = frozenset({"bedrock_api_key", "anthropic", *OPENAI_COMPATIBLE
 PROVIDERS = AWS_PROVIDERS | BEARER_PROVIDERS | GOOGLE_PROVIDERS
 # "mid_stream_failure": non-streaming calls work; a stream sends a few deltas, then fails in the protocol's own way.
 # "disabled" and "api_disabled" are Vertex's: a disabled service account, a project without the Vertex AI API.
+# "disconnect": model calls get no answer, the connection is closed (a network failure).
 BEHAVIOURS = frozenset({"ok", "expired", "throttled", "server_error", "unavailable", "mid_stream_failure",
-                        "disabled", "api_disabled", "broken_body"})
+                        "disabled", "api_disabled", "broken_body", "disconnect"})
 # Where the demo service-account files send their token requests (`make run`'s simulator port); a server on
 # another port hands out the files with its own URL (SimulatorServer.vertex_service_account_json).
 DEFAULT_VERTEX_TOKEN_URI = "http://127.0.0.1:8100/vertex/token"

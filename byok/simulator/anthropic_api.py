@@ -26,6 +26,7 @@ from .wire import (
     cache_log,
     conversation_prompt,
     count_tokens,
+    drop_if_disconnected,
     json_response,
     logger,
     sse,
@@ -78,6 +79,7 @@ def handle_anthropic(request: SimRequest, state: SimulatorState, path: str) -> S
     betas = parse_betas(request.headers.get("anthropic-beta"))
     try:
         account = _authenticate(request, state)
+        drop_if_disconnected(account)
         failure = _BEHAVIOUR_ERRORS.get(account.behaviour)
         if failure is not None:
             raise AnthropicError(*failure)

@@ -42,6 +42,7 @@ from .wire import (
     cache_log,
     conversation_prompt,
     count_tokens,
+    drop_if_disconnected,
     json_response,
     logger,
     streamed_pieces,
@@ -197,6 +198,7 @@ def _authenticate_bearer(request: SimRequest, state: SimulatorState, caller: Cal
 
 
 def _apply_behaviour(account: Account, errors: dict[Failure, tuple[int, str, str]]) -> None:
+    drop_if_disconnected(account)
     failure = _BEHAVIOUR_FAILURES.get(account.behaviour)
     if failure is not None:
         raise _failure(errors, failure)

@@ -27,6 +27,7 @@ from .wire import (
     cache_log,
     conversation_prompt,
     count_tokens,
+    drop_if_disconnected,
     json_response,
     logger,
     sse,
@@ -84,6 +85,7 @@ def handle_openai_compatible(request: SimRequest, state: SimulatorState, provide
     body = request.json()
     try:
         account = _authenticate(request, state, provider)
+        drop_if_disconnected(account)
         failure = _BEHAVIOUR_ERRORS.get(account.behaviour)
         if failure is not None:
             status, error_type, code, message = failure

@@ -45,7 +45,7 @@ from .aws import handle_bedrock, handle_sts
 from .openai_api import handle_openai_compatible
 from .tls import write_self_signed_certificate
 from .vertex import handle_vertex
-from .wire import SimRequest, SimResponse, SimulatorState, StreamAborted, json_response, logger
+from .wire import ConnectionDropped, SimRequest, SimResponse, SimulatorState, StreamAborted, json_response, logger
 
 AccountsSource = str | Path | Iterable[Account | dict[str, Any]] | dict[str, Any] | None
 
@@ -110,6 +110,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request = SimRequest(method=self.command, path=path, query=query, headers=self.headers, body=body)
         try:
             response = self.server.simulator.route(request)
+        except ConnectionDropped:
+            logger.info("connection on %s closed without an answer (simulated network failure)", path)
+            self.close_connection = True
+            return
         except Exception:  # noqa: BLE001 -- a simulator bug must answer 500, not drop the keep-alive connection
             logger.exception("simulator failed on %s %s", self.command, path)
             response = json_response(500, {"message": "provider simulator internal error"})

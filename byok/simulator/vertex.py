@@ -53,6 +53,7 @@ from .wire import (
     cache_log,
     conversation_prompt,
     count_tokens,
+    drop_if_disconnected,
     json_response,
     logger,
     sample_object,
@@ -196,6 +197,7 @@ def _check_access(account: Account, state: SimulatorState, *, project: str, publ
                           [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
                             "domain": "googleapis.com",
                             "metadata": {"service": "aiplatform.googleapis.com", "consumer": f"projects/{project}"}}])
+    drop_if_disconnected(account)
     failure = _BEHAVIOUR_ERRORS.get(account.behaviour)
     if failure is not None:
         status, google_status, text = failure

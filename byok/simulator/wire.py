@@ -69,6 +69,17 @@ class StreamAborted(Exception):
     """Raised by a response stream to drop the connection without ending the body, as a crashed upstream does."""
 
 
+class ConnectionDropped(Exception):
+    """Raised while answering a request to close the connection without any answer, as a network failure between
+    the caller and the provider does (behaviour "disconnect")."""
+
+
+def drop_if_disconnected(account) -> None:
+    """An account with behaviour "disconnect" gets no answer: its connection is closed."""
+    if account.behaviour == "disconnect":
+        raise ConnectionDropped
+
+
 def sse_response(events: Iterable[bytes], headers: dict[str, str] | None = None) -> SimResponse:
     return SimResponse(
         status=200,

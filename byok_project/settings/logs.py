@@ -1,8 +1,10 @@
-"""Logging: text or JSON lines, request ids, redaction on every handler."""
+"""Logging (text or JSON lines, request ids, redaction on every handler), metrics and traces."""
 
 import os
 
 from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_bool
 
 # --- Logging ----------------------------------------------------------------------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.AlwaysFilteringExceptionReporter"
@@ -43,3 +45,10 @@ LOGGING = {
 # /metrics (Prometheus) answers only with `Authorization: Bearer <this>`; unset, the endpoint is a 404.
 # Under several worker processes also set PROMETHEUS_MULTIPROC_DIR (see core/metrics.py).
 BYOK_METRICS_TOKEN = os.environ.get("BYOK_METRICS_TOKEN", "").strip()
+
+# --- Traces (OpenTelemetry, core/tracing.py) -----------------------------------------------------------------
+# Off by default. On with BYOK_OTEL_ENABLED=true, or when a collector is named the standard way
+# (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); OTEL_SDK_DISABLED=true keeps them off.
+BYOK_OTEL_ENABLED = not env_bool("OTEL_SDK_DISABLED", False) and env_bool(
+    "BYOK_OTEL_ENABLED", bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                              or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")))

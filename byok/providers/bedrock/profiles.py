@@ -84,6 +84,7 @@ class BedrockFamily(Provider):
     permission policy a profile needs."""
 
     family = "bedrock"
+    gen_ai_provider = "aws.bedrock"
     account_label = "AWS account / identity"
     models = BEDROCK_MODELS
     embedding_models = EMBEDDING_MODELS

@@ -1,0 +1,86 @@
+"""The call path's OpenTelemetry spans (off unless core.tracing turns traces on), in OpenTelemetry's GenAI semantic
+conventions plus byok's own `byok.*` attributes:
+
+- one per call, `{operation} {model asked}`: from `open_call` until the call's usage is recorded (a stream's end),
+  every attempt inside it, as the conventions want a retried operation; the request id, what served it (source,
+  provider, model, key hint, fallback reason), tokens and cost;
+- one per provider attempt, `{operation} {model id}` (kind CLIENT): one provider call until its first output item
+  or its failure (the category as `error.type`), with the credentials' source, provider, key hint and fallback
+  reason.
+
+Attributes are built only for a recording span: with traces off every span is the API's shared no-op one. Keys
+appear by their hint, never otherwise, and no request or answer content is recorded.
+"""
+
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from core.request_context import current_request_context
+from core.tracing import tracer
+
+from ..catalog.pricing import TokenCounts, usage_cost
+from ..providers.outcomes import Failure
+from .resolve import Resolution, Source
+
+# The conventions' operation names for byok's APIs; an API without one keeps its own name (count_tokens).
+OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat", "embeddings": "embeddings"}
+
+
+def call_span(api: str, model_asked: object) -> Span:
+    operation = OPERATIONS.get(api, api)
+    asked = model_asked if isinstance(model_asked, str) else ""
+    span = tracer().start_span(f"{operation} {asked}", kind=SpanKind.INTERNAL)
+    if span.is_recording():
+        context = current_request_context()
+        span.set_attributes({"gen_ai.operation.name": operation, "gen_ai.request.model": asked,
+                             "byok.request_id": context.request_id if context else ""})
+    return span
+
+
+def attempt_span(resolution: Resolution, *, model: str, api: str, fallback_reason: str) -> Span:
+    operation = OPERATIONS.get(api, api)
+    span = tracer().start_span(f"{operation} {model}", kind=SpanKind.CLIENT)
+    if span.is_recording():
+        context = current_request_context()
+        span.set_attributes({**_credentials(resolution, fallback_reason), "gen_ai.operation.name": operation,
+                             "gen_ai.request.model": model, "byok.request_id": context.request_id if context else ""})
+    return span
+
+
+def attempt_failed(span: Span, failure: Failure) -> None:
+    if span.is_recording():
+        span.set_attributes({"error.type": failure.category, "byok.provider_code": failure.code})
+        span.set_status(Status(StatusCode.ERROR, failure.category))
+    span.end()
+
+
+def call_served(span: Span, *, resolution: Resolution, model: str, fallback_reason: str,
+                tokens: TokenCounts | None) -> None:
+    """The call served (its usage known, or none for a free call): what served it, its tokens and cost."""
+    if span.is_recording():
+        span.set_attributes({**_credentials(resolution, fallback_reason), "gen_ai.response.model": model})
+        if tokens is not None:
+            span.set_attributes({"gen_ai.usage.input_tokens": tokens.prompt, "gen_ai.usage.output_tokens": tokens.output})
+            if tokens.cache_read:
+                span.set_attribute("gen_ai.usage.cache_read.input_tokens", tokens.cache_read)
+            cost = usage_cost(provider=resolution.provider, model=model, tokens=tokens)
+            if cost is not None:
+                span.set_attribute("byok.cost_usd", float(cost))
+    span.end()
+
+
+def call_refused(span: Span, error: BaseException) -> None:
+    """No credentials could serve the call (or it was refused before any): the error's code as `error.type`."""
+    if span.is_recording():
+        kind = getattr(error, "code", "") or type(error).__name__
+        span.set_attribute("error.type", kind)
+        span.set_status(Status(StatusCode.ERROR, kind))
+    span.end()
+
+
+def _credentials(resolution: Resolution, fallback_reason: str) -> dict:
+    spec = resolution.provider_spec
+    provider = spec.gen_ai_provider or spec.family
+    # gen_ai.system is the conventions' older name of gen_ai.provider.name, still what many backends read.
+    return {"gen_ai.provider.name": provider, "gen_ai.system": provider, "byok.provider": resolution.provider,
+            "byok.source": str(resolution.source), "byok.fallback_reason": fallback_reason,
+            "byok.key_hint": resolution.key_hint if resolution.source == Source.BYOK else ""}
