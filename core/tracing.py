@@ -19,6 +19,11 @@ def tracer() -> trace.Tracer:
     return _tracer
 
 
+def tracing_on() -> bool:
+    """Whether spans may record: callers build a new span's attributes only then."""
+    return not isinstance(_tracer, trace.NoOpTracer)
+
+
 def tracing_configure() -> None:
     """At process start (CoreConfig.ready): with traces on, spans go to the OTLP collector, through the process's
     global tracer provider too (for any library that traces through the API)."""

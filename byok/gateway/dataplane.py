@@ -144,7 +144,7 @@ def check_model_kind(target: Target, api: str, name) -> None:
 
 async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: dict, stream: bool,
                     region: str = "", api_key_id: int | None = None, betas: tuple[str, ...] = ()) -> Served:
-    span = call_span(api, body.get("model"))
+    span = call_span(api, body, target)
     try:
         # The call's span is current: its attempts, and any task queued meanwhile (Celery), are its children.
         with use_span(span, record_exception=False, set_status_on_exception=False):

@@ -8,42 +8,44 @@ conventions plus byok's own `byok.*` attributes:
   or its failure (the category as `error.type`), with the credentials' source, provider, key hint and fallback
   reason.
 
-Attributes are built only for a recording span: with traces off every span is the API's shared no-op one. Keys
-appear by their hint, never otherwise, and no request or answer content is recorded.
+With traces off every span is the API's shared no-op one and no attribute is built. Keys appear by their hint,
+never otherwise, and no request or answer content is recorded.
 """
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
 from core.request_context import current_request_context
-from core.tracing import tracer
+from core.tracing import tracer, tracing_on
 
 from ..catalog.pricing import TokenCounts, usage_cost
 from ..providers.outcomes import Failure
+from .catalog import Target
 from .resolve import Resolution, Source
 
 # The conventions' operation names for byok's APIs; an API without one keeps its own name (count_tokens).
 OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat", "embeddings": "embeddings"}
 
 
-def call_span(api: str, model_asked: object) -> Span:
+def call_span(api: str, body: dict, target: Target) -> Span:
+    """The model asked is the name the caller sent, or the tier (the in-process API names no model)."""
+    if not tracing_on():
+        return INVALID_SPAN
     operation = OPERATIONS.get(api, api)
-    asked = model_asked if isinstance(model_asked, str) else ""
-    span = tracer().start_span(f"{operation} {asked}", kind=SpanKind.INTERNAL)
-    if span.is_recording():
-        context = current_request_context()
-        span.set_attributes({"gen_ai.operation.name": operation, "gen_ai.request.model": asked,
-                             "byok.request_id": context.request_id if context else ""})
-    return span
+    asked = body.get("model") if isinstance(body.get("model"), str) else target.tier or target.base_model
+    context = current_request_context()
+    return tracer().start_span(f"{operation} {asked}", kind=SpanKind.INTERNAL, attributes={
+        "gen_ai.operation.name": operation, "gen_ai.request.model": asked,
+        "byok.request_id": context.request_id if context else ""})
 
 
 def attempt_span(resolution: Resolution, *, model: str, api: str, fallback_reason: str) -> Span:
+    if not tracing_on():
+        return INVALID_SPAN
     operation = OPERATIONS.get(api, api)
-    span = tracer().start_span(f"{operation} {model}", kind=SpanKind.CLIENT)
-    if span.is_recording():
-        context = current_request_context()
-        span.set_attributes({**_credentials(resolution, fallback_reason), "gen_ai.operation.name": operation,
-                             "gen_ai.request.model": model, "byok.request_id": context.request_id if context else ""})
-    return span
+    context = current_request_context()
+    return tracer().start_span(f"{operation} {model}", kind=SpanKind.CLIENT, attributes={
+        **_credentials(resolution, fallback_reason), "gen_ai.operation.name": operation, "gen_ai.request.model": model,
+        "byok.request_id": context.request_id if context else ""})
 
 
 def attempt_failed(span: Span, failure: Failure) -> None:
@@ -57,14 +59,15 @@ def call_served(span: Span, *, resolution: Resolution, model: str, fallback_reas
                 tokens: TokenCounts | None) -> None:
     """The call served (its usage known, or none for a free call): what served it, its tokens and cost."""
     if span.is_recording():
-        span.set_attributes({**_credentials(resolution, fallback_reason), "gen_ai.response.model": model})
+        attributes = {**_credentials(resolution, fallback_reason), "gen_ai.response.model": model}
         if tokens is not None:
-            span.set_attributes({"gen_ai.usage.input_tokens": tokens.prompt, "gen_ai.usage.output_tokens": tokens.output})
+            attributes.update({"gen_ai.usage.input_tokens": tokens.prompt, "gen_ai.usage.output_tokens": tokens.output})
             if tokens.cache_read:
-                span.set_attribute("gen_ai.usage.cache_read.input_tokens", tokens.cache_read)
+                attributes["gen_ai.usage.cache_read.input_tokens"] = tokens.cache_read
             cost = usage_cost(provider=resolution.provider, model=model, tokens=tokens)
             if cost is not None:
-                span.set_attribute("byok.cost_usd", float(cost))
+                attributes["byok.cost_usd"] = float(cost)
+        span.set_attributes(attributes)
     span.end()
 
 

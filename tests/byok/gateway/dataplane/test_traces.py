@@ -12,8 +12,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from byok import llm
+from byok.gateway.catalog import Target
 from byok.gateway.spans import call_span
-from core.tracing import otlp_tracer_provider, tracing_use
+from core.tracing import otlp_tracer_provider, tracer, tracing_use
 from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,5 +133,18 @@ def test_the_otlp_exporter_sends_the_spans_to_the_collector_the_environment_name
 
 
 def test_with_traces_off_a_span_is_the_shared_no_op():
-    span = call_span("chat", "standard")
+    span = call_span("chat", {"model": "standard"}, Target(family=None, tier="standard"))
     assert not span.is_recording() and not span.get_span_context().is_valid
+
+
+def test_a_call_made_in_process_is_a_child_of_its_callers_span(sandbox, settings, spans):
+    """byok.llm (the sync bridge onto the data plane's loop) inside a span, as a traced task runs it."""
+    owner, workspace, member = team()
+    key = key_for(owner, sandbox.add_account("openai"), provider="openai")
+    with tracer().start_as_current_span("a task") as task:
+        result = llm.complete(user=member, workspace=workspace, messages=MESSAGES, provider="openai")
+    assert result.source == "byok"
+
+    call = next(s for s in spans.get_finished_spans() if s.name == "chat standard")
+    assert call.parent.span_id == task.get_span_context().span_id
+    assert call.attributes["byok.key_hint"] == key.key_hint and call.attributes["gen_ai.usage.output_tokens"] > 0
