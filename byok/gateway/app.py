@@ -259,7 +259,7 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
                     adjusted=served.adjusted, quota=served.quota)
     if not stream:
-        served.record(usage.chat_tokens(served.first.get("usage") or {}))
+        await served.record(usage.chat_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -276,7 +276,7 @@ async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
         status, code, message, _ = _error_of(exc)
         await reply.chunk(_sse(openai_error(status, code, f"The stream failed after it started: {message}")))
     finally:
-        served.record(usage.chat_tokens(tokens))
+        await served.record(usage.chat_tokens(tokens))
     await reply.end()
 
 
@@ -299,7 +299,7 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason,
                     adjusted=served.adjusted, quota=served.quota)
     if not stream:
-        served.record(usage.messages_tokens(served.first.get("usage") or {}))
+        await served.record(usage.messages_tokens(served.first.get("usage") or {}))
         await reply.json(200, served.first)
         return
     tokens: dict = {}  # the Messages usage, as message_start and message_delta tell it
@@ -318,7 +318,7 @@ async def messages(headers: dict, raw: bytes, reply: Reply) -> None:
                                 f"The stream failed after it started: {message}")
         await reply.chunk(_sse(error, "error"))
     finally:
-        served.record(usage.messages_tokens(tokens))
+        await served.record(usage.messages_tokens(tokens))
     await reply.end()
 
 
@@ -348,7 +348,7 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
                     adjusted=served.adjusted, quota=served.quota)
     if not stream:
         answer = served.first if passes else chat_to_response(served.first, body)
-        served.record(usage.responses_tokens(answer.get("usage") or {}))
+        await served.record(usage.responses_tokens(answer.get("usage") or {}))
         await reply.json(200, answer)
         return
     translator = None if passes else ChatStreamToResponses(body, model=served.model)
@@ -373,7 +373,7 @@ async def responses(headers: dict, raw: bytes, reply: Reply) -> None:
         await send(translator.failed(code, message) if translator else [
             {"type": "error", "code": code, "message": message, "param": None, "sequence_number": sequence}])
     finally:
-        served.record(usage.responses_tokens(tokens))
+        await served.record(usage.responses_tokens(tokens))
     await reply.end()
 
 
@@ -390,7 +390,7 @@ async def embeddings(headers: dict, raw: bytes, reply: Reply) -> None:
         await _answer_error(reply, exc, openai_error)
         return
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
-    served.record(TokenCounts(input=(served.first.get("usage") or {}).get("prompt_tokens") or 0))
+    await served.record(TokenCounts(input=(served.first.get("usage") or {}).get("prompt_tokens") or 0))
     await reply.json(200, served.first)
 
 
@@ -409,7 +409,7 @@ async def count_tokens(headers: dict, raw: bytes, reply: Reply) -> None:
         await _answer_error(reply, exc, anthropic_error)
         return
     reply.served_by(served.resolution, model=served.model, fallback_reason=served.fallback_reason)
-    served.succeeded()
+    await served.succeeded()
     await reply.json(200, served.first)
 
 

@@ -183,10 +183,8 @@ async def _complete(user_id: int, slug: str, target: Target, body: dict, api_key
     served = await open_call(user_id=user_id, slug=slug, target=target, api="chat", body=body, stream=False,
                              api_key_id=api_key_id)
     answer = served.first
-    entry = served.record(usage.chat_tokens(answer.get("usage") or {}))
+    entry = await served.record(usage.chat_tokens(answer.get("usage") or {}))
     await usage.batch.flush()
-    if served.breaker_closing is not None:
-        await served.breaker_closing
     resolution = served.resolution
     message = (answer.get("choices") or [{}])[0].get("message") or {}
     return CallOutcome(

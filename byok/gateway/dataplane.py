@@ -61,14 +61,13 @@ class Served:
     started: float
     user_id: int
     task: str
-    breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
     adjusted: str = ""  # what byok changed in the request, e.g. "max_tokens=64000" (the X-BYOK-Adjusted header)
     quota: Quota | None = None  # the limits the call was admitted under (None: the owner set none)
     api_key_id: int | None = None  # the workspace API key that made the call (None: a token, a session, a task)
     span: Span | None = None  # the call's span (spans.py), ended when the call's usage is known
 
-    def record(self, tokens: TokenCounts) -> usage.UsageEntry:
-        """Queue the call's usage (written within a second, off the request path)."""
+    async def record(self, tokens: TokenCounts) -> usage.UsageEntry:
+        """Queue the call's usage (written within a second, off the request path), then `succeeded`."""
         resolution = self.resolution
         key = resolution.key if resolution.source == Source.BYOK else None
         entry = usage.UsageEntry(
@@ -85,18 +84,20 @@ class Served:
             cost = usage_cost(provider=resolution.provider, model=self.model, tokens=tokens) \
                 if self.quota.counts_money else None
             self.quota.spend(tokens=tokens.prompt + tokens.output, cost=cost)
-        self.succeeded(tokens)
+        await self.succeeded(tokens)
         return entry
 
-    def succeeded(self, tokens: TokenCounts | None = None) -> None:
-        """The call served: close the key's breaker for the model if it was open (off the request path), end the
-        call's span. `record` does this; a call that records no usage (token counting is free) calls it itself."""
-        key = self.resolution.key if self.resolution.source == Source.BYOK else None
-        if key is not None and (key.failing_since or key.unreachable_since or key.model_breakers.get(self.model)):
-            self.breaker_closing = _background(db(breaker_close, self.resolution, model=self.model))
+    async def succeeded(self, tokens: TokenCounts | None = None) -> None:
+        """The call served: close the key's breaker for the model if it was open, end the call's span. `record` does
+        this; a call that records no usage (token counting is free) calls it itself. The close is awaited before the
+        answer ends (only the first success after an incident waits for it), so that once a client has its answer,
+        every page and status says the owner's key serves again; shielded, it completes even if the client left."""
         if self.span is not None:
             call_served(self.span, resolution=self.resolution, model=self.model,
                         fallback_reason=self.fallback_reason, tokens=tokens)
+        key = self.resolution.key if self.resolution.source == Source.BYOK else None
+        if key is not None and (key.failing_since or key.unreachable_since or key.model_breakers.get(self.model)):
+            await asyncio.shield(_background(db(breaker_close, self.resolution, model=self.model)))
 
 
 _tasks: set = set()
