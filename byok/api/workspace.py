@@ -220,26 +220,44 @@ class WorkspaceByokTestConnectionApi(APIView):
         return Response(reply)
 
 
-class UsageTotalsOutput(serializers.Serializer):
+def _usd(help_text: str, **kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=6, help_text=help_text, **kwargs)
+
+
+_CACHE_SAVED = ("What prompt caching saved (USD): these calls' cost had every cache write and read been billed as "
+                "plain input, minus their cost, both at the catalog's prices now; negative when cache writes cost "
+                "more than the reads after them saved; null when no model of these calls has a cache price in the "
+                "catalog (no saving claimed).")
+
+
+class UsageCountsOutput(serializers.Serializer):
     calls = serializers.IntegerField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
+    input_tokens = serializers.IntegerField(help_text="Input at the full rate (no cache write or read).")
+    output_tokens = serializers.IntegerField(help_text="Output, reasoning included.")
+    cache_write_5m_tokens = serializers.IntegerField()
+    cache_write_1h_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
     credits_charged = serializers.IntegerField()
-    estimated_cost = serializers.DecimalField(max_digits=20, decimal_places=6,
-                                              help_text="USD at the catalog's prices at call time.")
+    platform_credits_saved = serializers.IntegerField(
+        help_text="Platform credits the calls on the owner's keys would have used on platform credentials (1 credit "
+                  "= 1,000 tokens of any kind, rounded up per call).")
+
+
+class UsageTotalsOutput(UsageCountsOutput):
+    estimated_cost = _usd("USD at the catalog's prices at call time.")
+    cache_saved = _usd(_CACHE_SAVED, allow_null=True)
 
 
 class UsageCostOutput(serializers.Serializer):
     currency = serializers.CharField()
-    byok = serializers.DecimalField(max_digits=20, decimal_places=6,
-                                    help_text="Estimated cost of calls on the owner's own keys (billed by their "
-                                              "provider account).")
-    platform = serializers.DecimalField(max_digits=20, decimal_places=6,
-                                        help_text="Estimated cost of calls on platform credentials.")
+    byok = _usd("Estimated cost of calls on the owner's own keys (billed by their provider account).")
+    platform = _usd("Estimated cost of calls on platform credentials.")
+    byok_cache_saved = _usd(f"On the owner's own keys. {_CACHE_SAVED}", allow_null=True)
+    platform_cache_saved = _usd(f"On platform credentials. {_CACHE_SAVED}", allow_null=True)
     platform_credits_saved = serializers.IntegerField(
-        help_text="Platform credits the owner's own keys saved (1 credit = 1,000 tokens).")
-    platform_credits_saved_value = serializers.DecimalField(
-        max_digits=20, decimal_places=6, help_text="Those calls' worth in money at catalog prices.")
+        help_text="What the owner's own keys saved: the platform credits their calls would have used (1 credit = "
+                  "1,000 tokens of any kind, rounded up per call).")
+    platform_credits_saved_value = _usd("Those calls' worth in money at catalog prices.")
 
 
 class UsageRowOutput(UsageTotalsOutput):
@@ -248,17 +266,12 @@ class UsageRowOutput(UsageTotalsOutput):
     model = serializers.CharField()
 
 
-class UsageSpendOutput(serializers.Serializer):
-    calls = serializers.IntegerField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    credits_charged = serializers.IntegerField()
-    byok_cost = serializers.DecimalField(max_digits=20, decimal_places=6,
-                                         help_text="USD at the catalog's prices at call time, on the owner's keys "
-                                                   "(billed by their provider account).")
-    platform_cost = serializers.DecimalField(max_digits=20, decimal_places=6,
-                                             help_text="USD at the catalog's prices at call time, on platform "
-                                                       "credentials.")
+class UsageSpendOutput(UsageCountsOutput):
+    byok_cost = _usd("USD at the catalog's prices at call time, on the owner's keys (billed by their provider "
+                     "account).")
+    platform_cost = _usd("USD at the catalog's prices at call time, on platform credentials.")
+    byok_cache_saved = _usd(f"On the owner's keys. {_CACHE_SAVED}", allow_null=True)
+    platform_cache_saved = _usd(f"On platform credentials. {_CACHE_SAVED}", allow_null=True)
 
 
 class UsageMemberOutput(UsageSpendOutput):
@@ -296,8 +309,8 @@ class WorkspaceUsageApi(APIView):
         until = serializers.DateTimeField(required=False)
 
     @extend_schema(parameters=[UsageFilterInput], responses=UsageSummaryOutput,
-                   summary="Usage totals by source, provider and model, by member and by workspace API key "
-                           "(owner and admins)")
+                   summary="Usage totals, cost and what caching saved by source, provider and model, by member "
+                           "and by workspace API key (owner and admins)")
     def get(self, request, slug):
         workspace = workspaces_visible_to(request.user).filter(slug=slug).first()
         if workspace is None:

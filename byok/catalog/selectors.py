@@ -2,7 +2,8 @@
 
 `tier_model(family, tier)` answers the base model id serving the tier now (None: the provider's code default);
 `catalog_model(family, id)` the model with its lifecycle; `model_limits(family, any id)` its context window and max
-output tokens; `model_prices(family, any id)` its prices (byok.catalog.pricing prices a call with them);
+output tokens; `model_prices(family, any id)` its prices (byok.catalog.pricing prices a call with them; owner pages
+price with a `catalog_read()`, the table read now);
 `lifecycle_notices` which deprecated or retiring models
 an owner's traffic uses, the one rule behind the lifecycle e-mail and the console's notices.
 The snapshot is dropped whenever the "catalog" generation moves (core.invalidation): at once in the process that
@@ -170,6 +171,12 @@ def catalog_snapshot() -> Snapshot:
     return snapshot
 
 
+def catalog_read() -> Snapshot:
+    """The catalog read from the table now, not this process's snapshot: one query, whenever this process last
+    polled (owner pages and reports, whose query count must not depend on it)."""
+    return _load()
+
+
 def catalog_loaded() -> bool:
     return cache.get() is not None
 
@@ -205,9 +212,10 @@ def _by_any_id(table: dict, family: str, model: str):
     return found
 
 
-def model_prices(family: str, model: str) -> Prices | None:
-    """The prices of a model by any id a call names or reports (base, per-profile, alias), or None."""
-    return _by_any_id(catalog_snapshot().prices, family, model)
+def model_prices(family: str, model: str, *, catalog: Snapshot | None = None) -> Prices | None:
+    """The prices of a model by any id a call names or reports (base, per-profile, alias), or None; in `catalog`
+    when given (a `catalog_read`), else in this process's snapshot."""
+    return _by_any_id((catalog or catalog_snapshot()).prices, family, model)
 
 
 def model_limits(family: str, model: str) -> ModelLimits | None:
@@ -280,16 +288,17 @@ def models_with_notice(catalog: Snapshot, *, today: date) -> list[CatalogModel]:
 
 
 def lifecycle_notices(*, today: date | None = None, now: datetime | None = None,
-                      workspace_ids: Iterable[int] | None = None) -> list[LifecycleNotice]:
+                      workspace_ids: Iterable[int] | None = None,
+                      catalog: Snapshot | None = None) -> list[LifecycleNotice]:
     """Every model of `models_with_notice` that calls used (any of its ids, under any profile prefix) in the last
     USAGE_LOOKBACK, in the given workspaces (None: all of them), one notice per model. Read from the table, not this
     process's snapshot (a daily task and owner pages, not the call path): one query, and one more for the usage
-    when some model has a notice."""
+    when some model has a notice (none for the catalog when the caller read it already)."""
     from ..models import UsageRecord
     from ..providers.registry import PROVIDERS
 
     now = now or timezone.now()
-    catalog = _load()
+    catalog = catalog or catalog_read()
     models = models_with_notice(catalog, today=today or timezone.localdate(now))
     if not models:
         return []

@@ -1,14 +1,15 @@
 """The console's home page (/manage/): for each workspace the viewer owns or administers, what serves its calls now
 and why, calls by source over 24 hours and 30 days (with a server-rendered chart), fallback incidents, what expires
-soon, platform credits used, and the catalog's notices about models their calls used (deprecated, retiring, retired).
+soon, money this month (spend, what prompt caching and the owner's keys saved), platform credits used, and the
+catalog's notices about models their calls used (deprecated, retiring, retired).
 
 A constant number of queries whatever the number of keys, usage rows or events: every read is one query (keys with
-their workspaces, usage grouped by workspace, day and source in the database, the last incidents, the models their
-calls used when the catalog has notices), and the answers are put together in Python.
+their workspaces, usage grouped by workspace, day and source in the database, the last incidents, this month's
+spend, the catalog, the models their calls used when it has notices), and the answers are put together in Python.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -18,12 +19,12 @@ from django.utils import timezone
 from accounts.models import Workspace
 from audit.models import AuditAction
 
-from ..catalog.selectors import lifecycle_notices
+from ..catalog.selectors import catalog_read, lifecycle_notices
 from ..gateway.limits import used_now
 from ..gateway.serving import Serving, serving_for
 from ..models import PlatformCreditUsage, ProviderKey, UsageLimit, UsageRecord
 from ..providers.registry import FAMILIES
-from ..selectors import month_start
+from ..selectors import month_start, spend_by
 from .scope import ConsoleAccess, console_audit_events, console_provider_keys
 
 CHART_DAYS = 30
@@ -156,6 +157,12 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
                        and now < k.session_token_expires_at <= now + SESSION_SOON),
                       key=lambda k: k.session_token_expires_at)[:SOON_SHOWN]
 
+    # Money this month: spend and savings, one grouped query, priced with the catalog the notices read too.
+    catalog = catalog_read()
+    month = timezone.make_aware(datetime.combine(month_start(now), time.min))
+    money = next(spend_by(UsageRecord.objects.filter(workspace_id__in=access.workspace_ids, created_at__gte=month,
+                                                     created_at__lte=now), catalog=catalog), None)
+
     # Platform credits this month, per owner of the visible workspaces.
     owners = {w.owner_id: w.owner for w in workspaces}
     used = dict(PlatformCreditUsage.objects.filter(owner_id__in=owners, month=month_start(now))
@@ -169,4 +176,5 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
               UsageLimit.objects.filter(owner_id=access.user_id).select_related("workspace", "member", "api_key")]
     return {"homes": list(homes.values()), "totals": totals, "chart": _chart(days, per_day), "limits": limits,
             "incidents": incidents, "expiring": expiring, "sessions": sessions, "credits": credits, "now": now,
-            "model_notices": lifecycle_notices(now=now, workspace_ids=access.workspace_ids)}
+            "money": money, "model_notices": lifecycle_notices(now=now, workspace_ids=access.workspace_ids,
+                                                                catalog=catalog)}

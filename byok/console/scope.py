@@ -6,6 +6,7 @@ usage and audit events, and every member's API keys of the workspaces they own o
 nothing here.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -16,8 +17,9 @@ from django.utils import timezone
 from accounts.models import ApiKey, Membership, User, Workspace
 from audit.models import AuditEvent
 
+from ..catalog.selectors import Snapshot, catalog_read
 from ..models import ProviderKey, UsageRecord
-from ..selectors import SPEND_TOTALS, month_start, platform_credits_remaining, usage_summary
+from ..selectors import TOKEN_KINDS, month_start, platform_credits_remaining, spend_by, usage_summary
 
 
 @dataclass(frozen=True)
@@ -131,38 +133,36 @@ def console_usage_records(access: ConsoleAccess, *, since: date, until: date) ->
                                       created_at__lt=end)
 
 
-def console_usage_breakdown(access: ConsoleAccess, *, since: date, until: date) -> dict:
-    """Calls, tokens and estimated spend (on the owner's keys, and on platform credits) by workspace and day: one
-    grouped query each, whatever the rows (by model, member and API key: `usage_summary`'s)."""
+def console_usage_breakdown(access: ConsoleAccess, *, since: date, until: date, catalog: Snapshot) -> dict:
+    """`spend_by` workspace and by day: one grouped query each, whatever the rows (by model, member and API key:
+    `usage_summary`'s)."""
     rows = console_usage_records(access, since=since, until=until)
     day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
-    return {
-        "by_workspace": list(rows.values("workspace__name").annotate(**SPEND_TOTALS).order_by("workspace__name")),
-        "by_day": list(rows.annotate(day=day).values("day").annotate(**SPEND_TOTALS).order_by("day")),
-    }
+    return {"by_workspace": list(spend_by(rows, "workspace__name", catalog=catalog)),
+            "by_day": list(spend_by(rows.annotate(day=day), "day", catalog=catalog))}
 
 
 EXPORT_COLUMNS = ("day", "workspace__slug", "user__username", "api_key__name", "api_key__key_hint", "source",
                   "provider", "model")
+EXPORT_TOTALS = ("calls", *TOKEN_KINDS, "credits_charged")
 
 
-def console_usage_export_rows(access: ConsoleAccess, *, since: date, until: date):
+def console_usage_export_rows(access: ConsoleAccess, *, since: date, until: date) -> Iterator[tuple]:
     """One row per day, workspace, member, workspace API key, source, provider and model (what the CSV export
-    streams): grouped in the database, read in chunks. No provider key id or hint, no secret: names, the API key's
-    hint (as the console's API key list shows it) and counts."""
+    streams): EXPORT_COLUMNS, EXPORT_TOTALS, the estimated cost on the owner's keys and on platform credentials,
+    and what prompt caching saved (None: no saving claimed). Grouped in the database, read in chunks. No provider
+    key id or hint, no secret: names, the API key's hint (as the console's API key list shows it) and counts."""
     day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
-    return (console_usage_records(access, since=since, until=until).annotate(day=day)
-            .values(*EXPORT_COLUMNS, "api_key_id")  # two keys of one name stay apart
-            .annotate(**SPEND_TOTALS)
-            .values_list(*EXPORT_COLUMNS, *SPEND_TOTALS)
-            .order_by(*EXPORT_COLUMNS)
-            .iterator(chunk_size=2000))
+    records = console_usage_records(access, since=since, until=until).annotate(day=day)
+    for row in spend_by(records, *EXPORT_COLUMNS, "api_key_id", catalog=catalog_read()):  # keys of one name apart
+        yield (*(row[name] for name in (*EXPORT_COLUMNS, *EXPORT_TOTALS)), row["byok_cost"], row["platform_cost"],
+               row[f"{row['source']}_cache_saved"])
 
 
 def console_usage(access: ConsoleAccess, *, until: datetime | None = None, since_day: date | None = None,
-                  until_day: date | None = None) -> dict:
-    """Calls and tokens in the visible workspaces (this month, or `since_day` to `until_day` included), and each
-    of their owners' platform credits this month."""
+                  until_day: date | None = None, catalog: Snapshot | None = None) -> dict:
+    """`usage_summary` of the visible workspaces (this month, or `since_day` to `until_day` included), and each of
+    their owners' platform credits this month."""
     if since_day is not None and until_day is not None:
         since, until = _bounds(since_day, until_day)
     else:
@@ -175,5 +175,5 @@ def console_usage(access: ConsoleAccess, *, until: datetime | None = None, since
                       remaining=platform_credits_remaining(owner_id=o.pk, allowance=o.plan.monthly_platform_credits))
         for o in owners.values()
     ]
-    return {**usage_summary(workspaces=workspaces, since=since, until=until), "credits": credits,
+    return {**usage_summary(workspaces=workspaces, since=since, until=until, catalog=catalog), "credits": credits,
             "workspaces": workspaces}

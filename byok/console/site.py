@@ -27,6 +27,7 @@ from accounts.models import Plan, User, Workspace
 from accounts.services import plan_upgrade_request
 from core.errors import DomainError
 
+from ..catalog.selectors import catalog_read
 from ..errors import PlanRequired
 from ..services.keys import require_byok_plan
 from .forms import ConsoleAuthenticationForm, UsageRangeForm
@@ -170,11 +171,12 @@ class OwnerConsoleSite(admin.AdminSite):
     def usage_view(self, request: HttpRequest) -> TemplateResponse:
         access = self.access(request)
         form, since, until = self._usage_range(request)
+        catalog = catalog_read()  # prices what caching saved, on every table alike
         return self.render(request, "byok_console/usage.html", {
             "title": "Usage", "form": form, "since_day": since, "until_day": until,
             "csv_query": urlencode({"since": since.isoformat(), "until": until.isoformat()}),
-            **console_usage(access, since_day=since, until_day=until),
-            **console_usage_breakdown(access, since=since, until=until)},
+            **console_usage(access, since_day=since, until_day=until, catalog=catalog),
+            **console_usage_breakdown(access, since=since, until=until, catalog=catalog)},
             status=400 if form.is_bound and not form.is_valid() else 200)
 
     def usage_csv_view(self, request: HttpRequest) -> HttpResponse:
@@ -187,8 +189,9 @@ class OwnerConsoleSite(admin.AdminSite):
         rows = console_usage_export_rows(self.access(request), since=since, until=until)
         writer = csv.writer(_Echo())
         header = ["date", "workspace", "member", "api_key", "api_key_hint", "source", "provider", "model", "calls",
-                  "input_tokens", "output_tokens", "credits_charged", "estimated_cost_usd_own_keys",
-                  "estimated_cost_usd_platform"]
+                  "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+                  "cache_read_tokens", "credits_charged", "estimated_cost_usd_own_keys",
+                  "estimated_cost_usd_platform", "cache_saved_usd"]
         lines = itertools.chain([writer.writerow(header)],
                                 (writer.writerow([_csv_cell(v) for v in row]) for row in rows))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
