@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 
-from .models import TOKENS_PER_CREDIT, PlatformCreditUsage, ProviderKey, UsageRecord
+from .models import TOKENS_PER_CREDIT, PlanCeiling, PlatformCreditUsage, ProviderKey, UsageRecord
 
 
 def provider_keys_visible_to(user: User) -> QuerySet[ProviderKey]:
@@ -73,3 +73,8 @@ def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: d
     }
     return {"since": since, "until": until, "by_source": by_source, "rows": rows, "cost": cost}
 
+
+
+def plan_ceilings(plan_code: str) -> dict[str, PlanCeiling]:
+    """The ceilings staff set for the plan, by metric."""
+    return {c.metric: c for c in PlanCeiling.objects.filter(plan__code=plan_code).select_related("plan")}
