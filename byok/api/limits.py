@@ -11,7 +11,7 @@ from core.serializers import StrictInput
 
 from ..gateway.limits import used_now
 from ..models import PlanCeiling, UsageLimit
-from ..selectors import plan_ceilings
+from ..selectors import limit_history, plan_ceilings
 from ..services.limits import usage_limit_remove, usage_limit_set
 from .keys import OwnedApiKeysField, OwnedWorkspacesField
 
@@ -50,6 +50,27 @@ class UsageLimitOutput(serializers.ModelSerializer):
             ceilings = plan_ceilings(limit.owner.plan_id)
         ceiling = ceilings.get(limit.metric)
         return ceiling.value if ceiling else None
+
+
+class LimitDayOutput(serializers.Serializer):
+    day = serializers.DateField(help_text="A UTC day.")
+    used = serializers.FloatField(help_text="What the calls the limit counts used that day (usage records: calls "
+                                            "served), in the limit's unit: calls, tokens or US cents.")
+    peak = serializers.FloatField(help_text="What the limit counted at its highest that day: the busiest minute "
+                                            "(per-minute limits), the day, or the month so far (money budgets).")
+    past_limit = serializers.IntegerField(help_text="Calls past the limit that day: refused, or served on platform "
+                                                    "credits.")
+
+
+class UsageLimitDetailOutput(UsageLimitOutput):
+    history = serializers.SerializerMethodField(help_text="The last 30 UTC days, oldest first.")
+
+    class Meta(UsageLimitOutput.Meta):
+        fields = [*UsageLimitOutput.Meta.fields, "history"]
+
+    @extend_schema_field(LimitDayOutput(many=True))
+    def get_history(self, limit) -> list:
+        return LimitDayOutput(limit_history(limit), many=True).data
 
 
 class PlanCeilingOutput(serializers.ModelSerializer):
@@ -103,6 +124,12 @@ class UsageLimitListApi(APIView):
 
 
 class UsageLimitDetailApi(APIView):
+    @extend_schema(responses=UsageLimitDetailOutput, summary="One of your limits, its use now and its history")
+    def get(self, request, pk):
+        limit = get_object_or_404(UsageLimit.objects.filter(owner=request.user).select_related("workspace", "member"),
+                                  pk=pk)
+        return Response(UsageLimitDetailOutput(limit).data)
+
     @extend_schema(responses={204: None}, summary="Remove a rate limit")
     def delete(self, request, pk):
         usage_limit_remove(limit=get_object_or_404(UsageLimit.objects.filter(owner=request.user), pk=pk),

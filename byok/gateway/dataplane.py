@@ -61,6 +61,7 @@ class Served:
     breaker_closing: asyncio.Task | None = None  # the success closing the key's breaker, off the request path
     adjusted: str = ""  # what byok changed in the request, e.g. "max_tokens=64000" (the X-BYOK-Adjusted header)
     quota: Quota | None = None  # the limits the call was admitted under (None: the owner set none)
+    api_key_id: int | None = None  # the workspace API key the call was made with
 
     def record(self, tokens: TokenCounts) -> usage.UsageEntry:
         """Queue the call's usage (written within a second, off the request path)."""
@@ -73,7 +74,7 @@ class Served:
             output_tokens=tokens.output, latency_ms=round((time.perf_counter() - self.started) * 1000),
             fallback_reason=self.fallback_reason, credits_charged=usage.credits_for(resolution, tokens),
             cache_write_5m_tokens=tokens.cache_write_5m, cache_write_1h_tokens=tokens.cache_write_1h,
-            cache_read_tokens=tokens.cache_read, reasoning_tokens=tokens.reasoning)
+            cache_read_tokens=tokens.cache_read, reasoning_tokens=tokens.reasoning, api_key_id=self.api_key_id)
         usage.batch.add(entry)
         if self.quota is not None:
             cost = usage_cost(provider=resolution.provider, model=self.model, tokens=tokens) \
@@ -143,7 +144,7 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
     if quota is not None and quota.over_limit:  # the owner chose platform credits past their limit
         resolution = to_platform(resolution, "limit_exceeded")
     served = await _serve(resolution, target, api, body, stream, user_id=user_id, betas=betas)
-    served.quota = quota
+    served.quota, served.api_key_id = quota, api_key_id
     return served
 
 

@@ -92,6 +92,11 @@ def ceiling_counter(ceiling_id: int, owner_id: int) -> str:
     return f"plan{ceiling_id}o{owner_id}"
 
 
+def _stored_counter(limit: UsageLimit | PlanCeiling, owner_id: int | None) -> str:
+    """The counter of an owner's stored limit, or of the plan's ceiling for the owner `owner_id`."""
+    return str(limit.pk) if isinstance(limit, UsageLimit) else ceiling_counter(limit.pk, owner_id)
+
+
 @dataclass
 class _Window:
     """This process's view of one limit's counter in one minute."""
@@ -183,7 +188,7 @@ def _add(key: str, amount: int) -> int:
     return cache.incr(key, amount)
 
 
-_KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
+_KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, "r": 32 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
 
 
 def _read(key: str) -> int:
@@ -193,8 +198,7 @@ def _read(key: str) -> int:
 def used_now(limit: UsageLimit | PlanCeiling, owner_id: int | None = None) -> int:
     """The shared counter of the owner's limit (or of the plan's ceiling for the owner `owner_id`) in its current
     period, in the limit's unit (for the console and the API; sync)."""
-    counter = str(limit.pk) if isinstance(limit, UsageLimit) else ceiling_counter(limit.pk, owner_id)
-    used = cache.get(_counter_key(counter, _period(limit.metric, _window_now()[0])[0])) or 0
+    used = cache.get(_counter_key(_stored_counter(limit, owner_id), _period(limit.metric, _window_now()[0])[0])) or 0
     return used // MICRO_USD_PER_CENT if limit.metric in MONEY else used
 
 
@@ -301,6 +305,8 @@ async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
                             f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
         if not admitted and refused is None:
             refused = limit, kind, period_reset
+    if refused is not None:
+        _past_limit(refused[0])
     if refused is not None and byok and refused[0].to_platform:
         return Quota(headers=headers, spent_limits=[], over_limit=True)
     if refused is not None:
@@ -312,6 +318,36 @@ async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
                                 f"{_SUBJECT_WORDS[limit.subject]}, set by {set_by}, is reached. Retry after "
                                 f"{math.ceil(wait)} s.", headers=headers)
     return Quota(headers=headers, spent_limits=spent_limits)
+
+
+PAST_LIMIT_SEND = 1.0  # seconds: a process adds its calls past a limit to the shared count at most this often
+_past: dict[str, int] = {}  # counter key -> calls past the limit here, not yet added to the shared count
+
+
+def _past_limit(limit: Limit) -> None:
+    """Count a call past the limit (refused, or served on platform credits) in the limit's history, per UTC day:
+    one shared increment per second per limit and process, however many calls are refused."""
+    key = _counter_key(limit.counter_name, f"r{datetime.now(UTC):%Y%m%d}")
+    pending = _past.get(key)
+    _past[key] = (pending or 0) + 1
+    if pending is None:
+        _background(_send_past(key))
+
+
+async def _send_past(key: str) -> None:
+    await asyncio.sleep(PAST_LIMIT_SEND)
+    amount = _past.pop(key, 0)
+    try:
+        await db(_add, key, amount)
+    except Exception:  # noqa: BLE001 -- the history loses these; the limit itself held
+        logger.warning("limit counter unreachable; %d calls past a limit not counted in its history", amount,
+                       exc_info=True)
+
+
+def past_limit_by_day(limit: UsageLimit | PlanCeiling, days: list, owner_id: int | None = None) -> dict:
+    """{UTC day: calls past the limit that day} for the console and the API (sync)."""
+    keys = {_counter_key(_stored_counter(limit, owner_id), f"r{day:%Y%m%d}"): day for day in days}
+    return {keys[key]: count for key, count in cache.get_many(list(keys)).items()}
 
 
 _SUBJECT_WORDS = {"owner": "account", "workspace": "workspace", "member": "member", "api_key": "API key"}

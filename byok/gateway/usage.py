@@ -76,6 +76,7 @@ class UsageEntry:
     cache_write_1h_tokens: int = 0
     cache_read_tokens: int = 0
     reasoning_tokens: int = 0
+    api_key_id: int | None = None  # the workspace API key the call was made with
 
     def tokens(self) -> TokenCounts:
         return TokenCounts(input=self.input_tokens, output=self.output_tokens,
@@ -298,7 +299,7 @@ class Spool:
 _COLUMNS = ("created_at", "workspace_id", "user_id", "owner_id", "provider", "model", "source", "task", "key_id",
             "key_hint", "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
             "cache_read_tokens", "reasoning_tokens", "latency_ms", "fallback_reason", "credits_charged",
-            "estimated_cost", "call_id")
+            "estimated_cost", "call_id", "api_key_id")
 
 
 def _write(entries: list[UsageEntry], stamp_keys: list[int], api_keys: set[int]) -> None:
@@ -350,7 +351,7 @@ def _insert_usage(entries: list[UsageEntry]) -> set[uuid.UUID]:
              e.cache_write_1h_tokens, e.cache_read_tokens, e.reasoning_tokens, e.latency_ms, e.fallback_reason,
              e.credits_charged, ops.adapt_decimalfield_value(
                  usage_cost(provider=e.provider, model=e.model, tokens=e.tokens()), 14, 8),
-             call_id.get_db_prep_value(e.call_id, connection))
+             call_id.get_db_prep_value(e.call_id, connection), e.api_key_id)
             for e in entries]
     table = ops.quote_name(UsageRecord._meta.db_table)
     columns = ", ".join(ops.quote_name(column) for column in _COLUMNS)

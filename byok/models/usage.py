@@ -17,6 +17,9 @@ class UsageRecord(models.Model):
     model = models.CharField(max_length=128)
     source = models.CharField(max_length=16, choices=Source.choices)
     key_id = models.BigIntegerField(null=True, blank=True)
+    api_key_id = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="The workspace API key the call was made with (empty for calls on a session or an API token).")
     key_hint = models.CharField(max_length=64, blank=True)
     task = models.CharField(max_length=16)
     input_tokens = models.PositiveIntegerField(default=0, help_text="Input at the full rate (no cache write or read).")
