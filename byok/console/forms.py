@@ -173,7 +173,8 @@ class KeySettingsMixin(forms.Form):
     priority = forms.IntegerField(
         min_value=0, max_value=32767, required=False,
         help_text="Order among your keys of this provider and scope: lower serves first, and a failing key hands the "
-                  "call to the next before platform credentials. Blank on a new key: after your others.")
+                  "call to the next before platform credentials. Claude tiers (standard, complex) follow it across "
+                  "your Anthropic, Bedrock and Vertex keys. Blank on a new key: after your others.")
     weight = forms.IntegerField(min_value=1, max_value=WEIGHT_MAX, initial=1, required=False,
                                 help_text="Share of calls among keys of equal priority (3 and 1: three in four).")
     workspaces = forms.ModelMultipleChoiceField(queryset=Workspace.objects.none(), required=False,
