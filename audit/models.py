@@ -44,6 +44,8 @@ class AuditAction(models.TextChoices):
     USAGE_LIMIT_SET = "USAGE_LIMIT_SET", "Usage limit set"
     USAGE_LIMIT_REMOVED = "USAGE_LIMIT_REMOVED", "Usage limit removed"
     USAGE_LIMIT_THRESHOLD = "USAGE_LIMIT_THRESHOLD", "Usage limit threshold reached"
+    PLAN_CEILING_SET = "PLAN_CEILING_SET", "Plan ceiling set"
+    PLAN_CEILING_REMOVED = "PLAN_CEILING_REMOVED", "Plan ceiling removed"
 
 
 def audit_action_choices() -> list[tuple[str, str]]:

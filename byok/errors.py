@@ -15,6 +15,13 @@ class KeyInvalid(DomainError):
     status = 400
 
 
+class LimitAboveCeiling(DomainError):
+    """An owner's limit above the ceiling staff set for their plan."""
+
+    code = "limit_above_plan_ceiling"
+    status = 400
+
+
 class KeyConflict(KeyInvalid):
     """The key clashes with another of the owner's keys (name, owner-wide scope, workspaces already served)."""
 

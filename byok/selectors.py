@@ -1,11 +1,14 @@
 """Reads, each scoped to what the user may see. (What a call resolves to is the gateway's: gateway/resolve.py.)"""
 
+from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import groupby
 
 from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
+from django.db.models.functions import TruncDate, TruncMinute
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -13,7 +16,8 @@ from accounts.models import User, Workspace
 
 from .catalog.pricing import TokenCounts, cache_saving, provider_model_prices
 from .catalog.selectors import Snapshot, catalog_read
-from .models import TOKENS_PER_CREDIT, PlatformCreditUsage, ProviderKey, UsageRecord
+from .gateway.limits import past_limit_by_day
+from .models import TOKENS_PER_CREDIT, PlanCeiling, PlatformCreditUsage, ProviderKey, UsageLimit, UsageRecord
 
 
 def provider_keys_visible_to(user: User) -> QuerySet[ProviderKey]:
@@ -137,3 +141,72 @@ def usage_summary(*, workspaces: QuerySet[Workspace] | list[Workspace], since: d
                                 key=lambda row: (-row["calls"], row["user__username"] or "")),
             "by_api_key": sorted(map(_in_money, by_api_key),
                                  key=lambda row: (-row["calls"], row["api_key__name"] or ""))}
+
+
+def plan_ceilings(plan_code: str) -> dict[str, PlanCeiling]:
+    """The ceilings staff set for the plan, by metric."""
+    return {c.metric: c for c in PlanCeiling.objects.filter(plan__code=plan_code).select_related("plan")}
+
+
+HISTORY_DAYS = 30
+Metric = UsageLimit.Metric
+
+
+@dataclass(frozen=True)
+class LimitDay:
+    """One UTC day of a limit, in its unit (calls, tokens, or US cents)."""
+
+    day: date
+    used: float  # served that day
+    peak: float  # what the limit counted at its highest that day: the busiest minute, the day, or the month so far
+    past_limit: int  # calls past the limit that day (refused, or served on platform credits)
+
+
+def limit_history(limit: UsageLimit | PlanCeiling, *, owner_id: int | None = None,
+                  days: int = HISTORY_DAYS) -> list[LimitDay]:
+    """The limit's last `days` UTC days, oldest first: what the calls it counts used (the usage records: calls
+    served), and the calls past it (the limit's own shared count). A plan's ceiling: for the owner `owner_id`."""
+    owner_id = owner_id if owner_id is not None else limit.owner_id
+    today = datetime.now(UTC).date()
+    day_list = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    start = day_list[0].replace(day=1) if limit.metric == Metric.MONEY_PER_MONTH else day_list[0]
+    rows = _limit_usage(limit, owner_id).filter(created_at__gte=datetime.combine(start, time(), UTC)).order_by()
+    used: dict[date, float] = defaultdict(float)
+    peak: dict[date, float] = defaultdict(float)
+    if limit.metric in (Metric.REQUESTS_PER_MINUTE, Metric.TOKENS_PER_MINUTE):
+        tokens = (F("input_tokens") + F("output_tokens") + F("cache_write_5m_tokens") + F("cache_write_1h_tokens")
+                  + F("cache_read_tokens"))
+        minutes = rows.annotate(minute=TruncMinute("created_at", tzinfo=UTC)).values("minute").annotate(
+            calls=Count("id"), tokens=Sum(tokens))
+        for row in minutes:
+            day = row["minute"].astimezone(UTC).date()
+            amount = row["calls"] if limit.metric == Metric.REQUESTS_PER_MINUTE else row["tokens"] or 0
+            used[day] += amount
+            peak[day] = max(peak[day], amount)
+    else:
+        for row in rows.annotate(day=TruncDate("created_at", tzinfo=UTC)).values("day").annotate(
+                cost=Sum("estimated_cost")):
+            used[row["day"]] = float((row["cost"] or 0) * 100)
+        so_far, month = 0.0, None
+        for day in sorted(set(used) | set(day_list)):  # a month's budget counts from the month's first day
+            if limit.metric == Metric.MONEY_PER_DAY:
+                peak[day] = used.get(day, 0.0)
+                continue
+            so_far = (so_far if (day.year, day.month) == month else 0.0) + used.get(day, 0.0)
+            month, peak[day] = (day.year, day.month), so_far
+    past = past_limit_by_day(limit, day_list, owner_id)
+    return [LimitDay(day=day, used=round(used.get(day, 0), 2), peak=round(peak.get(day, 0), 2),
+                     past_limit=past.get(day, 0)) for day in day_list]
+
+
+def _limit_usage(limit: UsageLimit | PlanCeiling, owner_id: int) -> QuerySet[UsageRecord]:
+    """The usage records of the calls a limit counts."""
+    rows = UsageRecord.objects.filter(owner_id=owner_id)
+    subject = limit.subject if isinstance(limit, UsageLimit) else UsageLimit.Subject.OWNER
+    if subject == UsageLimit.Subject.WORKSPACE:
+        return rows.filter(workspace_id=limit.workspace_id)
+    if subject == UsageLimit.Subject.MEMBER:
+        return rows.filter(workspace_id=limit.workspace_id, user_id=limit.member_id)
+    if subject == UsageLimit.Subject.API_KEY:
+        return rows.filter(api_key_id=limit.api_key_id)
+    return rows

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.moto", "tests.fixtures.dataplane", "tests.fixtures.workers"]
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.moto", "tests.fixtures.dataplane", "tests.fixtures.workers",
+                  "tests.fixtures.processes"]
 
 REQUIRE_SERVICES = os.environ.get("BYOK_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 

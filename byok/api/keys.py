@@ -107,7 +107,9 @@ class ProviderKeyListApi(APIView):
         priority = serializers.IntegerField(
             required=False, min_value=0, max_value=32767,
             help_text="Order among your keys of the family and scope: lower serves first; a failing key hands the "
-                      "call to the next before any platform fallback. Default on create: after your others.")
+                      "call to the next before any platform fallback. A Claude tier or alias called without a "
+                      "family (`standard`, `claude-sonnet`) follows it across your Anthropic, Bedrock and Vertex "
+                      "keys. Default on create: after your others.")
         weight = serializers.IntegerField(
             required=False, min_value=1, max_value=WEIGHT_MAX,
             help_text="Share of calls among keys of equal priority (3 and 1: three calls in four go to the first).")
@@ -144,7 +146,9 @@ class ProviderKeyDetailApi(APIView):
         priority = serializers.IntegerField(
             required=False, min_value=0, max_value=32767,
             help_text="Order among your keys of the family and scope: lower serves first; a failing key hands the "
-                      "call to the next before any platform fallback. Default on create: after your others.")
+                      "call to the next before any platform fallback. A Claude tier or alias called without a "
+                      "family (`standard`, `claude-sonnet`) follows it across your Anthropic, Bedrock and Vertex "
+                      "keys. Default on create: after your others.")
         weight = serializers.IntegerField(
             required=False, min_value=1, max_value=WEIGHT_MAX,
             help_text="Share of calls among keys of equal priority (3 and 1: three calls in four go to the first).")

@@ -6,6 +6,7 @@ urlpatterns = [
     path("providers/", keys.ProviderCatalogApi.as_view(), name="provider-catalog"),
     path("provider-keys/", keys.ProviderKeyListApi.as_view(), name="provider-key-list"),
     path("limits/", limits.UsageLimitListApi.as_view(), name="usage-limit-list"),
+    path("limits/plan-ceilings/", limits.PlanCeilingListApi.as_view(), name="plan-ceiling-list"),
     path("limits/<int:pk>/", limits.UsageLimitDetailApi.as_view(), name="usage-limit-detail"),
     path("provider-keys/test/", connection.ConnectionTestApi.as_view(), name="provider-key-test"),
     path("provider-keys/parse/", connection.ProviderKeyParseApi.as_view(), name="provider-key-parse"),

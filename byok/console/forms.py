@@ -18,7 +18,7 @@ from accounts.models import ApiKey, Membership, User, Workspace
 from core.errors import DomainError
 
 from ..crypto import keyring
-from ..models import ProviderKey
+from ..models import ProviderKey, UsageLimit
 from ..providers.base import CredentialField, CredentialsInvalid, Provider, hint
 from ..services.keys import WEIGHT_MAX
 from .scope import console_access
@@ -173,7 +173,8 @@ class KeySettingsMixin(forms.Form):
     priority = forms.IntegerField(
         min_value=0, max_value=32767, required=False,
         help_text="Order among your keys of this provider and scope: lower serves first, and a failing key hands the "
-                  "call to the next before platform credentials. Blank on a new key: after your others.")
+                  "call to the next before platform credentials. Claude tiers (standard, complex) follow it across "
+                  "your Anthropic, Bedrock and Vertex keys. Blank on a new key: after your others.")
     weight = forms.IntegerField(min_value=1, max_value=WEIGHT_MAX, initial=1, required=False,
                                 help_text="Share of calls among keys of equal priority (3 and 1: three in four).")
     workspaces = forms.ModelMultipleChoiceField(queryset=Workspace.objects.none(), required=False,
@@ -331,6 +332,60 @@ def add_domain_errors(form: forms.Form, exc: DomainError, formset=None) -> None:
                 form.add_error(None, f"{path}: {message}" if path else message)
     if not exc.fields:
         form.add_error(None, exc.message)
+
+
+class UsageLimitForm(forms.Form):
+    """A limit on calls made on the owner's account. Editing changes what the limit does, not what it counts: the
+    subject and metric fields are left out (another subject or metric is another limit)."""
+
+    subject = forms.ChoiceField(choices=UsageLimit.Subject.choices, initial=UsageLimit.Subject.OWNER,
+                                widget=forms.RadioSelect, label="On")
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.none(), required=False,
+                                       help_text="For “A workspace” and “A member in a workspace”.")
+    member = forms.ModelChoiceField(queryset=User.objects.none(), required=False, to_field_name="username",
+                                    help_text="For “A member in a workspace”: a member of that workspace.")
+    api_key = forms.ModelChoiceField(queryset=ApiKey.objects.none(), required=False, label="API key",
+                                     help_text="For “A workspace API key”.")
+    metric = forms.ChoiceField(choices=UsageLimit.Metric.choices, label="Limit of")
+    value = forms.IntegerField(min_value=1, max_value=2_000_000_000, label="Limit",
+                               help_text="Requests or tokens per minute, or US cents per day or month (UTC) for a "
+                                         "budget: 2500 is $25.00.")
+    on_exceed = forms.ChoiceField(choices=UsageLimit.OnExceed.choices, initial=UsageLimit.OnExceed.REFUSE,
+                                  widget=forms.RadioSelect, label="Past the limit")
+    fail_mode = forms.ChoiceField(choices=UsageLimit.FailMode.choices, initial=UsageLimit.FailMode.OPEN,
+                                  widget=forms.RadioSelect, label="When the counter is unreachable")
+    thresholds = forms.CharField(required=False, label="Notify me at",
+                                 help_text="Percentages of the limit, e.g. “80, 95”: you hear once per period by "
+                                           "e-mail, in the audit trail and on the webhook.")
+
+    SUBJECT_FIELDS = ("subject", "workspace", "member", "api_key", "metric")
+
+    def __init__(self, *args, owner: User, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            for name in self.SUBJECT_FIELDS:
+                del self.fields[name]
+            return
+        # Choices come from the owner's own workspaces, never from the whole table.
+        self.fields["workspace"].queryset = Workspace.objects.filter(owner=owner)
+        self.fields["member"].queryset = (User.objects.filter(memberships__workspace__owner=owner).distinct()
+                                          .order_by("username"))
+        self.fields["member"].label_from_instance = lambda user: user.get_username()
+        self.fields["api_key"].queryset = (ApiKey.objects.filter(workspace__owner=owner, revoked_at__isnull=True)
+                                           .select_related("workspace").order_by("workspace__name", "name"))
+        self.fields["api_key"].label_from_instance = lambda k: f"{k.workspace.name}: {k.name} ({k.key_hint})"
+
+    def clean_thresholds(self) -> list[int]:
+        words = self.cleaned_data["thresholds"].replace(",", " ").replace("%", " ").split()
+        if not all(word.isdigit() for word in words):
+            raise ValidationError("Whole percentages, separated by commas (e.g. 80, 95).")
+        return [int(word) for word in words]
+
+    def limit_settings(self) -> dict:
+        """The service's arguments: the subject's only on a new limit."""
+        names = [name for name in (*self.SUBJECT_FIELDS, "value", "on_exceed", "fail_mode", "thresholds")
+                 if name in self.fields]
+        return {name: self.cleaned_data[name] for name in names}
 
 
 class RevertConfirmForm(forms.Form):

@@ -20,11 +20,11 @@ from accounts.models import Workspace
 from audit.models import AuditAction
 
 from ..catalog.selectors import catalog_read, lifecycle_notices
-from ..gateway.limits import used_now
 from ..gateway.serving import Serving, serving_for
-from ..models import PlatformCreditUsage, ProviderKey, UsageLimit, UsageRecord
+from ..models import PlatformCreditUsage, ProviderKey, UsageRecord
 from ..providers.registry import FAMILIES
 from ..selectors import month_start, spend_by
+from .limit_rows import limit_rows
 from .scope import ConsoleAccess, console_audit_events, console_provider_keys
 
 CHART_DAYS = 30
@@ -172,8 +172,7 @@ def console_home(access: ConsoleAccess, *, now: datetime | None = None) -> dict:
                 if o.plan.monthly_platform_credits else 100}
                for o in owners.values()]
 
-    limits = [{"limit": limit, "used_now": used_now(limit)} for limit in
-              UsageLimit.objects.filter(owner_id=access.user_id).select_related("workspace", "member", "api_key")]
+    limits = limit_rows(owners[access.user_id]) if access.user_id in owners else []  # the viewer's own account
     return {"homes": list(homes.values()), "totals": totals, "chart": _chart(days, per_day), "limits": limits,
             "incidents": incidents, "expiring": expiring, "sessions": sessions, "credits": credits, "now": now,
             "money": money, "model_notices": lifecycle_notices(now=now, workspace_ids=access.workspace_ids,

@@ -18,7 +18,7 @@ from accounts.models import ApiKey, Membership, User, Workspace
 from audit.models import AuditEvent
 
 from ..catalog.selectors import Snapshot, catalog_read
-from ..models import ProviderKey, UsageRecord
+from ..models import ProviderKey, UsageLimit, UsageRecord
 from ..selectors import TOKEN_KINDS, month_start, platform_credits_remaining, spend_by, usage_summary
 
 
@@ -86,6 +86,12 @@ def console_provider_keys_with_status(keys: QuerySet[ProviderKey], status: str) 
 def console_api_keys(access: ConsoleAccess) -> QuerySet[ApiKey]:
     """Every member's API keys in the workspaces the user owns or administers."""
     return ApiKey.objects.filter(workspace_id__in=access.workspace_ids).select_related("user", "workspace")
+
+
+def console_usage_limits(access: ConsoleAccess) -> QuerySet[UsageLimit]:
+    """The user's own limits: a limit is on the owner's account, so only they see and change it."""
+    return UsageLimit.objects.filter(owner_id=access.user_id).select_related("workspace", "member",
+                                                                              "api_key__workspace")
 
 
 def console_workspaces(access: ConsoleAccess) -> QuerySet[Workspace]:

@@ -22,11 +22,10 @@ from django.conf import settings
 from ..catalog.selectors import Snapshot, catalog_snapshot
 from ..providers.base import EMBEDDING_TIER, TIERS
 from ..providers.registry import FAMILIES, PROVIDERS
-from .resolve import Resolution
+from .resolve import CLAUDE_FAMILIES, Resolution
 
 ALIASES = {"claude-sonnet": "standard", "claude-opus": "complex"}
 MODEL_TASK = "model"  # the task of a call that names a model id (not a tier or an alias)
-CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex AI (its tiers are Claude)
 
 # family -> the model ids the providers' code names (tier defaults and extras), without inference-profile prefixes
 CODE_MODELS: dict[str, tuple[str, ...]] = {

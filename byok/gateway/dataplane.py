@@ -24,7 +24,7 @@ from ..catalog.pricing import TokenCounts, usage_cost
 from ..catalog.selectors import model_limits
 from ..errors import ProviderCallFailed
 from ..services.sessions import SESSION_REFUSED
-from ..providers.base import Call, Provider
+from ..providers.base import TIERS, Call, Provider
 from ..providers.outcomes import Category, Failure
 from ..providers.translate import RequestInvalid
 from . import usage
@@ -40,6 +40,7 @@ from .routing import (
     byok_failed_needs_db,
     byok_gate,
     byok_gate_needs_db,
+    claude_tier_order,
     platform_reason,
     pool_exclusive,
     pool_order,
@@ -117,7 +118,7 @@ async def resolve_target(user_id: int, slug: str, target: Target, api_key_id: in
     family = target.family_for(resolution.family)
     if family != resolution.family:
         resolution = await resolution_for(user_id, slug, family, api_key_id)
-    return resolution
+    return claude_tier_order(resolution) if target.tier in TIERS else resolution
 
 
 def with_region(resolution: Resolution, region: str) -> Resolution:

@@ -12,15 +12,20 @@ added) reaches the limit: the overshoot is what calls admitted before the count 
 one process). The increment that carries a counter across one of the owner's thresholds (e.g. 80 %) records one
 notice, in whichever process made it.
 
-When the shared cache cannot be reached, each limit does what its owner chose: serve (`open`) or refuse (`closed`).
-Limits are read once per owner and kept in memory until the "gateway" generation moves (a limit was set or removed).
+Staff set ceilings per plan (byok.models.PlanCeiling): an owner without a limit of that metric on their whole account
+is held to the ceiling, counted per owner; an owner's account-wide limit above it (staff lowered the ceiling after) is
+held to the ceiling.
+
+When the shared cache cannot be reached, each limit does what its owner chose: serve (`open`) or refuse (`closed`);
+a plan's ceiling serves. Limits and ceilings are read once per owner and kept in memory until the "gateway"
+generation moves (a limit or a ceiling was set or removed, the owner's plan changed).
 """
 
 import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,7 +34,8 @@ from django.core.cache import cache
 from core.errors import DomainError
 from core.invalidation import on_invalidate
 
-from ..models import UsageLimit
+from ..models import PlanCeiling, UsageLimit
+from ..models.limits import limit_words
 from .dbthread import db, db_once
 
 logger = logging.getLogger(__name__)
@@ -60,7 +66,7 @@ class RateLimitExceeded(DomainError):
 
 @dataclass(frozen=True)
 class Limit:
-    id: int
+    id: int  # the owner's UsageLimit, or the plan's PlanCeiling
     subject: str
     metric: str
     value: int  # requests, tokens, or US cents
@@ -68,11 +74,27 @@ class Limit:
     thresholds: tuple[int, ...] = ()  # percentages the owner hears about once per period
     owner_id: int = 0
     to_platform: bool = False  # past the limit, serve on platform credits instead of refusing
+    plan: str = ""  # the plan whose ceiling holds the limit (its name), "" when the owner's own value does
+    counter: str = ""  # the shared counter's name: the owner's limit's id unless given
 
     @property
-    def ceiling(self) -> int:
+    def units(self) -> int:
         """The limit in counter units: money is counted in millionths of a dollar."""
         return self.value * MICRO_USD_PER_CENT if self.metric in MONEY else self.value
+
+    @property
+    def counter_name(self) -> str:
+        return self.counter or str(self.id)
+
+
+def ceiling_counter(ceiling_id: int, owner_id: int) -> str:
+    """A plan ceiling counts each owner on the plan apart."""
+    return f"plan{ceiling_id}o{owner_id}"
+
+
+def _stored_counter(limit: UsageLimit | PlanCeiling, owner_id: int | None) -> str:
+    """The counter of an owner's stored limit, or of the plan's ceiling for the owner `owner_id`."""
+    return str(limit.pk) if isinstance(limit, UsageLimit) else ceiling_counter(limit.pk, owner_id)
 
 
 @dataclass
@@ -86,8 +108,8 @@ class _Window:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-_rows: dict[int, list] = {}  # owner id -> their limits' rows
-_windows: dict[tuple[int, int], _Window] = {}
+_rows: dict[int, tuple[list, list]] = {}  # owner id -> their limits' rows, their plan's ceilings' rows
+_windows: dict[tuple[str, str], _Window] = {}
 _tasks: set = set()
 
 
@@ -98,20 +120,34 @@ def drop_all() -> None:
 on_invalidate("gateway", drop_all)
 
 
-def _owner_limits(owner_id: int) -> list[tuple]:
-    return list(UsageLimit.objects.filter(owner_id=owner_id).values_list(
+def _owner_limits(owner_id: int) -> tuple[list, list]:
+    limits = list(UsageLimit.objects.filter(owner_id=owner_id).values_list(
         "id", "subject", "workspace_id", "member_id", "api_key_id", "metric", "value", "fail_mode", "thresholds", "on_exceed"))
+    ceilings = list(PlanCeiling.objects.filter(plan__users__id=owner_id).values_list("id", "metric", "value",
+                                                                                     "plan__name"))
+    return limits, ceilings
 
 
 async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_id: int | None) -> list[Limit]:
-    """The limits that count a call of `user_id` in the workspace, made with `api_key_id` (or without one)."""
-    rows = _rows.get(owner_id)
-    if rows is None:
-        rows = await db_once(("limits", owner_id), _owner_limits, owner_id)
-        _rows[owner_id] = rows
-    return [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open",
-                  thresholds=tuple(row[8] or ()), owner_id=owner_id, to_platform=row[9] == "platform")
-            for row in rows if _applies(row, workspace_id, user_id, api_key_id)]
+    """The limits that count a call of `user_id` in the workspace, made with `api_key_id` (or without one): the
+    owner's, and their plan's ceilings where the owner set no lower limit on their whole account."""
+    cached = _rows.get(owner_id)
+    if cached is None:
+        cached = _rows[owner_id] = await db_once(("limits", owner_id), _owner_limits, owner_id)
+    rows, ceilings = cached
+    limits = [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open",
+                    thresholds=tuple(row[8] or ()), owner_id=owner_id, to_platform=row[9] == "platform")
+              for row in rows if _applies(row, workspace_id, user_id, api_key_id)]
+    for ceiling_id, metric, value, plan in ceilings:
+        position = next((i for i, limit in enumerate(limits)
+                         if limit.subject == UsageLimit.Subject.OWNER and limit.metric == metric), None)
+        if position is None:
+            limits.append(Limit(id=ceiling_id, subject=UsageLimit.Subject.OWNER, metric=metric, value=value,
+                                fail_open=True, owner_id=owner_id, plan=plan,
+                                counter=ceiling_counter(ceiling_id, owner_id)))
+        elif limits[position].value > value:
+            limits[position] = replace(limits[position], value=value, plan=plan)
+    return limits
 
 
 def _applies(row, workspace_id: int, user_id: int, api_key_id: int | None) -> bool:
@@ -142,8 +178,8 @@ def _period(metric: str, minute: int) -> tuple[str, float]:
     return f"m{now:%Y%m}", (end - now).total_seconds()
 
 
-def _counter_key(limit: Limit, period: str) -> str:
-    return f"byok:limit:{limit.id}:{period}"  # used_now reads the same
+def _counter_key(counter: str, period: str) -> str:
+    return f"byok:limit:{counter}:{period}"
 
 
 def _add(key: str, amount: int) -> int:
@@ -152,26 +188,26 @@ def _add(key: str, amount: int) -> int:
     return cache.incr(key, amount)
 
 
-_KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
+_KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, "r": 32 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
 
 
 def _read(key: str) -> int:
     return cache.get(key) or 0
 
 
-def used_now(limit: UsageLimit) -> int:
-    """The limit's shared counter in its current period, in the limit's unit (for the console and the API; sync)."""
-    period = _period(limit.metric, _window_now()[0])[0]
-    used = cache.get(f"byok:limit:{limit.pk}:{period}") or 0
+def used_now(limit: UsageLimit | PlanCeiling, owner_id: int | None = None) -> int:
+    """The shared counter of the owner's limit (or of the plan's ceiling for the owner `owner_id`) in its current
+    period, in the limit's unit (for the console and the API; sync)."""
+    used = cache.get(_counter_key(_stored_counter(limit, owner_id), _period(limit.metric, _window_now()[0])[0])) or 0
     return used // MICRO_USD_PER_CENT if limit.metric in MONEY else used
 
 
 def _state(limit: Limit, period: str) -> _Window:
-    state = _windows.get((limit.id, period))
+    state = _windows.get((limit.counter_name, period))
     if state is None:
         if len(_windows) > 10_000:
             _windows.clear()  # old periods' states; the counters themselves are in the shared cache
-        state = _windows[limit.id, period] = _Window()
+        state = _windows[limit.counter_name, period] = _Window()
     return state
 
 
@@ -204,7 +240,7 @@ async def _send(limit: Limit, period: str) -> None:
         if not amount:
             return
         try:
-            total = await db(_add, _counter_key(limit, period), amount)
+            total = await db(_add, _counter_key(limit.counter_name, period), amount)
         except Exception:  # noqa: BLE001 -- the counter is away: the amount stays unsent for the next send
             logger.warning("limit counter unreachable; %d kept for later", amount, exc_info=True)
             return
@@ -217,7 +253,7 @@ def _notice_crossed(limit: Limit, period: str, *, before: int, after: int) -> No
     """The increment that carries the shared counter across a threshold is one in all processes: its process
     records the notice (the audit trail e-mails the owner and ships it to the webhook sink)."""
     for percent in limit.thresholds:
-        mark = limit.ceiling * percent / 100
+        mark = limit.units * percent / 100
         if before < mark <= after:
             _background(db(_record_notice, limit, period, percent))
 
@@ -253,13 +289,13 @@ async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
         period, period_reset = _period(limit.metric, minute)
         period_reset = period_reset or reset
         state = _state(limit, period)
-        key = _counter_key(limit, period)
+        key = _counter_key(limit.counter_name, period)
         if limit.metric == Metric.REQUESTS_PER_MINUTE:
             admitted = await _take_request(limit, state, key)
-            remaining, kind = max(0, limit.ceiling - state.total + state.leased), "requests"
+            remaining, kind = max(0, limit.units - state.total + state.leased), "requests"
         else:
             admitted = await _spent_below(limit, state, key)
-            remaining = max(0, limit.ceiling - state.total - state.unsent)
+            remaining = max(0, limit.units - state.total - state.unsent)
             kind = "tokens" if limit.metric == Metric.TOKENS_PER_MINUTE else "money"
             spent_limits.append((limit, period))
         if kind != "money" and (kind not in _seen(headers)
@@ -269,21 +305,49 @@ async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
                             f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
         if not admitted and refused is None:
             refused = limit, kind, period_reset
+    if refused is not None:
+        _past_limit(refused[0])
     if refused is not None and byok and refused[0].to_platform:
         return Quota(headers=headers, spent_limits=[], over_limit=True)
     if refused is not None:
         limit, kind, wait = refused
         headers["retry-after"] = str(math.ceil(wait))
-        raise RateLimitExceeded(f"{_limit_words(limit)} on this {_SUBJECT_WORDS[limit.subject]}, set by the workspace "
-                                f"owner, is reached. Retry after {math.ceil(wait)} s.", headers=headers)
+        kind_words = "budget" if limit.metric in MONEY else "limit"
+        set_by = f"the {limit.plan} plan" if limit.plan else "the workspace owner"
+        raise RateLimitExceeded(f"The {kind_words} of {limit_words(limit.metric, limit.value)} on this "
+                                f"{_SUBJECT_WORDS[limit.subject]}, set by {set_by}, is reached. Retry after "
+                                f"{math.ceil(wait)} s.", headers=headers)
     return Quota(headers=headers, spent_limits=spent_limits)
 
 
-def _limit_words(limit: Limit) -> str:
-    if limit.metric in MONEY:
-        per = "day" if limit.metric == Metric.MONEY_PER_DAY else "month"
-        return f"The budget of ${limit.value / 100:,.2f} per {per} (UTC)"
-    return f"The limit of {limit.value} {limit.metric.split('_')[0]} per minute"
+PAST_LIMIT_SEND = 1.0  # seconds: a process adds its calls past a limit to the shared count at most this often
+_past: dict[str, int] = {}  # counter key -> calls past the limit here, not yet added to the shared count
+
+
+def _past_limit(limit: Limit) -> None:
+    """Count a call past the limit (refused, or served on platform credits) in the limit's history, per UTC day:
+    one shared increment per second per limit and process, however many calls are refused."""
+    key = _counter_key(limit.counter_name, f"r{datetime.now(UTC):%Y%m%d}")
+    pending = _past.get(key)
+    _past[key] = (pending or 0) + 1
+    if pending is None:
+        _background(_send_past(key))
+
+
+async def _send_past(key: str) -> None:
+    await asyncio.sleep(PAST_LIMIT_SEND)
+    amount = _past.pop(key, 0)
+    try:
+        await db(_add, key, amount)
+    except Exception:  # noqa: BLE001 -- the history loses these; the limit itself held
+        logger.warning("limit counter unreachable; %d calls past a limit not counted in its history", amount,
+                       exc_info=True)
+
+
+def past_limit_by_day(limit: UsageLimit | PlanCeiling, days: list, owner_id: int | None = None) -> dict:
+    """{UTC day: calls past the limit that day} for the console and the API (sync)."""
+    keys = {_counter_key(_stored_counter(limit, owner_id), f"r{day:%Y%m%d}"): day for day in days}
+    return {keys[key]: count for key, count in cache.get_many(list(keys)).items()}
 
 
 _SUBJECT_WORDS = {"owner": "account", "workspace": "workspace", "member": "member", "api_key": "API key"}
@@ -309,15 +373,15 @@ async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
         if state.leased > 0:
             state.leased -= 1
             return True
-        if state.total >= limit.ceiling:
+        if state.total >= limit.units:
             return False  # this process saw the window full: no shared round trip until the next minute
-        lease = max(1, min(LEASE_MAX, (limit.ceiling - state.total) // LEASE_SHARE))
+        lease = max(1, min(LEASE_MAX, (limit.units - state.total) // LEASE_SHARE))
         try:
             state.total = await db(_add, key, lease)
         except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
-            logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
+            logger.warning("rate-limit counter unreachable (limit %s)", limit.counter_name, exc_info=True)
             return _unreachable(limit)
-        granted = min(lease, max(0, limit.ceiling - (state.total - lease)))
+        granted = min(lease, max(0, limit.units - (state.total - lease)))
         _notice_crossed(limit, key.rsplit(":", 1)[1], before=state.total - lease, after=state.total - lease + granted)
         if granted == 0:
             return False
@@ -332,7 +396,7 @@ async def _spent_below(limit: Limit, state: _Window, key: str) -> bool:
             try:
                 state.total = max(state.total, await db(_read, key))
             except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
-                logger.warning("rate-limit counter unreachable (limit %s)", limit.id, exc_info=True)
+                logger.warning("rate-limit counter unreachable (limit %s)", limit.counter_name, exc_info=True)
                 return _unreachable(limit)
             state.read_at = now
-    return state.total + state.unsent < limit.ceiling
+    return state.total + state.unsent < limit.units

@@ -17,6 +17,7 @@ from ..providers.base import TIERS, Provider
 from ..providers.registry import FAMILIES, PROVIDERS, platform_provider
 
 Source = UsageRecord.Source
+CLAUDE_FAMILIES = ("bedrock", "anthropic", "vertex")  # Vertex: Claude on Vertex AI (its tiers are Claude)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ class Resolution:
     # BYOK: the owner's usable keys that may serve the call, in rank order (scope, then priority), each as its own
     # resolution; `key` is the first. A key-level failure moves the call to the next (byok.gateway.routing.pool_order).
     pool: tuple["Resolution", ...] = ()
+    # A call naming no family, when the owner holds usable keys of several Claude families: all of them in the
+    # owner's order across families (each its own family's resolution), for a Claude tier (`claude_tier_order`).
+    claude_pool: tuple["Resolution", ...] = ()
     # The first moment this answer may change by itself (a key's expiry, a breaker's cool-down), for the cache.
     changes_at: datetime | None = None
 
@@ -202,8 +206,9 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
     unexpired, not cooling down after failures, and in scope; a key scoped to the calling workspace API key
     (`api_key_id`; None for session and token calls, which never use such keys) wins over a key scoped to selected
     workspaces, which wins over an owner-wide key; within a scope, by the owner's priority (the resolution's `pool`
-    holds them all, in that order). Otherwise: platform credentials. One database query, no cache: a change takes
-    effect on the very next call in every process.
+    holds them all, in that order). Otherwise: platform credentials. Asked for no family, when the default one is
+    Claude, the owner's Claude keys of every family are ordered too (`claude_pool`). One database query, no cache: a
+    change takes effect on the very next call in every process.
     """
     with connection.cursor() as cursor:
         cursor.execute(_RESOLVE_SQL, [api_key_id, user.pk, workspace_slug])
@@ -213,18 +218,34 @@ def credentials_resolve(*, user: User, workspace_slug: str, family: str | None =
     role, workspace_id, owner_id, owner_username, plan, byok_allowed, platform_credits = \
         rows[0][:len(_MEMBERSHIP_COLUMNS)]
     keys = [_key_state(row) for row in rows if row[len(_MEMBERSHIP_COLUMNS)] is not None]
+    across_claude = family is None
     if family is None:
         family = _default_family(keys)
+    across_claude = across_claude and family in CLAUDE_FAMILIES
     base = dict(family=family, owner_id=owner_id, owner_username=owner_username, workspace_id=workspace_id,
                 role=role, plan=plan, byok_allowed=bool(byok_allowed), platform_credits=platform_credits)
     family_keys, now = [k for k in keys if k.family == family], timezone.now()
+    claude_keys = [k for k in keys if k.family in CLAUDE_FAMILIES] if across_claude else []
     pool = key_pool(family_keys, byok_allowed=bool(byok_allowed), now=now)
-    changes_at = _changes_at(family_keys, now)
+    claude_pool = claude_order(key_pool(claude_keys, byok_allowed=bool(byok_allowed), now=now, family=family))
+    if len({k.family for k in claude_pool}) < 2:
+        claude_pool = []  # one family: its own pool says it all
+    changes_at = _changes_at(claude_keys or family_keys, now)
+    across = tuple(byok_resolution({**base, "family": key.family}, key) for key in claude_pool)
     if not pool:
         _, reason, key = key_choice(family_keys, byok_allowed=bool(byok_allowed), now=now)
-        return replace(platform_resolution(base, reason=reason, key=key), changes_at=changes_at)
+        return replace(platform_resolution(base, reason=reason, key=key), changes_at=changes_at, claude_pool=across)
     members = tuple(byok_resolution(base, key) for key in pool)
-    return replace(members[0], pool=members, changes_at=changes_at)
+    return replace(members[0], pool=members, changes_at=changes_at, claude_pool=across)
+
+
+def claude_order(pool: list) -> list:
+    """The owner's Claude keys across families, kept where the first one keeps its calls: a key of another family
+    joins only in the first key's geography (or anywhere, when the first has none)."""
+    if not pool:
+        return pool
+    first, geography = pool[0], key_geography(pool[0])
+    return [k for k in pool if k.family == first.family or not geography or key_geography(k) == geography]
 
 
 def _changes_at(keys: list[KeyState], now: datetime) -> datetime | None:
@@ -260,12 +281,14 @@ def key_rank(key) -> tuple[int, int]:
     return _SCOPE_RANK.get(key.scope, len(_SCOPE_RANK)), key.priority
 
 
-def key_pool(keys: list, *, byok_allowed: bool, now: datetime) -> list:
-    """The usable keys among the owner's keys of one family that serve the workspace, in rank order: a key scoped to
-    the calling API key before one scoped to selected workspaces before an owner-wide one, then by priority."""
+def key_pool(keys: list, *, byok_allowed: bool, now: datetime, family: str = "") -> list:
+    """The usable keys among the owner's keys (of one family, or of the Claude families) that serve the workspace,
+    in rank order: a key scoped to the calling API key before one scoped to selected workspaces before an owner-wide
+    one, then by priority; among keys of several families of equal rank, `family`'s first, then by family."""
     if not byok_allowed:
         return []
-    return [k for k in sorted(keys, key=lambda k: (*key_rank(k), k.pk)) if unusable_reason(k, now) is None]
+    return [k for k in sorted(keys, key=lambda k: (*key_rank(k), k.family != family, FAMILIES.index(k.family), k.pk))
+            if unusable_reason(k, now) is None]
 
 
 def key_choice(keys: list, *, byok_allowed: bool, now: datetime) -> tuple[str, str, "KeyState | ProviderKey | None"]:

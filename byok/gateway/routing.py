@@ -11,10 +11,12 @@
   worker sees the same state.
 - Key pools: an owner's usable keys of the family are tried in rank order (`pool_order`: scope, then priority, by
   weight among equals) and a key-level failure moves the call to the next key, within the same deadline, before any
-  platform fallback. A pool holding an exclusive key never falls back to platform credentials.
+  platform fallback. A pool holding an exclusive key never falls back to platform credentials. A Claude tier called
+  without a family orders the owner's Claude keys across families (`claude_tier_order`).
 """
 
 import random
+from dataclasses import replace
 
 from ..errors import ByokKeyUnavailable, ProviderCallFailed
 from ..models.keys import is_exclusive
@@ -58,7 +60,7 @@ def pool_order(resolution: Resolution) -> list[Resolution]:
     start = 0
     while start < len(pool):
         end = start
-        while end < len(pool) and key_rank(pool[end].key) == key_rank(pool[start].key):
+        while end < len(pool) and _group(pool[end]) == _group(pool[start]):
             end += 1
         group = list(pool[start:end])
         while len(group) > 1:
@@ -67,6 +69,18 @@ def pool_order(resolution: Resolution) -> list[Resolution]:
         order += group
         start = end
     return order
+
+
+def _group(member: Resolution) -> tuple:
+    """Keys of one rank share calls by weight within a family; families of equal rank follow each other."""
+    return *key_rank(member.key), member.family
+
+
+def claude_tier_order(resolution: Resolution) -> Resolution:
+    """A Claude tier's call on a name without a family: the owner's Claude keys across families, in their order."""
+    if not resolution.claude_pool:
+        return resolution
+    return replace(resolution.claude_pool[0], pool=resolution.claude_pool, claude_pool=())
 
 
 def pool_exclusive(resolution: Resolution) -> bool:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('byok', '0022_usage_api_key'),
+        ('byok', '0023_plan_ceilings'),
     ]
 
     operations = [

@@ -3,6 +3,16 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 
+MONEY_METRICS = ("money_per_day", "money_per_month")
+
+
+def limit_words(metric: str, value: int) -> str:
+    """A limit as people read it: "100 requests per minute", "$0.03 per day (UTC)"."""
+    if metric in MONEY_METRICS:
+        return f"${value / 100:,.2f} per {metric.rsplit('_', 1)[1]} (UTC)"
+    return f"{value:,} {metric.split('_')[0]} per minute"
+
+
 class UsageLimit(models.Model):
     """A limit an owner sets on calls made on their account: on the owner (every workspace), one workspace, one
     member in a workspace, or one workspace API key. Counted in the shared cache (byok.gateway.limits)."""
@@ -57,4 +67,22 @@ class UsageLimit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_metric_display()} ≤ {self.value} on {self.subject}"
+        return f"{limit_words(self.metric, self.value)} on {self.subject}"
+
+
+class PlanCeiling(models.Model):
+    """A staff-set ceiling of one metric for the owners on a plan: no owner limit may exceed it, and an owner without
+    a limit of that metric on their whole account is held to it (byok.gateway.limits counts it per owner)."""
+
+    plan = models.ForeignKey("accounts.Plan", on_delete=models.CASCADE, related_name="limit_ceilings")
+    metric = models.CharField(max_length=24, choices=UsageLimit.Metric.choices)
+    value = models.PositiveIntegerField(validators=[MinValueValidator(1)],
+                                        help_text="Requests, tokens, or US cents for money budgets.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plan__ordering", "metric"]
+        constraints = [models.UniqueConstraint(fields=["plan", "metric"], name="planceiling_one_per_metric")]
+
+    def __str__(self) -> str:
+        return f"{self.plan}: at most {limit_words(self.metric, self.value)}"

@@ -1,14 +1,16 @@
-"""Rate limits an owner sets on calls made on their account (byok.gateway.limits counts them)."""
+"""Rate limits an owner sets on calls made on their account, and the ceilings staff set per plan
+(byok.gateway.limits counts both)."""
 
 from django.db import transaction
 
-from accounts.models import ApiKey, Membership, User, Workspace
+from accounts.models import ApiKey, Membership, Plan, User, Workspace
 from audit.models import AuditAction
 from audit.services.record import audit_record
 from core.invalidation import generation_bump
 
-from ..errors import KeyInvalid
-from ..models import UsageLimit
+from ..errors import KeyInvalid, LimitAboveCeiling
+from ..models import PlanCeiling, UsageLimit
+from ..models.limits import limit_words
 
 Subject = UsageLimit.Subject
 
@@ -38,6 +40,13 @@ def usage_limit_set(*, owner: User, actor: User, subject: str, metric: str, valu
     _check_subject(owner=owner, subject=subject, workspace=workspace, member=member, api_key=api_key)
     if not isinstance(value, int) or value < 1:
         raise KeyInvalid("Bad limit.", fields={"value": ["A whole number of at least 1."]})
+    ceiling = PlanCeiling.objects.filter(plan__code=owner.plan_id, metric=metric).select_related("plan").first()
+    if ceiling is not None and value > ceiling.value:
+        words = limit_words(metric, ceiling.value)
+        raise LimitAboveCeiling(f"Your {ceiling.plan.name} plan allows at most {words}.",
+                                fields={"value": [f"At most {ceiling.value}: the {ceiling.plan.name} plan's ceiling "
+                                                  f"of {words}."]},
+                                details={"plan": ceiling.plan.code, "metric": metric, "ceiling": ceiling.value})
     thresholds = sorted(set(thresholds))
     if any(not isinstance(p, int) or not 1 <= p <= 99 for p in thresholds):
         raise KeyInvalid("Bad thresholds.", fields={"thresholds": ["Whole percentages from 1 to 99."]})
@@ -66,3 +75,30 @@ def usage_limit_remove(*, limit: UsageLimit, actor: User) -> None:
                      details={"limit_id": limit.pk, "subject": limit.subject, "metric": limit.metric,
                               "value": limit.value})
         limit.delete()
+
+
+def plan_ceiling_set(*, plan: Plan, metric: str, value: int | None, actor: User | None) -> PlanCeiling | None:
+    """Set the plan's ceiling of `metric` (None removes it): owners on the plan may set no limit above it, and one
+    without a limit of that metric on their whole account is held to it. Every process applies it at once."""
+    if metric not in UsageLimit.Metric.values:
+        raise KeyInvalid("Unknown metric.", fields={"metric": [f"One of: {', '.join(UsageLimit.Metric.values)}."]})
+    if value is not None and (not isinstance(value, int) or value < 1):
+        raise KeyInvalid("A ceiling is a whole number of at least 1.", fields={"value": ["A whole number of at least 1."]})
+    with transaction.atomic():
+        ceiling = PlanCeiling.objects.select_for_update().filter(plan=plan, metric=metric).first()
+        before = ceiling.value if ceiling else None
+        if value is None and ceiling is not None:
+            ceiling.delete()
+            ceiling = None
+        elif value is not None and ceiling is None:
+            ceiling = PlanCeiling.objects.create(plan=plan, metric=metric, value=value)
+        elif value is not None:
+            ceiling.value = value
+            ceiling.save(update_fields=["value", "updated_at"])
+        if before != value:
+            generation_bump("gateway")  # data-plane processes drop the limits they keep
+            audit_record(action=AuditAction.PLAN_CEILING_SET if value else AuditAction.PLAN_CEILING_REMOVED,
+                         actor=actor, system_actor="staff command",
+                         details={"plan": plan.code, "metric": metric, "value": value, "from": before})
+    return ceiling
+

@@ -10,6 +10,7 @@ from django.core import mail
 
 from accounts.models import User, Workspace
 from byok.services.keys import provider_key_create
+from byok.services.limits import usage_limit_set
 from tests.byok.routing_helpers import regional_set
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AXE = Path(__file__).resolve().parent.parent / "fixtures" / "axe" / "axe.min.js"
 WIDTHS = (1280, 390)
 KEYS = "/manage/byok/providerkey/"
+LIMITS = "/manage/byok/usagelimit/"
 
 
 def axe_violations(page) -> list[str]:
@@ -44,7 +46,10 @@ def olivias_keys(sandbox):
 
 def owner_pages(key) -> list[str]:
     acme = Workspace.objects.get(slug="acme")
-    return ["/manage/", KEYS, f"{KEYS}add/", f"{KEYS}add/?provider=bedrock", f"{KEYS}add/?provider=bedrock_role",
+    olivia = User.objects.get(username="olivia")
+    budget = usage_limit_set(owner=olivia, actor=olivia, subject="workspace", workspace=acme,
+                             metric="money_per_month", value=5000, thresholds=[80])
+    return [LIMITS, f"{LIMITS}add/", f"{LIMITS}{budget.pk}/change/", f"{LIMITS}{budget.pk}/delete/", "/manage/", KEYS, f"{KEYS}add/", f"{KEYS}add/?provider=bedrock", f"{KEYS}add/?provider=bedrock_role",
             f"{KEYS}add/?provider=vertex", f"{KEYS}add/?provider=openai", f"{KEYS}{key.pk}/change/",
             f"{KEYS}{key.pk}/rotate/", f"{KEYS}revert/", f"{KEYS}{key.pk}/delete/",
             "/manage/accounts/workspace/", f"/manage/accounts/workspace/{acme.pk}/change/",

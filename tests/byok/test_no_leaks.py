@@ -294,6 +294,7 @@ API_STEPS = [
                     "thresholds": [80]},
          expect=(201,), after=lambda p, response: setattr(p, "limit_id", response.json()["id"])),
     Step("usage-limit-list", "get", lambda p: reverse("usage-limit-list")),
+    Step("plan-ceiling-list", "get", lambda p: reverse("plan-ceiling-list")),
     Step("usage-limit-detail", "delete", lambda p: reverse("usage-limit-detail", kwargs={"pk": p.limit_id}),
          expect=(204,)),
     Step("provider-key-disable", "post", key_url("deepseek", "provider-key-disable")),

@@ -29,7 +29,8 @@ def console_pages(client: Client, canaries: Planted) -> dict[str, str]:
 
     for url in ("/manage/", KEYS, f"{KEYS}?status=active", f"{KEYS}add/", f"{KEYS}revert/",
                 "/manage/accounts/workspace/", f"/manage/accounts/workspace/{canaries.workspace.pk}/change/",
-                "/manage/usage/", "/manage/audit/auditevent/"):
+                "/manage/usage/", "/manage/audit/auditevent/", "/manage/byok/usagelimit/",
+                "/manage/byok/usagelimit/add/"):
         get(url)
     for provider in PROVIDERS:
         get(f"{KEYS}add/?provider={provider}")

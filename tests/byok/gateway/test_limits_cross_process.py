@@ -5,8 +5,6 @@ each limit does what its owner chose (serve or refuse)."""
 import asyncio
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,33 +12,7 @@ import time
 import pytest
 
 from byok.gateway.limits import Limit, LimitCounterUnavailable, admit
-from tests.conftest import require_service
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """A Redis of this test's own on a free port (no persistence)."""
-    binary = shutil.which("redis-server")
-    require_service("redis-server", binary is not None)
-    port = free_port()
-    server = subprocess.Popen([binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=10)
+from tests.fixtures.processes import free_port
 
 
 def test_two_processes_accept_exactly_the_limit_between_them(redis_url):

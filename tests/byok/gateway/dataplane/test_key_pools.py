@@ -120,3 +120,59 @@ def test_the_owner_reorders_keys_and_the_change_is_audited_and_served_at_once(da
     assert raw.headers["x-byok-key-hint"] == ascii_hint(second)
     event = AuditEvent.objects.filter(action=AuditAction.KEY_UPDATED).get()
     assert event.details["priority"] == {"from": 0, "to": 5}
+
+
+@pytest.fixture
+def claude_pool(sandbox, settings):
+    """The owner's Claude keys in their order across families: Anthropic first (on a throttled account), then
+    Bedrock; platform credentials of both families on accounts of their own."""
+    owner, workspace, member = team()
+    throttled, healthy = sandbox.add_account("anthropic", behaviour="throttled"), sandbox.add_account("bedrock")
+    first = key_for(owner, throttled, provider="anthropic", name="anthropic first", priority=0)
+    second = key_for(owner, healthy, provider="bedrock", name="bedrock next", priority=1)
+    platforms = {use_platform_account(settings, sandbox, provider="anthropic").name,
+                 use_platform_account(settings, sandbox).name}
+    return member, first, second, throttled, healthy, platforms
+
+
+@pytest.mark.parametrize("model", ["standard", "claude-opus"])
+def test_a_claude_tier_moves_from_the_owners_first_family_to_their_next(dataplane, sandbox, claude_pool, model):
+    member, first, second, throttled, healthy, platforms = claude_pool
+    raw = dataplane.openai(member).chat.completions.with_raw_response.create(model=model, messages=MESSAGES)
+    assert raw.parse().choices[0].message.content
+    assert (raw.headers["x-byok-source"], raw.headers["x-byok-provider"], raw.headers["x-byok-key-hint"],
+            raw.headers["x-byok-fallback-reason"]) == ("byok", "bedrock", ascii_hint(second), "")
+    calls = [(call["operation"], call["account"], call["status"]) for call in sandbox.call_log()
+             if call["operation"] in ("anthropic.CreateMessage", "bedrock.Converse")]
+    assert calls == [("anthropic.CreateMessage", throttled.name, 429), ("bedrock.Converse", healthy.name, 200)]
+    assert not platforms & {call["account"] for call in sandbox.call_log()}
+    dataplane.flush_usage()
+    assert list(UsageRecord.objects.values_list("provider", "key_id", "fallback_reason")) == [
+        ("bedrock", second.pk, "")]
+
+
+def test_the_owners_order_across_claude_families_holds_on_messages_too(dataplane, sandbox, claude_pool):
+    member, first, second, throttled, healthy, platforms = claude_pool
+    raw = dataplane.anthropic(member).messages.with_raw_response.create(model="claude-sonnet", max_tokens=50,
+                                                                        messages=MESSAGES)
+    assert (raw.headers["x-byok-provider"], raw.headers["x-byok-key-hint"]) == ("bedrock", ascii_hint(second))
+
+
+def test_a_call_naming_a_family_stays_in_it(dataplane, sandbox, claude_pool):
+    member, first, second, throttled, healthy, platforms = claude_pool
+    raw = dataplane.openai(member).chat.completions.with_raw_response.create(model="anthropic/standard",
+                                                                             messages=MESSAGES)
+    assert (raw.headers["x-byok-source"], raw.headers["x-byok-fallback-reason"]) == ("platform", "rate_limited")
+    assert healthy.name not in {call["account"] for call in sandbox.call_log()}
+
+
+def test_a_key_of_another_family_outside_the_first_keys_geography_never_serves(dataplane, sandbox, settings):
+    owner, workspace, member = team()
+    eu = sandbox.add_account("bedrock", behaviour="throttled")
+    anywhere = sandbox.add_account("anthropic")
+    key_for(owner, eu, provider="bedrock", name="eu first", inference_profile="eu", priority=0)
+    key_for(owner, anywhere, provider="anthropic", name="anthropic next", priority=1)
+    with pytest.raises(openai.APIStatusError) as refused:  # only US platform credentials: none in the EU
+        dataplane.openai(member).chat.completions.create(model="standard", messages=MESSAGES)
+    assert refused.value.status_code == 503 and "in the eu geography" in refused.value.message
+    assert anywhere.name not in {call["account"] for call in sandbox.call_log()}

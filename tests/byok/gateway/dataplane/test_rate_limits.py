@@ -165,3 +165,20 @@ def test_past_a_limit_the_owner_may_have_calls_served_on_platform_credits(datapl
     assert (second.headers["x-byok-source"], second.headers["x-byok-fallback-reason"]) == ("platform",
                                                                                              "limit_exceeded")
     assert [call["account"] == platform.name for call in sandbox.call_log(CHAT)] == [False, True]
+
+
+def test_a_limits_history_counts_the_calls_it_served_and_the_calls_past_it(dataplane, client_for, owner_team):
+    owner, workspace, member = owner_team
+    api_key, raw = dataplane.api_key(member)
+    limit = usage_limit_set(owner=owner, actor=owner, subject="api_key", api_key=api_key,
+                            metric="requests_per_minute", value=1)
+    client = dataplane.openai(member, key=raw)
+    assert client.chat.completions.create(model="gpt-5-mini", messages=MESSAGES).choices
+    for _ in range(2):
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="gpt-5-mini", messages=MESSAGES)
+    dataplane.openai(member).chat.completions.create(model="gpt-5-mini", messages=MESSAGES)  # another API key
+    dataplane.flush_usage()
+    time.sleep(1.3)  # a process adds its calls past a limit to the shared count once a second
+    today = client_for(owner).get(f"/api/v1/limits/{limit.pk}/").json()["history"][-1]
+    assert (today["used"], today["peak"], today["past_limit"]) == (1.0, 1.0, 2)
