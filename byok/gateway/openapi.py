@@ -3,10 +3,11 @@ plane with schemathesis against it: tests/byok/gateway/dataplane/test_openapi_fu
 
 Every top-level request field is described by the check byok runs on it: the declared field tables of
 providers/translate/ (CHAT_FIELDS, MESSAGES_FIELDS, …), whose checks carry their JSON Schema, so the description
-says exactly which types and ranges are refused before any provider is called. A field sent as null is left out, as
-the checks do. What lies inside a field (a message, a content part, a tool) is read by the family's walker, which
-checks more than is written here: these shapes may promise less than byok checks, never more. Which family takes
-which field (mapped, refused, dropped) is docs/providers.md's table.
+says exactly which types and ranges every family refuses before any provider is called. A field sent as null is
+left out, as the checks do. What lies inside a field (a message, a content part, a tool) follows under `allOf`: the
+shape the translating families' walkers read (they check more than is written here); a pass-through family hands
+it to its provider, which judges. Which family takes which field (mapped, refused, dropped) is
+docs/providers.md's table.
 """
 
 from functools import cache
@@ -25,6 +26,7 @@ NAME = {"type": "string", "minLength": 1}
 _CHAT_PART = {"oneOf": [
     {"type": "object", "required": ["type", "text"],
      "properties": {"type": {"enum": ["text", "input_text"]}, "text": STRING, "cache_control": OBJECT}},
+    {"type": "object", "required": ["type", "refusal"], "properties": {"type": {"const": "refusal"}, "refusal": STRING}},
     {"type": "object", "required": ["type", "image_url"],
      "properties": {"type": {"const": "image_url"}, "cache_control": OBJECT,
                     "image_url": {"type": "object", "required": ["url"], "properties": {"url": STRING}}}},
@@ -34,7 +36,7 @@ _CHAT_PART = {"oneOf": [
                              "properties": {"file_data": STRING, "filename": STRING}}}},
 ]}
 _TOOL_CALL = {"type": "object", "required": ["id", "function"],
-              "properties": {"id": NAME, "type": {"const": "function"},
+              "properties": {"id": NAME,
                              "function": {"type": "object", "required": ["name"],
                                           "properties": {"name": NAME, "arguments": STRING}}}}
 _CHAT_MESSAGE = {"type": "object", "required": ["role"], "properties": {
@@ -43,10 +45,10 @@ _CHAT_MESSAGE = {"type": "object", "required": ["role"], "properties": {
     "tool_calls": {"type": "array", "items": _TOOL_CALL}, "tool_call_id": STRING, "name": STRING}}
 _FUNCTION = {"type": "object", "required": ["name"],
              "properties": {"name": NAME, "description": STRING, "parameters": OBJECT}}
-_CHAT_TOOL = {"type": "object", "required": ["type", "function"],
+_CHAT_TOOL = {"type": "object", "required": ["function"],
               "properties": {"type": {"const": "function"}, "function": _FUNCTION, "cache_control": OBJECT}}
 _CHAT_TOOL_CHOICE = {"anyOf": [{"enum": ["auto", "none", "required"]},
-                               {"type": "object", "required": ["type", "function"],
+                               {"type": "object", "required": ["function"],
                                 "properties": {"type": {"const": "function"},
                                                "function": {"type": "object", "required": ["name"],
                                                             "properties": {"name": STRING}}}}]}
@@ -68,7 +70,8 @@ _RESPONSES_ITEM = {"type": "object", "properties": {
     "type": {"enum": ["message", "function_call", "function_call_output", "reasoning"]},
     "role": {"enum": ["user", "assistant", "system", "developer"]},
     "content": {"anyOf": [STRING, {"type": "array", "items": _RESPONSES_PART}]},
-    "call_id": STRING, "name": STRING, "arguments": STRING, "output": STRING}}
+    "call_id": STRING, "name": STRING, "arguments": STRING,
+    "output": {"anyOf": [STRING, {"type": "array", "items": _RESPONSES_PART}]}}}
 _RESPONSES_TOOL = {"type": "object", "required": ["type"], "properties": {
     "type": STRING, "name": STRING, "description": STRING, "parameters": OBJECT}}
 

@@ -70,7 +70,7 @@ def valid_body(family: Family, endpoint: str) -> dict:
 
 # --- generated: every declared field × the values its check refuses ----------------------------------------------
 
-POOL = [True, 7, -1, 2.5, 10**12, float("nan"), "", "x", [], ["x"], [1], [{}], {}, {"a": 1}]
+POOL = [True, 7, -1, 2.5, 10**12, "", "x", [], ["x"], [1], [{}], {}, {"a": 1}]
 
 
 def field_schemas(endpoint: str) -> dict[str, dict]:
@@ -87,8 +87,9 @@ def refused_values(schema: dict) -> list:
     return [value for value in POOL if not jsonschema.Draft202012Validator(schema).is_valid(value)]
 
 
-def generated(family: Family, endpoint: str) -> list[tuple[str, dict]]:
-    return [(f"{name}={json.dumps(value)}", {**valid_body(family, endpoint), name: value})
+def generated(family: Family, endpoint: str) -> list[tuple[str, dict, str]]:
+    """(case, body, the field the answer must name)."""
+    return [(f"{name}={json.dumps(value)}", {**valid_body(family, endpoint), name: value}, name)
             for name, schema in field_schemas(endpoint).items() for value in refused_values(schema)]
 
 
@@ -286,7 +287,7 @@ COUNT_INSIDE = {"max_tokens (not a counting field)": {"max_tokens": 5}, "no mess
                 "an unknown field": {"frobnicate": 1}}
 
 
-def written(family: Family, endpoint: str) -> list[tuple[str, dict]]:
+def written(family: Family, endpoint: str) -> list[tuple[str, dict, str]]:
     """The written cases of the endpoint that byok refuses on this family (those inside a field on the families it
     translates)."""
     if endpoint == CHAT:
@@ -304,16 +305,16 @@ def written(family: Family, endpoint: str) -> list[tuple[str, dict]]:
     cases = []
     for name, change in changes.items():
         body = {**valid_body(family, endpoint), **change}
-        cases.append((name, {key: value for key, value in body.items() if value is not None}))
+        cases.append((name, {key: value for key, value in body.items() if value is not None}, ""))
     return cases
 
 
-def corpus(family: Family) -> list[tuple[str, str, bytes]]:
-    """(endpoint, case, body) for every endpoint the family serves."""
+def corpus(family: Family) -> list[tuple[str, str, bytes, str]]:
+    """(endpoint, case, body, the field the answer must name, if one) for every endpoint the family serves."""
     cases = []
     for endpoint in family.endpoints:
-        cases += [(endpoint, name, body) for name, body in raw_cases(family, endpoint)]
-        cases += [(endpoint, name, json.dumps(body).encode()) for name, body in
+        cases += [(endpoint, name, body, "") for name, body in raw_cases(family, endpoint)]
+        cases += [(endpoint, name, json.dumps(body).encode(), field) for name, body, field in
                   generated(family, endpoint) + written(family, endpoint)]
     return cases
 
@@ -352,10 +353,11 @@ def test_bad_input_is_refused_in_shape_before_any_provider_call(dataplane, sandb
     headers = {"Authorization": f"Bearer {dataplane.token(member)}", "Content-Type": "application/json"}
     failures = []
     with httpx2.Client(base_url=dataplane.url, headers=headers, timeout=30) as client:
-        for endpoint, case, body in corpus(family):
+        for endpoint, case, body, field in corpus(family):
             answer = client.post(endpoint, content=body)
             opened = [call["operation"] for call in sandbox.call_log() if call["operation"] not in SIGN_IN]
-            if not 400 <= answer.status_code < 500 or not in_shape(endpoint, answer) or opened:
+            if not 400 <= answer.status_code < 500 or not in_shape(endpoint, answer) or field not in answer.text \
+                    or opened:
                 failures.append(f"{endpoint} {case}: {answer.status_code} {answer.text[:300]} provider calls {opened}")
                 sandbox.server.reset()
     dataplane.flush_usage()
