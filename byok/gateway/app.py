@@ -8,6 +8,7 @@
     POST /v1/embeddings         OpenAI Embeddings (OpenAI, Mistral, Z.ai, Bedrock Titan and Cohere, Vertex)
     GET  /v1/models             what this workspace can call now, and on whose credentials
     GET  /v1/models/{id}        one of them
+    GET  /v1/openapi.json       all of the above described in OpenAPI 3.1 (openapi.py)
 
 Every other path under /v1/ is a JSON 404 in the calling SDK's shape (Anthropic's when `anthropic-version` is sent),
 never an HTML page. Browser apps from BYOK_CORS_ORIGINS get CORS answers (preflights included).
@@ -57,7 +58,7 @@ from ..providers.translate.responses import (
     in_responses_terms,
     responses_to_chat,
 )
-from . import bridge, cache, usage
+from . import bridge, cache, openapi, usage
 from .auth import NOT_CACHED, authenticate_api_key_from, cached_principal
 from .breaker import resolution_for_model
 from .catalog import ALIASES, CLAUDE_FAMILIES, Target, UnknownModel, embeds, family_models, parse_model, valid_names
@@ -231,7 +232,7 @@ def _body(raw: bytes) -> dict:
     if json_depth(text) > max_json_depth():
         raise RequestInvalid(f"The request body nests JSON deeper than {max_json_depth()} levels.")
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_not_json)
     except ValueError:
         raise RequestInvalid("The request body is not valid JSON.") from None
     except RecursionError:
@@ -239,6 +240,11 @@ def _body(raw: bytes) -> dict:
     if not isinstance(body, dict):
         raise RequestInvalid("The request body must be a JSON object.")
     return body
+
+
+def _not_json(constant: str):
+    """NaN and Infinity, which Python's json reads and JSON has not: refused, never passed on to a provider."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:
@@ -501,9 +507,14 @@ def _model_entry(model: str, resolution: Resolution, aliases: list[str], anthrop
             "byok": byok}
 
 
+async def describe(headers: dict, raw: bytes, reply: Reply) -> None:
+    """The data plane's OpenAPI description: public, like the API's own schema."""
+    await reply.json(200, openapi.description())
+
+
 ROUTES = {("POST", "/v1/chat/completions"): chat_completions, ("POST", "/v1/messages"): messages,
           ("POST", "/v1/messages/count_tokens"): count_tokens, ("POST", "/v1/responses"): responses,
-          ("POST", "/v1/embeddings"): embeddings, ("GET", "/v1/models"): models}
+          ("POST", "/v1/embeddings"): embeddings, ("GET", "/v1/models"): models, ("GET", "/v1/openapi.json"): describe}
 PATHS = {path for _, path in ROUTES}
 MODEL_PATH = "/v1/models/"
 

@@ -29,7 +29,17 @@ def type_name(value) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
+def with_schema(schema: dict) -> Callable[[Check], Check]:
+    """The check states what it accepts as JSON Schema: /v1/openapi.json describes each field by its check
+    (byok/gateway/openapi.py), so the description and the checks cannot part."""
+    def attach(check: Check) -> Check:
+        check.schema = schema
+        return check
+    return attach
+
+
 def number(low: float, high: float) -> Check:
+    @with_schema({"type": "number", "minimum": low, "maximum": high})
     def check(value, name):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RequestInvalid(f"{name} must be a number, not {type_name(value)}.", param=name)
@@ -40,6 +50,7 @@ def number(low: float, high: float) -> Check:
 
 
 def integer(low: int, high: int) -> Check:
+    @with_schema({"type": "integer", "minimum": low, "maximum": high})
     def check(value, name):
         if isinstance(value, bool) or not isinstance(value, int):
             raise RequestInvalid(f"{name} must be an integer, not {type_name(value)}.", param=name)
@@ -49,7 +60,11 @@ def integer(low: int, high: int) -> Check:
     return check
 
 
+JSON_TYPES = {bool: "boolean", str: "string", dict: "object", list: "array"}
+
+
 def of_type(kind: type, label: str) -> Check:
+    @with_schema({"type": JSON_TYPES[kind]})
     def check(value, name):
         if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
             raise RequestInvalid(f"{name} must be {label}, not {type_name(value)}.", param=name)
@@ -58,6 +73,7 @@ def of_type(kind: type, label: str) -> Check:
 
 
 def one_of(*choices: str) -> Check:
+    @with_schema({"enum": list(choices)})
     def check(value, name):
         if value not in choices:
             raise RequestInvalid(f"{name} must be one of {', '.join(choices)} (got {value!r}).", param=name)
@@ -67,6 +83,7 @@ def one_of(*choices: str) -> Check:
 
 def strings(limit: int) -> Check:
     """A string or a list of up to `limit` strings."""
+    @with_schema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": limit}]})
     def check(value, name):
         if isinstance(value, str):
             return value
@@ -76,9 +93,17 @@ def strings(limit: int) -> Check:
     return check
 
 
+@with_schema({"type": ["string", "object"]})
 def string_or_object(value, name):
     if not isinstance(value, (str, dict)):
         raise RequestInvalid(f"{name} must be a string or an object, not {type_name(value)}.", param=name)
+    return value
+
+
+@with_schema({"type": "array", "minItems": 1})
+def non_empty_list(value, name):
+    if not isinstance(value, list) or not value:
+        raise RequestInvalid(f"{name} must be a non-empty list.", param=name)
     return value
 
 
@@ -90,7 +115,7 @@ positive_int = integer(1, 10_000_000)
 
 # Every request field of the Chat Completions API (OpenAI's reference), with its type.
 CHAT_FIELDS: dict[str, Check] = {
-    "model": string, "messages": array, "stream": boolean, "stream_options": obj,
+    "model": string, "messages": non_empty_list, "stream": boolean, "stream_options": obj,
     "max_tokens": positive_int, "max_completion_tokens": positive_int,
     "temperature": number(0, 2), "top_p": number(0, 1), "n": integer(1, 128), "stop": strings(4),
     "presence_penalty": number(-2, 2), "frequency_penalty": number(-2, 2), "logit_bias": obj,
@@ -474,8 +499,9 @@ def tool_choice_of(choice, tools: list[Tool]) -> ToolChoice | None:
         return None
     if choice in ("auto", "none", "required"):
         return ToolChoice(choice)
-    if isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
-        name = choice["function"]["name"]
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        name = function["name"]
         if name not in {tool.name for tool in tools}:
             raise RequestInvalid(f"tool_choice names {name!r}, which is not one of the tools.", param="tool_choice")
         return ToolChoice("named", name)

@@ -10,11 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import RequestInvalid
-from .chat import OWN, Check, Drop, Map, Refuse, Rule, declared, integer, one_of, string
+from .chat import OWN, Check, Drop, Map, Refuse, Rule, declared, integer, one_of, string, with_schema
 
 MAX_INPUTS = 2048  # OpenAI's own limit on inputs per request
+_TOKENS = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}
+_TEXT = {"type": "string", "minLength": 1}
 
 
+@with_schema({"anyOf": [_TEXT, _TOKENS, {"type": "array", "items": {"anyOf": [_TEXT, _TOKENS]}, "minItems": 1,
+                                          "maxItems": MAX_INPUTS}]})
 def _input(value, name):
     """A string, a list of strings, a token array or a list of token arrays; never empty, at most MAX_INPUTS."""
     if isinstance(value, str) or _tokens(value):

@@ -39,7 +39,7 @@ from .chat import (
     walk,
 )
 from .common import StreamToChat, chat_completion, usage
-from .gemini_schema import gemini_schema
+from .gemini_schema import SchemaBudget, gemini_schema
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
            "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
@@ -98,7 +98,8 @@ def chat_to_gemini(body: dict) -> dict:
     request["contents"] = contents
     if system:  # a string system instruction, as google-genai sends it: one text part of a user turn
         request["systemInstruction"] = {"role": "user", "parts": [{"text": "\n\n".join(system)}]}
-    request.update(_tools(body))
+    budget = SchemaBudget()
+    request.update(_tools(body, budget))
     config = request.setdefault("generationConfig", {})
     if body.get("max_completion_tokens") or body.get("max_tokens"):
         config["maxOutputTokens"] = max_tokens_of(body, 0)  # otherwise Gemini's own limit, thinking included
@@ -106,7 +107,7 @@ def chat_to_gemini(body: dict) -> dict:
         config["responseMimeType"] = "application/json"
         if answer.schema is not None:
             config["responseSchema"] = gemini_schema(answer.schema, param="response_format.json_schema.schema",
-                                                     ordered=True)
+                                                     ordered=True, budget=budget)
     return request
 
 
@@ -127,7 +128,10 @@ def _image_part(part: Part) -> dict:
             raise RequestInvalid(f"Gemini does not read {part.media} images; send PNG, JPEG or WebP.",
                                  param="messages")
         return {"inlineData": {"mimeType": _INLINE_TYPES[part.media], "data": part.data}}
-    url = urlsplit(part.url)
+    try:
+        url = urlsplit(part.url)
+    except ValueError:  # e.g. an unclosed [IPv6 host]
+        raise RequestInvalid("An image_url is a data: URL or an http(s):// link.", param="messages") from None
     if url.scheme == "gs":
         # Vertex AI reads Cloud Storage as the key's service account: a member must not reach the owner's buckets.
         raise RequestInvalid("gs:// images would be read with the key owner's service account; send an https:// "
@@ -155,8 +159,8 @@ def _function_response(turn: Turn) -> dict:
     return {"functionResponse": {"name": turn.tool_name, "response": response}}
 
 
-def _tools(body: dict) -> dict:
-    """The request's `tools` and `toolConfig` ({} without tools)."""
+def _tools(body: dict, budget: SchemaBudget) -> dict:
+    """The request's `tools` and `toolConfig` ({} without tools); their schemas spend the request's `budget`."""
     tools = tools_of(body.get("tools"), family="Gemini")
     choice = tool_choice_of(body.get("tool_choice"), tools)
     if not tools:
@@ -172,7 +176,7 @@ def _tools(body: dict) -> dict:
         declaration = {"name": tool.name}
         if tool.description:
             declaration["description"] = tool.description
-        parameters = gemini_schema(tool.parameters, param=f"tools[{index}].function.parameters")
+        parameters = gemini_schema(tool.parameters, param=f"tools[{index}].function.parameters", budget=budget)
         parameters.setdefault("type", "OBJECT")  # a function's parameters are an object, said or not
         if parameters["type"] != "OBJECT":
             raise RequestInvalid(f"tools[{index}].function.parameters must be an object schema.", param="tools")

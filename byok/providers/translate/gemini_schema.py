@@ -12,7 +12,7 @@ into its parent. Everything else (exclusiveMinimum, multipleOf, uniqueItems, not
 $schema, vendor `x-…` keys, …) has no Gemini field and is dropped: each only narrows which values are valid, so the
 model sees a looser schema, never a different one. What cannot be loosened that way is refused with a 400 naming
 the place: tuple arrays (`items` as a list, `prefixItems`), recursive or unresolvable `$ref`, conflicting `allOf`
-branches, unknown types. A response schema also lists each object's properties in `propertyOrdering` (as
+branches, unknown types, and schemas that expand past MAX_SCHEMAS in one request. A response schema also lists each object's properties in `propertyOrdering` (as
 google-genai does), so that Gemini answers them in the order the caller declared rather than alphabetically.
 """
 
@@ -31,16 +31,34 @@ _KEPT = {"description": ("description", str), "title": ("title", str), "pattern"
 _KINDS = {str: "a string", bool: "true or false", int: "an integer"}
 _FORMATS = {"STRING": ("date-time",), "NUMBER": ("float", "double"), "INTEGER": ("int32", "int64")}
 _MAX_DEPTH = 32  # deeper request JSON would exhaust the recursion before Vertex AI saw it
+MAX_SCHEMAS = 10_000  # translated (sub-)schemas in one request: about 0.1 s of the event loop
 
 
-def gemini_schema(schema, *, param: str, ordered: bool = False) -> dict:
+class SchemaBudget:
+    """How many schemas one request's tools and response format may still translate to. Inlining `$ref`s can make
+    a schema of a few hundred bytes exponentially large (two refs to a definition that holds two refs to the next…),
+    and the translation runs on the event loop: past the budget the request is refused."""
+
+    def __init__(self, schemas: int = MAX_SCHEMAS) -> None:
+        self.left = schemas
+
+    def spend(self, where: str) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise RequestInvalid(f"{_field(where)}: the request's schemas expand ($ref inlined) to more than "
+                                 f"{MAX_SCHEMAS:,} schemas; Gemini needs them smaller.", param=_field(where))
+
+
+def gemini_schema(schema, *, param: str, ordered: bool = False, budget: SchemaBudget | None = None) -> dict:
     """`schema` (a JSON Schema object) translated; RequestInvalid(param=…) names where it cannot be expressed.
-    `ordered`: each object with more than one property says their order (`propertyOrdering`)."""
+    `ordered`: each object with more than one property says their order (`propertyOrdering`). `budget`: the
+    request's, shared by all its schemas (a schema of its own when not given)."""
     if not isinstance(schema, dict):
         raise RequestInvalid(f"{param} must be a JSON Schema object.", param=_field(param))
     defs = {**_mapping(schema.get("definitions"), f"{param}.definitions"),
             **_mapping(schema.get("$defs"), f"{param}.$defs")}
-    return _Translation(defs, ordered=ordered).schema(schema, param, depth=0, refs=())
+    return _Translation(defs, ordered=ordered, budget=budget or SchemaBudget()).schema(schema, param, depth=0,
+                                                                                        refs=())
 
 
 def _mapping(value, where: str) -> dict:
@@ -52,13 +70,15 @@ def _mapping(value, where: str) -> dict:
 
 
 class _Translation:
-    def __init__(self, defs: dict, *, ordered: bool) -> None:
+    def __init__(self, defs: dict, *, ordered: bool, budget: SchemaBudget) -> None:
         self.defs = defs
         self.ordered = ordered
+        self.budget = budget
 
     def schema(self, schema, where: str, *, depth: int, refs: tuple[str, ...]) -> dict:
         if not isinstance(schema, dict):
             self.refuse(where, "must be a JSON Schema object")
+        self.budget.spend(where)
         if depth > _MAX_DEPTH:
             self.refuse(where, f"nests deeper than {_MAX_DEPTH} levels")
         schema, refs = self.flattened(schema, where, refs=refs)
@@ -120,6 +140,8 @@ class _Translation:
                 self.refuse(f"{where}.$ref", f"{ref!r} does not name an entry of the schema's $defs")
             if ref in refs:
                 self.refuse(f"{where}.$ref", f"{ref!r} is recursive, which Gemini cannot express")
+            if not isinstance(self.defs[name], dict):
+                self.refuse(f"{where}.$ref", f"{ref!r} names an entry that is not a JSON Schema object")
             target, refs = self.flattened(self.defs[name], where, refs=(*refs, ref))
             schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
         if "allOf" in schema:

@@ -6,15 +6,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import RequestInvalid
-from .chat import OWN, Check, Map, Refuse, Rule, array, boolean, declared, integer, number, obj, positive_int, string
+from .chat import (
+    OWN,
+    Check,
+    Map,
+    Refuse,
+    Rule,
+    array,
+    boolean,
+    declared,
+    integer,
+    non_empty_list,
+    number,
+    obj,
+    positive_int,
+    string,
+    with_schema,
+)
 
 
+@with_schema({"type": ["string", "array"]})
 def _system(value, name):
     if not isinstance(value, (str, list)):
         raise RequestInvalid(f"{name} must be a string or a list of text blocks.", param=name)
     return value
 
 
+@with_schema({"type": "array", "items": {"type": "string"}})
 def _strings(value, name):
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise RequestInvalid(f"{name} must be a list of strings.", param=name)
@@ -22,7 +40,7 @@ def _strings(value, name):
 
 
 MESSAGES_FIELDS: dict[str, Check] = {
-    "model": string, "messages": array, "max_tokens": positive_int, "system": _system, "stop_sequences": _strings,
+    "model": string, "messages": non_empty_list, "max_tokens": positive_int, "system": _system, "stop_sequences": _strings,
     "stream": boolean, "temperature": number(0, 1), "top_p": number(0, 1), "top_k": integer(0, 1_000_000),
     "tools": array, "tool_choice": obj, "metadata": obj, "thinking": obj, "service_tier": string,
     "container": string, "mcp_servers": array, "context_management": obj, "output_format": obj,

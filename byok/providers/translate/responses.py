@@ -34,6 +34,7 @@ from .chat import (
     positive_int,
     string,
     thinking_blocks_of,
+    with_schema,
 )
 
 MAX_INPUT_ITEMS = 2048  # byok's bound on one request's conversation, checked before anything is translated
@@ -44,6 +45,7 @@ INCLUDES = (ENCRYPTED_REASONING, "message.output_text.logprobs", "message.input_
             "web_search_call.action.sources", "code_interpreter_call.outputs")
 
 
+@with_schema({"anyOf": [{"type": "string"}, {"type": "array", "maxItems": MAX_INPUT_ITEMS}]})
 def _input(value, name):
     if isinstance(value, str):
         return value
@@ -55,6 +57,7 @@ def _input(value, name):
     return value
 
 
+@with_schema({"type": "array", "items": {"enum": list(INCLUDES)}})
 def _include(value, name):
     array(value, name)
     for index, entry in enumerate(value):
@@ -62,6 +65,7 @@ def _include(value, name):
     return value
 
 
+@with_schema({"anyOf": [{"enum": ["auto", "none", "required"]}, {"type": "object"}]})
 def _tool_choice(value, name):
     if isinstance(value, str):
         return one_of("auto", "none", "required")(value, name)

@@ -1,14 +1,17 @@
 """Usage is never lost and never blocks other tenants: a row the database refuses is parked in the dead-letter table
 while the rest of its batch lands; a database outage keeps every row (in memory, then on disk at shutdown) and the
-rows are written once when it ends, however often they are replayed."""
+rows are written once when it ends, however often they are replayed; a data-plane process told to stop (SIGTERM)
+answers the calls in flight and writes every row before it exits."""
 
 import asyncio
 import logging
 import shutil
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx2
 import pytest
 from django.utils import timezone
 
@@ -118,6 +121,37 @@ def test_shutdown_during_an_outage_spills_usage_and_the_next_start_replays_it_on
         assert UsageRecord.objects.filter(workspace=workspace).count() == 7
     finally:
         restarted.stop()
+
+
+def test_sigterm_with_usage_queued_and_calls_in_flight_loses_nothing(dataplane_processes, sandbox):
+    owner, quick_workspace, quick_member = team()
+    key_for(owner, sandbox.add_account("openai"), provider="openai")
+    owner, slow_workspace, slow_member = team()
+    key_for(owner, sandbox.add_account("anthropic", latency_ms=2000), provider="anthropic")
+    [server] = dataplane_processes()
+    quick = httpx2.Client(base_url=server.url, timeout=30,
+                          headers={"Authorization": f"Bearer {DataPlaneServer.token(quick_member)}"})
+    slow = httpx2.Client(base_url=server.url, timeout=30,
+                         headers={"Authorization": f"Bearer {DataPlaneServer.token(slow_member)}"})
+    body = {"messages": MESSAGES, "max_tokens": 50}
+
+    with ThreadPoolExecutor(2) as pool:
+        in_flight = [pool.submit(slow.post, "/v1/chat/completions", json={**body, "model": "anthropic/standard",
+                                                                           "stream": stream})
+                     for stream in (False, True)]
+        time.sleep(0.5)  # both are at the provider (2 s)
+        answered = [quick.post("/v1/chat/completions", json={**body, "model": "openai/standard"}) for _ in range(20)]
+        assert not UsageRecord.objects.filter(workspace=slow_workspace).exists()
+        server.process.send_signal(signal.SIGTERM)  # the last calls' usage is queued (written every second)
+        late = [call.result() for call in in_flight]
+    assert server.process.wait(timeout=30) == -signal.SIGTERM  # uvicorn raises it again once it has shut down
+
+    assert all(answer.status_code == 200 for answer in answered + late)
+    assert "data: [DONE]" in late[1].text  # the stream in flight was answered to its end
+    assert UsageRecord.objects.filter(workspace=quick_workspace).count() == 20
+    assert UsageRecord.objects.filter(workspace=slow_workspace).count() == 2
+    model_calls = [call for call in sandbox.call_log() if call["operation"] != "sts.GetSessionToken"]
+    assert len(model_calls) == 22 == UsageRecord.objects.values("call_id").distinct().count()
 
 
 def platform_entry(workspace, member, credits: int) -> usage.UsageEntry:

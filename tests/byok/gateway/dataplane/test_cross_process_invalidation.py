@@ -17,7 +17,8 @@ def test_a_disabled_key_reaches_another_process_within_the_watch_interval(datapl
     owner, workspace, member = team()
     key = key_for(owner, sandbox.add_account("anthropic"), provider="anthropic")
     use_platform_account(settings, sandbox, provider="anthropic")
-    [url] = dataplane_processes()
+    [server] = dataplane_processes()
+    url = server.url
     headers = {"Authorization": f"Bearer {DataPlaneServer.token(member)}"}
     body = {"model": "anthropic/standard", "messages": [{"role": "user", "content": "Hi"}]}
     with httpx2.Client(base_url=url, headers=headers, timeout=30) as client:

@@ -65,7 +65,7 @@ def test_four_processes_hold_a_rate_limit_and_a_budget_and_notice_once(
                            metric="requests_per_minute", value=LIMIT, thresholds=[80])
     budget = usage_limit_set(owner=owner, actor=owner, subject="api_key", api_key=budget_key, metric="money_per_day",
                              value=BUDGET_CENTS, thresholds=[80])
-    urls = dataplane_processes(PROCESSES, env={"CACHE_URL": redis_url})
+    urls = [server.url for server in dataplane_processes(PROCESSES, env={"CACHE_URL": redis_url})]
 
     left = 60 - time.time() % 60
     if left < SECONDS + 2:  # requests are counted per clock minute: the burst stays in one
