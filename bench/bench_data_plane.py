@@ -1,7 +1,7 @@
 """The data plane's cost, side by side with a direct call to the same simulator upstream, on one uvicorn worker.
 
 Set-up: the simulator in its own process; `uvicorn byok_project.asgi:application` with one worker (uvloop,
-httptools), production settings, a throwaway database; an owner's OpenAI and Anthropic keys on simulated accounts.
+byok_project.http_protocol), production settings, a throwaway database; an owner's OpenAI and Anthropic keys on simulated accounts.
 The client is the same httpx2 client for both paths (direct: POST {simulator}/openai/v1/chat/completions; through
 the data plane: POST /v1/chat/completions with model openai/gpt-5-mini; likewise /v1/responses, /v1/embeddings and,
 on the Anthropic account, /v1/messages), so the difference is what the data plane adds.
@@ -69,7 +69,8 @@ def main() -> None:
                                       str(simulator_port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         worker = subprocess.Popen([sys.executable, "-m", "uvicorn", "byok_project.asgi:application", "--port",
-                                   str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                                   str(port), "--workers", "1", "--loop", "uvloop", "--http",
+                                   "byok_project.http_protocol:HttpProtocol",
                                    "--no-access-log", "--log-level", "warning", "--backlog", "4096"],
                                   cwd=ROOT, env=env)
         try:
