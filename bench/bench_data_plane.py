@@ -1,13 +1,19 @@
 """The data plane's cost, side by side with a direct call to the same simulator upstream, on one uvicorn worker.
 
 Set-up: the simulator in its own process; `uvicorn byok_project.asgi:application` with one worker (uvloop,
-httptools), production settings, a throwaway database; an owner's OpenAI key on a simulated account. The client
-is the same httpx2 client for both paths (direct: POST {simulator}/openai/v1/chat/completions; through the data
-plane: POST /v1/chat/completions with model openai/gpt-5-mini), so the difference is what the data plane adds.
+byok_project.http_protocol), production settings, a throwaway database; an owner's OpenAI and Anthropic keys on simulated accounts.
+The client is the same httpx2 client for both paths (direct: POST {simulator}/openai/v1/chat/completions; through
+the data plane: POST /v1/chat/completions with model openai/gpt-5-mini; likewise /v1/responses, /v1/embeddings and,
+on the Anthropic account, /v1/messages), so the difference is what the data plane adds.
 
-Figures (each of 3 repeats): added latency p50/p99 (interleaved sequential pairs), throughput at 16 concurrent
-clients, 1,000 calls kept in flight against an upstream with 1 s latency (share of the ideal 1,000 req/s, errors), streaming
-time-to-first-token added, and the worker's RSS. Plus, once: Django async view vs the lean ASGI app, in-process.
+Figures (each of 3 repeats): added latency p50/p99 of chat, responses and embeddings (interleaved sequential pairs,
+the endpoints in turn) and each one's ratio to chat's, throughput at 16 concurrent clients, 1,000 calls kept in
+flight against an upstream with 1 s latency (share of the ideal 1,000 req/s, errors), streaming first event and
+first token added on chat, messages and responses streams, and the worker's RSS. Plus, once: Django async view vs
+the lean ASGI app, in-process.
+
+BENCH_DP_ONLY=latency,streaming (any of latency, throughput, concurrency, streaming, django) runs only those parts:
+a short, focused run for a side-by-side comparison on a shared machine.
 """
 
 import asyncio
@@ -31,8 +37,11 @@ SLOW_SECONDS = float(os.environ.get("BENCH_DP_SLOW_SECONDS", 10))
 LOCKSTEP = os.environ.get("BENCH_DP_LOCKSTEP") == "1"
 UPSTREAM_LATENCY = 1.0  # seconds: the stub upstream's answer time (bench._stub_upstream's argument below)
 STREAM_PAIRS = int(os.environ.get("BENCH_DP_STREAM_PAIRS", 200))
+PARTS = set(os.environ.get("BENCH_DP_ONLY", "latency,throughput,concurrency,streaming,django").split(","))
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-5-mini"
+EMBEDDING_MODEL = "text-embedding-3-small"
+CLAUDE_MODEL = "claude-haiku-4-5"
 
 
 def main() -> None:
@@ -41,9 +50,9 @@ def main() -> None:
 
     from byok.simulator.accounts import new_account
 
-    fast = new_account("openai", name="bench-fast")
+    fast, claude = new_account("openai", name="bench-fast"), new_account("anthropic", name="bench-claude")
     with throwaway_database("data_plane"):
-        fast_token, stub_token = _teams(fast.api_key)
+        fast_token, stub_token = _teams(fast.api_key, claude.api_key)
         simulator_port, port, stub_port = _free_port(), _free_port(), _free_port()
         simulator_url = f"http://127.0.0.1:{simulator_port}"
         env = {
@@ -51,6 +60,7 @@ def main() -> None:
             "SECRET_KEY": "bench-" + "s" * 50, "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
             "BYOK_ENCRYPTION_KEYS": ",".join(settings.BYOK_ENCRYPTION_KEYS), "LOG_LEVEL": "WARNING",
             "BYOK_OPENAI_BASE_URL": f"{simulator_url}/openai/v1", "PYTHONPATH": str(ROOT),
+            "BYOK_ANTHROPIC_BASE_URL": f"{simulator_url}/anthropic",
             "BYOK_MISTRAL_BASE_URL": f"http://127.0.0.1:{stub_port}/v1",
         }
         stub = subprocess.Popen([sys.executable, "-m", "bench._stub_upstream", str(stub_port),
@@ -59,7 +69,8 @@ def main() -> None:
                                       str(simulator_port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         worker = subprocess.Popen([sys.executable, "-m", "uvicorn", "byok_project.asgi:application", "--port",
-                                   str(port), "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                                   str(port), "--workers", "1", "--loop", "uvloop", "--http",
+                                   "byok_project.http_protocol:HttpProtocol",
                                    "--no-access-log", "--log-level", "warning", "--backlog", "4096"],
                                   cwd=ROOT, env=env)
         try:
@@ -68,71 +79,108 @@ def main() -> None:
             import httpx2
 
             httpx2.post(f"{simulator_url}/_simulator/accounts",
-                        json={"accounts": [_account_json(fast)]}).raise_for_status()
-            bench = Bench(simulator_url, f"http://127.0.0.1:{port}", fast, fast_token)
+                        json={"accounts": [_account_json(fast), _account_json(claude)]}).raise_for_status()
+            bench = Bench(simulator_url, f"http://127.0.0.1:{port}", fast, claude, fast_token)
             bench.stub_url, bench.stub_token = f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub_token
             bench.worker_pid = worker.pid
             for repeat in range(1, REPEATS + 1):
                 print(f"-- repeat {repeat}/{REPEATS}", flush=True)
-                bench.latency()
-                asyncio.run(bench.throughput())
-                asyncio.run(bench.concurrency())
-                bench.streaming()
+                if "latency" in PARTS:
+                    bench.latency()
+                if "throughput" in PARTS:
+                    asyncio.run(bench.throughput())
+                if "concurrency" in PARTS:
+                    asyncio.run(bench.concurrency())
+                if "streaming" in PARTS:
+                    bench.streaming()
                 print(f"worker RSS: {_rss_mb(worker.pid):.0f} MB", flush=True)
         finally:
             for process in (worker, simulator, stub):
                 process.terminate()
                 process.wait(timeout=15)
-    django_vs_lean()
+    if "django" in PARTS:
+        django_vs_lean()
+
+
+# What each endpoint's first streamed event and first token look like (a line of the SSE body), to time them.
+FIRST_TOKEN = {
+    "chat": lambda line: '"content":"' in line and '"content":""' not in line,
+    "messages": lambda line: '"text_delta"' in line,
+    "responses": lambda line: '"response.output_text.delta"' in line,
+}
 
 
 class Bench:
-    def __init__(self, simulator_url, url, fast, fast_token) -> None:
-        self.direct_url = f"{simulator_url}/openai/v1/chat/completions"
+    def __init__(self, simulator_url, url, fast, claude, fast_token) -> None:
+        self.simulator_url, self.base_url = simulator_url, url
         self.url = f"{url}/v1/chat/completions"
-        self.fast, self.fast_token = fast, fast_token
+        self.fast, self.claude, self.fast_token = fast, claude, fast_token
 
-    def _direct(self, account, stream=False):
-        return self.direct_url, {"Authorization": f"Bearer {account.api_key}"}, \
-            {"model": MODEL, "messages": MESSAGES, "stream": stream}
+    def _direct(self, endpoint: str, stream=False):
+        """The same call straight to the simulator: (url, headers, body)."""
+        openai = {"Authorization": f"Bearer {self.fast.api_key}"}
+        if endpoint == "chat":
+            return f"{self.simulator_url}/openai/v1/chat/completions", openai, \
+                {"model": MODEL, "messages": MESSAGES, "stream": stream}
+        if endpoint == "responses":
+            return f"{self.simulator_url}/openai/v1/responses", openai, \
+                {"model": MODEL, "input": MESSAGES[0]["content"], "stream": stream}
+        if endpoint.startswith("embeddings"):  # base64: what the OpenAI SDKs ask for unless told otherwise
+            return f"{self.simulator_url}/openai/v1/embeddings", openai, \
+                {"model": EMBEDDING_MODEL, "input": MESSAGES[0]["content"],
+                 "encoding_format": "float" if endpoint.endswith("float") else "base64"}
+        return f"{self.simulator_url}/anthropic/v1/messages", \
+            {"x-api-key": self.claude.api_key, "anthropic-version": "2023-06-01"}, \
+            {"model": CLAUDE_MODEL, "max_tokens": 64, "messages": MESSAGES, "stream": stream}
 
-    def _gateway(self, token, stream=False):
-        return self.url, {"Authorization": f"Bearer {token}"}, \
-            {"model": f"openai/{MODEL}", "messages": MESSAGES, "stream": stream}
+    def _gateway(self, endpoint: str, stream=False):
+        """The same call through the data plane, on the member's workspace API key."""
+        _, headers, body = self._direct(endpoint, stream)
+        headers = {k: v for k, v in headers.items() if k != "x-api-key"} | {"Authorization": f"Bearer {self.fast_token}"}
+        family = "anthropic" if endpoint == "messages" else "openai"
+        path = {"chat": "chat/completions", "embeddings float": "embeddings"}.get(endpoint, endpoint)
+        return f"{self.base_url}/v1/{path}", headers, {**body, "model": f"{family}/{body['model']}"}
 
     def latency(self) -> None:
+        """Interleaved sequential pairs (direct, then through the data plane), the endpoints in turn, so that the
+        machine's noise falls alike on each."""
         import httpx2
 
+        endpoints = ("chat", "responses", "embeddings", "embeddings float")
         with httpx2.Client(timeout=30) as client:
-            direct, gateway = self._direct(self.fast), self._gateway(self.fast_token)
+            targets = {e: (self._direct(e), self._gateway(e)) for e in endpoints}
 
-            def call(target):
+            def call(target) -> float:
                 url, headers, body = target
+                started = time.perf_counter()
                 response = client.post(url, headers=headers, json=body)
+                elapsed = (time.perf_counter() - started) * 1000
                 assert response.status_code == 200, response.text
+                return elapsed
 
             for _ in range(100):
-                call(direct)
-                call(gateway)
-            differences, direct_ms, gateway_ms = [], [], []
+                for direct, gateway in targets.values():
+                    call(direct)
+                    call(gateway)
+            direct_ms = {e: [] for e in endpoints}
+            gateway_ms = {e: [] for e in endpoints}
             for _ in range(PAIRS):
-                started = time.perf_counter()
-                call(direct)
-                middle = time.perf_counter()
-                call(gateway)
-                ended = time.perf_counter()
-                direct_ms.append((middle - started) * 1000)
-                gateway_ms.append((ended - middle) * 1000)
-                differences.append(gateway_ms[-1] - direct_ms[-1])
-        d, g, added = percentiles(direct_ms), percentiles(gateway_ms), percentiles(differences)
-        print(f"latency, {PAIRS} interleaved pairs: direct p50 {d['p50']:.2f} ms p99 {d['p99']:.2f} ms; data plane "
-              f"p50 {g['p50']:.2f} ms p99 {g['p99']:.2f} ms; added p50 {added['p50']:.2f} ms (target <= 1), "
-              f"p99 {added['p99']:.2f} ms (target <= 3)", flush=True)
+                for endpoint, (direct, gateway) in targets.items():
+                    direct_ms[endpoint].append(call(direct))
+                    gateway_ms[endpoint].append(call(gateway))
+        added = {e: percentiles([b - a for a, b in zip(direct_ms[e], gateway_ms[e])]) for e in endpoints}
+        for endpoint in endpoints:
+            d, g, a = percentiles(direct_ms[endpoint]), percentiles(gateway_ms[endpoint]), added[endpoint]
+            ratio = "" if endpoint == "chat" else f"; {a['p50'] / max(added['chat']['p50'], 1e-9):.2f}x chat's " \
+                                                  "(target <= 1.10)"
+            print(f"latency {endpoint}, {PAIRS} interleaved pairs: direct p50 {d['p50']:.2f} ms p99 "
+                  f"{d['p99']:.2f} ms; data plane p50 {g['p50']:.2f} ms p99 {g['p99']:.2f} ms; added p50 "
+                  f"{a['p50']:.2f} ms (target <= 1), p99 {a['p99']:.2f} ms (target <= 3){ratio}", flush=True)
 
     async def throughput(self) -> None:
         import httpx2
 
-        url, headers, body = self._gateway(self.fast_token)
+        url, headers, body = self._gateway("chat")
         count, errors = [0], [0]
         deadline = time.monotonic() + SECONDS
 
@@ -242,33 +290,46 @@ class Bench:
               + (f"; worker CPU {cpu * 1000 / max(calls[0], 1):.2f} ms per call" if through else ""), flush=True)
 
     def streaming(self) -> None:
+        """Time to the first event (the first `data:` line: the response head and the first chunk) and to the first
+        token, direct and through the data plane, interleaved pairs, the streaming endpoints in turn."""
         import httpx2
 
+        endpoints = tuple(FIRST_TOKEN)
         with httpx2.Client(timeout=30) as client:
-            def first_token(target) -> float:
+            def first_times(endpoint, target) -> tuple[float, float]:
                 url, headers, body = target
+                is_token = FIRST_TOKEN[endpoint]
                 started = time.perf_counter()
-                first = None
+                event = token = None
                 with client.stream("POST", url, headers=headers, json=body) as response:
+                    assert response.status_code == 200, response.read()
                     for line in response.iter_lines():
-                        if first is None and line.startswith("data: ") and '"content":"' in line \
-                                and '"content":""' not in line:
-                            first = time.perf_counter()
-                assert first is not None, "no content in the stream"
-                return (first - started) * 1000
+                        if event is None and line.startswith("data: "):
+                            event = time.perf_counter()
+                        if token is None and line.startswith("data: ") and is_token(line):
+                            token = time.perf_counter()
+                assert token is not None, f"no token in the {endpoint} stream"
+                return (event - started) * 1000, (token - started) * 1000
 
-            direct, gateway = self._direct(self.fast, stream=True), self._gateway(self.fast_token, stream=True)
+            targets = {e: (self._direct(e, stream=True), self._gateway(e, stream=True)) for e in endpoints}
             for _ in range(30):
-                first_token(direct)
-                first_token(gateway)
-            differences, direct_ms = [], []
+                for endpoint, (direct, gateway) in targets.items():
+                    first_times(endpoint, direct)
+                    first_times(endpoint, gateway)
+            events, tokens, direct_ms = ({e: [] for e in endpoints} for _ in range(3))
             for _ in range(STREAM_PAIRS):
-                d = first_token(direct)
-                differences.append(first_token(gateway) - d)
-                direct_ms.append(d)
-        added, d = percentiles(differences), percentiles(direct_ms)
-        print(f"streaming time to first token: direct p50 {d['p50']:.2f} ms; added p50 {added['p50']:.2f} ms "
-              f"(target <= 1), p99 {added['p99']:.2f} ms", flush=True)
+                for endpoint, (direct, gateway) in targets.items():
+                    d_event, d_token = first_times(endpoint, direct)
+                    g_event, g_token = first_times(endpoint, gateway)
+                    events[endpoint].append(g_event - d_event)
+                    tokens[endpoint].append(g_token - d_token)
+                    direct_ms[endpoint].append(d_token)
+        for endpoint in endpoints:
+            event, token, d = percentiles(events[endpoint]), percentiles(tokens[endpoint]), \
+                percentiles(direct_ms[endpoint])
+            print(f"streaming {endpoint}, {STREAM_PAIRS} interleaved pairs: first token direct p50 {d['p50']:.2f} ms; "
+                  f"first event added p50 {event['p50']:.2f} ms (target <= 1) p99 {event['p99']:.2f} ms; first "
+                  f"token added p50 {token['p50']:.2f} ms p99 {token['p99']:.2f} ms", flush=True)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -289,8 +350,9 @@ def _account_json(account) -> dict:
             "models": list(account.models), "latency_ms": account.latency_ms}
 
 
-def _teams(fast_key: str) -> tuple[str, str]:
-    """Two workspaces with an owner's key each, and a member's workspace API key for each (what SDKs send)."""
+def _teams(fast_key: str, claude_key: str) -> tuple[str, str]:
+    """Two workspaces with an owner's key each (two in the first: OpenAI and Anthropic), and a member's workspace API
+    key for each (what SDKs send)."""
     from accounts.models import User
     from accounts.services import api_key_create, membership_add, workspace_create
     from byok.services.keys import provider_key_create
@@ -303,6 +365,9 @@ def _teams(fast_key: str) -> tuple[str, str]:
         membership_add(workspace=workspace, user=member, actor=owner)
         provider_key_create(owner=owner, provider=provider, name="main", credentials={"api_key": api_key},
                             skip_test=True)
+        if name == "fast":
+            provider_key_create(owner=owner, provider="anthropic", name="claude",
+                                credentials={"api_key": claude_key}, skip_test=True)
         tokens.append(api_key_create(workspace=workspace, user=member, name="bench", actor=member)[1])
     return tokens[0], tokens[1]
 

@@ -1,6 +1,7 @@
 """The ASGI application: the data plane (/v1/chat/completions, /v1/messages, /v1/models) beside Django.
 
-    uvicorn byok_project.asgi:application --host 0.0.0.0 --port 8000 --workers N --loop uvloop --http httptools
+    uvicorn byok_project.asgi:application --host 0.0.0.0 --port 8000 --workers N --loop uvloop \
+        --http byok_project.http_protocol:HttpProtocol
 """
 
 import os

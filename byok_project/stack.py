@@ -70,7 +70,7 @@ def processes(env: dict[str, str], *, sandbox: bool) -> list[tuple[str, list[str
     return (simulator if sandbox else []) + [
         # The ASGI app: the data plane (/v1/...) beside Django. Production adds --workers N (see docs/operations.md).
         ("web", [python, "-m", "uvicorn", "byok_project.asgi:application", "--host", HOST, "--port", str(PORT),
-                 "--no-access-log", "--lifespan", "on"]),
+                 "--http", "byok_project.http_protocol:HttpProtocol", "--no-access-log", "--lifespan", "on"]),
         ("worker", [python, "-m", "celery", "-A", "byok_project", "worker", "--beat", "--loglevel", "INFO",
                     "--concurrency", "2", "--schedule", str(Path(env["BYOK_VAR_DIR"]) / "celerybeat-schedule")]),
     ]

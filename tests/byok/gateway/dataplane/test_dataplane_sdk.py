@@ -252,6 +252,26 @@ def test_exclusive_key_never_falls_back(dataplane, sandbox, settings):
     assert platform.name not in sandbox.server.stats()["by_account"]
 
 
+def test_a_stream_refused_before_the_first_byte_is_a_json_error_in_each_endpoints_shape(dataplane, sandbox, settings):
+    """The stream's head is sent only once the provider's first event is in hand: a refusal before it keeps its own
+    status and the endpoint's JSON error shape, on each streamed endpoint."""
+    owner, workspace, member, account, key = owner_key(sandbox, "bedrock", account={"behaviour": "throttled"},
+                                                       fallback_mode="none")
+    client = dataplane.openai(member)
+    for call in (lambda: client.chat.completions.create(model="standard", messages=HELLO, stream=True),
+                 lambda: client.responses.create(model="standard", input="Hello", stream=True)):
+        with pytest.raises(openai.RateLimitError) as caught:
+            call()
+        assert caught.value.response.headers["content-type"] == "application/json"
+        assert caught.value.body["code"] == "provider_rate_limited"
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        with dataplane.anthropic(member).messages.stream(model="claude-sonnet", max_tokens=10, messages=HELLO):
+            pass
+    assert caught.value.response.headers["content-type"] == "application/json"
+    assert caught.value.body["error"]["type"] == "rate_limit_error"
+    assert usage_rows(dataplane) == []
+
+
 def test_unknown_model_answers_in_each_api_shape(dataplane, sandbox):
     owner, workspace, member, account, key = owner_key(sandbox, "anthropic")
     with pytest.raises(openai.NotFoundError) as caught:
