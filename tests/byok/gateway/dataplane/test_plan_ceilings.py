@@ -2,8 +2,6 @@
 ceiling; an owner without a limit of that metric on their account is held to the ceiling; a limit set before staff
 lowered the ceiling is held to it. Set with a staff command or the admin, audited, in force in every process at once."""
 
-import time
-
 import openai
 import pytest
 from django.core.management import CommandError, call_command
@@ -16,22 +14,7 @@ from byok.services.limits import plan_ceiling_set, usage_limit_set
 from tests.byok.routing_helpers import MESSAGES, key_for, team
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _whole_minute_ahead():
-    """Requests are counted per clock minute: start with at least 15 s of it left."""
-    left = 60 - time.time() % 60
-    if left < 15:
-        time.sleep(left + 0.1)
-
-
-@pytest.fixture
-def owner_team(sandbox):
-    owner, workspace, member = team()  # on the business plan
-    key_for(owner, sandbox.add_account("openai"), provider="openai")
-    return owner, workspace, member
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("whole_minute_ahead")]
 
 
 def business() -> Plan:

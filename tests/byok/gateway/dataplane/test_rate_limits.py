@@ -11,26 +11,11 @@ import pytest
 from audit.models import AuditAction, AuditEvent
 from byok.models import UsageLimit
 from byok.services.limits import usage_limit_set
-from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
+from tests.byok.routing_helpers import MESSAGES, key_for, use_platform_account
 from tests.factories import add_member
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("whole_minute_ahead")]
 CHAT = "openai.ChatCompletions"
-
-
-@pytest.fixture(autouse=True)
-def _whole_minute_ahead():
-    """Limits count per clock minute: start a test with at least 15 s of its minute left, so it stays in one."""
-    left = 60 - time.time() % 60
-    if left < 15:
-        time.sleep(left + 0.1)
-
-
-@pytest.fixture
-def owner_team(sandbox):
-    owner, workspace, member = team()
-    key_for(owner, sandbox.add_account("openai"), provider="openai")
-    return owner, workspace, member
 
 
 def test_an_api_key_limited_to_three_requests_a_minute_serves_three_then_429(dataplane, sandbox, owner_team):
