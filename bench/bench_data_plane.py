@@ -37,6 +37,7 @@ SLOW_SECONDS = float(os.environ.get("BENCH_DP_SLOW_SECONDS", 10))
 LOCKSTEP = os.environ.get("BENCH_DP_LOCKSTEP") == "1"
 UPSTREAM_LATENCY = 1.0  # seconds: the stub upstream's answer time (bench._stub_upstream's argument below)
 STREAM_PAIRS = int(os.environ.get("BENCH_DP_STREAM_PAIRS", 200))
+LIMITS = os.environ.get("BENCH_DP_LIMITS") == "1"  # the calling owner has limits of every metric (none is reached)
 PARTS = set(os.environ.get("BENCH_DP_ONLY", "latency,throughput,concurrency,streaming,django").split(","))
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-5-mini"
@@ -368,8 +369,20 @@ def _teams(fast_key: str, claude_key: str) -> tuple[str, str]:
         if name == "fast":
             provider_key_create(owner=owner, provider="anthropic", name="claude",
                                 credentials={"api_key": claude_key}, skip_test=True)
+            if LIMITS:
+                _limits(owner)
         tokens.append(api_key_create(workspace=workspace, user=member, name="bench", actor=member)[1])
     return tokens[0], tokens[1]
+
+
+def _limits(owner) -> None:
+    """A limit of every metric on the owner, none of which the bench reaches: admitting and counting cost in full."""
+    from byok.models import UsageLimit
+    from byok.services.limits import usage_limit_set
+
+    for metric in UsageLimit.Metric.values:
+        usage_limit_set(owner=owner, actor=owner, subject="owner", metric=metric, value=2_000_000_000,
+                        thresholds=[80])
 
 
 def django_vs_lean(n: int = 5000) -> None:
