@@ -7,7 +7,8 @@ Requests are leased: a process takes a slice of the window's remaining allowance
 shared counter and spends it locally, so the common call costs a dict lookup. Slices shrink as the window fills (one
 unit near the end), so across processes no more than the limit is accepted; units a process leased and did not spend
 before the minute ends are the only loss. Tokens and money are known after the call: they are added to the shared
-counter off the request path, and a call is refused once the period's count (as last read, plus this process's not yet
+counters off the request path (one sender per process, every counter in one trip, calls that end meanwhile in its
+next round), and a call is refused once the period's count (as last read, plus this process's not yet
 added) reaches the limit: the overshoot is what calls admitted before the count caught up spent (within one call in
 one process). The increment that carries a counter across one of the owner's thresholds (e.g. 80 %) records one
 notice, in whichever process made it.
@@ -184,8 +185,15 @@ def _counter_key(counter: str, period: str) -> str:
 
 def _add(key: str, amount: int) -> int:
     """Add to the shared counter (kept for two of its periods), atomically on Redis; the new total."""
-    cache.add(key, 0, timeout=_KEEP[key.rsplit(":", 1)[1][0]])
-    return cache.incr(key, amount)
+    try:
+        return cache.incr(key, amount)
+    except ValueError:  # the period's first count here (or the counter expired): create it, then add
+        cache.add(key, 0, timeout=_KEEP[key.rsplit(":", 1)[1][0]])
+        return cache.incr(key, amount)
+
+
+def _add_all(amounts: list[tuple[str, int]]) -> list[int]:
+    return [_add(key, amount) for key, amount in amounts]
 
 
 _KEEP = {"d": 2 * 86_400, "m": 63 * 86_400, "r": 32 * 86_400, **{str(digit): 2 * WINDOW for digit in range(10)}}
@@ -225,28 +233,43 @@ class Quota:
 
     def spend(self, *, tokens: int, cost: Decimal | None) -> None:
         """Count the call's tokens and cost (added to the shared counters off the request path)."""
+        global _sending
         for limit, period in self.spent_limits:
             amount = int(cost * 1_000_000) if limit.metric in MONEY and cost else tokens if limit.metric not in MONEY \
                 else 0
             if amount:
                 _state(limit, period).unsent += amount
-                _background(_send(limit, period))
+                _to_send[limit.counter_name, period] = limit, period
+        if _to_send and not _sending:
+            _sending = True
+            _background(_send())
 
 
-async def _send(limit: Limit, period: str) -> None:
-    state = _state(limit, period)
-    async with state.lock:
-        amount = state.unsent  # still counted locally until the shared counter has it
-        if not amount:
-            return
-        try:
-            total = await db(_add, _counter_key(limit.counter_name, period), amount)
-        except Exception:  # noqa: BLE001 -- the counter is away: the amount stays unsent for the next send
-            logger.warning("limit counter unreachable; %d kept for later", amount, exc_info=True)
-            return
-        state.unsent -= amount
-        state.total = max(state.total, total)
-    _notice_crossed(limit, period, before=total - amount, after=total)
+_to_send: dict[tuple[str, str], tuple[Limit, str]] = {}  # counters with amounts not yet added to the shared ones
+_sending = False  # one sender per process: calls that end while it waits on the cache are added in its next round
+
+
+async def _send() -> None:
+    """Add what this process counted to the shared counters, every counter in one trip to the cache thread, until
+    nothing is left (or the cache is away: the amounts stay unsent, counted locally, for the next call's send)."""
+    global _sending
+    try:
+        while _to_send:
+            batch = [(limit, period, _state(limit, period).unsent) for limit, period in _to_send.values()]
+            _to_send.clear()
+            try:
+                totals = await db(_add_all, [(_counter_key(limit.counter_name, period), amount)
+                                             for limit, period, amount in batch])
+            except Exception:  # noqa: BLE001
+                logger.warning("limit counter unreachable; %d amounts kept for later", len(batch), exc_info=True)
+                return
+            for (limit, period, amount), total in zip(batch, totals):
+                state = _state(limit, period)
+                state.unsent -= amount
+                state.total = max(state.total, total)
+                _notice_crossed(limit, period, before=total - amount, after=total)
+    finally:
+        _sending = False
 
 
 def _notice_crossed(limit: Limit, period: str, *, before: int, after: int) -> None:
