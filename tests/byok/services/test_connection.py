@@ -240,6 +240,7 @@ def test_stored_key_test_keeps_the_result_and_audits_it(sandbox, client_for):
     assert client_for(BusinessUserFactory()).post(f"/api/v1/provider-keys/{key.pk}/test-connection/").status_code == 404
 
 
+@pytest.mark.usefixtures("whole_minute_ahead")
 def test_connection_tests_are_throttled_per_user_with_retry_after(sandbox, client_for, settings):
     settings.BYOK_CONNECTION_TEST_RATE = "3/min"
     account = sandbox.add_account("openai")
@@ -253,6 +254,7 @@ def test_connection_tests_are_throttled_per_user_with_retry_after(sandbox, clien
     assert sandbox.calls("openai.ListModels") == {account.name: 3}
 
 
+@pytest.mark.usefixtures("whole_minute_ahead")
 def test_creating_a_key_through_the_api_is_throttled_like_the_console(sandbox, client_for, settings):
     settings.BYOK_CONNECTION_TEST_RATE = "1/min"
     owner = BusinessUserFactory()
@@ -268,6 +270,7 @@ def test_creating_a_key_through_the_api_is_throttled_like_the_console(sandbox, c
     assert sum(sandbox.calls("openai.ListModels").values()) == 1
 
 
+@pytest.mark.usefixtures("whole_minute_ahead")
 def test_changing_credentials_through_the_api_is_throttled(sandbox, client_for, settings):
     settings.BYOK_CONNECTION_TEST_RATE = "1/min"
     owner = BusinessUserFactory()
