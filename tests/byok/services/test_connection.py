@@ -145,7 +145,7 @@ def test_bedrock_checks_run_concurrently(sandbox):
     elapsed = time.perf_counter() - started
     assert result.ok
     assert len(result.checks) == 4
-    assert elapsed < 0.6, f"took {elapsed:.2f}s: the 4 checks did not overlap"
+    assert elapsed < 1.0, f"took {elapsed:.2f}s: the 4 checks did not overlap"  # one after another: at least 1.2 s
 
 
 def test_regional_credential_sets_are_each_tested_in_their_region(sandbox):
