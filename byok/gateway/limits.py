@@ -289,7 +289,8 @@ def _record_notice(limit: Limit, period: str, percent: int) -> None:
     audit_record(action=AuditAction.USAGE_LIMIT_THRESHOLD, actor=None, system_actor="limits",
                  owner=User.objects.get(pk=limit.owner_id),
                  details={"limit_id": limit.id, "subject": limit.subject, "metric": limit.metric,
-                          "value": limit.value, "percent": percent, "period": period})
+                          "value": limit.value, "percent": percent, "period": period,
+                          "past_limit": "platform" if limit.to_platform else "refuse"})
 
 
 def _background(coroutine) -> None:

@@ -136,13 +136,15 @@ def test_a_money_budget_stops_within_one_call_and_the_80_percent_notice_is_sent_
     assert [(e.details["percent"], e.owner_id) for e in notices] == [(80, owner.pk)]
     ship_audit()
     assert [m.subject for m in mailoutbox] == ["byok: 80 % of your budget of $0.01 per day is used"]
+    assert "At the limit, calls are refused (429) until the period ends." in mailoutbox[0].body
 
 
-def test_past_a_limit_the_owner_may_have_calls_served_on_platform_credits(dataplane, sandbox, settings, owner_team):
+def test_past_a_limit_the_owner_may_have_calls_served_on_platform_credits(dataplane, sandbox, settings, owner_team,
+                                                                         mailoutbox, ship_audit):
     owner, workspace, member = owner_team
     platform = use_platform_account(settings, sandbox, provider="openai")
     usage_limit_set(owner=owner, actor=owner, subject="member", workspace=workspace, member=member,
-                    metric="requests_per_minute", value=1, on_exceed="platform")
+                    metric="requests_per_minute", value=1, on_exceed="platform", thresholds=[50])
     client = dataplane.openai(member)
     first = client.chat.completions.with_raw_response.create(model="gpt-5-mini", messages=MESSAGES)
     second = client.chat.completions.with_raw_response.create(model="gpt-5-mini", messages=MESSAGES)
@@ -150,6 +152,9 @@ def test_past_a_limit_the_owner_may_have_calls_served_on_platform_credits(datapl
     assert (second.headers["x-byok-source"], second.headers["x-byok-fallback-reason"]) == ("platform",
                                                                                              "limit_exceeded")
     assert [call["account"] == platform.name for call in sandbox.call_log(CHAT)] == [False, True]
+    time.sleep(0.3)  # the notice is recorded off the request path
+    ship_audit()
+    assert "At the limit, calls are served on platform credentials" in mailoutbox[-1].body
 
 
 def test_a_limits_history_counts_the_calls_it_served_and_the_calls_past_it(dataplane, client_for, owner_team):
