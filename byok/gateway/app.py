@@ -33,6 +33,7 @@ from django.conf import settings
 
 from accounts.models import ApiKey
 from core.errors import SERVICE_OUTAGES, DomainError
+from core import wire_json
 from core.parsers import json_depth, max_json_depth
 from core.request_context import (
     RequestContext,
@@ -140,7 +141,7 @@ class Reply:
         return [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
 
     async def json(self, status: int, payload, extra: dict | None = None) -> None:
-        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        body = b"" if payload is None else wire_json.dumps(payload)
         await self.send({"type": "http.response.start", "status": status, "headers": self._raw_headers(
             "application/json", {**(extra or {}), "content-length": str(len(body))})})
         await self.send({"type": "http.response.body", "body": body})
@@ -218,8 +219,8 @@ async def _answer_error(reply: Reply, exc: BaseException, shape) -> None:
 # --- handlers ----------------------------------------------------------------------------------------------------
 
 def _sse(data: dict, event: str | None = None) -> bytes:
-    payload = json.dumps(data, separators=(",", ":"))
-    return (f"event: {event}\ndata: {payload}\n\n" if event else f"data: {payload}\n\n").encode()
+    payload = wire_json.dumps(data)
+    return b"event: %s\ndata: %s\n\n" % (event.encode(), payload) if event else b"data: %s\n\n" % payload
 
 
 def _body(raw: bytes) -> dict:

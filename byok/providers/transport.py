@@ -14,7 +14,6 @@ A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or 
 """
 
 import asyncio
-import json
 import ssl
 import urllib.request
 import weakref
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 import aiohttp
 import certifi
 from yarl import URL
+
+from core import wire_json
 
 from .outcomes import Category, Failure
 
@@ -39,7 +40,7 @@ class HttpStatusError(Exception):
 
     def json(self) -> dict:
         try:
-            value = json.loads(self.body or b"{}")
+            value = wire_json.loads(self.body or b"{}")
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}
@@ -91,7 +92,7 @@ def _timeout(seconds: float) -> aiohttp.ClientTimeout:
 
 
 def encode(body: dict) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return wire_json.dumps(body)
 
 
 @contextmanager
@@ -126,7 +127,7 @@ async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: fl
 def parse_json(data: bytes | str) -> dict:
     """A provider's JSON object (a body or a stream event), or a provider_unavailable Failure."""
     try:
-        value = json.loads(data)
+        value = wire_json.loads(data)
     except ValueError:
         value = None
     if not isinstance(value, dict):

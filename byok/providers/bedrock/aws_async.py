@@ -8,7 +8,6 @@ same way for the sync and async paths.
 
 import asyncio
 import base64
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +19,8 @@ from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError, InvalidRegionError
 from botocore.utils import validate_region_name
 from django.views.decorators.debug import sensitive_variables
+
+from core import wire_json
 
 from .. import transport
 from ..base import Call, endpoint
@@ -97,7 +98,7 @@ class BedrockAsyncClient:
         header: Cohere's answers carry no count of their own)."""
         response = await self._post(model, "invoke", body, stream=False)
         try:
-            return json.loads(await response.read()), int(response.headers.get("X-Amzn-Bedrock-Input-Token-Count") or 0)
+            return transport.parse_json(await response.read()), int(response.headers.get("X-Amzn-Bedrock-Input-Token-Count") or 0)
         finally:
             response.release()
 
@@ -113,7 +114,7 @@ class BedrockAsyncClient:
                     yield headers.get(":event-type", ""), transport.parse_json(message.payload or b"{}")
                 else:
                     code = headers.get(":exception-type") or headers.get(":error-code") or "StreamError"
-                    payload = json.loads(message.payload or b"{}")
+                    payload = wire_json.loads(message.payload or b"{}")
                     status = _STREAM_STATUS.get(code, 500)
                     raise ClientError({"Error": {"Code": code[:1].upper() + code[1:],
                                                  "Message": payload.get("message", "")},
@@ -205,7 +206,7 @@ def foundation_model(model: str) -> str:
 def _client_error(status: int, headers, content: bytes, action: str) -> ClientError:
     code = headers.get("x-amzn-errortype", "").split(":")[0]
     try:
-        payload = json.loads(content or b"{}")
+        payload = wire_json.loads(content or b"{}")
     except ValueError:
         payload = {}
     message = payload.get("message") or payload.get("Message") or ""

@@ -1,7 +1,8 @@
 """Anthropic Messages <-> Bedrock InvokeModel / InvokeModelWithResponseStream (Claude's native body on Bedrock)."""
 
 import base64
-import json
+
+from core import wire_json
 
 from .messages import MESSAGES_ON_BEDROCK, count_tokens_request, messages_request
 
@@ -31,6 +32,6 @@ def count_to_invoke(body: dict, *, betas: tuple[str, ...] = ()) -> dict:
 
 def invoke_chunk_event(payload: dict) -> dict:
     """One `chunk` of InvokeModelWithResponseStream as the Anthropic event it carries (Bedrock's metrics dropped)."""
-    event = json.loads(base64.b64decode(payload["bytes"]))
+    event = wire_json.loads(base64.b64decode(payload["bytes"]))
     event.pop("amazon-bedrock-invocationMetrics", None)
     return event
