@@ -141,7 +141,8 @@ class Reply:
         return [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
 
     async def json(self, status: int, payload, extra: dict | None = None) -> None:
-        body = b"" if payload is None else wire_json.dumps(payload)
+        body = b"" if payload is None else payload.raw if isinstance(payload, transport.Verbatim) \
+            else wire_json.dumps(payload)
         await self.send({"type": "http.response.start", "status": status, "headers": self._raw_headers(
             "application/json", {**(extra or {}), "content-length": str(len(body))})})
         await self.send({"type": "http.response.body", "body": body})

@@ -47,15 +47,16 @@ class OpenAICompatibleProvider(Provider):
                                    timeout=timeout)
 
     async def acall(self, client: transport.ApiClient, call: Call):
-        """Chat Completions and Embeddings pass through (the model replaced); streams always ask for usage, so it is
-        recorded. The Responses API too, where the provider speaks it (the model replaced, events passed one by one)."""
+        """Chat Completions and Embeddings pass through (the model replaced; an embeddings answer goes back as the
+        provider's bytes); streams always ask for usage, so it is recorded. The Responses API too, where the provider
+        speaks it (the model replaced, events passed one by one)."""
         if call.api == "responses" and "responses" in self.speaks:
             async for item in self._responses(client, call):
                 yield item
             return
         if call.api == "embeddings" and self.embedding_models:
             embeddings_checked(call.body)
-            yield await client.post_json("/embeddings", {**call.body, "model": call.model})
+            yield await client.post_json("/embeddings", {**call.body, "model": call.model}, verbatim=True)
             return
         if call.api != "chat":
             raise RequestInvalid(f"{self.name} serves no {call.api} here: its models are served on "

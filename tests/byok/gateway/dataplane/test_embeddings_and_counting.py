@@ -82,6 +82,19 @@ def test_base64_is_little_endian_float32(dataplane, sandbox):
     assert len(values) == 1024 and abs(sum(v * v for v in values) - 1) < 1e-4  # a unit vector
 
 
+def test_a_passed_through_answer_is_the_providers_bytes(dataplane, sandbox):
+    """OpenAI's floats come back exactly as the provider wrote them (not read and written again)."""
+    member, account = member_with_key(sandbox, "openai")
+    body = {"model": "text-embedding-3-small", "input": TEXTS, "encoding_format": "float"}
+    direct = httpx.post(f"{sandbox.url.rstrip('/')}/openai/v1/embeddings", json=body,
+                        headers={"Authorization": f"Bearer {account.api_key}"})
+    through = httpx.post(f"{dataplane.url}/v1/embeddings", json={**body, "model": "openai/text-embedding-3-small"},
+                         headers={"Authorization": f"Bearer {dataplane.token(member)}"})
+    assert direct.status_code == through.status_code == 200
+    assert through.content == direct.content and through.headers["content-length"] == str(len(direct.content))
+    assert through.headers["x-byok-source"] == "byok"
+
+
 def test_batched_inputs_make_concurrent_calls_where_the_model_takes_one_text(dataplane, sandbox):
     member, account = member_with_key(sandbox, "bedrock")
     client = dataplane.openai(member)
