@@ -24,7 +24,7 @@ from accounts.models import User
 from core.request_context import current_request_context, enter_request_context
 
 from ..providers.registry import get_provider
-from . import cache, clients, usage
+from . import cache, clients, limits, usage
 from .catalog import Target
 from .dataplane import open_call
 
@@ -67,6 +67,7 @@ async def core_start(stop: asyncio.Event) -> list[asyncio.Task]:
 async def core_stop(stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await limits.flush()
     await usage.batch.close()
 
 

@@ -1,7 +1,7 @@
 """Usage is never lost and never blocks other tenants: a row the database refuses is parked in the dead-letter table
 while the rest of its batch lands; a database outage keeps every row (in memory, then on disk at shutdown) and the
 rows are written once when it ends, however often they are replayed; a data-plane process told to stop (SIGTERM)
-answers the calls in flight and writes every row before it exits."""
+answers the calls in flight, writes every row and adds every count to the limits' shared counters before it exits."""
 
 import asyncio
 import logging
@@ -18,7 +18,9 @@ from django.utils import timezone
 from accounts.models import Workspace
 from accounts.services import api_key_create
 from byok.gateway import usage
+from byok.gateway.limits import used_now
 from byok.models import PlatformCreditUsage, UsageDeadLetter, UsageRecord
+from byok.services.limits import usage_limit_set
 from tests.byok.gateway.outages import database_unreachable
 from tests.byok.routing_helpers import MESSAGES, key_for, team
 from tests.factories import add_member
@@ -123,11 +125,14 @@ def test_shutdown_during_an_outage_spills_usage_and_the_next_start_replays_it_on
         restarted.stop()
 
 
+@pytest.mark.usefixtures("whole_minute_ahead")
 def test_sigterm_with_usage_queued_and_calls_in_flight_loses_nothing(dataplane_processes, sandbox):
     owner, quick_workspace, quick_member = team()
     key_for(owner, sandbox.add_account("openai"), provider="openai")
     owner, slow_workspace, slow_member = team()
     key_for(owner, sandbox.add_account("anthropic", latency_ms=2000), provider="anthropic")
+    tokens_limit = usage_limit_set(owner=owner, actor=owner, subject="owner", metric="tokens_per_minute",
+                                   value=1_000_000)
     [server] = dataplane_processes()
     quick = httpx2.Client(base_url=server.url, timeout=30,
                           headers={"Authorization": f"Bearer {DataPlaneServer.token(quick_member)}"})
@@ -152,6 +157,10 @@ def test_sigterm_with_usage_queued_and_calls_in_flight_loses_nothing(dataplane_p
     assert UsageRecord.objects.filter(workspace=slow_workspace).count() == 2
     model_calls = [call for call in sandbox.call_log() if call["operation"] != "sts.GetSessionToken"]
     assert len(model_calls) == 22 == UsageRecord.objects.values("call_id").distinct().count()
+    # The calls in flight ended as the process stopped: their tokens reached the limit's shared counter all the same.
+    slow_tokens = sum(row.input_tokens + row.output_tokens
+                      for row in UsageRecord.objects.filter(workspace=slow_workspace))
+    assert used_now(tokens_limit) == slow_tokens > 0
 
 
 def platform_entry(workspace, member, credits: int) -> usage.UsageEntry:
