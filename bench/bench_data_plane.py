@@ -7,7 +7,8 @@ the data plane: POST /v1/chat/completions with model openai/gpt-5-mini; likewise
 on the Anthropic account, /v1/messages), so the difference is what the data plane adds.
 
 Figures (each of 3 repeats): added latency p50/p99 of chat, responses and embeddings (interleaved sequential pairs,
-the endpoints in turn) and each one's ratio to chat's, throughput at 16 concurrent clients, 1,000 calls kept in
+the endpoints in turn) and each one's ratio to chat's; what limits add (chat again, by a member of a second workspace
+on the same account whose owner has a limit of every metric, none reached: its added p50 less chat's), throughput at 16 concurrent clients, 1,000 calls kept in
 flight against an upstream with 1 s latency (share of the ideal 1,000 req/s, errors), streaming first event and
 first token added on chat, messages and responses streams, and the worker's RSS. Plus, once: Django async view vs
 the lean ASGI app, in-process.
@@ -37,7 +38,6 @@ SLOW_SECONDS = float(os.environ.get("BENCH_DP_SLOW_SECONDS", 10))
 LOCKSTEP = os.environ.get("BENCH_DP_LOCKSTEP") == "1"
 UPSTREAM_LATENCY = 1.0  # seconds: the stub upstream's answer time (bench._stub_upstream's argument below)
 STREAM_PAIRS = int(os.environ.get("BENCH_DP_STREAM_PAIRS", 200))
-LIMITS = os.environ.get("BENCH_DP_LIMITS") == "1"  # the calling owner has limits of every metric (none is reached)
 PARTS = set(os.environ.get("BENCH_DP_ONLY", "latency,throughput,concurrency,streaming,django").split(","))
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-5-mini"
@@ -53,7 +53,7 @@ def main() -> None:
 
     fast, claude = new_account("openai", name="bench-fast"), new_account("anthropic", name="bench-claude")
     with throwaway_database("data_plane"):
-        fast_token, stub_token = _teams(fast.api_key, claude.api_key)
+        fast_token, stub_token, limited_token = _teams(fast.api_key, claude.api_key)
         simulator_port, port, stub_port = _free_port(), _free_port(), _free_port()
         simulator_url = f"http://127.0.0.1:{simulator_port}"
         env = {
@@ -83,6 +83,7 @@ def main() -> None:
                         json={"accounts": [_account_json(fast), _account_json(claude)]}).raise_for_status()
             bench = Bench(simulator_url, f"http://127.0.0.1:{port}", fast, claude, fast_token)
             bench.stub_url, bench.stub_token = f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub_token
+            bench.limited_token = limited_token
             bench.worker_pid = worker.pid
             for repeat in range(1, REPEATS + 1):
                 print(f"-- repeat {repeat}/{REPEATS}", flush=True)
@@ -135,11 +136,14 @@ class Bench:
             {"model": CLAUDE_MODEL, "max_tokens": 64, "messages": MESSAGES, "stream": stream}
 
     def _gateway(self, endpoint: str, stream=False):
-        """The same call through the data plane, on the member's workspace API key."""
-        _, headers, body = self._direct(endpoint, stream)
-        headers = {k: v for k, v in headers.items() if k != "x-api-key"} | {"Authorization": f"Bearer {self.fast_token}"}
+        """The same call through the data plane, on the member's workspace API key ("chat limited": the member's whose
+        owner has limits)."""
+        _, headers, body = self._direct(endpoint.removesuffix(" limited"), stream)
+        token = self.limited_token if endpoint.endswith(" limited") else self.fast_token
+        headers = {k: v for k, v in headers.items() if k != "x-api-key"} | {"Authorization": f"Bearer {token}"}
         family = "anthropic" if endpoint == "messages" else "openai"
-        path = {"chat": "chat/completions", "embeddings float": "embeddings"}.get(endpoint, endpoint)
+        path = {"chat": "chat/completions", "chat limited": "chat/completions",
+                "embeddings float": "embeddings"}.get(endpoint, endpoint)
         return f"{self.base_url}/v1/{path}", headers, {**body, "model": f"{family}/{body['model']}"}
 
     def latency(self) -> None:
@@ -147,9 +151,9 @@ class Bench:
         machine's noise falls alike on each."""
         import httpx2
 
-        endpoints = ("chat", "responses", "embeddings", "embeddings float")
+        endpoints = ("chat", "responses", "embeddings", "embeddings float", "chat limited")
         with httpx2.Client(timeout=30) as client:
-            targets = {e: (self._direct(e), self._gateway(e)) for e in endpoints}
+            targets = {e: (self._direct(e.removesuffix(" limited")), self._gateway(e)) for e in endpoints}
 
             def call(target) -> float:
                 url, headers, body = target
@@ -170,13 +174,18 @@ class Bench:
                     direct_ms[endpoint].append(call(direct))
                     gateway_ms[endpoint].append(call(gateway))
         added = {e: percentiles([b - a for a, b in zip(direct_ms[e], gateway_ms[e])]) for e in endpoints}
-        for endpoint in endpoints:
+        for endpoint in endpoints[:-1]:
             d, g, a = percentiles(direct_ms[endpoint]), percentiles(gateway_ms[endpoint]), added[endpoint]
             ratio = "" if endpoint == "chat" else f"; {a['p50'] / max(added['chat']['p50'], 1e-9):.2f}x chat's " \
                                                   "(target <= 1.10)"
             print(f"latency {endpoint}, {PAIRS} interleaved pairs: direct p50 {d['p50']:.2f} ms p99 "
                   f"{d['p99']:.2f} ms; data plane p50 {g['p50']:.2f} ms p99 {g['p99']:.2f} ms; added p50 "
                   f"{a['p50']:.2f} ms (target <= 1), p99 {a['p99']:.2f} ms (target <= 3){ratio}", flush=True)
+        limited = added["chat limited"]
+        print(f"latency chat under limits of every metric ({'Redis' if os.environ.get('CACHE_URL') else 'embedded'} "
+              f"counters), {PAIRS} interleaved pairs: added p50 {limited['p50']:.2f} ms; limits add p50 "
+              f"{limited['p50'] - added['chat']['p50']:+.2f} ms (target <= 0.10), p99 "
+              f"{limited['p99'] - added['chat']['p99']:+.2f} ms", flush=True)
 
     async def throughput(self) -> None:
         import httpx2
@@ -351,15 +360,16 @@ def _account_json(account) -> dict:
             "models": list(account.models), "latency_ms": account.latency_ms}
 
 
-def _teams(fast_key: str, claude_key: str) -> tuple[str, str]:
-    """Two workspaces with an owner's key each (two in the first: OpenAI and Anthropic), and a member's workspace API
-    key for each (what SDKs send)."""
+def _teams(fast_key: str, claude_key: str) -> tuple[str, str, str]:
+    """Three workspaces with an owner's key each (two in the first: OpenAI and Anthropic; the third's owner, on the
+    first's OpenAI account, has limits), and a member's workspace API key for each (what SDKs send)."""
     from accounts.models import User
     from accounts.services import api_key_create, membership_add, workspace_create
     from byok.services.keys import provider_key_create
 
     tokens = []
-    for name, api_key, provider in (("fast", fast_key, "openai"), ("stub", "S" * 32, "mistral")):
+    for name, api_key, provider in (("fast", fast_key, "openai"), ("stub", "S" * 32, "mistral"),
+                                    ("limited", fast_key, "openai")):
         owner = User.objects.create(username=f"bench-owner-{name}", plan_id="business")
         member = User.objects.create(username=f"bench-member-{name}")
         workspace = workspace_create(owner=owner, name=f"Bench {name}")
@@ -369,10 +379,10 @@ def _teams(fast_key: str, claude_key: str) -> tuple[str, str]:
         if name == "fast":
             provider_key_create(owner=owner, provider="anthropic", name="claude",
                                 credentials={"api_key": claude_key}, skip_test=True)
-            if LIMITS:
-                _limits(owner)
+        if name == "limited":
+            _limits(owner)
         tokens.append(api_key_create(workspace=workspace, user=member, name="bench", actor=member)[1])
-    return tokens[0], tokens[1]
+    return tokens[0], tokens[1], tokens[2]
 
 
 def _limits(owner) -> None:

@@ -244,9 +244,12 @@ class Quota:
             _sender = _background(_send_soon())
 
 
-SEND_EVERY = 0.05  # seconds: a process adds its calls' tokens and cost to the shared counters at most this often
+SEND_EVERY = 0.1  # seconds: a process adds its calls' tokens and cost to the shared counters at most this often
 _to_send: dict[tuple[str, str], tuple[Limit, str]] = {}  # counters with amounts not yet added to the shared ones
 _sender: asyncio.Task | None = None  # one per process: its rounds, one after another, send what calls counted meanwhile
+
+
+_wake: asyncio.Future | None = None  # what the sender waits on between rounds
 
 
 def _sending() -> bool:
@@ -258,15 +261,26 @@ async def _send_soon() -> None:
     end close together cost one trip to the cache thread (one per call cost ~0.2 ms of every call's time). A process
     adds its own unsent amounts to what it admits against, so only other processes see them late (by at most this
     delay; they re-read a counter once a second)."""
+    global _wake
+    loop = asyncio.get_running_loop()
     while _to_send:
-        await asyncio.sleep(SEND_EVERY)
+        _wake = loop.create_future()
+        timer = loop.call_later(SEND_EVERY, _wake_sender)
+        await _wake
+        timer.cancel()
         if not await _send_round():
             return
 
 
+def _wake_sender() -> None:
+    if _wake is not None and not _wake.done():
+        _wake.set_result(None)
+
+
 async def flush() -> None:
-    """Send what is unsent (the process is stopping): the sender's last round, or one now."""
+    """Send what is unsent (the process is stopping): the sender's round at once, or one now."""
     if _sending() and _sender.get_loop() is asyncio.get_running_loop():
+        _wake_sender()
         await _sender
     if _to_send:
         await _send_round()
