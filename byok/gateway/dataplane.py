@@ -81,12 +81,15 @@ class Served:
             cache_write_5m_tokens=tokens.cache_write_5m, cache_write_1h_tokens=tokens.cache_write_1h,
             cache_read_tokens=tokens.cache_read, reasoning_tokens=tokens.reasoning)
         usage.batch.add(entry)
-        if self.quota is not None:
-            cost = usage_cost(provider=resolution.provider, model=self.model, tokens=tokens) \
-                if self.quota.counts_money else None
-            self.quota.spend(tokens=tokens.prompt + tokens.output, cost=cost)
+        if self.quota is not None:  # counted on the loop's next turn, once the answer is on its way
+            asyncio.get_running_loop().call_soon(self._spend, tokens)
         await self.succeeded(tokens)
         return entry
+
+    def _spend(self, tokens: TokenCounts) -> None:
+        cost = usage_cost(provider=self.resolution.provider, model=self.model, tokens=tokens) \
+            if self.quota.counts_money else None
+        self.quota.spend(tokens=tokens.prompt + tokens.output, cost=cost)
 
     async def succeeded(self, tokens: TokenCounts | None = None) -> None:
         """The call served: close the key's breaker for the model if it was open, end the call's span. `record` does

@@ -110,12 +110,14 @@ class _Window:
 
 
 _rows: dict[int, tuple[list, list]] = {}  # owner id -> their limits' rows, their plan's ceilings' rows
+_limits: dict[tuple, list["Limit"]] = {}  # (owner, workspace, user, API key) -> the limits that count their calls
 _windows: dict[tuple[str, str], _Window] = {}
 _tasks: set = set()
 
 
 def drop_all() -> None:
     _rows.clear()
+    _limits.clear()
 
 
 on_invalidate("gateway", drop_all)
@@ -132,10 +134,18 @@ def _owner_limits(owner_id: int) -> tuple[list, list]:
 async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_id: int | None) -> list[Limit]:
     """The limits that count a call of `user_id` in the workspace, made with `api_key_id` (or without one): the
     owner's, and their plan's ceilings where the owner set no lower limit on their whole account."""
-    cached = _rows.get(owner_id)
-    if cached is None:
-        cached = _rows[owner_id] = await db_once(("limits", owner_id), _owner_limits, owner_id)
-    rows, ceilings = cached
+    caller = (owner_id, workspace_id, user_id, api_key_id)
+    limits = _limits.get(caller)
+    if limits is None:
+        cached = _rows.get(owner_id)
+        if cached is None:
+            cached = _rows[owner_id] = await db_once(("limits", owner_id), _owner_limits, owner_id)
+        limits = _limits[caller] = _applicable(*cached, *caller)
+    return limits
+
+
+def _applicable(rows: list, ceilings: list, owner_id: int, workspace_id: int, user_id: int,
+                api_key_id: int | None) -> list[Limit]:
     limits = [Limit(id=row[0], subject=row[1], metric=row[5], value=row[6], fail_open=row[7] == "open",
                     thresholds=tuple(row[8] or ()), owner_id=owner_id, to_platform=row[9] == "platform")
               for row in rows if _applies(row, workspace_id, user_id, api_key_id)]
@@ -168,15 +178,28 @@ def _window_now() -> tuple[int, float]:
 
 
 def _period(metric: str, minute: int) -> tuple[str, float]:
-    """(the counter's period, seconds until it ends): the clock minute, the UTC day or the UTC month."""
+    """(the counter's period, when it ends in epoch seconds, 0 for the minute): the clock minute, the UTC day or the
+    UTC month; worked out once a minute per metric."""
+    known = _periods.get((metric, minute))
+    if known is None:
+        if len(_periods) > 64:
+            _periods.clear()
+        known = _periods[metric, minute] = _period_at(metric, minute)
+    return known
+
+
+def _period_at(metric: str, minute: int) -> tuple[str, float]:
     if metric not in MONEY:
         return str(minute), 0.0
-    now = datetime.now(UTC)
+    now = datetime.fromtimestamp(minute * WINDOW, UTC)
     if metric == Metric.MONEY_PER_DAY:
         end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-        return f"d{now:%Y%m%d}", (end - now).total_seconds()
+        return f"d{now:%Y%m%d}", end.timestamp()
     end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
-    return f"m{now:%Y%m}", (end - now).total_seconds()
+    return f"m{now:%Y%m}", end.timestamp()
+
+
+_periods: dict[tuple[str, int], tuple[str, float]] = {}
 
 
 def _counter_key(counter: str, period: str) -> str:
@@ -340,30 +363,30 @@ async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
     serves it on platform credentials."""
     if not limits:
         return None
-    minute, reset = _window_now()
-    headers: dict[str, str] = {}
+    now = time.time()
+    minute, reset = int(now // WINDOW), WINDOW - now % WINDOW
+    tightest: dict[str, tuple[int, Limit]] = {}  # kind -> (the least remaining, its limit), for the headers
     spent_limits = []
     refused: tuple[Limit, str, float] | None = None
     for limit in limits:
-        period, period_reset = _period(limit.metric, minute)
-        period_reset = period_reset or reset
+        period, ends = _period(limit.metric, minute)
         state = _state(limit, period)
-        key = _counter_key(limit.counter_name, period)
         if limit.metric == Metric.REQUESTS_PER_MINUTE:
-            admitted = await _take_request(limit, state, key)
+            admitted = await _take_request(limit, state, period)
             remaining, kind = max(0, limit.units - state.total + state.leased), "requests"
         else:
-            admitted = await _spent_below(limit, state, key)
+            admitted = await _spent_below(limit, state, period)
             remaining = max(0, limit.units - state.total - state.unsent)
             kind = "tokens" if limit.metric == Metric.TOKENS_PER_MINUTE else "money"
             spent_limits.append((limit, period))
-        if kind != "money" and (kind not in _seen(headers)
-                                or remaining < int(headers[f"x-ratelimit-remaining-{kind}"])):
-            headers.update({f"x-ratelimit-limit-{kind}": str(limit.value),
-                            f"x-ratelimit-remaining-{kind}": str(remaining),
-                            f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
+        if kind != "money" and (kind not in tightest or remaining < tightest[kind][0]):
+            tightest[kind] = remaining, limit
         if not admitted and refused is None:
-            refused = limit, kind, period_reset
+            refused = limit, kind, ends - now if ends else reset
+    headers: dict[str, str] = {}
+    for kind, (remaining, limit) in tightest.items():
+        headers.update({f"x-ratelimit-limit-{kind}": str(limit.value), f"x-ratelimit-remaining-{kind}": str(remaining),
+                        f"x-ratelimit-reset-{kind}": f"{math.ceil(reset)}s"})
     if refused is not None:
         _past_limit(refused[0])
     if refused is not None and byok and refused[0].to_platform:
@@ -412,10 +435,6 @@ def past_limit_by_day(limit: UsageLimit | PlanCeiling, days: list, owner_id: int
 _SUBJECT_WORDS = {"owner": "account", "workspace": "workspace", "member": "member", "api_key": "API key"}
 
 
-def _seen(headers: dict) -> set[str]:
-    return {kind for kind in ("requests", "tokens") if f"x-ratelimit-limit-{kind}" in headers}
-
-
 def _unreachable(limit: Limit) -> bool:
     """Serve (the owner chose `open`), or refuse with a 503 that says why."""
     if limit.fail_open:
@@ -424,7 +443,7 @@ def _unreachable(limit: Limit) -> bool:
                                   "calls it cannot count; retry shortly.")
 
 
-async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
+async def _take_request(limit: Limit, state: _Window, period: str) -> bool:
     if state.leased > 0:
         state.leased -= 1
         return True
@@ -436,24 +455,24 @@ async def _take_request(limit: Limit, state: _Window, key: str) -> bool:
             return False  # this process saw the window full: no shared round trip until the next minute
         lease = max(1, min(LEASE_MAX, (limit.units - state.total) // LEASE_SHARE))
         try:
-            state.total = await db(_add, key, lease)
+            state.total = await db(_add, _counter_key(limit.counter_name, period), lease)
         except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
             logger.warning("rate-limit counter unreachable (limit %s)", limit.counter_name, exc_info=True)
             return _unreachable(limit)
         granted = min(lease, max(0, limit.units - (state.total - lease)))
-        _notice_crossed(limit, key.rsplit(":", 1)[1], before=state.total - lease, after=state.total - lease + granted)
+        _notice_crossed(limit, period, before=state.total - lease, after=state.total - lease + granted)
         if granted == 0:
             return False
         state.leased = granted - 1
         return True
 
 
-async def _spent_below(limit: Limit, state: _Window, key: str) -> bool:
+async def _spent_below(limit: Limit, state: _Window, period: str) -> bool:
     now = time.monotonic()
     if now - state.read_at > TOKENS_REFRESH and not state.lock.locked():
         async with state.lock:
             try:
-                state.total = max(state.total, await db(_read, key))
+                state.total = max(state.total, await db(_read, _counter_key(limit.counter_name, period)))
             except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
                 logger.warning("rate-limit counter unreachable (limit %s)", limit.counter_name, exc_info=True)
                 return _unreachable(limit)
