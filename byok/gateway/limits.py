@@ -140,6 +140,8 @@ async def limits_for(*, owner_id: int, workspace_id: int, user_id: int, api_key_
         cached = _rows.get(owner_id)
         if cached is None:
             cached = _rows[owner_id] = await db_once(("limits", owner_id), _owner_limits, owner_id)
+        if len(_limits) > 10_000:
+            _limits.clear()  # callers seen a while ago; their owner's rows stay
         limits = _limits[caller] = _applicable(*cached, *caller)
     return limits
 
