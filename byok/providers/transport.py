@@ -137,14 +137,32 @@ def parse_json(data: bytes | str) -> dict:
 
 
 class Verbatim(dict):
-    """A provider's JSON object that byok passes on unchanged: read like any answer, and written back as the bytes
-    that came rather than serialised again (an embedding's 1,536 floats: ~50 µs). Never changed once made."""
+    """A provider's JSON answer that byok passes on unchanged: written back as the bytes that came, and read for its
+    usage only. OpenAI-compatible providers write `usage` last, so it is read from the end of a body of the form
+    `{…,"usage":{…}}` rather than by parsing the whole answer (an embedding's 1,536 floats cost ~60 µs to parse, and
+    their memory); a body of any other form is parsed whole (not a JSON object: a provider failure, as for any
+    answer)."""
 
     __slots__ = ("raw",)
 
     def __init__(self, raw: bytes) -> None:
-        super().__init__(parse_json(raw))
+        super().__init__(_usage_at_end(raw) or parse_json(raw))
         self.raw = raw
+
+
+def _usage_at_end(raw: bytes) -> dict | None:
+    """{"usage": {…}} when the body is an object whose last member is a `usage` object, else None."""
+    body = raw.strip()
+    at = body.rfind(b'"usage"')
+    start = body.find(b"{", at)
+    if not body.startswith(b"{") or not body.endswith(b"}") or at < 0 or start < 0 \
+            or body[at + len(b'"usage"'):start].strip() != b":":
+        return None
+    try:
+        usage = wire_json.loads(body[start:-1])
+    except ValueError:  # "usage" was not the last member, or the body is not JSON: parsed whole
+        return None
+    return {"usage": usage} if isinstance(usage, dict) else None
 
 
 async def post_json(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float,

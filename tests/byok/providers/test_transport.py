@@ -119,3 +119,31 @@ def test_a_body_that_is_not_a_json_object_is_the_provider_failing(body):
         transport.parse_json(body)
     assert failed.value.category == Category.PROVIDER_UNAVAILABLE and failed.value.fallback_eligible
     assert failed.value.code == "MalformedBody"
+
+
+EMBEDDINGS = b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],"model":"m",' \
+             b'"usage":{"prompt_tokens":3,"total_tokens":3,"prompt_tokens_details":{"cached_tokens":0}}}'
+
+
+@pytest.mark.parametrize("body", [EMBEDDINGS, b" \n" + EMBEDDINGS.replace(b":", b": ") + b"\n"])
+def test_a_passed_through_answer_is_read_for_its_usage_from_its_end_and_kept_as_it_came(body):
+    answer = transport.Verbatim(body)
+    assert answer["usage"] == {"prompt_tokens": 3, "total_tokens": 3, "prompt_tokens_details": {"cached_tokens": 0}}
+    assert answer.raw is body
+
+
+def test_an_answer_whose_usage_is_not_last_is_read_whole():
+    body = b'{"usage":{"prompt_tokens":3,"total_tokens":3},"data":[{"embedding":[0.5]}]}'
+    answer = transport.Verbatim(body)
+    assert answer["usage"]["prompt_tokens"] == 3 and answer["data"] == [{"embedding": [0.5]}]
+    assert transport.Verbatim(b'{"error":{"message":"no"}}') == {"error": {"message": "no"}}
+
+
+@pytest.mark.parametrize("body", [b"<html>" + EMBEDDINGS + b"</html>", EMBEDDINGS[:-1], b'"usage":{"x":1}}',
+                                  b'{"data":[1,,2],"usage":[1]}', b""])
+def test_a_passed_through_body_of_another_form_that_is_not_a_json_object_is_the_provider_failing(body):
+    from byok.providers.outcomes import Category, Failure
+
+    with pytest.raises(Failure) as failed:
+        transport.Verbatim(body)
+    assert failed.value.category == Category.PROVIDER_UNAVAILABLE
