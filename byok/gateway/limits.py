@@ -37,7 +37,7 @@ from core.invalidation import on_invalidate
 
 from ..models import PlanCeiling, UsageLimit
 from ..models.limits import limit_words
-from .dbthread import db, db_once
+from .dbthread import counters, db, db_once
 
 logger = logging.getLogger(__name__)
 WINDOW = 60  # seconds: limits are per minute
@@ -317,7 +317,7 @@ async def _send_round() -> bool:
     batch = [(limit, period, _state(limit, period).unsent) for limit, period in _to_send.values()]
     _to_send.clear()
     try:
-        totals = await db(_add_all, [(_counter_key(limit.counter_name, period), amount)
+        totals = await counters(_add_all, [(_counter_key(limit.counter_name, period), amount)
                                      for limit, period, amount in batch])
     except Exception:  # noqa: BLE001
         logger.warning("limit counter unreachable; %d amounts kept for later", len(batch), exc_info=True)
@@ -422,7 +422,7 @@ async def _send_past(key: str) -> None:
     await asyncio.sleep(PAST_LIMIT_SEND)
     amount = _past.pop(key, 0)
     try:
-        await db(_add, key, amount)
+        await counters(_add, key, amount)
     except Exception:  # noqa: BLE001 -- the history loses these; the limit itself held
         logger.warning("limit counter unreachable; %d calls past a limit not counted in its history", amount,
                        exc_info=True)
@@ -457,7 +457,7 @@ async def _take_request(limit: Limit, state: _Window, period: str) -> bool:
             return False  # this process saw the window full: no shared round trip until the next minute
         lease = max(1, min(LEASE_MAX, (limit.units - state.total) // LEASE_SHARE))
         try:
-            state.total = await db(_add, _counter_key(limit.counter_name, period), lease)
+            state.total = await counters(_add, _counter_key(limit.counter_name, period), lease)
         except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
             logger.warning("rate-limit counter unreachable (limit %s)", limit.counter_name, exc_info=True)
             return _unreachable(limit)
@@ -474,7 +474,7 @@ async def _spent_below(limit: Limit, state: _Window, period: str) -> bool:
     if now - state.read_at > TOKENS_REFRESH and not state.lock.locked():
         async with state.lock:
             try:
-                state.total = max(state.total, await db(_read, _counter_key(limit.counter_name, period)))
+                state.total = max(state.total, await counters(_read, _counter_key(limit.counter_name, period)))
             except Exception:  # noqa: BLE001 -- the counter is away: the owner's choice decides
                 logger.warning("rate-limit counter unreachable (limit %s)", limit.counter_name, exc_info=True)
                 return _unreachable(limit)
