@@ -174,8 +174,9 @@ def _applies(row, workspace_id: int, user_id: int, api_key_id: int | None) -> bo
     return api_key is not None and api_key == api_key_id
 
 
-def _window_now() -> tuple[int, float]:
-    now = time.time()
+def _window_now(now: float | None = None) -> tuple[int, float]:
+    """(the clock minute's number, seconds until it ends) at `now` (epoch seconds; the present by default)."""
+    now = time.time() if now is None else now
     return int(now // WINDOW), WINDOW - now % WINDOW
 
 
@@ -272,8 +273,6 @@ class Quota:
 SEND_EVERY = 0.1  # seconds: a process adds its calls' tokens and cost to the shared counters at most this often
 _to_send: dict[tuple[str, str], tuple[Limit, str]] = {}  # counters with amounts not yet added to the shared ones
 _sender: asyncio.Task | None = None  # one per process: its rounds, one after another, send what calls counted meanwhile
-
-
 _wake: asyncio.Future | None = None  # what the sender waits on between rounds
 
 
@@ -318,7 +317,7 @@ async def _send_round() -> bool:
     _to_send.clear()
     try:
         totals = await counters(_add_all, [(_counter_key(limit.counter_name, period), amount)
-                                     for limit, period, amount in batch])
+                                           for limit, period, amount in batch])
     except Exception:  # noqa: BLE001
         logger.warning("limit counter unreachable; %d amounts kept for later", len(batch), exc_info=True)
         _to_send.update({(limit.counter_name, period): (limit, period) for limit, period, _ in batch})
@@ -366,7 +365,7 @@ async def admit(limits: list[Limit], *, byok: bool = True) -> Quota | None:
     if not limits:
         return None
     now = time.time()
-    minute, reset = int(now // WINDOW), WINDOW - now % WINDOW
+    minute, reset = _window_now(now)
     tightest: dict[str, tuple[int, Limit]] = {}  # kind -> (the least remaining, its limit), for the headers
     spent_limits = []
     refused: tuple[Limit, str, float] | None = None
