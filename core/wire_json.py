@@ -2,7 +2,7 @@
 orjson: about ten times the json module's speed (an embedding of 1,536 floats: 0.1 ms to read and write against
 1.1 ms), which is most of what a large answer costs on our side.
 
-Callers' request bodies are still read by the json module (core.parsers, the data plane's `_body`): orjson would
+Callers' request bodies are read by core.parsers.read_json (jiter, then the json module), not here: orjson would
 turn an integer beyond 64 bits into a float and refuse a lone surrogate, where a caller's field must reach the
 provider as sent.
 """

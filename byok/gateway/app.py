@@ -22,7 +22,6 @@ header the Anthropic SDKs read).
 
 import asyncio
 import gc
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from django.conf import settings
 from accounts.models import ApiKey
 from core.errors import SERVICE_OUTAGES, DomainError
 from core import wire_json
-from core.parsers import json_depth, max_json_depth
+from core.parsers import NestedTooDeep, read_json
 from core.request_context import (
     RequestContext,
     client_address,
@@ -225,28 +224,18 @@ def _sse(data: dict, event: str | None = None) -> bytes:
 
 
 def _body(raw: bytes) -> dict:
-    """The request's JSON object; nesting is bounded as on the control plane (json recurses once per level: a
-    deep body would be a RecursionError, a 500), measured by a scan that never recurses."""
+    """The request's JSON object (core.parsers.read_json: nesting bounded as on the control plane)."""
     try:
-        text = raw.decode() if raw else "{}"
+        body = read_json(raw or b"{}")
     except UnicodeDecodeError:
         raise RequestInvalid("The request body is not UTF-8 JSON.") from None
-    if json_depth(text) > max_json_depth():
-        raise RequestInvalid(f"The request body nests JSON deeper than {max_json_depth()} levels.")
-    try:
-        body = json.loads(text, parse_constant=_not_json)
+    except NestedTooDeep as exc:
+        raise RequestInvalid(f"The request body nests JSON deeper than {exc.limit} levels.") from None
     except ValueError:
         raise RequestInvalid("The request body is not valid JSON.") from None
-    except RecursionError:
-        raise RequestInvalid("The request body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise RequestInvalid("The request body must be a JSON object.")
     return body
-
-
-def _not_json(constant: str):
-    """NaN and Infinity, which Python's json reads and JSON has not: refused, never passed on to a provider."""
-    raise ValueError(f"{constant} is not JSON")
 
 
 async def chat_completions(headers: dict, raw: bytes, reply: Reply) -> None:

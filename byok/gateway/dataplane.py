@@ -304,29 +304,41 @@ def _within_context_window(api: str, body: dict, *, model: str, window: int) -> 
     if api == "embeddings":  # each input is embedded on its own
         inputs = body.get("input")
         for position, text in enumerate(inputs if isinstance(inputs, list) else [inputs]):
-            if isinstance(text, str) and len(text) > window and _words_at_least(text, window + 1) > window:
+            if isinstance(text, str) and _more_words_than([text], window):
                 raise RequestInvalid(f"input[{position}] has more than {window} tokens, {model}'s context window.",
                                      param="input")
         return
-    fields = [body.get(name) for name in PROMPT_FIELDS.get(api, ())]
-    if _words_at_least(fields, window + 1) > window:
+    if _more_words_than(_prompt_texts([body.get(name) for name in PROMPT_FIELDS.get(api, ())]), window):
         raise RequestInvalid(f"The prompt has more than {window} tokens, {model}'s context window; shorten it.",
                              param="input" if api == "responses" else "messages")
 
 
-def _words_at_least(value, enough: int) -> int:
-    """The words in a request's prompt fields, counted up to `enough` (a huge string is not split further)."""
-    count = 0
-    pending = [value]
-    while pending and count < enough:
+def _prompt_texts(value) -> list[str]:
+    """The strings of a request's prompt fields."""
+    texts, pending = [], [value]
+    while pending:
         item = pending.pop()
         if isinstance(item, str):
-            count += len(item.split(maxsplit=enough))
+            texts.append(item)
         elif isinstance(item, dict):
             pending.extend(v for k, v in item.items() if k not in NOT_PROMPT_TEXT)
         elif isinstance(item, list):
             pending.extend(item)
-    return count
+    return texts
+
+
+def _more_words_than(texts: list[str], window: int) -> bool:
+    """Whether `texts` hold more than `window` words. n words take at least 2n - 1 characters, so texts of up to
+    about twice the window in characters (nearly every prompt) are never split: splitting a coding agent's 115 KB
+    prompt cost 0.46 ms of the call's time before the provider was asked."""
+    if sum(map(len, texts)) + len(texts) <= 2 * window:
+        return False
+    words = 0
+    for text in texts:
+        words += len(text.split(maxsplit=window - words + 1))  # a huge string is not split further than it matters
+        if words > window:
+            return True
+    return False
 
 
 def _attempt_failed(resolution: Resolution, model: str, failure: Failure, *, seconds: float) -> None:

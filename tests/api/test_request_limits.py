@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.parsers import json_depth
+from core.parsers import NestedTooDeep, nested_deeper_than, read_json
 from tests.byok.routing_helpers import MESSAGES, team
 from tests.factories import BusinessUserFactory
 
@@ -73,12 +73,33 @@ def test_brackets_inside_strings_do_not_count_as_nesting(client_for):
     assert set(response.json()["error"]["fields"]) == {"task"}
 
 
-def test_json_depth_scans_without_recursion():
-    assert json_depth("1") == 0
-    assert json_depth('{"a": [1, {"b": []}]}') == 4
-    assert json_depth('["[[[[", "\\"]]]"]') == 1
-    assert json_depth("[" * 100_000) == 100_000
-    assert json_depth("[]" * 100_000) == 1
+def test_nesting_is_measured_without_recursion():
+    assert not nested_deeper_than(1, 0)
+    assert nested_deeper_than({"a": [1, {"b": []}]}, 3)
+    assert not nested_deeper_than({"a": [1, {"b": []}]}, 4)
+    assert not nested_deeper_than(["[[[[", '"]]]'], 1)
+    assert not nested_deeper_than([[]] * 100_000, 2)
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert nested_deeper_than(deep, 32)
+
+
+def test_read_json_is_the_json_modules_verdict(settings):
+    """jiter reads first; what it refuses the json module decides, so nothing is read otherwise than before."""
+    settings.BYOK_JSON_MAX_DEPTH = 3
+    read = read_json(b'{"n": 1180591620717411303425, "x": 1.5}')
+    assert read == {"n": 2**70 + 1, "x": 1.5} and type(read["n"]) is int  # exact, not a float
+    assert read_json(b'{"s": "\\ud800"}') == {"s": "\ud800"}  # jiter refuses lone surrogates; json keeps them
+    assert read_json('{"a": [[1]]}') == {"a": [[1]]}
+    for refused in (b'{"a": NaN}', b'{"a": Infinity}', b"\xef\xbb\xbf{}", b'{"a": 1,}', b"", b'{"a": "\\x"}'):
+        with pytest.raises(ValueError):
+            read_json(refused)
+    for deep in (b'{"a": [[[1]]]}', b"[" * 100_000):
+        with pytest.raises(NestedTooDeep, match="deeper than 3 levels"):
+            read_json(deep)
+    with pytest.raises(UnicodeDecodeError):
+        read_json(b'{"a": "\xff"}')
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from byok.catalog.selectors import model_limits
+from byok.gateway.dataplane import _more_words_than
 from byok.models import ProviderKey, UsageRecord
 from tests.byok.routing_helpers import key_for, team
 
@@ -81,3 +82,12 @@ def test_an_embedding_input_over_the_models_window_is_a_400_naming_it(dataplane,
     with pytest.raises(openai.BadRequestError, match=rf"input\[1\] has more than {window} tokens") as refused:
         client.embeddings.create(model="openai/embedding", input=["fine", "word " * (window + 1)])
     assert refused.value.body["param"] == "input" and len(sandbox.call_log()) == calls
+
+
+def test_the_word_count_skips_splitting_only_where_it_cannot_exceed():
+    """n words take at least 2n - 1 characters: below that bound nothing is split, above it every word counts."""
+    assert not _more_words_than(["a b c"], 3)  # 5 characters: at most 3 words
+    assert _more_words_than(["a b c d"], 3)
+    assert _more_words_than(["a b", "c d"], 3)  # words of several texts add up
+    assert not _more_words_than(["aaaaaaaaaaaaaaaa"], 3)  # long, but one word
+    assert _more_words_than(["x " * 10**6], 3)
