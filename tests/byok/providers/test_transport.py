@@ -147,3 +147,45 @@ def test_a_passed_through_body_of_another_form_that_is_not_a_json_object_is_the_
     with pytest.raises(Failure) as failed:
         transport.Verbatim(body)
     assert failed.value.category == Category.PROVIDER_UNAVAILABLE
+
+
+
+def events_streamed(pieces: list[bytes]) -> list[tuple]:
+    """What sse_events reads from a chunked event stream whose pieces are sent and flushed one by one (each its own
+    read on our side)."""
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for piece in pieces:
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def read():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/x"
+        try:
+            return [event async for event in transport.sse_events(await transport.post(url, headers={}, data=b"{}",
+                                                                                      timeout=5))]
+        finally:
+            await transport.close()
+            server.close()
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("pieces", [
+    [b"event: a\ndata: 1\n\n", b"data: 2\n\n"],  # each event whole in its read
+    # cut anywhere: inside a field name, between a CR and its LF, before a blank line; a comment between events
+    [b"event: a\r", b"\ndat", b"a: 1\r\n", b"\r\n: a comment\r\ndata: 2", b"\r\n", b"\r\n"],
+    [b"event: a\ndata: 1\n\n", b"data: 2"],  # the stream ends without the last event's blank line
+])
+def test_stream_events_are_the_same_wherever_the_reads_cut_them(pieces):
+    assert events_streamed(pieces) == [("a", "1"), (None, "2")]
+
+
+def test_a_data_field_on_several_lines_is_one_event():
+    assert events_streamed([b'data: {"a":\ndata: 1}\n\n']) == [(None, '{"a":\n1}')]
