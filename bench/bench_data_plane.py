@@ -10,7 +10,8 @@ Figures (each of 3 repeats): added latency p50/p99 of chat, responses and embedd
 the endpoints in turn) and each one's ratio to chat's; what limits add (chat again, by a member of a second workspace
 on the same account whose owner has a limit of every metric, none reached: its added p50 less chat's), throughput at 16 concurrent clients, 1,000 calls kept in
 flight against an upstream with 1 s latency (share of the ideal 1,000 req/s, errors), streaming first event and
-first token added on chat, messages and responses streams, and the worker's RSS. Plus, once: Django async view vs
+first token added on chat, messages and responses streams and on messages with a coding agent's 115 KB body, and the
+worker's RSS. Plus, once: Django async view vs
 the lean ASGI app, in-process.
 
 BENCH_DP_ONLY=latency,streaming (any of latency, throughput, concurrency, streaming, django) runs only those parts:
@@ -43,6 +44,30 @@ MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-5-mini"
 EMBEDDING_MODEL = "text-embedding-3-small"
 CLAUDE_MODEL = "claude-haiku-4-5"
+
+
+def _agent_body() -> dict:
+    """A coding agent's Messages request mid-session, ~115 KB as Claude Code sends them: a long system prompt, 20 tools
+    with JSON schemas, and 50 rounds of text, a tool call and its result, then the question."""
+    tools = [{"name": f"tool_{n}", "description": "Runs a step of the task. " * 20,
+              "input_schema": {"type": "object", "properties": {"path": {"type": "string", "description": "A path."},
+                                                               "lines": {"type": "array", "items": {"type": "integer"}}},
+                               "required": ["path"]}} for n in range(20)]
+    source = 'def handler(event):\n    return {"status": "ok", "items": [item["id"] for item in event["items"]]}\n' * 14
+    messages = [{"role": "user", "content": "Fix the failing test in the handlers module."}]
+    for n in range(50):
+        messages += [{"role": "assistant", "content": [
+                         {"type": "text", "text": f"Step {n}: reading the file to see what the handler returns."},
+                         {"type": "tool_use", "id": f"toolu_{n:04d}", "name": f"tool_{n % 20}",
+                          "input": {"path": f"src/handlers_{n}.py", "lines": [1, 40]}}]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{n:04d}",
+                                                   "content": source}]}]
+    messages.append({"role": "user", "content": MESSAGES[0]["content"]})
+    return {"model": CLAUDE_MODEL, "max_tokens": 64, "system": "You are a coding agent in the user's terminal. " * 150,
+            "tools": tools, "messages": messages}
+
+
+AGENT_BODY = _agent_body()
 
 
 def main() -> None:
@@ -108,6 +133,7 @@ def main() -> None:
 FIRST_TOKEN = {
     "chat": lambda line: '"content":"' in line and '"content":""' not in line,
     "messages": lambda line: '"text_delta"' in line,
+    "messages, agent body": lambda line: '"text_delta"' in line,
     "responses": lambda line: '"response.output_text.delta"' in line,
 }
 
@@ -131,9 +157,10 @@ class Bench:
             return f"{self.simulator_url}/openai/v1/embeddings", openai, \
                 {"model": EMBEDDING_MODEL, "input": MESSAGES[0]["content"],
                  "encoding_format": "float" if endpoint.endswith("float") else "base64"}
+        claude = {"model": CLAUDE_MODEL, "max_tokens": 64, "messages": MESSAGES}
         return f"{self.simulator_url}/anthropic/v1/messages", \
             {"x-api-key": self.claude.api_key, "anthropic-version": "2023-06-01"}, \
-            {"model": CLAUDE_MODEL, "max_tokens": 64, "messages": MESSAGES, "stream": stream}
+            {**(AGENT_BODY if endpoint == "messages, agent body" else claude), "stream": stream}
 
     def _gateway(self, endpoint: str, stream=False):
         """The same call through the data plane, on the member's workspace API key ("chat limited": the member's whose
@@ -141,9 +168,9 @@ class Bench:
         _, headers, body = self._direct(endpoint.removesuffix(" limited"), stream)
         token = self.limited_token if endpoint.endswith(" limited") else self.fast_token
         headers = {k: v for k, v in headers.items() if k != "x-api-key"} | {"Authorization": f"Bearer {token}"}
-        family = "anthropic" if endpoint == "messages" else "openai"
-        path = {"chat": "chat/completions", "chat limited": "chat/completions",
-                "embeddings float": "embeddings"}.get(endpoint, endpoint)
+        family = "anthropic" if endpoint.startswith("messages") else "openai"
+        path = {"chat": "chat/completions", "chat limited": "chat/completions", "embeddings float": "embeddings",
+                "messages, agent body": "messages"}.get(endpoint, endpoint)
         return f"{self.base_url}/v1/{path}", headers, {**body, "model": f"{family}/{body['model']}"}
 
     def latency(self) -> None:
