@@ -94,14 +94,14 @@ def main() -> None:
         simulator = subprocess.Popen([sys.executable, "manage.py", "run_provider_simulator", "--port",
                                       str(simulator_port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        worker = subprocess.Popen([sys.executable, "-m", "uvicorn", "byok_project.asgi:application", "--port",
-                                   str(port), "--workers", "1", "--loop", "uvloop", "--http",
-                                   "byok_project.http_protocol:HttpProtocol",
-                                   "--no-access-log", "--log-level", "warning", "--backlog", "4096"],
-                                  cwd=ROOT, env=env)
+        worker = subprocess.Popen(_uvicorn("byok_project.asgi:application", port), cwd=ROOT, env=env)
+        relay_port = _free_port()
+        relay = subprocess.Popen(_uvicorn("bench._relay_floor:app", relay_port), cwd=ROOT,
+                                 env={**env, "RELAY_UPSTREAM": simulator_url})
         try:
             _wait_for(f"{simulator_url}/_simulator/stats")
             _wait_for(f"http://127.0.0.1:{port}/healthz")
+            _wait_for(f"http://127.0.0.1:{relay_port}/_simulator/stats")
             import httpx2
 
             httpx2.post(f"{simulator_url}/_simulator/accounts",
@@ -109,6 +109,7 @@ def main() -> None:
             bench = Bench(simulator_url, f"http://127.0.0.1:{port}", fast, claude, fast_token)
             bench.stub_url, bench.stub_token = f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub_token
             bench.limited_token = limited_token
+            bench.relay_url = f"http://127.0.0.1:{relay_port}"
             bench.worker_pid = worker.pid
             for repeat in range(1, REPEATS + 1):
                 print(f"-- repeat {repeat}/{REPEATS}", flush=True)
@@ -122,11 +123,18 @@ def main() -> None:
                     bench.streaming()
                 print(f"worker RSS: {_rss_mb(worker.pid):.0f} MB", flush=True)
         finally:
-            for process in (worker, simulator, stub):
+            for process in (worker, simulator, stub, relay):
                 process.terminate()
                 process.wait(timeout=15)
     if "django" in PARTS:
         django_vs_lean()
+
+
+def _uvicorn(app: str, port: int) -> list[str]:
+    """The data plane's server command (one worker, uvloop, byok_project.http_protocol), for `app` on `port`."""
+    return [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", "1", "--loop", "uvloop", "--http",
+            "byok_project.http_protocol:HttpProtocol", "--no-access-log", "--log-level", "warning", "--backlog",
+            "4096"]
 
 
 # What each endpoint's first streamed event and first token look like (a line of the SSE body), to time them.
@@ -333,7 +341,9 @@ class Bench:
 
     def streaming(self) -> None:
         """Time to the first event (the first `data:` line: the response head and the first chunk) and to the first
-        token, direct and through the data plane, interleaved pairs (see `in_turn`), the streaming endpoints in turn."""
+        token, direct and through the data plane, interleaved pairs (see `in_turn`), the streaming endpoints in turn.
+        Beside them, pairs of direct and the relay floor (bench._relay_floor): the first event's cost of the hop
+        itself, which any relay on this server and client pays."""
         import httpx2
 
         endpoints = tuple(FIRST_TOKEN)
@@ -353,25 +363,33 @@ class Bench:
                 assert token is not None, f"no token in the {endpoint} stream"
                 return (event - started) * 1000, (token - started) * 1000
 
-            targets = {e: (self._direct(e, stream=True), self._gateway(e, stream=True)) for e in endpoints}
+            def relayed(endpoint):
+                url, headers, body = self._direct(endpoint, stream=True)
+                return url.replace(self.simulator_url, self.relay_url), headers, body
+
+            targets = {e: (self._direct(e, stream=True), self._gateway(e, stream=True), relayed(e)) for e in endpoints}
             for _ in range(30):
-                for endpoint, (direct, gateway) in targets.items():
-                    first_times(endpoint, direct)
-                    first_times(endpoint, gateway)
-            events, tokens, direct_ms = ({e: [] for e in endpoints} for _ in range(3))
+                for endpoint, calls in targets.items():
+                    for target in calls:
+                        first_times(endpoint, target)
+            events, tokens, direct_ms, floor = ({e: [] for e in endpoints} for _ in range(4))
             for number in range(STREAM_PAIRS):
-                for endpoint, (direct, gateway) in targets.items():
+                for endpoint, (direct, gateway, relay) in targets.items():
                     (d_event, d_token), (g_event, g_token) = in_turn(
                         number, lambda: first_times(endpoint, direct), lambda: first_times(endpoint, gateway))
                     events[endpoint].append(g_event - d_event)
                     tokens[endpoint].append(g_token - d_token)
                     direct_ms[endpoint].append(d_token)
+                    (d_event, _), (r_event, _) = in_turn(
+                        number, lambda: first_times(endpoint, direct), lambda: first_times(endpoint, relay))
+                    floor[endpoint].append(r_event - d_event)
         for endpoint in endpoints:
             event, token, d = percentiles(events[endpoint]), percentiles(tokens[endpoint]), \
                 percentiles(direct_ms[endpoint])
             print(f"streaming {endpoint}, {STREAM_PAIRS} interleaved pairs: first token direct p50 {d['p50']:.2f} ms; "
                   f"first event added p50 {event['p50']:.2f} ms (target <= 1) p99 {event['p99']:.2f} ms; first "
-                  f"token added p50 {token['p50']:.2f} ms p99 {token['p99']:.2f} ms", flush=True)
+                  f"token added p50 {token['p50']:.2f} ms p99 {token['p99']:.2f} ms; the relay floor's first event "
+                  f"added p50 {percentiles(floor[endpoint])['p50']:.2f} ms", flush=True)
 
 
 def in_turn(number: int, direct, gateway) -> tuple:
