@@ -9,7 +9,10 @@ from .env import VAR_DIR, env_int
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        # 0: closed at the end of each request. Under ASGI (how byok is served) each request's sync work runs in a
+        # thread of its own, and a connection kept for reuse outlived its thread unclosed until a garbage collection:
+        # every console or API request held a PostgreSQL slot (Django's docs: no persistent connections under ASGI).
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
         conn_health_checks=True,
     )
 }
