@@ -18,7 +18,7 @@ import ssl
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Mapping
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 
 import aiohttp
 import certifi
@@ -192,31 +192,32 @@ async def chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 
 
 async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
-    """(event, data) pairs of a server-sent-event stream. Releases the response.
+    """(event, data) pairs of a server-sent-event stream (`chunks`: releases the response).
 
-    Read as the bytes come, each read's lines split at once (line by line cost an await per line: three for each event
-    of a Responses or Messages stream). A read that ends inside a line, or between its CR and LF, keeps that line
-    for the next; the stream's end ends its last line and event."""
-    event, data, pending, ended = None, [], b"", False
-    try:
-        with _failures():
-            while not ended:
-                chunk = await response.content.readany()
-                ended = not chunk
-                lines = (pending + (chunk or b"\n\n")).splitlines(keepends=True)
-                pending = lines.pop() if not lines[-1].endswith(b"\n") else b""
-                for line in lines:
-                    line = line.rstrip(b"\r\n")
-                    if not line:
-                        if data:
-                            yield event, "\n".join(data)
-                        event, data = None, []
-                    elif line.startswith(b"data:"):
-                        data.append(line[5:].lstrip().decode())
-                    elif line.startswith(b"event:"):
-                        event = line[6:].strip().decode()
-    finally:
-        response.release()
+    Each read's lines are split at once (line by line cost an await per line: three for each event of a Responses or
+    Messages stream). A read that ends inside a line, or between its CR and LF, keeps that line for the next."""
+    event, data, pending = None, [], b""
+    async with aclosing(chunks(response)) as body:  # released at once when the caller stops reading
+        async for chunk in _ended(body):
+            lines = (pending + chunk).splitlines(keepends=True)
+            pending = lines.pop() if not lines[-1].endswith(b"\n") else b""
+            for line in lines:
+                line = line.rstrip(b"\r\n")
+                if not line:
+                    if data:
+                        yield event, "\n".join(data)
+                    event, data = None, []
+                elif line.startswith(b"data:"):
+                    data.append(line[5:].lstrip().decode())
+                elif line.startswith(b"event:"):
+                    event = line[6:].strip().decode()
+
+
+async def _ended(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The body, then a blank line: the stream's end ends its last line and event."""
+    async for chunk in body:
+        yield chunk
+    yield b"\n\n"
 
 
 async def close() -> None:
