@@ -1,16 +1,15 @@
 """The floor under the data plane's streaming figures: an ASGI app that relays each request to the simulator and its
 answer back chunk by chunk, and does nothing else (no key, no parsing, no usage), on the same server, protocol and
-HTTP client as the data plane. What it adds over a direct call is what any relay on this stack pays for the extra hop.
-`uvicorn bench._relay_floor:app` with RELAY_UPSTREAM set to the simulator's URL.
+HTTP client (byok.providers.http_client) as the data plane. What it adds over a direct call is what any relay on this
+stack pays for the extra hop. `uvicorn bench._relay_floor:app` with RELAY_UPSTREAM set to the simulator's URL.
 """
 
 import os
 
-import aiohttp
+from byok.providers import http_client
 
 UPSTREAM = os.environ.get("RELAY_UPSTREAM", "")
 PASSED = (b"authorization", b"x-api-key", b"anthropic-version", b"content-type")
-_session: list[aiohttp.ClientSession] = []
 
 
 async def app(scope, receive, send) -> None:
@@ -25,15 +24,16 @@ async def app(scope, receive, send) -> None:
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
-    if not _session:
-        _session.append(aiohttp.ClientSession())
     headers = {k.decode(): v.decode() for k, v in scope["headers"] if k in PASSED}
-    async with _session[0].post(UPSTREAM + scope["path"], data=body, headers=headers) as response:
+    response = await http_client.request("POST", UPSTREAM + scope["path"], headers=headers, data=body, timeout=30)
+    try:
         head = {"type": "http.response.start", "status": response.status,
                 "headers": [(b"content-type", response.headers.get("content-type", "").encode())]}
-        async for chunk in response.content.iter_any():
+        async for chunk in response.chunks():
             if head:  # the head leaves with the first chunk, as the data plane's does
                 await send(head)
                 head = None
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        response.release()
     await send({"type": "http.response.body", "body": b""})

@@ -1,7 +1,8 @@
 """The data plane's HTTP client, measured against the alternatives on the same upstream, side by side in one run:
-the official OpenAI SDK's raw POST (httpx2 underneath), bare httpx2, and the transport the data plane uses
-(byok/providers/transport.py, aiohttp). CPU of this process per call (the client's own cost), at 16 concurrent
-calls on an upstream that answers at once and with 1,000 calls in flight on one that answers after 1 s.
+the official OpenAI SDK's raw POST (httpx2 underneath), bare httpx2, aiohttp (the transport until it was measured
+here), and the transport the data plane uses (byok/providers/transport.py over byok/providers/http_client.py). CPU
+of this process per call (the client's own cost), at 16 concurrent calls on an upstream that answers at once and
+with 1,000 calls in flight on one that answers after 1 s.
 """
 
 import asyncio
@@ -35,7 +36,7 @@ def main() -> None:
 
 
 async def _compare(fast: str, slow: str) -> None:
-    clients = {"openai SDK raw POST": _sdk, "httpx2": _httpx, "transport (aiohttp)": _transport}
+    clients = {"openai SDK raw POST": _sdk, "httpx2": _httpx, "aiohttp": _aiohttp, "transport": _transport}
     for repeat in range(2):  # interleaved: the machine is shared
         for label, make in clients.items():
             await _run(label, make, fast, CALLS, 16)
@@ -87,6 +88,20 @@ def _httpx(base_url: str):
         (await client.post(f"{base_url}/chat/completions", json=BODY, headers={"Authorization": "Bearer x"})).json()
 
     return call, client.aclose
+
+
+def _aiohttp(base_url: str):
+    """aiohttp as the transport used it: one session, no cookie jar, no connection limit."""
+    import aiohttp
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
+
+    async def call():
+        async with session.post(f"{base_url}/chat/completions", json=BODY,
+                                headers={"Authorization": "Bearer x"}) as response:
+            await response.json()
+
+    return call, session.close
 
 
 def _transport(base_url: str):

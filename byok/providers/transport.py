@@ -1,11 +1,12 @@
-"""How the data plane talks HTTP to providers: one aiohttp session per event loop, shared by every provider client
-(each request carries its own authentication), with keep-alive connections to each provider host.
+"""How the data plane talks HTTP to providers: byok.providers.http_client's keep-alive connections, one pool per
+event loop, shared by every provider client (each request carries its own authentication).
 
-Why not the official SDKs' async clients (httpx underneath), measured side by side (bench/bench_transport.py): a
-call through the SDKs' raw POST costs ~1 ms of CPU and through bare httpx ~0.65 ms, through aiohttp ~0.1 ms; with
-1,000 calls in flight, httpx's pool re-checks every connection for each request (~5.7 ms of CPU per call) where
-aiohttp stays at ~0.3 ms. Every provider call goes through here, connection tests' model checks and model listings
-included (`run_sync`); only STS (botocore) and Google's token exchange (google-auth) keep their libraries.
+Why not the official SDKs' async clients (httpx underneath), nor aiohttp, measured side by side
+(bench/bench_transport.py): a call through the SDKs' raw POST costs ~1 ms of CPU, through bare httpx ~0.65 ms; with
+1,000 calls in flight, httpx's pool re-checks every connection for each request (~5.7 ms of CPU per call). aiohttp
+was the transport until its request path was found to be half of what the data plane adds before a stream's first
+event. Every provider call goes through here, connection tests' model checks and model listings included
+(`run_sync`); only STS (botocore) and Google's token exchange (google-auth) keep their libraries.
 
 A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or dropped connection
 `TransportFailed`, a connect or read timeout `TimeoutError`; each provider's `classify` reads them. A 2xx answer
@@ -14,18 +15,15 @@ A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or 
 """
 
 import asyncio
-import ssl
-import urllib.request
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing, contextmanager
 
-import aiohttp
-import certifi
-from yarl import URL
+import httptools
 
 from core import wire_json
 
+from . import http_client
+from .http_client import Response
 from .outcomes import Category, Failure
 
 
@@ -54,67 +52,28 @@ class TransportFailed(Exception):
         self.code = type(cause).__name__
 
 
-_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
-_timeouts: dict[float, aiohttp.ClientTimeout] = {}
-_proxies: dict[tuple, str | None] = {}
-
-
-def _http() -> aiohttp.ClientSession:
-    """This event loop's session (a new loop, e.g. a restarted server in tests, gets its own)."""
-    loop = asyncio.get_running_loop()
-    session = _sessions.get(loop)
-    if session is None or session.closed:
-        # certifi's CA bundle: the same trust store the official SDKs (httpx) verify providers against.
-        tls = ssl.create_default_context(cafile=certifi.where())
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30, ssl=tls)
-        # No cookie jar: one session serves every tenant, and a provider's cookies must not travel between them.
-        session = _sessions[loop] = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                                          headers={"User-Agent": "byok"})
-    return session
-
-
-def _proxy(url: URL) -> str | None:
-    """The egress proxy for this URL's origin from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as the SDKs' clients honour
-    them; read once per origin (aiohttp's trust_env reads the environment in a thread on every request)."""
-    origin = (url.scheme, url.host)
-    if origin not in _proxies:
-        proxy = urllib.request.getproxies().get(url.scheme)
-        _proxies[origin] = None if not proxy or urllib.request.proxy_bypass(url.host or "") else proxy
-    return _proxies[origin]
-
-
-def _timeout(seconds: float) -> aiohttp.ClientTimeout:
-    """Connect and per-read limits; no total (a stream may run for minutes; the call's deadline covers its start)."""
-    timeout = _timeouts.get(seconds)
-    if timeout is None:
-        timeout = _timeouts[seconds] = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-    return timeout
-
-
 def encode(body: dict) -> bytes:
     return wire_json.dumps(body)
 
 
 @contextmanager
 def _failures():
-    """aiohttp's connection errors as TransportFailed; timeouts stay TimeoutError."""
+    """Connection errors (refused, reset, TLS, cut short, not HTTP) as TransportFailed; timeouts stay TimeoutError."""
     try:
         yield
     except TimeoutError:
         raise
-    except aiohttp.ClientError as exc:
+    except (OSError, httptools.HttpParserError) as exc:
         raise TransportFailed(exc) from None
 
 
 async def post(url: str, *, headers: Mapping[str, str], data: bytes, timeout: float,
-               method: str = "POST") -> aiohttp.ClientResponse:
+               method: str = "POST") -> Response:
     """POST `data` (or another `method`); the response with its body unread (release it), or HttpStatusError /
-    TransportFailed."""
+    TransportFailed. `timeout` bounds the connect and each wait for the answer's bytes (a stream may run for minutes:
+    the call's deadline covers its start)."""
     with _failures():
-        # encoded=True: the path goes out exactly as given (a SigV4 signature covers it; yarl would re-quote it).
-        target = URL(url, encoded=True)
-        response = await _http().request(method, target, data=data, headers=headers, timeout=_timeout(timeout),
-                                         proxy=_proxy(target))
+        response = await http_client.request(method, url, headers=headers, data=data, timeout=timeout)
         if response.status >= 300:
             try:
                 content = await response.read()
@@ -171,7 +130,7 @@ async def post_json(url: str, *, headers: Mapping[str, str], data: bytes, timeou
     return await read_json(await post(url, headers=headers, data=data, timeout=timeout), verbatim=verbatim)
 
 
-async def read_json(response: aiohttp.ClientResponse, *, verbatim: bool = False) -> dict:
+async def read_json(response: Response, *, verbatim: bool = False) -> dict:
     """The JSON body of a response from `post`. Releases the response."""
     try:
         with _failures():
@@ -181,17 +140,17 @@ async def read_json(response: aiohttp.ClientResponse, *, verbatim: bool = False)
         response.release()
 
 
-async def chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+async def chunks(response: Response) -> AsyncIterator[bytes]:
     """The body as it arrives; a connection cut short is TransportFailed. Releases the response."""
     try:
         with _failures():
-            async for data in response.content.iter_any():
+            async for data in response.chunks():
                 yield data
     finally:
         response.release()
 
 
-async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
+async def sse_events(response: Response) -> AsyncIterator[tuple[str | None, str]]:
     """(event, data) pairs of a server-sent-event stream (`chunks`: releases the response).
 
     Each read's lines are split at once (line by line cost an await per line: three for each event of a Responses or
@@ -221,15 +180,13 @@ async def _ended(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 async def close() -> None:
-    """Close this loop's session (the data plane's shutdown)."""
-    session = _sessions.pop(asyncio.get_running_loop(), None)
-    if session is not None and not session.closed:
-        await session.close()
+    """Close this loop's connections (the data plane's shutdown)."""
+    await http_client.close()
 
 
 def run_sync(coroutine):
     """Run a provider call from sync code (a connection test's model check, in a thread of its own) on an event loop
-    and session of its own, both closed after."""
+    and connections of its own, both closed after."""
     async def run():
         try:
             return await coroutine
@@ -254,7 +211,7 @@ class ApiClient:
         return await post_json(self.base_url + path, headers=self._headers, data=encode(body), timeout=self.timeout,
                                verbatim=verbatim)
 
-    async def post(self, path: str, body: dict, extra_headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
+    async def post(self, path: str, body: dict, extra_headers: Mapping[str, str] | None = None) -> Response:
         headers = {**self._headers, **extra_headers} if extra_headers else self._headers
         return await post(self.base_url + path, headers=headers, data=encode(body), timeout=self.timeout)
 

@@ -1,8 +1,11 @@
 """The data plane's HTTP transport against a raw HTTP server on loopback: what it sends (the path exactly as built, no
-cookies between calls), and how it fails (error statuses, refused connections, read timeouts)."""
+cookies between calls, through a proxy), how it keeps connections, and how it fails (error statuses, refused
+connections, answers cut short, read timeouts)."""
 
 import asyncio
+import base64
 import socket
+from contextlib import aclosing
 
 import pytest
 
@@ -10,12 +13,14 @@ from byok.providers import transport
 
 
 class Upstream:
-    """A one-route HTTP/1.1 server that records each request head and answers from a list of canned responses."""
+    """A one-route HTTP/1.1 server that records each request head and answers from a list of canned responses (a
+    list of parts: sent 0.2 s apart)."""
 
     def __init__(self, responses: list[bytes], delay: float = 0.0) -> None:
-        self.responses, self.delay, self.heads = list(responses), delay, []
+        self.responses, self.delay, self.heads, self.connections = list(responses), delay, [], 0
 
     async def handle(self, reader, writer) -> None:
+        self.connections += 1
         try:
             while self.responses:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -24,8 +29,11 @@ class Upstream:
                 await reader.readexactly(length)
                 self.heads.append(head.decode())
                 await asyncio.sleep(self.delay)
-                writer.write(self.responses.pop(0))
-                await writer.drain()
+                response = self.responses.pop(0)
+                for number, part in enumerate(response if isinstance(response, list) else [response]):
+                    await asyncio.sleep(0.2 if number else 0)
+                    writer.write(part)
+                    await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -83,6 +91,101 @@ def test_an_error_status_keeps_its_body_for_the_classifier_but_not_in_its_messag
     error = asyncio.run(serve(upstream, call))
     assert (error.status, str(error)) == (400, "HTTP 400")
     assert error.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_connections_are_kept_for_the_next_call_unless_the_provider_closes_them():
+    upstream = Upstream([answer("200 OK", b'{"n": 1}'), answer("200 OK", b'{"n": 2}', "Connection: close"),
+                         answer("200 OK", b'{"n": 3}')])
+
+    async def three_calls(base):
+        client = transport.ApiClient(base, headers={}, timeout=5)
+        return [await client.post_json("/v1/x", {}) for _ in range(3)]
+
+    assert asyncio.run(serve(upstream, three_calls)) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert upstream.connections == 2  # the second answer closed the first connection
+
+
+def test_a_stream_is_read_as_it_comes_and_a_reader_that_stops_early_leaves_no_connection_behind():
+    events = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in (b"data: 1\n\n", b"data: 2\n\n")) + b"0\r\n\r\n"
+    stream = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + events
+    cut = stream.index(b"data: 2") - 4  # the second event comes later
+    upstream = Upstream([stream, [stream[:cut], stream[cut:]], answer("200 OK", b"{}")])
+
+    async def calls(base):
+        read = [data async for _, data in transport.sse_events(await transport.post(
+            f"{base}/v1/s", headers={}, data=b"{}", timeout=5))]
+        async with aclosing(transport.sse_events(await transport.post(f"{base}/v1/s", headers={}, data=b"{}",
+                                                                      timeout=5))) as events:
+            first = await anext(events)
+        return read, first, await transport.post_json(f"{base}/v1/x", headers={}, data=b"{}", timeout=5)
+
+    assert asyncio.run(serve(upstream, calls)) == (["1", "2"], (None, "1"), {})
+    assert upstream.connections == 2  # the first kept; the stream left unread closed
+
+
+def test_an_answer_cut_short_is_transport_failed():
+    upstream = Upstream([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\": 1"])
+
+    async def call(base):
+        with pytest.raises(transport.TransportFailed) as raised:
+            await transport.post_json(f"{base}/v1/x", headers={}, data=b"{}", timeout=5)
+        return raised.value.code
+
+    assert asyncio.run(serve(upstream, call)) == "ConnectionLost"
+
+
+def test_a_reader_far_behind_pauses_the_connection_and_loses_nothing():
+    body = bytes(range(256)) * 12_000  # 3 MB: past the point where the connection stops reading
+    upstream = Upstream([answer("200 OK", body)])
+
+    async def call(base):
+        response = await transport.post(f"{base}/v1/x", headers={}, data=b"{}", timeout=5)
+        await asyncio.sleep(0.3)  # the answer arrives meanwhile
+        return b"".join([data async for data in transport.chunks(response)])
+
+    assert asyncio.run(serve(upstream, call)) == body
+
+
+def test_a_header_with_a_line_break_is_refused_before_anything_is_sent():
+    upstream = Upstream([answer("200 OK", b"{}")])
+
+    async def call(base):
+        with pytest.raises(ValueError) as raised:
+            await transport.post_json(f"{base}/v1/x", headers={"Authorization": "Bearer sk-1\r\nX-Evil: 1"},
+                                      data=b"{}", timeout=5)
+        return str(raised.value)
+
+    message = asyncio.run(serve(upstream, call))
+    assert "Authorization" in message and "sk-1" not in message and upstream.heads == []
+
+
+def test_plain_http_goes_through_the_proxy_with_its_credentials(monkeypatch):
+    proxy = Upstream([answer("200 OK", b'{"via": "proxy"}')])
+
+    async def call(base):
+        monkeypatch.setenv("HTTP_PROXY", base.replace("http://", "http://relay%40corp:p%3Ass@"))
+        return await transport.post_json("http://plain-provider.invalid:8080/v1/x?a=1", headers={}, data=b"{}",
+                                         timeout=5)
+
+    assert asyncio.run(serve(proxy, call)) == {"via": "proxy"}
+    head = proxy.heads[0]
+    assert head.startswith("POST http://plain-provider.invalid:8080/v1/x?a=1 HTTP/1.1")
+    assert "Host: plain-provider.invalid:8080" in head
+    assert f"Proxy-Authorization: Basic {base64.b64encode(b'relay@corp:p:ss').decode()}" in head
+
+
+def test_https_goes_through_a_tunnel_and_a_refused_tunnel_is_transport_failed(monkeypatch):
+    proxy = Upstream([b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"])
+
+    async def call(base):
+        monkeypatch.setenv("HTTPS_PROXY", base.replace("http://", "http://relay:secret@"))
+        with pytest.raises(transport.TransportFailed) as raised:
+            await transport.post_json("https://tls-provider.invalid/v1/x", headers={}, data=b"{}", timeout=5)
+        return raised.value.code
+
+    assert asyncio.run(serve(proxy, call)) == "ConnectionRefusedError"
+    assert proxy.heads[0].startswith("CONNECT tls-provider.invalid:443 HTTP/1.1\r\nHost: tls-provider.invalid:443")
+    assert f"Proxy-Authorization: Basic {base64.b64encode(b'relay:secret').decode()}" in proxy.heads[0]
 
 
 def test_a_refused_connection_is_transport_failed():
