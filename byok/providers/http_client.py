@@ -318,6 +318,8 @@ class _Pool:
 
     def forget(self, connection: _Connection) -> None:
         self.connections.discard(connection)
+        if connection.idle_timer is not None:
+            connection.idle_timer.cancel()
         idle = self.idle.get((connection.origin, connection.proxy))
         if idle and connection in idle:
             idle.remove(connection)
