@@ -4,10 +4,11 @@ parser uvicorn serves byok with).
 
 Why not aiohttp, which it replaces: a stream's first chunk cost 213 µs of the data plane's CPU through aiohttp's
 request path (its request and writer objects, a task to write each body, its stream reader) against 79 µs here, on
-the same simulator (bench/bench_transport.py measures both); that was half of what the data plane adds before a
-stream's first event. What a provider call needs is all here: TLS against certifi's CA bundle (as the official SDKs
-verify), HTTPS_PROXY / HTTP_PROXY (CONNECT tunnels for https, credentials in the proxy URL), connect and per-read
-timeouts, flow control for slow readers, no cookies, no compression asked for (providers then send none).
+the same simulator (bench/bench_transport.py measures both): some 40 % of the data plane's own CPU before a stream's
+first event. What a provider call needs is all here: TLS against certifi's CA bundle or SSL_CERT_FILE (as the
+official SDKs verify), HTTPS_PROXY / HTTP_PROXY (CONNECT tunnels for https, credentials in the proxy URL), connect
+and per-read timeouts, flow control for slow readers, no cookies, no compression asked for (providers then send
+none).
 
 Failures are what the standard library raises: OSError (refused, reset, TLS), `ConnectionLost` (the answer cut
 short), httptools.HttpParserError (not HTTP), TimeoutError; transport.py maps them.
@@ -15,6 +16,7 @@ short), httptools.HttpParserError (not HTTP), TimeoutError; transport.py maps th
 
 import asyncio
 import base64
+import os
 import ssl
 import urllib.request
 import weakref
@@ -359,10 +361,15 @@ class _Pool:
         return connection
 
 
-@lru_cache(maxsize=1)
 def _tls() -> ssl.SSLContext:
-    """certifi's CA bundle: the same trust store the official SDKs verify providers against."""
-    return ssl.create_default_context(cafile=certifi.where())
+    """The trust store the official SDKs (httpx) verify providers against: SSL_CERT_FILE when set (a company's CA in
+    front of the providers), else certifi's bundle."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE") or certifi.where())
+
+
+@lru_cache(maxsize=4)
+def _tls_context(cafile: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)  # ~25 ms to load a bundle: once per file
 
 
 _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool]" = weakref.WeakKeyDictionary()

@@ -4,7 +4,7 @@ event loop, shared by every provider client (each request carries its own authen
 Why not the official SDKs' async clients (httpx underneath), nor aiohttp, measured side by side
 (bench/bench_transport.py): a call through the SDKs' raw POST costs ~1 ms of CPU, through bare httpx ~0.65 ms; with
 1,000 calls in flight, httpx's pool re-checks every connection for each request (~5.7 ms of CPU per call). aiohttp
-was the transport until its request path was found to be half of what the data plane adds before a stream's first
+was the transport until its request path was found to be some 40 % of the data plane's CPU before a stream's first
 event. Every provider call goes through here, connection tests' model checks and model listings included
 (`run_sync`); only STS (botocore) and Google's token exchange (google-auth) keep their libraries.
 

@@ -292,3 +292,26 @@ def test_stream_events_are_the_same_wherever_the_reads_cut_them(pieces):
 
 def test_a_data_field_on_several_lines_is_one_event():
     assert events_streamed([b'data: {"a":\ndata: 1}\n\n']) == [(None, '{"a":\n1}')]
+
+
+def test_a_provider_over_tls_is_verified_against_certifi_or_ssl_cert_file(simulator_tls, monkeypatch):
+    """The simulator's certificate is self-signed: refused against certifi's bundle, trusted once SSL_CERT_FILE names
+    its CA (as the official SDKs' httpx honours it), and the stream then comes over TLS."""
+    key = simulator_tls.account("demo-openai").api_key
+    body = {"model": "gpt-5-mini", "messages": [{"role": "user", "content": "Say hello."}], "stream": True}
+
+    async def stream():
+        client = transport.ApiClient(f"{simulator_tls.url}/openai/v1", headers={"Authorization": f"Bearer {key}"},
+                                     timeout=5)
+        try:
+            return [data async for _, data in transport.sse_events(await client.post("/chat/completions", body))]
+        finally:
+            await transport.close()
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(transport.TransportFailed) as refused:
+        asyncio.run(stream())
+    assert refused.value.code == "SSLCertVerificationError"
+    monkeypatch.setenv("SSL_CERT_FILE", str(simulator_tls.ca_file))
+    events = asyncio.run(stream())
+    assert events[-1] == "[DONE]" and any('"content":"' in event for event in events)
