@@ -1,10 +1,12 @@
 """Who and where a request came from, available to logging and the audit trail without passing it around."""
 
 import ipaddress
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from django.conf import settings
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ def leave_request_context(token) -> None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits in hex, as uuid4().hex gave without building a UUID on every call."""
+    return os.urandom(16).hex()
 
 
 def request_id_from(incoming: str | None) -> str:
@@ -50,8 +53,6 @@ def client_address(remote: str | None, forwarded_for: str) -> str | None:
     """The client's address: the peer's (`remote`), or behind BYOK_TRUSTED_PROXY_COUNT proxies of our own the address
     the outermost of them saw (that many entries from the right of X-Forwarded-For; entries further left are whatever
     the client chose to send and are never trusted). With too few entries, the peer's."""
-    from django.conf import settings
-
     proxies = getattr(settings, "BYOK_TRUSTED_PROXY_COUNT", 0)
     if proxies <= 0:
         return remote

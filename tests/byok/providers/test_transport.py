@@ -16,8 +16,9 @@ class Upstream:
     """A one-route HTTP/1.1 server that records each request head and answers from a list of canned responses (a
     list of parts: sent 0.2 s apart)."""
 
-    def __init__(self, responses: list[bytes], delay: float = 0.0) -> None:
+    def __init__(self, responses: list[bytes], delay: float = 0.0, keep_alive: bool = True) -> None:
         self.responses, self.delay, self.heads, self.connections = list(responses), delay, [], 0
+        self.keep_alive = keep_alive  # False: each connection is closed once its answer is sent, without saying so
 
     async def handle(self, reader, writer) -> None:
         self.connections += 1
@@ -34,6 +35,8 @@ class Upstream:
                     await asyncio.sleep(0.2 if number else 0)
                     writer.write(part)
                     await writer.drain()
+                if not self.keep_alive:
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -103,6 +106,18 @@ def test_connections_are_kept_for_the_next_call_unless_the_provider_closes_them(
 
     assert asyncio.run(serve(upstream, three_calls)) == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert upstream.connections == 2  # the second answer closed the first connection
+
+
+def test_a_kept_connection_the_provider_closed_while_idle_is_not_used_again():
+    upstream = Upstream([answer("200 OK", b'{"n": 1}'), answer("200 OK", b'{"n": 2}')], keep_alive=False)
+
+    async def two_calls(base):
+        first = await transport.post_json(f"{base}/v1/x", headers={}, data=b"{}", timeout=5)
+        await asyncio.sleep(0.1)  # idle: the provider's close arrives meanwhile
+        return first, await transport.post_json(f"{base}/v1/x", headers={}, data=b"{}", timeout=5)
+
+    assert asyncio.run(serve(upstream, two_calls)) == ({"n": 1}, {"n": 2})
+    assert upstream.connections == 2
 
 
 def test_a_stream_is_read_as_it_comes_and_a_reader_that_stops_early_leaves_no_connection_behind():
