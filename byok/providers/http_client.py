@@ -7,8 +7,8 @@ request path (its request and writer objects, a task to write each body, its str
 the same simulator (bench/bench_transport.py measures both): some 40 % of the data plane's own CPU before a stream's
 first event. What a provider call needs is all here: TLS against certifi's CA bundle or SSL_CERT_FILE (as the
 official SDKs verify), HTTPS_PROXY / HTTP_PROXY (CONNECT tunnels for https, credentials in the proxy URL), connect
-and per-read timeouts, flow control for slow readers, no cookies, no compression asked for (providers then send
-none).
+and per-read timeouts, flow control for slow readers, hosts' addresses kept 5 minutes and tried in turn, no
+cookies, no compression asked for (providers then send none).
 
 Failures are what the standard library raises: OSError (refused, reset, TLS), `ConnectionLost` (the answer cut
 short), httptools.HttpParserError (not HTTP), TimeoutError; transport.py maps them.
@@ -17,17 +17,19 @@ short), httptools.HttpParserError (not HTTP), TimeoutError; transport.py maps th
 import asyncio
 import base64
 import os
+import socket
 import ssl
 import urllib.request
 import weakref
 from collections import deque
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import unquote, urlsplit
 
 import certifi
 import httptools
 
 KEEPALIVE_SECONDS = 30.0  # an idle connection is closed after this (providers close theirs after 60 s or more)
+DNS_SECONDS = 300.0  # a host's addresses serve new connections this long (aiohttp's cache, before, kept them as long)
 HIGH_WATER, LOW_WATER = 1 << 20, 1 << 18  # a reader this far behind pauses the socket until it catches up
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -303,6 +305,8 @@ class _Pool:
     def __init__(self) -> None:
         self.idle: dict[tuple, list[_Connection]] = {}
         self.connections: set[_Connection] = set()
+        self.addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}  # (host, port) -> (until, addresses)
+        self.lookups: dict[tuple[str, int], asyncio.Task] = {}  # in progress, shared by every connection waiting
 
     async def connection(self, origin: tuple, proxy: str | None, timeout: float) -> _Connection:
         idle = self.idle.get((origin, proxy))
@@ -339,12 +343,10 @@ class _Pool:
             return _Connection(self, origin, proxy)
 
         if proxy is None:
-            _, connection = await loop.create_connection(made, host, port, ssl=tls, server_hostname=tls and host)
-            return connection
+            return await self._open(made, host, port, tls)
         parts = urlsplit(proxy)
-        proxy_tls = _tls() if parts.scheme == "https" else None
-        _, connection = await loop.create_connection(made, parts.hostname, parts.port or DEFAULT_PORTS.get(
-            parts.scheme, 80), ssl=proxy_tls, server_hostname=proxy_tls and parts.hostname)
+        connection = await self._open(made, parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme, 80),
+                                      _tls() if parts.scheme == "https" else None)
         if tls is None:
             return connection  # plain http: each request names its whole URL to the proxy
         try:
@@ -359,6 +361,44 @@ class _Pool:
             connection.transport.abort()
             raise
         return connection
+
+    async def _open(self, made, host: str, port: int, tls: ssl.SSLContext | None) -> _Connection:
+        """A new connection to host:port, its addresses tried in turn."""
+        loop = asyncio.get_running_loop()
+        failure: OSError | None = None
+        for address in await self._addresses(host, port):
+            try:
+                _, connection = await loop.create_connection(made, address, port, ssl=tls,
+                                                             server_hostname=tls and host)
+                return connection
+            except OSError as exc:
+                failure = exc
+        raise failure or OSError(f"No address for {host}.")
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        """The host's addresses, looked up once per DNS_SECONDS: a burst of new connections (a cold start, a thousand
+        calls at once) makes one lookup, not one each in the resolver's few threads."""
+        loop = asyncio.get_running_loop()
+        known = self.addresses.get((host, port))
+        if known is not None and known[0] > loop.time():
+            return known[1]
+        lookup = self.lookups.get((host, port))
+        if lookup is None:
+            lookup = self.lookups[(host, port)] = loop.create_task(self._lookup(host, port))
+            lookup.add_done_callback(partial(self._looked_up, (host, port)))
+        return await asyncio.shield(lookup)  # a caller that gives up does not cancel the others' lookup
+
+    async def _lookup(self, host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(info[4][0] for info in found))
+        self.addresses[(host, port)] = (loop.time() + DNS_SECONDS, addresses)
+        return addresses
+
+    def _looked_up(self, key: tuple[str, int], lookup: asyncio.Task) -> None:
+        del self.lookups[key]
+        if not lookup.cancelled():
+            lookup.exception()  # a failure is its waiters' to raise; with none left, it is not an orphan to report
 
 
 def _tls() -> ssl.SSLContext:

@@ -203,6 +203,26 @@ def test_https_goes_through_a_tunnel_and_a_refused_tunnel_is_transport_failed(mo
     assert f"Proxy-Authorization: Basic {base64.b64encode(b'relay:secret').decode()}" in proxy.heads[0]
 
 
+def test_a_host_is_looked_up_once_for_a_burst_of_new_connections():
+    upstream = Upstream([answer("200 OK", b'{"n": 1}')] * 20, delay=0.05)  # slow enough to need 20 connections
+    lookups = []
+
+    async def burst(base):
+        loop = asyncio.get_running_loop()
+        resolve = loop.getaddrinfo
+
+        async def counted(host, *args, **kwargs):  # the platform's resolver, counted
+            lookups.append(host)
+            return await resolve(host, *args, **kwargs)
+
+        loop.getaddrinfo = counted
+        return await asyncio.gather(*(transport.post_json(f"{base}/v1/x", headers={}, data=b"{}", timeout=5)
+                                      for _ in range(20)))
+
+    assert asyncio.run(serve(upstream, burst, host="localhost")) == [{"n": 1}] * 20
+    assert upstream.connections == 20 and lookups == ["localhost"]  # /etc/hosts: no query leaves the machine
+
+
 def test_a_refused_connection_is_transport_failed():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
