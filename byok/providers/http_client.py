@@ -30,7 +30,7 @@ import httptools
 
 KEEPALIVE_SECONDS = 30.0  # an idle connection is closed after this (providers close theirs after 60 s or more)
 DNS_SECONDS = 300.0  # a host's addresses serve new connections this long (aiohttp's cache, before, kept them as long)
-HIGH_WATER, LOW_WATER = 1 << 20, 1 << 18  # a reader this far behind pauses the socket until it catches up
+HIGH_WATER = 1 << 20  # bytes: a reader this far behind pauses the socket until it has read them all
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
