@@ -77,8 +77,9 @@ def _request_head(method: str, target: str, host: str, headers, length: int, pro
         agent = agent or lowered == "user-agent"
     if not agent:
         lines.append("User-Agent: byok\r\n")
-    if proxy is not None and _proxy_authorization(proxy):
-        lines.append(f"Proxy-Authorization: {_proxy_authorization(proxy)}\r\n")
+    authorization = proxy and _proxy_authorization(proxy)
+    if authorization:
+        lines.append(f"Proxy-Authorization: {authorization}\r\n")
     lines.append("\r\n")
     return "".join(lines).encode()
 
@@ -146,8 +147,8 @@ class Response:
     # httptools' callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
         key, text = name.decode("latin-1").lower(), value.decode("latin-1")
-        previous = dict.get(self.headers, key)
-        dict.__setitem__(self.headers, key, text if previous is None else f"{previous}, {text}")
+        previous = self.headers.get(key)
+        self.headers[key] = text if previous is None else f"{previous}, {text}"
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
@@ -175,7 +176,7 @@ class Response:
             self._fail(exc)
             self._connection.transport.abort()
 
-    def ended(self, exc: BaseException | None) -> None:
+    def ended(self) -> None:
         """The connection closed: the end of a body that runs until then (neither a length nor chunks), else the
         answer cut short."""
         if self._complete:
@@ -284,7 +285,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self.pool.forget(self)
         if self.response is not None:
-            self.response.ended(exc)
+            self.response.ended()
         if self.tunnel is not None and not self.tunnel.done():
             self.tunnel.set_exception(ConnectionLost("The proxy closed the connection."))
 
