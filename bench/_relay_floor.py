@@ -29,7 +29,7 @@ async def app(scope, receive, send) -> None:
     try:
         head = {"type": "http.response.start", "status": response.status,
                 "headers": [(b"content-type", response.headers.get("content-type", "").encode())]}
-        async for chunk in response.chunks():
+        while (chunk := await response.next_chunk()) is not None:
             if head:  # the head leaves with the first chunk, as the data plane's does
                 await send(head)
                 head = None

@@ -44,6 +44,7 @@ class _Names:
     model_ids: dict[str, tuple[str, str]]  # a base id or catalog alias -> (family, base id)
     family_ids: dict[tuple[str, str], str]  # (family, base id or catalog alias) -> base id: ids two families share
     embedding: frozenset[tuple[str, str]]  # (family, base id) of the models that embed
+    targets: dict[str, "Target"]  # model names parsed under this snapshot (parse_model), up to MAX_TARGETS
 
 
 _names: list[_Names] = []
@@ -65,7 +66,7 @@ def _current() -> _Names:
     family_ids = {(m.family, alias): m.model_id for m in snapshot.models.values() if not m.retired for alias in m.ids}
     family_ids.update({(family, model): model for family, models in family_models.items() for model in models})
     embedding = frozenset(CODE_EMBEDDING_MODELS | {key for key, m in snapshot.models.items() if m.kind == "embedding"})
-    names = _Names(snapshot, family_models, model_ids, family_ids, embedding)
+    names = _Names(snapshot, family_models, model_ids, family_ids, embedding, {})
     _names[:] = [names]
     return names
 
@@ -93,6 +94,7 @@ class Target:
     tier: str = ""
     base_model: str = ""
     claude: bool = False  # an alias: the family is chosen among Claude families once the default is known
+    embedding_model: bool = False  # base_model is an embedding model
 
     def family_for(self, default_family: str) -> str:
         if self.family:
@@ -104,7 +106,7 @@ class Target:
 
     @property
     def embedding(self) -> bool:
-        return self.tier == EMBEDDING_TIER or bool(self.base_model and embeds(self.family, self.base_model))
+        return self.embedding_model or self.tier == EMBEDDING_TIER
 
     def model_id(self, resolution: Resolution) -> str:
         if self.tier:
@@ -124,30 +126,41 @@ def _strip_profile(model: str) -> str:
     return rest if prefix in PROFILE_PREFIXES and rest.startswith("anthropic.") else model
 
 
-def _tier_or_model(name: str, family: str | None) -> Target:
+MAX_TARGETS = 4096  # parsed names kept per snapshot: only names that parse are kept, and there are a few hundred
+
+
+def _tier_or_model(name: str, family: str | None, names: _Names) -> Target:
     if name in TIERS or name == EMBEDDING_TIER:
         return Target(family=family, tier=name)
     if name in ALIASES:
         return Target(family=family, tier=ALIASES[name], claude=family is None)
     if family is not None:
-        base = _current().family_ids.get((family, _strip_profile(name)))
+        base = names.family_ids.get((family, _strip_profile(name)))
         if base is not None:
-            return Target(family=family, base_model=base)
+            return Target(family=family, base_model=base, embedding_model=(family, base) in names.embedding)
         raise UnknownModel(name)
-    known = _current().model_ids.get(_strip_profile(name))
+    known = names.model_ids.get(_strip_profile(name))
     if known is not None:
-        return Target(family=known[0], base_model=known[1])
+        return Target(family=known[0], base_model=known[1], embedding_model=known in names.embedding)
     raise UnknownModel(name)
 
 
 def parse_model(name) -> Target:
-    """The target a model name asks for; UnknownModel when it names none (see valid_names)."""
+    """The target a model name asks for; UnknownModel when it names none (see valid_names). Parsed once per catalog
+    snapshot: every call names its model."""
     if not isinstance(name, str) or not name:
         raise UnknownModel("")
-    provider, slash, rest = name.partition("/")
-    if slash and provider in PROVIDERS:
-        return _tier_or_model(rest, PROVIDERS[provider].family)
-    return _tier_or_model(name, None)
+    names = _current()
+    target = names.targets.get(name)
+    if target is None:
+        provider, slash, rest = name.partition("/")
+        if slash and provider in PROVIDERS:
+            target = _tier_or_model(rest, PROVIDERS[provider].family, names)
+        else:
+            target = _tier_or_model(name, None, names)
+        if len(names.targets) < MAX_TARGETS:
+            names.targets[name] = target
+    return target
 
 
 def valid_names() -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.utils import timezone
-from opentelemetry.trace import Span, use_span
+from opentelemetry.trace import Span
 
 from core import wire_json
 from core.metrics import record_call
@@ -47,7 +47,7 @@ from .routing import (
     pool_order,
     to_platform,
 )
-from .spans import attempt_failed, attempt_span, call_refused, call_served, call_span
+from .spans import as_current, attempt_failed, attempt_span, call_refused, call_served, call_span
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ async def open_call(*, user_id: int, slug: str, target: Target, api: str, body: 
     span = call_span(api, body, target)
     try:
         # The call's span is current: its attempts, and any task queued meanwhile (Celery), are its children.
-        with use_span(span, record_exception=False, set_status_on_exception=False):
+        with as_current(span):
             check_model_kind(target, api, body.get("model"))
             resolution = with_region(await resolve_target(user_id, slug, target, api_key_id), region)
             quota = await admit(await limits_for(owner_id=resolution.owner_id, workspace_id=resolution.workspace_id,

@@ -12,7 +12,9 @@ With traces off every span is the API's shared no-op one and no attribute is bui
 never otherwise, and no request or answer content is recorded.
 """
 
-from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
+from contextlib import AbstractContextManager, nullcontext
+
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode, use_span
 
 from core.request_context import current_request_context
 from core.tracing import tracer, tracing_on
@@ -36,6 +38,17 @@ def call_span(api: str, body: dict, target: Target) -> Span:
     return tracer().start_span(f"{operation} {asked}", kind=SpanKind.INTERNAL, attributes={
         "gen_ai.operation.name": operation, "gen_ai.request.model": asked,
         "byok.request_id": context.request_id if context else ""})
+
+
+_UNTRACED = nullcontext()
+
+
+def as_current(span: Span) -> AbstractContextManager:
+    """`span` made the current span (its attempts, and any task queued meanwhile, are its children); with traces off,
+    nothing to do (OpenTelemetry would still swap the context for its no-op span on every call)."""
+    if span is INVALID_SPAN:
+        return _UNTRACED
+    return use_span(span, record_exception=False, set_status_on_exception=False)
 
 
 def attempt_span(resolution: Resolution, *, model: str, api: str, fallback_reason: str) -> Span:

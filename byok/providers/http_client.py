@@ -137,18 +137,28 @@ class Response:
         self._connection, self._timeout = connection, timeout
         self._parser = httptools.HttpResponseParser(self)
         self.status = 0
-        self.headers = Headers()
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._headers: Headers | None = None
         self._has_head = self._complete = self._reusable = self._released = self._paused = False
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._error: BaseException | None = None
         self._waiter: asyncio.Future | None = None
 
+    @property
+    def headers(self) -> Headers:
+        """Read when asked for (most answers are used without a look at their headers)."""
+        if self._headers is None:
+            self._headers = Headers()
+            for name, value in self._raw_headers:
+                key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+                previous = self._headers.get(key)
+                self._headers[key] = text if previous is None else f"{previous}, {text}"
+        return self._headers
+
     # httptools' callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
-        previous = self.headers.get(key)
-        self.headers[key] = text if previous is None else f"{previous}, {text}"
+        self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
@@ -215,25 +225,26 @@ class Response:
         while not self._has_head:
             await self._wait()
 
-    async def chunks(self):
-        """The body as it arrives: whatever is in at each step, joined."""
+    async def next_chunk(self) -> bytes | None:
+        """The body's bytes in since the last call (all of them, joined), once there are some; None at its end."""
         body = self._body
-        while True:
-            if body:
-                data = body.popleft() if len(body) == 1 else b"".join(body)
-                body.clear()
-                self._buffered = 0
-                if self._paused:
-                    self._paused = False
-                    self._connection.transport.resume_reading()
-                yield data
-            elif self._complete:
-                return
-            else:
-                await self._wait()
+        while not body:
+            if self._complete:
+                return None
+            await self._wait()
+        data = body.popleft() if len(body) == 1 else b"".join(body)
+        body.clear()
+        self._buffered = 0
+        if self._paused:
+            self._paused = False
+            self._connection.transport.resume_reading()
+        return data
 
     async def read(self) -> bytes:
-        return b"".join([data async for data in self.chunks()])
+        parts = []
+        while (data := await self.next_chunk()) is not None:
+            parts.append(data)
+        return b"".join(parts)
 
     def release(self) -> None:
         if self._released:

@@ -16,7 +16,7 @@ A non-2xx answer raises `HttpStatusError` (status, headers, body), a refused or 
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing, contextmanager
+from contextlib import contextmanager
 
 import httptools
 
@@ -144,39 +144,41 @@ async def chunks(response: Response) -> AsyncIterator[bytes]:
     """The body as it arrives; a connection cut short is TransportFailed. Releases the response."""
     try:
         with _failures():
-            async for data in response.chunks():
+            while (data := await response.next_chunk()) is not None:
                 yield data
     finally:
         response.release()
 
 
 async def sse_events(response: Response) -> AsyncIterator[tuple[str | None, str]]:
-    """(event, data) pairs of a server-sent-event stream (`chunks`: releases the response).
+    """(event, data) pairs of a server-sent-event stream; a connection cut short is TransportFailed. Releases the
+    response, at once when the caller stops reading.
 
     Each read's lines are split at once (line by line cost an await per line: three for each event of a Responses or
-    Messages stream). A read that ends inside a line, or between its CR and LF, keeps that line for the next."""
+    Messages stream). A read that ends inside a line, or between its CR and LF, keeps that line for the next; the
+    stream's end ends its last line and event. One generator over the response's reads: each layer of generators
+    between the provider's bytes and its first event cost the first event's latency."""
     event, data, pending = None, [], b""
-    async with aclosing(chunks(response)) as body:  # released at once when the caller stops reading
-        async for chunk in _ended(body):
-            lines = (pending + chunk).splitlines(keepends=True)
-            pending = lines.pop() if not lines[-1].endswith(b"\n") else b""
-            for line in lines:
-                line = line.rstrip(b"\r\n")
-                if not line:
-                    if data:
-                        yield event, "\n".join(data)
-                    event, data = None, []
-                elif line.startswith(b"data:"):
-                    data.append(line[5:].lstrip().decode())
-                elif line.startswith(b"event:"):
-                    event = line[6:].strip().decode()
-
-
-async def _ended(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The body, then a blank line: the stream's end ends its last line and event."""
-    async for chunk in body:
-        yield chunk
-    yield b"\n\n"
+    try:
+        with _failures():
+            while True:
+                chunk = await response.next_chunk()
+                lines = (pending + (b"\n\n" if chunk is None else chunk)).splitlines(keepends=True)
+                pending = lines.pop() if not lines[-1].endswith(b"\n") else b""
+                for line in lines:
+                    line = line.rstrip(b"\r\n")
+                    if not line:
+                        if data:
+                            yield event, "\n".join(data)
+                        event, data = None, []
+                    elif line.startswith(b"data:"):
+                        data.append(line[5:].lstrip().decode())
+                    elif line.startswith(b"event:"):
+                        event = line[6:].strip().decode()
+                if chunk is None:
+                    return
+    finally:
+        response.release()
 
 
 async def close() -> None:

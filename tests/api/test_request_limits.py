@@ -98,6 +98,10 @@ def test_read_json_is_the_json_modules_verdict(settings):
     for deep in (b'{"a": [[[1]]]}', b"[" * 100_000):
         with pytest.raises(NestedTooDeep, match="deeper than 3 levels"):
             read_json(deep)
+    # Brackets inside strings count for nothing: a shallow document full of them is read, a deep one among them not.
+    assert read_json(b'{"a": "[[[[{{{{", "b": [["]]]]"]]}') == {"a": "[[[[{{{{", "b": [["]]]]"]]}
+    with pytest.raises(NestedTooDeep):
+        read_json(b'{"a": "[[[[", "b": [[[1]]]}')
     with pytest.raises(UnicodeDecodeError):
         read_json(b'{"a": "\xff"}')
 
