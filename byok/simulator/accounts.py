@@ -121,6 +121,7 @@ class Account:
     models: tuple[str, ...]
     behaviour: str = "ok"
     latency_ms: int = 0
+    stream_interval_ms: int = 0  # between a stream's parts (0: all at once)
     # AWS (provider "bedrock")
     account_id: str = "111122223333"
     user_name: str = ""
@@ -225,6 +226,7 @@ def account_from_dict(data: dict[str, Any]) -> Account:
         models=tuple(bedrock_base_model_id(m) if provider in ("bedrock", "bedrock_api_key") else m for m in models),
         behaviour=behaviour,
         latency_ms=int(data.get("latency_ms", 0)),
+        stream_interval_ms=int(data.get("stream_interval_ms", 0)),
         account_id=str(data.get("account_id", "111122223333")),
         user_name=str(data.get("user_name", "")),
         access_key_id=str(data.get("access_key_id", "")),

@@ -165,7 +165,7 @@ def _create_message(body: Any, state: SimulatorState, account: Account) -> SimRe
     headers = {"request-id": f"req_{uuid.uuid4().hex[:24]}"}
     if body.get("stream") is True:
         events = stream_events(account, reply, model, message_id)
-        response = sse_response((sse(event, event["type"]) for event in events), headers)
+        response = sse_response((sse(event, event["type"]) for event in events), headers, account=account)
     else:
         response = json_response(200, message(reply, model, message_id), headers)
     response.log.update(cache_log(reply))

@@ -45,6 +45,7 @@ from .wire import (
     drop_if_disconnected,
     json_response,
     logger,
+    paced,
     streamed_pieces,
     text_of,
 )
@@ -309,7 +310,7 @@ def _converse(request: SimRequest, state: SimulatorState, account: Account, mode
     metrics = {"latencyMs": max(1, account.latency_ms)}
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     if stream:
-        response = _event_stream(_converse_events(account, reply, usage, metrics), headers)
+        response = _event_stream(paced(account, _converse_events(account, reply, usage, metrics)), headers)
     else:
         if reply.tool_call is None:
             content = {"text": reply.text}
@@ -460,7 +461,7 @@ def _invoke_model(request: SimRequest, state: SimulatorState, account: Account, 
         }
         events = stream_events(account, reply, model_name, message_id, {"amazon-bedrock-invocationMetrics": metrics})
         headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
-        response = _event_stream(_invoke_chunks(events), headers)
+        response = _event_stream(paced(account, _invoke_chunks(events)), headers)
     else:
         response = json_response(
             200,

@@ -177,7 +177,7 @@ def _chat_completion(body: Any, state: SimulatorState, account: Account) -> SimR
     if body.get("stream") is True:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         response = sse_response(_chunks(account, reply, completion_id, model, include_usage, choices,
-                                        top_logprobs if logprobs else None), headers)
+                                        top_logprobs if logprobs else None), headers, account=account)
         response.log.update(cache_log(reply))
         return response
     choice_list = []

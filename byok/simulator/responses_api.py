@@ -315,7 +315,7 @@ def create_response(body: Any, state: SimulatorState, account: Account) -> SimRe
         _store(state, account, response_id, conversation + output, response)
     headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
     if body.get("stream") is True:
-        sent = sse_response(_events(account, response, reply), headers)
+        sent = sse_response(_events(account, response, reply), headers, account=account)
     else:
         sent = json_response(200, response, headers)
     sent.log.update(cache_log(reply))

@@ -283,7 +283,8 @@ def _claude(body: Any, state: SimulatorState, account: Account, model: str, *, s
         return _anthropic_error(400, refusal.message)
     message_id = f"msg_vrtx_{uuid.uuid4().hex[:24]}"
     if stream or body.get("stream") is True:
-        response = sse_response(sse(event, event["type"]) for event in stream_events(account, reply, model, message_id))
+        response = sse_response((sse(event, event["type"]) for event in stream_events(account, reply, model, message_id)),
+                                account=account)
     else:
         response = json_response(200, message(reply, model, message_id))
     response.log.update(cache_log(reply))
@@ -508,7 +509,7 @@ def _gemini(request: SimRequest, account: Account, model: str, *, stream: bool) 
             "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
     if parse_qs(urlsplit("?" + request.query).query).get("alt") != ["sse"]:
         raise GoogleError(400, "INVALID_ARGUMENT", "The simulator streams Gemini as server-sent events: add alt=sse.")
-    return sse_response(_gemini_stream(account, pieces, finish, usage, model, response_id))
+    return sse_response(_gemini_stream(account, pieces, finish, usage, model, response_id), account=account)
 
 
 def _gemini_stream(account: Account, pieces: list[dict], finish: str, usage: dict, model: str,

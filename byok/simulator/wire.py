@@ -80,12 +80,21 @@ def drop_if_disconnected(account) -> None:
         raise ConnectionDropped
 
 
-def sse_response(events: Iterable[bytes], headers: dict[str, str] | None = None) -> SimResponse:
+def sse_response(events: Iterable[bytes], headers: dict[str, str] | None = None, *, account: Account) -> SimResponse:
     return SimResponse(
         status=200,
         headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", **(headers or {})},
-        stream=events,
+        stream=paced(account, events),
     )
+
+
+def paced(account: Account, parts: Iterable[bytes]) -> Iterable[bytes]:
+    """A stream's parts, each after the first `stream_interval_ms` after the one before (a model generating as it
+    goes); all at once by default."""
+    for position, part in enumerate(parts):
+        if position and account.stream_interval_ms > 0:
+            time.sleep(account.stream_interval_ms / 1000)
+        yield part
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -89,6 +89,23 @@ def test_slow_account_delays_the_first_chunk(sim):
     assert first.choices[0].delta.role == "assistant" and rest[-1].choices[0].finish_reason == "stop"
 
 
+def test_a_paced_account_sends_each_part_after_the_first_its_interval_later(sim):
+    """`stream_interval_ms`: a model generating as it goes; the first chunk is not held back."""
+    paced = openai_client(sim.url, sim.add_account("openai", stream_interval_ms=40).api_key)
+    at_once = openai_client(sim.url, sim.account("demo-openai").api_key)
+
+    def arrivals(client) -> list[float]:
+        started = time.perf_counter()
+        return [time.perf_counter() - started
+                for _ in client.chat.completions.create(model="gpt-4.1", messages=HELLO, stream=True)]
+
+    paced_times, at_once_times = arrivals(paced), arrivals(at_once)
+    gaps = [later - earlier for earlier, later in zip(paced_times, paced_times[1:])]
+    assert len(gaps) > 3 and min(gaps) >= 0.035
+    assert paced_times[0] < 0.035
+    assert at_once_times[-1] - at_once_times[0] < 0.035
+
+
 @pytest.mark.parametrize("provider", ["openai", "mistral"])
 def test_mid_stream_failure_drops_the_connection_after_some_chunks(sim, provider):
     account = (
