@@ -14,6 +14,13 @@ first token added on chat, messages and responses streams and on messages with a
 worker's RSS. Plus, once: Django async view vs
 the lean ASGI app, in-process.
 
+Streams are measured twice: from a provider that sends its whole answer at once (the simulator's default), and from
+one that sends each part after the first BENCH_DP_STREAM_INTERVAL_MS (2) ms after the one before, as a model
+generating its answer does (even the fastest send their parts milliseconds apart). On this machine client, server
+and provider share two cores: with the whole answer at once, the data plane relays the rest of the stream at the
+moment the client reads the first event, and the client waits for a core (the server's write wakes it on the
+server's own); a client elsewhere does not. The paced stream measures the first event without that wait.
+
 BENCH_DP_ONLY=latency,streaming (any of latency, throughput, concurrency, streaming, django) runs only those parts:
 a short, focused run for a side-by-side comparison on a shared machine.
 """
@@ -39,6 +46,7 @@ SLOW_SECONDS = float(os.environ.get("BENCH_DP_SLOW_SECONDS", 10))
 LOCKSTEP = os.environ.get("BENCH_DP_LOCKSTEP") == "1"
 UPSTREAM_LATENCY = 1.0  # seconds: the stub upstream's answer time (bench._stub_upstream's argument below)
 STREAM_PAIRS = int(os.environ.get("BENCH_DP_STREAM_PAIRS", 200))
+STREAM_INTERVAL_MS = int(os.environ.get("BENCH_DP_STREAM_INTERVAL_MS", 2))
 PARTS = set(os.environ.get("BENCH_DP_ONLY", "latency,throughput,concurrency,streaming,django").split(","))
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-5-mini"
@@ -102,10 +110,7 @@ def main() -> None:
             _wait_for(f"{simulator_url}/_simulator/stats")
             _wait_for(f"http://127.0.0.1:{port}/healthz")
             _wait_for(f"http://127.0.0.1:{relay_port}/_simulator/stats")
-            import httpx2
-
-            httpx2.post(f"{simulator_url}/_simulator/accounts",
-                        json={"accounts": [_account_json(fast), _account_json(claude)]}).raise_for_status()
+            _post_accounts(simulator_url, [fast, claude])
             bench = Bench(simulator_url, f"http://127.0.0.1:{port}", fast, claude, fast_token)
             bench.stub_url, bench.stub_token = f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub_token
             bench.limited_token = limited_token
@@ -120,7 +125,9 @@ def main() -> None:
                 if "concurrency" in PARTS:
                     asyncio.run(bench.concurrency())
                 if "streaming" in PARTS:
-                    bench.streaming()
+                    for interval in (0, STREAM_INTERVAL_MS):
+                        _post_accounts(simulator_url, [fast, claude], stream_interval_ms=interval)
+                        bench.streaming("whole answer at once" if not interval else f"parts {interval} ms apart")
                 print(f"worker RSS: {_rss_mb(worker.pid):.0f} MB", flush=True)
         finally:
             for process in (worker, simulator, stub, relay):
@@ -339,8 +346,8 @@ class Bench:
               f"{calls[0]} calls, {errors[0]} errors"
               + (f"; worker CPU {cpu * 1000 / max(calls[0], 1):.2f} ms per call" if through else ""), flush=True)
 
-    def streaming(self) -> None:
-        """Time to the first event (the first `data:` line: the response head and the first chunk) and to the first
+    def streaming(self, provider: str) -> None:
+        """From a provider sending `provider` (its pacing, as the figures name it): time to the first event (the first `data:` line: the response head and the first chunk) and to the first
         token, direct and through the data plane, interleaved pairs (see `in_turn`), the streaming endpoints in turn.
         Beside them, pairs of direct and the relay floor (bench._relay_floor): the first event's cost of the hop
         itself, which any relay on this server and client pays."""
@@ -386,7 +393,8 @@ class Bench:
         for endpoint in endpoints:
             event, token, d = percentiles(events[endpoint]), percentiles(tokens[endpoint]), \
                 percentiles(direct_ms[endpoint])
-            print(f"streaming {endpoint}, {STREAM_PAIRS} interleaved pairs: first token direct p50 {d['p50']:.2f} ms; "
+            print(f"streaming {endpoint} ({provider}), {STREAM_PAIRS} interleaved pairs: first token direct p50 "
+                  f"{d['p50']:.2f} ms; "
                   f"first event added p50 {event['p50']:.2f} ms (target <= 1) p99 {event['p99']:.2f} ms; first "
                   f"token added p50 {token['p50']:.2f} ms p99 {token['p99']:.2f} ms; the relay floor's first event "
                   f"added p50 {percentiles(floor[endpoint])['p50']:.2f} ms", flush=True)
@@ -414,6 +422,15 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _post_accounts(simulator_url: str, accounts, stream_interval_ms: int = 0) -> None:
+    """The accounts (again: the same name and keys replace an account in place) with their streams' pacing."""
+    import httpx2
+
+    httpx2.post(f"{simulator_url}/_simulator/accounts", json={"accounts": [
+        {**_account_json(account), "stream_interval_ms": stream_interval_ms} for account in accounts]}
+    ).raise_for_status()
 
 
 def _account_json(account) -> dict:
