@@ -156,14 +156,14 @@ class Response:
                 self._headers[key] = text if previous is None else f"{previous}, {text}"
         return self._headers
 
-    # httptools' callbacks
+    # httptools' callbacks, during `feed` (which wakes the reader once they are done: a read of a stream sent at once
+    # holds dozens of chunks)
     def on_header(self, name: bytes, value: bytes) -> None:
         self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
         self._has_head = True
-        self._wake()
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -171,12 +171,10 @@ class Response:
         if self._buffered > HIGH_WATER and not self._paused:
             self._paused = True
             self._connection.transport.pause_reading()
-        self._wake()
 
     def on_message_complete(self) -> None:
         self._complete = True
         self._reusable = self._parser.should_keep_alive()  # read here: llhttp forgets it once the message ended
-        self._wake()
 
     # the connection's
     def feed(self, data: bytes) -> None:
@@ -185,6 +183,8 @@ class Response:
         except httptools.HttpParserError as exc:
             self._fail(exc)
             self._connection.transport.abort()
+        else:
+            self._wake()
 
     def ended(self) -> None:
         """The connection closed: the end of a body that runs until then (neither a length nor chunks), else the
