@@ -24,13 +24,13 @@ import asyncio
 import gc
 import logging
 import threading
-from dataclasses import dataclass
 from functools import partial
 from urllib.parse import unquote
 
 from django.conf import settings
 
 from accounts.models import ApiKey
+from accounts.selectors import ApiKeyPrincipal
 from core.errors import SERVICE_OUTAGES, DomainError
 from core import wire_json
 from core.parsers import NestedTooDeep, read_json
@@ -74,22 +74,16 @@ RETRY_AFTER_SECONDS = "5"
 
 # --- who is calling ----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Principal:
-    user_id: int
-    workspace_slug: str
-    api_key_id: int | None = None  # the calling workspace API key: provider keys scoped to it serve its calls
-
-
 class AuthFailed(Exception):
     def __init__(self, message: str, status: int = 401) -> None:
         super().__init__(message)
         self.status = status
 
 
-async def _principal(headers: dict[str, str]) -> Principal:
-    """Who calls, in which workspace: a workspace API key (`Authorization: Bearer byok_…` or `x-api-key`), answered
-    from memory on a hit (byok.gateway.auth), else by one query in a thread."""
+async def _principal(headers: dict[str, str]) -> ApiKeyPrincipal:
+    """Who calls, in which workspace, with which workspace API key (provider keys scoped to it serve its calls): the
+    key is sent as `Authorization: Bearer byok_…` or `x-api-key`, answered from memory on a hit (byok.gateway.auth),
+    else by one query in a thread."""
     authorization = headers.get("authorization", "")
     raw = authorization[7:].strip() if authorization[:7].lower() == "bearer " else headers.get("x-api-key", "")
     if not raw:
@@ -107,8 +101,7 @@ async def _principal(headers: dict[str, str]) -> Principal:
     if requested and requested != principal.workspace_slug:
         raise AuthFailed("This API key belongs to another workspace.", status=403)
     usage.batch.note_api_key(principal.api_key_id)
-    return Principal(user_id=principal.user_id, workspace_slug=principal.workspace_slug,
-                     api_key_id=principal.api_key_id)
+    return principal
 
 
 # --- responses ---------------------------------------------------------------------------------------------------
@@ -415,7 +408,7 @@ def _betas(headers: dict) -> tuple[str, ...]:
     return tuple(flag.strip() for flag in headers.get("anthropic-beta", "").split(",") if flag.strip())
 
 
-async def _claude_target(principal: Principal, body: dict, path: str) -> Target:
+async def _claude_target(principal: ApiKeyPrincipal, body: dict, path: str) -> Target:
     """The target of an Anthropic-shaped call, which only Claude families serve (a 400 naming the family else)."""
     target = parse_model(body.get("model"))
     resolution = await resolve_target(principal.user_id, principal.workspace_slug, target, principal.api_key_id)
@@ -454,7 +447,7 @@ async def model(headers: dict, raw: bytes, reply: Reply, model_id: str) -> None:
     await reply.json(200, entry)
 
 
-async def _model_entries(principal: Principal, anthropic_shape: bool) -> list[dict]:
+async def _model_entries(principal: ApiKeyPrincipal, anthropic_shape: bool) -> list[dict]:
     entries = []
     for family in FAMILIES:
         resolution = await cache.resolution_for(principal.user_id, principal.workspace_slug, family,
