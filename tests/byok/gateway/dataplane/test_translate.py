@@ -142,6 +142,23 @@ def test_model_names():
             parse_model(unknown)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_name_parsed_before_a_catalog_change_means_what_the_catalog_says_after_it():
+    """Names are parsed once per catalog snapshot: a model retired since is unknown at once, as is one re-listed."""
+    from byok.gateway.catalog import UnknownModel, parse_model
+    from byok.models import Model
+
+    assert parse_model("claude-haiku-4-5-20251001").base_model == "claude-haiku-4-5-20251001"
+    haiku = Model.objects.get(family="anthropic", model_id="claude-haiku-4-5-20251001")
+    haiku.status = Model.Status.RETIRED
+    haiku.save()
+    with pytest.raises(UnknownModel):
+        parse_model("claude-haiku-4-5-20251001")
+    haiku.status = Model.Status.AVAILABLE
+    haiku.save()
+    assert parse_model("claude-haiku-4-5-20251001").family == "anthropic"
+
+
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA}}
 
