@@ -347,10 +347,11 @@ class Bench:
               + (f"; worker CPU {cpu * 1000 / max(calls[0], 1):.2f} ms per call" if through else ""), flush=True)
 
     def streaming(self, provider: str) -> None:
-        """From a provider sending `provider` (its pacing, as the figures name it): time to the first event (the first `data:` line: the response head and the first chunk) and to the first
+        """Time to the first event (the first `data:` line: the response head and the first chunk) and to the first
         token, direct and through the data plane, interleaved pairs (see `in_turn`), the streaming endpoints in turn.
         Beside them, pairs of direct and the relay floor (bench._relay_floor): the first event's cost of the hop
-        itself, which any relay on this server and client pays."""
+        itself, which any relay on this server and client pays. `provider` says how the simulator sends its streams
+        now (whole, or paced), for the figures' lines."""
         import httpx2
 
         endpoints = tuple(FIRST_TOKEN)
