@@ -310,7 +310,7 @@ def _converse(request: SimRequest, state: SimulatorState, account: Account, mode
     metrics = {"latencyMs": max(1, account.latency_ms)}
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     if stream:
-        response = _event_stream(paced(account, _converse_events(account, reply, usage, metrics)), headers)
+        response = _event_stream(_converse_events(account, reply, usage, metrics), headers, account=account)
     else:
         if reply.tool_call is None:
             content = {"text": reply.text}
@@ -408,8 +408,9 @@ def _converse_prompt(body: dict, messages: list) -> Prompt:
     return conversation_prompt(messages, system=text_of(system), tools=tools, forced_tool=forced)
 
 
-def _event_stream(frames: Iterator[bytes], headers: dict[str, str]) -> SimResponse:
-    return SimResponse(status=200, headers={"Content-Type": eventstream.CONTENT_TYPE, **headers}, stream=frames)
+def _event_stream(frames: Iterator[bytes], headers: dict[str, str], *, account: Account) -> SimResponse:
+    return SimResponse(status=200, headers={"Content-Type": eventstream.CONTENT_TYPE, **headers},
+                       stream=paced(account, frames))
 
 
 _STREAM_ERROR = ("modelStreamErrorException", "The model stream failed. Try your request again.")
@@ -461,7 +462,7 @@ def _invoke_model(request: SimRequest, state: SimulatorState, account: Account, 
         }
         events = stream_events(account, reply, model_name, message_id, {"amazon-bedrock-invocationMetrics": metrics})
         headers["X-Amzn-Bedrock-Content-Type"] = "application/json"
-        response = _event_stream(paced(account, _invoke_chunks(events)), headers)
+        response = _event_stream(_invoke_chunks(events), headers, account=account)
     else:
         response = json_response(
             200,
