@@ -39,10 +39,12 @@ node-sdks:
 	@command -v npm >/dev/null && npm ci --prefix tests/fixtures/node_sdks --no-audit --no-fund --ignore-scripts --loglevel=error || echo "npm not installed: the Node SDK tests will be skipped"
 
 ## make test: set up, lint (ruff: any finding fails) and run the whole suite (BYOK_REQUIRE_SERVICES=1 turns missing
-## services into failures).
+## services into failures) in TEST_WORKERS processes (pytest-xdist; tests/parallel.py gives each its own services).
+## Half the suite's time is spent waiting on servers and subprocesses, so two workers halve it even on two cores.
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev browser node-sdks
 	$(BIN)/ruff check .
-	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/test $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	BYOK_VAR_DIR=$(BYOK_VAR_DIR)/bench $(BIN)/python -m bench

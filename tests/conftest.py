@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.moto", "tests.fixtures.dataplane", "tests.fixtures.workers",
-                  "tests.fixtures.processes"]
+# processes before workers, which imports it: a plugin imported before it is registered is not assertion-rewritten.
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.moto", "tests.fixtures.dataplane", "tests.fixtures.processes",
+                  "tests.fixtures.workers"]
 
 REQUIRE_SERVICES = os.environ.get("BYOK_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 

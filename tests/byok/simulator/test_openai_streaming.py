@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import openai
@@ -90,8 +91,9 @@ def test_slow_account_delays_the_first_chunk(sim):
 
 
 def test_a_paced_account_sends_each_part_after_the_first_its_interval_later(sim):
-    """`stream_interval_ms`: a model generating as it goes; the first chunk is not held back."""
-    paced = openai_client(sim.url, sim.add_account("openai", stream_interval_ms=40).api_key)
+    """`stream_interval_ms`: a model generating as it goes; the first chunk is not held back. Medians, so that one
+    late arrival on a busy machine (which shortens the gap after it) decides nothing."""
+    paced = openai_client(sim.url, sim.add_account("openai", stream_interval_ms=60).api_key)
     at_once = openai_client(sim.url, sim.account("demo-openai").api_key)
 
     def arrivals(client) -> list[float]:
@@ -101,9 +103,9 @@ def test_a_paced_account_sends_each_part_after_the_first_its_interval_later(sim)
 
     paced_times, at_once_times = arrivals(paced), arrivals(at_once)
     gaps = [later - earlier for earlier, later in zip(paced_times, paced_times[1:])]
-    assert len(gaps) > 3 and min(gaps) >= 0.035
-    assert paced_times[0] < 0.035
-    assert at_once_times[-1] - at_once_times[0] < 0.035
+    assert len(gaps) > 3 and statistics.median(gaps) >= 0.055
+    assert paced_times[0] < 0.05
+    assert at_once_times[-1] - at_once_times[0] < 0.05
 
 
 @pytest.mark.parametrize("provider", ["openai", "mistral"])
