@@ -1,5 +1,6 @@
 """/manage/me/: any signed-in member's own page (members included: they never enter the rest of the console) —
-their workspace API keys (create: shown once; list; revoke) and their own calls this month.
+their workspace API keys (create: shown once; list, with each key's calls this month; revoke) and their own calls
+this month per workspace.
 
 Every read is the user's own (keys they hold, calls they made, workspaces they belong to); every write is the
 accounts services' (`api_key_create`, `api_key_revoke`), which check membership and audit."""
@@ -30,16 +31,27 @@ class MyApiKeyCreateForm(forms.Form):
         self.fields["workspace"].queryset = Workspace.objects.filter(memberships__user=user).order_by("name")
 
 
+def _this_month(now=None):
+    """The start of the current month, in the console's time zone."""
+    return timezone.localtime(now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+_TOTALS = {"calls": Count("id"), "byok": Count("id", filter=Q(source=UsageRecord.Source.BYOK)),
+           "platform": Count("id", filter=Q(source=UsageRecord.Source.PLATFORM)),
+           "tokens": Sum("input_tokens") + Sum("output_tokens"), "cost": Sum("estimated_cost")}
+
+
 def my_usage(user, *, now=None) -> list[dict]:
     """The user's own calls this month, per workspace: calls (own keys / platform), tokens, estimated cost."""
-    now = now or timezone.now()
-    since = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return list(UsageRecord.objects.filter(user=user, created_at__gte=since)
-                .values("workspace__name")
-                .annotate(calls=Count("id"), byok=Count("id", filter=Q(source=UsageRecord.Source.BYOK)),
-                          platform=Count("id", filter=Q(source=UsageRecord.Source.PLATFORM)),
-                          tokens=Sum("input_tokens") + Sum("output_tokens"), cost=Sum("estimated_cost"))
-                .order_by("workspace__name"))
+    return list(UsageRecord.objects.filter(user=user, created_at__gte=_this_month(now))
+                .values("workspace__name").annotate(**_TOTALS).order_by("workspace__name"))
+
+
+def my_usage_by_key(user, *, now=None) -> dict[int, dict]:
+    """The same totals per workspace API key of the user's, by key id (keys with no call this month absent)."""
+    rows = (UsageRecord.objects.filter(user=user, api_key__user=user, created_at__gte=_this_month(now))
+            .values("api_key_id").annotate(**_TOTALS).order_by("api_key_id"))
+    return {row.pop("api_key_id"): row for row in rows}
 
 
 @never_cache
@@ -71,8 +83,11 @@ def my_keys_view(request: HttpRequest, *, console_site) -> HttpResponse:
                 add_domain_errors(form, exc)
             else:
                 form = MyApiKeyCreateForm(user=user)
-    keys = (ApiKey.objects.filter(user=user, workspace__isnull=False).select_related("workspace")
-            .order_by("revoked_at", "-created_at"))
+    keys = list(ApiKey.objects.filter(user=user, workspace__isnull=False).select_related("workspace")
+                .order_by("revoked_at", "-created_at"))
+    by_key = my_usage_by_key(user)
+    for key in keys:
+        key.this_month = by_key.get(key.pk)
     return console_site.render(request, "byok_console/my_keys.html", {
         "title": "Your API keys", "form": form, "keys": keys, "created": created, "raw_key": raw_key,
         "usage": my_usage(user), "now": timezone.now()})

@@ -129,6 +129,45 @@ def test_a_member_creates_sees_once_and_revokes_their_own_api_key(owner, workspa
     assert key.revoked_at is not None and "is revoked" in response.content.decode()
 
 
+def test_a_members_page_shows_each_of_their_keys_calls_this_month(owner, workspace):
+    from decimal import Decimal
+
+    from byok.models import UsageRecord
+
+    member, colleague = UserFactory(username="mark"), UserFactory(username="nina")
+    for person in (member, colleague):
+        Membership.objects.create(workspace=workspace, user=person, role="member")
+
+    def key(user, name, hint):
+        return ApiKey.objects.create(workspace=workspace, user=user, name=name, key_hint=hint,
+                                     key_hash=ApiKey.hash_of(f"bk_{name}"))
+
+    laptop, ci, hers = key(member, "laptop", "bk_…aaaa"), key(member, "ci", "bk_…bbbb"), key(colleague, "hers", "bk_…cccc")
+
+    def call(api_key, user, *, source="byok", tokens=(10, 5), cost="0.0100", days_ago=0):
+        record = UsageRecord.objects.create(workspace=workspace, user=user, owner=owner, api_key=api_key,
+                                            provider="anthropic", model="claude-haiku-4-5", source=source,
+                                            task="standard", input_tokens=tokens[0], output_tokens=tokens[1],
+                                            estimated_cost=Decimal(cost))
+        if days_ago:
+            UsageRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+
+    call(laptop, member)
+    call(laptop, member, source="platform", tokens=(20, 0), cost="0.0200")
+    call(laptop, member, days_ago=40)  # last month: not counted
+    call(hers, colleague, tokens=(1000, 1000), cost="9.0000")  # a colleague's: not theirs to see
+    html = signed_in(member).get("/manage/me/").content.decode()
+
+    def cells(hint):
+        row = re.search(rf"<tr>\s*<td>[^<]*</td><td>[^<]*</td><td><code>{re.escape(hint)}</code>.*?</tr>", html, re.S)
+        return re.findall(r"<td>([^<]*)</td>", row.group(0))[-3:] if row else None
+
+    assert cells(laptop.key_hint) == ["2", "35", "$0.0300"]
+    assert cells(ci.key_hint) == ["0", "0", "$0.0000"]
+    assert cells(hers.key_hint) is None and "$9.0000" not in html
+    assert re.search(r"<td>Acme</td><td>2</td><td>1</td><td>1</td><td>35</td><td>\$0.0300</td>", html)
+
+
 def test_the_members_page_asks_a_stranger_to_sign_in():
     response = Client().get("/manage/me/")
     assert response.status_code == 302 and response.url.startswith("/manage/invitations/sign-in/?next=/manage/me/")
