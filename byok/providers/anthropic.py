@@ -9,7 +9,7 @@ from .translate import RequestInvalid
 from .translate.messages import MESSAGES_ON_ANTHROPIC, count_tokens_request, messages_request
 from .translate.anthropic_chat import MessagesStreamToChat, chat_to_messages, message_to_chat
 
-CLAUDE_MODELS = {"standard": "claude-sonnet-5-5", "complex": "claude-opus-4-5-20251101"}
+CLAUDE_MODELS = {"standard": "claude-sonnet-5-5", "complex": "claude-opus-5-5"}
 CONSOLE = "console.anthropic.com"
 API_VERSION = "2023-06-01"  # the Messages API version byok speaks (what the SDKs send)
 ENDPOINT = EndpointOverride("BYOK_ANTHROPIC_BASE_URL", simulator_path="/anthropic")

@@ -217,13 +217,13 @@ def test_retirement_moves_the_tier_and_owners_hear_once(sandbox, django_capture_
 def test_a_model_retired_without_notice_still_tells_its_users_once(sandbox, django_capture_on_commit_callbacks):
     owner, workspace, member = team()
     UsageRecord.objects.create(workspace=workspace, user=member, owner=owner, provider="anthropic",
-                               model="claude-opus-4-5", source="platform", task="complex", output_tokens=10)
-    opus = model("anthropic", "claude-opus-4-5-20251101")
+                               model="claude-opus-5-5", source="platform", task="complex", output_tokens=10)
+    opus = model("anthropic", "claude-opus-5-5")  # the complex tier's
     edit(opus, retires_on=timezone.localdate(), replacement=model("anthropic", "claude-haiku-4-5-20251001"))
     with django_capture_on_commit_callbacks(execute=True):
         first = tasks.model_lifecycle.apply().result
         second = tasks.model_lifecycle.apply().result
-    assert first == {"retired": ["anthropic/claude-opus-4-5-20251101"], "notices": 1}
+    assert first == {"retired": ["anthropic/claude-opus-5-5"], "notices": 1}
     assert second == {"retired": [], "notices": 0}
     assert tier_model("anthropic", "complex") == "claude-haiku-4-5-20251001"
     assert len(mail.outbox) == 1 and "was retired" in mail.outbox[0].subject

@@ -337,7 +337,7 @@ def test_in_process_api_matches_the_gateway(sandbox):
     owner, workspace, member = team()
     key_for(owner, sandbox.add_account("anthropic"), provider="anthropic")
     result = llm.complete(user=member, workspace=workspace, messages=MESSAGES, task="complex", provider="anthropic")
-    assert (result.source, result.model) == ("byok", "claude-opus-4-5-20251101")
+    assert (result.source, result.model) == ("byok", "claude-opus-5-5")
     assert result.output and UsageRecord.objects.filter(user=member, model=result.model, source="byok").count() == 1
 
 
