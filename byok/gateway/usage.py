@@ -236,7 +236,7 @@ class UsageBatch:
         files = await asyncio.to_thread(self.spool.files)
         if files:
             try:
-                await db(connection.ensure_connection)  # not read while the database is still away
+                await db(_database_answers)  # not read while the database is still away
             except DATABASE_UNAVAILABLE:
                 return
         for path in files:
@@ -264,6 +264,13 @@ class UsageBatch:
             except TimeoutError:
                 pass
             await self.flush()
+
+
+def _database_answers() -> None:
+    """Connect, or raise one of DATABASE_UNAVAILABLE. A function of its own, so that `connection` is the database
+    thread's (which `db` closes after), not the event loop thread's: `db(connection.ensure_connection)` had bound the
+    loop thread's and left its connection open, a PostgreSQL slot for the process's life."""
+    connection.ensure_connection()
 
 
 class Spool:

@@ -249,6 +249,27 @@ def test_staff_see_the_dead_letters_read_only(admin_client):
     assert UsageDeadLetter.objects.filter(pk=letter.pk).exists()
 
 
+def test_a_replay_leaves_no_database_connection_open_on_the_loops_thread(settings, tmp_path):
+    """Before replaying a spill, the batch asks whether the database answers. It asks on a database thread, whose
+    connection is closed after; never on the event loop's own thread, where the connection would stay open for the
+    process's life."""
+    from django.db import connection
+
+    settings.VAR_DIR = tmp_path
+    owner, workspace, member = team()
+    batch = usage.UsageBatch()
+    batch.spool.write([platform_entry(workspace, member, 0)])
+
+    async def flush() -> bool:
+        await batch.flush()
+        return connection.connection is None  # the event loop's
+
+    with ThreadPoolExecutor(max_workers=1) as thread:  # a loop on a thread of its own, as the data plane's runs
+        assert thread.submit(asyncio.run, flush()).result()
+    assert UsageRecord.objects.filter(workspace=workspace).count() == 1
+    assert not list((tmp_path / "usage-spool").glob("*.jsonl"))
+
+
 def test_beyond_its_bound_the_queue_spills_to_disk_and_the_spill_is_replayed(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     owner, workspace, member = team()
