@@ -25,6 +25,15 @@ def key_for(owner, sim_account, provider="bedrock", **options):
                                credentials=credentials, skip_test=True, **options)
 
 
+def vertex_key_for(owner, sandbox, sim_account, **options):
+    """The owner's Vertex key on a simulated account: its service-account file as an owner pastes it (the token URI
+    is the simulator's), in us-east5 unless `location` says otherwise."""
+    credentials = {"service_account_json": sandbox.server.vertex_service_account_json(sim_account.name),
+                   "location": options.pop("location", "us-east5")}
+    return provider_key_create(owner=owner, provider="vertex", name=options.pop("name", "Vertex"),
+                               credentials=credentials, skip_test=True, **options)
+
+
 def regional_set(sim_account, *regions):
     """A regional credential set on a simulated AWS account, for `regional_credentials`."""
     values = {"regions": list(regions), "access_key_id": sim_account.access_key_id,

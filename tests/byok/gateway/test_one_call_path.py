@@ -8,7 +8,7 @@ from byok.models import UsageRecord
 from byok.providers.registry import PROVIDERS
 from byok.services.keys import provider_key_create
 from byok.services.roles import owner_external_id
-from tests.byok.routing_helpers import key_for, team, use_platform_account
+from tests.byok.routing_helpers import key_for, team, use_platform_account, vertex_key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,8 +23,7 @@ def owner_key(sandbox, settings, provider: str):
     owner, workspace, member = team()
     if provider == "vertex":
         account = sandbox.add_account("vertex")
-        key = provider_key_create(owner=owner, provider="vertex", name="Vertex", skip_test=True, credentials={
-            "service_account_json": sandbox.server.vertex_service_account_json(account.name), "location": "us-east5"})
+        key = vertex_key_for(owner, sandbox, account)
     elif provider == "bedrock_role":
         use_platform_account(settings, sandbox, account_id=ROLE_PLATFORM_ACCOUNT)
         settings.BYOK_PLATFORM_AWS_ACCOUNT_ID = ROLE_PLATFORM_ACCOUNT

@@ -9,7 +9,7 @@ from byok.models import ProviderKey, UsageRecord
 from byok.providers.vertex import CLAUDE_ON_VERTEX
 from byok.services.keys import provider_key_create
 from byok.services.roles import owner_external_id
-from tests.byok.routing_helpers import team, use_platform_account
+from tests.byok.routing_helpers import team, use_platform_account, vertex_key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,8 +27,7 @@ def usage_rows(dataplane):
 def vertex_key(sandbox, **fields):
     owner, workspace, member = team()
     account = sandbox.add_account("vertex", **fields)
-    key = provider_key_create(owner=owner, provider="vertex", name="Vertex", skip_test=True, credentials={
-        "service_account_json": sandbox.server.vertex_service_account_json(account.name), "location": "us-east5"})
+    key = vertex_key_for(owner, sandbox, account)
     return member, account, key
 
 

@@ -13,7 +13,7 @@ from byok.gateway.resolve import credentials_resolve
 from byok.gateway.routing import pool_order
 from byok.models import ProviderKey, UsageRecord
 from byok.services.keys import provider_key_update
-from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account
+from tests.byok.routing_helpers import MESSAGES, key_for, team, use_platform_account, vertex_key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHAT = "openai.ChatCompletions"
@@ -156,6 +156,36 @@ def test_the_owners_order_across_claude_families_holds_on_messages_too(dataplane
     raw = dataplane.anthropic(member).messages.with_raw_response.create(model="claude-sonnet", max_tokens=50,
                                                                         messages=MESSAGES)
     assert (raw.headers["x-byok-provider"], raw.headers["x-byok-key-hint"]) == ("bedrock", ascii_hint(second))
+
+
+def test_the_owners_claude_order_reaches_vertex_after_anthropic_and_bedrock(dataplane, sandbox, settings):
+    """Three Claude families in the owner's order: Anthropic throttled, Bedrock throttled, then Vertex serves; no
+    platform credentials are touched, on Chat Completions and on Messages alike."""
+    owner, workspace, member = team()
+    anthropic, bedrock = sandbox.add_account("anthropic", behaviour="throttled"), \
+        sandbox.add_account("bedrock", behaviour="throttled")
+    vertex = sandbox.add_account("vertex")
+    key_for(owner, anthropic, provider="anthropic", name="anthropic first", priority=0)
+    key_for(owner, bedrock, provider="bedrock", name="bedrock next", priority=1)
+    last = vertex_key_for(owner, sandbox, vertex, name="vertex last", priority=2)
+    platforms = {use_platform_account(settings, sandbox, provider="anthropic").name,
+                 use_platform_account(settings, sandbox).name}
+
+    chat = dataplane.openai(member).chat.completions.with_raw_response.create(model="standard", messages=MESSAGES)
+    messages = dataplane.anthropic(member).messages.with_raw_response.create(model="claude-sonnet", max_tokens=50,
+                                                                             messages=MESSAGES)
+    for raw in (chat, messages):
+        assert (raw.headers["x-byok-source"], raw.headers["x-byok-provider"], raw.headers["x-byok-key-hint"],
+                raw.headers["x-byok-fallback-reason"]) == ("byok", "vertex", ascii_hint(last), "")
+    assert chat.parse().choices[0].message.content and messages.parse().content[0].text
+    # A throttled AWS account refuses the session first (an IAM user's key is turned into a session to call with).
+    tried = [(call["account"], call["status"]) for call in sandbox.call_log() if call["operation"] in (
+        "anthropic.CreateMessage", "sts.GetSessionToken", "bedrock.Converse", "vertex.RawPredict")]
+    assert tried == [(anthropic.name, 429), (bedrock.name, 400), (vertex.name, 200)] * 2
+    assert not platforms & {call["account"] for call in sandbox.call_log()}
+    dataplane.flush_usage()
+    assert list(UsageRecord.objects.values_list("provider", "key_id", "fallback_reason")) == [
+        ("vertex", last.pk, ""), ("vertex", last.pk, "")]
 
 
 def test_a_call_naming_a_family_stays_in_it(dataplane, sandbox, claude_pool):

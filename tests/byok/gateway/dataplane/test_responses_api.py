@@ -12,8 +12,7 @@ import pytest
 
 from byok.models import UsageRecord
 from byok.providers.translate.responses import MAX_INPUT_ITEMS
-from byok.services.keys import provider_key_create
-from tests.byok.routing_helpers import key_for, team
+from tests.byok.routing_helpers import key_for, team, vertex_key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +33,7 @@ def member_on(sandbox, family):
     owner, workspace, member = team()
     account = sandbox.add_account(family)
     if family == "vertex":
-        provider_key_create(owner=owner, provider="vertex", name="Vertex", skip_test=True, credentials={
-            "service_account_json": sandbox.server.vertex_service_account_json(account.name), "location": "us-east5"})
+        vertex_key_for(owner, sandbox, account)
     else:
         key_for(owner, account, provider=family)
     return member

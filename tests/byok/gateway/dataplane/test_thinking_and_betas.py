@@ -6,8 +6,7 @@ caller's `anthropic-beta` reaches the provider in the family's own way (a header
 import anthropic
 import pytest
 
-from byok.services.keys import provider_key_create
-from tests.byok.routing_helpers import key_for, team
+from tests.byok.routing_helpers import key_for, team, vertex_key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,8 +19,7 @@ def claude(dataplane, sandbox, family):
     owner, workspace, member = team()
     if family == "vertex":
         account = sandbox.add_account("vertex")
-        provider_key_create(owner=owner, provider="vertex", name="Vertex", skip_test=True, credentials={
-            "service_account_json": sandbox.server.vertex_service_account_json(account.name), "location": "us-east5"})
+        vertex_key_for(owner, sandbox, account)
     else:
         key_for(owner, sandbox.add_account(family), provider=family)
     return dataplane.anthropic(member)
