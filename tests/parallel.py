@@ -7,7 +7,6 @@ imports the settings, which happens before any conftest is read. Outside xdist i
 """
 
 import os
-import re
 from urllib.parse import urlsplit, urlunsplit
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … in a worker; "" in a plain run
@@ -16,10 +15,9 @@ REDIS_DATABASES = 16
 
 def _own_redis_database(url: str, index: int) -> str:
     """`url` moved down by two databases per worker: gw0 keeps the configured ones (the broker's and the cache's,
-    two apart at most), gw1 takes the two below them, and so on."""
+    adjacent as .ci/run sets them, or one for both), gw1 takes the two below them, and so on."""
     parts = urlsplit(url)
-    match = re.fullmatch(r"/(\d+)", parts.path or "/0")
-    database = (int(match.group(1)) if match else 0) - 2 * index
+    database = int(parts.path.strip("/") or 0) - 2 * index
     return urlunsplit(parts._replace(path=f"/{database % REDIS_DATABASES}"))
 
 

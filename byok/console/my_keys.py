@@ -48,8 +48,8 @@ def my_usage(user, *, now=None) -> list[dict]:
 
 
 def my_usage_by_key(user, *, now=None) -> dict[int, dict]:
-    """The same totals per workspace API key of the user's, by key id (keys with no call this month absent)."""
-    rows = (UsageRecord.objects.filter(user=user, api_key__user=user, created_at__gte=_this_month(now))
+    """The same totals per workspace API key the user called with, by key id (keys with no call this month absent)."""
+    rows = (UsageRecord.objects.filter(user=user, api_key__isnull=False, created_at__gte=_this_month(now))
             .values("api_key_id").annotate(**_TOTALS).order_by("api_key_id"))
     return {row.pop("api_key_id"): row for row in rows}
 

@@ -3,6 +3,7 @@ role is offered (and refused)."""
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Invitation, Membership, User
 from audit.models import AuditEvent
+from byok.models import UsageRecord
 from tests.byok.console.conftest import signed_in
 from tests.factories import BusinessUserFactory, UserFactory, WorkspaceFactory, add_member
 
@@ -130,10 +132,6 @@ def test_a_member_creates_sees_once_and_revokes_their_own_api_key(owner, workspa
 
 
 def test_a_members_page_shows_each_of_their_keys_calls_this_month(owner, workspace):
-    from decimal import Decimal
-
-    from byok.models import UsageRecord
-
     member, colleague = UserFactory(username="mark"), UserFactory(username="nina")
     for person in (member, colleague):
         Membership.objects.create(workspace=workspace, user=person, role="member")
