@@ -1,8 +1,11 @@
 import os
 
 from celery import Celery, signals
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "byok_project.settings")
+# `filesystem://` (the embedded broker) is kombu's transport with messages written whole before a worker sees them.
+TRANSPORT_ALIASES["filesystem"] = "byok_project.celery_filesystem:Transport"
 
 app = Celery("byok_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
